@@ -1,0 +1,138 @@
+// The typed model of a router's configuration: what a skupper-router JSON file
+// (`[["router",{...}],["listener",{...}],...]`) means once it has been parsed and
+// validated. Everything here is plain, frozen data; nothing imports the runtime.
+
+export type RouterMode = 'interior' | 'edge';
+export type ListenerRole = 'normal' | 'inter-router' | 'edge';
+export type Distribution = 'balanced' | 'closest' | 'multicast';
+/** pino level names; skupper-router's "notice" maps to info, "critical" to fatal. */
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+export interface RouterEntity {
+  readonly id: string;
+  readonly mode: RouterMode;
+  readonly helloIntervalSeconds: number;
+  readonly helloMaxAgeSeconds: number;
+  /** Opaque string that skupper puts here (usually JSON); passed on as is. */
+  readonly metadata?: string;
+}
+
+export interface ListenerEntity {
+  /** The name from the file, or `host:port` when the file gives none. */
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly role: ListenerRole;
+  readonly sslProfile?: string;
+  readonly saslMechanisms?: string;
+  readonly authenticatePeer: boolean;
+  readonly maxFrameSize: number;
+  readonly maxSessionFrames: number;
+  readonly idleTimeoutSeconds: number;
+  readonly http: boolean;
+  readonly healthz: boolean;
+  readonly metrics: boolean;
+  readonly websockets: boolean;
+}
+
+export interface ConnectorEntity {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly role: ListenerRole;
+  readonly cost: number;
+  readonly sslProfile?: string;
+  readonly saslMechanisms?: string;
+  readonly verifyHostname: boolean;
+  readonly maxFrameSize: number;
+  readonly maxSessionFrames: number;
+  readonly idleTimeoutSeconds: number;
+}
+
+export interface SslProfileEntity {
+  readonly name: string;
+  readonly caCertFile?: string;
+  readonly certFile?: string;
+  readonly privateKeyFile?: string;
+  /**
+   * The private key's password as skupper-router writes it: `pass:`, `literal:`,
+   * `env:`, `file:` prefixes or a bare string. Resolved when the key is loaded,
+   * never logged.
+   */
+  readonly password?: string;
+}
+
+export interface TcpListenerEntity {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly address: string;
+  readonly backlog: number;
+  readonly siteId?: string;
+}
+
+export interface TcpConnectorEntity {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly address: string;
+  readonly siteId?: string;
+}
+
+export interface AddressEntity {
+  /** Exactly one of prefix and pattern is set. */
+  readonly prefix?: string;
+  readonly pattern?: string;
+  readonly distribution: Distribution;
+}
+
+export interface LogEntity {
+  /** skupper-router module name, upper case: DEFAULT, ROUTER, TCP_ADAPTOR, SERVER, HTTP, ... */
+  readonly module: string;
+  /** The lowest level enabled, from skupper's `enable` ("info+", "debug+", "none", ...). */
+  readonly level: LogLevel;
+}
+
+export interface RouterConfig {
+  readonly router: RouterEntity;
+  /** Keyed by entity name. Map iteration order is file order. */
+  readonly listeners: ReadonlyMap<string, ListenerEntity>;
+  readonly connectors: ReadonlyMap<string, ConnectorEntity>;
+  readonly sslProfiles: ReadonlyMap<string, SslProfileEntity>;
+  readonly tcpListeners: ReadonlyMap<string, TcpListenerEntity>;
+  readonly tcpConnectors: ReadonlyMap<string, TcpConnectorEntity>;
+  readonly addresses: readonly AddressEntity[];
+  readonly logs: readonly LogEntity[];
+}
+
+/** The named entity kinds that live reconfiguration adds, changes and removes. */
+export type NamedEntityKind = 'listeners' | 'connectors' | 'sslProfiles' | 'tcpListeners' | 'tcpConnectors';
+
+export interface EntityDiff<T> {
+  readonly added: readonly T[];
+  readonly removed: readonly T[];
+  /** Same name, different attributes. */
+  readonly changed: readonly { readonly before: T; readonly after: T }[];
+}
+
+export interface ConfigDiff {
+  readonly listeners: EntityDiff<ListenerEntity>;
+  readonly connectors: EntityDiff<ConnectorEntity>;
+  readonly sslProfiles: EntityDiff<SslProfileEntity>;
+  readonly tcpListeners: EntityDiff<TcpListenerEntity>;
+  readonly tcpConnectors: EntityDiff<TcpConnectorEntity>;
+  /** True when `router`, `addresses` or `logs` differ (applied as a whole). */
+  readonly routerChanged: boolean;
+  readonly addressesChanged: boolean;
+  readonly logsChanged: boolean;
+  readonly empty: boolean;
+}
+
+/** One thing wrong with a config file, with where it is. */
+export interface ConfigProblem {
+  /** e.g. `tcpListener "backend:8080"` or `entity #3`. */
+  readonly entity: string;
+  /** The attribute, when the problem is about one. */
+  readonly attribute?: string;
+  readonly message: string;
+}

@@ -1,0 +1,154 @@
+// A `connector` entity: keeps one outgoing inter-router connection up. It dials
+// (TLS when it has an sslProfile, verifying the server against the profile's CA
+// and, unless verifyHostname is false, the host name), hands the socket to rhea,
+// and on failure retries with bounded exponential backoff. Each change of state
+// (or of the reason it is down) is logged once, not once per attempt.
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Socket } from 'node:net';
+import type { Connection, Container } from 'rhea';
+import type { ConnectorEntity } from '../config/types.js';
+import type { Logger } from '../log/logger.js';
+import type { TlsMaterial } from '../tls/ssl-profile.js';
+import { describeSocketError } from './socket-errors.js';
+
+const FIRST_RETRY_MS = 250;
+const MAX_RETRY_MS = 5_000;
+
+export type ConnectorState = 'connecting' | 'up' | 'down' | 'stopped';
+
+export interface ConnectorStatus {
+  readonly state: ConnectorState;
+  readonly reason?: string;
+}
+
+export interface InterRouterConnectorDeps {
+  readonly container: Container;
+  readonly log: Logger;
+  /** rhea options every inter-router connection gets (container id, frame size, ...). */
+  readonly connectionOptions: (entity: ConnectorEntity) => Record<string, unknown>;
+  /** Takes over a fresh rhea connection; returns a function called when it is gone. */
+  readonly adopt: (connection: Connection, socket: Socket, entity: ConnectorEntity) => void;
+}
+
+export class InterRouterConnector {
+  readonly entity: ConnectorEntity;
+  private readonly material: TlsMaterial | undefined;
+  private readonly deps: InterRouterConnectorDeps;
+  private status: ConnectorStatus = { state: 'connecting' };
+  private loggedStatus = '';
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private socket: Socket | undefined;
+  private connection: Connection | undefined;
+
+  constructor(entity: ConnectorEntity, material: TlsMaterial | undefined, deps: InterRouterConnectorDeps) {
+    this.entity = entity;
+    this.material = material;
+    this.deps = deps;
+  }
+
+  start(): void {
+    this.dial();
+  }
+
+  current(): ConnectorStatus {
+    return this.status;
+  }
+
+  stop(): void {
+    this.setStatus({ state: 'stopped' });
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.connection?.close();
+    this.socket?.destroy();
+  }
+
+  private dial(): void {
+    this.retryTimer = undefined;
+    if (this.status.state === 'stopped') return;
+    const { host, port } = this.entity;
+    let settled = false;
+    const fail = (reason: string) => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      this.onDown(reason);
+    };
+    const socket: Socket = this.material
+      ? tls.connect({
+          host,
+          port,
+          ca: this.material.ca,
+          cert: this.material.cert,
+          key: this.material.key,
+          passphrase: this.material.passphrase,
+          servername: net.isIP(host) ? undefined : host,
+          checkServerIdentity: this.entity.verifyHostname ? tls.checkServerIdentity : () => undefined,
+        })
+      : net.connect({ host, port });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.once('error', (error) => fail(describeSocketError(error)));
+    socket.once(this.material ? 'secureConnect' : 'connect', () => {
+      if (settled) return;
+      socket.removeAllListeners('error');
+      this.hand(socket, (reason) => {
+        if (settled) return;
+        settled = true;
+        this.onDown(reason);
+      });
+    });
+  }
+
+  /** Gives the connected socket to rhea and follows the AMQP connection's life. */
+  private hand(socket: Socket, down: (reason: string) => void): void {
+    const connection = this.deps.container.connect({
+      ...this.deps.connectionOptions(this.entity),
+      reconnect: false,
+      connection_details: () => ({
+        port: this.entity.port,
+        host: this.entity.host,
+        connect: (_port: number, _host: string, _options: unknown, callback: () => void) => {
+          process.nextTick(callback);
+          return socket;
+        },
+      }),
+    } as never);
+    this.connection = connection;
+    connection.on('connection_open', () => {
+      this.failures = 0;
+      this.setStatus({ state: 'up' });
+    });
+    connection.on('disconnected', (context) => {
+      const error = context.error as Error | undefined;
+      const remoteError = connection.error as { description?: string; condition?: string } | undefined;
+      const reason = error
+        ? describeSocketError(error)
+        : remoteError
+          ? `closed by peer: ${remoteError.description ?? remoteError.condition}`
+          : 'connection closed';
+      down(reason);
+    });
+    this.deps.adopt(connection, socket, this.entity);
+  }
+
+  private onDown(reason: string): void {
+    this.connection = undefined;
+    if (this.status.state === 'stopped') return;
+    this.setStatus({ state: 'down', reason });
+    const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** this.failures);
+    this.failures++;
+    this.retryTimer = setTimeout(() => this.dial(), delay);
+  }
+
+  private setStatus(status: ConnectorStatus): void {
+    this.status = status;
+    const key = `${status.state}:${status.reason ?? ''}`;
+    if (key === this.loggedStatus) return;
+    this.loggedStatus = key;
+    const fields = { connector: this.entity.name, host: this.entity.host, port: this.entity.port, reason: status.reason };
+    const text = `connector "${this.entity.name}" to ${this.entity.host}:${this.entity.port} is ${status.state}${status.reason ? `: ${status.reason}` : ''}`;
+    if (status.state === 'down') this.deps.log.warn(fields, `${text}; retrying with backoff`);
+    else this.deps.log.info(fields, text);
+  }
+}

@@ -1,0 +1,340 @@
+// The router process's core: holds the running configuration and the runtime
+// objects made from it, applies configuration diffs to itself without a
+// restart, and handles every AMQP connection (inter-router, edge, normal).
+import type { Socket } from 'node:net';
+import rhea from 'rhea';
+import type { Connection, Container, EventContext } from 'rhea';
+import { diffRouterConfig } from './config/diff.js';
+import type { ConfigDiff, ConnectorEntity, ListenerEntity, RouterConfig } from './config/types.js';
+import { HttpListener } from './http/http-listener.js';
+import type { Logger, RouterLogging } from './log/logger.js';
+import { RouterMetrics } from './metrics.js';
+import { AmqpListener } from './peer/amqp-listener.js';
+import { isOwnLink } from './peer/own-links.js';
+import { InterRouterConnector } from './peer/inter-router-connector.js';
+import { CONTROL_ADDRESS, PeerConnection, type PeerOrigin, type RouterState } from './peer/peer-connection.js';
+import { TcpAdaptor } from './tcp/tcp-adaptor.js';
+import { loadTlsMaterial, type TlsMaterial } from './tls/ssl-profile.js';
+
+export const PRODUCT = 'kskup';
+
+export class Router {
+  private config: RouterConfig;
+  private readonly logging: RouterLogging;
+  private readonly log: Logger;
+  private readonly serverLog: Logger;
+  readonly metrics = new RouterMetrics();
+  private readonly container: Container;
+  private readonly tcp: TcpAdaptor;
+  private readonly amqpListeners = new Map<string, AmqpListener>();
+  private readonly httpListeners = new Map<string, HttpListener>();
+  private readonly connectors = new Map<string, InterRouterConnector>();
+  private readonly peers = new Set<PeerConnection>();
+  private peerRoundRobin = 0;
+  private stopped = false;
+
+  constructor(config: RouterConfig, logging: RouterLogging) {
+    this.config = config;
+    this.logging = logging;
+    logging.setLevels(config.logs);
+    this.log = logging.module('ROUTER');
+    this.serverLog = logging.module('SERVER');
+    this.container = rhea.create_container({ id: config.router.id });
+    // A link error nobody handled would be re-emitted as 'error' on the container: never crash on it.
+    this.container.on('error', (error: unknown) => this.serverLog.warn({ reason: String(error) }, 'unhandled AMQP error'));
+    this.tcp = new TcpAdaptor({
+      routerId: config.router.id,
+      log: logging.module('TCP_ADAPTOR'),
+      metrics: this.metrics,
+      pickPeer: (address) => this.pickPeer(address),
+      onServedAddressesChanged: () => this.broadcastState(),
+    });
+  }
+
+  get id(): string {
+    return this.config.router.id;
+  }
+
+  current(): RouterConfig {
+    return this.config;
+  }
+
+  /** Brings up everything the configuration names; resolves when all listeners have bound once. */
+  async start(): Promise<void> {
+    const empty = diffRouterConfig(emptyLike(this.config), this.config);
+    this.log.info({ mode: this.config.router.mode }, `router ${this.id} starting (${this.config.router.mode})`);
+    await this.apply(empty);
+  }
+
+  /** Moves the running router to `next`, touching only what differs. */
+  async reconfigure(next: RouterConfig): Promise<ConfigDiff> {
+    const diff = diffRouterConfig(this.config, next);
+    if (next.router.id !== this.config.router.id) {
+      this.log.warn({ from: this.config.router.id, to: next.router.id }, 'router id changes take effect only after a restart');
+    }
+    this.config = { ...next, router: { ...next.router, id: this.config.router.id } };
+    if (diff.logsChanged) this.logging.setLevels(next.logs);
+    await this.apply(diff);
+    if (!diff.empty) this.log.info(summarise(diff), 'configuration applied');
+    return diff;
+  }
+
+  private async apply(diff: ConfigDiff): Promise<void> {
+    // An sslProfile change restarts whatever uses it.
+    const changedProfiles = new Set([...diff.sslProfiles.changed.map((c) => c.after.name), ...diff.sslProfiles.removed.map((p) => p.name)]);
+    const usesChangedProfile = (entity: { sslProfile?: string }) => entity.sslProfile !== undefined && changedProfiles.has(entity.sslProfile);
+
+    const listenersToStop = [...diff.listeners.removed, ...diff.listeners.changed.map((c) => c.before)];
+    const listenersToStart = [...diff.listeners.added, ...diff.listeners.changed.map((c) => c.after)];
+    for (const entity of this.config.listeners.values()) {
+      if (usesChangedProfile(entity) && !listenersToStart.some((l) => l.name === entity.name)) {
+        listenersToStop.push(entity);
+        listenersToStart.push(entity);
+      }
+    }
+    const connectorsToStop = [...diff.connectors.removed, ...diff.connectors.changed.map((c) => c.before)];
+    const connectorsToStart = [...diff.connectors.added, ...diff.connectors.changed.map((c) => c.after)];
+    for (const entity of this.config.connectors.values()) {
+      if (usesChangedProfile(entity) && !connectorsToStart.some((c) => c.name === entity.name)) {
+        connectorsToStop.push(entity);
+        connectorsToStart.push(entity);
+      }
+    }
+
+    for (const entity of listenersToStop) this.stopListener(entity.name);
+    for (const entity of connectorsToStop) this.stopConnector(entity.name);
+    for (const entity of [...diff.tcpListeners.removed, ...diff.tcpListeners.changed.map((c) => c.before)]) this.tcp.removeListener(entity.name);
+    for (const entity of [...diff.tcpConnectors.removed, ...diff.tcpConnectors.changed.map((c) => c.before)]) this.tcp.removeConnector(entity.name);
+
+    for (const entity of [...diff.tcpConnectors.added, ...diff.tcpConnectors.changed.map((c) => c.after)]) this.tcp.addConnector(entity);
+    const ready: Promise<void>[] = [];
+    for (const entity of [...diff.tcpListeners.added, ...diff.tcpListeners.changed.map((c) => c.after)]) {
+      ready.push(this.tcp.addListener(entity).bound.ready);
+    }
+    for (const entity of listenersToStart) {
+      const started = this.startListener(entity);
+      if (started) ready.push(started);
+    }
+    for (const entity of connectorsToStart) this.startConnector(entity);
+    await Promise.all(ready);
+  }
+
+  private material(profileName: string | undefined, user: string): TlsMaterial | undefined | 'invalid' {
+    if (profileName === undefined) return undefined;
+    const profile = this.config.sslProfiles.get(profileName);
+    if (!profile) {
+      this.serverLog.error({ sslProfile: profileName }, `${user}: sslProfile "${profileName}" does not exist; not started`);
+      return 'invalid';
+    }
+    try {
+      return loadTlsMaterial(profile);
+    } catch (error) {
+      this.serverLog.error({ sslProfile: profileName }, `${user}: ${(error as Error).message}; not started`);
+      return 'invalid';
+    }
+  }
+
+  private startListener(entity: ListenerEntity): Promise<void> | undefined {
+    if (entity.http) {
+      const http = new HttpListener(entity, { log: this.logging.module('HTTP'), metrics: this.metrics, isReady: () => !this.stopped });
+      this.httpListeners.set(entity.name, http);
+      return http.ready;
+    }
+    const material = this.material(entity.sslProfile, `listener "${entity.name}"`);
+    if (material === 'invalid') return undefined;
+    const listener = new AmqpListener(entity, material, {
+      log: this.serverLog,
+      accept: (socket, accepted) => this.acceptConnection(socket, accepted),
+    });
+    this.amqpListeners.set(entity.name, listener);
+    return listener.ready;
+  }
+
+  private stopListener(name: string): void {
+    this.amqpListeners.get(name)?.stop();
+    this.amqpListeners.delete(name);
+    this.httpListeners.get(name)?.stop();
+    this.httpListeners.delete(name);
+  }
+
+  private startConnector(entity: ConnectorEntity): void {
+    const material = this.material(entity.sslProfile, `connector "${entity.name}"`);
+    if (material === 'invalid') return;
+    const connector = new InterRouterConnector(entity, material, {
+      container: this.container,
+      log: this.serverLog,
+      connectionOptions: (e) => this.connectionOptions(e, Boolean(material?.cert)),
+      adopt: (connection, socket, e) => this.adopt(connection, socket, { kind: 'connector', name: e.name, cost: e.cost }, e.role),
+    });
+    this.connectors.set(entity.name, connector);
+    connector.start();
+  }
+
+  private stopConnector(name: string): void {
+    this.connectors.get(name)?.stop();
+    this.connectors.delete(name);
+  }
+
+  private connectionOptions(entity: { maxFrameSize: number; idleTimeoutSeconds: number }, withCertificate: boolean): Record<string, unknown> {
+    const options: Record<string, unknown> = {
+      id: this.id,
+      container_id: this.id,
+      max_frame_size: entity.maxFrameSize,
+      idle_time_out: entity.idleTimeoutSeconds * 1000,
+      // Flows manage their own credit; nothing is auto-accepted.
+      credit_window: 0,
+      autoaccept: false,
+      properties: { product: PRODUCT, mode: this.config.router.mode },
+    };
+    if (withCertificate) {
+      const mechanisms = this.container.sasl.client_mechanisms();
+      mechanisms.enable_external();
+      mechanisms.enable_anonymous(this.id);
+      options.sasl_mechanisms = mechanisms;
+      options.enable_sasl_external = true;
+      options.cert = true;
+    }
+    return options;
+  }
+
+  private acceptConnection(socket: Socket, entity: ListenerEntity): void {
+    const options = {
+      ...this.connectionOptions(entity, false),
+      enable_sasl_external: entity.authenticatePeer,
+      require_sasl: entity.authenticatePeer,
+    };
+    const connection = this.container.create_connection(options as never) as Connection & { accept(socket: Socket): Connection };
+    this.adopt(connection, socket, { kind: 'listener', name: entity.name, cost: 1 }, entity.role);
+    connection.accept(socket);
+  }
+
+  /** Wires a fresh AMQP connection's events; the role decides what it may do. */
+  private adopt(connection: Connection, socket: Socket, origin: PeerOrigin, role: string): void {
+    const isPeer = role === 'inter-router' || role === 'edge';
+    const peer = isPeer ? new PeerConnection(connection, origin, socket, this.serverLog) : undefined;
+    let up = false;
+    connection.on('connection_open', () => {
+      if (!peer) return;
+      peer.remoteId = connection.container_id;
+      up = true;
+      this.peers.add(peer);
+      this.metrics.interRouterConnections++;
+      this.serverLog.info({ peer: peer.remoteId, via: `${origin.kind} ${origin.name}` }, `inter-router connection to ${peer.remoteId} is up (${origin.kind} "${origin.name}")`);
+      peer.startControl(this.state());
+    });
+    connection.on('receiver_open', (context: EventContext) => {
+      const receiver = context.receiver;
+      if (isOwnLink(receiver)) return;
+      if (!receiver || !peer || !up) return this.refuseLink(context, role);
+      if ((receiver.target as { address?: string } | undefined)?.address === CONTROL_ADDRESS) {
+        peer.acceptControl(receiver, (state) => this.onPeerState(peer, state));
+      } else if (TcpAdaptor.isFlowLink(context)) {
+        this.tcp.acceptFlowLink(peer, { receiver });
+      } else this.refuseLink(context, role);
+    });
+    connection.on('sender_open', (context: EventContext) => {
+      if (isOwnLink(context.sender)) return;
+      if (!peer || !up || !TcpAdaptor.isFlowLink(context)) return this.refuseLink(context, role);
+      if (context.sender) this.tcp.acceptFlowLink(peer, { sender: context.sender });
+    });
+    // Links close on their own handlers; these only keep rhea from reporting them as unhandled.
+    connection.on('sender_close', () => undefined);
+    connection.on('receiver_close', () => undefined);
+    connection.on('connection_error', () => undefined);
+    connection.on('protocol_error', (error: unknown) => this.serverLog.warn({ reason: String(error) }, 'AMQP protocol error; connection dropped'));
+    connection.on('error', (error: unknown) => this.serverLog.debug({ reason: String(error) }, 'AMQP connection error'));
+    connection.on('disconnected', (context: EventContext) => {
+      if (!peer) return;
+      peer.closeFlows('inter-router connection lost');
+      if (up) {
+        up = false;
+        this.peers.delete(peer);
+        this.metrics.interRouterConnections--;
+        const reason = context.error ? String((context.error as Error).message ?? context.error) : 'closed';
+        this.serverLog.info({ peer: peer.remoteId, reason }, `inter-router connection to ${peer.remoteId} is down`);
+      }
+    });
+  }
+
+  private refuseLink(context: EventContext, role: string): void {
+    const link = context.receiver ?? context.sender;
+    const description =
+      role === 'normal' ? 'AMQP messaging on normal listeners is not available in this kskup version' : 'unexpected link on an inter-router connection';
+    link?.close({ condition: 'amqp:not-implemented', description });
+  }
+
+  private onPeerState(peer: PeerConnection, state: RouterState): void {
+    peer.remoteId = state.id;
+    peer.remoteMode = state.mode;
+    peer.served = new Set(state.addresses);
+    this.log.debug({ peer: state.id, addresses: state.addresses }, 'peer router state');
+  }
+
+  private state(): RouterState {
+    return { id: this.id, mode: this.config.router.mode, addresses: this.tcp.servedAddresses() };
+  }
+
+  private broadcastState(): void {
+    const state = this.state();
+    for (const peer of this.peers) peer.sendState(state);
+  }
+
+  /** The connected peer that serves the address with the fewest open flows, round robin among equals. */
+  private pickPeer(address: string): PeerConnection | undefined {
+    const candidates = [...this.peers].filter((peer) => peer.served.has(address));
+    if (candidates.length === 0) return undefined;
+    const fewest = Math.min(...candidates.map((peer) => peer.flows.size + peer.origin.cost));
+    const least = candidates.filter((peer) => peer.flows.size + peer.origin.cost === fewest);
+    return least[this.peerRoundRobin++ % least.length];
+  }
+
+  /** What tests and the management side want to know about ports and links. */
+  listenerPort(name: string): number | undefined {
+    return this.amqpListeners.get(name)?.port() ?? this.httpListeners.get(name)?.port() ?? this.tcp.listenerPort(name);
+  }
+
+  connectorStatus(name: string) {
+    return this.connectors.get(name)?.current();
+  }
+
+  openFlowCount(): number {
+    return this.tcp.openFlowCount();
+  }
+
+  /** Stops accepting, closes flows and connections. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.log.info('router stopping');
+    this.tcp.stop();
+    for (const name of [...this.connectors.keys()]) this.stopConnector(name);
+    for (const name of [...this.amqpListeners.keys(), ...this.httpListeners.keys()]) this.stopListener(name);
+    for (const peer of this.peers) peer.connection.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function emptyLike(config: RouterConfig): RouterConfig {
+  return {
+    router: config.router,
+    listeners: new Map(),
+    connectors: new Map(),
+    sslProfiles: new Map(),
+    tcpListeners: new Map(),
+    tcpConnectors: new Map(),
+    addresses: [],
+    logs: config.logs,
+  };
+}
+
+function summarise(diff: ConfigDiff): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const kind of ['listeners', 'connectors', 'sslProfiles', 'tcpListeners', 'tcpConnectors'] as const) {
+    const d = diff[kind];
+    const names = (list: readonly { name: string }[]) => list.map((e) => e.name);
+    if (d.added.length || d.removed.length || d.changed.length) {
+      out[kind] = { added: names(d.added), removed: names(d.removed), changed: names(d.changed.map((c) => c.after)) };
+    }
+  }
+  return out;
+}

@@ -1,0 +1,46 @@
+// A flow whose tcpListener and tcpConnector are on the same router needs no
+// network: the two sockets are joined directly, with the same guarantees as a
+// network flow (backpressure, half-close each way, a reset crosses over).
+import type { Socket } from 'node:net';
+import type { AddressCounters } from '../metrics.js';
+
+export function spliceSockets(client: Socket, backend: Socket, counters: AddressCounters, onClosed: (error?: string) => void): void {
+  counters.flowsOpened++;
+  counters.flowsOpen++;
+  let ended = false;
+  const finish = (error?: string) => {
+    if (ended) return;
+    ended = true;
+    counters.flowsOpen--;
+    if (error) counters.flowsFailed++;
+    onClosed(error);
+  };
+  const pump = (from: Socket, to: Socket, count: (bytes: number) => void) => {
+    from.on('data', (chunk: Buffer) => {
+      count(chunk.length);
+      if (!to.write(chunk)) from.pause();
+    });
+    to.on('drain', () => from.resume());
+    from.on('end', () => to.end());
+    from.on('error', (error: NodeJS.ErrnoException) => {
+      if (!to.destroyed) {
+        try {
+          to.resetAndDestroy();
+        } catch {
+          to.destroy();
+        }
+      }
+      finish(error.code ?? error.message);
+    });
+  };
+  pump(client, backend, (bytes) => (counters.bytesIn += bytes));
+  pump(backend, client, (bytes) => (counters.bytesOut += bytes));
+  let closedCount = 0;
+  const onClose = () => {
+    closedCount++;
+    if (closedCount === 2) finish();
+  };
+  client.on('close', onClose);
+  backend.on('close', onClose);
+  client.resume();
+}

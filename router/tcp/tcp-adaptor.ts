@@ -1,0 +1,243 @@
+// The TCP side of the router: tcpListeners accept clients and start flows,
+// tcpConnectors take flows that arrive for their address and open the backend
+// connection.
+//
+// A client that connects to a tcpListener whose address has no reachable
+// tcpConnector (none here, no peer serving it) is reset at once: it sees
+// "connection reset" immediately instead of hanging. The port stays bound either
+// way, so it cannot be taken by another process while a link is briefly down.
+import net from 'node:net';
+import type { Socket } from 'node:net';
+import type { EventContext, Receiver, Sender } from 'rhea';
+import type { TcpConnectorEntity, TcpListenerEntity } from '../config/types.js';
+import type { Logger } from '../log/logger.js';
+import type { RouterMetrics } from '../metrics.js';
+import { bindServer, type BoundServer } from '../net/bound-server.js';
+import { markOwnLink } from '../peer/own-links.js';
+import type { PeerConnection } from '../peer/peer-connection.js';
+import { FORWARD_SUFFIX, REVERSE_SUFFIX } from './flow-protocol.js';
+import { spliceSockets } from './local-splice.js';
+import { TcpFlow } from './tcp-flow.js';
+
+export interface TcpAdaptorDeps {
+  readonly routerId: string;
+  readonly log: Logger;
+  readonly metrics: RouterMetrics;
+  /** The peer connection to carry a new flow for `address`, or undefined when none serves it. */
+  readonly pickPeer: (address: string) => PeerConnection | undefined;
+  /** Told when the set of addresses with a local tcpConnector changes. */
+  readonly onServedAddressesChanged: () => void;
+}
+
+interface ListenerRuntime {
+  readonly entity: TcpListenerEntity;
+  readonly bound: BoundServer;
+}
+
+interface ConnectorRuntime {
+  readonly entity: TcpConnectorEntity;
+  openFlows: number;
+}
+
+/** Half of a flow's link pair that arrived before the other half. */
+interface PendingPair {
+  forward?: Receiver;
+  reverse?: Sender;
+  timer: NodeJS.Timeout;
+}
+
+const PAIR_TIMEOUT_MS = 10_000;
+
+export class TcpAdaptor {
+  private readonly deps: TcpAdaptorDeps;
+  private readonly listeners = new Map<string, ListenerRuntime>();
+  private readonly connectors = new Map<string, ConnectorRuntime>();
+  private readonly pending = new Map<string, PendingPair>();
+  private readonly flows = new Set<TcpFlow>();
+  private readonly localSockets = new Set<Socket>();
+  private readonly flowIdPrefix: string;
+  private nextFlow = 0;
+  private roundRobin = 0;
+
+  constructor(deps: TcpAdaptorDeps) {
+    this.deps = deps;
+    // Unique across restarts of this router, so a peer never confuses two runs' flows.
+    this.flowIdPrefix = `${deps.routerId}.${Date.now().toString(36)}`;
+  }
+
+  // ---- tcpListener ----
+
+  addListener(entity: TcpListenerEntity): ListenerRuntime {
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) =>
+      this.onClient(entity, socket),
+    );
+    const bound = bindServer(
+      server,
+      { host: entity.host, port: entity.port, backlog: entity.backlog },
+      this.deps.log,
+      `tcpListener "${entity.name}" for address ${entity.address}`,
+    );
+    const runtime = { entity, bound };
+    this.listeners.set(entity.name, runtime);
+    return runtime;
+  }
+
+  /** Stops accepting; flows already open through it carry on until they end. */
+  removeListener(name: string): void {
+    this.listeners.get(name)?.bound.close();
+    this.listeners.delete(name);
+  }
+
+  listenerPort(name: string): number | undefined {
+    return this.listeners.get(name)?.bound.port();
+  }
+
+  listenerReady(name: string): Promise<void> | undefined {
+    return this.listeners.get(name)?.bound.ready;
+  }
+
+  private onClient(entity: TcpListenerEntity, client: Socket): void {
+    const { address } = entity;
+    const counters = this.deps.metrics.address(address);
+    const local = this.pickConnector(address);
+    if (local) {
+      this.spliceLocal(client, local);
+      return;
+    }
+    const peer = this.deps.pickPeer(address);
+    if (!peer) {
+      counters.flowsFailed++;
+      this.deps.log.debug({ address, listener: entity.name }, 'no reachable tcpConnector: client reset');
+      client.on('error', () => undefined);
+      client.resetAndDestroy();
+      return;
+    }
+    const id = `${this.flowIdPrefix}.${(this.nextFlow++).toString(36)}`;
+    const sender = markOwnLink(peer.connection.open_sender({ name: id + FORWARD_SUFFIX, target: { address }, snd_settle_mode: 1 }));
+    const receiver = markOwnLink(
+      peer.connection.open_receiver({ name: id + REVERSE_SUFFIX, source: { address }, credit_window: 0, autoaccept: false }),
+    );
+    this.startFlow(peer, { id, address, socket: client, sender, receiver, connecting: false });
+  }
+
+  private spliceLocal(client: Socket, target: ConnectorRuntime): void {
+    const { host, port, address } = target.entity;
+    const backend = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
+    target.openFlows++;
+    this.localSockets.add(client).add(backend);
+    spliceSockets(client, backend, this.deps.metrics.address(address), (error) => {
+      target.openFlows--;
+      this.localSockets.delete(client);
+      this.localSockets.delete(backend);
+      if (error) this.deps.log.debug({ address, reason: error }, 'local flow failed');
+    });
+  }
+
+  // ---- tcpConnector ----
+
+  addConnector(entity: TcpConnectorEntity): void {
+    this.connectors.set(entity.name, { entity, openFlows: 0 });
+    this.deps.onServedAddressesChanged();
+  }
+
+  /** Stops taking new flows; flows already open to it carry on until they end. */
+  removeConnector(name: string): void {
+    if (this.connectors.delete(name)) this.deps.onServedAddressesChanged();
+  }
+
+  servedAddresses(): string[] {
+    return [...new Set([...this.connectors.values()].map((c) => c.entity.address))].sort();
+  }
+
+  /** The least busy tcpConnector for the address, round robin among equals. */
+  private pickConnector(address: string): ConnectorRuntime | undefined {
+    const candidates = [...this.connectors.values()].filter((c) => c.entity.address === address);
+    if (candidates.length === 0) return undefined;
+    const fewest = Math.min(...candidates.map((c) => c.openFlows));
+    const least = candidates.filter((c) => c.openFlows === fewest);
+    return least[this.roundRobin++ % least.length];
+  }
+
+  /**
+   * A link of a flow arrived from a peer. Both halves are needed before the
+   * backend is dialled; they normally arrive in the same frame batch.
+   */
+  acceptFlowLink(peer: PeerConnection, link: { receiver?: Receiver; sender?: Sender }): void {
+    const name = (link.receiver ?? link.sender)?.name ?? '';
+    const suffix = link.receiver ? FORWARD_SUFFIX : REVERSE_SUFFIX;
+    const id = name.slice(0, -suffix.length);
+    const key = `${peer.remoteId ?? '?'}/${id}`;
+    let pair = this.pending.get(key);
+    if (!pair) {
+      pair = {
+        timer: setTimeout(() => {
+          this.pending.delete(key);
+          pair?.forward?.close({ condition: 'amqp:precondition-failed', description: 'flow link pair incomplete' });
+          pair?.reverse?.close({ condition: 'amqp:precondition-failed', description: 'flow link pair incomplete' });
+        }, PAIR_TIMEOUT_MS),
+      };
+      this.pending.set(key, pair);
+    }
+    if (link.receiver) pair.forward = link.receiver;
+    if (link.sender) pair.reverse = link.sender;
+    if (!pair.forward || !pair.reverse) return;
+    clearTimeout(pair.timer);
+    this.pending.delete(key);
+    this.connectFlow(peer, id, pair.forward, pair.reverse);
+  }
+
+  private connectFlow(peer: PeerConnection, id: string, forward: Receiver, reverse: Sender): void {
+    const address = (forward.target as { address?: string } | undefined)?.address ?? '';
+    const target = this.pickConnector(address);
+    if (!target) {
+      this.deps.metrics.address(address).flowsFailed++;
+      const error = { condition: 'amqp:not-found', description: `no tcpConnector for address "${address}" at router ${this.deps.routerId}` };
+      forward.close(error);
+      reverse.close(error);
+      return;
+    }
+    const backend = net.connect({ host: target.entity.host, port: target.entity.port, allowHalfOpen: true, noDelay: true });
+    target.openFlows++;
+    this.startFlow(peer, { id, address, socket: backend, sender: reverse, receiver: forward, connecting: true }, () => target.openFlows--);
+  }
+
+  private startFlow(
+    peer: PeerConnection,
+    parts: { id: string; address: string; socket: Socket; sender: Sender; receiver: Receiver; connecting: boolean },
+    onEnd?: () => void,
+  ): void {
+    const flow = new TcpFlow({
+      ...parts,
+      carrier: peer,
+      counters: this.deps.metrics.address(parts.address),
+      log: this.deps.log,
+      onClosed: (closed, error) => {
+        peer.flows.delete(closed);
+        this.flows.delete(closed);
+        onEnd?.();
+        if (error) this.deps.log.debug({ flow: closed.id, address: closed.address, reason: error }, 'flow failed');
+      },
+    });
+    peer.flows.add(flow);
+    this.flows.add(flow);
+  }
+
+  /** Link events of flows that reach the connection (their own handlers take the rest). */
+  static isFlowLink(context: EventContext): boolean {
+    const name = (context.receiver ?? context.sender)?.name ?? '';
+    return context.receiver ? name.endsWith(FORWARD_SUFFIX) : name.endsWith(REVERSE_SUFFIX);
+  }
+
+  openFlowCount(): number {
+    return this.flows.size;
+  }
+
+  /** Closes every listener and flow: used at shutdown. */
+  stop(): void {
+    for (const name of [...this.listeners.keys()]) this.removeListener(name);
+    for (const flow of [...this.flows]) flow.abort('router shutting down', 'network');
+    for (const socket of this.localSockets) socket.destroy();
+    for (const pair of this.pending.values()) clearTimeout(pair.timer);
+    this.pending.clear();
+  }
+}

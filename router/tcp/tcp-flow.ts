@@ -1,0 +1,268 @@
+// One TCP connection carried over an inter-router connection, at one end: the
+// socket (a client at the listener side, a backend at the connector side) and
+// the two links of the flow. See flow-protocol.ts for the wire contract.
+//
+// Direction is relative to this router: "inbound" is socket -> network,
+// "outbound" is network -> socket.
+import type { Socket } from 'node:net';
+import type { EventContext, Receiver, Sender } from 'rhea';
+import type { Logger } from '../log/logger.js';
+import type { AddressCounters } from '../metrics.js';
+import {
+  END_OF_STREAM_MESSAGE,
+  FLOW_CREDIT_BATCH,
+  FLOW_CREDIT_WINDOW,
+  PRESETTLED_TAG,
+  classifyFlowMessage,
+  encodeDataMessage,
+} from './flow-protocol.js';
+
+/** rhea keeps these on every sender; its typings leave them out. */
+interface SenderCounters {
+  readonly credit: number;
+  readonly delivery_count: number;
+}
+
+export type FlowState = 'connecting' | 'open' | 'half-closed-in' | 'half-closed-out' | 'closing' | 'closed';
+
+/** The shared inter-router connection, as far as one flow needs to know it. */
+export interface FlowCarrier {
+  /** True while the connection's socket has more waiting to be written than it should. */
+  congested(): boolean;
+  /** Calls `resume` once when the connection is no longer congested. */
+  whenRelieved(resume: () => void): void;
+}
+
+export interface TcpFlowOptions {
+  readonly id: string;
+  readonly address: string;
+  readonly socket: Socket;
+  /** Carries inbound bytes. */
+  readonly sender: Sender;
+  /** Brings outbound bytes. */
+  readonly receiver: Receiver;
+  readonly carrier: FlowCarrier;
+  readonly counters: AddressCounters;
+  readonly log: Logger;
+  /** True at the connector side until the backend connection is up. */
+  readonly connecting: boolean;
+  /** Told once when the flow has ended, cleanly or not. */
+  readonly onClosed: (flow: TcpFlow, error: string | undefined) => void;
+}
+
+export class TcpFlow {
+  readonly id: string;
+  readonly address: string;
+  private state: FlowState;
+  private readonly socket: Socket;
+  private readonly sender: Sender;
+  private readonly receiver: Receiver;
+  private readonly options: TcpFlowOptions;
+  /** Messages handed to rhea; rhea's delivery_count says how many it has put on the wire. */
+  private messagesQueued = 0;
+  /** Outbound messages written to the socket whose credit has not been handed back yet. */
+  private creditOwed = 0;
+  /** Credit held back while the socket's write buffer is full. */
+  private creditHeld = 0;
+  private inboundEnded = false;
+  private endOfStreamSent = false;
+  private outboundEnded = false;
+  private waitingForRelief = false;
+  bytesIn = 0;
+  bytesOut = 0;
+
+  constructor(options: TcpFlowOptions) {
+    this.options = options;
+    this.id = options.id;
+    this.address = options.address;
+    this.socket = options.socket;
+    this.sender = options.sender;
+    this.receiver = options.receiver;
+    this.state = options.connecting ? 'connecting' : 'open';
+    options.counters.flowsOpened++;
+    options.counters.flowsOpen++;
+
+    const socket = this.socket;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
+    socket.on('end', () => this.onSocketEnd());
+    socket.on('error', (error: NodeJS.ErrnoException) => this.onSocketError(error));
+    socket.on('close', () => this.onSocketClose());
+    socket.on('drain', () => this.onSocketDrain());
+    if (options.connecting) socket.once('connect', () => this.moveTo('open'));
+
+    this.sender.on('sendable', () => this.onSendable());
+    this.sender.on('sender_close', (context: EventContext) => this.onLinkClosed(context));
+    this.receiver.on('message', (context: EventContext) => this.onMessage(context));
+    this.receiver.on('receiver_close', (context: EventContext) => this.onLinkClosed(context));
+    this.receiver.add_credit(FLOW_CREDIT_WINDOW);
+  }
+
+  /** What this router may still send: link credit less what is queued but not yet transferred. */
+  private credit(): number {
+    const counters = this.sender as unknown as SenderCounters;
+    return counters.credit - (this.messagesQueued - counters.delivery_count);
+  }
+
+  private onSocketData(chunk: Buffer): void {
+    this.bytesIn += chunk.length;
+    this.options.counters.bytesIn += chunk.length;
+    this.sendPresettled(encodeDataMessage(chunk));
+    if (this.credit() <= 0 || this.options.carrier.congested()) this.pauseInbound();
+  }
+
+  /** Sends an encoded message settled: byte streams need no per-message acknowledgement. */
+  private sendPresettled(encoded: Buffer): void {
+    this.messagesQueued++;
+    const delivery = this.sender.send(encoded, PRESETTLED_TAG, 0) as { settled: boolean };
+    delivery.settled = true;
+  }
+
+  private pauseInbound(): void {
+    this.socket.pause();
+    if (this.options.carrier.congested() && !this.waitingForRelief) {
+      this.waitingForRelief = true;
+      this.options.carrier.whenRelieved(() => {
+        this.waitingForRelief = false;
+        this.resumeInbound();
+      });
+    }
+  }
+
+  private resumeInbound(): void {
+    if (this.state === 'closed' || this.inboundEnded) return;
+    if (this.credit() > 0 && !this.options.carrier.congested()) this.socket.resume();
+    else this.pauseInbound();
+  }
+
+  private onSendable(): void {
+    if (this.inboundEnded) this.sendEndOfStream();
+    else if (this.socket.isPaused()) this.resumeInbound();
+  }
+
+  private onSocketEnd(): void {
+    this.inboundEnded = true;
+    this.moveTo(this.outboundEnded ? 'closing' : 'half-closed-in');
+    this.sendEndOfStream();
+  }
+
+  /** The end-of-stream marker needs credit like any message; without it, wait for `sendable`. */
+  private sendEndOfStream(): void {
+    if (this.endOfStreamSent || this.credit() <= 0) return;
+    this.endOfStreamSent = true;
+    this.sendPresettled(END_OF_STREAM_MESSAGE);
+    this.finishIfDone();
+  }
+
+  private onMessage(context: EventContext): void {
+    // Pre-settled by the sender: settle locally too, or rhea keeps it in the session's buffer.
+    context.delivery?.update(true);
+    if (this.state === 'closed' || !context.message) return;
+    const message = classifyFlowMessage(context.message);
+    switch (message.kind) {
+      case 'data': {
+        this.bytesOut += message.bytes.length;
+        this.options.counters.bytesOut += message.bytes.length;
+        if (this.socket.write(message.bytes)) this.returnCredit(1);
+        else this.creditHeld++;
+        return;
+      }
+      case 'end':
+        this.outboundEnded = true;
+        this.moveTo(this.inboundEnded ? 'closing' : 'half-closed-out');
+        this.socket.end();
+        this.finishIfDone();
+        return;
+      case 'invalid':
+        this.abort(message.reason, 'local');
+        return;
+    }
+  }
+
+  private returnCredit(count: number): void {
+    this.creditOwed += count;
+    if (this.creditOwed >= FLOW_CREDIT_BATCH) {
+      this.receiver.add_credit(this.creditOwed);
+      this.creditOwed = 0;
+    }
+  }
+
+  private onSocketDrain(): void {
+    if (this.creditHeld === 0) return;
+    const held = this.creditHeld;
+    this.creditHeld = 0;
+    this.returnCredit(held);
+  }
+
+  private finishIfDone(): void {
+    if (!this.endOfStreamSent || !this.outboundEnded || this.state === 'closed') return;
+    // rhea writes a detach as soon as it is asked to, even ahead of a transfer that
+    // the session window still holds back: detach only once all is on the wire.
+    if ((this.sender as unknown as SenderCounters).delivery_count < this.messagesQueued) {
+      setImmediate(() => this.finishIfDone());
+      return;
+    }
+    this.moveTo('closed');
+    this.sender.close();
+    this.receiver.close();
+    this.options.counters.flowsOpen--;
+    this.options.onClosed(this, undefined);
+  }
+
+  private onSocketError(error: NodeJS.ErrnoException): void {
+    const what = this.state === 'connecting' ? 'connect failed' : 'socket error';
+    this.abort(`${what}: ${error.code ?? error.message}`, 'local');
+  }
+
+  private onSocketClose(): void {
+    // A socket that closes before both directions ended was destroyed under us.
+    if (this.state !== 'closed' && !(this.inboundEnded && this.outboundEnded)) {
+      this.abort('socket closed', 'local');
+    }
+  }
+
+  private onLinkClosed(context: EventContext): void {
+    if (this.state === 'closed') return;
+    const link = context.sender ?? context.receiver;
+    const error = link?.error as { description?: string; condition?: string } | undefined;
+    const reason = error ? (error.description ?? error.condition ?? 'link error') : 'link detached before the flow ended';
+    this.abort(reason, 'network');
+  }
+
+  /**
+   * Ends the flow on an error. `local` (our socket failed): tell the far side
+   * with a detach error. `network` (the far side or the connection failed):
+   * reset our socket so that its peer sees the failure, not a clean end.
+   */
+  abort(reason: string, origin: 'local' | 'network'): void {
+    if (this.state === 'closed') return;
+    this.moveTo('closed', reason);
+    this.options.counters.flowsOpen--;
+    this.options.counters.flowsFailed++;
+    const condition = { condition: 'amqp:connection:forced', description: reason };
+    if (!this.sender.is_closed()) this.sender.close(origin === 'local' ? condition : undefined);
+    if (!this.receiver.is_closed()) this.receiver.close(origin === 'local' ? condition : undefined);
+    if (origin === 'network' && !this.socket.destroyed) this.resetSocket();
+    else this.socket.destroy();
+    this.options.onClosed(this, reason);
+  }
+
+  private resetSocket(): void {
+    try {
+      this.socket.resetAndDestroy();
+    } catch {
+      this.socket.destroy();
+    }
+  }
+
+  private moveTo(next: FlowState, reason?: string): void {
+    if (this.state === next) return;
+    const previous = this.state;
+    this.state = next;
+    this.options.log.debug({ flow: this.id, address: this.address, from: previous, to: next, reason }, 'flow state');
+  }
+
+  get currentState(): FlowState {
+    return this.state;
+  }
+}

@@ -1,0 +1,459 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, expect } from 'vitest';
+import {
+  ConfigError,
+  diffRouterConfig,
+  formatProblem,
+  loadRouterConfigFile,
+  parseRouterConfig,
+  sameRouterConfig,
+  type RouterConfig,
+} from '../router/config/index.js';
+
+// The config skupper writes for site c0, byte for byte.
+const SEED_CONFIG = `[
+  ["router", {"id": "c0", "mode": "interior", "helloMaxAgeSeconds": "3", "metadata": "{\\"id\\":\\"c0\\",\\"version\\":\\"1.0.2\\"}"}],
+  ["listener", {"name": "amqp", "host": "localhost", "port": 5672}],
+  ["listener", {"name": "interior-listener", "role": "inter-router", "port": 55671, "maxFrameSize": 16384, "maxSessionFrames": 640}],
+  ["listener", {"name": "edge-listener", "role": "edge", "port": 45671, "maxFrameSize": 16384, "maxSessionFrames": 640}],
+  ["listener", {"name": "@9090", "role": "normal", "port": 9090, "http": true, "httpRootDir": "disabled", "healthz": true, "metrics": true}],
+  ["address", {"prefix": "mc", "distribution": "multicast"}],
+  ["tcpListener", {"name": "backend:8080", "port": "1028", "address": "backend:8080", "siteId": "c0"}]
+]`;
+
+// The other side (site c1), which links to c0 and hosts the backend.
+const PEER_CONFIG = `[
+  ["router", {"id": "c1", "mode": "interior"}],
+  ["connector", {"name": "link1", "role": "inter-router", "host": "localhost", "port": "55671", "cost": 1, "maxFrameSize": 16384, "maxSessionFrames": 640}],
+  ["tcpConnector", {"name": "backend", "host": "localhost", "port": "8090", "address": "backend:8080", "siteId": "c1"}]
+]`;
+
+type Entity = [string, Record<string, unknown>];
+const ROUTER: Entity = ['router', { id: 'r1' }];
+
+function parse(entities: readonly unknown[]): ReturnType<typeof parseRouterConfig> {
+  return parseRouterConfig(JSON.stringify(entities));
+}
+
+/** The problem lines a file produces, or [] when it parses. */
+function problemLines(text: string): string[] {
+  try {
+    parseRouterConfig(text);
+    return [];
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return error.problems.map(formatProblem);
+  }
+}
+
+function configOf(entities: readonly unknown[]): RouterConfig {
+  return parse(entities).config;
+}
+
+describe('parseRouterConfig: the skupper seed configs', () => {
+  it('loads site c0 unchanged, warning only about what kskup ignores', () => {
+    const { config, warnings } = parseRouterConfig(SEED_CONFIG, 'c0.json');
+    expect(warnings).toEqual(['listener "@9090": attribute "httpRootDir" is not supported by kskup yet and is ignored']);
+    expect(config.router).toEqual({
+      id: 'c0',
+      mode: 'interior',
+      helloIntervalSeconds: 1,
+      helloMaxAgeSeconds: 3,
+      metadata: '{"id":"c0","version":"1.0.2"}',
+    });
+    expect([...config.listeners.keys()]).toEqual(['amqp', 'interior-listener', 'edge-listener', '@9090']);
+    expect(config.listeners.get('amqp')).toMatchObject({ host: 'localhost', port: 5672, role: 'normal' });
+    expect(config.listeners.get('interior-listener')).toMatchObject({
+      host: '0.0.0.0',
+      port: 55671,
+      role: 'inter-router',
+      maxSessionFrames: 640,
+    });
+    expect(config.listeners.get('@9090')).toMatchObject({ port: 9090, http: true, healthz: true, metrics: true });
+    expect(config.addresses).toEqual([{ prefix: 'mc', distribution: 'multicast' }]);
+    expect(config.tcpListeners.get('backend:8080')).toEqual({
+      name: 'backend:8080',
+      host: '0.0.0.0',
+      port: 1028,
+      address: 'backend:8080',
+      backlog: 128,
+      siteId: 'c0',
+    });
+  });
+
+  it('loads site c1 with its inter-router connector and tcpConnector', () => {
+    const { config, warnings } = parseRouterConfig(PEER_CONFIG);
+    expect(warnings).toEqual([]);
+    expect(config.connectors.get('link1')).toEqual({
+      name: 'link1',
+      host: 'localhost',
+      port: 55671,
+      role: 'inter-router',
+      cost: 1,
+      verifyHostname: true,
+      maxFrameSize: 16384,
+      maxSessionFrames: 640,
+      idleTimeoutSeconds: 16,
+    });
+    expect(config.tcpConnectors.get('backend')).toEqual({
+      name: 'backend',
+      host: 'localhost',
+      port: 8090,
+      address: 'backend:8080',
+      siteId: 'c1',
+    });
+  });
+
+  it('loads a file from disk, and names the file when it cannot be read', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'kskup-config-'));
+    try {
+      const file = join(directory, 'skrouterd.json');
+      await writeFile(file, SEED_CONFIG);
+      const { config } = await loadRouterConfigFile(file);
+      expect(config.router.id).toBe('c0');
+
+      const missing = join(directory, 'missing.json');
+      const error = await loadRouterConfigFile(missing).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error).toMatchObject({ code: 'KSKUP_ROUTER_CONFIG_INVALID', file: missing });
+      expect((error as ConfigError).message).toMatch(new RegExp(`^${missing}: 1 problem:\\n  file: cannot be read: ENOENT`));
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('freezes the config, its entities and its maps', () => {
+    const { config } = parseRouterConfig(SEED_CONFIG);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.router)).toBe(true);
+    expect(Object.isFrozen(config.listeners.get('amqp'))).toBe(true);
+    expect(Object.isFrozen(config.addresses)).toBe(true);
+    expect(Object.isFrozen(config.addresses[0])).toBe(true);
+    const listeners = config.listeners as Map<string, unknown>;
+    expect(() => listeners.set('x', {})).toThrow(TypeError);
+    expect(() => listeners.delete('amqp')).toThrow(TypeError);
+    expect(listeners.size).toBe(4);
+  });
+});
+
+describe('parseRouterConfig: defaults and lenient values', () => {
+  it('fills in every default', () => {
+    const config = configOf([
+      ['router', { id: 'r1' }],
+      ['listener', { port: 5672 }],
+      ['connector', { host: 'peer', port: 55671 }],
+      ['tcpListener', { port: 9000, address: 'db' }],
+      ['tcpConnector', { host: 'db.local', port: 5432, address: 'db' }],
+      ['address', { pattern: 'a.*' }],
+      ['log', { module: 'tcp_adaptor' }],
+    ]);
+    expect(config.router).toEqual({ id: 'r1', mode: 'interior', helloIntervalSeconds: 1, helloMaxAgeSeconds: 3 });
+    expect(config.listeners.get('0.0.0.0:5672')).toEqual({
+      name: '0.0.0.0:5672',
+      host: '0.0.0.0',
+      port: 5672,
+      role: 'normal',
+      authenticatePeer: false,
+      maxFrameSize: 16384,
+      maxSessionFrames: 0,
+      idleTimeoutSeconds: 16,
+      http: false,
+      healthz: true,
+      metrics: true,
+      websockets: true,
+    });
+    expect(config.connectors.get('peer:55671')).toMatchObject({ role: 'normal', cost: 1, verifyHostname: true });
+    expect(config.tcpListeners.get('db')).toEqual({ name: 'db', host: '0.0.0.0', port: 9000, address: 'db', backlog: 128 });
+    expect(config.tcpConnectors.get('db')).toEqual({ name: 'db', host: 'db.local', port: 5432, address: 'db' });
+    expect(config.addresses).toEqual([{ pattern: 'a.*', distribution: 'balanced' }]);
+    expect(config.logs).toEqual([{ module: 'TCP_ADAPTOR', level: 'info' }]);
+  });
+
+  it('accepts numbers and booleans written as strings, and service names as ports', () => {
+    const config = configOf([
+      ['router', { id: 'r1', helloIntervalSeconds: '2', helloMaxAgeSeconds: ' 6 ' }],
+      ['listener', { name: 'l', port: 'amqps', http: 'true', healthz: 'FALSE', maxFrameSize: '65536' }],
+      ['connector', { name: 'c', host: 'peer', port: 'amqp', verifyHostname: 'false', cost: '3' }],
+      ['sslProfile', { name: 'tls', certFile: 'c.pem', privateKeyFile: 'k.pem' }],
+      ['listener', { name: 'secure', port: '0', sslProfile: 'tls', authenticatePeer: 'true' }],
+    ]);
+    expect(config.router).toMatchObject({ helloIntervalSeconds: 2, helloMaxAgeSeconds: 6 });
+    expect(config.listeners.get('l')).toMatchObject({ port: 5671, http: true, healthz: false, maxFrameSize: 65536 });
+    expect(config.connectors.get('c')).toMatchObject({ port: 5672, verifyHostname: false, cost: 3 });
+    expect(config.listeners.get('secure')).toMatchObject({ port: 0, authenticatePeer: true, sslProfile: 'tls' });
+  });
+
+  it('stringifies metadata written as an object', () => {
+    const config = configOf([['router', { id: 'r1', metadata: { id: 'r1', version: '1.0.2' } }]]);
+    expect(config.router.metadata).toBe('{"id":"r1","version":"1.0.2"}');
+  });
+
+  it.each([
+    ['trace+', 'trace'],
+    ['debug+', 'debug'],
+    ['info+', 'info'],
+    ['notice+', 'info'],
+    ['warning+', 'warn'],
+    ['error+', 'error'],
+    ['critical+', 'fatal'],
+    ['none', 'silent'],
+    ['default', 'info'],
+    ['info,error', 'info'],
+    ['error, warning', 'warn'],
+    ['trace,debug,info,notice,warning,error,critical', 'trace'],
+  ])('maps log enable %j to level %j', (enable, level) => {
+    const config = configOf([ROUTER, ['log', { module: 'Router', enable }]]);
+    expect(config.logs).toEqual([{ module: 'ROUTER', level }]);
+  });
+});
+
+describe('parseRouterConfig: problems', () => {
+  it.each<[string, string, string[]]>([
+    ['invalid JSON', '[["router", {"id": "r1"}],\n  ["listener" {"port": 1}]\n]', [
+      'file: is not valid JSON: expected "," or "]" at line 2, column 15',
+    ]],
+    ['truncated JSON', '[["router", {"id": "r1"}]', ['file: is not valid JSON: unexpected end of input at line 1, column 26']],
+    ['a top level that is not an array', '{"router": {}}', [
+      'file: must be an array of [type, attributes] pairs, not an object',
+    ]],
+  ])('%s', (_case, text, expected) => {
+    expect(problemLines(text)).toEqual(expected);
+  });
+
+  it.each<[string, unknown[], string[]]>([
+    ['malformed entities', [ROUTER, 'listener', ['listener'], [5, {}], ['listener', [1]]], [
+      'entity #2: must be a [type, attributes] pair, not a string',
+      'entity #3: must be a [type, attributes] pair, not an array of 1',
+      'entity #4: type must be a string, not a number',
+      'entity #5: attributes of "listener" must be an object, not an array',
+    ]],
+    ['an unknown entity type', [ROUTER, ['tcplistener', { port: 1 }], ['bogus', {}]], [
+      'entity #2: unknown entity type "tcplistener" (did you mean "tcpListener"?)',
+      'entity #3: unknown entity type "bogus"',
+    ]],
+    ['no router', [['listener', { name: 'amqp', port: 5672 }]], ['router: a "router" entity is required']],
+    ['two routers', [ROUTER, ['router', {}]], [
+      'router #2: id is required',
+      'router #2: only one "router" entity is allowed; the first is entity #1',
+    ]],
+    ['unknown attributes', [ROUTER, ['listener', { name: 'amqp', port: 5672, prot: 1, bogusThing: true }]], [
+      'listener "amqp": unknown attribute "prot" (did you mean "port"?)',
+      'listener "amqp": unknown attribute "bogusThing"',
+    ]],
+    ['bad numbers', [ROUTER, ['listener', { name: 'amqp', port: '80a' }], ['listener', { name: 'x', port: 70000 }],
+      ['listener', { name: 'y', port: 1.5, maxFrameSize: 100 }]], [
+      'listener "amqp": port "80a" is not a number',
+      'listener "x": port 70000 is out of range 0-65535',
+      'listener "y": port 1.5 is not an integer',
+      'listener "y": maxFrameSize 100 must be at least 512',
+    ]],
+    ['connector ports must not be 0', [ROUTER, ['connector', { name: 'c', host: 'h', port: 0 }],
+      ['tcpConnector', { name: 't', host: 'h', port: '0', address: 'a' }]], [
+      'connector "c": port 0 is out of range 1-65535',
+      'tcpConnector "t": port "0" is out of range 1-65535',
+    ]],
+    ['bad enums and booleans', [ROUTER, ['listener', { name: 'x', port: 1, role: 'foo', http: 'yes' }],
+      ['address', { prefix: 'p', distribution: 'fanout' }], ['router', { id: 'r2', mode: 'standalone' }]], [
+      'listener "x": role "foo" must be one of normal, inter-router, edge',
+      'listener "x": http "yes" is not a boolean (true or false)',
+      'address "p": distribution "fanout" must be one of balanced, closest, multicast',
+      'router "r2": mode "standalone" must be one of interior, edge',
+      'router "r2": only one "router" entity is allowed; the first is entity #1',
+    ]],
+    ['missing and empty required attributes', [ROUTER, ['connector', { name: 'c' }], ['tcpListener', { port: 1, address: '' }],
+      ['sslProfile', {}]], [
+      'connector "c": host is required',
+      'connector "c": port is required',
+      'tcpListener #3: address must not be empty',
+      'sslProfile #4: name is required',
+    ]],
+    ['wrong types', [['router', { id: 7 }], ['tcpConnector', { name: 't', host: ['h'], port: 1, address: 'a' }]], [
+      'router #1: id 7 is not a string',
+      'tcpConnector "t": host ["h"] is not a string',
+    ]],
+    ['listener and connector labels from host:port', [ROUTER, ['listener', { host: 'localhost', port: 'amqp', role: 'x' }],
+      ['connector', { host: 'peer', port: 55671, cost: 0 }]], [
+      'listener "localhost:5672": role "x" must be one of normal, inter-router, edge',
+      'connector "peer:55671": cost 0 must be at least 1',
+    ]],
+    ['sslProfile rules', [ROUTER, ['sslProfile', { name: 'a', certFile: 'c.pem' }], ['sslProfile', { name: 'b', privateKeyFile: 'k.pem' }],
+      ['listener', { name: 'l', port: 1, sslProfile: 'missing' }], ['listener', { name: 'm', port: 2, authenticatePeer: true }],
+      ['connector', { name: 'c', host: 'h', port: 3, sslProfile: 'nope' }]], [
+      'sslProfile "a": certFile is set but privateKeyFile is not',
+      'sslProfile "b": privateKeyFile is set but certFile is not',
+      'listener "l": sslProfile "missing" does not name an sslProfile in this file',
+      'listener "m": authenticatePeer requires sslProfile',
+      'connector "c": sslProfile "nope" does not name an sslProfile in this file',
+    ]],
+    ['address needs exactly one of prefix and pattern', [ROUTER, ['address', {}], ['address', { prefix: 'a', pattern: 'b' }]], [
+      'address #2: has neither prefix nor pattern; give exactly one',
+      'address "a": has both prefix and pattern; give exactly one',
+    ]],
+    ['unknown log levels', [ROUTER, ['log', { module: 'router', enable: 'info+,loud,quiet' }], ['log', { enable: 'info+' }]], [
+      'log "ROUTER": enable "info+,loud,quiet" has unknown levels "loud", "quiet"',
+      'log #3: module is required',
+    ]],
+    ['duplicate names', [ROUTER, ['tcpListener', { name: 'x', port: 1, address: 'a' }], ['tcpListener', { name: 'x', port: 2, address: 'b' }],
+      ['tcpConnector', { host: 'h', port: 1, address: 'db' }], ['tcpConnector', { host: 'h2', port: 1, address: 'db' }]], [
+      'tcpListener "x": name "x" is already used by entity #2',
+      'tcpConnector "db": has no name and its default name "db" is already used by entity #4',
+    ]],
+    ['two sockets on one port', [ROUTER, ['listener', { name: 'amqp', host: 'localhost', port: 5672 }],
+      ['tcpListener', { name: 't', port: 5672, address: 'a' }], ['listener', { name: 'l', host: 'localhost', port: 5672 }],
+      ['listener', { name: 'e1', port: 0 }], ['listener', { name: 'e2', port: 0 }], ['listener', { name: 'other', host: '127.0.0.2', port: 5673 }]], [
+      'tcpListener "t": port 5672 is already bound by listener "amqp" (localhost:5672)',
+      'listener "l": port 5672 is already bound by listener "amqp" (localhost:5672)',
+    ]],
+  ])('%s', (_case, entities, expected) => {
+    expect(problemLines(JSON.stringify(entities))).toEqual(expected);
+  });
+
+  it('reports every problem of a file at once, in file order', () => {
+    const text = JSON.stringify([
+      ['listener', { name: 'amqp', prot: 5672 }],
+      ['tcpListener', { name: 'backend:8080', port: '80a', address: 'backend:8080' }],
+      ['tcpConnector', { name: 'backend', host: 'localhost', port: 70000, address: 'backend:8080', siteId: 3 }],
+      ['log', { module: 'TCP_ADAPTOR', enable: 'chatty+' }],
+    ]);
+    let caught: unknown;
+    try {
+      parseRouterConfig(text, '/etc/skupper-router/skrouterd.json');
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const error = caught as ConfigError;
+    expect(error.code).toBe('KSKUP_ROUTER_CONFIG_INVALID');
+    expect(error.file).toBe('/etc/skupper-router/skrouterd.json');
+    expect(error.problems[2]).toEqual({ entity: 'tcpListener "backend:8080"', attribute: 'port', message: '"80a" is not a number' });
+    expect(error.message).toBe(
+      [
+        '/etc/skupper-router/skrouterd.json: 7 problems:',
+        '  listener "amqp": unknown attribute "prot" (did you mean "port"?)',
+        '  listener "amqp": port is required',
+        '  tcpListener "backend:8080": port "80a" is not a number',
+        '  tcpConnector "backend": port 70000 is out of range 1-65535',
+        '  tcpConnector "backend": siteId 3 is not a string',
+        '  log "TCP_ADAPTOR": enable "chatty+" has unknown level "chatty"',
+        '  router: a "router" entity is required',
+      ].join('\n'),
+    );
+  });
+
+  it('never puts a password in a problem or a warning', () => {
+    const secret = 'hunter2-secret';
+    const entities = [
+      ROUTER,
+      ['sslProfile', { name: 'a', password: secret, passwordFile: secret, ciphers: secret, certFile: 'c.pem' }],
+      ['sslProfile', { name: 'b', password: [secret] }],
+      ['sslProfile', secret],
+    ];
+    let message = '';
+    try {
+      parse(entities);
+    } catch (error) {
+      message = error instanceof Error ? error.message : String(error);
+    }
+    expect(message).toContain('sslProfile "b": password is not a string');
+    expect(message).not.toContain('hunter2');
+    expect(problemLines(`[["sslProfile", {"name": "a", "password": hunter2-secret}]]`).join('\n')).not.toContain('hunter2');
+  });
+});
+
+describe('parseRouterConfig: warnings', () => {
+  it('warns once per entity type and attribute that kskup does not implement', () => {
+    const { warnings } = parse([
+      ['router', { id: 'r1', workerThreads: 4, name: 'r1' }],
+      ['listener', { name: 'a', port: 1, httpRootDir: 'x', requireSsl: false }],
+      ['listener', { name: 'b', port: 2, httpRootDir: 'y', trustedCertsFile: 'ca.pem' }],
+      ['connector', { name: 'c', host: 'h', port: 3, saslUsername: 'u', healthz: true }],
+      ['sslProfile', { name: 's', passwordFile: '/secret/pw', ciphers: 'ALL' }],
+      ['tcpListener', { name: 't', port: 4, address: 'a', observer: 'auto' }],
+      ['site', { id: 'x' }],
+      ['site', { id: 'y' }],
+      ['httpListener', { port: 5 }],
+    ]);
+    expect(warnings).toEqual([
+      'router "r1": attribute "workerThreads" is not supported by kskup yet and is ignored',
+      'router "r1": attribute "name" is not supported by kskup yet and is ignored',
+      'listener "a": attribute "httpRootDir" is not supported by kskup yet and is ignored',
+      'listener "a": attribute "requireSsl" is not supported by kskup yet and is ignored',
+      `listener "b": attribute "trustedCertsFile" is deprecated and ignored by kskup; use the sslProfile's caCertFile instead`,
+      'connector "c": attribute "saslUsername" is not supported by kskup yet and is ignored',
+      'connector "c": attribute "healthz" is not supported by kskup yet and is ignored',
+      'sslProfile "s": attribute "passwordFile" is deprecated and ignored by kskup; use password "file:PATH" instead',
+      'sslProfile "s": attribute "ciphers" is not supported by kskup yet and is ignored',
+      'tcpListener "t": attribute "observer" is not supported by kskup yet and is ignored',
+      'entity type "site" is not supported by kskup yet and is ignored',
+      'entity type "httpListener" is not supported by kskup yet and is ignored',
+    ]);
+  });
+});
+
+describe('diffRouterConfig', () => {
+  const base: unknown[] = [
+    ['router', { id: 'r1' }],
+    ['listener', { name: 'amqp', port: 5672 }],
+    ['connector', { name: 'link1', host: 'peer', port: 55671, role: 'inter-router' }],
+    ['sslProfile', { name: 'tls', caCertFile: 'ca.pem' }],
+    ['tcpListener', { name: 'db', port: 9000, address: 'db' }],
+    ['tcpConnector', { name: 'web', host: 'web', port: 80, address: 'web' }],
+    ['address', { prefix: 'mc', distribution: 'multicast' }],
+    ['log', { module: 'DEFAULT', enable: 'info+' }],
+  ];
+
+  it('is empty for identical configs, and for the same file parsed twice', () => {
+    const diff = diffRouterConfig(configOf(base), configOf(base));
+    expect(diff.empty).toBe(true);
+    expect(diff.listeners).toEqual({ added: [], removed: [], changed: [] });
+    expect(sameRouterConfig(configOf(base), configOf(base))).toBe(true);
+    expect(sameRouterConfig(parseRouterConfig(SEED_CONFIG).config, parseRouterConfig(SEED_CONFIG).config)).toBe(true);
+  });
+
+  it('treats values written differently but meaning the same as equal', () => {
+    const rewritten = base.map((entity) =>
+      entity === base[1] ? ['listener', { name: 'amqp', port: 'amqp', role: 'normal', http: 'false' }] : entity,
+    );
+    expect(sameRouterConfig(configOf(base), configOf(rewritten))).toBe(true);
+  });
+
+  it('reports added, removed and changed entities per kind', () => {
+    const before = configOf(base);
+    const after = configOf([
+      ['router', { id: 'r1' }],
+      ['listener', { name: 'amqp', port: 5673 }],
+      ['listener', { name: 'metrics', port: 9090, http: true }],
+      ['sslProfile', { name: 'tls', caCertFile: 'ca.pem' }],
+      ['sslProfile', { name: 'tls2', caCertFile: 'ca2.pem' }],
+      ['tcpListener', { name: 'db', port: 9000, address: 'db2' }],
+      ['tcpConnector', { name: 'web', host: 'web', port: 80, address: 'web' }],
+      ['address', { prefix: 'mc', distribution: 'multicast' }],
+      ['log', { module: 'DEFAULT', enable: 'info+' }],
+    ]);
+    const diff = diffRouterConfig(before, after);
+    expect(diff.empty).toBe(false);
+    expect(diff.listeners.added).toEqual([after.listeners.get('metrics')]);
+    expect(diff.listeners.removed).toEqual([]);
+    expect(diff.listeners.changed).toEqual([{ before: before.listeners.get('amqp'), after: after.listeners.get('amqp') }]);
+    expect(diff.connectors).toEqual({ added: [], removed: [before.connectors.get('link1')], changed: [] });
+    expect(diff.sslProfiles).toEqual({ added: [after.sslProfiles.get('tls2')], removed: [], changed: [] });
+    expect(diff.tcpListeners.changed.map(({ before: b, after: a }) => [b.address, a.address])).toEqual([['db', 'db2']]);
+    expect(diff.tcpConnectors).toEqual({ added: [], removed: [], changed: [] });
+    expect([diff.routerChanged, diff.addressesChanged, diff.logsChanged]).toEqual([false, false, false]);
+  });
+
+  it('reports router, address and log changes as wholes', () => {
+    const changed = base.map((entity) => {
+      if (entity === base[0]) return ['router', { id: 'r1', helloMaxAgeSeconds: 6 }];
+      if (entity === base[6]) return ['address', { prefix: 'mc', distribution: 'closest' }];
+      if (entity === base[7]) return ['log', { module: 'DEFAULT', enable: 'debug+' }];
+      return entity;
+    });
+    const diff = diffRouterConfig(configOf(base), configOf(changed));
+    expect([diff.routerChanged, diff.addressesChanged, diff.logsChanged, diff.empty]).toEqual([true, true, true, false]);
+    expect(diff.listeners).toEqual({ added: [], removed: [], changed: [] });
+    expect(sameRouterConfig(configOf(base), configOf(changed))).toBe(false);
+  });
+});
