@@ -17,6 +17,8 @@ export class RouterMetrics {
   readonly registry = new client.Registry();
   private readonly byAddress = new Map<string, AddressCounters>();
   interRouterConnections = 0;
+  /** Per tcpListener address: how many targets (local tcpConnectors, peers serving it) a new flow could go to. */
+  routes: () => ReadonlyMap<string, number> = () => new Map();
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'kskup_router_' });
@@ -43,6 +45,16 @@ export class RouterMetrics {
     addressGauge('kskup_tcp_bytes_in_total', 'Bytes read from TCP sockets into the network, per address', (c) => c.bytesIn, 'counter');
     addressGauge('kskup_tcp_bytes_out_total', 'Bytes written from the network to TCP sockets, per address', (c) => c.bytesOut, 'counter');
     const self = this;
+    new client.Gauge({
+      name: 'kskup_tcp_listener_routes',
+      help: 'Targets a new flow on a tcpListener address can go to (0: clients are reset)',
+      labelNames: ['address'],
+      registers: [this.registry],
+      collect(this: client.Gauge) {
+        this.reset();
+        for (const [address, count] of self.routes()) this.set({ address }, count);
+      },
+    });
     new client.Gauge({
       name: 'kskup_inter_router_connections',
       help: 'Inter-router (and edge) connections that are up',

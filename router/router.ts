@@ -49,6 +49,8 @@ export class Router {
       pickPeer: (address) => this.pickPeer(address),
       onServedAddressesChanged: () => this.broadcastState(),
     });
+    this.metrics.routes = () =>
+      new Map(this.tcp.listenedAddresses().map((address) => [address, this.tcp.localTargetCount(address) + this.peersServing(address).length]));
   }
 
   get id(): string {
@@ -281,11 +283,15 @@ export class Router {
 
   /** The connected peer that serves the address with the fewest open flows, round robin among equals. */
   private pickPeer(address: string): PeerConnection | undefined {
-    const candidates = [...this.peers].filter((peer) => peer.served.has(address));
+    const candidates = this.peersServing(address);
     if (candidates.length === 0) return undefined;
     const fewest = Math.min(...candidates.map((peer) => peer.flows.size + peer.origin.cost));
     const least = candidates.filter((peer) => peer.flows.size + peer.origin.cost === fewest);
     return least[this.peerRoundRobin++ % least.length];
+  }
+
+  private peersServing(address: string): PeerConnection[] {
+    return [...this.peers].filter((peer) => peer.served.has(address));
   }
 
   /** What tests and the management side want to know about ports and links. */

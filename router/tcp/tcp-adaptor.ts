@@ -145,6 +145,15 @@ export class TcpAdaptor {
     if (this.connectors.delete(name)) this.deps.onServedAddressesChanged();
   }
 
+  /** Addresses that tcpListeners here take clients for. */
+  listenedAddresses(): string[] {
+    return [...new Set([...this.listeners.values()].map((l) => l.entity.address))].sort();
+  }
+
+  localTargetCount(address: string): number {
+    return [...this.connectors.values()].filter((c) => c.entity.address === address).length;
+  }
+
   servedAddresses(): string[] {
     return [...new Set([...this.connectors.values()].map((c) => c.entity.address))].sort();
   }

@@ -1,0 +1,106 @@
+// Runs real kskup-router processes for tests: writes their config, starts the
+// compiled binary, reads their JSON-lines log, samples their RSS, stops them.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { join, resolve } from 'node:path';
+
+export const ROUTER_BIN = resolve(import.meta.dirname, '../../dist/router/main.js');
+
+export type Entity = [string, Record<string, unknown>];
+
+export interface LogLine {
+  level: string;
+  module?: string;
+  msg: string;
+  [field: string]: unknown;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+export async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export class RouterProcess {
+  readonly lines: LogLine[] = [];
+  readonly stderrText: string[] = [];
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+
+  private constructor(
+    readonly configPath: string,
+    args: string[],
+  ) {
+    this.child = spawn(process.execPath, [ROUTER_BIN, '-c', configPath, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let partial = '';
+    this.child.stderr!.setEncoding('utf8');
+    this.child.stderr!.on('data', (text: string) => {
+      partial += text;
+      const complete = partial.split('\n');
+      partial = complete.pop() ?? '';
+      for (const line of complete) {
+        this.stderrText.push(line);
+        try {
+          this.lines.push(JSON.parse(line) as LogLine);
+        } catch {
+          // not JSON (e.g. a start-up usage error): kept in stderrText only
+        }
+      }
+    });
+    this.exited = new Promise((r) => this.child.once('exit', (code) => r(code)));
+  }
+
+  /** Writes `entities` to `dir/<name>.json` and starts a router on it. */
+  static async start(dir: string, name: string, entities: Entity[], args: string[] = []): Promise<RouterProcess> {
+    const path = join(dir, `${name}.json`);
+    await writeFile(path, JSON.stringify(entities, null, 2));
+    return new RouterProcess(path, args);
+  }
+
+  async rewrite(entities: Entity[]): Promise<void> {
+    await writeFile(this.configPath, JSON.stringify(entities, null, 2));
+  }
+
+  waitForLog(what: string, match: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> {
+    return waitFor(what, () => this.lines.find(match), timeoutMs);
+  }
+
+  rssBytes(): number {
+    const status = readFileSync(`/proc/${this.child.pid}/status`, 'utf8');
+    const kb = /VmRSS:\s+(\d+) kB/.exec(status);
+    return kb ? Number(kb[1]) * 1024 : 0;
+  }
+
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+    return this.exited;
+  }
+}
+
+/** Fetches the router's /metrics and returns the value of one series, or undefined. */
+export async function metric(port: number, series: string): Promise<number | undefined> {
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+  const text = await response.text();
+  for (const line of text.split('\n')) {
+    if (line.startsWith(series + ' ')) return Number(line.slice(series.length + 1));
+  }
+  return undefined;
+}

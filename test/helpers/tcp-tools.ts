@@ -1,0 +1,111 @@
+// TCP ends for tunnel tests: deterministic pseudo-random byte streams (AES-CTR
+// keystream, fast and reproducible), senders and receivers that hash every
+// byte, and small backend servers.
+import { createCipheriv, createHash } from 'node:crypto';
+import net from 'node:net';
+
+const CHUNK = 64 * 1024;
+
+/** A reproducible stream of `total` pseudo-random bytes, chunk by chunk. */
+export function* pseudoRandomChunks(seed: number, total: number, chunkSize = CHUNK): Generator<Buffer> {
+  const key = createHash('sha256').update(`kskup-test-${seed}`).digest().subarray(0, 16);
+  const cipher = createCipheriv('aes-128-ctr', key, Buffer.alloc(16));
+  const zeros = Buffer.alloc(chunkSize);
+  for (let sent = 0; sent < total; sent += chunkSize) {
+    const size = Math.min(chunkSize, total - sent);
+    yield cipher.update(size === chunkSize ? zeros : zeros.subarray(0, size));
+  }
+}
+
+export function sha256Of(seed: number, total: number): string {
+  const hash = createHash('sha256');
+  for (const chunk of pseudoRandomChunks(seed, total)) hash.update(chunk);
+  return hash.digest('hex');
+}
+
+/** Writes the stream with backpressure; ends the write side when `end` is set. Resolves with the sha256 of what was written. */
+export function sendStream(socket: net.Socket, seed: number, total: number, end = true): Promise<string> {
+  const hash = createHash('sha256');
+  const chunks = pseudoRandomChunks(seed, total);
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    const pump = () => {
+      for (;;) {
+        const next = chunks.next();
+        if (next.done) {
+          if (end) socket.end();
+          resolve(hash.digest('hex'));
+          return;
+        }
+        hash.update(next.value);
+        if (!socket.write(next.value)) {
+          socket.once('drain', pump);
+          return;
+        }
+      }
+    };
+    pump();
+  });
+}
+
+export interface Received {
+  bytes: number;
+  sha256: string;
+}
+
+/** Hashes everything the socket delivers until its peer ends the stream. */
+export function receiveAll(socket: net.Socket): Promise<Received> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  return new Promise((resolve, reject) => {
+    socket.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      hash.update(chunk);
+    });
+    socket.once('end', () => resolve({ bytes, sha256: hash.digest('hex') }));
+    socket.once('error', reject);
+  });
+}
+
+export function connect(port: number, host = '127.0.0.1'): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host, allowHalfOpen: true });
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
+export interface TestServer {
+  readonly port: number;
+  readonly server: net.Server;
+  close(): Promise<void>;
+}
+
+/** A server on 127.0.0.1 port 0 whose connections are handed to `onConnection`; half-open allowed. */
+export async function startServer(onConnection: (socket: net.Socket) => void): Promise<TestServer> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    onConnection(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    server,
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Echoes every byte; ends its side when the client ends. */
+export function startEchoServer(): Promise<TestServer> {
+  return startServer((socket) => socket.pipe(socket));
+}

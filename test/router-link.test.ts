@@ -1,0 +1,293 @@
+// Two real router processes linked over mutual TLS on loopback:
+//
+//   client --> A [tcpListener] ==(AMQP, mTLS, SASL EXTERNAL)==> B [tcpConnector] --> backend
+//
+// A listens for the inter-router link, B dials it. Every tunnel test checks the
+// bytes by sha256 at both ends.
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestPki, type TestPki } from './helpers/test-pki.js';
+import { freePort, metric, RouterProcess, waitFor, type Entity } from './helpers/router-process.js';
+import {
+  connect,
+  pseudoRandomChunks,
+  receiveAll,
+  sendStream,
+  sha256Of,
+  startEchoServer,
+  startServer,
+  type TestServer,
+} from './helpers/tcp-tools.js';
+
+const MiB = 1024 * 1024;
+
+let dir: string;
+let pki: TestPki;
+let a: RouterProcess;
+let b: RouterProcess;
+const ports = { interRouter: 0, httpA: 0, httpB: 0, echo: 0, exchange: 0, halfClose: 0, slow: 0, refused: 0 };
+const servers: TestServer[] = [];
+/** Set by the slow backend when its reader resumes. */
+let slowBackendDone: Promise<{ bytes: number; sha256: string }> | undefined;
+
+function sslProfile(cert: string, key: string): Entity {
+  return ['sslProfile', { name: 'inter-router', caCertFile: pki.caCert, certFile: cert, privateKeyFile: key }];
+}
+
+function configA(extra: Entity[] = []): Entity[] {
+  return [
+    ['router', { id: 'A', mode: 'interior' }],
+    sslProfile(pki.serverCert, pki.serverKey),
+    ['listener', { name: 'inter-router', role: 'inter-router', host: '127.0.0.1', port: ports.interRouter, sslProfile: 'inter-router', authenticatePeer: true, saslMechanisms: 'EXTERNAL' }],
+    ['listener', { name: 'http', host: '127.0.0.1', port: ports.httpA, http: true }],
+    ['tcpListener', { name: 'echo', host: '127.0.0.1', port: ports.echo, address: 'echo' }],
+    ['tcpListener', { name: 'exchange', host: '127.0.0.1', port: ports.exchange, address: 'exchange' }],
+    ['tcpListener', { name: 'half-close', host: '127.0.0.1', port: ports.halfClose, address: 'half-close' }],
+    ['tcpListener', { name: 'slow', host: '127.0.0.1', port: ports.slow, address: 'slow' }],
+    ['tcpListener', { name: 'refused', host: '127.0.0.1', port: ports.refused, address: 'refused' }],
+    ...extra,
+  ];
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kskup-link-'));
+  pki = await createTestPki(join(dir, 'pki'));
+  for (const key of Object.keys(ports) as (keyof typeof ports)[]) ports[key] = await freePort();
+
+  const echo = await startEchoServer();
+  // Reads the client's stream while sending its own 64 MiB: both directions at once.
+  const exchange = await startServer((socket) => {
+    const receiving = receiveAll(socket);
+    const sending = sendStream(socket, 2, 64 * MiB, false);
+    void Promise.all([receiving, sending]).then(([got]) => socket.end(`${got.bytes} ${got.sha256}`));
+  });
+  // Answers only after the client has finished sending (half-close): its byte count and hash, then 1 MiB.
+  const halfClose = await startServer((socket) => {
+    void receiveAll(socket).then(async (got) => {
+      socket.write(`${String(got.bytes).padStart(12, '0')}${got.sha256}`);
+      await sendStream(socket, 3, 1 * MiB, true);
+    });
+  });
+  // Stops reading for 5 s, then reads everything.
+  const slow = await startServer((socket) => {
+    socket.pause();
+    slowBackendDone = new Promise((resolve) => {
+      setTimeout(() => {
+        void receiveAll(socket).then((got) => {
+          socket.end();
+          resolve(got);
+        });
+        socket.resume();
+      }, 5_000);
+    });
+  });
+  servers.push(echo, exchange, halfClose, slow);
+  const refusedPort = await freePort(); // nothing listens there
+
+  a = await RouterProcess.start(dir, 'A', configA());
+  b = await RouterProcess.start(dir, 'B', [
+    ['router', { id: 'B', mode: 'interior' }],
+    sslProfile(pki.clientCert, pki.clientKey),
+    ['connector', { name: 'to-A', role: 'inter-router', host: 'localhost', port: ports.interRouter, sslProfile: 'inter-router', saslMechanisms: 'EXTERNAL' }],
+    ['listener', { name: 'http', host: '127.0.0.1', port: ports.httpB, http: true }],
+    ['tcpConnector', { name: 'echo', host: '127.0.0.1', port: echo.port, address: 'echo' }],
+    ['tcpConnector', { name: 'exchange', host: '127.0.0.1', port: exchange.port, address: 'exchange' }],
+    ['tcpConnector', { name: 'half-close', host: '127.0.0.1', port: halfClose.port, address: 'half-close' }],
+    ['tcpConnector', { name: 'slow', host: '127.0.0.1', port: slow.port, address: 'slow' }],
+    ['tcpConnector', { name: 'refused', host: '127.0.0.1', port: refusedPort, address: 'refused' }],
+  ]);
+  await waitFor('A to see a route for "echo"', async () => ((await metric(ports.httpA, 'kskup_tcp_listener_routes{address="echo"}').catch(() => 0)) ?? 0) >= 1);
+});
+
+afterAll(async () => {
+  await Promise.all([a?.stop(), b?.stop()]);
+  await Promise.all(servers.map((s) => s.close()));
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('A==B over mutual TLS', () => {
+  it('A->B link is up with SASL EXTERNAL and both ends report it', async () => {
+    expect(await metric(ports.httpA, 'kskup_inter_router_connections')).toBe(1);
+    expect(await metric(ports.httpB, 'kskup_inter_router_connections')).toBe(1);
+    const health = await fetch(`http://127.0.0.1:${ports.httpA}/healthz`);
+    expect(health.status).toBe(200);
+  });
+
+  it('A->B 64 MiB each way in one flow, sha256 checked at both ends', async () => {
+    const socket = await connect(ports.exchange);
+    const received = receiveAll(socket);
+    const sent = await sendStream(socket, 1, 64 * MiB);
+    const got = await received;
+    // The backend sends its own 64 MiB, then a report of the byte count and sha256
+    // it received. The client's hash of everything it got covers both: the
+    // backend's stream byte for byte, and a report that matches what was sent.
+    const report = `${64 * MiB} ${sent}`;
+    expect(got.bytes).toBe(64 * MiB + report.length);
+    const expected = createHash('sha256');
+    for (const chunk of pseudoRandomChunks(2, 64 * MiB)) expected.update(chunk);
+    expected.update(report);
+    expect(got.sha256).toBe(expected.digest('hex'));
+  });
+
+  it('A->B 200 concurrent flows of 1 MiB, each verified', async () => {
+    const flows = Array.from({ length: 200 }, async (_, i) => {
+      const socket = await connect(ports.echo);
+      const received = receiveAll(socket);
+      const sent = await sendStream(socket, 100 + i, 1 * MiB);
+      const got = await received;
+      return { sent, got };
+    });
+    const results = await Promise.all(flows);
+    for (const { sent, got } of results) {
+      expect(got.bytes).toBe(1 * MiB);
+      expect(got.sha256).toBe(sent);
+    }
+    await waitFor('all flows closed at A', async () => (await metric(ports.httpA, 'kskup_tcp_flows_open{address="echo"}')) === 0);
+  });
+
+  it('A->B half-close: the client shuts its write side and still gets the whole reply', async () => {
+    const socket = await connect(ports.halfClose);
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const ended = new Promise<void>((resolve) => socket.once('end', () => resolve()));
+    const sent = await sendStream(socket, 7, 3 * MiB, true); // ends our write side
+    await ended;
+    const reply = Buffer.concat(chunks);
+    expect(reply.subarray(0, 12).toString()).toBe(String(3 * MiB).padStart(12, '0'));
+    expect(reply.subarray(12, 76).toString()).toBe(sent);
+    expect(reply.length).toBe(76 + 1 * MiB);
+    expect(createHash('sha256').update(reply.subarray(76)).digest('hex')).toBe(sha256Of(3, 1 * MiB));
+  });
+
+  it('A->B slow reader: 200 MiB into a backend that stops reading for 5 s; router memory stays bounded and every byte arrives', async () => {
+    // The bound: what credit allows in flight (32 x 64 KiB per direction) plus
+    // socket buffers is a few MiB; 64 MiB over the idle RSS leaves room for GC
+    // timing while still failing at once if bytes piled up (200 MiB would).
+    const boundBytes = 64 * MiB;
+    const baseA = a.rssBytes();
+    const baseB = b.rssBytes();
+    let peakA = baseA;
+    let peakB = baseB;
+    const sampler = setInterval(() => {
+      peakA = Math.max(peakA, a.rssBytes());
+      peakB = Math.max(peakB, b.rssBytes());
+    }, 50);
+    try {
+      const socket = await connect(ports.slow);
+      const started = Date.now();
+      const sent = await sendStream(socket, 11, 200 * MiB);
+      // The backend did not read for 5 s, so the client cannot have finished before that.
+      expect(Date.now() - started).toBeGreaterThan(4_000);
+      const got = await waitFor('the slow backend', () => slowBackendDone, 5_000).then((p) => p);
+      expect(got.bytes).toBe(200 * MiB);
+      expect(got.sha256).toBe(sent);
+      socket.destroy();
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(peakA - baseA).toBeLessThan(boundBytes);
+    expect(peakB - baseB).toBeLessThan(boundBytes);
+  });
+
+  it('A->B refusing backend: the client is closed within 1 s', async () => {
+    const socket = await connect(ports.refused);
+    const started = Date.now();
+    await new Promise<void>((resolve) => {
+      socket.on('error', () => undefined);
+      socket.once('close', () => resolve());
+    });
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('A with no route: a client of a tcpListener whose address nobody serves is reset at once', async () => {
+    const port = await freePort();
+    const httpPort = ports.httpA;
+    await a.rewrite(configA([['tcpListener', { name: 'nobody', host: '127.0.0.1', port, address: 'nobody' }]]));
+    await waitFor('the new listener', async () => (await metric(httpPort, 'kskup_tcp_listener_routes{address="nobody"}')) === 0);
+    const socket = await connect(port);
+    const started = Date.now();
+    const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      socket.once('error', (e) => resolve(e));
+      socket.once('close', () => resolve(undefined));
+    });
+    expect(error?.code).toBe('ECONNRESET');
+    expect(Date.now() - started).toBeLessThan(500);
+    await a.rewrite(configA());
+  });
+
+  it('A live reload: a tcpListener is added and removed while another flow keeps running', async () => {
+    // A long flow on "echo" that must not notice the reloads.
+    const longFlow = await connect(ports.echo);
+    const longReceived = receiveAll(longFlow);
+    const firstHalf = sendStream(longFlow, 21, 8 * MiB, false);
+
+    const extraPort = await freePort();
+    await a.rewrite(configA([['tcpListener', { name: 'echo-2', host: '127.0.0.1', port: extraPort, address: 'echo' }]]));
+    await a.waitForLog('echo-2 to listen', (l) => l.msg.includes('tcpListener "echo-2"') && l.msg.includes('listening'));
+    const viaNew = await connect(extraPort);
+    const viaNewReceived = receiveAll(viaNew);
+    const viaNewSent = await sendStream(viaNew, 22, 1 * MiB);
+    expect((await viaNewReceived).sha256).toBe(viaNewSent);
+
+    await a.rewrite(configA());
+    await waitFor('echo-2 to close', async () => {
+      try {
+        (await connect(extraPort)).destroy();
+        return undefined;
+      } catch (error) {
+        return (error as NodeJS.ErrnoException).code === 'ECONNREFUSED';
+      }
+    });
+    await firstHalf;
+    // The long flow is still the same connection: finish it and check every byte.
+    const secondHalf = await sendStream(longFlow, 23, 8 * MiB, true);
+    const got = await longReceived;
+    expect(got.bytes).toBe(16 * MiB);
+    const expected = createHash('sha256');
+    for (const chunk of pseudoRandomChunks(21, 8 * MiB)) expected.update(chunk);
+    for (const chunk of pseudoRandomChunks(23, 8 * MiB)) expected.update(chunk);
+    expect(got.sha256).toBe(expected.digest('hex'));
+    expect(secondHalf).toHaveLength(64);
+  });
+
+  it('A rejects an invalid new config with a logged error and keeps the running one', async () => {
+    const before = a.lines.length;
+    await a.rewrite([['router', { id: 'A' }], ['tcpListener', { name: 'x', port: 'eighty', address: 'x' }]]);
+    const logged = await a.waitForLog('the reload error', (l) => a.lines.indexOf(l) >= before && l.level === 'error');
+    expect(logged.msg).toContain('tcpListener "x": port "eighty" is not a number');
+    expect(logged.msg).toContain('the running configuration stays');
+    const socket = await connect(ports.echo);
+    const received = receiveAll(socket);
+    const sent = await sendStream(socket, 31, 256 * 1024);
+    expect((await received).sha256).toBe(sent);
+    await a.rewrite(configA());
+  });
+});
+
+describe('router process', () => {
+  it('SIGTERM stops accepting, closes flows and exits 0', async () => {
+    const port = await freePort();
+    const echo = await startEchoServer();
+    servers.push(echo);
+    const c = await RouterProcess.start(dir, 'C', [
+      ['router', { id: 'C' }],
+      ['tcpListener', { name: 'local', host: '127.0.0.1', port, address: 'local' }],
+      ['tcpConnector', { name: 'local', host: '127.0.0.1', port: echo.port, address: 'local' }],
+    ]);
+    await c.waitForLog('the listener', (l) => l.msg.includes('listening'));
+    const open: net.Socket = await connect(port);
+    // The client was opened half-open capable: a FIN ('end') or a reset ('close') both mean closed by the router.
+    const closed = new Promise<void>((resolve) => {
+      open.on('error', () => undefined);
+      open.once('end', () => resolve());
+      open.once('close', () => resolve());
+    });
+    expect(await c.stop()).toBe(0);
+    await closed;
+    await expect(connect(port)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  });
+});
