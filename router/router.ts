@@ -11,6 +11,7 @@ import type { Logger, RouterLogging } from './log/logger.js';
 import { RouterMetrics } from './metrics.js';
 import { AmqpListener } from './peer/amqp-listener.js';
 import { isOwnLink } from './peer/own-links.js';
+import { describeSocketError } from './peer/socket-errors.js';
 import { InterRouterConnector } from './peer/inter-router-connector.js';
 import { CONTROL_ADDRESS, PeerConnection, type PeerOrigin, type RouterState } from './peer/peer-connection.js';
 import { TcpAdaptor } from './tcp/tcp-adaptor.js';
@@ -147,6 +148,7 @@ export class Router {
     const listener = new AmqpListener(entity, material, {
       log: this.serverLog,
       accept: (socket, accepted) => this.acceptConnection(socket, accepted),
+      refuse: (socket, reason) => this.refuseConnection(socket, entity, reason),
     });
     this.amqpListeners.set(entity.name, listener);
     return listener.ready;
@@ -166,7 +168,8 @@ export class Router {
       container: this.container,
       log: this.serverLog,
       connectionOptions: (e) => this.connectionOptions(e, Boolean(material?.cert)),
-      adopt: (connection, socket, e) => this.adopt(connection, socket, { kind: 'connector', name: e.name, cost: e.cost }, e.role),
+      adopt: (connection, socket, e, established) =>
+        this.adopt(connection, socket, { kind: 'connector', name: e.name, cost: e.cost }, e.role, established),
     });
     this.connectors.set(entity.name, connector);
     connector.start();
@@ -210,33 +213,65 @@ export class Router {
     connection.accept(socket);
   }
 
-  /** Wires a fresh AMQP connection's events; the role decides what it may do. */
-  private adopt(connection: Connection, socket: Socket, origin: PeerOrigin, role: string): void {
+  /**
+   * Speaks just enough AMQP to a client that failed certificate checks to close
+   * the connection with the reason, so that its log says why; nothing else is
+   * done on it. Dropped after a few seconds if the client says nothing.
+   */
+  private refuseConnection(socket: Socket, entity: ListenerEntity, reason: string): void {
+    const connection = this.container.create_connection({ ...this.connectionOptions(entity, false) } as never) as Connection & {
+      accept(socket: Socket): Connection;
+    };
+    const timer = setTimeout(() => socket.destroy(), 5_000);
+    socket.once('close', () => clearTimeout(timer));
+    connection.on('connection_open', () => connection.close({ condition: 'amqp:unauthorized-access', description: reason }));
+    connection.on('receiver_open', (context: EventContext) => context.receiver?.close());
+    connection.on('sender_open', (context: EventContext) => context.sender?.close());
+    connection.on('disconnected', () => undefined);
+    connection.on('error', () => undefined);
+    connection.accept(socket);
+  }
+
+  /**
+   * Wires a fresh AMQP connection's events; the role decides what it may do.
+   * An inter-router connection counts as up once the peer's first router-state
+   * message arrives: that proves a kskup router at the other end, and a server
+   * that opens only to close again with a refusal never counts as a link.
+   */
+  private adopt(connection: Connection, socket: Socket, origin: PeerOrigin, role: string, onEstablished?: () => void): void {
     const isPeer = role === 'inter-router' || role === 'edge';
     const peer = isPeer ? new PeerConnection(connection, origin, socket, this.serverLog) : undefined;
-    let up = false;
+    let open = false;
+    let established = false;
     connection.on('connection_open', () => {
       if (!peer) return;
+      open = true;
       peer.remoteId = connection.container_id;
-      up = true;
+      peer.startControl(this.state());
+    });
+    const onState = (state: RouterState) => {
+      if (!peer) return;
+      this.onPeerState(peer, state);
+      if (established) return;
+      established = true;
       this.peers.add(peer);
       this.metrics.interRouterConnections++;
       this.serverLog.info({ peer: peer.remoteId, via: `${origin.kind} ${origin.name}` }, `inter-router connection to ${peer.remoteId} is up (${origin.kind} "${origin.name}")`);
-      peer.startControl(this.state());
-    });
+      onEstablished?.();
+    };
     connection.on('receiver_open', (context: EventContext) => {
       const receiver = context.receiver;
       if (isOwnLink(receiver)) return;
-      if (!receiver || !peer || !up) return this.refuseLink(context, role);
+      if (!receiver || !peer || !open) return this.refuseLink(context, role);
       if ((receiver.target as { address?: string } | undefined)?.address === CONTROL_ADDRESS) {
-        peer.acceptControl(receiver, (state) => this.onPeerState(peer, state));
+        peer.acceptControl(receiver, onState);
       } else if (TcpAdaptor.isFlowLink(context)) {
         this.tcp.acceptFlowLink(peer, { receiver });
       } else this.refuseLink(context, role);
     });
     connection.on('sender_open', (context: EventContext) => {
       if (isOwnLink(context.sender)) return;
-      if (!peer || !up || !TcpAdaptor.isFlowLink(context)) return this.refuseLink(context, role);
+      if (!peer || !open || !TcpAdaptor.isFlowLink(context)) return this.refuseLink(context, role);
       if (context.sender) this.tcp.acceptFlowLink(peer, { sender: context.sender });
     });
     // Links close on their own handlers; these only keep rhea from reporting them as unhandled.
@@ -245,16 +280,22 @@ export class Router {
     connection.on('connection_error', () => undefined);
     connection.on('protocol_error', (error: unknown) => this.serverLog.warn({ reason: String(error) }, 'AMQP protocol error; connection dropped'));
     connection.on('error', (error: unknown) => this.serverLog.debug({ reason: String(error) }, 'AMQP connection error'));
-    connection.on('disconnected', (context: EventContext) => {
+    const down = (reason: string) => {
       if (!peer) return;
+      open = false;
       peer.closeFlows('inter-router connection lost');
-      if (up) {
-        up = false;
-        this.peers.delete(peer);
-        this.metrics.interRouterConnections--;
-        const reason = context.error ? String((context.error as Error).message ?? context.error) : 'closed';
-        this.serverLog.info({ peer: peer.remoteId, reason }, `inter-router connection to ${peer.remoteId} is down`);
-      }
+      if (!established) return;
+      established = false;
+      this.peers.delete(peer);
+      this.metrics.interRouterConnections--;
+      this.serverLog.info({ peer: peer.remoteId, reason }, `inter-router connection to ${peer.remoteId} is down`);
+    };
+    connection.on('disconnected', (context: EventContext) => down(context.error ? describeSocketError(context.error) : 'connection lost'));
+    // rhea raises no 'disconnected' once a connection is closed at both ends.
+    connection.on('connection_close', () => {
+      const error = connection.error as { description?: string } | undefined;
+      down(error?.description ? `closed: ${error.description}` : 'closed');
+      if (origin.kind === 'listener') setImmediate(() => socket.end());
     });
   }
 

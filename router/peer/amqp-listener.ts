@@ -10,12 +10,14 @@ import type { ListenerEntity } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { bindServer, type BoundServer } from '../net/bound-server.js';
 import type { TlsMaterial } from '../tls/ssl-profile.js';
-import { describeTlsClientError } from './socket-errors.js';
+import { describeTlsClientError, describeUnauthorizedClient } from './socket-errors.js';
 
 export interface AmqpListenerDeps {
   readonly log: Logger;
   /** Takes over an accepted (and, with TLS, verified) socket. */
   readonly accept: (socket: Socket, entity: ListenerEntity) => void;
+  /** Turns away a TLS client whose certificate failed verification, telling it why. */
+  readonly refuse: (socket: Socket, reason: string) => void;
 }
 
 export class AmqpListener {
@@ -26,7 +28,21 @@ export class AmqpListener {
 
   constructor(entity: ListenerEntity, material: TlsMaterial | undefined, deps: AmqpListenerDeps) {
     this.entity = entity;
+    const logRefusal = (socket: Socket, reason: string) => {
+      if (this.loggedRefusals.has(reason)) return;
+      this.loggedRefusals.add(reason);
+      deps.log.warn(
+        { listener: entity.name, remote: `${socket.remoteAddress}:${socket.remotePort}`, reason },
+        `listener "${entity.name}" refused a connection: ${reason}`,
+      );
+    };
     const onSocket = (socket: Socket) => {
+      if (entity.authenticatePeer && socket instanceof tls.TLSSocket && !socket.authorized) {
+        const reason = describeUnauthorizedClient(socket);
+        logRefusal(socket, reason);
+        deps.refuse(socket, reason);
+        return;
+      }
       this.loggedRefusals.clear();
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
@@ -41,18 +57,13 @@ export class AmqpListener {
         key: material.key,
         passphrase: material.passphrase,
         requestCert: entity.authenticatePeer,
-        rejectUnauthorized: entity.authenticatePeer,
+        // Verified below instead of inside the handshake: a handshake that
+        // OpenSSL aborts tells neither side why ("socket hang up"). Checked after
+        // it, the reason can be logged here and sent to the peer in an AMQP close.
+        rejectUnauthorized: false,
       });
       tlsServer.on('secureConnection', onSocket);
-      tlsServer.on('tlsClientError', (error, socket) => {
-        const reason = describeTlsClientError(error);
-        if (this.loggedRefusals.has(reason)) return;
-        this.loggedRefusals.add(reason);
-        deps.log.warn(
-          { listener: entity.name, remote: `${socket.remoteAddress}:${socket.remotePort}`, reason },
-          `listener "${entity.name}" refused a connection: ${reason}`,
-        );
-      });
+      tlsServer.on('tlsClientError', (error, socket) => logRefusal(socket, describeTlsClientError(error)));
       server = tlsServer;
     } else {
       server = net.createServer(onSocket);

@@ -27,8 +27,8 @@ export interface InterRouterConnectorDeps {
   readonly log: Logger;
   /** rhea options every inter-router connection gets (container id, frame size, ...). */
   readonly connectionOptions: (entity: ConnectorEntity) => Record<string, unknown>;
-  /** Takes over a fresh rhea connection; returns a function called when it is gone. */
-  readonly adopt: (connection: Connection, socket: Socket, entity: ConnectorEntity) => void;
+  /** Takes over a fresh rhea connection; calls `established` once the peer router has introduced itself. */
+  readonly adopt: (connection: Connection, socket: Socket, entity: ConnectorEntity, established: () => void) => void;
 }
 
 export class InterRouterConnector {
@@ -92,10 +92,15 @@ export class InterRouterConnector {
     socket.once(this.material ? 'secureConnect' : 'connect', () => {
       if (settled) return;
       socket.removeAllListeners('error');
+      // Under TLS 1.3 the server checks our certificate after our handshake is
+      // done: its verdict arrives as an alert (a socket error) just before or
+      // after the connection ends. Keep it, and let it win over "closed".
+      let socketError: Error | undefined;
+      socket.on('error', (error) => (socketError ??= error));
       this.hand(socket, (reason) => {
         if (settled) return;
         settled = true;
-        this.onDown(reason);
+        setImmediate(() => this.onDown(socketError ? describeSocketError(socketError) : reason));
       });
     });
   }
@@ -115,9 +120,12 @@ export class InterRouterConnector {
       }),
     } as never);
     this.connection = connection;
-    connection.on('connection_open', () => {
-      this.failures = 0;
-      this.setStatus({ state: 'up' });
+    // A peer that closes the AMQP connection (with or without an error) ends it
+    // for good: rhea raises no 'disconnected' for a connection that is closed.
+    connection.on('connection_close', () => {
+      const remoteError = connection.error as { description?: string; condition?: string } | undefined;
+      down(remoteError ? `closed by peer: ${remoteError.description ?? remoteError.condition}` : 'closed by peer');
+      setImmediate(() => socket.destroy());
     });
     connection.on('disconnected', (context) => {
       const error = context.error as Error | undefined;
@@ -129,7 +137,10 @@ export class InterRouterConnector {
           : 'connection closed';
       down(reason);
     });
-    this.deps.adopt(connection, socket, this.entity);
+    this.deps.adopt(connection, socket, this.entity, () => {
+      this.failures = 0;
+      this.setStatus({ state: 'up' });
+    });
   }
 
   private onDown(reason: string): void {

@@ -1,5 +1,6 @@
 // Short, human reasons for why a link is down, from the errors node:net, node:tls
 // and rhea raise. These end up in logs and in `kskup link status`.
+import type { TLSSocket } from 'node:tls';
 
 const REASONS: Record<string, string> = {
   ECONNREFUSED: 'connection refused',
@@ -45,4 +46,27 @@ export function describeTlsClientError(error: unknown): string {
   if (code === 'ECONNRESET') return 'connection reset during TLS handshake';
   if (/wrong version number|http request|unexpected message/i.test(message)) return 'TLS: the client does not speak TLS';
   return typeof code === 'string' ? `${code}: ${message}` : message;
+}
+
+/** Why a client certificate failed verification, from a TLS socket whose handshake is done. */
+export function describeUnauthorizedClient(socket: TLSSocket): string {
+  const certificate = socket.getPeerCertificate();
+  if (!certificate || Object.keys(certificate).length === 0) return 'TLS: client presented no certificate';
+  const code = String(socket.authorizationError ?? 'unknown');
+  switch (code) {
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+      return 'TLS: client certificate is not signed by the trusted CA';
+    case 'CERT_HAS_EXPIRED':
+      return 'TLS: client certificate has expired';
+    case 'CERT_NOT_YET_VALID':
+      return 'TLS: client certificate is not valid yet';
+    case 'INVALID_PURPOSE':
+      return 'TLS: client certificate is not for client authentication';
+    default:
+      return `TLS: client certificate rejected (${code})`;
+  }
 }
