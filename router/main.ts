@@ -3,6 +3,7 @@
 // usage error, 1 for a config file that cannot be used at start; 0 after
 // SIGTERM/SIGINT. SIGHUP or a change to the file re-reads it and applies the
 // difference; an invalid new file is logged and the running config stays.
+import { dirname, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadRouterConfigFile } from './config/index.js';
 import type { LogLevel } from './config/types.js';
@@ -55,7 +56,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const log = logging.module('ROUTER');
   for (const warning of loaded.warnings) log.warn({ file }, warning);
 
-  const router = new Router(loaded.config, logging);
+  const router = new Router(loaded.config, logging, dirname(resolve(file)));
   await router.start();
 
   const reload = async (trigger: string) => {

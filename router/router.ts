@@ -34,8 +34,12 @@ export class Router {
   private peerRoundRobin = 0;
   private stopped = false;
 
-  constructor(config: RouterConfig, logging: RouterLogging) {
+  /** Relative file names in sslProfiles are resolved against this folder (the config file's). */
+  private readonly baseDir: string;
+
+  constructor(config: RouterConfig, logging: RouterLogging, baseDir = process.cwd()) {
     this.config = config;
+    this.baseDir = baseDir;
     this.logging = logging;
     logging.setLevels(config.logs);
     this.log = logging.module('ROUTER');
@@ -130,7 +134,7 @@ export class Router {
       return 'invalid';
     }
     try {
-      return loadTlsMaterial(profile);
+      return loadTlsMaterial(profile, this.baseDir);
     } catch (error) {
       this.serverLog.error({ sslProfile: profileName }, `${user}: ${(error as Error).message}; not started`);
       return 'invalid';

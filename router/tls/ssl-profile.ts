@@ -2,6 +2,7 @@
 // files it names. Problems come back as one message naming the profile, the
 // attribute and the file; the password itself never appears in any message.
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { SslProfileEntity } from '../config/types.js';
 
 export interface TlsMaterial {
@@ -15,10 +16,15 @@ export class SslProfileError extends Error {
   readonly code = 'KSKUP_SSL_PROFILE_INVALID';
 }
 
-export function loadTlsMaterial(profile: SslProfileEntity): TlsMaterial {
+/**
+ * Relative file names are taken relative to `baseDir` (the config file's folder),
+ * so that a folder of config and certificates can be moved as a whole.
+ */
+export function loadTlsMaterial(profile: SslProfileEntity, baseDir: string): TlsMaterial {
   const read = (attribute: 'caCertFile' | 'certFile' | 'privateKeyFile'): Buffer | undefined => {
-    const path = profile[attribute];
-    if (path === undefined) return undefined;
+    const name = profile[attribute];
+    if (name === undefined) return undefined;
+    const path = resolve(baseDir, name);
     try {
       return readFileSync(path);
     } catch (error) {
@@ -30,12 +36,12 @@ export function loadTlsMaterial(profile: SslProfileEntity): TlsMaterial {
     ca: read('caCertFile'),
     cert: read('certFile'),
     key: read('privateKeyFile'),
-    passphrase: profile.password === undefined ? undefined : resolvePassword(profile),
+    passphrase: profile.password === undefined ? undefined : resolvePassword(profile, baseDir),
   };
 }
 
 /** skupper-router's password forms: `pass:`/`literal:` text, `env:VAR`, `file:PATH`, or bare text. */
-function resolvePassword(profile: SslProfileEntity): string {
+function resolvePassword(profile: SslProfileEntity, baseDir: string): string {
   const value = profile.password ?? '';
   const separator = value.indexOf(':');
   const scheme = separator > 0 ? value.slice(0, separator) : '';
@@ -53,7 +59,7 @@ function resolvePassword(profile: SslProfileEntity): string {
     }
     case 'file':
       try {
-        return readFileSync(rest, 'utf8').replace(/\r?\n$/, '');
+        return readFileSync(resolve(baseDir, rest), 'utf8').replace(/\r?\n$/, '');
       } catch (error) {
         const reason = (error as NodeJS.ErrnoException).code ?? String(error);
         throw new SslProfileError(`sslProfile "${profile.name}": cannot read password file ${rest}: ${reason}`, { cause: error });
