@@ -29,9 +29,10 @@ let dir: string;
 let pki: TestPki;
 let a: RouterProcess;
 let b: RouterProcess;
-const ports = { interRouter: 0, httpA: 0, httpB: 0, echo: 0, exchange: 0, halfClose: 0, slow: 0, refused: 0 };
+const ports = { interRouter: 0, httpA: 0, httpB: 0, echo: 0, exchange: 0, halfClose: 0, slow: 0, refused: 0, resets: 0 };
 const servers: TestServer[] = [];
 /** Set by the slow backend when its reader resumes. */
+let configB: (resetsPort?: number) => Entity[];
 let slowBackendDone: Promise<{ bytes: number; sha256: string }> | undefined;
 
 function sslProfile(cert: string, key: string): Entity {
@@ -49,6 +50,7 @@ function configA(extra: Entity[] = []): Entity[] {
     ['tcpListener', { name: 'half-close', host: '127.0.0.1', port: ports.halfClose, address: 'half-close' }],
     ['tcpListener', { name: 'slow', host: '127.0.0.1', port: ports.slow, address: 'slow' }],
     ['tcpListener', { name: 'refused', host: '127.0.0.1', port: ports.refused, address: 'refused' }],
+    ['tcpListener', { name: 'resets', host: '127.0.0.1', port: ports.resets, address: 'resets' }],
     ...extra,
   ];
 }
@@ -89,7 +91,7 @@ beforeAll(async () => {
   const refusedPort = await freePort(); // nothing listens there
 
   a = await RouterProcess.start(dir, 'A', configA());
-  b = await RouterProcess.start(dir, 'B', [
+  configB = (resetsPort?: number): Entity[] => [
     ['router', { id: 'B', mode: 'interior' }],
     sslProfile(pki.clientCert, pki.clientKey),
     ['connector', { name: 'to-A', role: 'inter-router', host: 'localhost', port: ports.interRouter, sslProfile: 'inter-router', saslMechanisms: 'EXTERNAL' }],
@@ -99,7 +101,9 @@ beforeAll(async () => {
     ['tcpConnector', { name: 'half-close', host: '127.0.0.1', port: halfClose.port, address: 'half-close' }],
     ['tcpConnector', { name: 'slow', host: '127.0.0.1', port: slow.port, address: 'slow' }],
     ['tcpConnector', { name: 'refused', host: '127.0.0.1', port: refusedPort, address: 'refused' }],
-  ]);
+    ...(resetsPort ? [['tcpConnector', { name: 'resets', host: '127.0.0.1', port: resetsPort, address: 'resets' }] as Entity] : []),
+  ];
+  b = await RouterProcess.start(dir, 'B', configB());
   await waitFor('A to see a route for "echo"', async () => ((await metric(ports.httpA, 'kskup_tcp_listener_routes{address="echo"}').catch(() => 0)) ?? 0) >= 1);
 });
 
@@ -179,7 +183,15 @@ describe('A==B over mutual TLS', () => {
     try {
       const socket = await connect(ports.slow);
       const started = Date.now();
-      const sent = await sendStream(socket, 11, 200 * MiB);
+      const sending = sendStream(socket, 11, 200 * MiB);
+      // While that flow is stalled, another flow on the same inter-router connection moves freely.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const other = await connect(ports.echo);
+      const otherReceived = receiveAll(other);
+      const otherSent = await sendStream(other, 12, 8 * MiB);
+      expect((await otherReceived).sha256).toBe(otherSent);
+      expect(Date.now() - started).toBeLessThan(4_500); // done well inside the 5 s stall
+      const sent = await sending;
       // The backend did not read for 5 s, so the client cannot have finished before that.
       expect(Date.now() - started).toBeGreaterThan(4_000);
       const got = await waitFor('the slow backend', () => slowBackendDone, 5_000).then((p) => p);
@@ -201,6 +213,75 @@ describe('A==B over mutual TLS', () => {
       socket.once('close', () => resolve());
     });
     expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('A->B reset: a client reset resets the backend connection, and a backend reset resets the client', async () => {
+    // Client side resets: the backend (behind B) sees its connection end at once.
+    let backendSocket: net.Socket | undefined;
+    const backendClosed = new Promise<string>((resolve) => {
+      const server = startServer((socket) => {
+        backendSocket = socket;
+        socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+        socket.on('close', () => resolve('closed'));
+      });
+      void server.then((s) => servers.push(s) && s).then((s) => b.rewrite(configB(s.port)));
+    });
+    await waitFor('B to serve "resets"', async () => ((await metric(ports.httpA, 'kskup_tcp_listener_routes{address="resets"}')) ?? 0) >= 1);
+    const client = await connect(ports.resets);
+    client.write('hello');
+    await waitFor('the backend connection', () => backendSocket);
+    const resetAt = Date.now();
+    client.resetAndDestroy();
+    expect(['ECONNRESET', 'closed']).toContain(await backendClosed);
+    expect(Date.now() - resetAt).toBeLessThan(1_000);
+
+    // Backend side resets: the client gets ECONNRESET.
+    const client2 = await connect(ports.resets);
+    backendSocket = undefined;
+    client2.write('hello');
+    const socket2 = await waitFor('the second backend connection', () => backendSocket);
+    const clientError = new Promise<string | undefined>((resolve) => {
+      client2.once('error', (error: NodeJS.ErrnoException) => resolve(error.code));
+      client2.once('close', () => resolve(undefined));
+    });
+    socket2.resetAndDestroy();
+    expect(await clientError).toBe('ECONNRESET');
+  });
+
+  it('A survives bad peers: TLS garbage, and AMQP links it cannot serve are refused one by one', async () => {
+    // Garbage where a TLS handshake should be.
+    const raw = await connect(ports.interRouter);
+    raw.on('error', () => undefined);
+    raw.end(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    // A real mutual-TLS AMQP peer that asks for a flow to an address A has no tcpConnector for.
+    const rhea = (await import('rhea')).default;
+    const { readFileSync } = await import('node:fs');
+    const container = rhea.create_container({ id: 'intruder' });
+    const connection = container.connect({
+      host: 'localhost',
+      port: ports.interRouter,
+      transport: 'tls',
+      ca: readFileSync(pki.caCert),
+      cert: readFileSync(pki.clientCert),
+      key: readFileSync(pki.clientKey),
+      enable_sasl_external: true,
+      reconnect: false,
+    } as never);
+    const refusal = new Promise<string>((resolve) => {
+      connection.on('receiver_close', (context) => resolve(String((context.receiver?.error as { condition?: string })?.condition)));
+      connection.on('sender_close', (context) => resolve(String((context.sender?.error as { condition?: string })?.condition)));
+    });
+    connection.on('connection_open', () => {
+      connection.open_sender({ name: 'x.1:fwd', target: { address: 'echo' } });
+      connection.open_receiver({ name: 'x.1:rev', source: { address: 'echo' }, credit_window: 0 });
+    });
+    expect(await refusal).toBe('amqp:not-found');
+    connection.close();
+    // A still serves.
+    const socket = await connect(ports.echo);
+    const received = receiveAll(socket);
+    const sent = await sendStream(socket, 41, 1 * MiB);
+    expect((await received).sha256).toBe(sent);
   });
 
   it('A with no route: a client of a tcpListener whose address nobody serves is reset at once', async () => {

@@ -1,0 +1,283 @@
+// What sits between the load generators and the targets: nothing (direct), two
+// stunnel processes, or two kskup routers. Each path exposes the same two ports
+// (iperf and echo) and the PIDs whose memory is measured.
+import { writeFileSync, readFileSync, existsSync, cpSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import {
+  echoOnce,
+  freePorts,
+  isAlive,
+  metric,
+  spawnTracked,
+  stopChild,
+  waitFor,
+  waitForLog,
+  which,
+} from './common.mjs';
+
+export const BENCH_DIR = resolve(import.meta.dirname, '..');
+export const REPO_DIR = resolve(BENCH_DIR, '..');
+
+/** The Debian packages that provide the external tools. */
+export const TOOLS = [
+  { commands: ['iperf3'], package: 'iperf3' },
+  { commands: ['stunnel4', 'stunnel'], package: 'stunnel4' },
+];
+
+/** Resolves the tools' paths, or lists the packages to install. */
+export function findTools() {
+  const found = {};
+  const missing = [];
+  for (const tool of TOOLS) {
+    const path = tool.commands.map(which).find(Boolean);
+    if (path) found[tool.package] = path;
+    else missing.push(tool.package);
+  }
+  return { found, missing };
+}
+
+/**
+ * Copies dist/ aside so that a rebuild by someone else during the benchmark
+ * cannot change (or half-write) the router under test. The copy lives in
+ * bench/tmp/ so that its imports still resolve through the repository's node_modules.
+ */
+export function snapshotDist(workDir) {
+  const source = join(REPO_DIR, 'dist');
+  if (!existsSync(join(source, 'router', 'main.js')) || !existsSync(join(source, 'site-controller', 'pki', 'index.js'))) {
+    throw new Error('dist/ is missing or incomplete: run `npm run build` first');
+  }
+  const target = join(workDir, 'dist');
+  mkdirSync(target, { recursive: true });
+  cpSync(source, target, { recursive: true });
+  return target;
+}
+
+/** A CA, a server certificate (localhost, 127.0.0.1) and a client certificate: RSA 2048, from the project's PKI. */
+export async function createPki(distDir, dir) {
+  const pki = await import(pathToFileURL(join(distDir, 'site-controller', 'pki', 'index.js')).href);
+  mkdirSync(dir, { recursive: true });
+  const ca = await pki.createCertificateAuthority({ commonName: 'kskup-bench-ca' });
+  const [server, client] = await Promise.all([
+    pki.issueCertificate(ca, { commonName: 'localhost', hosts: ['localhost', '127.0.0.1'], usage: 'server' }),
+    pki.issueCertificate(ca, { commonName: 'kskup-bench-client', usage: 'client' }),
+  ]);
+  const files = {
+    caCert: join(dir, 'ca.crt'),
+    serverCert: join(dir, 'server.crt'),
+    serverKey: join(dir, 'server.key'),
+    clientCert: join(dir, 'client.crt'),
+    clientKey: join(dir, 'client.key'),
+  };
+  writeFileSync(files.caCert, ca.certPem);
+  writeFileSync(files.serverCert, server.certPem);
+  writeFileSync(files.serverKey, server.keyPem, { mode: 0o600 });
+  writeFileSync(files.clientCert, client.certPem);
+  writeFileSync(files.clientKey, client.keyPem, { mode: 0o600 });
+  return files;
+}
+
+// ---- targets ---------------------------------------------------------------
+
+export async function startEchoServer(dir, port) {
+  const log = join(dir, 'echo-server.log');
+  const child = spawnTracked(process.execPath, [join(BENCH_DIR, 'lib', 'echo-server.mjs'), String(port)], { logFile: log, name: 'echo-server' });
+  await waitForLog('the echo server', log, `listening ${port}`, child);
+  return { child, port, stop: () => stopChild(child) };
+}
+
+/** A fresh `iperf3 -s` (one per path and run, so that a broken test cannot leave it stuck). */
+export async function startIperfServer(tools, dir, port, tag) {
+  const log = join(dir, `iperf3-server-${tag}.log`);
+  const child = spawnTracked(tools.iperf3, ['-s', '-p', String(port), '-B', '127.0.0.1'], { logFile: log, name: 'iperf3 -s' });
+  await waitForLog('iperf3 -s', log, 'Server listening', child);
+  return { child, port, log, stop: () => stopChild(child) };
+}
+
+// ---- paths -----------------------------------------------------------------
+
+/** Nothing in between: the load generators talk to the targets. */
+export async function startDirect({ targets }) {
+  return {
+    name: 'direct',
+    iperfPort: targets.iperfPort,
+    echoPort: targets.echoPort,
+    processes: [],
+    logs: [],
+    stop: async () => [],
+  };
+}
+
+/**
+ * Two stunnel processes: the client side accepts plain TCP and connects with
+ * TLS and the client certificate; the server side verifies that certificate
+ * against the CA and forwards in plain TCP to the target.
+ */
+export async function startStunnel({ tools, dir, pki, targets, tag }) {
+  const [clientIperf, clientEcho, serverIperf, serverEcho] = await freePorts(4);
+  const common = (logName) => [
+    'foreground = yes',
+    'pid =',
+    `output = ${join(dir, logName)}`,
+    'debug = warning',
+    'socket = l:TCP_NODELAY=1',
+    'socket = r:TCP_NODELAY=1',
+  ];
+  const serverConf = join(dir, `stunnel-server-${tag}.conf`);
+  const clientConf = join(dir, `stunnel-client-${tag}.conf`);
+  const service = (name, accept, connect, side) =>
+    side === 'server'
+      ? [
+          `[${name}]`,
+          `accept = 127.0.0.1:${accept}`,
+          `connect = 127.0.0.1:${connect}`,
+          `cert = ${pki.serverCert}`,
+          `key = ${pki.serverKey}`,
+          `CAfile = ${pki.caCert}`,
+          'verifyChain = yes', // requires a client certificate and checks it against CAfile
+        ]
+      : [
+          `[${name}]`,
+          'client = yes',
+          `accept = 127.0.0.1:${accept}`,
+          `connect = 127.0.0.1:${connect}`,
+          `cert = ${pki.clientCert}`,
+          `key = ${pki.clientKey}`,
+          `CAfile = ${pki.caCert}`,
+          'verifyChain = yes',
+          'checkHost = localhost',
+        ];
+  writeFileSync(
+    serverConf,
+    [...common(`stunnel-server-${tag}.log`), ...service('iperf', serverIperf, targets.iperfPort, 'server'), ...service('echo', serverEcho, targets.echoPort, 'server'), ''].join('\n'),
+  );
+  writeFileSync(
+    clientConf,
+    [...common(`stunnel-client-${tag}.log`), ...service('iperf', clientIperf, serverIperf, 'client'), ...service('echo', clientEcho, serverEcho, 'client'), ''].join('\n'),
+  );
+  const stdoutLog = join(dir, `stunnel-${tag}.stdio.log`);
+  const server = spawnTracked(tools.stunnel4, [serverConf], { logFile: stdoutLog, name: 'stunnel (server side)' });
+  const client = spawnTracked(tools.stunnel4, [clientConf], { logFile: stdoutLog, name: 'stunnel (client side)' });
+  const logs = [join(dir, `stunnel-server-${tag}.log`), join(dir, `stunnel-client-${tag}.log`), stdoutLog];
+  const path = {
+    name: 'stunnel',
+    iperfPort: clientIperf,
+    echoPort: clientEcho,
+    processes: [
+      { label: 'client side', child: client },
+      { label: 'server side', child: server },
+    ],
+    logs,
+    stop: async () => Promise.all([stopChild(client), stopChild(server)]),
+  };
+  try {
+    // The echo service's ports are bound together with the iperf service's; a
+    // round trip through both stunnels proves the whole chain (TLS included).
+    await waitFor(
+      'an echo through stunnel',
+      async () => {
+        for (const p of path.processes) if (!isAlive(p.child)) throw Object.assign(new Error(`${p.child.benchName} exited`), { fatal: true });
+        return echoOnce(clientEcho, 64, 2000);
+      },
+      15_000,
+      100,
+    );
+  } catch (error) {
+    await path.stop();
+    throw new Error(`stunnel path did not come up: ${error.message}; logs: ${logs.map((l) => tail(l)).join(' | ')}`);
+  }
+  return path;
+}
+
+/**
+ * Two kskup routers: A accepts the inter-router link (mutual TLS, SASL EXTERNAL)
+ * and has the tcpListeners; B dials A and has the tcpConnectors.
+ */
+export async function startKskup({ distDir, dir, pki, targets, tag, maxFrameSize, nodeArgs = [], name = 'kskup' }) {
+  const [interRouter, httpA, httpB, iperfPort, echoPort] = await freePorts(5);
+  const frame = maxFrameSize ? { maxFrameSize } : {};
+  const ssl = (cert, key) => ['sslProfile', { name: 'inter-router', caCertFile: pki.caCert, certFile: cert, privateKeyFile: key }];
+  const configA = [
+    ['router', { id: 'A', mode: 'interior' }],
+    ssl(pki.serverCert, pki.serverKey),
+    ['listener', { name: 'inter-router', role: 'inter-router', host: '127.0.0.1', port: interRouter, sslProfile: 'inter-router', authenticatePeer: true, saslMechanisms: 'EXTERNAL', ...frame }],
+    ['listener', { name: 'http', host: '127.0.0.1', port: httpA, http: true }],
+    ['tcpListener', { name: 'iperf', host: '127.0.0.1', port: iperfPort, address: 'iperf' }],
+    ['tcpListener', { name: 'echo', host: '127.0.0.1', port: echoPort, address: 'echo' }],
+  ];
+  const configB = [
+    ['router', { id: 'B', mode: 'interior' }],
+    ssl(pki.clientCert, pki.clientKey),
+    ['connector', { name: 'to-A', role: 'inter-router', host: 'localhost', port: interRouter, sslProfile: 'inter-router', saslMechanisms: 'EXTERNAL', ...frame }],
+    ['listener', { name: 'http', host: '127.0.0.1', port: httpB, http: true }],
+    ['tcpConnector', { name: 'iperf', host: '127.0.0.1', port: targets.iperfPort, address: 'iperf' }],
+    ['tcpConnector', { name: 'echo', host: '127.0.0.1', port: targets.echoPort, address: 'echo' }],
+  ];
+  const confA = join(dir, `router-A-${tag}.json`);
+  const confB = join(dir, `router-B-${tag}.json`);
+  writeFileSync(confA, JSON.stringify(configA, null, 2));
+  writeFileSync(confB, JSON.stringify(configB, null, 2));
+  const logA = join(dir, `router-A-${tag}.log`);
+  const logB = join(dir, `router-B-${tag}.log`);
+  const main = join(distDir, 'router', 'main.js');
+  const a = spawnTracked(process.execPath, [...nodeArgs, main, '-c', confA], { logFile: logA, name: 'router A' });
+  const b = spawnTracked(process.execPath, [...nodeArgs, main, '-c', confB], { logFile: logB, name: 'router B' });
+  const path = {
+    name,
+    iperfPort,
+    echoPort,
+    httpA,
+    httpB,
+    processes: [
+      { label: 'A', child: a },
+      { label: 'B', child: b },
+    ],
+    logs: [logA, logB],
+    stop: async () => Promise.all([stopChild(a, 5000), stopChild(b, 5000)]),
+  };
+  try {
+    await waitFor(
+      'A to have routes for "iperf" and "echo" and both routers one inter-router connection',
+      async () => {
+        for (const p of path.processes) if (!isAlive(p.child)) throw new Error(`router ${p.label} exited`);
+        const values = await Promise.all([
+          metric(httpA, 'kskup_tcp_listener_routes{address="iperf"}'),
+          metric(httpA, 'kskup_tcp_listener_routes{address="echo"}'),
+          metric(httpA, 'kskup_inter_router_connections'),
+          metric(httpB, 'kskup_inter_router_connections'),
+        ]);
+        return values[0] >= 1 && values[1] >= 1 && values[2] >= 1 && values[3] >= 1;
+      },
+      20_000,
+      100,
+    );
+    await echoOnce(echoPort, 64, 3000);
+  } catch (error) {
+    await path.stop();
+    throw new Error(`kskup path did not come up: ${error.message}; A: ${tail(logA)} | B: ${tail(logB)}`);
+  }
+  return path;
+}
+
+/** The last few lines of a log file, for error messages. */
+export function tail(file, lines = 5) {
+  if (!existsSync(file)) return '(no log)';
+  return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join(' / ');
+}
+
+/** Warnings and errors in the routers' JSON-lines logs (or anything non-JSON). */
+export function logIssues(file) {
+  if (!existsSync(file)) return [];
+  const issues = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const entry = JSON.parse(line);
+      const level = typeof entry.level === 'number' ? entry.level : { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 }[entry.level] ?? 30;
+      if (level >= 40) issues.push(line);
+    } catch {
+      issues.push(line);
+    }
+  }
+  return issues;
+}
