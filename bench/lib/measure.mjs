@@ -1,0 +1,111 @@
+// The measurements: iperf3 throughput, 64-byte round trips, new connections per
+// second, and RSS with 1000 idle flows. Load generators are child processes.
+import { join } from 'node:path';
+import { BENCH_DIR } from './setup.mjs';
+import { isAlive, rssBytes, sleep, spawnTracked, stopChild } from './common.mjs';
+
+const CLIENT = join(BENCH_DIR, 'lib', 'client.mjs');
+
+/** Runs a child to completion (killed after `timeoutMs`) and returns its stdout. */
+function runChild(command, args, timeoutMs, name) {
+  const child = spawnTracked(command, args, { stdio: ['ignore', 'pipe', 'pipe'], name });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (t) => (stdout += t));
+  child.stderr.setEncoding('utf8').on('data', (t) => (stderr += t));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    stopChild(child, 1000);
+  }, timeoutMs);
+  return child.exited.then(({ code, signal }) => {
+    clearTimeout(timer);
+    return { code, signal, stdout, stderr, timedOut };
+  });
+}
+
+function lastJsonLine(text) {
+  const lines = text.trim().split('\n').filter(Boolean);
+  for (let i = lines.length - 1; i >= 0; i--) {
+    try {
+      return JSON.parse(lines[i]);
+    } catch {
+      // keep looking
+    }
+  }
+  return undefined;
+}
+
+/**
+ * iperf3 client through `port`. Returns Gbit/s summed over the streams as the
+ * receiver saw them (end.sum_received; with -R the receiver is the client).
+ */
+export async function iperf(tools, port, { seconds, streams, reverse }) {
+  const args = ['-c', '127.0.0.1', '-p', String(port), '-t', String(seconds), '-J', '--connect-timeout', '5000'];
+  if (streams > 1) args.push('-P', String(streams));
+  if (reverse) args.push('-R');
+  const result = await runChild(tools.iperf3, args, (seconds + 25) * 1000, 'iperf3 -c');
+  let report;
+  try {
+    report = JSON.parse(result.stdout);
+  } catch {
+    throw new Error(`iperf3 ${args.join(' ')}: no JSON report (exit ${result.code}${result.timedOut ? ', timed out' : ''}): ${result.stderr.trim() || result.stdout.trim().slice(0, 300)}`);
+  }
+  if (report.error) throw new Error(`iperf3 ${args.join(' ')}: ${report.error}`);
+  const received = report.end?.sum_received?.bits_per_second;
+  if (typeof received !== 'number') throw new Error(`iperf3 ${args.join(' ')}: no end.sum_received in the report`);
+  return {
+    gbps: received / 1e9,
+    sentGbps: (report.end?.sum_sent?.bits_per_second ?? NaN) / 1e9,
+    retransmits: report.end?.sum_sent?.retransmits,
+  };
+}
+
+export async function roundTrips(port, { count, warmup }) {
+  const timeoutMs = 60_000 + count * 5;
+  const result = await runChild(process.execPath, [CLIENT, 'rtt', String(port), String(count), String(warmup)], timeoutMs, 'rtt client');
+  const report = lastJsonLine(result.stdout);
+  if (!report || report.error) throw new Error(`round trips: ${report?.error ?? `exit ${result.code}${result.timedOut ? ' (timed out)' : ''} ${result.stderr.trim()}`}`);
+  return report;
+}
+
+export async function connectionsPerSecond(port, { seconds, concurrency }) {
+  const result = await runChild(process.execPath, [CLIENT, 'cps', String(port), String(seconds), String(concurrency)], (seconds + 30) * 1000, 'cps client');
+  const report = lastJsonLine(result.stdout);
+  if (!report || report.error) throw new Error(`connections/s: ${report?.error ?? `exit ${result.code}${result.timedOut ? ' (timed out)' : ''} ${result.stderr.trim()}`}`);
+  return report;
+}
+
+/**
+ * RSS of the path's processes idle (after `settleMs`) and with `flows` open idle
+ * connections, each having done one round trip end to end.
+ */
+export async function rssWithFlows(path, port, { flows, settleMs }) {
+  const measure = () => path.processes.map((p) => rssBytes(p.child.pid));
+  await sleep(settleMs);
+  const idle = measure();
+  const child = spawnTracked(process.execPath, [CLIENT, 'hold', String(port), String(flows)], { stdio: ['pipe', 'pipe', 'pipe'], name: 'hold client' });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (t) => (stdout += t));
+  child.stderr.setEncoding('utf8').on('data', (t) => (stderr += t));
+  try {
+    const deadline = Date.now() + 60_000;
+    let ready;
+    while (!ready) {
+      ready = lastJsonLine(stdout);
+      if (ready?.error) throw new Error(`holding ${flows} flows: ${ready.error}`);
+      if (!isAlive(child)) throw new Error(`holding ${flows} flows: client exited ${child.exitCode}: ${stderr.trim()}`);
+      if (Date.now() > deadline) throw new Error(`holding ${flows} flows: not all open after 60 s`);
+      if (!ready) await sleep(50);
+    }
+    await sleep(settleMs);
+    const loaded = measure();
+    return { idle, loaded, ready };
+  } finally {
+    if (isAlive(child)) child.stdin.end('close\n');
+    const timer = setTimeout(() => stopChild(child, 1000), 5000);
+    await child.exited;
+    clearTimeout(timer);
+  }
+}

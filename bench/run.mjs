@@ -1,0 +1,405 @@
+#!/usr/bin/env node
+// kskup benchmark: throughput, round trip, new connections/s and memory of a
+// two-router kskup tunnel (mutual TLS), next to a two-process stunnel tunnel and
+// to no tunnel at all. See docs/benchmarks.md.
+//
+//   npm run bench -- [--runs N] [--quick] [--only direct|stunnel|kskup|kskup-64k|kskup-16k]... [--out FILE]
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join, resolve, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { commandVersion, freePorts, median, registerTempDir, removeTempDir, sleep, stopAll } from './lib/common.mjs';
+import { connectionsPerSecond, iperf, roundTrips, rssWithFlows } from './lib/measure.mjs';
+import {
+  BENCH_DIR,
+  REPO_DIR,
+  createPki,
+  findTools,
+  logIssues,
+  snapshotDist,
+  startDirect,
+  startEchoServer,
+  startIperfServer,
+  startKskup,
+  startStunnel,
+} from './lib/setup.mjs';
+
+const USAGE = `usage: npm run bench -- [options]
+  --runs N        runs per path (default 3; 1 with --quick)
+  --quick         short durations for a smoke run (under a minute)
+  --only PATH     direct, stunnel, kskup (= kskup-64k and kskup-16k), kskup-64k, kskup-16k; repeatable
+  --out FILE      JSON results (default bench/results/latest.json; the Markdown table goes next to it as .md)
+  --keep          keep the temp dir (certs, configs, logs) and print where it is`;
+
+/** Paths in table order. "kskup" runs with maxFrameSize 65536, "kskup-16k" with the default 16384. */
+const PATHS = ['direct', 'stunnel', 'kskup', 'kskup-16k'];
+
+export const METRICS = [
+  { key: 'tput1', label: 'Throughput, 1 stream (Gbit/s)', digits: 2 },
+  { key: 'tput1R', label: 'Throughput, 1 stream, reversed -R (Gbit/s)', digits: 2 },
+  { key: 'tput8', label: 'Throughput, 8 streams (Gbit/s)', digits: 2 },
+  { key: 'tput8R', label: 'Throughput, 8 streams, reversed -R (Gbit/s)', digits: 2 },
+  { key: 'rttP50', label: '64-byte round trip p50 (ms)', digits: 3 },
+  { key: 'rttP99', label: '64-byte round trip p99 (ms)', digits: 3 },
+  { key: 'cps', label: 'New connections/s (8 concurrent)', digits: 0 },
+  { key: 'rssIdle', label: 'RSS idle, MB (sum: first + second process)', digits: 1, perProcess: true },
+  { key: 'rssFlows', label: 'RSS with 1000 idle flows, MB (sum: first + second)', digits: 1, perProcess: true },
+  { key: 'kbPerFlow', label: 'RSS per idle flow, KB (both processes)', digits: 1 },
+];
+
+export const REFERENCE = {
+  'skupper-router 3.5.1': {
+    source:
+      'quoted from our issue: skupper-router 3.5.1 measured on a machine of this kind (2 cores), medians of 9 runs, mutual TLS, 2 routers',
+    tput1: 1.6,
+    tput1R: 1.7,
+    tput8: 2.2,
+    tput8R: 2.5,
+    rttP50: 0.45,
+    rttP99: 0.89,
+    cps: 510,
+    rssIdle: 29,
+    rssFlows: 104,
+    kbPerFlow: 75,
+  },
+  'stunnel (two-process), same issue': {
+    source: 'quoted from the same issue: two-process stunnel TLS tunnel on the same machine',
+    throughputRangeGbps: [3.2, 4.0],
+    rttP50: 0.2,
+    cps: 344,
+  },
+};
+
+function parseOptions(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      runs: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string', multiple: true },
+      out: { type: 'string', default: join(BENCH_DIR, 'results', 'latest.json') },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const runs = values.runs === undefined ? (values.quick ? 1 : 3) : Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error(`--runs must be an integer from 1 to 20, not ${values.runs}`);
+  let paths = PATHS;
+  if (values.only?.length) {
+    const chosen = new Set();
+    for (const item of values.only.flatMap((o) => o.split(','))) {
+      if (item === 'kskup') chosen.add('kskup').add('kskup-16k');
+      else if (item === 'kskup-64k') chosen.add('kskup');
+      else if (PATHS.includes(item)) chosen.add(item);
+      else throw new Error(`--only ${item}: expected one of direct, stunnel, kskup, kskup-64k, kskup-16k`);
+    }
+    paths = PATHS.filter((p) => chosen.has(p));
+  }
+  const quick = values.quick;
+  return {
+    runs,
+    quick,
+    paths,
+    out: resolve(values.out),
+    keep: values.keep,
+    settings: {
+      iperfSeconds: quick ? 2 : 5,
+      rttCount: quick ? 2000 : 20_000,
+      rttWarmup: quick ? 200 : 1000,
+      cpsSeconds: quick ? 2 : 5,
+      cpsConcurrency: 8,
+      idleFlows: 1000,
+      rssSettleMs: quick ? 500 : 1000,
+      pauseMs: quick ? 100 : 500,
+      kskupMaxFrameSize: 65536,
+    },
+  };
+}
+
+function machineInfo(tools) {
+  const cpus = os.cpus();
+  return {
+    nproc: os.availableParallelism(),
+    cpuModel: cpus[0]?.model ?? null,
+    memTotalMB: Math.round(os.totalmem() / 2 ** 20),
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    iperf3: commandVersion(tools.iperf3, ['--version']),
+    stunnel: commandVersion(tools.stunnel4, ['-version']),
+    loadavgAtStart: os.loadavg().map((x) => Number(x.toFixed(2))),
+  };
+}
+
+function gitInfo() {
+  const git = (...args) => {
+    try {
+      return execFileSync('git', ['-C', REPO_DIR, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return null;
+    }
+  };
+  const dirty = git('status', '--porcelain', '--', 'router', 'site-controller');
+  return { commit: git('rev-parse', 'HEAD'), routerSourcesModified: dirty ? dirty.split('\n') : [] };
+}
+
+const log = (text) => process.stdout.write(`${text}\n`);
+const round = (value, digits) => (typeof value === 'number' && Number.isFinite(value) ? Number(value.toFixed(digits)) : null);
+
+/** Starts one path, measures everything on it, stops it. Errors are recorded, not thrown. */
+async function measurePath(pathName, run, context) {
+  const { options, tools, dir, pki, distDir, echoPort } = context;
+  const s = options.settings;
+  const tag = `${pathName}-r${run}`;
+  const record = { run: run + 1, values: {}, errors: [], details: {} };
+  const fail = (what, error) => {
+    record.errors.push(`${what}: ${error.message ?? error}`);
+    log(`    ! ${what}: ${error.message ?? error}`);
+  };
+  const [iperfTargetPort] = await freePorts(1);
+  let iperfServer;
+  let path;
+  try {
+    iperfServer = await startIperfServer(tools, dir, iperfTargetPort, tag);
+    const targets = { iperfPort: iperfTargetPort, echoPort };
+    const started = Date.now();
+    if (pathName === 'direct') path = await startDirect({ targets });
+    else if (pathName === 'stunnel') path = await startStunnel({ tools, dir, pki, targets, tag });
+    else
+      path = await startKskup({
+        distDir,
+        dir,
+        pki,
+        targets,
+        tag,
+        name: pathName,
+        maxFrameSize: pathName === 'kskup' ? s.kskupMaxFrameSize : undefined,
+      });
+    record.details.startMs = Date.now() - started;
+    record.details.processes = path.processes.map((p) => p.label);
+
+    // Memory first, on fresh processes: idle, then 1000 idle flows.
+    if (path.processes.length > 0) {
+      try {
+        const rss = await rssWithFlows(path, path.echoPort, { flows: s.idleFlows, settleMs: s.rssSettleMs });
+        const mb = (bytes) => bytes / 2 ** 20;
+        const idle = rss.idle.reduce((a, b) => a + b, 0);
+        const loaded = rss.loaded.reduce((a, b) => a + b, 0);
+        record.values.rssIdle = mb(idle);
+        record.values.rssFlows = mb(loaded);
+        rss.idle.forEach((b, i) => (record.values[`rssIdle.${i}`] = mb(b)));
+        rss.loaded.forEach((b, i) => (record.values[`rssFlows.${i}`] = mb(b)));
+        record.values.kbPerFlow = (loaded - idle) / 1024 / rss.ready.ready;
+        record.details.flows = rss.ready;
+        if (rss.ready.failed) fail('idle flows', new Error(`${rss.ready.failed} of ${s.idleFlows} flows failed: ${JSON.stringify(rss.ready.errors)}`));
+        log(`    RSS idle ${rss.idle.map((b) => mb(b).toFixed(1)).join(' + ')} MB; with ${rss.ready.ready} flows ${rss.loaded.map((b) => mb(b).toFixed(1)).join(' + ')} MB (opened in ${rss.ready.openMs} ms)`);
+      } catch (error) {
+        fail('RSS', error);
+      }
+      await sleep(s.pauseMs * 2);
+    }
+
+    for (const [key, streams, reverse] of [
+      ['tput1', 1, false],
+      ['tput1R', 1, true],
+      ['tput8', 8, false],
+      ['tput8R', 8, true],
+    ]) {
+      try {
+        const result = await iperf(tools, path.iperfPort, { seconds: s.iperfSeconds, streams, reverse });
+        record.values[key] = result.gbps;
+        record.details[key] = result;
+        log(`    iperf3 ${streams} stream(s)${reverse ? ' -R' : ''}: ${result.gbps.toFixed(2)} Gbit/s`);
+      } catch (error) {
+        fail(`iperf3 -P ${streams}${reverse ? ' -R' : ''}`, error);
+      }
+      await sleep(s.pauseMs);
+    }
+
+    try {
+      const rtt = await roundTrips(path.echoPort, { count: s.rttCount, warmup: s.rttWarmup });
+      record.values.rttP50 = rtt.p50;
+      record.values.rttP99 = rtt.p99;
+      record.details.rtt = rtt;
+      log(`    round trip p50 ${rtt.p50.toFixed(3)} ms, p99 ${rtt.p99.toFixed(3)} ms (${rtt.count} round trips)`);
+    } catch (error) {
+      fail('round trips', error);
+    }
+    await sleep(s.pauseMs);
+
+    try {
+      const cps = await connectionsPerSecond(path.echoPort, { seconds: s.cpsSeconds, concurrency: s.cpsConcurrency });
+      record.values.cps = cps.perSecond;
+      record.details.cps = cps;
+      log(`    new connections/s: ${cps.perSecond.toFixed(0)}${cps.failed ? ` (${cps.failed} failed: ${JSON.stringify(cps.errors)})` : ''}`);
+      if (cps.failed) fail('connections/s', new Error(`${cps.failed} connections failed: ${JSON.stringify(cps.errors)}`));
+    } catch (error) {
+      fail('connections/s', error);
+    }
+  } catch (error) {
+    fail('start', error);
+  } finally {
+    if (path) {
+      const exits = await path.stop();
+      record.details.exits = path.processes.map((p, i) => ({ label: p.label, ...exits[i], error: undefined }));
+      for (const [i, p] of path.processes.entries()) {
+        const exit = exits[i];
+        if (exit && (exit.code !== 0 || exit.signal)) fail(`${p.child.benchName} exit`, new Error(`exited with ${exit.code ?? exit.signal} after SIGTERM`));
+      }
+      if (pathName.startsWith('kskup')) {
+        const issues = path.logs.flatMap((file) => logIssues(file).map((line) => `${file.includes('router-A') ? 'A' : 'B'}: ${line}`));
+        record.details.logIssues = issues.slice(0, 20);
+        record.details.logIssueCount = issues.length;
+        if (issues.length) log(`    ! ${issues.length} warning/error line(s) in the router logs, first: ${issues[0].slice(0, 300)}`);
+      }
+    }
+    if (iperfServer) await iperfServer.stop();
+  }
+  return record;
+}
+
+function formatCell(path, metric, summary) {
+  const m = summary[path]?.[metric.key];
+  if (m === undefined || m === null) return 'n/a';
+  const value = m.toFixed(metric.digits);
+  if (!metric.perProcess) return value;
+  const parts = [0, 1].map((i) => summary[path]?.[`${metric.key}.${i}`]);
+  if (parts.some((p) => p === null || p === undefined)) return value;
+  return `${value} (${parts.map((p) => p.toFixed(metric.digits)).join(' + ')})`;
+}
+
+export function markdownTable(summary, paths) {
+  const ref = REFERENCE['skupper-router 3.5.1'];
+  const st = REFERENCE['stunnel (two-process), same issue'];
+  const stRef = (key) => {
+    if (key.startsWith('tput')) return `${st.throughputRangeGbps[0]}–${st.throughputRangeGbps[1]}`;
+    return st[key] ?? '';
+  };
+  const header = ['Metric (median)', ...paths, 'skupper-router 3.5.1 (ref.)', 'stunnel (ref.)'];
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`];
+  for (const metric of METRICS) {
+    lines.push(`| ${[metric.label, ...paths.map((p) => formatCell(p, metric, summary)), ref[metric.key] ?? '', stRef(metric.key)].join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+async function main() {
+  let options;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    console.error(`${error.message}\n${USAGE}`);
+    process.exit(2);
+  }
+  const { found: tools, missing } = findTools();
+  if (missing.length) {
+    console.error(`missing tools: install them with\n  sudo apt-get update && sudo apt-get install -y ${missing.join(' ')}`);
+    process.exit(1);
+  }
+
+  mkdirSync(join(BENCH_DIR, 'tmp'), { recursive: true });
+  const dir = mkdtempSync(join(BENCH_DIR, 'tmp', 'run-'));
+  if (!options.keep) registerTempDir(dir);
+  const startedAt = new Date();
+  const began = Date.now();
+  log(`kskup bench: paths ${options.paths.join(', ')}; ${options.runs} run(s)${options.quick ? ' (quick)' : ''}; work dir ${relative(REPO_DIR, dir)}`);
+
+  const distDir = snapshotDist(dir);
+  const pki = await createPki(distDir, join(dir, 'pki'));
+  const [echoPort] = await freePorts(1);
+  const echo = await startEchoServer(dir, echoPort);
+  const context = { options, tools, dir, pki, distDir, echoPort };
+  const machine = machineInfo(tools);
+
+  const records = Object.fromEntries(options.paths.map((p) => [p, []]));
+  for (let run = 0; run < options.runs; run++) {
+    // Rotate the order every run, so that slow drifts of the machine hit all paths alike.
+    const order = options.paths.map((_, i) => options.paths[(i + run) % options.paths.length]);
+    log(`run ${run + 1}/${options.runs}: ${order.join(' -> ')}`);
+    for (const [position, pathName] of order.entries()) {
+      log(`  ${pathName}`);
+      const record = await measurePath(pathName, run, context);
+      record.position = position;
+      records[pathName].push(record);
+    }
+  }
+  await echo.stop();
+
+  const summary = {};
+  const results = {};
+  for (const pathName of options.paths) {
+    const keys = [...new Set(records[pathName].flatMap((r) => Object.keys(r.values)))];
+    const metrics = {};
+    summary[pathName] = {};
+    for (const key of keys) {
+      const values = records[pathName].map((r) => r.values[key] ?? null);
+      const digits = key.startsWith('rtt') ? 4 : 3;
+      metrics[key] = { values: values.map((v) => round(v, digits)), median: round(median(values), digits) };
+      summary[pathName][key] = median(values);
+    }
+    results[pathName] = {
+      description: {
+        direct: 'no tunnel: load generators talk to the targets',
+        stunnel: 'two stunnel processes, mutual TLS (client side: plain TCP in, TLS + client cert out; server side: verifies the client cert, plain TCP to the target)',
+        kskup: `two kskup routers, mutual TLS inter-router link, maxFrameSize ${options.settings.kskupMaxFrameSize} on listener and connector`,
+        'kskup-16k': 'two kskup routers, mutual TLS inter-router link, default maxFrameSize (16384)',
+      }[pathName],
+      processes: records[pathName].find((r) => r.details.processes)?.details.processes ?? [],
+      metrics,
+      runs: records[pathName],
+    };
+  }
+
+  const table = markdownTable(summary, options.paths);
+  const output = {
+    benchmark: 'kskup bench/run.mjs',
+    date: startedAt.toISOString(),
+    durationSeconds: Math.round((Date.now() - began) / 1000),
+    machine: { ...machine, loadavgAtEnd: os.loadavg().map((x) => Number(x.toFixed(2))) },
+    git: gitInfo(),
+    settings: { runs: options.runs, quick: options.quick, paths: options.paths, ...options.settings },
+    units: {
+      tput1: 'Gbit/s',
+      tput1R: 'Gbit/s',
+      tput8: 'Gbit/s',
+      tput8R: 'Gbit/s',
+      rttP50: 'ms',
+      rttP99: 'ms',
+      cps: 'connections/s',
+      rssIdle: 'MB (MiB), sum of the two processes; rssIdle.0 / rssIdle.1 per process',
+      rssFlows: 'MB (MiB), sum of the two processes; rssFlows.0 / rssFlows.1 per process',
+      kbPerFlow: 'KB (KiB) per flow: (rssFlows - rssIdle) / flows, summed over the two processes',
+    },
+    results,
+    reference: REFERENCE,
+    table,
+  };
+  mkdirSync(dirname(options.out), { recursive: true });
+  writeFileSync(options.out, JSON.stringify(output, null, 2) + '\n');
+  const mdOut = options.out.replace(/\.json$/, '') + '.md';
+  writeFileSync(
+    mdOut,
+    `Medians of ${options.runs} run(s), ${startedAt.toISOString()}, ${machine.nproc} cores (${machine.cpuModel}), Node ${machine.node}\n\n${table}\n`,
+  );
+
+  log(`\nMedians of ${options.runs} run(s) (${output.durationSeconds} s):\n`);
+  log(table);
+  const errors = options.paths.flatMap((p) => records[p].flatMap((r) => r.errors.map((e) => `${p} run ${r.run}: ${e}`)));
+  if (errors.length) {
+    log(`\n${errors.length} problem(s):`);
+    for (const e of errors) log(`  - ${e}`);
+  }
+  log(`\nresults: ${relative(process.cwd(), options.out)} and ${relative(process.cwd(), mdOut)}`);
+  if (options.keep) log(`work dir kept: ${dir}`);
+  else removeTempDir(dir);
+}
+
+main().catch(async (error) => {
+  console.error(`bench failed: ${error.stack ?? error}`);
+  await stopAll();
+  process.exit(1);
+});
