@@ -11,6 +11,7 @@ import type { Logger, RouterLogging } from './log/logger.js';
 import { RouterMetrics } from './metrics.js';
 import { AmqpListener } from './peer/amqp-listener.js';
 import { isOwnLink } from './peer/own-links.js';
+import { tuneRhea } from './peer/rhea-tuning.js';
 import { describeSocketError } from './peer/socket-errors.js';
 import { InterRouterConnector } from './peer/inter-router-connector.js';
 import { CONTROL_ADDRESS, PeerConnection, type PeerOrigin, type RouterState } from './peer/peer-connection.js';
@@ -44,6 +45,7 @@ export class Router {
     logging.setLevels(config.logs);
     this.log = logging.module('ROUTER');
     this.serverLog = logging.module('SERVER');
+    tuneRhea();
     this.container = rhea.create_container({ id: config.router.id });
     // A link error nobody handled would be re-emitted as 'error' on the container: never crash on it.
     this.container.on('error', (error: unknown) => this.serverLog.warn({ reason: String(error) }, 'unhandled AMQP error'));

@@ -47,6 +47,7 @@ interface PendingPair {
 }
 
 const PAIR_TIMEOUT_MS = 10_000;
+const BACKEND_CONNECT_TIMEOUT_MS = 10_000;
 
 export class TcpAdaptor {
   private readonly deps: TcpAdaptorDeps;
@@ -206,6 +207,11 @@ export class TcpAdaptor {
       return;
     }
     const backend = net.connect({ host: target.entity.host, port: target.entity.port, allowHalfOpen: true, noDelay: true });
+    // A backend host that drops SYNs would otherwise hold the client for the OS's
+    // connect timeout (minutes); the flow fails with ETIMEDOUT instead.
+    const connectTimer = setTimeout(() => backend.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), BACKEND_CONNECT_TIMEOUT_MS);
+    backend.once('connect', () => clearTimeout(connectTimer));
+    backend.once('close', () => clearTimeout(connectTimer));
     target.openFlows++;
     this.startFlow(peer, { id, address, socket: backend, sender: reverse, receiver: forward, connecting: true }, () => target.openFlows--);
   }

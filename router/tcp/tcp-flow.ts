@@ -84,6 +84,8 @@ export class TcpFlow {
 
     const socket = this.socket;
     socket.setNoDelay(true);
+    // Finds a peer that vanished without a FIN or RST (a host that died, a dropped NAT entry).
+    socket.setKeepAlive(true, 60_000);
     socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
     socket.on('end', () => this.onSocketEnd());
     socket.on('error', (error: NodeJS.ErrnoException) => this.onSocketError(error));
