@@ -10,6 +10,11 @@ interface FramesModule {
   write_frame(frame: Frame): Buffer;
 }
 
+interface LinkFrames {
+  attach(fields: Record<string, unknown>): Record<string, unknown>;
+  detach(fields: Record<string, unknown>): Record<string, unknown>;
+}
+
 type Method = (this: LinkInternals, ...args: unknown[]) => unknown;
 interface LinkInternals {
   name: string;
@@ -39,7 +44,9 @@ export function tuneRhea(): void {
   applied = true;
   const require = createRequire(import.meta.url);
   encodeTransfersWithOneCopy(require('rhea/lib/frames.js') as FramesModule);
-  processOnlyPendingLinks(require('rhea/lib/link.js') as LinkModule, require('rhea/lib/session.js') as { prototype: Record<string, unknown> });
+  const links = require('rhea/lib/link.js') as LinkModule;
+  processOnlyPendingLinks(links, require('rhea/lib/session.js') as { prototype: Record<string, unknown> });
+  shareLinkAccessors(links, require('rhea/lib/frames.js') as LinkFrames, require('rhea/lib/endpoint.js') as new () => unknown);
 }
 
 function encodeTransfersWithOneCopy(frames: FramesModule): void {
@@ -110,5 +117,55 @@ function processOnlyPendingLinks(links: LinkModule, Session: { prototype: Record
       }
       if (this.state.need_close()) this.output(this.local.end);
     } while (!this.state.has_settled());
+  };
+}
+
+/** The attach fields rhea lets a link's options override, and the shortcuts it reads from the peer's attach. */
+const INTERNAL_ATTACH_FIELDS = new Set(['name', 'handle', 'role', 'initial_delivery_count']);
+const REMOTE_ATTACH_SHORTCUTS = ['snd_settle_mode', 'rcv_settle_mode', 'source', 'target', 'max_message_size', 'offered_capabilities', 'desired_capabilities', 'properties'];
+
+/**
+ * rhea's link.init defines nine getters on every link object with
+ * Object.defineProperty and fresh closures, so V8 gives every link its own
+ * hidden class and descriptor array: about 2.5 KiB of shapes per link pair,
+ * with two pairs per open TCP flow (heap snapshot with 1000 idle flows). The
+ * same getters are defined once on the shared prototype here, and init does
+ * everything else rhea's does.
+ */
+function shareLinkAccessors(links: LinkModule, frames: LinkFrames, EndpointState: new () => unknown): void {
+  const base = Object.getPrototypeOf(links.Sender.prototype) as Record<string, unknown>;
+  for (const name of REMOTE_ATTACH_SHORTCUTS) {
+    Object.defineProperty(base, name, {
+      get(this: { remote: { attach?: Record<string, unknown> } }) {
+        return this.remote.attach ? this.remote.attach[name] : undefined;
+      },
+      configurable: true,
+    });
+  }
+  Object.defineProperty(base, 'error', {
+    get(this: { remote: { detach?: { error?: unknown } } }) {
+      return this.remote.detach ? this.remote.detach.error : undefined;
+    },
+    configurable: true,
+  });
+  const EventEmitter = Object.getPrototypeOf(base).constructor as new () => unknown;
+  base.init = function init(this: Record<string, unknown>, session: { connection: unknown }, name: string, localHandle: number, options: Record<string, unknown> | undefined, isReceiver: boolean) {
+    this.session = session;
+    this.connection = session.connection;
+    this.name = name;
+    this.options = options === undefined ? {} : options;
+    this.state = new EndpointState();
+    this.issue_flow = false;
+    const attach = frames.attach({ handle: localHandle, name, role: isReceiver });
+    for (const field in attach) {
+      if (!INTERNAL_ATTACH_FIELDS.has(field) && (this.options as Record<string, unknown>)[field] !== undefined) {
+        attach[field] = (this.options as Record<string, unknown>)[field];
+      }
+    }
+    this.local = { handle: localHandle, attach, detach: frames.detach({ handle: localHandle, closed: true }) };
+    this.remote = { handle: undefined };
+    this.delivery_count = 0;
+    this.credit = 0;
+    this.observers = new EventEmitter();
   };
 }
