@@ -297,6 +297,8 @@ export class Router {
       this.serverLog.info({ peer: peer.remoteId, reason }, `inter-router connection to ${peer.remoteId} is down`);
     };
     connection.on('disconnected', (context: EventContext) => down(context.error ? describeSocketError(context.error) : 'connection lost'));
+    // The last word: a socket destroyed locally (a connector removed) raises neither of rhea's events.
+    socket.once('close', () => down('connection closed'));
     // rhea raises no 'disconnected' once a connection is closed at both ends.
     connection.on('connection_close', () => {
       const error = connection.error as { description?: string } | undefined;

@@ -1,0 +1,111 @@
+// Live reconfiguration of links and logging, on real router processes:
+//
+//   client --> A [tcpListener] <==mTLS== B [tcpConnector] --> echo
+//
+// B starts with no connector; its sslProfile and connector are added by
+// rewriting B's file (the way `kskup link create` adds a link), then removed.
+// A separate router checks per-module log levels.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestPki, type TestPki } from './helpers/test-pki.js';
+import { freePort, metric, RouterProcess, waitFor, type Entity } from './helpers/router-process.js';
+import { connect, receiveAll, sendStream, startEchoServer, type TestServer } from './helpers/tcp-tools.js';
+
+let dir: string;
+let pki: TestPki;
+let echo: TestServer;
+const routers: RouterProcess[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kskup-reload-'));
+  pki = await createTestPki(join(dir, 'pki'));
+  echo = await startEchoServer();
+});
+
+afterAll(async () => {
+  await Promise.all(routers.map((r) => r.stop()));
+  await echo?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function connectionsUp(httpPort: number): Promise<number> {
+  return (await metric(httpPort, 'kskup_inter_router_connections').catch(() => -1)) ?? -1;
+}
+
+describe('live reconfiguration', () => {
+  it('A<==B a connector and its sslProfile added to a running router link it; removed, unlink it', async () => {
+    const [linkPort, httpA, httpB, tcpPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const a = await RouterProcess.start(dir, 'A', [
+      ['router', { id: 'A' }],
+      ['sslProfile', { name: 'tls', caCertFile: pki.caCert, certFile: pki.serverCert, privateKeyFile: pki.serverKey }],
+      ['listener', { name: 'inter-router', role: 'inter-router', host: '127.0.0.1', port: linkPort, sslProfile: 'tls', authenticatePeer: true }],
+      ['listener', { name: 'http', host: '127.0.0.1', port: httpA, http: true }],
+      ['tcpListener', { name: 'echo', host: '127.0.0.1', port: tcpPort, address: 'echo' }],
+    ]);
+    const bBase: Entity[] = [
+      ['router', { id: 'B' }],
+      ['listener', { name: 'http', host: '127.0.0.1', port: httpB, http: true }],
+      ['tcpConnector', { name: 'echo', host: '127.0.0.1', port: echo.port, address: 'echo' }],
+    ];
+    const b = await RouterProcess.start(dir, 'B', bBase);
+    routers.push(a, b);
+    await waitFor('B up', async () => (await connectionsUp(httpB)) === 0);
+    const pid = b.child.pid;
+
+    await b.rewrite([
+      ...bBase,
+      ['sslProfile', { name: 'link-to-a', caCertFile: pki.caCert, certFile: pki.clientCert, privateKeyFile: pki.clientKey }],
+      ['connector', { name: 'link-to-a', role: 'inter-router', host: 'localhost', port: linkPort, sslProfile: 'link-to-a' }],
+    ]);
+    await waitFor('the link', async () => (await connectionsUp(httpA)) === 1 && (await connectionsUp(httpB)) === 1);
+    await waitFor('the route', async () => ((await metric(httpA, 'kskup_tcp_listener_routes{address="echo"}')) ?? 0) >= 1);
+    const socket = await connect(tcpPort);
+    const received = receiveAll(socket);
+    const sent = await sendStream(socket, 1, 2 * 1024 * 1024);
+    expect((await received).sha256).toBe(sent);
+    expect(b.child.pid).toBe(pid); // no restart
+    expect(b.lines.some((l) => l.msg === 'configuration applied')).toBe(true);
+
+    await b.rewrite(bBase);
+    await waitFor('the link to go', async () => (await connectionsUp(httpA)) === 0 && (await connectionsUp(httpB)) === 0);
+    expect(await metric(httpA, 'kskup_tcp_listener_routes{address="echo"}')).toBe(0);
+  });
+
+  it('log entities set levels per module; --log-level beats DEFAULT but not a module entity', async () => {
+    const [tcpPort, httpPort] = [await freePort(), await freePort()];
+    const r = await RouterProcess.start(
+      dir,
+      'logs',
+      [
+        ['router', { id: 'L' }],
+        ['log', { module: 'DEFAULT', enable: 'error+' }],
+        ['log', { module: 'TCP_ADAPTOR', enable: 'debug+' }],
+        ['listener', { name: 'http', host: '127.0.0.1', port: httpPort, http: true }],
+        ['tcpListener', { name: 'echo', host: '127.0.0.1', port: tcpPort, address: 'echo' }],
+        ['tcpConnector', { name: 'echo', host: '127.0.0.1', port: echo.port, address: 'echo' }],
+      ],
+      ['--log-level', 'warn'],
+    );
+    routers.push(r);
+    await waitFor('the http listener', async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`).catch(() => undefined))?.ok);
+    // A flow to a refused port makes a TCP_ADAPTOR debug line.
+    await r.rewrite([
+      ['router', { id: 'L' }],
+      ['log', { module: 'DEFAULT', enable: 'error+' }],
+      ['log', { module: 'TCP_ADAPTOR', enable: 'debug+' }],
+      ['listener', { name: 'http', host: '127.0.0.1', port: httpPort, http: true }],
+      ['tcpListener', { name: 'nobody', host: '127.0.0.1', port: tcpPort, address: 'nobody' }],
+    ]);
+    await waitFor('the reload', async () => (await metric(httpPort, 'kskup_tcp_listener_routes{address="nobody"}')) === 0);
+    const socket = await connect(tcpPort);
+    await new Promise<void>((resolve) => {
+      socket.on('error', () => undefined);
+      socket.once('close', () => resolve());
+    });
+    await r.waitForLog('a TCP_ADAPTOR debug line', (l) => l.module === 'TCP_ADAPTOR' && l.level === 'debug');
+    // ROUTER and SERVER have no entity: --log-level warn applies, so their info lines are gone.
+    expect(r.lines.filter((l) => l.module !== 'TCP_ADAPTOR' && (l.level === 'info' || l.level === 'debug'))).toEqual([]);
+  });
+});
