@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPki, type TestPki } from './helpers/test-pki.js';
 import { freePort, metric, RouterProcess, waitFor, type Entity } from './helpers/router-process.js';
-import { connect, receiveAll, sendStream, startEchoServer, type TestServer } from './helpers/tcp-tools.js';
+import { connect, openAndWatchEnd, receiveAll, sendStream, startEchoServer, type TestServer } from './helpers/tcp-tools.js';
 
 let dir: string;
 let pki: TestPki;
@@ -99,11 +99,7 @@ describe('live reconfiguration', () => {
       ['tcpListener', { name: 'nobody', host: '127.0.0.1', port: tcpPort, address: 'nobody' }],
     ]);
     await waitFor('the reload', async () => (await metric(httpPort, 'kskup_tcp_listener_routes{address="nobody"}')) === 0);
-    const socket = await connect(tcpPort);
-    await new Promise<void>((resolve) => {
-      socket.on('error', () => undefined);
-      socket.once('close', () => resolve());
-    });
+    await openAndWatchEnd(tcpPort).ended;
     await r.waitForLog('a TCP_ADAPTOR debug line', (l) => l.module === 'TCP_ADAPTOR' && l.level === 'debug');
     // ROUTER and SERVER have no entity: --log-level warn applies, so their info lines are gone.
     expect(r.lines.filter((l) => l.module !== 'TCP_ADAPTOR' && (l.level === 'info' || l.level === 'debug'))).toEqual([]);

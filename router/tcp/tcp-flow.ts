@@ -98,6 +98,10 @@ export class TcpFlow {
     this.receiver.on('message', (context: EventContext) => this.onMessage(context));
     this.receiver.on('receiver_close', (context: EventContext) => this.onLinkClosed(context));
     this.receiver.add_credit(FLOW_CREDIT_WINDOW);
+    // Nothing is read before there is credit to send it with (a backend may
+    // speak first, before the listener side's credit has arrived).
+    socket.pause();
+    this.resumeInbound();
   }
 
   /** What this router may still send: link credit less what is queued but not yet transferred. */

@@ -109,3 +109,19 @@ export async function startServer(onConnection: (socket: net.Socket) => void): P
 export function startEchoServer(): Promise<TestServer> {
   return startServer((socket) => socket.pipe(socket));
 }
+
+/**
+ * Opens a connection without waiting for it and reports how it ended. A router
+ * that resets a client at once can do so before the client's 'connect' event
+ * is seen, so tests of fast refusals must not require a completed connect.
+ */
+export function openAndWatchEnd(port: number, host = '127.0.0.1'): { socket: net.Socket; ended: Promise<{ code?: string; afterMs: number }> } {
+  const started = Date.now();
+  const socket = net.connect({ port, host, allowHalfOpen: true });
+  const ended = new Promise<{ code?: string; afterMs: number }>((resolve) => {
+    let code: string | undefined;
+    socket.on('error', (error: NodeJS.ErrnoException) => (code ??= error.code));
+    socket.once('close', () => resolve({ code, afterMs: Date.now() - started }));
+  });
+  return { socket, ended };
+}
