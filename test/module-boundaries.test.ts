@@ -1,0 +1,56 @@
+// Module boundaries, checked by scanning imports: the router owns the data
+// plane and must run without the controllers or the CLI, and router/config
+// must stay importable on its own by anything (controllers build configs).
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '..');
+
+function sourceFiles(folder: string): string[] {
+  return readdirSync(folder).flatMap((name) => {
+    const path = join(folder, name);
+    if (statSync(path).isDirectory()) return sourceFiles(path);
+    return name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(/^\s*(?:import|export)\s[^'"]*from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1]!);
+}
+
+function resolvedRelativeImports(file: string): string[] {
+  return importsOf(file)
+    .filter((spec) => spec.startsWith('.'))
+    .map((spec) => relative(root, resolve(join(file, '..'), spec)));
+}
+
+describe('module boundaries', () => {
+  it('nothing under router/ imports the controllers or the CLI', () => {
+    const offenders = sourceFiles(join(root, 'router')).flatMap((file) =>
+      resolvedRelativeImports(file)
+        .filter((target) => /^(cli|site-controller|service-controller)\//.test(target))
+        .map((target) => `${relative(root, file)} -> ${target}`),
+    );
+    expect(offenders).toEqual([]);
+  });
+
+  it('router/config imports nothing else of the project', () => {
+    const offenders = sourceFiles(join(root, 'router/config')).flatMap((file) =>
+      resolvedRelativeImports(file)
+        .filter((target) => !target.startsWith('router/config/'))
+        .map((target) => `${relative(root, file)} -> ${target}`),
+    );
+    expect(offenders).toEqual([]);
+  });
+
+  it('site-controller/pki imports nothing else of the project', () => {
+    const offenders = sourceFiles(join(root, 'site-controller/pki')).flatMap((file) =>
+      resolvedRelativeImports(file)
+        .filter((target) => !target.startsWith('site-controller/pki/'))
+        .map((target) => `${relative(root, file)} -> ${target}`),
+    );
+    expect(offenders).toEqual([]);
+  });
+});
