@@ -1,0 +1,112 @@
+// A flow passing through a router that has neither of its ends: the link pair
+// from the previous hop is joined to a link pair towards the next hop.
+//
+//   upstream (towards the client)          downstream (towards the backend)
+//   forwardIn  (receiver)  ── messages ──>  forwardOut (sender)
+//   reverseOut (sender)    <── messages ──  reverseIn  (receiver)
+//
+// Credit is mirrored, not buffered: a receiving link is given exactly the credit
+// its partner sender has to spend, so the relay never holds a message it cannot
+// pass on, and a slow reader at the far end throttles the near end through every
+// hop. Detaches cross over: an error on any link closes the other three with it.
+import type { EventContext, Receiver, Sender } from 'rhea';
+import type { Logger } from '../log/logger.js';
+import { END_OF_STREAM_MESSAGE, PRESETTLED_TAG, classifyFlowMessage, encodeDataMessage } from './flow-protocol.js';
+
+interface LinkCounters {
+  readonly credit: number;
+  readonly delivery_count: number;
+}
+
+/** One direction: messages from `from` are sent on `to`, and `from` gets `to`'s credit. */
+class RelayDirection {
+  private queued = 0;
+
+  constructor(
+    private readonly from: Receiver,
+    private readonly to: Sender,
+    private readonly fail: (reason: string) => void,
+  ) {
+    to.on('sender_flow', () => this.mirrorCredit());
+    to.on('sendable', () => this.mirrorCredit());
+    from.on('message', (context: EventContext) => this.pass(context));
+    this.mirrorCredit();
+  }
+
+  /** Credit `to` can still spend, less what `from` has already been given. */
+  private mirrorCredit(): void {
+    const out = this.to as unknown as LinkCounters;
+    const spendable = out.credit - (this.queued - out.delivery_count);
+    const granted = (this.from as unknown as LinkCounters).credit;
+    if (spendable > granted) this.from.add_credit(spendable - granted);
+  }
+
+  private pass(context: EventContext): void {
+    context.delivery?.update(true);
+    if (!context.message) return;
+    const message = classifyFlowMessage(context.message);
+    if (message.kind === 'invalid') {
+      this.fail(message.reason);
+      return;
+    }
+    this.queued++;
+    const encoded = message.kind === 'data' ? encodeDataMessage(message.bytes) : END_OF_STREAM_MESSAGE;
+    (this.to.send(encoded, PRESETTLED_TAG, 0) as { settled: boolean }).settled = true;
+  }
+
+  /** True when every message received has been put on the wire downstream. */
+  drained(): boolean {
+    return (this.to as unknown as LinkCounters).delivery_count >= this.queued;
+  }
+}
+
+export class FlowRelay {
+  private closed = false;
+  private readonly directions: RelayDirection[];
+  private readonly links: readonly (Sender | Receiver)[];
+
+  constructor(
+    readonly id: string,
+    readonly address: string,
+    upstream: { forwardIn: Receiver; reverseOut: Sender },
+    downstream: { forwardOut: Sender; reverseIn: Receiver },
+    private readonly log: Logger,
+    private readonly onClosed: (relay: FlowRelay) => void,
+  ) {
+    const fail = (reason: string) => this.abort(reason);
+    this.directions = [new RelayDirection(upstream.forwardIn, downstream.forwardOut, fail), new RelayDirection(downstream.reverseIn, upstream.reverseOut, fail)];
+    this.links = [upstream.forwardIn, upstream.reverseOut, downstream.forwardOut, downstream.reverseIn];
+    for (const link of this.links) {
+      link.on(link.is_receiver() ? 'receiver_close' : 'sender_close', (context: EventContext) => this.onLinkClosed(context));
+    }
+  }
+
+  private onLinkClosed(context: EventContext): void {
+    if (this.closed) return;
+    const link = context.sender ?? context.receiver;
+    const error = link?.error as { condition?: string; description?: string } | undefined;
+    if (error) this.abort(error.description ?? error.condition ?? 'link error', error.condition);
+    else this.finish();
+  }
+
+  /** A clean detach from either end: pass it on once every relayed message is on the wire. */
+  private finish(): void {
+    if (this.closed) return;
+    if (!this.directions.every((direction) => direction.drained())) {
+      setImmediate(() => this.finish());
+      return;
+    }
+    this.closed = true;
+    for (const link of this.links) if (!link.is_closed()) link.close();
+    this.log.debug({ flow: this.id, address: this.address }, 'relayed flow closed');
+    this.onClosed(this);
+  }
+
+  abort(reason: string, condition = 'amqp:connection:forced'): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const link of this.links) if (!link.is_closed()) link.close({ condition, description: reason });
+    this.log.debug({ flow: this.id, address: this.address, reason }, 'relayed flow failed');
+    this.onClosed(this);
+  }
+}
