@@ -14,7 +14,8 @@ import { isOwnLink } from './peer/own-links.js';
 import { tuneRhea } from './peer/rhea-tuning.js';
 import { describeSocketError } from './peer/socket-errors.js';
 import { InterRouterConnector } from './peer/inter-router-connector.js';
-import { CONTROL_ADDRESS, PeerConnection, type PeerOrigin, type RouterState } from './peer/peer-connection.js';
+import { NetworkAgent } from './network/network-agent.js';
+import { CONTROL_ADDRESS, PeerConnection, type PeerOrigin } from './peer/peer-connection.js';
 import { TcpAdaptor } from './tcp/tcp-adaptor.js';
 import { loadTlsMaterial, type TlsMaterial } from './tls/ssl-profile.js';
 
@@ -28,11 +29,13 @@ export class Router {
   readonly metrics = new RouterMetrics();
   private readonly container: Container;
   private readonly tcp: TcpAdaptor;
+  private readonly network: NetworkAgent;
   private readonly amqpListeners = new Map<string, AmqpListener>();
   private readonly httpListeners = new Map<string, HttpListener>();
   private readonly connectors = new Map<string, InterRouterConnector>();
-  private readonly peers = new Set<PeerConnection>();
-  private peerRoundRobin = 0;
+  /** Connections whose peer has said hello. */
+  private readonly established = new Set<PeerConnection>();
+  private readonly establishedCallbacks = new WeakMap<PeerConnection, () => void>();
   private stopped = false;
 
   /** Relative file names in sslProfiles are resolved against this folder (the config file's). */
@@ -53,11 +56,21 @@ export class Router {
       routerId: config.router.id,
       log: logging.module('TCP_ADAPTOR'),
       metrics: this.metrics,
-      pickPeer: (address) => this.pickPeer(address),
-      onServedAddressesChanged: () => this.broadcastState(),
+      targets: (address) => this.network.targets(address),
+      peerTowards: (routerId) => this.network.peerTowards(routerId),
+      onServedAddressesChanged: () => this.network.addressesChanged(),
     });
-    this.metrics.routes = () =>
-      new Map(this.tcp.listenedAddresses().map((address) => [address, this.tcp.localTargetCount(address) + this.peersServing(address).length]));
+    this.network = new NetworkAgent({
+      selfId: config.router.id,
+      mode: config.router.mode,
+      log: logging.module('ROUTER_HELLO'),
+      helloIntervalMs: config.router.helloIntervalSeconds * 1000,
+      helloMaxAgeMs: config.router.helloMaxAgeSeconds * 1000,
+      servedAddresses: () => this.tcp.servedAddresses(),
+      dropPeer: (peer, reason) => this.dropPeer(peer, reason),
+      onNeighbourUp: (peer) => this.onNeighbourUp(peer),
+    });
+    this.metrics.routes = () => new Map(this.tcp.listenedAddresses().map((address) => [address, this.network.targets(address).length]));
   }
 
   get id(): string {
@@ -73,6 +86,7 @@ export class Router {
     const empty = diffRouterConfig(emptyLike(this.config), this.config);
     this.log.info({ mode: this.config.router.mode }, `router ${this.id} starting (${this.config.router.mode})`);
     await this.apply(empty);
+    this.network.start();
   }
 
   /** Moves the running router to `next`, touching only what differs. */
@@ -247,30 +261,21 @@ export class Router {
   private adopt(connection: Connection, socket: Socket, origin: PeerOrigin, role: string, onEstablished?: () => void): void {
     const isPeer = role === 'inter-router' || role === 'edge';
     const peer = isPeer ? new PeerConnection(connection, origin, socket, this.serverLog) : undefined;
+    if (peer && onEstablished) this.establishedCallbacks.set(peer, onEstablished);
     let open = false;
-    let established = false;
     connection.on('connection_open', () => {
       if (!peer) return;
       open = true;
       peer.remoteId = connection.container_id;
-      peer.startControl(this.state());
+      peer.startControl();
+      this.network.connectionOpened(peer);
     });
-    const onState = (state: RouterState) => {
-      if (!peer) return;
-      this.onPeerState(peer, state);
-      if (established) return;
-      established = true;
-      this.peers.add(peer);
-      this.metrics.interRouterConnections++;
-      this.serverLog.info({ peer: peer.remoteId, via: `${origin.kind} ${origin.name}` }, `inter-router connection to ${peer.remoteId} is up (${origin.kind} "${origin.name}")`);
-      onEstablished?.();
-    };
     connection.on('receiver_open', (context: EventContext) => {
       const receiver = context.receiver;
       if (isOwnLink(receiver)) return;
       if (!receiver || !peer || !open) return this.refuseLink(context, role);
       if ((receiver.target as { address?: string } | undefined)?.address === CONTROL_ADDRESS) {
-        peer.acceptControl(receiver, onState);
+        peer.acceptControl(receiver, (message) => this.network.onControl(peer, message));
       } else if (TcpAdaptor.isFlowLink(context)) {
         this.tcp.acceptFlowLink(peer, { receiver });
       } else this.refuseLink(context, role);
@@ -286,25 +291,46 @@ export class Router {
     connection.on('connection_error', () => undefined);
     connection.on('protocol_error', (error: unknown) => this.serverLog.warn({ reason: String(error) }, 'AMQP protocol error; connection dropped'));
     connection.on('error', (error: unknown) => this.serverLog.debug({ reason: String(error) }, 'AMQP connection error'));
-    const down = (reason: string) => {
-      if (!peer) return;
+    let down = false;
+    const onDown = (reason: string) => {
+      if (!peer || down) return;
+      down = true;
       open = false;
       peer.closeFlows('inter-router connection lost');
-      if (!established) return;
-      established = false;
-      this.peers.delete(peer);
+      this.network.connectionLost(peer);
+      if (!this.established.delete(peer)) return;
       this.metrics.interRouterConnections--;
       this.serverLog.info({ peer: peer.remoteId, reason }, `inter-router connection to ${peer.remoteId} is down`);
     };
-    connection.on('disconnected', (context: EventContext) => down(context.error ? describeSocketError(context.error) : 'connection lost'));
+    connection.on('disconnected', (context: EventContext) => onDown(context.error ? describeSocketError(context.error) : 'connection lost'));
     // The last word: a socket destroyed locally (a connector removed) raises neither of rhea's events.
-    socket.once('close', () => down('connection closed'));
+    socket.once('close', () => onDown('connection closed'));
     // rhea raises no 'disconnected' once a connection is closed at both ends.
     connection.on('connection_close', () => {
       const error = connection.error as { description?: string } | undefined;
-      down(error?.description ? `closed: ${error.description}` : 'closed');
+      onDown(error?.description ? `closed: ${error.description}` : 'closed');
       if (origin.kind === 'listener') setImmediate(() => socket.end());
     });
+  }
+
+  /**
+   * An inter-router connection counts as up once the peer's first hello
+   * arrives: that proves a kskup router at the other end, and a server that
+   * opens only to close again with a refusal never counts as a link.
+   */
+  private onNeighbourUp(peer: PeerConnection): void {
+    this.established.add(peer);
+    this.metrics.interRouterConnections++;
+    const { origin } = peer;
+    this.serverLog.info({ peer: peer.remoteId, via: `${origin.kind} ${origin.name}` }, `inter-router connection to ${peer.remoteId} is up (${origin.kind} "${origin.name}")`);
+    this.establishedCallbacks.get(peer)?.();
+  }
+
+  /** A neighbour that stopped saying hello: drop the connection so that routes move and a connector redials. */
+  private dropPeer(peer: PeerConnection, reason: string): void {
+    this.serverLog.warn({ peer: peer.remoteId, reason }, `dropping inter-router connection: ${reason}`);
+    peer.connection.close({ condition: 'amqp:resource-limit-exceeded', description: reason });
+    peer.socket.destroy();
   }
 
   private refuseLink(context: EventContext, role: string): void {
@@ -312,35 +338,6 @@ export class Router {
     const description =
       role === 'normal' ? 'AMQP messaging on normal listeners is not available in this kskup version' : 'unexpected link on an inter-router connection';
     link?.close({ condition: 'amqp:not-implemented', description });
-  }
-
-  private onPeerState(peer: PeerConnection, state: RouterState): void {
-    peer.remoteId = state.id;
-    peer.remoteMode = state.mode;
-    peer.served = new Set(state.addresses);
-    this.log.debug({ peer: state.id, addresses: state.addresses }, 'peer router state');
-  }
-
-  private state(): RouterState {
-    return { id: this.id, mode: this.config.router.mode, addresses: this.tcp.servedAddresses() };
-  }
-
-  private broadcastState(): void {
-    const state = this.state();
-    for (const peer of this.peers) peer.sendState(state);
-  }
-
-  /** The connected peer that serves the address with the fewest open flows, round robin among equals. */
-  private pickPeer(address: string): PeerConnection | undefined {
-    const candidates = this.peersServing(address);
-    if (candidates.length === 0) return undefined;
-    const fewest = Math.min(...candidates.map((peer) => peer.flows.size + peer.origin.cost));
-    const least = candidates.filter((peer) => peer.flows.size + peer.origin.cost === fewest);
-    return least[this.peerRoundRobin++ % least.length];
-  }
-
-  private peersServing(address: string): PeerConnection[] {
-    return [...this.peers].filter((peer) => peer.served.has(address));
   }
 
   /** What tests and the management side want to know about ports and links. */
@@ -364,7 +361,8 @@ export class Router {
     this.tcp.stop();
     for (const name of [...this.connectors.keys()]) this.stopConnector(name);
     for (const name of [...this.amqpListeners.keys(), ...this.httpListeners.keys()]) this.stopListener(name);
-    for (const peer of this.peers) peer.connection.close();
+    this.network.stop();
+    for (const peer of this.established) peer.connection.close();
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

@@ -1,26 +1,20 @@
 // One established inter-router (or edge) AMQP connection, whichever side opened
-// it. It knows the peer router's id and what addresses the peer serves (learned
-// on the control link), and carries the flows that use it.
+// it. It carries the control link (hellos and link state, see
+// network/control-messages.ts) and the flows that use the connection.
 //
 // Control link: each side opens a sender to CONTROL_ADDRESS once the connection
-// is open and sends its full state (router id, mode, served addresses) then and
-// on every change. Full state instead of deltas: a lost or reordered update can
-// never leave a stale entry.
+// is open. Control messages are few and small and are queued even without
+// credit: rhea keeps them in order.
 import type { Socket } from 'node:net';
 import type { Connection, EventContext, Receiver, Sender } from 'rhea';
 import type { Logger } from '../log/logger.js';
+import { parseControlMessage, type ControlMessage } from '../network/control-messages.js';
 import { CONNECTION_WRITE_HIGH_WATER } from '../tcp/flow-protocol.js';
 import type { FlowCarrier } from '../tcp/tcp-flow.js';
 import { markOwnLink } from './own-links.js';
 
-export const CONTROL_ADDRESS = '_kskup/router-state';
-const CONTROL_CREDIT = 100;
-
-export interface RouterState {
-  readonly id: string;
-  readonly mode: string;
-  readonly addresses: readonly string[];
-}
+export const CONTROL_ADDRESS = '_kskup/control';
+const CONTROL_CREDIT = 200;
 
 export type PeerOrigin = { readonly kind: 'listener' | 'connector'; readonly name: string; readonly cost: number };
 
@@ -29,13 +23,17 @@ export class PeerConnection implements FlowCarrier {
   readonly origin: PeerOrigin;
   /** Set when the peer's open frame arrives. */
   remoteId: string | undefined;
-  remoteMode: string | undefined;
-  served: ReadonlySet<string> = new Set();
+  remoteMode: 'interior' | 'edge' | undefined;
+  /** Link cost for routing: the connector's cost, learnt from the dialling side's hello at the listening side. */
+  cost: number;
+  /** When a control message last arrived (ms since epoch): a neighbour silent for helloMaxAge is lost. */
+  lastHeard = Date.now();
   /** Flows using this connection: closed with it. */
   readonly flows = new Set<{ abort(reason: string, origin: 'local' | 'network'): void }>();
+  /** The socket's close, for whoever must drop the connection at once. */
+  readonly socket: Socket;
   private controlSender: Sender | undefined;
   private readonly reliefWaiters: (() => void)[] = [];
-  private readonly socket: Socket;
   private readonly log: Logger;
 
   constructor(connection: Connection, origin: PeerOrigin, socket: Socket, log: Logger) {
@@ -43,6 +41,7 @@ export class PeerConnection implements FlowCarrier {
     this.origin = origin;
     this.socket = socket;
     this.log = log;
+    this.cost = origin.cost;
     socket.on('drain', () => this.relieve());
     batchWrites(connection, socket);
   }
@@ -61,25 +60,24 @@ export class PeerConnection implements FlowCarrier {
   }
 
   /** Opens this side's control sender; call once the connection is open. */
-  startControl(state: RouterState): void {
+  startControl(): void {
     this.controlSender = markOwnLink(this.connection.open_sender({ target: { address: CONTROL_ADDRESS }, snd_settle_mode: 1 }));
-    this.sendState(state);
   }
 
-  sendState(state: RouterState): void {
-    // Control messages are few and small: queue even without credit (rhea keeps them in order).
-    this.controlSender?.send({ subject: 'router-state', body: { id: state.id, mode: state.mode, addresses: [...state.addresses] } });
+  send(message: ControlMessage): void {
+    this.controlSender?.send({ subject: message.type, body: message });
   }
 
-  /** Accepts the peer's control link; `onState` gets each valid state message. */
-  acceptControl(receiver: Receiver, onState: (state: RouterState) => void): void {
+  /** Accepts the peer's control link; `onMessage` gets each valid message. */
+  acceptControl(receiver: Receiver, onMessage: (message: ControlMessage) => void): void {
     receiver.add_credit(CONTROL_CREDIT);
     receiver.on('message', (context: EventContext) => {
       context.delivery?.update(true);
       receiver.add_credit(1);
-      const state = parseRouterState(context.message?.body);
-      if (state) onState(state);
-      else this.log.warn({ peer: this.remoteId }, 'ignored a malformed router-state message');
+      this.lastHeard = Date.now();
+      const message = parseControlMessage(context.message?.body);
+      if (message) onMessage(message);
+      else this.log.warn({ peer: this.remoteId }, 'ignored a malformed control message');
     });
   }
 
@@ -91,14 +89,6 @@ export class PeerConnection implements FlowCarrier {
     for (const flow of [...this.flows]) flow.abort(reason, 'network');
     this.flows.clear();
   }
-}
-
-function parseRouterState(body: unknown): RouterState | undefined {
-  if (!body || typeof body !== 'object') return undefined;
-  const { id, mode, addresses } = body as Record<string, unknown>;
-  if (typeof id !== 'string' || typeof mode !== 'string' || !Array.isArray(addresses)) return undefined;
-  if (!addresses.every((address): address is string => typeof address === 'string')) return undefined;
-  return { id, mode, addresses };
 }
 
 /**

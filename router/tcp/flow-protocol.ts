@@ -43,6 +43,13 @@ export const FLOW_CREDIT_BATCH = 4;
  */
 export const CONNECTION_WRITE_HIGH_WATER = 8 * 1024 * 1024;
 
+/**
+ * Link property naming the router where a flow ends (the one whose tcpConnector
+ * serves it), chosen by the router that accepted the client. Routers in between
+ * pass the link pair on towards it; see docs/routing-protocol.md.
+ */
+export const DESTINATION_PROPERTY = 'kskup-destination';
+
 export const FORWARD_SUFFIX = ':fwd';
 export const REVERSE_SUFFIX = ':rev';
 

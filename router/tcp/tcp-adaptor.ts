@@ -14,8 +14,10 @@ import type { Logger } from '../log/logger.js';
 import type { RouterMetrics } from '../metrics.js';
 import { bindServer, type BoundServer } from '../net/bound-server.js';
 import { markOwnLink } from '../peer/own-links.js';
+import type { Target } from '../routing/index.js';
 import type { PeerConnection } from '../peer/peer-connection.js';
-import { FORWARD_SUFFIX, REVERSE_SUFFIX } from './flow-protocol.js';
+import { DESTINATION_PROPERTY, FORWARD_SUFFIX, REVERSE_SUFFIX } from './flow-protocol.js';
+import { FlowRelay } from './flow-relay.js';
 import { spliceSockets } from './local-splice.js';
 import { TcpFlow } from './tcp-flow.js';
 
@@ -23,8 +25,10 @@ export interface TcpAdaptorDeps {
   readonly routerId: string;
   readonly log: Logger;
   readonly metrics: RouterMetrics;
-  /** The peer connection to carry a new flow for `address`, or undefined when none serves it. */
-  readonly pickPeer: (address: string) => PeerConnection | undefined;
+  /** Routers (this one included, at cost 0) that serve the address and can be reached, with their path cost. */
+  readonly targets: (address: string) => readonly Target[];
+  /** The connection to the next hop towards a router. */
+  readonly peerTowards: (routerId: string) => PeerConnection | undefined;
   /** Told when the set of addresses with a local tcpConnector changes. */
   readonly onServedAddressesChanged: () => void;
 }
@@ -55,6 +59,9 @@ export class TcpAdaptor {
   private readonly connectors = new Map<string, ConnectorRuntime>();
   private readonly pending = new Map<string, PendingPair>();
   private readonly flows = new Set<TcpFlow>();
+  private readonly relays = new Set<FlowRelay>();
+  /** Open flows from here per destination router, for the balanced choice. */
+  private readonly flowsTo = new Map<string, number>();
   private readonly localSockets = new Set<Socket>();
   private readonly flowIdPrefix: string;
   private nextFlow = 0;
@@ -100,13 +107,13 @@ export class TcpAdaptor {
   private onClient(entity: TcpListenerEntity, client: Socket): void {
     const { address } = entity;
     const counters = this.deps.metrics.address(address);
-    const local = this.pickConnector(address);
-    if (local) {
-      this.spliceLocal(client, local);
-      return;
+    const destination = this.pickTarget(address);
+    if (destination === this.deps.routerId) {
+      const local = this.pickConnector(address);
+      if (local) return this.spliceLocal(client, local);
     }
-    const peer = this.deps.pickPeer(address);
-    if (!peer) {
+    const peer = destination === undefined ? undefined : this.deps.peerTowards(destination);
+    if (!peer || destination === undefined) {
       counters.flowsFailed++;
       this.deps.log.debug({ address, listener: entity.name }, 'no reachable tcpConnector: client reset');
       client.on('error', () => undefined);
@@ -114,11 +121,44 @@ export class TcpAdaptor {
       return;
     }
     const id = `${this.flowIdPrefix}.${(this.nextFlow++).toString(36)}`;
-    const sender = markOwnLink(peer.connection.open_sender({ name: id + FORWARD_SUFFIX, target: { address }, snd_settle_mode: 1 }));
+    const { sender, receiver } = this.openFlowLinks(peer, id, address, destination);
+    this.countFlowTo(destination, +1);
+    this.startFlow(peer, { id, address, socket: client, sender, receiver, connecting: false }, () => this.countFlowTo(destination, -1));
+  }
+
+  /**
+   * The balanced choice: the target router with the fewest flows opened from
+   * here plus path cost; round robin among equals. This router's own
+   * tcpConnectors count as one target at cost 0.
+   */
+  private pickTarget(address: string): string | undefined {
+    const targets = this.deps.targets(address);
+    if (targets.length === 0) return undefined;
+    const load = (target: Target) =>
+      target.cost + (target.router === this.deps.routerId ? this.localFlows(address) : (this.flowsTo.get(target.router) ?? 0));
+    const lowest = Math.min(...targets.map(load));
+    const least = targets.filter((target) => load(target) === lowest);
+    return least[this.roundRobin++ % least.length]!.router;
+  }
+
+  private localFlows(address: string): number {
+    let open = 0;
+    for (const connector of this.connectors.values()) if (connector.entity.address === address) open += connector.openFlows;
+    return open;
+  }
+
+  private countFlowTo(router: string, delta: number): void {
+    this.flowsTo.set(router, (this.flowsTo.get(router) ?? 0) + delta);
+  }
+
+  /** Attaches a flow's link pair on a connection, naming the router where it must end. */
+  private openFlowLinks(peer: PeerConnection, id: string, address: string, destination: string): { sender: Sender; receiver: Receiver } {
+    const properties = { [DESTINATION_PROPERTY]: destination };
+    const sender = markOwnLink(peer.connection.open_sender({ name: id + FORWARD_SUFFIX, target: { address }, snd_settle_mode: 1, properties }));
     const receiver = markOwnLink(
-      peer.connection.open_receiver({ name: id + REVERSE_SUFFIX, source: { address }, credit_window: 0, autoaccept: false }),
+      peer.connection.open_receiver({ name: id + REVERSE_SUFFIX, source: { address }, credit_window: 0, autoaccept: false, properties }),
     );
-    this.startFlow(peer, { id, address, socket: client, sender, receiver, connecting: false });
+    return { sender, receiver };
   }
 
   private spliceLocal(client: Socket, target: ConnectorRuntime): void {
@@ -149,10 +189,6 @@ export class TcpAdaptor {
   /** Addresses that tcpListeners here take clients for. */
   listenedAddresses(): string[] {
     return [...new Set([...this.listeners.values()].map((l) => l.entity.address))].sort();
-  }
-
-  localTargetCount(address: string): number {
-    return [...this.connectors.values()].filter((c) => c.entity.address === address).length;
   }
 
   servedAddresses(): string[] {
@@ -198,6 +234,11 @@ export class TcpAdaptor {
 
   private connectFlow(peer: PeerConnection, id: string, forward: Receiver, reverse: Sender): void {
     const address = (forward.target as { address?: string } | undefined)?.address ?? '';
+    const destination = (forward.properties as Record<string, unknown> | undefined)?.[DESTINATION_PROPERTY];
+    if (typeof destination === 'string' && destination !== this.deps.routerId) {
+      this.relayFlow(peer, id, address, destination, forward, reverse);
+      return;
+    }
     const target = this.pickConnector(address);
     if (!target) {
       this.deps.metrics.address(address).flowsFailed++;
@@ -214,6 +255,27 @@ export class TcpAdaptor {
     backend.once('close', () => clearTimeout(connectTimer));
     target.openFlows++;
     this.startFlow(peer, { id, address, socket: backend, sender: reverse, receiver: forward, connecting: true }, () => target.openFlows--);
+  }
+
+  /** A flow for another router: on to the next hop, joined link to link. */
+  private relayFlow(upstream: PeerConnection, id: string, address: string, destination: string, forwardIn: Receiver, reverseOut: Sender): void {
+    const downstream = this.deps.peerTowards(destination);
+    if (!downstream || downstream === upstream) {
+      const error = { condition: 'amqp:not-found', description: `no route from router ${this.deps.routerId} to router ${destination}` };
+      forwardIn.close(error);
+      reverseOut.close(error);
+      return;
+    }
+    const { sender: forwardOut, receiver: reverseIn } = this.openFlowLinks(downstream, id, address, destination);
+    const handle = { abort: (reason: string) => relay.abort(reason) };
+    const relay: FlowRelay = new FlowRelay(id, address, { forwardIn, reverseOut }, { forwardOut, reverseIn }, this.deps.log, () => {
+      upstream.flows.delete(handle);
+      downstream.flows.delete(handle);
+      this.relays.delete(relay);
+    });
+    upstream.flows.add(handle);
+    downstream.flows.add(handle);
+    this.relays.add(relay);
   }
 
   private startFlow(
@@ -251,6 +313,7 @@ export class TcpAdaptor {
   stop(): void {
     for (const name of [...this.listeners.keys()]) this.removeListener(name);
     for (const flow of [...this.flows]) flow.abort('router shutting down', 'network');
+    for (const relay of [...this.relays]) relay.abort('router shutting down');
     for (const socket of this.localSockets) socket.destroy();
     for (const pair of this.pending.values()) clearTimeout(pair.timer);
     this.pending.clear();

@@ -1,0 +1,38 @@
+// Messages routers exchange on the control link of each inter-router connection
+// (see docs/routing-protocol.md). Bodies are AMQP maps; everything received is
+// checked here before it is used, and anything else is dropped.
+import { isLinkStateAd, type LinkStateAd, type LinkStateSummary } from '../routing/index.js';
+
+export type ControlMessage =
+  /** Every helloInterval: "I am here". `cost` is the dialling side's connector cost, 0 from the listening side. */
+  | { readonly type: 'hello'; readonly id: string; readonly mode: 'interior' | 'edge'; readonly epoch: number; readonly cost: number }
+  /** A link-state advertisement, the router's own or flooded on behalf of another. */
+  | { readonly type: 'lsa'; readonly ad: LinkStateAd }
+  /** Sent once a neighbour is up: the versions of every ad held, so that the neighbour sends what is missing or newer. */
+  | { readonly type: 'summary'; readonly summary: LinkStateSummary };
+
+export function parseControlMessage(body: unknown): ControlMessage | undefined {
+  if (!body || typeof body !== 'object') return undefined;
+  const message = body as Record<string, unknown>;
+  switch (message.type) {
+    case 'hello': {
+      const { id, mode, epoch, cost } = message;
+      if (typeof id !== 'string' || (mode !== 'interior' && mode !== 'edge')) return undefined;
+      if (typeof epoch !== 'number' || typeof cost !== 'number') return undefined;
+      return { type: 'hello', id, mode, epoch, cost };
+    }
+    case 'lsa':
+      return isLinkStateAd(message.ad) ? { type: 'lsa', ad: message.ad } : undefined;
+    case 'summary':
+      return isSummary(message.summary) ? { type: 'summary', summary: message.summary } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+function isSummary(value: unknown): value is LinkStateSummary {
+  if (!value || typeof value !== 'object') return false;
+  return Object.values(value).every(
+    (version) => !!version && typeof version === 'object' && typeof (version as { epoch?: unknown }).epoch === 'number' && typeof (version as { seq?: unknown }).seq === 'number',
+  );
+}

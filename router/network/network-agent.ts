@@ -1,0 +1,203 @@
+// The router's part in the network: neighbours by hello, link state by flooding,
+// routes by computation. It owns the link-state database and the route table,
+// and answers "which peer connection leads to router X" and "which routers
+// serve address Y". docs/routing-protocol.md describes the protocol.
+import type { Logger } from '../log/logger.js';
+import type { PeerConnection } from '../peer/peer-connection.js';
+import { computeRoutes, LinkStateDatabase, targetsFor, type LinkStateAd, type RouteTable, type Target } from '../routing/index.js';
+import type { ControlMessage } from './control-messages.js';
+
+/** Own ad re-sent this often, so that neighbours can age out the ads of routers that vanished. */
+const REFRESH_MS = 10_000;
+/** An ad not refreshed for this long is dropped (skupper-router's remoteLsMaxAgeSeconds default is 60). */
+const AD_MAX_AGE_MS = 60_000;
+
+export interface NetworkAgentDeps {
+  readonly selfId: string;
+  readonly mode: 'interior' | 'edge';
+  readonly log: Logger;
+  readonly helloIntervalMs: number;
+  readonly helloMaxAgeMs: number;
+  /** Addresses served here (tcpConnectors). */
+  readonly servedAddresses: () => readonly string[];
+  /** Drops a peer that fell silent; its connection then goes down the usual way. */
+  readonly dropPeer: (peer: PeerConnection, reason: string) => void;
+  /** A neighbour said hello for the first time on this connection. */
+  readonly onNeighbourUp: (peer: PeerConnection) => void;
+}
+
+export class NetworkAgent {
+  private readonly deps: NetworkAgentDeps;
+  private readonly database: LinkStateDatabase;
+  /** Neighbours that have said hello, per connection. */
+  private readonly neighbours = new Set<PeerConnection>();
+  private readonly epoch = Date.now();
+  private seq = 0;
+  private routeTable: RouteTable = new Map();
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(deps: NetworkAgentDeps) {
+    this.deps = deps;
+    this.database = new LinkStateDatabase(deps.selfId);
+    this.database.own(this.ownAd());
+  }
+
+  start(): void {
+    this.timers = [
+      setInterval(() => this.helloRound(), this.deps.helloIntervalMs),
+      setInterval(() => this.flood({ type: 'lsa', ad: this.database.get(this.deps.selfId)! }), REFRESH_MS),
+      setInterval(() => this.expireAds(), REFRESH_MS / 2),
+    ];
+    for (const timer of this.timers) timer.unref();
+  }
+
+  stop(): void {
+    for (const timer of this.timers) clearInterval(timer);
+  }
+
+  /** A control link is open: introduce ourselves. */
+  connectionOpened(peer: PeerConnection): void {
+    peer.send(this.hello(peer));
+  }
+
+  connectionLost(peer: PeerConnection): void {
+    if (!this.neighbours.delete(peer)) return;
+    this.originate('neighbour lost');
+  }
+
+  addressesChanged(): void {
+    this.originate('addresses changed');
+  }
+
+  onControl(peer: PeerConnection, message: ControlMessage): void {
+    switch (message.type) {
+      case 'hello':
+        return this.onHello(peer, message);
+      case 'lsa':
+        return this.onAd(peer, message.ad);
+      case 'summary':
+        for (const ad of this.database.missingFrom(message.summary)) peer.send({ type: 'lsa', ad });
+        return;
+    }
+  }
+
+  routes(): RouteTable {
+    return this.routeTable;
+  }
+
+  /** The connection that leads to `routerId`: the cheapest one to its next hop. */
+  peerTowards(routerId: string): PeerConnection | undefined {
+    const route = this.routeTable.get(routerId);
+    if (!route) return undefined;
+    let best: PeerConnection | undefined;
+    for (const peer of this.neighbours) {
+      if (peer.remoteId === route.nextHop && (!best || peer.cost < best.cost)) best = peer;
+    }
+    return best;
+  }
+
+  /** Routers (this one included, at cost 0) that serve the address and can be reached. */
+  targets(address: string): Target[] {
+    return targetsFor(address, this.deps.selfId, this.database.all(), this.routeTable);
+  }
+
+  knownRouters(): LinkStateAd[] {
+    return this.database.all();
+  }
+
+  private hello(peer: PeerConnection): ControlMessage {
+    return {
+      type: 'hello',
+      id: this.deps.selfId,
+      mode: this.deps.mode,
+      epoch: this.epoch,
+      cost: peer.origin.kind === 'connector' ? peer.origin.cost : 0,
+    };
+  }
+
+  private onHello(peer: PeerConnection, hello: Extract<ControlMessage, { type: 'hello' }>): void {
+    if (hello.cost > 0) peer.cost = hello.cost;
+    if (this.neighbours.has(peer)) return;
+    peer.remoteId = hello.id;
+    peer.remoteMode = hello.mode;
+    this.neighbours.add(peer);
+    this.deps.onNeighbourUp(peer);
+    peer.send({ type: 'summary', summary: this.database.summary() });
+    this.originate('neighbour up');
+  }
+
+  private onAd(from: PeerConnection, ad: LinkStateAd): void {
+    const result = this.database.accept(ad, Date.now());
+    if (result !== 'newer') return;
+    for (const peer of this.neighbours) if (peer !== from) peer.send({ type: 'lsa', ad });
+    this.recompute();
+  }
+
+  /** Our own state changed: a new ad, flooded, and new routes. */
+  private originate(why: string): void {
+    this.seq++;
+    const ad = this.ownAd();
+    this.database.own(ad);
+    this.deps.log.debug({ seq: ad.seq, neighbours: ad.neighbours, addresses: ad.addresses, why }, 'link state originated');
+    this.flood({ type: 'lsa', ad });
+    this.recompute();
+  }
+
+  private ownAd(): LinkStateAd {
+    const neighbours: Record<string, number> = {};
+    for (const peer of this.neighbours) {
+      if (!peer.remoteId) continue;
+      const known = neighbours[peer.remoteId];
+      neighbours[peer.remoteId] = known === undefined ? peer.cost : Math.min(known, peer.cost);
+    }
+    return {
+      origin: this.deps.selfId,
+      epoch: this.epoch,
+      seq: this.seq,
+      mode: this.deps.mode,
+      neighbours,
+      addresses: [...this.deps.servedAddresses()],
+    };
+  }
+
+  private flood(message: ControlMessage): void {
+    for (const peer of this.neighbours) peer.send(message);
+  }
+
+  private recompute(): void {
+    const before = this.routeTable;
+    this.routeTable = computeRoutes(this.deps.selfId, this.database.all());
+    if (!sameRoutes(before, this.routeTable)) {
+      const summary = Object.fromEntries([...this.routeTable].map(([router, route]) => [router, `${route.nextHop}/${route.cost}`]));
+      this.deps.log.info({ routes: summary }, 'routes changed');
+    }
+  }
+
+  private helloRound(): void {
+    const now = Date.now();
+    for (const peer of [...this.neighbours]) {
+      if (now - peer.lastHeard > this.deps.helloMaxAgeMs) {
+        this.deps.dropPeer(peer, `no hello from ${peer.remoteId} for ${this.deps.helloMaxAgeMs / 1000} s`);
+        continue;
+      }
+      peer.send(this.hello(peer));
+    }
+  }
+
+  private expireAds(): void {
+    const removed = this.database.expire(Date.now(), AD_MAX_AGE_MS);
+    if (removed.length > 0) {
+      this.deps.log.info({ routers: removed }, 'link state of unheard routers expired');
+      this.recompute();
+    }
+  }
+}
+
+function sameRoutes(a: RouteTable, b: RouteTable): boolean {
+  if (a.size !== b.size) return false;
+  for (const [router, route] of a) {
+    const other = b.get(router);
+    if (!other || other.nextHop !== route.nextHop || other.cost !== route.cost) return false;
+  }
+  return true;
+}
