@@ -1,0 +1,179 @@
+// Routers in networks of more than two, real processes on loopback. Links are
+// plain AMQP here (TLS is covered by router-link and router-tls tests).
+//
+//   line:  A -- B -- C            service on C, clients at A
+//   ring:  A -- B                 service "ring-svc" on C, clients at A;
+//          |    |                 A-B cut: A-D-C is the only way, restored: A-B-C or A-D-C
+//          D -- C                 (equal cost; the tie-break picks one)
+//   two:   A -- B -- C            "twice" served at B and at C: balanced from A
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, metric, RouterProcess, waitFor, type Entity } from './helpers/router-process.js';
+import { connect, receiveAll, sendStream, startEchoServer, startServer, type TestServer } from './helpers/tcp-tools.js';
+
+const MiB = 1024 * 1024;
+let dir: string;
+const servers: TestServer[] = [];
+const routers: RouterProcess[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kskup-net-'));
+});
+afterAll(async () => {
+  await Promise.all(routers.map((r) => r.stop()));
+  await Promise.all(servers.map((s) => s.close()));
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+interface Node {
+  name: string;
+  link: number;
+  http: number;
+  extra: Entity[];
+  dials: { to: Node; cost?: number }[];
+  process?: RouterProcess;
+}
+
+async function node(name: string): Promise<Node> {
+  return { name, link: await freePort(), http: await freePort(), extra: [], dials: [] };
+}
+
+function config(n: Node): Entity[] {
+  return [
+    ['router', { id: n.name, mode: 'interior', helloIntervalSeconds: 1, helloMaxAgeSeconds: 3 }],
+    ['listener', { name: 'inter-router', role: 'inter-router', host: '127.0.0.1', port: n.link }],
+    ['listener', { name: 'http', host: '127.0.0.1', port: n.http, http: true }],
+    ...n.dials.map(({ to, cost }): Entity => ['connector', { name: `to-${to.name}`, role: 'inter-router', host: '127.0.0.1', port: to.link, cost: cost ?? 1 }]),
+    ...n.extra,
+  ];
+}
+
+async function start(nodes: Node[]): Promise<void> {
+  for (const n of nodes) {
+    n.process = await RouterProcess.start(dir, n.name, config(n), ['--log-level', 'info']);
+    routers.push(n.process);
+  }
+}
+
+async function routesTo(n: Node, address: string): Promise<number> {
+  return (await metric(n.http, `kskup_tcp_listener_routes{address="${address}"}`).catch(() => 0)) ?? 0;
+}
+
+async function echoThrough(port: number, seed: number, bytes: number): Promise<void> {
+  const socket = await connect(port);
+  const received = receiveAll(socket);
+  const sent = await sendStream(socket, seed, bytes);
+  const got = await received;
+  expect(got.bytes).toBe(bytes);
+  expect(got.sha256).toBe(sent);
+}
+
+describe('line A--B--C', () => {
+  it('A->B->C: flows from A reach a service on C through B, byte-exact, 20 at once', async () => {
+    const echo = await startEchoServer();
+    servers.push(echo);
+    const [a, b, c] = [await node('line-A'), await node('line-B'), await node('line-C')];
+    const port = await freePort();
+    a.extra.push(['tcpListener', { name: 'svc', host: '127.0.0.1', port, address: 'line-svc' }]);
+    c.extra.push(['tcpConnector', { name: 'svc', host: '127.0.0.1', port: echo.port, address: 'line-svc' }]);
+    b.dials.push({ to: a });
+    c.dials.push({ to: b });
+    await start([a, b, c]);
+    await waitFor('A to learn a route to C', async () => (await routesTo(a, 'line-svc')) >= 1, 15_000);
+    await echoThrough(port, 1, 16 * MiB);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => echoThrough(port, 10 + i, 512 * 1024)));
+    // B carried them without a tcpListener or tcpConnector of its own.
+    expect(await metric(b.http, 'kskup_inter_router_connections')).toBe(2);
+    const routes = a.process!.lines.filter((l) => l.msg === 'routes changed').at(-1);
+    expect(routes?.routes).toMatchObject({ 'line-B': 'line-B/1', 'line-C': 'line-B/2' });
+  });
+});
+
+describe('ring A--B--C--D--A', () => {
+  it('A->?->C: the A-B link cut, flows go A-D-C within helloMaxAge + 1 s; restored, A-B is used again', async () => {
+    const echo = await startEchoServer();
+    servers.push(echo);
+    const [a, b, c, d] = [await node('ring-A'), await node('ring-B'), await node('ring-C'), await node('ring-D')];
+    const port = await freePort();
+    a.extra.push(['tcpListener', { name: 'svc', host: '127.0.0.1', port, address: 'ring-svc' }]);
+    c.extra.push(['tcpConnector', { name: 'svc', host: '127.0.0.1', port: echo.port, address: 'ring-svc' }]);
+    a.dials.push({ to: b });
+    b.dials.push({ to: c });
+    c.dials.push({ to: d });
+    d.dials.push({ to: a });
+    await start([a, b, c, d]);
+    await waitFor('A to route to C', async () => (await routesTo(a, 'ring-svc')) >= 1, 15_000);
+    await waitFor('all four links', async () => (await metric(a.http, 'kskup_inter_router_connections')) === 2 && (await metric(c.http, 'kskup_inter_router_connections')) === 2);
+    await echoThrough(port, 1, 1 * MiB);
+
+    // A flow that is open while the link goes: it must end (at both ends), not hang, if it used A-B.
+    const open = await connect(port);
+    const openEnded = new Promise<void>((resolve) => {
+      open.on('error', () => undefined);
+      open.once('close', () => resolve());
+      open.once('end', () => resolve());
+    });
+    open.write('x');
+
+    // Cut A-B: A stops dialling B.
+    a.dials = [];
+    const cutAt = Date.now();
+    await a.process!.rewrite(config(a));
+    const lastRoutes = () => a.process!.lines.filter((l) => l.msg === 'routes changed').at(-1)?.routes as Record<string, string> | undefined;
+    await waitFor('A to route to C via D', () => lastRoutes()?.['ring-C'] === 'ring-D/2', 10_000);
+    await waitFor('a flow through the other side', async () => {
+      try {
+        await echoThrough(port, 2, 64 * 1024);
+        return true;
+      } catch {
+        return undefined;
+      }
+    }, 10_000);
+    expect(Date.now() - cutAt).toBeLessThan(3_000 + 1_000);
+
+    // The flow via B (if it went that way) was closed; via D it still works: either way, no hang.
+    const usedB = a.process!.lines.some((l) => l.msg === 'routes changed' && (l.routes as Record<string, string>)['ring-C'] === 'ring-B/2');
+    if (usedB) await openEnded;
+    open.destroy();
+
+    // Restore A-B.
+    a.dials = [{ to: b }];
+    await a.process!.rewrite(config(a));
+    await waitFor('A to see B again', async () => (await metric(a.http, 'kskup_inter_router_connections')) === 2, 10_000);
+    await waitFor('the direct route to B again', () => lastRoutes()?.['ring-B'] === 'ring-B/1');
+    await echoThrough(port, 3, 1 * MiB);
+  });
+});
+
+describe('one address at two sites', () => {
+  it('A->{B,C}: 100 flows to an address served at B and at C spread over both', async () => {
+    const counts = { B: 0, C: 0 };
+    const serverAt = (site: 'B' | 'C') =>
+      startServer((socket) => {
+        counts[site]++;
+        socket.pipe(socket);
+      });
+    const [atB, atC] = [await serverAt('B'), await serverAt('C')];
+    servers.push(atB, atC);
+    const [a, b, c] = [await node('two-A'), await node('two-B'), await node('two-C')];
+    const port = await freePort();
+    a.extra.push(['tcpListener', { name: 'svc', host: '127.0.0.1', port, address: 'twice' }]);
+    b.extra.push(['tcpConnector', { name: 'svc', host: '127.0.0.1', port: atB.port, address: 'twice' }]);
+    c.extra.push(['tcpConnector', { name: 'svc', host: '127.0.0.1', port: atC.port, address: 'twice' }]);
+    b.dials.push({ to: a });
+    c.dials.push({ to: b });
+    await start([a, b, c]);
+    await waitFor('A to see both targets', async () => (await routesTo(a, 'twice')) === 2, 15_000);
+    // 100 flows, 10 at a time, each held open while its batch runs: the choice is by
+    // open flows plus path cost (B at 1, C at 2), so both get a share.
+    for (let batch = 0; batch < 10; batch++) {
+      await Promise.all(Array.from({ length: 10 }, (_, i) => echoThrough(port, batch * 10 + i, 16 * 1024)));
+    }
+    expect(counts.B + counts.C).toBe(100);
+    // Stated split: B (nearer) gets at least as many as C, and C gets at least 20.
+    expect(counts.B).toBeGreaterThanOrEqual(counts.C);
+    expect(counts.C).toBeGreaterThanOrEqual(20);
+  });
+});
