@@ -147,6 +147,40 @@ describe('ring A--B--C--D--A', () => {
   });
 });
 
+describe('ring A--B--C--D--A, a router freezes', () => {
+  it('A->B->C with B stopped (SIGSTOP): A drops B within helloMaxAge and new flows go A-D-C; B resumed rejoins', async () => {
+    const echo = await startEchoServer();
+    servers.push(echo);
+    const [a, b, c, d] = [await node('frz-A'), await node('frz-B'), await node('frz-C'), await node('frz-D')];
+    const port = await freePort();
+    a.extra.push(['tcpListener', { name: 'svc', host: '127.0.0.1', port, address: 'frz-svc' }]);
+    c.extra.push(['tcpConnector', { name: 'svc', host: '127.0.0.1', port: echo.port, address: 'frz-svc' }]);
+    a.dials.push({ to: b });
+    b.dials.push({ to: c });
+    c.dials.push({ to: d });
+    d.dials.push({ to: a });
+    await start([a, b, c, d]);
+    const lastRoutes = () => a.process!.lines.filter((l) => l.msg === 'routes changed').at(-1)?.routes as Record<string, string> | undefined;
+    // Equal cost both ways round: the tie-break (lowest next-hop id) sends A's flows to C via B.
+    await waitFor('A to route to C via B', () => lastRoutes()?.['frz-C'] === 'frz-B/2', 15_000);
+    await echoThrough(port, 1, 256 * 1024);
+
+    b.process!.child.kill('SIGSTOP');
+    const frozenAt = Date.now();
+    try {
+      await waitFor('A to route to C via D', () => lastRoutes()?.['frz-C'] === 'frz-D/2', 10_000);
+      await echoThrough(port, 2, 256 * 1024);
+      // helloMaxAgeSeconds is 3: the silent neighbour is dropped by then, plus a hello round.
+      expect(Date.now() - frozenAt).toBeLessThan(3_000 + 1_000 + 500);
+      expect(a.process!.lines.some((l) => String(l.msg).includes('no hello from frz-B'))).toBe(true);
+    } finally {
+      b.process!.child.kill('SIGCONT');
+    }
+    await waitFor('B to rejoin: A routes via B again', () => lastRoutes()?.['frz-C'] === 'frz-B/2', 15_000);
+    await echoThrough(port, 3, 256 * 1024);
+  });
+});
+
 describe('one address at two sites', () => {
   it('A->{B,C}: 100 flows to an address served at B and at C spread over both', async () => {
     const counts = { B: 0, C: 0 };

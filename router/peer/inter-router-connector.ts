@@ -14,6 +14,12 @@ import { describeSocketError } from './socket-errors.js';
 
 const FIRST_RETRY_MS = 250;
 const MAX_RETRY_MS = 5_000;
+/** From TCP connect to the peer's first hello. */
+const ESTABLISH_TIMEOUT_MS = 10_000;
+
+function establishTimeout(): Error {
+  return Object.assign(new Error(`no answer from the peer router within ${ESTABLISH_TIMEOUT_MS / 1000} s`), { code: 'KSKUP_ESTABLISH_TIMEOUT' });
+}
 
 export type ConnectorState = 'connecting' | 'up' | 'down' | 'stopped';
 
@@ -41,6 +47,7 @@ export class InterRouterConnector {
   private retryTimer: NodeJS.Timeout | undefined;
   private socket: Socket | undefined;
   private connection: Connection | undefined;
+  private establishTimer: NodeJS.Timeout | undefined;
 
   constructor(entity: ConnectorEntity, material: TlsMaterial | undefined, deps: InterRouterConnectorDeps) {
     this.entity = entity;
@@ -88,6 +95,10 @@ export class InterRouterConnector {
       : net.connect({ host, port });
     this.socket = socket;
     socket.setNoDelay(true);
+    // A peer that accepts the TCP connection but never answers (a frozen process)
+    // would otherwise hold this connector forever, in the TLS handshake or the AMQP open.
+    this.establishTimer = setTimeout(() => socket.destroy(establishTimeout()), ESTABLISH_TIMEOUT_MS);
+    socket.once('close', () => clearTimeout(this.establishTimer));
     socket.once('error', (error) => fail(describeSocketError(error)));
     socket.once(this.material ? 'secureConnect' : 'connect', () => {
       if (settled) return;
@@ -127,6 +138,8 @@ export class InterRouterConnector {
       down(remoteError ? `closed by peer: ${remoteError.description ?? remoteError.condition}` : 'closed by peer');
       setImmediate(() => socket.destroy());
     });
+    // A socket destroyed here (a neighbour dropped for silence) raises neither of rhea's events.
+    socket.once('close', () => setImmediate(() => down('connection closed')));
     connection.on('disconnected', (context) => {
       const error = context.error as Error | undefined;
       const remoteError = connection.error as { description?: string; condition?: string } | undefined;
@@ -138,6 +151,7 @@ export class InterRouterConnector {
       down(reason);
     });
     this.deps.adopt(connection, socket, this.entity, () => {
+      clearTimeout(this.establishTimer);
       this.failures = 0;
       this.setStatus({ state: 'up' });
     });
