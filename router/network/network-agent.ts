@@ -11,6 +11,7 @@ import type { ControlMessage } from './control-messages.js';
 const REFRESH_MS = 10_000;
 /** An ad not refreshed for this long is dropped (skupper-router's remoteLsMaxAgeSeconds default is 60). */
 const AD_MAX_AGE_MS = 60_000;
+const LIVENESS_CHECK_MS = 250;
 
 export interface NetworkAgentDeps {
   readonly selfId: string;
@@ -44,7 +45,10 @@ export class NetworkAgent {
 
   start(): void {
     this.timers = [
-      setInterval(() => this.helloRound(), this.deps.helloIntervalMs),
+      setInterval(() => this.sayHello(), this.deps.helloIntervalMs),
+      // Checked more often than hellos are sent, so that a silent neighbour is
+      // dropped within helloMaxAge + 1/4 s, not helloMaxAge + one hello interval.
+      setInterval(() => this.dropSilent(), LIVENESS_CHECK_MS),
       setInterval(() => this.flood({ type: 'lsa', ad: this.database.get(this.deps.selfId)! }), REFRESH_MS),
       setInterval(() => this.expireAds(), REFRESH_MS / 2),
     ];
@@ -173,14 +177,16 @@ export class NetworkAgent {
     }
   }
 
-  private helloRound(): void {
+  private sayHello(): void {
+    for (const peer of this.neighbours) peer.send(this.hello(peer));
+  }
+
+  private dropSilent(): void {
     const now = Date.now();
     for (const peer of [...this.neighbours]) {
       if (now - peer.lastHeard > this.deps.helloMaxAgeMs) {
         this.deps.dropPeer(peer, `no hello from ${peer.remoteId} for ${this.deps.helloMaxAgeMs / 1000} s`);
-        continue;
       }
-      peer.send(this.hello(peer));
     }
   }
 
