@@ -58,6 +58,8 @@ export class Router {
       metrics: this.metrics,
       targets: (address) => this.network.targets(address),
       peerTowards: (routerId) => this.network.peerTowards(routerId),
+      edgeServing: (address) => this.network.edgeServing(address),
+      isEdge: config.router.mode === 'edge',
       onServedAddressesChanged: () => this.network.addressesChanged(),
     });
     this.network = new NetworkAgent({

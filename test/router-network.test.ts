@@ -6,6 +6,9 @@
 //          |    |                 A-B cut: A-D-C is the only way, restored: A-B-C or A-D-C
 //          D -- C                 (equal cost; the tie-break picks one)
 //   two:   A -- B -- C            "twice" served at B and at C: balanced from A
+//   edge:  E ==> A1 -- B          E is an edge router with uplinks A1 (first) and A2;
+//            ==> A2 -- B          E's clients reach a service on B, B's clients one on E;
+//                                 A1 stopped: E fails over to A2
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,10 +32,13 @@ afterAll(async () => {
 
 interface Node {
   name: string;
+  mode?: 'interior' | 'edge';
   link: number;
   http: number;
   extra: Entity[];
   dials: { to: Node; cost?: number }[];
+  /** Port of an edge listener, when the node has one. */
+  edge?: number;
   process?: RouterProcess;
 }
 
@@ -42,10 +48,13 @@ async function node(name: string): Promise<Node> {
 
 function config(n: Node): Entity[] {
   return [
-    ['router', { id: n.name, mode: 'interior', helloIntervalSeconds: 1, helloMaxAgeSeconds: 3 }],
-    ['listener', { name: 'inter-router', role: 'inter-router', host: '127.0.0.1', port: n.link }],
+    ['router', { id: n.name, mode: n.mode ?? 'interior', helloIntervalSeconds: 1, helloMaxAgeSeconds: 3 }],
+    ...(n.mode === 'edge' ? [] : ([['listener', { name: 'inter-router', role: 'inter-router', host: '127.0.0.1', port: n.link }]] as Entity[])),
     ['listener', { name: 'http', host: '127.0.0.1', port: n.http, http: true }],
-    ...n.dials.map(({ to, cost }): Entity => ['connector', { name: `to-${to.name}`, role: 'inter-router', host: '127.0.0.1', port: to.link, cost: cost ?? 1 }]),
+    ...n.dials.map(({ to, cost }): Entity => [
+      'connector',
+      { name: `to-${to.name}`, role: n.mode === 'edge' ? 'edge' : 'inter-router', host: '127.0.0.1', port: n.mode === 'edge' ? to.edge! : to.link, cost: cost ?? 1 },
+    ]),
     ...n.extra,
   ];
 }
@@ -209,5 +218,47 @@ describe('one address at two sites', () => {
     // Stated split: B (nearer) gets at least as many as C, and C gets at least 20.
     expect(counts.B).toBeGreaterThanOrEqual(counts.C);
     expect(counts.C).toBeGreaterThanOrEqual(20);
+  });
+});
+
+describe('edge router with two uplinks', () => {
+  it('E=>A1--B: E reaches a service on B and B one on E; A1 stopped, E fails over to A2', async () => {
+    const [onB, onE] = [await startEchoServer(), await startEchoServer()];
+    servers.push(onB, onE);
+    const [e, a1, a2, b] = [await node('edg-E'), await node('edg-A1'), await node('edg-A2'), await node('edg-B')];
+    e.mode = 'edge';
+    a1.edge = await freePort();
+    a2.edge = await freePort();
+    for (const uplink of [a1, a2]) uplink.extra.push(['listener', { name: 'edge', role: 'edge', host: '127.0.0.1', port: uplink.edge }]);
+    const [atE, atB] = [await freePort(), await freePort()];
+    e.extra.push(['tcpListener', { name: 'to-b', host: '127.0.0.1', port: atE, address: 'svc-on-b' }]);
+    e.extra.push(['tcpConnector', { name: 'here', host: '127.0.0.1', port: onE.port, address: 'svc-on-e' }]);
+    b.extra.push(['tcpListener', { name: 'to-e', host: '127.0.0.1', port: atB, address: 'svc-on-e' }]);
+    b.extra.push(['tcpConnector', { name: 'here', host: '127.0.0.1', port: onB.port, address: 'svc-on-b' }]);
+    a1.dials.push({ to: b });
+    a2.dials.push({ to: b });
+    await start([b, a1, a2]);
+    e.dials.push({ to: a1 }, { to: a2 });
+    await start([e]);
+    await waitFor('B to route to the edge service', async () => (await routesTo(b, 'svc-on-e')) >= 1, 15_000);
+    await waitFor('E to have an uplink', async () => (await routesTo(e, 'svc-on-b')) >= 1, 15_000);
+    await echoThrough(atE, 1, 2 * MiB);
+    await echoThrough(atB, 2, 2 * MiB);
+    // One uplink at a time: only the active one advertises E's address.
+    const uplinkLine = await e.process!.waitForLog('the uplink', (l) => String(l.msg).startsWith('edge uplink is'));
+    const active = uplinkLine.uplink === a1.name ? a1 : a2;
+    const standby = active === a1 ? a2 : a1;
+
+    expect(await active.process!.stop()).toBe(0);
+    await e.process!.waitForLog('the standby uplink', (l) => l.msg === `edge uplink is ${standby.name}`, 10_000);
+    await waitFor('B to route to E via the standby', async () => {
+      try {
+        await echoThrough(atB, 3, 256 * 1024);
+        return true;
+      } catch {
+        return undefined;
+      }
+    }, 10_000);
+    await echoThrough(atE, 4, 256 * 1024);
   });
 });

@@ -9,7 +9,9 @@ export type ControlMessage =
   /** A link-state advertisement, the router's own or flooded on behalf of another. */
   | { readonly type: 'lsa'; readonly ad: LinkStateAd }
   /** Sent once a neighbour is up: the versions of every ad held, so that the neighbour sends what is missing or newer. */
-  | { readonly type: 'summary'; readonly summary: LinkStateSummary };
+  | { readonly type: 'summary'; readonly summary: LinkStateSummary }
+  /** From an edge router to its active uplink: the addresses it serves, which the interior router advertises as its own. */
+  | { readonly type: 'edge-state'; readonly addresses: readonly string[] };
 
 export function parseControlMessage(body: unknown): ControlMessage | undefined {
   if (!body || typeof body !== 'object') return undefined;
@@ -25,6 +27,11 @@ export function parseControlMessage(body: unknown): ControlMessage | undefined {
       return isLinkStateAd(message.ad) ? { type: 'lsa', ad: message.ad } : undefined;
     case 'summary':
       return isSummary(message.summary) ? { type: 'summary', summary: message.summary } : undefined;
+    case 'edge-state': {
+      const { addresses } = message;
+      if (!Array.isArray(addresses) || !addresses.every((a): a is string => typeof a === 'string')) return undefined;
+      return { type: 'edge-state', addresses };
+    }
     default:
       return undefined;
   }

@@ -2,6 +2,11 @@
 // routes by computation. It owns the link-state database and the route table,
 // and answers "which peer connection leads to router X" and "which routers
 // serve address Y". docs/routing-protocol.md describes the protocol.
+//
+// Edge routers take no part in link state. An edge router sends its addresses to
+// one interior router (its active uplink: the first of its edge connections to
+// come up), which advertises them as its own and passes their flows on to it;
+// every flow the edge router cannot serve itself goes to that uplink.
 import type { Logger } from '../log/logger.js';
 import type { PeerConnection } from '../peer/peer-connection.js';
 import { computeRoutes, LinkStateDatabase, targetsFor, type LinkStateAd, type RouteTable, type Target } from '../routing/index.js';
@@ -32,6 +37,8 @@ export class NetworkAgent {
   private readonly database: LinkStateDatabase;
   /** Neighbours that have said hello, per connection. */
   private readonly neighbours = new Set<PeerConnection>();
+  /** At an interior router: attached edge routers and the addresses each serves. */
+  private readonly edges = new Map<PeerConnection, readonly string[]>();
   private readonly epoch = Date.now();
   private seq = 0;
   private routeTable: RouteTable = new Map();
@@ -66,11 +73,44 @@ export class NetworkAgent {
 
   connectionLost(peer: PeerConnection): void {
     if (!this.neighbours.delete(peer)) return;
+    if (this.isEdge) {
+      this.announceToUplink();
+      return;
+    }
+    this.edges.delete(peer);
     this.originate('neighbour lost');
   }
 
   addressesChanged(): void {
-    this.originate('addresses changed');
+    if (this.isEdge) this.announceToUplink();
+    else this.originate('addresses changed');
+  }
+
+  private get isEdge(): boolean {
+    return this.deps.mode === 'edge';
+  }
+
+  /** At an edge router: the uplink in use, the first edge connection that came up and is still up. */
+  uplink(): PeerConnection | undefined {
+    for (const peer of this.neighbours) if (peer.remoteMode === 'interior') return peer;
+    return undefined;
+  }
+
+  private announcedTo: PeerConnection | undefined;
+
+  private announceToUplink(): void {
+    const uplink = this.uplink();
+    if (uplink) uplink.send({ type: 'edge-state', addresses: [...this.deps.servedAddresses()] });
+    if (uplink !== this.announcedTo) {
+      this.deps.log.info({ uplink: uplink?.remoteId }, uplink ? `edge uplink is ${uplink.remoteId}` : 'no edge uplink');
+      this.announcedTo = uplink;
+    }
+  }
+
+  /** At an interior router: an attached edge router that serves the address. */
+  edgeServing(address: string): PeerConnection | undefined {
+    for (const [peer, addresses] of this.edges) if (addresses.includes(address)) return peer;
+    return undefined;
   }
 
   onControl(peer: PeerConnection, message: ControlMessage): void {
@@ -80,7 +120,13 @@ export class NetworkAgent {
       case 'lsa':
         return this.onAd(peer, message.ad);
       case 'summary':
+        if (this.isEdge) return;
         for (const ad of this.database.missingFrom(message.summary)) peer.send({ type: 'lsa', ad });
+        return;
+      case 'edge-state':
+        if (this.isEdge || peer.remoteMode !== 'edge') return;
+        this.edges.set(peer, message.addresses);
+        this.originate('edge addresses changed');
         return;
     }
   }
@@ -91,17 +137,31 @@ export class NetworkAgent {
 
   /** The connection that leads to `routerId`: the cheapest one to its next hop. */
   peerTowards(routerId: string): PeerConnection | undefined {
+    if (this.isEdge) {
+      const uplink = this.uplink();
+      return uplink && uplink.remoteId === routerId ? uplink : undefined;
+    }
+    for (const edge of this.edges.keys()) if (edge.remoteId === routerId) return edge;
     const route = this.routeTable.get(routerId);
     if (!route) return undefined;
     let best: PeerConnection | undefined;
-    for (const peer of this.neighbours) {
+    for (const peer of this.interiorNeighbours()) {
       if (peer.remoteId === route.nextHop && (!best || peer.cost < best.cost)) best = peer;
     }
     return best;
   }
 
-  /** Routers (this one included, at cost 0) that serve the address and can be reached. */
+  /**
+   * Routers (this one included, at cost 0) that serve the address and can be
+   * reached. At an edge router: itself if it serves the address, else its
+   * uplink, which finds the rest.
+   */
   targets(address: string): Target[] {
+    if (this.isEdge) {
+      if (this.deps.servedAddresses().includes(address)) return [{ router: this.deps.selfId, cost: 0 }];
+      const uplink = this.uplink();
+      return uplink?.remoteId ? [{ router: uplink.remoteId, cost: uplink.cost }] : [];
+    }
     return targetsFor(address, this.deps.selfId, this.database.all(), this.routeTable);
   }
 
@@ -126,19 +186,25 @@ export class NetworkAgent {
     peer.remoteMode = hello.mode;
     this.neighbours.add(peer);
     this.deps.onNeighbourUp(peer);
-    peer.send({ type: 'summary', summary: this.database.summary() });
-    this.originate('neighbour up');
+    if (this.isEdge) {
+      this.announceToUplink();
+    } else if (hello.mode === 'interior') {
+      peer.send({ type: 'summary', summary: this.database.summary() });
+      this.originate('neighbour up');
+    }
   }
 
   private onAd(from: PeerConnection, ad: LinkStateAd): void {
+    if (this.isEdge || from.remoteMode !== 'interior') return;
     const result = this.database.accept(ad, Date.now());
     if (result !== 'newer') return;
-    for (const peer of this.neighbours) if (peer !== from) peer.send({ type: 'lsa', ad });
+    for (const peer of this.interiorNeighbours()) if (peer !== from) peer.send({ type: 'lsa', ad });
     this.recompute();
   }
 
   /** Our own state changed: a new ad, flooded, and new routes. */
   private originate(why: string): void {
+    if (this.isEdge) return;
     this.seq++;
     const ad = this.ownAd();
     this.database.own(ad);
@@ -149,7 +215,7 @@ export class NetworkAgent {
 
   private ownAd(): LinkStateAd {
     const neighbours: Record<string, number> = {};
-    for (const peer of this.neighbours) {
+    for (const peer of this.interiorNeighbours()) {
       if (!peer.remoteId) continue;
       const known = neighbours[peer.remoteId];
       neighbours[peer.remoteId] = known === undefined ? peer.cost : Math.min(known, peer.cost);
@@ -160,12 +226,17 @@ export class NetworkAgent {
       seq: this.seq,
       mode: this.deps.mode,
       neighbours,
-      addresses: [...this.deps.servedAddresses()],
+      addresses: [...new Set([...this.deps.servedAddresses(), ...[...this.edges.values()].flat()])].sort(),
     };
   }
 
   private flood(message: ControlMessage): void {
-    for (const peer of this.neighbours) peer.send(message);
+    if (this.isEdge) return;
+    for (const peer of this.interiorNeighbours()) peer.send(message);
+  }
+
+  private *interiorNeighbours(): Iterable<PeerConnection> {
+    for (const peer of this.neighbours) if (peer.remoteMode === 'interior') yield peer;
   }
 
   private recompute(): void {

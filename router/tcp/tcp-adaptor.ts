@@ -29,6 +29,10 @@ export interface TcpAdaptorDeps {
   readonly targets: (address: string) => readonly Target[];
   /** The connection to the next hop towards a router. */
   readonly peerTowards: (routerId: string) => PeerConnection | undefined;
+  /** At an interior router: an attached edge router serving the address. */
+  readonly edgeServing: (address: string) => PeerConnection | undefined;
+  /** Edge routers leave the choice of destination to their uplink. */
+  readonly isEdge: boolean;
   /** Told when the set of addresses with a local tcpConnector changes. */
   readonly onServedAddressesChanged: () => void;
 }
@@ -107,10 +111,12 @@ export class TcpAdaptor {
   private onClient(entity: TcpListenerEntity, client: Socket): void {
     const { address } = entity;
     const counters = this.deps.metrics.address(address);
-    const destination = this.pickTarget(address);
+    let destination = this.pickTarget(address);
     if (destination === this.deps.routerId) {
       const local = this.pickConnector(address);
       if (local) return this.spliceLocal(client, local);
+      // Advertised here on behalf of an attached edge router.
+      destination = this.deps.edgeServing(address)?.remoteId;
     }
     const peer = destination === undefined ? undefined : this.deps.peerTowards(destination);
     if (!peer || destination === undefined) {
@@ -121,7 +127,7 @@ export class TcpAdaptor {
       return;
     }
     const id = `${this.flowIdPrefix}.${(this.nextFlow++).toString(36)}`;
-    const { sender, receiver } = this.openFlowLinks(peer, id, address, destination);
+    const { sender, receiver } = this.openFlowLinks(peer, id, address, this.deps.isEdge ? undefined : destination);
     this.countFlowTo(destination, +1);
     this.startFlow(peer, { id, address, socket: client, sender, receiver, connecting: false }, () => this.countFlowTo(destination, -1));
   }
@@ -152,8 +158,8 @@ export class TcpAdaptor {
   }
 
   /** Attaches a flow's link pair on a connection, naming the router where it must end. */
-  private openFlowLinks(peer: PeerConnection, id: string, address: string, destination: string): { sender: Sender; receiver: Receiver } {
-    const properties = { [DESTINATION_PROPERTY]: destination };
+  private openFlowLinks(peer: PeerConnection, id: string, address: string, destination: string | undefined): { sender: Sender; receiver: Receiver } {
+    const properties = destination === undefined ? {} : { [DESTINATION_PROPERTY]: destination };
     const sender = markOwnLink(peer.connection.open_sender({ name: id + FORWARD_SUFFIX, target: { address }, snd_settle_mode: 1, properties }));
     const receiver = markOwnLink(
       peer.connection.open_receiver({ name: id + REVERSE_SUFFIX, source: { address }, credit_window: 0, autoaccept: false, properties }),
@@ -234,12 +240,20 @@ export class TcpAdaptor {
 
   private connectFlow(peer: PeerConnection, id: string, forward: Receiver, reverse: Sender): void {
     const address = (forward.target as { address?: string } | undefined)?.address ?? '';
-    const destination = (forward.properties as Record<string, unknown> | undefined)?.[DESTINATION_PROPERTY];
-    if (typeof destination === 'string' && destination !== this.deps.routerId) {
+    const requested = (forward.properties as Record<string, unknown> | undefined)?.[DESTINATION_PROPERTY];
+    // A flow from an edge router names no destination: choose one for it, as for a local client.
+    const destination =
+      typeof requested === 'string' ? requested : peer.remoteMode === 'edge' ? this.pickTarget(address) : this.deps.routerId;
+    if (destination !== undefined && destination !== this.deps.routerId) {
       this.relayFlow(peer, id, address, destination, forward, reverse);
       return;
     }
-    const target = this.pickConnector(address);
+    const target = destination === undefined ? undefined : this.pickConnector(address);
+    const edge = target ? undefined : this.deps.edgeServing(address);
+    if (edge?.remoteId && edge !== peer) {
+      this.relayFlow(peer, id, address, edge.remoteId, forward, reverse);
+      return;
+    }
     if (!target) {
       this.deps.metrics.address(address).flowsFailed++;
       const error = { condition: 'amqp:not-found', description: `no tcpConnector for address "${address}" at router ${this.deps.routerId}` };
