@@ -1,7 +1,7 @@
 // The router process's core: holds the running configuration and the runtime
 // objects made from it, applies configuration diffs to itself without a
 // restart, and handles every AMQP connection (inter-router, edge, normal).
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import rhea from 'rhea';
 import type { Connection, Container, EventContext } from 'rhea';
 import { diffRouterConfig } from './config/diff.js';
@@ -161,7 +161,14 @@ export class Router {
 
   private startListener(entity: ListenerEntity): Promise<void> | undefined {
     if (entity.http) {
-      const http = new HttpListener(entity, { log: this.logging.module('HTTP'), metrics: this.metrics, isReady: () => !this.stopped });
+      const material = this.material(entity.sslProfile, `listener "${entity.name}"`);
+      if (material === 'invalid') return undefined;
+      const http = new HttpListener(entity, material, {
+        log: this.logging.module('HTTP'),
+        metrics: this.metrics,
+        isReady: () => !this.stopped,
+        acceptWebSocket: (stream) => this.acceptConnection(stream, entity),
+      });
       this.httpListeners.set(entity.name, http);
       return http.ready;
     }
@@ -224,13 +231,13 @@ export class Router {
     return options;
   }
 
-  private acceptConnection(socket: Socket, entity: ListenerEntity): void {
+  private acceptConnection(socket: Duplex, entity: ListenerEntity): void {
     const options = {
       ...this.connectionOptions(entity, false),
       enable_sasl_external: entity.authenticatePeer,
       require_sasl: entity.authenticatePeer,
     };
-    const connection = this.container.create_connection(options as never) as Connection & { accept(socket: Socket): Connection };
+    const connection = this.container.create_connection(options as never) as Connection & { accept(socket: Duplex): Connection };
     this.adopt(connection, socket, { kind: 'listener', name: entity.name, cost: 1 }, entity.role);
     connection.accept(socket);
   }
@@ -240,9 +247,9 @@ export class Router {
    * the connection with the reason, so that its log says why; nothing else is
    * done on it. Dropped after a few seconds if the client says nothing.
    */
-  private refuseConnection(socket: Socket, entity: ListenerEntity, reason: string): void {
+  private refuseConnection(socket: Duplex, entity: ListenerEntity, reason: string): void {
     const connection = this.container.create_connection({ ...this.connectionOptions(entity, false) } as never) as Connection & {
-      accept(socket: Socket): Connection;
+      accept(socket: Duplex): Connection;
     };
     const timer = setTimeout(() => socket.destroy(), 5_000);
     socket.once('close', () => clearTimeout(timer));
@@ -260,7 +267,7 @@ export class Router {
    * message arrives: that proves a kskup router at the other end, and a server
    * that opens only to close again with a refusal never counts as a link.
    */
-  private adopt(connection: Connection, socket: Socket, origin: PeerOrigin, role: string, onEstablished?: () => void): void {
+  private adopt(connection: Connection, socket: Duplex, origin: PeerOrigin, role: string, onEstablished?: () => void): void {
     const isPeer = role === 'inter-router' || role === 'edge';
     const peer = isPeer ? new PeerConnection(connection, origin, socket, this.serverLog) : undefined;
     if (peer && onEstablished) this.establishedCallbacks.set(peer, onEstablished);

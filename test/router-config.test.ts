@@ -96,6 +96,8 @@ describe('parseRouterConfig: the skupper seed configs', () => {
       maxFrameSize: 16384,
       maxSessionFrames: 640,
       idleTimeoutSeconds: 16,
+      protocol: 'amqp',
+      websocketPath: '/',
     });
     expect(config.tcpConnectors.get('backend')).toEqual({
       name: 'backend',

@@ -323,6 +323,10 @@ const connectorKind = defineKind({
     maxFrameSize: integer({ min: 512 }).default(16384),
     maxSessionFrames: integer({ min: 0 }).default(0),
     idleTimeoutSeconds: integer({ min: 0 }).default(16),
+    // kskup's own: AMQP straight over TCP (the default) or over a WebSocket,
+    // for a listener behind an HTTP(S) ingress or proxy. See docs/websocket-links.md.
+    protocol: oneOf(['amqp', 'amqps', 'ws', 'wss']).default('amqp'),
+    websocketPath: string({ nonEmpty: true }).default('/'),
   },
   unsupported: [
     'saslUsername', 'saslPassword', 'stripAnnotations', 'linkCapacity', 'messageLoggingComponents',
@@ -330,6 +334,11 @@ const connectorKind = defineKind({
     'socketAddressFamily', 'maxSessions', 'maxMessageSize', 'healthz',
   ],
   fallbackName: (raw) => hostPortName(raw, undefined),
+  check: (values, report) => {
+    if ((values.protocol === 'amqps' || values.protocol === 'wss') && values.sslProfile === undefined) {
+      report('protocol', `"${values.protocol}" requires sslProfile`);
+    }
+  },
   collect: (values, where, into) => {
     const name = values.name ?? `${values.host}:${values.port}`;
     into.connectors.push(located(where, definedOnly<ConnectorEntity>({ ...values, name })));

@@ -47,6 +47,14 @@ export interface ConnectorEntity {
   readonly maxFrameSize: number;
   readonly maxSessionFrames: number;
   readonly idleTimeoutSeconds: number;
+  /**
+   * kskup's own: `amqp` (default) or `ws`, AMQP over a WebSocket to a listener
+   * with `http` and `websockets`. TLS whenever there is an sslProfile; the `s`
+   * forms (`amqps`, `wss`) also demand one.
+   */
+  readonly protocol: 'amqp' | 'amqps' | 'ws' | 'wss';
+  /** The HTTP path of the WebSocket, for `ws`/`wss`. */
+  readonly websocketPath: string;
 }
 
 export interface SslProfileEntity {

@@ -1,22 +1,41 @@
-// A `listener` with `http: true`: /healthz (200 while the router runs) and
-// /metrics (Prometheus text), each only when the entity enables it.
+// A `listener` with `http: true`: /healthz (200 while the router runs),
+// /metrics (Prometheus text), each only when the entity enables it, and, with
+// `websockets` (the default), AMQP over WebSocket (subprotocol "amqp") on any
+// path, so that a site can be linked through an HTTP(S) ingress or proxy.
+// With an sslProfile it is HTTPS; with authenticatePeer a WebSocket upgrade
+// needs a client certificate signed by the profile's CA (mutual TLS, SASL
+// EXTERNAL), and is refused with 403 and the reason otherwise.
 import http from 'node:http';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ListenerEntity } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { RouterMetrics } from '../metrics.js';
 import { bindServer, type BoundServer } from '../net/bound-server.js';
+import { describeUnauthorizedClient } from '../peer/socket-errors.js';
+import type { TlsMaterial } from '../tls/ssl-profile.js';
 
 export interface HttpListenerDeps {
   readonly log: Logger;
   readonly metrics: RouterMetrics;
   readonly isReady: () => boolean;
+  /** Takes over an AMQP connection that arrived as a WebSocket. */
+  readonly acceptWebSocket: (stream: Duplex) => void;
 }
 
 export class HttpListener {
   private readonly bound: BoundServer;
+  private readonly webSockets = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    handleProtocols: (protocols) => (protocols.has('amqp') ? 'amqp' : false),
+  });
+  private readonly loggedRefusals = new Set<string>();
 
-  constructor(entity: ListenerEntity, deps: HttpListenerDeps) {
-    const server = http.createServer((request, response) => {
+  constructor(entity: ListenerEntity, material: TlsMaterial | undefined, deps: HttpListenerDeps) {
+    const handle = (request: http.IncomingMessage, response: http.ServerResponse) => {
       const path = (request.url ?? '/').split('?')[0];
       if (path === '/healthz' && entity.healthz) {
         const ok = deps.isReady();
@@ -32,6 +51,39 @@ export class HttpListener {
       } else {
         response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       }
+    };
+    const server = material
+      ? https.createServer(
+          {
+            ca: material.ca,
+            cert: material.cert,
+            key: material.key,
+            passphrase: material.passphrase,
+            requestCert: entity.authenticatePeer,
+            // Checked at the upgrade, so that the refusal can say why (see AmqpListener).
+            rejectUnauthorized: false,
+          },
+          handle,
+        )
+      : http.createServer(handle);
+    server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!entity.websockets) return refuse(socket, 404, 'WebSockets are not enabled on this listener');
+      const tlsSocket = request.socket as TLSSocket;
+      if (entity.authenticatePeer && !tlsSocket.authorized) {
+        const reason = describeUnauthorizedClient(tlsSocket);
+        if (!this.loggedRefusals.has(reason)) {
+          this.loggedRefusals.add(reason);
+          deps.log.warn({ listener: entity.name, remote: request.socket.remoteAddress, reason }, `listener "${entity.name}" refused a WebSocket link: ${reason}`);
+        }
+        return refuse(socket, 403, reason);
+      }
+      this.webSockets.handleUpgrade(request, socket, head, (ws) => {
+        this.loggedRefusals.clear();
+        const stream = createWebSocketStream(ws);
+        // What rhea looks at to offer SASL EXTERNAL: the verified TLS underneath.
+        Object.assign(stream, { encrypted: Boolean(material), authorized: Boolean(material) && tlsSocket.authorized === true });
+        deps.acceptWebSocket(stream);
+      });
     });
     this.bound = bindServer(server, { host: entity.host, port: entity.port }, deps.log, `http listener "${entity.name}"`);
   }
@@ -46,5 +98,10 @@ export class HttpListener {
 
   stop(): void {
     this.bound.close();
+    for (const ws of this.webSockets.clients) ws.terminate();
   }
+}
+
+function refuse(socket: Duplex, status: number, reason: string): void {
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nx-kskup-reason: ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
 }

@@ -5,7 +5,8 @@
 // (or of the reason it is down) is logged once, not once per attempt.
 import net from 'node:net';
 import tls from 'node:tls';
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import WebSocket, { createWebSocketStream } from 'ws';
 import type { Connection, Container } from 'rhea';
 import type { ConnectorEntity } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
@@ -34,7 +35,7 @@ export interface InterRouterConnectorDeps {
   /** rhea options every inter-router connection gets (container id, frame size, ...). */
   readonly connectionOptions: (entity: ConnectorEntity) => Record<string, unknown>;
   /** Takes over a fresh rhea connection; calls `established` once the peer router has introduced itself. */
-  readonly adopt: (connection: Connection, socket: Socket, entity: ConnectorEntity, established: () => void) => void;
+  readonly adopt: (connection: Connection, socket: Duplex, entity: ConnectorEntity, established: () => void) => void;
 }
 
 export class InterRouterConnector {
@@ -45,7 +46,7 @@ export class InterRouterConnector {
   private loggedStatus = '';
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
-  private socket: Socket | undefined;
+  private socket: Duplex | undefined;
   private connection: Connection | undefined;
   private establishTimer: NodeJS.Timeout | undefined;
 
@@ -75,23 +76,19 @@ export class InterRouterConnector {
     if (this.status.state === 'stopped') return;
     const { host, port } = this.entity;
     let settled = false;
+    this.socket = undefined;
     const fail = (reason: string) => {
       if (settled) return;
       settled = true;
-      socket.destroy();
+      this.socket?.destroy();
       this.onDown(reason);
     };
-    const socket: Socket = this.material
-      ? tls.connect({
-          host,
-          port,
-          ca: this.material.ca,
-          cert: this.material.cert,
-          key: this.material.key,
-          passphrase: this.material.passphrase,
-          servername: net.isIP(host) ? undefined : host,
-          checkServerIdentity: this.entity.verifyHostname ? tls.checkServerIdentity : () => undefined,
-        })
+    if (this.entity.protocol === 'ws' || this.entity.protocol === 'wss') {
+      this.dialWebSocket(fail);
+      return;
+    }
+    const socket = this.material
+      ? tls.connect({ host, port, ...this.tlsOptions() })
       : net.connect({ host, port });
     this.socket = socket;
     socket.setNoDelay(true);
@@ -116,8 +113,57 @@ export class InterRouterConnector {
     });
   }
 
+  private tlsOptions(): tls.ConnectionOptions {
+    const material = this.material;
+    if (!material) return {};
+    return {
+      ca: material.ca,
+      cert: material.cert,
+      key: material.key,
+      passphrase: material.passphrase,
+      servername: net.isIP(this.entity.host) ? undefined : this.entity.host,
+      checkServerIdentity: this.entity.verifyHostname ? tls.checkServerIdentity : () => undefined,
+    };
+  }
+
+  /**
+   * AMQP over a WebSocket (subprotocol "amqp"), TLS when there is an sslProfile:
+   * for a listener that can only be reached through an HTTP(S) ingress or proxy.
+   */
+  private dialWebSocket(fail: (reason: string) => void): void {
+    const { host, port, websocketPath } = this.entity;
+    const scheme = this.material ? 'wss' : 'ws';
+    const url = `${scheme}://${net.isIP(host) === 6 ? `[${host}]` : host}:${port}${websocketPath.startsWith('/') ? '' : '/'}${websocketPath}`;
+    const ws = new WebSocket(url, ['amqp'], { ...this.tlsOptions(), perMessageDeflate: false, handshakeTimeout: ESTABLISH_TIMEOUT_MS });
+    let opened = false;
+    ws.once('unexpected-response', (_request, response) => {
+      fail(`WebSocket upgrade refused: HTTP ${response.statusCode}${response.headers['x-kskup-reason'] ? ` (${String(response.headers['x-kskup-reason'])})` : ''}`);
+      ws.terminate();
+    });
+    ws.once('error', (error) => {
+      if (!opened) fail(describeSocketError(error));
+    });
+    ws.once('open', () => {
+      opened = true;
+      const stream = createWebSocketStream(ws);
+      this.socket = stream;
+      // What rhea looks at to offer SASL EXTERNAL: the TLS underneath.
+      Object.assign(stream, { encrypted: Boolean(this.material) });
+      this.establishTimer = setTimeout(() => stream.destroy(establishTimeout()), ESTABLISH_TIMEOUT_MS);
+      stream.once('close', () => clearTimeout(this.establishTimer));
+      let socketError: Error | undefined;
+      stream.on('error', (error) => (socketError ??= error));
+      let down = false;
+      this.hand(stream, (reason) => {
+        if (down) return;
+        down = true;
+        setImmediate(() => this.onDown(socketError ? describeSocketError(socketError) : reason));
+      });
+    });
+  }
+
   /** Gives the connected socket to rhea and follows the AMQP connection's life. */
-  private hand(socket: Socket, down: (reason: string) => void): void {
+  private hand(socket: Duplex, down: (reason: string) => void): void {
     const connection = this.deps.container.connect({
       ...this.deps.connectionOptions(this.entity),
       reconnect: false,

@@ -5,7 +5,7 @@
 // Control link: each side opens a sender to CONTROL_ADDRESS once the connection
 // is open. Control messages are few and small and are queued even without
 // credit: rhea keeps them in order.
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Connection, EventContext, Receiver, Sender } from 'rhea';
 import type { Logger } from '../log/logger.js';
 import { parseControlMessage, type ControlMessage } from '../network/control-messages.js';
@@ -31,12 +31,12 @@ export class PeerConnection implements FlowCarrier {
   /** Flows using this connection: closed with it. */
   readonly flows = new Set<{ abort(reason: string, origin: 'local' | 'network'): void }>();
   /** The socket's close, for whoever must drop the connection at once. */
-  readonly socket: Socket;
+  readonly socket: Duplex;
   private controlSender: Sender | undefined;
   private readonly reliefWaiters: (() => void)[] = [];
   private readonly log: Logger;
 
-  constructor(connection: Connection, origin: PeerOrigin, socket: Socket, log: Logger) {
+  constructor(connection: Connection, origin: PeerOrigin, socket: Duplex, log: Logger) {
     this.connection = connection;
     this.origin = origin;
     this.socket = socket;
@@ -96,7 +96,7 @@ export class PeerConnection implements FlowCarrier {
  * pass hands the socket all frames of one pass at once: one writev and, under
  * TLS, full records instead of one small record per flow or attach frame.
  */
-function batchWrites(connection: Connection, socket: Socket): void {
+function batchWrites(connection: Connection, socket: Duplex): void {
   const internals = connection as unknown as { output(): void };
   const output = internals.output;
   internals.output = function batchedOutput(this: unknown) {
