@@ -17,15 +17,36 @@ export interface LogLine {
   [field: string]: unknown;
 }
 
+/**
+ * A port for a test listener, from below the kernel's ephemeral range
+ * (32768-60999 here): a port from inside it (what `listen(0)` hands out) can be
+ * taken as the local port of some outgoing connection before the router binds
+ * it. Each call hands out a different port; it is checked to be free.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = nextPort();
+    if (await canBind(port)) return port;
+  }
+  throw new Error('no free port found below the ephemeral range');
+}
+
+const PORT_RANGE_START = 20_000;
+const PORT_RANGE_SIZE = 12_000;
+// Spread over the range by process, so that test files running one after the other do not reuse ports.
+let portCursor = (process.pid * 97) % PORT_RANGE_SIZE;
+
+function nextPort(): number {
+  portCursor = (portCursor + 1) % PORT_RANGE_SIZE;
+  return PORT_RANGE_START + portCursor;
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolvePort(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
