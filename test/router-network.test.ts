@@ -222,6 +222,27 @@ describe('one address at two sites', () => {
   });
 });
 
+describe('one address at two sites, one backend dead', () => {
+  it('A->{B dead, C}: every client is served; B is taken out of rotation after its first refusal', async () => {
+    const atC = await startEchoServer();
+    servers.push(atC);
+    const deadPort = await freePort(); // nothing listens there
+    const [a, b, c] = [await node('dead-A'), await node('dead-B'), await node('dead-C')];
+    const port = await freePort();
+    a.extra.push(['tcpListener', { name: 'svc', host: '127.0.0.1', port, address: 'half-dead' }]);
+    b.extra.push(['tcpConnector', { name: 'svc', host: '127.0.0.1', port: deadPort, address: 'half-dead' }]);
+    c.extra.push(['tcpConnector', { name: 'svc', host: '127.0.0.1', port: atC.port, address: 'half-dead' }]);
+    b.dials.push({ to: a });
+    c.dials.push({ to: a });
+    await start([a, b, c]);
+    await waitFor('A to see both targets', async () => (await routesTo(a, 'half-dead')) === 2, 15_000);
+    for (let i = 0; i < 20; i++) await echoThrough(port, 500 + i, 32 * 1024);
+    const outOfRotation = a.process!.lines.filter((l) => String(l.msg).startsWith('target dead-B for address half-dead is out of rotation'));
+    expect(outOfRotation.length).toBe(1);
+    expect(String(outOfRotation[0]!.reason)).toContain('connect to backend failed: ECONNREFUSED');
+  });
+});
+
 describe('edge router with two uplinks', () => {
   it('E=>A1--B: E reaches a service on B and B one on E; A1 stopped, E fails over to A2', async () => {
     const [onB, onE] = [await startEchoServer(), await startEchoServer()];

@@ -45,6 +45,8 @@ interface ListenerRuntime {
 interface ConnectorRuntime {
   readonly entity: TcpConnectorEntity;
   openFlows: number;
+  /** Set when its backend refused or timed out: passed over until then while others can serve. */
+  unreachableUntil: number;
 }
 
 /** Half of a flow's link pair that arrived before the other half. */
@@ -56,6 +58,13 @@ interface PendingPair {
 
 const PAIR_TIMEOUT_MS = 10_000;
 const BACKEND_CONNECT_TIMEOUT_MS = 10_000;
+/** How long a target that could not reach its backend is passed over while others can serve. */
+const OUT_OF_ROTATION_MS = 10_000;
+const MAX_TARGET_ATTEMPTS = 3;
+
+function rotationKey(router: string, address: string): string {
+  return `${router}\u0000${address}`;
+}
 
 export class TcpAdaptor {
   private readonly deps: TcpAdaptorDeps;
@@ -66,6 +75,8 @@ export class TcpAdaptor {
   private readonly relays = new Set<FlowRelay>();
   /** Open flows from here per destination router, for the balanced choice. */
   private readonly flowsTo = new Map<string, number>();
+  /** Targets (router and address) that failed to reach a backend, out of rotation until the time given. */
+  private readonly unreachableUntil = new Map<string, number>();
   private readonly localSockets = new Set<Socket>();
   private readonly flowIdPrefix: string;
   private nextFlow = 0;
@@ -109,9 +120,19 @@ export class TcpAdaptor {
   }
 
   private onClient(entity: TcpListenerEntity, client: Socket): void {
+    this.routeClient(entity, client, new Set());
+  }
+
+  /**
+   * Sends a client to a target. When the target turns out to have no working
+   * backend before a byte was sent (refused, timed out, no tcpConnector), the
+   * target is taken out of rotation for a while and the client goes to another
+   * one instead of failing, up to MAX_TARGET_ATTEMPTS targets.
+   */
+  private routeClient(entity: TcpListenerEntity, client: Socket, tried: Set<string>): void {
     const { address } = entity;
     const counters = this.deps.metrics.address(address);
-    let destination = this.pickTarget(address);
+    let destination = this.pickTarget(address, tried);
     if (destination === this.deps.routerId) {
       const local = this.pickConnector(address);
       if (local) return this.spliceLocal(client, local);
@@ -119,26 +140,38 @@ export class TcpAdaptor {
       destination = this.deps.edgeServing(address)?.remoteId;
     }
     const peer = destination === undefined ? undefined : this.deps.peerTowards(destination);
-    if (!peer || destination === undefined) {
+    if (!peer || destination === undefined || client.destroyed) {
       counters.flowsFailed++;
-      this.deps.log.debug({ address, listener: entity.name }, 'no reachable tcpConnector: client reset');
+      this.deps.log.debug({ address, listener: entity.name, tried: [...tried] }, 'no reachable tcpConnector: client reset');
       client.on('error', () => undefined);
-      client.resetAndDestroy();
+      if (!client.destroyed) client.resetAndDestroy();
       return;
     }
     const id = `${this.flowIdPrefix}.${(this.nextFlow++).toString(36)}`;
     const { sender, receiver } = this.openFlowLinks(peer, id, address, this.deps.isEdge ? undefined : destination);
     this.countFlowTo(destination, +1);
-    this.startFlow(peer, { id, address, socket: client, sender, receiver, connecting: false }, () => this.countFlowTo(destination, -1));
+    const onUnreachable = (reason: string): boolean => {
+      this.unreachableUntil.set(rotationKey(destination, address), Date.now() + OUT_OF_ROTATION_MS);
+      this.deps.log.info({ address, target: destination, reason }, `target ${destination} for address ${address} is out of rotation for ${OUT_OF_ROTATION_MS / 1000} s: ${reason}`);
+      tried.add(destination);
+      if (tried.size >= MAX_TARGET_ATTEMPTS || this.pickTarget(address, tried) === undefined) return false;
+      setImmediate(() => this.routeClient(entity, client, tried));
+      return true;
+    };
+    this.startFlow(peer, { id, address, socket: client, sender, receiver, connecting: false, onUnreachable }, () => this.countFlowTo(destination, -1));
   }
 
   /**
    * The balanced choice: the target router with the fewest flows opened from
    * here plus path cost; round robin among equals. This router's own
-   * tcpConnectors count as one target at cost 0.
+   * tcpConnectors count as one target at cost 0. Targets already tried for this
+   * client are skipped, and so are targets out of rotation while others remain.
    */
-  private pickTarget(address: string): string | undefined {
-    const targets = this.deps.targets(address);
+  private pickTarget(address: string, tried: ReadonlySet<string> = new Set()): string | undefined {
+    const untried = this.deps.targets(address).filter((target) => !tried.has(target.router));
+    const now = Date.now();
+    const inRotation = untried.filter((target) => (this.unreachableUntil.get(rotationKey(target.router, address)) ?? 0) <= now);
+    const targets = inRotation.length > 0 ? inRotation : untried;
     if (targets.length === 0) return undefined;
     const load = (target: Target) =>
       target.cost + (target.router === this.deps.routerId ? this.localFlows(address) : (this.flowsTo.get(target.router) ?? 0));
@@ -183,7 +216,7 @@ export class TcpAdaptor {
   // ---- tcpConnector ----
 
   addConnector(entity: TcpConnectorEntity): void {
-    this.connectors.set(entity.name, { entity, openFlows: 0 });
+    this.connectors.set(entity.name, { entity, openFlows: 0, unreachableUntil: 0 });
     this.deps.onServedAddressesChanged();
   }
 
@@ -203,7 +236,10 @@ export class TcpAdaptor {
 
   /** The least busy tcpConnector for the address, round robin among equals. */
   private pickConnector(address: string): ConnectorRuntime | undefined {
-    const candidates = [...this.connectors.values()].filter((c) => c.entity.address === address);
+    const all = [...this.connectors.values()].filter((c) => c.entity.address === address);
+    const now = Date.now();
+    const healthy = all.filter((c) => c.unreachableUntil <= now);
+    const candidates = healthy.length > 0 ? healthy : all;
     if (candidates.length === 0) return undefined;
     const fewest = Math.min(...candidates.map((c) => c.openFlows));
     const least = candidates.filter((c) => c.openFlows === fewest);
@@ -268,7 +304,12 @@ export class TcpAdaptor {
     backend.once('connect', () => clearTimeout(connectTimer));
     backend.once('close', () => clearTimeout(connectTimer));
     target.openFlows++;
-    this.startFlow(peer, { id, address, socket: backend, sender: reverse, receiver: forward, connecting: true }, () => target.openFlows--);
+    let connected = false;
+    backend.once('connect', () => (connected = true));
+    this.startFlow(peer, { id, address, socket: backend, sender: reverse, receiver: forward, connecting: true }, () => {
+      target.openFlows--;
+      if (!connected) target.unreachableUntil = Date.now() + OUT_OF_ROTATION_MS;
+    });
   }
 
   /** A flow for another router: on to the next hop, joined link to link. */
@@ -294,7 +335,15 @@ export class TcpAdaptor {
 
   private startFlow(
     peer: PeerConnection,
-    parts: { id: string; address: string; socket: Socket; sender: Sender; receiver: Receiver; connecting: boolean },
+    parts: {
+      id: string;
+      address: string;
+      socket: Socket;
+      sender: Sender;
+      receiver: Receiver;
+      connecting: boolean;
+      onUnreachable?: (reason: string) => boolean;
+    },
     onEnd?: () => void,
   ): void {
     const flow = new TcpFlow({

@@ -48,7 +48,16 @@ export interface TcpFlowOptions {
   readonly connecting: boolean;
   /** Told once when the flow has ended, cleanly or not. */
   readonly onClosed: (flow: TcpFlow, error: string | undefined) => void;
+  /**
+   * At the listener side: the far side could not reach its backend (or had none)
+   * before this flow sent a byte. Returns true when the caller takes the client
+   * socket over to try another target; the flow then lets go of it untouched.
+   */
+  readonly onUnreachable?: (reason: string) => boolean;
 }
+
+/** Detach conditions that mean "the far side never got a backend connection". */
+export const UNREACHABLE_CONDITIONS: ReadonlySet<string> = new Set(['amqp:not-found', 'kskup:backend-unreachable']);
 
 export class TcpFlow {
   readonly id: string;
@@ -70,6 +79,14 @@ export class TcpFlow {
   private waitingForRelief = false;
   bytesIn = 0;
   bytesOut = 0;
+  // Kept so that letGo() can take exactly these off the socket again.
+  private readonly socketHandlers: readonly [string, (...args: unknown[]) => void][] = [
+    ['data', (chunk) => this.onSocketData(chunk as Buffer)],
+    ['end', () => this.onSocketEnd()],
+    ['error', (error) => this.onSocketError(error as NodeJS.ErrnoException)],
+    ['close', () => this.onSocketClose()],
+    ['drain', () => this.onSocketDrain()],
+  ];
 
   constructor(options: TcpFlowOptions) {
     this.options = options;
@@ -86,18 +103,23 @@ export class TcpFlow {
     socket.setNoDelay(true);
     // Finds a peer that vanished without a FIN or RST (a host that died, a dropped NAT entry).
     socket.setKeepAlive(true, 60_000);
-    socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
-    socket.on('end', () => this.onSocketEnd());
-    socket.on('error', (error: NodeJS.ErrnoException) => this.onSocketError(error));
-    socket.on('close', () => this.onSocketClose());
-    socket.on('drain', () => this.onSocketDrain());
-    if (options.connecting) socket.once('connect', () => this.moveTo('open'));
+    for (const [event, handler] of this.socketHandlers) socket.on(event, handler);
+    if (options.connecting) {
+      // The far side may send nothing until the backend is there: a flow that
+      // fails to connect has then consumed no byte, and the listener side can
+      // try another target for its client.
+      socket.once('connect', () => {
+        this.moveTo('open');
+        this.receiver.add_credit(FLOW_CREDIT_WINDOW);
+      });
+    } else {
+      this.receiver.add_credit(FLOW_CREDIT_WINDOW);
+    }
 
     this.sender.on('sendable', () => this.onSendable());
     this.sender.on('sender_close', (context: EventContext) => this.onLinkClosed(context));
     this.receiver.on('message', (context: EventContext) => this.onMessage(context));
     this.receiver.on('receiver_close', (context: EventContext) => this.onLinkClosed(context));
-    this.receiver.add_credit(FLOW_CREDIT_WINDOW);
     // Nothing is read before there is credit to send it with (a backend may
     // speak first, before the listener side's credit has arrived).
     socket.pause();
@@ -216,8 +238,12 @@ export class TcpFlow {
   }
 
   private onSocketError(error: NodeJS.ErrnoException): void {
-    const what = this.state === 'connecting' ? 'connect failed' : 'socket error';
-    this.abort(`${what}: ${error.code ?? error.message}`, 'local');
+    if (this.state === 'connecting') {
+      const reason = `connect to backend failed: ${error.code ?? error.message}`;
+      this.abort(reason, 'local', 'kskup:backend-unreachable');
+      return;
+    }
+    this.abort(`socket error: ${error.code ?? error.message}`, 'local');
   }
 
   private onSocketClose(): void {
@@ -232,7 +258,20 @@ export class TcpFlow {
     const link = context.sender ?? context.receiver;
     const error = link?.error as { description?: string; condition?: string } | undefined;
     const reason = error ? (error.description ?? error.condition ?? 'link error') : 'link detached before the flow ended';
+    if (error?.condition && UNREACHABLE_CONDITIONS.has(error.condition) && this.messagesQueued === 0 && this.bytesOut === 0) {
+      if (this.options.onUnreachable?.(reason)) return this.letGo(reason);
+    }
     this.abort(reason, 'network');
+  }
+
+  /** Hands the untouched client socket back (it is still paused): another target will take it. */
+  private letGo(reason: string): void {
+    this.moveTo('closed', reason);
+    this.options.counters.flowsOpen--;
+    for (const [event, handler] of this.socketHandlers) this.socket.off(event, handler);
+    if (!this.sender.is_closed()) this.sender.close();
+    if (!this.receiver.is_closed()) this.receiver.close();
+    this.options.onClosed(this, reason);
   }
 
   /**
@@ -240,12 +279,12 @@ export class TcpFlow {
    * with a detach error. `network` (the far side or the connection failed):
    * reset our socket so that its peer sees the failure, not a clean end.
    */
-  abort(reason: string, origin: 'local' | 'network'): void {
+  abort(reason: string, origin: 'local' | 'network', conditionName = 'amqp:connection:forced'): void {
     if (this.state === 'closed') return;
     this.moveTo('closed', reason);
     this.options.counters.flowsOpen--;
     this.options.counters.flowsFailed++;
-    const condition = { condition: 'amqp:connection:forced', description: reason };
+    const condition = { condition: conditionName, description: reason };
     if (!this.sender.is_closed()) this.sender.close(origin === 'local' ? condition : undefined);
     if (!this.receiver.is_closed()) this.receiver.close(origin === 'local' ? condition : undefined);
     if (origin === 'network' && !this.socket.destroyed) this.resetSocket();
