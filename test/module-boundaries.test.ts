@@ -26,31 +26,21 @@ function resolvedRelativeImports(file: string): string[] {
     .map((spec) => relative(root, resolve(join(file, '..'), spec)));
 }
 
+/** Imports from files under `folder` that leave it for a path matching `forbidden`. */
+function importsLeaving(folder: string, forbidden: (target: string) => boolean): string[] {
+  return sourceFiles(join(root, folder)).flatMap((file) =>
+    resolvedRelativeImports(file)
+      .filter(forbidden)
+      .map((target) => `${relative(root, file)} -> ${target}`),
+  );
+}
+
 describe('module boundaries', () => {
   it('nothing under router/ imports the controllers or the CLI', () => {
-    const offenders = sourceFiles(join(root, 'router')).flatMap((file) =>
-      resolvedRelativeImports(file)
-        .filter((target) => /^(cli|site-controller|service-controller)\//.test(target))
-        .map((target) => `${relative(root, file)} -> ${target}`),
-    );
-    expect(offenders).toEqual([]);
+    expect(importsLeaving('router', (target) => /^(cli|site-controller|service-controller)\//.test(target))).toEqual([]);
   });
 
-  it('router/config imports nothing else of the project', () => {
-    const offenders = sourceFiles(join(root, 'router/config')).flatMap((file) =>
-      resolvedRelativeImports(file)
-        .filter((target) => !target.startsWith('router/config/'))
-        .map((target) => `${relative(root, file)} -> ${target}`),
-    );
-    expect(offenders).toEqual([]);
-  });
-
-  it('site-controller/pki imports nothing else of the project', () => {
-    const offenders = sourceFiles(join(root, 'site-controller/pki')).flatMap((file) =>
-      resolvedRelativeImports(file)
-        .filter((target) => !target.startsWith('site-controller/pki/'))
-        .map((target) => `${relative(root, file)} -> ${target}`),
-    );
-    expect(offenders).toEqual([]);
+  it.each(['router/config', 'router/routing', 'site-controller/pki'])('%s imports nothing else of the project', (folder) => {
+    expect(importsLeaving(folder, (target) => !target.startsWith(`${folder}/`))).toEqual([]);
   });
 });

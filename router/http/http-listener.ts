@@ -15,7 +15,7 @@ import type { Logger } from '../log/logger.js';
 import type { RouterMetrics } from '../metrics.js';
 import { bindServer, type BoundServer } from '../net/bound-server.js';
 import { describeUnauthorizedClient } from '../peer/socket-errors.js';
-import type { TlsMaterial } from '../tls/ssl-profile.js';
+import { tlsServerOptions, type TlsMaterial } from '../tls/ssl-profile.js';
 
 export interface HttpListenerDeps {
   readonly log: Logger;
@@ -53,18 +53,8 @@ export class HttpListener {
       }
     };
     const server = material
-      ? https.createServer(
-          {
-            ca: material.ca,
-            cert: material.cert,
-            key: material.key,
-            passphrase: material.passphrase,
-            requestCert: entity.authenticatePeer,
-            // Checked at the upgrade, so that the refusal can say why (see AmqpListener).
-            rejectUnauthorized: false,
-          },
-          handle,
-        )
+      ? // The client certificate is verified at the upgrade, and a refusal says why.
+        https.createServer(tlsServerOptions(material, entity.authenticatePeer), handle)
       : http.createServer(handle);
     server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       if (!entity.websockets) return refuse(socket, 404, 'WebSockets are not enabled on this listener');

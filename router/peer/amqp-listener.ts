@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import type { ListenerEntity } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { bindServer, type BoundServer } from '../net/bound-server.js';
-import type { TlsMaterial } from '../tls/ssl-profile.js';
+import { tlsServerOptions, type TlsMaterial } from '../tls/ssl-profile.js';
 import { describeTlsClientError, describeUnauthorizedClient } from './socket-errors.js';
 
 export interface AmqpListenerDeps {
@@ -51,17 +51,8 @@ export class AmqpListener {
     };
     let server: net.Server;
     if (material) {
-      const tlsServer = tls.createServer({
-        ca: material.ca,
-        cert: material.cert,
-        key: material.key,
-        passphrase: material.passphrase,
-        requestCert: entity.authenticatePeer,
-        // Verified below instead of inside the handshake: a handshake that
-        // OpenSSL aborts tells neither side why ("socket hang up"). Checked after
-        // it, the reason can be logged here and sent to the peer in an AMQP close.
-        rejectUnauthorized: false,
-      });
+      // The client certificate is verified in onSocket, and a refusal sent in an AMQP close.
+      const tlsServer = tls.createServer(tlsServerOptions(material, entity.authenticatePeer));
       tlsServer.on('secureConnection', onSocket);
       tlsServer.on('tlsClientError', (error, socket) => logRefusal(socket, describeTlsClientError(error)));
       server = tlsServer;

@@ -87,29 +87,41 @@ export class InterRouterConnector {
       this.dialWebSocket(fail);
       return;
     }
-    const socket = this.material
-      ? tls.connect({ host, port, ...this.tlsOptions() })
-      : net.connect({ host, port });
-    this.socket = socket;
+    const socket = this.material ? tls.connect({ host, port, ...this.tlsOptions() }) : net.connect({ host, port });
     socket.setNoDelay(true);
-    // A peer that accepts the TCP connection but never answers (a frozen process)
-    // would otherwise hold this connector forever, in the TLS handshake or the AMQP open.
-    this.establishTimer = setTimeout(() => socket.destroy(establishTimeout()), ESTABLISH_TIMEOUT_MS);
-    socket.once('close', () => clearTimeout(this.establishTimer));
+    this.watchEstablishing(socket);
     socket.once('error', (error) => fail(describeSocketError(error)));
     socket.once(this.material ? 'secureConnect' : 'connect', () => {
       if (settled) return;
       socket.removeAllListeners('error');
-      // Under TLS 1.3 the server checks our certificate after our handshake is
-      // done: its verdict arrives as an alert (a socket error) just before or
-      // after the connection ends. Keep it, and let it win over "closed".
-      let socketError: Error | undefined;
-      socket.on('error', (error) => (socketError ??= error));
-      this.hand(socket, (reason) => {
-        if (settled) return;
-        settled = true;
-        setImmediate(() => this.onDown(socketError ? describeSocketError(socketError) : reason));
-      });
+      settled = true;
+      this.handOver(socket);
+    });
+  }
+
+  /**
+   * A peer that accepts the connection but never answers (a frozen process)
+   * would otherwise hold this connector forever, in the TLS handshake, the
+   * WebSocket upgrade or the AMQP open: give up after ESTABLISH_TIMEOUT_MS.
+   */
+  private watchEstablishing(socket: Duplex): void {
+    this.socket = socket;
+    this.establishTimer = setTimeout(() => socket.destroy(establishTimeout()), ESTABLISH_TIMEOUT_MS);
+    socket.once('close', () => clearTimeout(this.establishTimer));
+  }
+
+  /** The transport is up: rhea takes it, and this connector follows it until it goes down. */
+  private handOver(socket: Duplex): void {
+    // Under TLS 1.3 the server checks our certificate after our handshake is
+    // done: its verdict arrives as an alert (a socket error) just before or
+    // after the connection ends. Keep it, and let it win over "closed".
+    let socketError: Error | undefined;
+    socket.on('error', (error) => (socketError ??= error));
+    let down = false;
+    this.hand(socket, (reason) => {
+      if (down) return;
+      down = true;
+      setImmediate(() => this.onDown(socketError ? describeSocketError(socketError) : reason));
     });
   }
 
@@ -146,19 +158,10 @@ export class InterRouterConnector {
     ws.once('open', () => {
       opened = true;
       const stream = createWebSocketStream(ws);
-      this.socket = stream;
       // What rhea looks at to offer SASL EXTERNAL: the TLS underneath.
       Object.assign(stream, { encrypted: Boolean(this.material) });
-      this.establishTimer = setTimeout(() => stream.destroy(establishTimeout()), ESTABLISH_TIMEOUT_MS);
-      stream.once('close', () => clearTimeout(this.establishTimer));
-      let socketError: Error | undefined;
-      stream.on('error', (error) => (socketError ??= error));
-      let down = false;
-      this.hand(stream, (reason) => {
-        if (down) return;
-        down = true;
-        setImmediate(() => this.onDown(socketError ? describeSocketError(socketError) : reason));
-      });
+      this.watchEstablishing(stream);
+      this.handOver(stream);
     });
   }
 

@@ -3,6 +3,7 @@
 // attribute and the file; the password itself never appears in any message.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { TlsOptions } from 'node:tls';
 import type { SslProfileEntity } from '../config/types.js';
 
 export interface TlsMaterial {
@@ -67,4 +68,22 @@ function resolvePassword(profile: SslProfileEntity, baseDir: string): string {
     default:
       return value;
   }
+}
+
+/**
+ * Options of a TLS server (AMQP or HTTPS listener) made from an sslProfile. A
+ * client certificate is requested with authenticatePeer but verified by the
+ * caller after the handshake, not inside it: a handshake that OpenSSL aborts
+ * tells neither side why ("socket hang up"), while checked afterwards the reason
+ * can be logged and sent back to the peer.
+ */
+export function tlsServerOptions(material: TlsMaterial, authenticatePeer: boolean): TlsOptions {
+  return {
+    ca: material.ca,
+    cert: material.cert,
+    key: material.key,
+    passphrase: material.passphrase,
+    requestCert: authenticatePeer,
+    rejectUnauthorized: false,
+  };
 }
