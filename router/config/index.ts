@@ -9,3 +9,4 @@ export { parseRouterConfig, loadRouterConfigFile } from './parse.js';
 export type { ParsedRouterConfig } from './parse.js';
 export { diffRouterConfig, sameRouterConfig } from './diff.js';
 export { ConfigError, formatProblem } from './errors.js';
+export { serialiseRouterConfig, type EntityList } from './serialise.js';

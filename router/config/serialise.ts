@@ -1,0 +1,33 @@
+// The typed model back in skupper-router's JSON form, so that a running config
+// can be edited as a file would be (management CREATE/DELETE) and validated by
+// the one parser: parseRouterConfig(serialise(config)) gives the same config.
+import type { LogLevel, RouterConfig } from './types.js';
+
+export type EntityList = [string, Record<string, unknown>][];
+
+const ENABLE_OF_LEVEL: Record<LogLevel, string> = {
+  trace: 'trace+',
+  debug: 'debug+',
+  info: 'info+',
+  warn: 'warning+',
+  error: 'error+',
+  fatal: 'critical+',
+  silent: 'none',
+};
+
+function definedOnly(entity: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(entity).filter(([, value]) => value !== undefined));
+}
+
+export function serialiseRouterConfig(config: RouterConfig): EntityList {
+  return [
+    ['router', definedOnly(config.router)],
+    ...[...config.sslProfiles.values()].map((e): [string, Record<string, unknown>] => ['sslProfile', definedOnly(e)]),
+    ...[...config.listeners.values()].map((e): [string, Record<string, unknown>] => ['listener', definedOnly(e)]),
+    ...[...config.connectors.values()].map((e): [string, Record<string, unknown>] => ['connector', definedOnly(e)]),
+    ...[...config.tcpListeners.values()].map((e): [string, Record<string, unknown>] => ['tcpListener', definedOnly(e)]),
+    ...[...config.tcpConnectors.values()].map((e): [string, Record<string, unknown>] => ['tcpConnector', definedOnly(e)]),
+    ...config.addresses.map((e): [string, Record<string, unknown>] => ['address', definedOnly(e)]),
+    ...config.logs.map((e): [string, Record<string, unknown>] => ['log', { module: e.module, enable: ENABLE_OF_LEVEL[e.level] }]),
+  ];
+}
