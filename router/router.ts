@@ -14,7 +14,9 @@ import { isOwnLink } from './peer/own-links.js';
 import { tuneRhea } from './peer/rhea-tuning.js';
 import { describeSocketError } from './peer/socket-errors.js';
 import { InterRouterConnector } from './peer/inter-router-connector.js';
+import { ManagementAgent, MANAGEMENT_ADDRESS, type RuntimeType } from './management/management-agent.js';
 import { NetworkAgent } from './network/network-agent.js';
+import { VERSION } from './version.js';
 import { CONTROL_ADDRESS, PeerConnection, type PeerOrigin } from './peer/peer-connection.js';
 import { TcpAdaptor } from './tcp/tcp-adaptor.js';
 import { loadTlsMaterial, type TlsMaterial } from './tls/ssl-profile.js';
@@ -33,6 +35,10 @@ export class Router {
   private readonly amqpListeners = new Map<string, AmqpListener>();
   private readonly httpListeners = new Map<string, HttpListener>();
   private readonly connectors = new Map<string, InterRouterConnector>();
+  private readonly management: ManagementAgent;
+  private readonly connections = new Set<ConnectionRecord>();
+  private nextConnection = 1;
+  private readonly startedAt = Date.now();
   /** Connections whose peer has said hello. */
   private readonly established = new Set<PeerConnection>();
   private readonly establishedCallbacks = new WeakMap<PeerConnection, () => void>();
@@ -72,6 +78,15 @@ export class Router {
       dropPeer: (peer, reason) => this.dropPeer(peer, reason),
       onNeighbourUp: (peer) => this.onNeighbourUp(peer),
     });
+    this.management = new ManagementAgent(
+      {
+        config: () => this.config,
+        reconfigure: async (next) => void (await this.reconfigure(next)),
+        rows: (type) => this.rows(type),
+        connectorStatus: (name) => this.connectorStatus(name),
+      },
+      logging.module('AGENT'),
+    );
     this.metrics.routes = () => new Map(this.tcp.listenedAddresses().map((address) => [address, this.network.targets(address).length]));
   }
 
@@ -279,9 +294,26 @@ export class Router {
       peer.startControl();
       this.network.connectionOpened(peer);
     });
+    const record: ConnectionRecord = {
+      identity: String(this.nextConnection++),
+      host: remoteOf(socket),
+      role,
+      dir: origin.kind === 'connector' ? 'out' : 'in',
+      via: origin.name,
+      container: () => peer?.remoteId ?? connection.container_id ?? '',
+      opened: () => (peer ? this.established.has(peer) : open),
+    };
+    this.connections.add(record);
+    socket.once('close', () => this.connections.delete(record));
+    connection.on('connection_open', () => {
+      if (!peer) open = true;
+    });
     connection.on('receiver_open', (context: EventContext) => {
       const receiver = context.receiver;
       if (isOwnLink(receiver)) return;
+      if (receiver && !peer && (receiver.target as { address?: string } | undefined)?.address === MANAGEMENT_ADDRESS) {
+        return this.management.acceptRequestLink(receiver);
+      }
       if (!receiver || !peer || !open) return this.refuseLink(context, role);
       if ((receiver.target as { address?: string } | undefined)?.address === CONTROL_ADDRESS) {
         peer.acceptControl(receiver, (message) => this.network.onControl(peer, message));
@@ -291,6 +323,9 @@ export class Router {
     });
     connection.on('sender_open', (context: EventContext) => {
       if (isOwnLink(context.sender)) return;
+      if (context.sender && !peer && (context.sender.source as { dynamic?: boolean } | undefined)?.dynamic) {
+        return this.management.acceptReplyLink(context.sender);
+      }
       if (!peer || !open || !TcpAdaptor.isFlowLink(context)) return this.refuseLink(context, role);
       if (context.sender) this.tcp.acceptFlowLink(peer, { sender: context.sender });
     });
@@ -345,8 +380,77 @@ export class Router {
   private refuseLink(context: EventContext, role: string): void {
     const link = context.receiver ?? context.sender;
     const description =
-      role === 'normal' ? 'AMQP messaging on normal listeners is not available in this kskup version' : 'unexpected link on an inter-router connection';
+      role === 'normal'
+        ? 'only $management is served to clients in this kskup version; AMQP messaging comes later'
+        : 'unexpected link on an inter-router connection';
     link?.close({ condition: 'amqp:not-implemented', description });
+  }
+
+  /** Management's view of the runtime entity types (docs/management.md). */
+  private rows(type: RuntimeType): Record<string, unknown>[] {
+    switch (type) {
+      case 'router':
+        return [
+          {
+            identity: this.id,
+            name: this.id,
+            id: this.id,
+            mode: this.config.router.mode,
+            version: VERSION,
+            helloIntervalSeconds: this.config.router.helloIntervalSeconds,
+            helloMaxAgeSeconds: this.config.router.helloMaxAgeSeconds,
+            connectionCount: this.connections.size,
+            nodeCount: this.network.knownRouters().length,
+            addrCount: this.rows('router.address').length,
+            flowCount: this.tcp.openFlowCount(),
+            uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+          },
+        ];
+      case 'connection':
+        return [...this.connections].map((c) => ({
+          identity: c.identity,
+          name: c.identity,
+          host: c.host,
+          role: c.role,
+          dir: c.dir,
+          via: c.via,
+          container: c.container(),
+          opened: c.opened(),
+        }));
+      case 'router.node': {
+        const routes = this.network.routes();
+        return this.network.knownRouters().map((ad) => {
+          const route = routes.get(ad.origin);
+          const self = ad.origin === this.id;
+          return {
+            identity: ad.origin,
+            name: ad.origin,
+            id: ad.origin,
+            nextHop: self ? '(self)' : (route?.nextHop ?? '(unreachable)'),
+            cost: self ? 0 : (route?.cost ?? null),
+            hops: self ? 0 : (route?.hops ?? null),
+            mode: ad.mode,
+            addresses: ad.addresses,
+          };
+        });
+      }
+      case 'router.address': {
+        const addresses = new Set([...this.tcp.listenedAddresses(), ...this.tcp.servedAddresses(), ...this.network.knownRouters().flatMap((ad) => ad.addresses)]);
+        return [...addresses].sort().map((address) => {
+          const targets = this.network.targets(address);
+          return {
+            identity: address,
+            name: address,
+            distribution: 'balanced',
+            localTargets: this.tcp.servedAddresses().includes(address) ? 1 : 0,
+            remoteRouters: targets.filter((t) => t.router !== this.id).map((t) => t.router),
+            routes: targets.length,
+          };
+        });
+      }
+      case 'flow':
+        return this.tcp.flowRows();
+    }
   }
 
   /** What tests and the management side want to know about ports and links. */
@@ -399,4 +503,19 @@ function summarise(diff: ConfigDiff): Record<string, unknown> {
     }
   }
   return out;
+}
+
+interface ConnectionRecord {
+  readonly identity: string;
+  readonly host: string;
+  readonly role: string;
+  readonly dir: 'in' | 'out';
+  readonly via: string;
+  container(): string;
+  opened(): boolean;
+}
+
+function remoteOf(socket: Duplex): string {
+  const { remoteAddress, remotePort } = socket as Duplex & { remoteAddress?: string; remotePort?: number };
+  return remoteAddress ? `${remoteAddress}:${remotePort}` : 'websocket';
 }

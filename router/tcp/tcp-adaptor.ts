@@ -368,6 +368,22 @@ export class TcpAdaptor {
     return context.receiver ? name.endsWith(FORWARD_SUFFIX) : name.endsWith(REVERSE_SUFFIX);
   }
 
+  /** Open flows and relays, for management. */
+  flowRows(): Record<string, unknown>[] {
+    return [
+      ...[...this.flows].map((flow) => ({
+        identity: flow.id,
+        name: flow.id,
+        address: flow.address,
+        state: flow.currentState,
+        bytesIn: flow.bytesIn,
+        bytesOut: flow.bytesOut,
+        role: flow.side,
+      })),
+      ...[...this.relays].map((relay) => ({ identity: relay.id, name: relay.id, address: relay.address, state: 'open', bytesIn: null, bytesOut: null, role: 'relay' })),
+    ];
+  }
+
   openFlowCount(): number {
     return this.flows.size;
   }

@@ -307,6 +307,11 @@ export class TcpFlow {
     this.options.log.debug({ flow: this.id, address: this.address, from: previous, to: next, reason }, 'flow state');
   }
 
+  /** Which end of the flow this router is. */
+  get side(): 'listener-side' | 'connector-side' {
+    return this.options.connecting ? 'connector-side' : 'listener-side';
+  }
+
   get currentState(): FlowState {
     return this.state;
   }

@@ -33,8 +33,9 @@ export async function freePort(): Promise<number> {
 
 const PORT_RANGE_START = 20_000;
 const PORT_RANGE_SIZE = 12_000;
-// Spread over the range by process, so that test files running one after the other do not reuse ports.
-let portCursor = (process.pid * 97) % PORT_RANGE_SIZE;
+// A random start for each test file (each imports this module afresh), so that
+// files running one after the other do not hand out the same ports.
+let portCursor = Math.floor(Math.random() * PORT_RANGE_SIZE);
 
 function nextPort(): number {
   portCursor = (portCursor + 1) % PORT_RANGE_SIZE;

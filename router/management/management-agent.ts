@@ -1,0 +1,195 @@
+// AMQP management on the `$management` address (docs/management.md): requests
+// from clients on normal listeners, replies to their dynamic reply addresses.
+// It reads the router through a narrow view and edits it only by handing a new
+// configuration to `reconfigure`, validated by the same parser as a file.
+import { randomUUID } from 'node:crypto';
+import type { EventContext, Message, Receiver, Sender } from 'rhea';
+import { ConfigError, parseRouterConfig, serialiseRouterConfig, type RouterConfig } from '../config/index.js';
+import type { Logger } from '../log/logger.js';
+
+export const MANAGEMENT_ADDRESS = '$management';
+const TYPE_PREFIX = 'io.skupper.router.';
+const REQUEST_CREDIT = 50;
+
+type Row = Record<string, unknown>;
+
+/** What management can see of the running router. */
+export interface ManagementView {
+  config(): RouterConfig;
+  reconfigure(next: RouterConfig): Promise<void>;
+  /** Rows of the runtime entity types: router, connection, router.node, router.address, flow. */
+  rows(type: RuntimeType): Row[];
+  connectorStatus(name: string): { state: string; reason?: string } | undefined;
+}
+
+export type RuntimeType = 'router' | 'connection' | 'router.node' | 'router.address' | 'flow';
+const RUNTIME_TYPES: readonly RuntimeType[] = ['router', 'connection', 'router.node', 'router.address', 'flow'];
+const CONFIG_TYPES = ['listener', 'connector', 'sslProfile', 'tcpListener', 'tcpConnector'] as const;
+type ConfigType = (typeof CONFIG_TYPES)[number];
+const CREATABLE: ReadonlySet<string> = new Set(['tcpListener', 'tcpConnector', 'connector', 'sslProfile']);
+const CONFIG_KEYS: Record<ConfigType, keyof RouterConfig> = {
+  listener: 'listeners',
+  connector: 'connectors',
+  sslProfile: 'sslProfiles',
+  tcpListener: 'tcpListeners',
+  tcpConnector: 'tcpConnectors',
+};
+
+class ManagementError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Reply {
+  statusCode: number;
+  statusDescription: string;
+  body: unknown;
+}
+
+export class ManagementAgent {
+  private readonly replyTo = new Map<string, Sender>();
+
+  constructor(
+    private readonly view: ManagementView,
+    private readonly log: Logger,
+  ) {}
+
+  /** A client attached a receiver with a dynamic source: give it a reply address. */
+  acceptReplyLink(sender: Sender): void {
+    const address = `_kskup/reply/${randomUUID()}`;
+    sender.set_source({ address });
+    this.replyTo.set(address, sender);
+    sender.on('sender_close', () => this.replyTo.delete(address));
+  }
+
+  /** A client attached a sender to $management. */
+  acceptRequestLink(receiver: Receiver): void {
+    receiver.add_credit(REQUEST_CREDIT);
+    receiver.on('message', (context: EventContext) => {
+      context.delivery?.accept();
+      receiver.add_credit(1);
+      if (context.message) void this.handle(context.message);
+    });
+  }
+
+  dropConnectionLinks(senders: Iterable<Sender>): void {
+    const gone = new Set(senders);
+    for (const [address, sender] of this.replyTo) if (gone.has(sender)) this.replyTo.delete(address);
+  }
+
+  private async handle(request: Message): Promise<void> {
+    const reply = await this.answer(request).catch(
+      (error: unknown): Reply =>
+        error instanceof ManagementError
+          ? { statusCode: error.statusCode, statusDescription: error.message, body: {} }
+          : { statusCode: 500, statusDescription: String(error), body: {} },
+    );
+    const to = typeof request.reply_to === 'string' ? request.reply_to : undefined;
+    const sender = to ? this.replyTo.get(to) : undefined;
+    if (!sender) {
+      this.log.debug({ replyTo: to }, 'management request with no reachable reply address');
+      return;
+    }
+    sender.send({
+      to,
+      correlation_id: request.correlation_id ?? request.message_id,
+      application_properties: { statusCode: reply.statusCode, statusDescription: reply.statusDescription },
+      body: reply.body,
+    });
+  }
+
+  private async answer(request: Message): Promise<Reply> {
+    const properties = (request.application_properties ?? {}) as Record<string, unknown>;
+    const operation = String(properties.operation ?? '');
+    const type = shortType(String(properties.type ?? ''));
+    const name = typeof properties.name === 'string' ? properties.name : typeof properties.identity === 'string' ? properties.identity : undefined;
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    switch (operation) {
+      case 'GET-TYPES':
+        return ok(Object.fromEntries([...RUNTIME_TYPES, ...CONFIG_TYPES].map((t) => [TYPE_PREFIX + t, []])));
+      case 'QUERY': {
+        const entityType = shortType(String(properties.entityType ?? ''));
+        const rows = this.rowsOf(entityType);
+        const requested = Array.isArray(body.attributeNames) && body.attributeNames.length > 0 ? body.attributeNames.map(String) : undefined;
+        const attributeNames = requested ?? [...new Set(rows.flatMap((row) => Object.keys(row)))];
+        return ok({ attributeNames, results: rows.map((row) => attributeNames.map((attribute) => row[attribute] ?? null)) });
+      }
+      case 'READ': {
+        const row = this.rowsOf(type).find((r) => r.name === name || r.identity === name);
+        if (!row) throw new ManagementError(404, `no ${type} named "${name}"`);
+        return ok(row);
+      }
+      case 'CREATE':
+        return this.create(type, name, body);
+      case 'DELETE':
+        return this.remove(type, name);
+      default:
+        throw new ManagementError(405, `operation "${operation}" is not supported (GET-TYPES, QUERY, READ, CREATE, DELETE)`);
+    }
+  }
+
+  private rowsOf(type: string): Row[] {
+    if ((RUNTIME_TYPES as readonly string[]).includes(type)) return this.view.rows(type as RuntimeType);
+    if (!(CONFIG_TYPES as readonly string[]).includes(type)) throw new ManagementError(404, `unknown entity type "${type}"`);
+    const entities = this.view.config()[CONFIG_KEYS[type as ConfigType]] as ReadonlyMap<string, object>;
+    return [...entities.values()].map((entity) => {
+      const row: Row = { ...entity, identity: (entity as { name: string }).name };
+      if (type === 'sslProfile' && row.password !== undefined) row.password = '********';
+      if (type === 'connector') {
+        const status = this.view.connectorStatus(String(row.name));
+        row.connectionStatus = status?.state ?? 'stopped';
+        row.connectionMsg = status?.reason ?? '';
+      }
+      return row;
+    });
+  }
+
+  private async create(type: string, name: string | undefined, attributes: Record<string, unknown>): Promise<Reply> {
+    if (!CREATABLE.has(type)) throw new ManagementError(405, `CREATE is not supported for ${type}`);
+    const entityName = name ?? (typeof attributes.name === 'string' ? attributes.name : undefined);
+    if (!entityName) throw new ManagementError(400, `CREATE ${type} needs a name`);
+    const current = this.view.config();
+    if ((current[CONFIG_KEYS[type as ConfigType]] as ReadonlyMap<string, unknown>).has(entityName)) {
+      throw new ManagementError(409, `${type} "${entityName}" already exists`);
+    }
+    const entities = serialiseRouterConfig(current);
+    entities.push([type, { ...attributes, name: entityName }]);
+    await this.apply(entities);
+    const created = this.rowsOf(type).find((row) => row.name === entityName) ?? {};
+    return { statusCode: 201, statusDescription: 'Created', body: created };
+  }
+
+  private async remove(type: string, name: string | undefined): Promise<Reply> {
+    if (!CREATABLE.has(type)) throw new ManagementError(405, `DELETE is not supported for ${type}`);
+    const current = this.view.config();
+    if (!name || !(current[CONFIG_KEYS[type as ConfigType]] as ReadonlyMap<string, unknown>).has(name)) {
+      throw new ManagementError(404, `no ${type} named "${name}"`);
+    }
+    const entities = serialiseRouterConfig(current).filter(([entityType, attributes]) => !(entityType === type && attributes.name === name));
+    await this.apply(entities);
+    return { statusCode: 204, statusDescription: 'No Content', body: {} };
+  }
+
+  private async apply(entities: [string, Record<string, unknown>][]): Promise<void> {
+    let next: RouterConfig;
+    try {
+      next = parseRouterConfig(JSON.stringify(entities), 'management request').config;
+    } catch (error) {
+      if (error instanceof ConfigError) throw new ManagementError(400, error.problems.map((p) => `${p.entity}: ${p.attribute ? `${p.attribute} ` : ''}${p.message}`).join('; '));
+      throw error;
+    }
+    await this.view.reconfigure(next);
+  }
+}
+
+function shortType(type: string): string {
+  return type.startsWith(TYPE_PREFIX) ? type.slice(TYPE_PREFIX.length) : type;
+}
+
+function ok(body: unknown): Reply {
+  return { statusCode: 200, statusDescription: 'OK', body };
+}

@@ -1,0 +1,131 @@
+// AMQP management ($management) of a real router in a line of three:
+//
+//   test client (rhea) --amqp--> A [normal listener] -- B -- C [tcpConnector "mgmt-svc" -> echo]
+//
+// QUERY shows the network as A sees it; CREATE of a tcpListener opens its port
+// at once and carries a flow; DELETE closes it; bad requests get 4xx statuses.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import rhea, { type Connection, type Message } from 'rhea';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, metric, RouterProcess, waitFor, type Entity } from './helpers/router-process.js';
+import { connect, receiveAll, sendStream, startEchoServer, type TestServer } from './helpers/tcp-tools.js';
+
+let dir: string;
+let echo: TestServer;
+const routers: RouterProcess[] = [];
+let amqpPort = 0;
+let httpA = 0;
+let connection: Connection;
+let request: (properties: Record<string, unknown>, body?: unknown) => Promise<Message>;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kskup-mgmt-'));
+  echo = await startEchoServer();
+  const [linkA, linkB] = [await freePort(), await freePort()];
+  [amqpPort, httpA] = [await freePort(), await freePort()];
+  const base = (id: string, link: number): Entity[] => [
+    ['router', { id }],
+    ['listener', { name: 'inter-router', role: 'inter-router', host: '127.0.0.1', port: link }],
+  ];
+  routers.push(
+    await RouterProcess.start(dir, 'A', [
+      ...base('mgmt-A', linkA),
+      ['listener', { name: 'amqp', host: '127.0.0.1', port: amqpPort }],
+      ['listener', { name: 'http', host: '127.0.0.1', port: httpA, http: true }],
+    ]),
+    await RouterProcess.start(dir, 'B', [...base('mgmt-B', linkB), ['connector', { name: 'to-a', role: 'inter-router', host: '127.0.0.1', port: linkA }]]),
+    await RouterProcess.start(dir, 'C', [
+      ['router', { id: 'mgmt-C' }],
+      ['connector', { name: 'to-b', role: 'inter-router', host: '127.0.0.1', port: linkB }],
+      ['tcpConnector', { name: 'svc', host: '127.0.0.1', port: echo.port, address: 'mgmt-svc' }],
+    ]),
+  );
+  await waitFor('A to know all three routers', async () => (await metric(httpA, 'kskup_inter_router_connections').catch(() => 0)) === 1);
+
+  const container = rhea.create_container({ id: 'mgmt-test' });
+  connection = container.connect({ host: '127.0.0.1', port: amqpPort, reconnect: false } as never);
+  connection.on('disconnected', () => undefined);
+  const replies = connection.open_receiver({ source: { dynamic: true } });
+  const replyTo = await new Promise<string>((resolve) => replies.once('receiver_open', () => resolve(String((replies.source as { address: string }).address))));
+  const sender = connection.open_sender('$management');
+  const pending = new Map<string, (message: Message) => void>();
+  replies.on('message', (context) => {
+    const id = String(context.message?.correlation_id);
+    pending.get(id)?.(context.message!);
+    pending.delete(id);
+  });
+  let next = 0;
+  request = (properties, body = {}) =>
+    new Promise<Message>((resolve, reject) => {
+      const id = `r${next++}`;
+      pending.set(id, resolve);
+      setTimeout(() => reject(new Error(`no reply to ${JSON.stringify(properties)}`)), 5_000);
+      sender.send({ reply_to: replyTo, correlation_id: id, application_properties: properties, body });
+    });
+});
+
+afterAll(async () => {
+  connection?.close();
+  await Promise.all(routers.map((r) => r.stop()));
+  await echo?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+function status(reply: Message): number {
+  return Number((reply.application_properties as Record<string, unknown>).statusCode);
+}
+
+async function query(entityType: string): Promise<Record<string, unknown>[]> {
+  const reply = await request({ operation: 'QUERY', type: 'org.amqp.management', entityType }, { attributeNames: [] });
+  expect(status(reply)).toBe(200);
+  const { attributeNames, results } = reply.body as { attributeNames: string[]; results: unknown[][] };
+  return results.map((row) => Object.fromEntries(attributeNames.map((name, i) => [name, row[i]])));
+}
+
+describe('management on $management', () => {
+  it('GET-TYPES lists the entity types in long form', async () => {
+    const reply = await request({ operation: 'GET-TYPES', type: 'org.amqp.management' });
+    expect(status(reply)).toBe(200);
+    expect(Object.keys(reply.body as object)).toEqual(expect.arrayContaining(['io.skupper.router.router.node', 'io.skupper.router.tcpListener']));
+  });
+
+  it('QUERY router.node and router.address show the A-B-C line as A sees it', async () => {
+    await waitFor('all three routers', async () => (await query('io.skupper.router.router.node')).length === 3);
+    const nodes = Object.fromEntries((await query('router.node')).map((n) => [n.id, n]));
+    expect(nodes['mgmt-A']).toMatchObject({ nextHop: '(self)', cost: 0 });
+    expect(nodes['mgmt-B']).toMatchObject({ nextHop: 'mgmt-B', cost: 1 });
+    expect(nodes['mgmt-C']).toMatchObject({ nextHop: 'mgmt-B', cost: 2, addresses: ['mgmt-svc'] });
+    const addresses = await query('router.address');
+    expect(addresses.find((a) => a.name === 'mgmt-svc')).toMatchObject({ remoteRouters: ['mgmt-C'], routes: 1 });
+    const connections = await query('connection');
+    expect(connections.some((c) => c.role === 'inter-router' && c.container === 'mgmt-B' && c.opened === true)).toBe(true);
+  });
+
+  it('CREATE tcpListener opens its port at once and carries a flow to C; DELETE closes it', async () => {
+    const port = await freePort();
+    const created = await request({ operation: 'CREATE', type: 'io.skupper.router.tcpListener', name: 'made' }, { host: '127.0.0.1', port, address: 'mgmt-svc' });
+    expect(status(created)).toBe(201);
+    expect(created.body).toMatchObject({ name: 'made', port, address: 'mgmt-svc' });
+    const socket = await connect(port);
+    const received = receiveAll(socket);
+    const sent = await sendStream(socket, 1, 1024 * 1024);
+    expect((await received).sha256).toBe(sent);
+
+    const deleted = await request({ operation: 'DELETE', type: 'tcpListener', name: 'made' });
+    expect(status(deleted)).toBe(204);
+    await waitFor('the port to close', async () => connect(port).then((s) => (s.destroy(), undefined), () => true));
+  });
+
+  it.each([
+    { what: 'a bad port', properties: { operation: 'CREATE', type: 'tcpListener', name: 'bad' }, body: { port: 'eighty', address: 'x' }, code: 400, says: 'port "eighty" is not a number' },
+    { what: 'an existing name', properties: { operation: 'CREATE', type: 'listener', name: 'amqp' }, body: {}, code: 405, says: 'CREATE is not supported for listener' },
+    { what: 'an unknown entity', properties: { operation: 'READ', type: 'tcpConnector', name: 'nope' }, body: {}, code: 404, says: 'no tcpConnector named "nope"' },
+    { what: 'an unknown operation', properties: { operation: 'EXPLODE', type: 'router' }, body: {}, code: 405, says: 'operation "EXPLODE" is not supported' },
+  ])('$what gets $code with the reason', async ({ properties, body, code, says }) => {
+    const reply = await request(properties, body);
+    expect(status(reply)).toBe(code);
+    expect(String((reply.application_properties as Record<string, unknown>).statusDescription)).toContain(says);
+  });
+});
