@@ -11,6 +11,7 @@ import rhea, { type Connection, type Message } from 'rhea';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, metric, RouterProcess, waitFor, type Entity } from './helpers/router-process.js';
 import { connect, receiveAll, sendStream, startEchoServer, type TestServer } from './helpers/tcp-tools.js';
+import { run } from '../cli/run.js';
 
 let dir: string;
 let echo: TestServer;
@@ -129,3 +130,46 @@ describe('management on $management', () => {
     expect(String((reply.application_properties as Record<string, unknown>).statusDescription)).toContain(says);
   });
 });
+
+describe('kskup router stat against the real line A-B-C', () => {
+  async function stat(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const code = await run(['router', 'stat', '--port', String(amqpPort), ...args], {
+      stdout: { write: (text: string) => (out += text) },
+      stderr: { write: (text: string) => (err += text) },
+    });
+    return { code, out, err };
+  }
+
+  it('-n shows the three routers with next hops and costs, as text and JSON', async () => {
+    const text = await stat('-n');
+    expect(text.code).toBe(0);
+    expect(text.out).toMatch(/mgmt-A\s+\(self\)\s+0/);
+    expect(text.out).toMatch(/mgmt-C\s+mgmt-B\s+2/);
+    const json = await stat('-n', '-o', 'json');
+    const nodes = (JSON.parse(json.out) as { entities: { id: string; nextHop: string; cost: number }[] }).entities;
+    expect(nodes.map((n) => n.id).sort()).toEqual(['mgmt-A', 'mgmt-B', 'mgmt-C']);
+  });
+
+  it('-a shows the address served at C, and -g the router', async () => {
+    const addresses = await stat('-a', '-o', 'json');
+    expect(addresses.code).toBe(0);
+    const entities = (JSON.parse(addresses.out) as { entities: { name: string; remoteRouters: string[] }[] }).entities;
+    expect(entities.find((a) => a.name === 'mgmt-svc')?.remoteRouters).toEqual(['mgmt-C']);
+    const general = await stat('-g');
+    expect(general.code).toBe(0);
+    expect(general.out).toContain('mgmt-A');
+  });
+
+  it('an unreachable router exits 1 with one line', async () => {
+    const result = await run(['router', 'stat', '--port', String(await freePort()), '--timeout', '2'], {
+      stdout: { write: () => undefined },
+      stderr: { write: (text: string) => void (lastError = text) },
+    });
+    expect(result).toBe(1);
+    expect(lastError).toMatch(/cannot reach router at 127\.0\.0\.1:\d+: connection refused/);
+  });
+});
+
+let lastError = '';

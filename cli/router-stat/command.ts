@@ -1,0 +1,89 @@
+// `kskup router stat`: skstat for kskup routers. One section at a time, as
+// skstat does; none given means -g.
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { CommandContext } from '../command-context.js';
+import { ManagementClient } from '../management-client.js';
+import { DEFAULT_HOST, DEFAULT_PORT, resolveRouterTarget } from '../router-target.js';
+import { fetchSection, renderSection, type OutputFormat, type SectionName } from './sections.js';
+
+interface StatOptions {
+  readonly general?: true;
+  readonly connections?: true;
+  readonly nodes?: true;
+  readonly addresses?: true;
+  readonly links?: true;
+  readonly flows?: true;
+  readonly host?: string;
+  readonly port?: number;
+  readonly config?: string;
+  readonly sslCa?: string;
+  readonly sslCert?: string;
+  readonly sslKey?: string;
+  readonly timeout: number;
+  readonly output: OutputFormat;
+  readonly debug?: true;
+}
+
+type SectionFlag = 'general' | 'connections' | 'nodes' | 'addresses' | 'links' | 'flows';
+
+const SECTION_FLAGS: readonly { flags: string; key: SectionFlag; section: SectionName; description: string }[] = [
+  { flags: '-g, --general', key: 'general', section: 'general', description: 'router attributes (the default)' },
+  { flags: '-c, --connections', key: 'connections', section: 'connections', description: 'AMQP connections: peers and clients' },
+  { flags: '-n, --nodes', key: 'nodes', section: 'nodes', description: 'routers in the network, next hops and costs' },
+  { flags: '-a, --addresses', key: 'addresses', section: 'addresses', description: 'service addresses and where they are served' },
+  { flags: '-l, --links', key: 'links', section: 'flows', description: 'open flows (same as --flows)' },
+  { flags: '--flows', key: 'flows', section: 'flows', description: 'open flows: address, state, bytes each way, role' },
+];
+
+const EXAMPLES = `
+Examples:
+  kskup router stat                            router attributes of the router at 127.0.0.1:5672
+  kskup router stat -n --config router.json    the network as seen by the router router.json sets up
+  kskup router stat -c --port 5673 -o json     its connections, as JSON
+  kskup router stat --flows --host site-a --port 5671 --ssl-ca ca.crt --ssl-cert me.crt --ssl-key me.key`;
+
+export function addRouterStatCommand(router: Command, context: CommandContext): void {
+  const command = router
+    .command('stat')
+    .description('show what a running router knows: attributes, connections, network, addresses, flows')
+    .addHelpText('after', EXAMPLES);
+  for (const { flags, key, section, description } of SECTION_FLAGS) {
+    // Two sections at once is a usage error, but -l and --flows are one section.
+    const others = SECTION_FLAGS.filter((other) => other.section !== section).map((other) => other.key);
+    command.addOption(new Option(flags, description).conflicts(others));
+  }
+  command
+    .addOption(new Option('--host <host>', `router host (default ${DEFAULT_HOST})`))
+    .addOption(new Option('--port <port>', `router AMQP port (default ${DEFAULT_PORT})`).argParser(parsePort))
+    .addOption(new Option('--config <file>', "reach the router through the first normal listener in its config file").conflicts(['host', 'port']))
+    .addOption(new Option('--ssl-ca <file>', 'CA certificates (PEM) to verify the router with; connects with TLS'))
+    .addOption(new Option('--ssl-cert <file>', 'client certificate (PEM); authenticates with SASL EXTERNAL'))
+    .addOption(new Option('--ssl-key <file>', 'private key (PEM) of --ssl-cert'))
+    .addOption(new Option('--timeout <seconds>', 'give up on the router after this long').argParser(parseSeconds).default(5))
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--debug', 'show stack traces of errors')
+    .action(async (options: StatOptions) => {
+      context.debug = options.debug === true;
+      const section = SECTION_FLAGS.find(({ key }) => options[key])?.section ?? 'general';
+      const target = await resolveRouterTarget(options);
+      const client = await ManagementClient.connect(target, { timeoutMs: options.timeout * 1000 });
+      try {
+        const data = await fetchSection(client, section);
+        context.io.stdout.write(renderSection(section, data, options.output));
+      } finally {
+        await client.close();
+      }
+    });
+}
+
+function parsePort(value: string): number {
+  const port = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidArgumentError('not a port number (1-65535).');
+  return port;
+}
+
+function parseSeconds(value: string): number {
+  const seconds = /^\d*\.?\d+$/.test(value) ? Number(value) : NaN;
+  if (!(seconds > 0)) throw new InvalidArgumentError('not a positive number of seconds.');
+  return seconds;
+}
