@@ -15,6 +15,7 @@ import { tuneRhea } from './peer/rhea-tuning.js';
 import { describeSocketError } from './peer/socket-errors.js';
 import { InterRouterConnector } from './peer/inter-router-connector.js';
 import { ManagementAgent, MANAGEMENT_ADDRESS, type RuntimeType } from './management/management-agent.js';
+import { CONSUMER_PREFIX, MESSAGES_ADDRESS, MessagingAgent } from './messaging/messaging-agent.js';
 import { NetworkAgent } from './network/network-agent.js';
 import { VERSION } from './version.js';
 import { CONTROL_ADDRESS, PeerConnection, type PeerOrigin } from './peer/peer-connection.js';
@@ -36,6 +37,7 @@ export class Router {
   private readonly httpListeners = new Map<string, HttpListener>();
   private readonly connectors = new Map<string, InterRouterConnector>();
   private readonly management: ManagementAgent;
+  private readonly messaging: MessagingAgent;
   private readonly connections = new Set<ConnectionRecord>();
   private nextConnection = 1;
   private readonly startedAt = Date.now();
@@ -58,6 +60,14 @@ export class Router {
     this.container = rhea.create_container({ id: config.router.id });
     // A link error nobody handled would be re-emitted as 'error' on the container: never crash on it.
     this.container.on('error', (error: unknown) => this.serverLog.warn({ reason: String(error) }, 'unhandled AMQP error'));
+    this.messaging = new MessagingAgent({
+      selfId: config.router.id,
+      log: logging.module('MESSAGING'),
+      addresses: () => this.config.addresses,
+      consumersOf: (address) => this.network.targets(CONSUMER_PREFIX + address),
+      peerTowards: (routerId) => this.network.peerTowards(routerId),
+      onConsumersChanged: () => this.network.addressesChanged(),
+    });
     this.tcp = new TcpAdaptor({
       routerId: config.router.id,
       log: logging.module('TCP_ADAPTOR'),
@@ -74,7 +84,7 @@ export class Router {
       log: logging.module('ROUTER_HELLO'),
       helloIntervalMs: config.router.helloIntervalSeconds * 1000,
       helloMaxAgeMs: config.router.helloMaxAgeSeconds * 1000,
-      servedAddresses: () => this.tcp.servedAddresses(),
+      servedAddresses: () => [...this.tcp.servedAddresses(), ...this.messaging.advertised()],
       dropPeer: (peer, reason) => this.dropPeer(peer, reason),
       onNeighbourUp: (peer) => this.onNeighbourUp(peer),
     });
@@ -311,9 +321,11 @@ export class Router {
     connection.on('receiver_open', (context: EventContext) => {
       const receiver = context.receiver;
       if (isOwnLink(receiver)) return;
-      if (receiver && !peer && (receiver.target as { address?: string } | undefined)?.address === MANAGEMENT_ADDRESS) {
-        return this.management.acceptRequestLink(receiver);
+      const target = (receiver?.target as { address?: string } | undefined)?.address;
+      if (receiver && !peer) {
+        return target === MANAGEMENT_ADDRESS ? this.management.acceptRequestLink(receiver) : this.messaging.acceptProducer(receiver);
       }
+      if (receiver && peer && open && target === MESSAGES_ADDRESS) return this.messaging.acceptPeerLink(receiver);
       if (!receiver || !peer || !open) return this.refuseLink(context, role);
       if ((receiver.target as { address?: string } | undefined)?.address === CONTROL_ADDRESS) {
         peer.acceptControl(receiver, (message) => this.network.onControl(peer, message));
@@ -323,8 +335,9 @@ export class Router {
     });
     connection.on('sender_open', (context: EventContext) => {
       if (isOwnLink(context.sender)) return;
-      if (context.sender && !peer && (context.sender.source as { dynamic?: boolean } | undefined)?.dynamic) {
-        return this.management.acceptReplyLink(context.sender);
+      if (context.sender && !peer) {
+        const dynamic = (context.sender.source as { dynamic?: boolean } | undefined)?.dynamic;
+        return dynamic ? this.management.acceptReplyLink(context.sender) : this.messaging.acceptConsumer(context.sender);
       }
       if (!peer || !open || !TcpAdaptor.isFlowLink(context)) return this.refuseLink(context, role);
       if (context.sender) this.tcp.acceptFlowLink(peer, { sender: context.sender });
@@ -342,6 +355,7 @@ export class Router {
       open = false;
       peer.closeFlows('inter-router connection lost');
       this.network.connectionLost(peer);
+      this.messaging.neighbourLost(peer);
       if (!this.established.delete(peer)) return;
       this.metrics.interRouterConnections--;
       this.serverLog.info({ peer: peer.remoteId, reason }, `inter-router connection to ${peer.remoteId} is down`);
@@ -368,6 +382,7 @@ export class Router {
     const { origin } = peer;
     this.serverLog.info({ peer: peer.remoteId, via: `${origin.kind} ${origin.name}` }, `inter-router connection to ${peer.remoteId} is up (${origin.kind} "${origin.name}")`);
     this.establishedCallbacks.get(peer)?.();
+    this.messaging.neighbourUp(peer);
   }
 
   /** A neighbour that stopped saying hello: drop the connection so that routes move and a connector redials. */

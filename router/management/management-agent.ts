@@ -68,6 +68,7 @@ export class ManagementAgent {
 
   /** A client attached a sender to $management. */
   acceptRequestLink(receiver: Receiver): void {
+    receiver.set_target({ address: MANAGEMENT_ADDRESS });
     receiver.add_credit(REQUEST_CREDIT);
     receiver.on('message', (context: EventContext) => {
       context.delivery?.accept();
