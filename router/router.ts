@@ -465,6 +465,18 @@ export class Router {
       }
       case 'flow':
         return this.tcp.flowRows();
+      case 'router.link':
+        // Each open flow is a pair of links: one per direction.
+        return this.tcp.flowRows().flatMap((flow) =>
+          (['fwd', 'rev'] as const).map((direction) => ({
+            identity: `${String(flow.identity)}:${direction}`,
+            name: `${String(flow.identity)}:${direction}`,
+            linkType: 'flow',
+            linkDir: flow.role === 'connector-side' ? (direction === 'fwd' ? 'in' : 'out') : direction === 'fwd' ? 'out' : 'in',
+            owningAddr: flow.address,
+            role: flow.role,
+          })),
+        );
     }
   }
 

@@ -114,9 +114,19 @@ describe('management on $management', () => {
     const sent = await sendStream(socket, 1, 1024 * 1024);
     expect((await received).sha256).toBe(sent);
 
+    // UPDATE moves it to another port at once.
+    const movedTo = await freePort();
+    const updated = await request({ operation: 'UPDATE', type: 'tcpListener', name: 'made' }, { port: movedTo });
+    expect(status(updated)).toBe(200);
+    expect(updated.body).toMatchObject({ name: 'made', port: movedTo, address: 'mgmt-svc' });
+    const moved = await connect(movedTo);
+    const movedReceived = receiveAll(moved);
+    const movedSent = await sendStream(moved, 2, 64 * 1024);
+    expect((await movedReceived).sha256).toBe(movedSent);
+
     const deleted = await request({ operation: 'DELETE', type: 'tcpListener', name: 'made' });
     expect(status(deleted)).toBe(204);
-    await waitFor('the port to close', async () => connect(port).then((s) => (s.destroy(), undefined), () => true));
+    await waitFor('the port to close', async () => connect(movedTo).then((s) => (s.destroy(), undefined), () => true));
   });
 
   it.each([

@@ -22,8 +22,8 @@ export interface ManagementView {
   connectorStatus(name: string): { state: string; reason?: string } | undefined;
 }
 
-export type RuntimeType = 'router' | 'connection' | 'router.node' | 'router.address' | 'flow';
-const RUNTIME_TYPES: readonly RuntimeType[] = ['router', 'connection', 'router.node', 'router.address', 'flow'];
+export type RuntimeType = 'router' | 'connection' | 'router.node' | 'router.address' | 'router.link' | 'flow';
+const RUNTIME_TYPES: readonly RuntimeType[] = ['router', 'connection', 'router.node', 'router.address', 'router.link', 'flow'];
 const CONFIG_TYPES = ['listener', 'connector', 'sslProfile', 'tcpListener', 'tcpConnector'] as const;
 type ConfigType = (typeof CONFIG_TYPES)[number];
 const CREATABLE: ReadonlySet<string> = new Set(['tcpListener', 'tcpConnector', 'connector', 'sslProfile']);
@@ -126,10 +126,12 @@ export class ManagementAgent {
       }
       case 'CREATE':
         return this.create(type, name, body);
+      case 'UPDATE':
+        return this.update(type, name, body);
       case 'DELETE':
         return this.remove(type, name);
       default:
-        throw new ManagementError(405, `operation "${operation}" is not supported (GET-TYPES, QUERY, READ, CREATE, DELETE)`);
+        throw new ManagementError(405, `operation "${operation}" is not supported (GET-TYPES, QUERY, READ, CREATE, UPDATE, DELETE)`);
     }
   }
 
@@ -162,6 +164,20 @@ export class ManagementAgent {
     await this.apply(entities);
     const created = this.rowsOf(type).find((row) => row.name === entityName) ?? {};
     return { statusCode: 201, statusDescription: 'Created', body: created };
+  }
+
+  /** Replaces the named entity's attributes with the current ones overlaid by the request's. */
+  private async update(type: string, name: string | undefined, attributes: Record<string, unknown>): Promise<Reply> {
+    if (!CREATABLE.has(type)) throw new ManagementError(405, `UPDATE is not supported for ${type}`);
+    const current = this.view.config();
+    if (!name || !(current[CONFIG_KEYS[type as ConfigType]] as ReadonlyMap<string, unknown>).has(name)) {
+      throw new ManagementError(404, `no ${type} named "${name}"`);
+    }
+    const entities = serialiseRouterConfig(current).map(([entityType, existing]): [string, Record<string, unknown>] =>
+      entityType === type && existing.name === name ? [entityType, { ...existing, ...attributes, name }] : [entityType, existing],
+    );
+    await this.apply(entities);
+    return ok(this.rowsOf(type).find((row) => row.name === name) ?? {});
   }
 
   private async remove(type: string, name: string | undefined): Promise<Reply> {
