@@ -446,6 +446,7 @@ export class Router {
             hops: self ? 0 : (route?.hops ?? null),
             mode: ad.mode,
             addresses: ad.addresses,
+            neighbours: Object.keys(ad.neighbours).sort(),
           };
         });
       }
