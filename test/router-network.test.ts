@@ -80,7 +80,7 @@ async function echoThrough(port: number, seed: number, bytes: number): Promise<v
 }
 
 describe('line A--B--C', () => {
-  it('A->B->C: flows from A reach a service on C through B, byte-exact, 20 at once', async () => {
+  it('A->B->C: flows from A reach a service on C through B, byte-exact, 20 at once; B restarted, the line heals', async () => {
     const echo = await startEchoServer();
     servers.push(echo);
     const [a, b, c] = [await node('line-A'), await node('line-B'), await node('line-C')];
@@ -97,6 +97,14 @@ describe('line A--B--C', () => {
     expect(await metric(b.http, 'kskup_inter_router_connections')).toBe(2);
     const routes = a.process!.lines.filter((l) => l.msg === 'routes changed').at(-1);
     expect(routes?.routes).toMatchObject({ 'line-B': 'line-B/1', 'line-C': 'line-B/2' });
+
+    // B restarts (a new process, a new link-state epoch): the line heals with no manual step.
+    expect(await b.process!.stop()).toBe(0);
+    await waitFor('A to lose the route', async () => (await routesTo(a, 'line-svc')) === 0, 10_000);
+    b.process = await RouterProcess.start(dir, b.name, config(b), ['--log-level', 'info']);
+    routers.push(b.process);
+    await waitFor('A to route to C again', async () => (await routesTo(a, 'line-svc')) >= 1, 15_000);
+    await echoThrough(port, 99, 1 * MiB);
   });
 });
 
