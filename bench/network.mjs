@@ -11,7 +11,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort, median, registerTempDir, removeTempDir, rssBytes, sleep, spawnTracked, stopAll, waitFor, which } from './lib/common.mjs';
+import { freePort, median, removeTempDir, rssBytes, sleep, spawnTracked, stopAll, waitFor, which } from './lib/common.mjs';
 import { iperf, roundTrips, rssWithFlows } from './lib/measure.mjs';
 import { startEchoServer, startIperfServer } from './lib/setup.mjs';
 
@@ -24,7 +24,7 @@ const quick = args.includes('--quick');
 const wanted = (name) => only.length === 0 || only.includes(name);
 
 const dir = mkdtempSync(join(tmpdir(), 'kskup-bench-net-'));
-registerTempDir(dir);
+// Removed at the end of a good run only, so that the routers' logs can be read after a failure.
 
 /** Starts one router; `entities` is its config. Resolves when its http listener answers. */
 async function router(name, entities, http) {
@@ -204,7 +204,10 @@ try {
   const out = join(REPO, 'bench/results/network-latest.json');
   writeFileSync(out, JSON.stringify(results, null, 2));
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
-} finally {
+} catch (error) {
+  process.stderr.write(`${error.stack ?? error}\nrouter logs kept in ${dir}\n`);
   await stopAll();
-  removeTempDir(dir);
+  process.exit(1);
 }
+await stopAll();
+removeTempDir(dir);

@@ -26,6 +26,7 @@ class RelayDirection {
     private readonly from: Receiver,
     private readonly to: Sender,
     private readonly fail: (reason: string) => void,
+    private readonly isClosed: () => boolean,
   ) {
     to.on('sender_flow', () => this.mirrorCredit());
     to.on('sendable', () => this.mirrorCredit());
@@ -43,7 +44,10 @@ class RelayDirection {
 
   private pass(context: EventContext): void {
     context.delivery?.update(true);
-    if (!context.message) return;
+    // Messages still in flight from upstream when the relay closed (an abort
+    // downstream) are dropped: sent on a detached link they would be a
+    // protocol error that takes down the whole connection.
+    if (!context.message || this.isClosed()) return;
     const message = classifyFlowMessage(context.message);
     if (message.kind === 'invalid') {
       this.fail(message.reason);
@@ -74,7 +78,11 @@ export class FlowRelay {
     private readonly onClosed: (relay: FlowRelay) => void,
   ) {
     const fail = (reason: string) => this.abort(reason);
-    this.directions = [new RelayDirection(upstream.forwardIn, downstream.forwardOut, fail), new RelayDirection(downstream.reverseIn, upstream.reverseOut, fail)];
+    const isClosed = () => this.closed;
+    this.directions = [
+      new RelayDirection(upstream.forwardIn, downstream.forwardOut, fail, isClosed),
+      new RelayDirection(downstream.reverseIn, upstream.reverseOut, fail, isClosed),
+    ];
     this.links = [upstream.forwardIn, upstream.reverseOut, downstream.forwardOut, downstream.reverseIn];
     for (const link of this.links) {
       link.on(link.is_receiver() ? 'receiver_close' : 'sender_close', (context: EventContext) => this.onLinkClosed(context));
