@@ -47,6 +47,30 @@ export function tuneRhea(): void {
   const links = require('rhea/lib/link.js') as LinkModule;
   processOnlyPendingLinks(links, require('rhea/lib/session.js') as { prototype: Record<string, unknown> });
   shareLinkAccessors(links, require('rhea/lib/frames.js') as LinkFrames, require('rhea/lib/endpoint.js') as new () => unknown);
+  dropTransfersOnDetachedLinks(require('rhea/lib/session.js') as { prototype: Record<string, unknown> });
+}
+
+/**
+ * A transfer that arrives for a link the peer has already detached (or whose
+ * handle is gone) makes rhea throw, and the throw closes the whole connection
+ * with every flow on it. A late transfer for a dead link carries nothing anyone
+ * can use: count the session's transfer id, as the window requires, and drop it.
+ */
+function dropTransfersOnDetachedLinks(Session: { prototype: Record<string, unknown> }): void {
+  Session.prototype.on_transfer = function onTransfer(
+    this: {
+      remote: { handles: Record<number, { is_remote_open(): boolean } | undefined> };
+      incoming: { next_transfer_id: number; on_transfer(frame: unknown, link: unknown): void };
+    },
+    frame: { performative: { handle: number } },
+  ) {
+    const link = this.remote.handles[frame.performative.handle];
+    if (!link || !link.is_remote_open()) {
+      this.incoming.next_transfer_id++;
+      return;
+    }
+    this.incoming.on_transfer(frame, link);
+  };
 }
 
 function encodeTransfersWithOneCopy(frames: FramesModule): void {

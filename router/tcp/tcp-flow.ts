@@ -285,11 +285,28 @@ export class TcpFlow {
     this.options.counters.flowsOpen--;
     this.options.counters.flowsFailed++;
     const condition = { condition: conditionName, description: reason };
-    if (!this.sender.is_closed()) this.sender.close(origin === 'local' ? condition : undefined);
+    this.closeSenderWhenSent(origin === 'local' ? condition : undefined);
     if (!this.receiver.is_closed()) this.receiver.close(origin === 'local' ? condition : undefined);
     if (origin === 'network' && !this.socket.destroyed) this.resetSocket();
     else this.socket.destroy();
     this.options.onClosed(this, reason);
+  }
+
+  /**
+   * rhea writes a detach as soon as it is asked to, even ahead of transfers the
+   * session window still holds back, and a transfer after a detach is a protocol
+   * error at the peer. Detach once what was queued with credit is on the wire;
+   * what has no credit will never be sent and cannot overtake it.
+   */
+  private closeSenderWhenSent(error: { condition: string; description: string } | undefined, attempts = 0): void {
+    if (this.sender.is_closed()) return;
+    const counters = this.sender as unknown as SenderCounters;
+    const inFlight = this.messagesQueued - counters.delivery_count;
+    if (inFlight > 0 && counters.credit > 0 && attempts < 200) {
+      setImmediate(() => this.closeSenderWhenSent(error, attempts + 1));
+      return;
+    }
+    this.sender.close(error);
   }
 
   private resetSocket(): void {
