@@ -5,15 +5,16 @@
 //
 //   npm run bench -- [--runs N] [--quick] [--only direct|stunnel|kskup|kskup-64k|kskup-16k]... [--out FILE]
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join, resolve, relative } from 'node:path';
+import { basename, dirname, join, resolve, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { commandVersion, freePorts, median, registerTempDir, removeTempDir, sleep, stopAll } from './lib/common.mjs';
+import { commandVersion, cpuElsewhere, cpuSnapshot, freePorts, median, registerTempDir, removeTempDir, sleep, stopAll } from './lib/common.mjs';
 import { connectionsPerSecond, iperf, roundTrips, rssWithFlows } from './lib/measure.mjs';
 import {
   BENCH_DIR,
   REPO_DIR,
+  buildFromGit,
   createPki,
   findTools,
   logIssues,
@@ -30,7 +31,13 @@ const USAGE = `usage: npm run bench -- [options]
   --quick         short durations for a smoke run (under a minute)
   --only PATH     direct, stunnel, kskup (= kskup-64k and kskup-16k), kskup-64k, kskup-16k; repeatable
   --out FILE      JSON results (default bench/results/latest.json; the Markdown table goes next to it as .md)
-  --keep          keep the temp dir (certs, configs, logs) and print where it is`;
+  --router-ref R  build the router from git commit/branch R (git archive + tsc) instead of
+                  using dist/ as it is (which others may be rebuilding or editing meanwhile)
+  --keep          keep the temp dir (certs, configs, logs) and print where it is
+  The machine may be shared: before each path's measurement the bench waits (up to
+  --wait-quiet SECONDS, default 30; 0 with --quick) until other processes use less than
+  --quiet-threshold CORES (default 0.25), and repeats a measurement during which they
+  used more (up to --retries N times, default 1; 0 with --quick), keeping the quietest.`;
 
 /** Paths in table order. "kskup" runs with maxFrameSize 65536, "kskup-16k" with the default 16384. */
 const PATHS = ['direct', 'stunnel', 'kskup', 'kskup-16k'];
@@ -80,6 +87,10 @@ function parseOptions(argv) {
       only: { type: 'string', multiple: true },
       out: { type: 'string', default: join(BENCH_DIR, 'results', 'latest.json') },
       keep: { type: 'boolean', default: false },
+      'wait-quiet': { type: 'string' },
+      'router-ref': { type: 'string' },
+      'quiet-threshold': { type: 'string', default: '0.25' },
+      retries: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -101,12 +112,21 @@ function parseOptions(argv) {
     paths = PATHS.filter((p) => chosen.has(p));
   }
   const quick = values.quick;
+  const number = (name, text, fallback, max) => {
+    const value = text === undefined ? fallback : Number(text);
+    if (!Number.isFinite(value) || value < 0 || value > max) throw new Error(`--${name} must be a number from 0 to ${max}, not ${text}`);
+    return value;
+  };
   return {
+    waitQuietSeconds: number('wait-quiet', values['wait-quiet'], quick ? 0 : 30, 600),
+    quietThreshold: number('quiet-threshold', values['quiet-threshold'], 0.25, 2),
+    retries: Math.floor(number('retries', values.retries, quick ? 0 : 1, 5)),
     runs,
     quick,
     paths,
     out: resolve(values.out),
     keep: values.keep,
+    routerRef: values['router-ref'],
     settings: {
       iperfSeconds: quick ? 2 : 5,
       rttCount: quick ? 2000 : 20_000,
@@ -144,17 +164,17 @@ function gitInfo() {
     }
   };
   const dirty = git('status', '--porcelain', '--', 'router', 'site-controller');
-  return { commit: git('rev-parse', 'HEAD'), routerSourcesModified: dirty ? dirty.split('\n') : [] };
+  return { gitHead: git('rev-parse', 'HEAD'), routerSourcesModifiedInWorkingTree: dirty ? dirty.split('\n') : [] };
 }
 
 const log = (text) => process.stdout.write(`${text}\n`);
 const round = (value, digits) => (typeof value === 'number' && Number.isFinite(value) ? Number(value.toFixed(digits)) : null);
 
 /** Starts one path, measures everything on it, stops it. Errors are recorded, not thrown. */
-async function measurePath(pathName, run, context) {
+async function measurePath(pathName, run, attempt, context) {
   const { options, tools, dir, pki, distDir, echoPort } = context;
   const s = options.settings;
-  const tag = `${pathName}-r${run}`;
+  const tag = `${pathName}-r${run + 1}${attempt ? `-a${attempt + 1}` : ''}`;
   const record = { run: run + 1, values: {}, errors: [], details: {} };
   const fail = (what, error) => {
     record.errors.push(`${what}: ${error.message ?? error}`);
@@ -251,15 +271,66 @@ async function measurePath(pathName, run, context) {
         if (exit && (exit.code !== 0 || exit.signal)) fail(`${p.child.benchName} exit`, new Error(`exited with ${exit.code ?? exit.signal} after SIGTERM`));
       }
       if (pathName.startsWith('kskup')) {
-        const issues = path.logs.flatMap((file) => logIssues(file).map((line) => `${file.includes('router-A') ? 'A' : 'B'}: ${line}`));
+        const issues = path.logs.flatMap((file) => logIssues(file, path.stoppingAt).map((line) => `${file.includes('router-A') ? 'A' : 'B'}: ${line}`));
         record.details.logIssues = issues.slice(0, 20);
         record.details.logIssueCount = issues.length;
-        if (issues.length) log(`    ! ${issues.length} warning/error line(s) in the router logs, first: ${issues[0].slice(0, 300)}`);
+        if (issues.length) log(`    ! ${issues.length} line(s) worth a look in the router logs (warnings, errors, links down), first: ${issues[0].slice(0, 300)}`);
+      }
+      // Keep the logs of a measurement that went wrong: the work dir is removed at the end.
+      if (record.errors.length || record.details.logIssueCount) {
+        const keep = join(BENCH_DIR, 'tmp', 'failed-logs', `${context.stamp}-${tag}`);
+        mkdirSync(keep, { recursive: true });
+        for (const file of [...path.logs, ...(iperfServer ? [iperfServer.log] : [])]) {
+          if (existsSync(file)) copyFileSync(file, join(keep, basename(file)));
+        }
+        record.details.keptLogs = relative(REPO_DIR, keep);
+        log(`    logs kept in ${record.details.keptLogs}`);
       }
     }
     if (iperfServer) await iperfServer.stop();
   }
   return record;
+}
+
+/** Waits, at most `seconds`, for a second during which other processes use under `threshold` cores. */
+async function waitQuiet(seconds, threshold) {
+  const started = Date.now();
+  let last;
+  while (Date.now() - started < seconds * 1000) {
+    const before = cpuSnapshot();
+    await sleep(1000);
+    last = cpuElsewhere(before, cpuSnapshot());
+    if (last.otherCores < threshold) return { waitedSeconds: Math.round((Date.now() - started) / 1000), otherCores: last.otherCores };
+  }
+  return { waitedSeconds: Math.round((Date.now() - started) / 1000), otherCores: last?.otherCores ?? null, gaveUp: seconds > 0 };
+}
+
+/**
+ * measurePath(), with a watch on the rest of the machine: other load during a
+ * measurement repeats it (up to options.retries times); the quietest attempt is kept.
+ */
+async function measureQuietly(pathName, run, context) {
+  const { options } = context;
+  let best;
+  const attempts = [];
+  for (let attempt = 0; attempt <= options.retries; attempt++) {
+    const quiet = await waitQuiet(options.waitQuietSeconds, options.quietThreshold);
+    log(`  ${pathName}${attempt ? ` (attempt ${attempt + 1})` : ''}${quiet.waitedSeconds > 1 ? ` after waiting ${quiet.waitedSeconds} s for other load to stop${quiet.gaveUp ? ' (it did not)' : ''}` : ''}`);
+    const before = cpuSnapshot();
+    const record = await measurePath(pathName, run, attempt, context);
+    const elsewhere = cpuElsewhere(before, cpuSnapshot());
+    record.details.cpuElsewhere = elsewhere;
+    record.details.attempt = attempt + 1;
+    const noisy = elsewhere.otherCores > options.quietThreshold;
+    if (noisy) log(`    ~ other processes used ${elsewhere.otherCores} cores (steal ${elsewhere.stealCores}) during this measurement${attempt < options.retries ? ': repeating it' : ''}`);
+    attempts.push(record);
+    if (!best || elsewhere.otherCores < best.details.cpuElsewhere.otherCores) best = record;
+    if (!noisy) break;
+  }
+  // The others stay in the results (not in the medians): what went wrong in them still counts.
+  const discarded = attempts.filter((r) => r !== best);
+  if (discarded.length) best.discardedAttempts = discarded;
+  return best;
 }
 
 function formatCell(path, metric, summary) {
@@ -276,7 +347,7 @@ export function markdownTable(summary, paths) {
   const ref = REFERENCE['skupper-router 3.5.1'];
   const st = REFERENCE['stunnel (two-process), same issue'];
   const stRef = (key) => {
-    if (key.startsWith('tput')) return `${st.throughputRangeGbps[0]}–${st.throughputRangeGbps[1]}`;
+    if (key.startsWith('tput')) return st.throughputRangeGbps.map((x) => x.toFixed(1)).join('–');
     return st[key] ?? '';
   };
   const header = ['Metric (median)', ...paths, 'skupper-router 3.5.1 (ref.)', 'stunnel (ref.)'];
@@ -308,11 +379,22 @@ async function main() {
   const began = Date.now();
   log(`kskup bench: paths ${options.paths.join(', ')}; ${options.runs} run(s)${options.quick ? ' (quick)' : ''}; work dir ${relative(REPO_DIR, dir)}`);
 
-  const distDir = snapshotDist(dir);
+  let distDir;
+  let router;
+  if (options.routerRef) {
+    log(`building the router from git ${options.routerRef}...`);
+    const built = buildFromGit(options.routerRef, dir);
+    distDir = built.distDir;
+    router = { source: `git ${options.routerRef}`, commit: built.commit };
+  } else {
+    distDir = snapshotDist(dir);
+    router = { source: 'dist/ of the working tree (copied at start)', ...gitInfo() };
+  }
+  log(`router under test: ${router.source}${router.commit ? ` ${router.commit.slice(0, 12)}` : ''}`);
   const pki = await createPki(distDir, join(dir, 'pki'));
   const [echoPort] = await freePorts(1);
   const echo = await startEchoServer(dir, echoPort);
-  const context = { options, tools, dir, pki, distDir, echoPort };
+  const context = { options, tools, dir, pki, distDir, echoPort, stamp: startedAt.toISOString().replace(/[:.]/g, '-') };
   const machine = machineInfo(tools);
 
   const records = Object.fromEntries(options.paths.map((p) => [p, []]));
@@ -321,8 +403,7 @@ async function main() {
     const order = options.paths.map((_, i) => options.paths[(i + run) % options.paths.length]);
     log(`run ${run + 1}/${options.runs}: ${order.join(' -> ')}`);
     for (const [position, pathName] of order.entries()) {
-      log(`  ${pathName}`);
-      const record = await measurePath(pathName, run, context);
+      const record = await measureQuietly(pathName, run, context);
       record.position = position;
       records[pathName].push(record);
     }
@@ -360,8 +441,17 @@ async function main() {
     date: startedAt.toISOString(),
     durationSeconds: Math.round((Date.now() - began) / 1000),
     machine: { ...machine, loadavgAtEnd: os.loadavg().map((x) => Number(x.toFixed(2))) },
-    git: gitInfo(),
-    settings: { runs: options.runs, quick: options.quick, paths: options.paths, ...options.settings },
+    router,
+    settings: {
+      runs: options.runs,
+      quick: options.quick,
+      paths: options.paths,
+      ...options.settings,
+      waitQuietSeconds: options.waitQuietSeconds,
+      quietThresholdCores: options.quietThreshold,
+      retries: options.retries,
+    },
+    otherLoad: Object.fromEntries(options.paths.map((p) => [p, records[p].map((r) => r.details.cpuElsewhere?.otherCores ?? null)])),
     units: {
       tput1: 'Gbit/s',
       tput1R: 'Gbit/s',
@@ -388,7 +478,14 @@ async function main() {
 
   log(`\nMedians of ${options.runs} run(s) (${output.durationSeconds} s):\n`);
   log(table);
-  const errors = options.paths.flatMap((p) => records[p].flatMap((r) => r.errors.map((e) => `${p} run ${r.run}: ${e}`)));
+  const errors = options.paths.flatMap((p) =>
+    records[p].flatMap((r) =>
+      [r, ...(r.discardedAttempts ?? [])].flatMap((a) => [
+        ...a.errors.map((e) => `${p} run ${r.run}${a === r ? '' : ` (discarded attempt ${a.details.attempt})`}: ${e}`),
+        ...(a.details.logIssues ?? []).map((line) => `${p} run ${r.run}${a === r ? '' : ` (discarded attempt ${a.details.attempt})`}: router log: ${line.slice(0, 400)}`),
+      ]),
+    ),
+  );
   if (errors.length) {
     log(`\n${errors.length} problem(s):`);
     for (const e of errors) log(`  - ${e}`);
@@ -396,6 +493,7 @@ async function main() {
   log(`\nresults: ${relative(process.cwd(), options.out)} and ${relative(process.cwd(), mdOut)}`);
   if (options.keep) log(`work dir kept: ${dir}`);
   else removeTempDir(dir);
+  await stopAll(); // nothing should be left; if something is, it must not keep us here
 }
 
 main().catch(async (error) => {

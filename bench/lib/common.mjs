@@ -1,6 +1,6 @@
 // Shared plumbing of the benchmark: tracked child processes (all of them are
 // stopped on exit, failure or Ctrl-C), ports, polling, RSS, small statistics.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { openSync, closeSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import net from 'node:net';
 
@@ -101,19 +101,30 @@ function installHandlers() {
 
 // ---- ports and polling ------------------------------------------------------
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
+/**
+ * A free port below Linux's ephemeral range (32768-60999 by default): a port
+ * from that range can be taken by any outgoing connection (ours included: the
+ * connection tests open tens of thousands) between this check and the bind by
+ * the process it is meant for.
+ */
+export async function freePort() {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canBind(port)) return port;
+  }
+  throw new Error('no free port found in 20000-31999');
+}
+
+function canBind(port) {
+  return new Promise((resolve) => {
     const server = net.createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
-/** Distinct free ports (freePort() could hand out the same one twice). */
+/** Distinct free ports. */
 export async function freePorts(count) {
   const ports = new Set();
   for (let i = 0; ports.size < count && i < count * 20; i++) ports.add(await freePort());
@@ -132,6 +143,8 @@ export async function waitFor(what, probe, timeoutMs = 15_000, everyMs = 50) {
       const value = await probe();
       if (value) return value;
     } catch (error) {
+      // A probe that knows waiting is pointless (a process it waits on exited) says so with `fatal`.
+      if (error?.fatal) throw new Error(`gave up waiting for ${what}: ${error.message}`);
       lastError = error;
     }
     if (Date.now() > deadline) {
@@ -146,7 +159,7 @@ export async function waitForLog(what, file, text, child, timeoutMs = 10_000) {
   return waitFor(
     what,
     () => {
-      if (child && !isAlive(child)) throw new Error(`${child.benchName} exited early; see ${file}`);
+      if (child && !isAlive(child)) throw Object.assign(new Error(`${child.benchName} exited early; see ${file}`), { fatal: true });
       return existsSync(file) && readFileSync(file, 'utf8').includes(text);
     },
     timeoutMs,
@@ -217,14 +230,11 @@ export function percentile(sorted, p) {
 }
 
 export function commandVersion(command, args) {
-  try {
-    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0].trim();
-  } catch (error) {
-    // stunnel prints its version on stderr and exits non-zero
-    const text = `${error.stdout ?? ''}${error.stderr ?? ''}`;
-    const line = text.split('\n').find((l) => /\d+\.\d+/.test(l));
-    return line ? line.trim() : null;
-  }
+  // Some tools (stunnel) print their version on stderr, and exit non-zero.
+  const result = spawnSync(command, args, { encoding: 'utf8', timeout: 5000 });
+  const text = `${result.stdout ?? ''}\n${result.stderr ?? ''}`;
+  const line = text.split('\n').find((l) => /\d+\.\d+/.test(l));
+  return line ? line.trim() : null;
 }
 
 export function which(command) {
@@ -233,4 +243,53 @@ export function which(command) {
   } catch {
     return null;
   }
+}
+
+// ---- other load on the machine ----------------------------------------------
+
+/** PIDs of the tracked children that are still running. */
+export function livePids() {
+  return [...live].filter(isAlive).map((child) => child.pid);
+}
+
+/** utime + stime + cutime + cstime of one process, in clock ticks (0 when it is gone). */
+function processTicks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is field 3 (state): utime, stime, cutime, cstime are fields 14-17
+    return Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * A snapshot for cpuElsewhere(): the machine's busy ticks (user, nice, system,
+ * irq, softirq), its steal ticks, and the ticks of this process, its reaped
+ * children and its running tracked children.
+ */
+export function cpuSnapshot() {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = cpu;
+  const ours = processTicks(process.pid) + livePids().reduce((sum, pid) => sum + processTicks(pid), 0);
+  return { at: process.hrtime.bigint(), busy: user + nice + system + irq + softirq, steal: steal ?? 0, ours };
+}
+
+/**
+ * CPU used by everything else between two snapshots, in cores (1.0 = one core
+ * busy the whole time), and the hypervisor's steal time likewise. Tracked
+ * children must still be running at `end` or have been reaped by then, as
+ * stopChild() does, for their time to count as ours. Kernel work that is not
+ * charged to any process (softirq while a CPU idles) counts as elsewhere.
+ */
+export function cpuElsewhere(start, end, ticksPerSecond = 100) {
+  const seconds = Number(end.at - start.at) / 1e9;
+  if (seconds <= 0) return { seconds, otherCores: 0, stealCores: 0 };
+  const other = end.busy - start.busy - (end.ours - start.ours);
+  return {
+    seconds: Number(seconds.toFixed(1)),
+    otherCores: Number(Math.max(0, other / ticksPerSecond / seconds).toFixed(2)),
+    stealCores: Number(((end.steal - start.steal) / ticksPerSecond / seconds).toFixed(2)),
+  };
 }

@@ -44,12 +44,18 @@ export async function iperf(tools, port, { seconds, streams, reverse }) {
   const args = ['-c', '127.0.0.1', '-p', String(port), '-t', String(seconds), '-J', '--connect-timeout', '5000'];
   if (streams > 1) args.push('-P', String(streams));
   if (reverse) args.push('-R');
-  const result = await runChild(tools.iperf3, args, (seconds + 25) * 1000, 'iperf3 -c');
   let report;
-  try {
-    report = JSON.parse(result.stdout);
-  } catch {
-    throw new Error(`iperf3 ${args.join(' ')}: no JSON report (exit ${result.code}${result.timedOut ? ', timed out' : ''}): ${result.stderr.trim() || result.stdout.trim().slice(0, 300)}`);
+  // The server still finishing the previous test (its flows closing through the
+  // tunnel) answers "busy": try again a little later, at most 3 times.
+  for (let attempt = 1; ; attempt++) {
+    const result = await runChild(tools.iperf3, args, (seconds + 25) * 1000, 'iperf3 -c');
+    try {
+      report = JSON.parse(result.stdout);
+    } catch {
+      throw new Error(`iperf3 ${args.join(' ')}: no JSON report (exit ${result.code}${result.timedOut ? ', timed out' : ''}): ${result.stderr.trim() || result.stdout.trim().slice(0, 300)}`);
+    }
+    if (!(report.error && /busy/.test(report.error) && attempt < 4)) break;
+    await sleep(1000);
   }
   if (report.error) throw new Error(`iperf3 ${args.join(' ')}: ${report.error}`);
   const received = report.end?.sum_received?.bits_per_second;
@@ -58,6 +64,8 @@ export async function iperf(tools, port, { seconds, streams, reverse }) {
     gbps: received / 1e9,
     sentGbps: (report.end?.sum_sent?.bits_per_second ?? NaN) / 1e9,
     retransmits: report.end?.sum_sent?.retransmits,
+    // Per-second rates, to see whether a low result was steady or a dip.
+    intervalsGbps: (report.intervals ?? []).map((i) => Number(((i.sum?.bits_per_second ?? 0) / 1e9).toFixed(2))),
   };
 }
 

@@ -1,6 +1,7 @@
 // What sits between the load generators and the targets: nothing (direct), two
 // stunnel processes, or two kskup routers. Each path exposes the same two ports
 // (iperf and echo) and the PIDs whose memory is measured.
+import { execFileSync } from 'node:child_process';
 import { writeFileSync, readFileSync, existsSync, cpSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -53,6 +54,25 @@ export function snapshotDist(workDir) {
   return target;
 }
 
+/**
+ * Builds the router from a git commit instead of the working tree's dist/:
+ * `git archive REF | tar -x` into the work dir, then the repository's tsc on it.
+ * Other people's half-done edits and rebuilds then cannot change what is measured.
+ */
+export function buildFromGit(ref, workDir) {
+  const src = join(workDir, 'src');
+  mkdirSync(src, { recursive: true });
+  const commit = execFileSync('git', ['-C', REPO_DIR, 'rev-parse', '--verify', `${ref}^{commit}`], { encoding: 'utf8' }).trim();
+  execFileSync('sh', ['-c', `git -C "$0" archive "$1" | tar -x -C "$2"`, REPO_DIR, commit, src]);
+  const tsc = join(REPO_DIR, 'node_modules', 'typescript', 'bin', 'tsc');
+  try {
+    execFileSync(process.execPath, [tsc, '-p', join(src, 'tsconfig.json')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    throw new Error(`building ${ref} (${commit.slice(0, 12)}) failed: ${(error.stdout || error.stderr || error.message).slice(0, 2000)}`);
+  }
+  return { distDir: join(src, 'dist'), commit };
+}
+
 /** A CA, a server certificate (localhost, 127.0.0.1) and a client certificate: RSA 2048, from the project's PKI. */
 export async function createPki(distDir, dir) {
   const pki = await import(pathToFileURL(join(distDir, 'site-controller', 'pki', 'index.js')).href);
@@ -82,15 +102,26 @@ export async function createPki(distDir, dir) {
 export async function startEchoServer(dir, port) {
   const log = join(dir, 'echo-server.log');
   const child = spawnTracked(process.execPath, [join(BENCH_DIR, 'lib', 'echo-server.mjs'), String(port)], { logFile: log, name: 'echo-server' });
-  await waitForLog('the echo server', log, `listening ${port}`, child);
+  try {
+    await waitForLog('the echo server', log, `listening ${port}`, child);
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
   return { child, port, stop: () => stopChild(child) };
 }
 
 /** A fresh `iperf3 -s` (one per path and run, so that a broken test cannot leave it stuck). */
 export async function startIperfServer(tools, dir, port, tag) {
   const log = join(dir, `iperf3-server-${tag}.log`);
-  const child = spawnTracked(tools.iperf3, ['-s', '-p', String(port), '-B', '127.0.0.1'], { logFile: log, name: 'iperf3 -s' });
-  await waitForLog('iperf3 -s', log, 'Server listening', child);
+  // --forceflush: its stdout is a file, and the readiness line must not sit in a buffer.
+  const child = spawnTracked(tools.iperf3, ['-s', '-p', String(port), '-B', '127.0.0.1', '--forceflush'], { logFile: log, name: 'iperf3 -s' });
+  try {
+    await waitForLog('iperf3 -s', log, 'Server listening', child);
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
   return { child, port, log, stop: () => stopChild(child) };
 }
 
@@ -192,8 +223,10 @@ export async function startStunnel({ tools, dir, pki, targets, tag }) {
 /**
  * Two kskup routers: A accepts the inter-router link (mutual TLS, SASL EXTERNAL)
  * and has the tcpListeners; B dials A and has the tcpConnectors.
+ * `nodeArgs`: node options for both routers, or a function of the label (A, B);
+ * `routerArgs`: extra router options (e.g. --log-level debug).
  */
-export async function startKskup({ distDir, dir, pki, targets, tag, maxFrameSize, nodeArgs = [], name = 'kskup' }) {
+export async function startKskup({ distDir, dir, pki, targets, tag, maxFrameSize, nodeArgs = [], routerArgs = [], name = 'kskup' }) {
   const [interRouter, httpA, httpB, iperfPort, echoPort] = await freePorts(5);
   const frame = maxFrameSize ? { maxFrameSize } : {};
   const ssl = (cert, key) => ['sslProfile', { name: 'inter-router', caCertFile: pki.caCert, certFile: cert, privateKeyFile: key }];
@@ -220,8 +253,13 @@ export async function startKskup({ distDir, dir, pki, targets, tag, maxFrameSize
   const logA = join(dir, `router-A-${tag}.log`);
   const logB = join(dir, `router-B-${tag}.log`);
   const main = join(distDir, 'router', 'main.js');
-  const a = spawnTracked(process.execPath, [...nodeArgs, main, '-c', confA], { logFile: logA, name: 'router A' });
-  const b = spawnTracked(process.execPath, [...nodeArgs, main, '-c', confB], { logFile: logB, name: 'router B' });
+  const argsFor = (label) => (typeof nodeArgs === 'function' ? nodeArgs(label) : nodeArgs);
+  const a = spawnTracked(process.execPath, [...argsFor('A'), main, '-c', confA, ...routerArgs], { logFile: logA, name: 'router A' });
+  // B dials A: start it once A listens, or B's first attempt is refused and
+  // waits out a backoff (a warning in its log, and seconds of start-up time).
+  // The log line is only a hint: after 5 s B is started anyway.
+  await waitForLog('A to listen', logA, '(inter-router) listening', a, 5000).catch(() => undefined);
+  const b = spawnTracked(process.execPath, [...argsFor('B'), main, '-c', confB, ...routerArgs], { logFile: logB, name: 'router B' });
   const path = {
     name,
     iperfPort,
@@ -233,13 +271,20 @@ export async function startKskup({ distDir, dir, pki, targets, tag, maxFrameSize
       { label: 'B', child: b },
     ],
     logs: [logA, logB],
-    stop: async () => Promise.all([stopChild(a, 5000), stopChild(b, 5000)]),
+    // B (the dialling side) first: stopped together, A's shutdown can drop the
+    // link under a B that is still running, which B logs as a warning.
+    stop: async () => {
+      path.stoppingAt = new Date();
+      const exitB = await stopChild(b, 5000);
+      const exitA = await stopChild(a, 5000);
+      return [exitA, exitB];
+    },
   };
   try {
     await waitFor(
       'A to have routes for "iperf" and "echo" and both routers one inter-router connection',
       async () => {
-        for (const p of path.processes) if (!isAlive(p.child)) throw new Error(`router ${p.label} exited`);
+        for (const p of path.processes) if (!isAlive(p.child)) throw Object.assign(new Error(`router ${p.label} exited`), { fatal: true });
         const values = await Promise.all([
           metric(httpA, 'kskup_tcp_listener_routes{address="iperf"}'),
           metric(httpA, 'kskup_tcp_listener_routes{address="echo"}'),
@@ -265,16 +310,24 @@ export function tail(file, lines = 5) {
   return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join(' / ');
 }
 
-/** Warnings and errors in the routers' JSON-lines logs (or anything non-JSON). */
-export function logIssues(file) {
+/**
+ * What in a router's JSON-lines log deserves a look: warnings and errors, lines
+ * that are not JSON, and any inter-router connection going down before the
+ * router was told to stop (logged at info level, but it kills every flow on it).
+ */
+export function logIssues(file, stoppingAt) {
   if (!existsSync(file)) return [];
   const issues = [];
+  let stopping = false;
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     if (!line.trim()) continue;
     try {
       const entry = JSON.parse(line);
       const level = typeof entry.level === 'number' ? entry.level : { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 }[entry.level] ?? 30;
-      if (level >= 40) issues.push(line);
+      const msg = String(entry.msg ?? '');
+      // B is stopped first, so A sees its link go down before its own SIGTERM.
+      if (/received SIG(TERM|INT)/.test(msg) || (stoppingAt && Date.parse(entry.time) >= stoppingAt.getTime())) stopping = true;
+      if (level >= 40 || (!stopping && /inter-router connection .* is down/.test(msg))) issues.push(line);
     } catch {
       issues.push(line);
     }
