@@ -4,7 +4,7 @@
 //                to every router having routed around it; CPU and RSS of the idle mesh.
 //   hops         A-B (1 hop) against A-B-C-D (3 hops): iperf3 1 stream, 64-byte round trip.
 //   flows        10,000 idle flows open through one inter-router connection: RSS per
-//                flow at each router.
+//                flow at each router, and an active flow's throughput beside them.
 //
 // Results: bench/results/network-latest.json; a summary on stdout. Options:
 //   --only convergence|hops|flows (repeatable), --runs N (default 3), --quick.
@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort, median, removeTempDir, rssBytes, sleep, spawnTracked, stopAll, waitFor, which } from './lib/common.mjs';
-import { iperf, roundTrips, rssWithFlows } from './lib/measure.mjs';
+import { iperf, roundTrips } from './lib/measure.mjs';
 import { startEchoServer, startIperfServer } from './lib/setup.mjs';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -188,12 +188,33 @@ async function flows() {
     ['tcpConnector', { name: 'echo', host: '127.0.0.1', port: echoPort, address: 'echo' }],
   ], httpB);
   await waitFor('the route', async () => /kskup_tcp_listener_routes\{address="echo"\} 1/.test(await routeOf(httpA)) || undefined, 30_000);
-  const path = { processes: [a, b] };
-  const measured = await rssWithFlows(path, echoListen, { flows: count, settleMs: 1500 });
+  // Twice: the first run warms the routers up (JIT), and is not kept.
+  await iperf(tools, iperfListen, { seconds: quick ? 2 : 5, streams: 1, reverse: false });
+  const alone = await iperf(tools, iperfListen, { seconds: quick ? 2 : 5, streams: 1, reverse: false });
+  await sleep(1500);
+  const idle = [a, b].map((r) => rssBytes(r.child.pid));
+  // Hold the flows open (each did one round trip end to end) while an active flow is measured beside them.
+  const holder = spawnTracked(process.execPath, [join(REPO, 'bench/lib/client.mjs'), 'hold', String(echoListen), String(count)], { stdio: ['pipe', 'pipe', 'pipe'], name: 'hold client' });
+  let held = '';
+  holder.stdout.setEncoding('utf8').on('data', (text) => (held += text));
+  await waitFor(`${count} flows open`, () => (held.includes('"ready"') ? true : undefined), 120_000);
+  await sleep(1500);
+  const loaded = [a, b].map((r) => rssBytes(r.child.pid));
+  const beside = await iperf(tools, iperfListen, { seconds: quick ? 2 : 5, streams: 1, reverse: false });
+  holder.stdin.end('close\n');
+  await holder.exited;
+  const measured = { idle, loaded };
   await iperfServer.stop();
   await echo.stop();
   const perFlowKb = measured.loaded.map((bytes, i) => (bytes - measured.idle[i]) / count / 1024);
-  return { flows: count, rssIdleMb: measured.idle.map((b) => b / 1048576), rssLoadedMb: measured.loaded.map((b) => b / 1048576), kbPerFlowPerRouter: perFlowKb };
+  return {
+    flows: count,
+    rssIdleMb: measured.idle.map((b) => b / 1048576),
+    rssLoadedMb: measured.loaded.map((b) => b / 1048576),
+    kbPerFlowPerRouter: perFlowKb,
+    activeFlowGbitsAlone: alone.gbps,
+    activeFlowGbitsBesideIdleFlows: beside.gbps,
+  };
 }
 
 const results = { date: new Date().toISOString(), quick, runs };
@@ -201,8 +222,15 @@ try {
   if (wanted('hops')) results.hops = await hops();
   if (wanted('flows')) results.flows = await flows();
   if (wanted('convergence')) results.convergence = await convergence();
+  // Sections not run this time keep their last results.
   const out = join(REPO, 'bench/results/network-latest.json');
-  writeFileSync(out, JSON.stringify(results, null, 2));
+  let previous = {};
+  try {
+    previous = JSON.parse(readFileSync(out, 'utf8'));
+  } catch {
+    // first run
+  }
+  writeFileSync(out, JSON.stringify({ ...previous, ...results }, null, 2));
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 } catch (error) {
   process.stderr.write(`${error.stack ?? error}\nrouter logs kept in ${dir}\n`);

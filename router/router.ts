@@ -242,6 +242,9 @@ export class Router {
       idle_time_out: entity.idleTimeoutSeconds * 1000,
       // Flows manage their own credit; nothing is auto-accepted.
       credit_window: 0,
+      // Unsent deliveries a session may hold, over all its links (rhea's default
+      // is 2048): room for thousands of flows sending at once, e.g. all closing.
+      session_buffer_size: 16_384,
       autoaccept: false,
       properties: { product: PRODUCT, mode: this.config.router.mode },
     };
@@ -347,7 +350,8 @@ export class Router {
     connection.on('receiver_close', () => undefined);
     connection.on('connection_error', () => undefined);
     connection.on('protocol_error', (error: unknown) => this.serverLog.warn({ reason: String(error) }, 'AMQP protocol error; connection dropped'));
-    connection.on('error', (error: unknown) => this.serverLog.debug({ reason: String(error) }, 'AMQP connection error'));
+    // rhea reports here what went wrong inside its own processing; the connection is dropped after it.
+    connection.on('error', (error: unknown) => this.serverLog.warn({ reason: String(error), stack: (error as Error).stack?.split('\n').slice(0, 6).join(' | ') }, 'AMQP connection error; connection dropped'));
     let down = false;
     const onDown = (reason: string) => {
       if (!peer || down) return;

@@ -23,6 +23,7 @@ import type { Logger } from '../log/logger.js';
 import type { PeerConnection } from '../peer/peer-connection.js';
 import { markOwnLink } from '../peer/own-links.js';
 import type { Target } from '../routing/index.js';
+import { sessionFull } from '../tcp/tcp-flow.js';
 
 export const MESSAGES_ADDRESS = '_kskup/messages';
 export const CONSUMER_PREFIX = 'amqp:';
@@ -243,6 +244,7 @@ export class MessagingAgent {
 
   /** Link credit less what is queued and not yet transferred. */
   private credit(sender: Sender): number {
+    if (sessionFull(sender)) return 0;
     const counters = sender as unknown as SenderCounters;
     return counters.credit - ((this.queued.get(sender) ?? 0) - counters.delivery_count);
   }

@@ -10,7 +10,7 @@ import type { Connection, EventContext, Receiver, Sender } from 'rhea';
 import type { Logger } from '../log/logger.js';
 import { parseControlMessage, type ControlMessage } from '../network/control-messages.js';
 import { CONNECTION_WRITE_HIGH_WATER } from '../tcp/flow-protocol.js';
-import type { FlowCarrier } from '../tcp/tcp-flow.js';
+import { sessionFull, type FlowCarrier } from '../tcp/tcp-flow.js';
 import { markOwnLink } from './own-links.js';
 
 export const CONTROL_ADDRESS = '_kskup/control';
@@ -65,7 +65,14 @@ export class PeerConnection implements FlowCarrier {
   }
 
   send(message: ControlMessage): void {
-    this.controlSender?.send({ subject: message.type, body: message });
+    if (!this.controlSender) return;
+    // A session that cannot hold another delivery would throw: skip this one.
+    // Hellos repeat every interval and link state is re-sent every 10 s.
+    if (sessionFull(this.controlSender)) {
+      this.log.debug({ peer: this.remoteId, type: message.type }, 'control message skipped: session full');
+      return;
+    }
+    this.controlSender.send({ subject: message.type, body: message });
   }
 
   /** Accepts the peer's control link; `onMessage` gets each valid message. */

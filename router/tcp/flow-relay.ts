@@ -11,6 +11,7 @@
 // hop. Detaches cross over: an error on any link closes the other three with it.
 import type { EventContext, Receiver, Sender } from 'rhea';
 import type { Logger } from '../log/logger.js';
+import { sessionFull } from './tcp-flow.js';
 import { END_OF_STREAM_MESSAGE, PRESETTLED_TAG, classifyFlowMessage, encodeDataMessage } from './flow-protocol.js';
 
 interface LinkCounters {
@@ -37,7 +38,7 @@ class RelayDirection {
   /** Credit `to` can still spend, less what `from` has already been given. */
   private mirrorCredit(): void {
     const out = this.to as unknown as LinkCounters;
-    const spendable = out.credit - (this.queued - out.delivery_count);
+    const spendable = sessionFull(this.to) ? 0 : out.credit - (this.queued - out.delivery_count);
     const granted = (this.from as unknown as LinkCounters).credit;
     if (spendable > granted) this.from.add_credit(spendable - granted);
   }

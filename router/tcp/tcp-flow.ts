@@ -23,6 +23,12 @@ interface SenderCounters {
   readonly delivery_count: number;
 }
 
+/** True when the sender's session cannot take another delivery now (rhea emits 'sendable' when it can). */
+export function sessionFull(sender: Sender): boolean {
+  const session = (sender as unknown as { session?: { outgoing?: { available(): number } } }).session;
+  return (session?.outgoing?.available() ?? 1) <= 0;
+}
+
 export type FlowState = 'connecting' | 'open' | 'half-closed-in' | 'half-closed-out' | 'closing' | 'closed';
 
 /** The shared inter-router connection, as far as one flow needs to know it. */
@@ -129,6 +135,9 @@ export class TcpFlow {
   /** What this router may still send: link credit less what is queued but not yet transferred. */
   private credit(): number {
     const counters = this.sender as unknown as SenderCounters;
+    // rhea's session holds a bounded number of unsent deliveries for all links
+    // together and throws when asked to hold more: no room there, no credit.
+    if (sessionFull(this.sender)) return 0;
     return counters.credit - (this.messagesQueued - counters.delivery_count);
   }
 
