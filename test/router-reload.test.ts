@@ -5,29 +5,22 @@
 // B starts with no connector; its sslProfile and connector are added by
 // rewriting B's file (the way `kskup link create` adds a link), then removed.
 // A separate router checks per-module log levels.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestPki, type TestPki } from './helpers/test-pki.js';
+import { useTestFolder } from './helpers/temp-dir.js';
 import { freePort, metric, RouterProcess, waitFor, type Entity } from './helpers/router-process.js';
 import { connect, openAndWatchEnd, receiveAll, sendStream, startEchoServer, type TestServer } from './helpers/tcp-tools.js';
 
-let dir: string;
-let pki: TestPki;
+const folder = useTestFolder('reload', { withPki: true });
 let echo: TestServer;
 const routers: RouterProcess[] = [];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kskup-reload-'));
-  pki = await createTestPki(join(dir, 'pki'));
   echo = await startEchoServer();
 });
 
 afterAll(async () => {
   await Promise.all(routers.map((r) => r.stop()));
   await echo?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 async function connectionsUp(httpPort: number): Promise<number> {
@@ -37,9 +30,9 @@ async function connectionsUp(httpPort: number): Promise<number> {
 describe('live reconfiguration', () => {
   it('A<==B a connector and its sslProfile added to a running router link it; removed, unlink it', async () => {
     const [linkPort, httpA, httpB, tcpPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    const a = await RouterProcess.start(dir, 'A', [
+    const a = await RouterProcess.start(folder.path, 'A', [
       ['router', { id: 'A' }],
-      ['sslProfile', { name: 'tls', caCertFile: pki.caCert, certFile: pki.serverCert, privateKeyFile: pki.serverKey }],
+      ['sslProfile', { name: 'tls', caCertFile: folder.pki.caCert, certFile: folder.pki.serverCert, privateKeyFile: folder.pki.serverKey }],
       ['listener', { name: 'inter-router', role: 'inter-router', host: '127.0.0.1', port: linkPort, sslProfile: 'tls', authenticatePeer: true }],
       ['listener', { name: 'http', host: '127.0.0.1', port: httpA, http: true }],
       ['tcpListener', { name: 'echo', host: '127.0.0.1', port: tcpPort, address: 'echo' }],
@@ -49,14 +42,14 @@ describe('live reconfiguration', () => {
       ['listener', { name: 'http', host: '127.0.0.1', port: httpB, http: true }],
       ['tcpConnector', { name: 'echo', host: '127.0.0.1', port: echo.port, address: 'echo' }],
     ];
-    const b = await RouterProcess.start(dir, 'B', bBase);
+    const b = await RouterProcess.start(folder.path, 'B', bBase);
     routers.push(a, b);
     await waitFor('B up', async () => (await connectionsUp(httpB)) === 0);
     const pid = b.child.pid;
 
     await b.rewrite([
       ...bBase,
-      ['sslProfile', { name: 'link-to-a', caCertFile: pki.caCert, certFile: pki.clientCert, privateKeyFile: pki.clientKey }],
+      ['sslProfile', { name: 'link-to-a', caCertFile: folder.pki.caCert, certFile: folder.pki.clientCert, privateKeyFile: folder.pki.clientKey }],
       ['connector', { name: 'link-to-a', role: 'inter-router', host: 'localhost', port: linkPort, sslProfile: 'link-to-a' }],
     ]);
     await waitFor('the link', async () => (await connectionsUp(httpA)) === 1 && (await connectionsUp(httpB)) === 1);
@@ -76,7 +69,7 @@ describe('live reconfiguration', () => {
   it('log entities set levels per module; --log-level beats DEFAULT but not a module entity', async () => {
     const [tcpPort, httpPort] = [await freePort(), await freePort()];
     const r = await RouterProcess.start(
-      dir,
+      folder.path,
       'logs',
       [
         ['router', { id: 'L' }],

@@ -8,32 +8,23 @@
 //
 // Each case: no inter-router connection on either side after several retries,
 // and the logs of both routers say why, once per reason (not once per retry).
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestPki, type TestPki } from './helpers/test-pki.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useTestFolder } from './helpers/temp-dir.js';
 import { freePort, metric, RouterProcess, type Entity } from './helpers/router-process.js';
 
-let dir: string;
-let pki: TestPki;
+const folder = useTestFolder('tls', { withPki: true });
 const started: RouterProcess[] = [];
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kskup-tls-'));
-  pki = await createTestPki(join(dir, 'pki'));
-});
 
 afterAll(async () => {
   await Promise.all(started.map((r) => r.stop()));
-  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 async function pair(name: string, dialerProfile: Record<string, unknown>) {
   const [linkPort, httpL, httpD] = [await freePort(), await freePort(), await freePort()];
   const listenerSide: Entity[] = [
     ['router', { id: `${name}-L` }],
-    ['sslProfile', { name: 'tls', caCertFile: pki.caCert, certFile: pki.serverCert, privateKeyFile: pki.serverKey }],
+    ['sslProfile', { name: 'tls', caCertFile: folder.pki.caCert, certFile: folder.pki.serverCert, privateKeyFile: folder.pki.serverKey }],
     ['listener', { name: 'inter-router', role: 'inter-router', host: '127.0.0.1', port: linkPort, sslProfile: 'tls', authenticatePeer: true }],
     ['listener', { name: 'http', host: '127.0.0.1', port: httpL, http: true }],
   ];
@@ -43,8 +34,8 @@ async function pair(name: string, dialerProfile: Record<string, unknown>) {
     ['connector', { name: 'uplink', role: 'inter-router', host: 'localhost', port: linkPort, sslProfile: 'tls' }],
     ['listener', { name: 'http', host: '127.0.0.1', port: httpD, http: true }],
   ];
-  const l = await RouterProcess.start(dir, `${name}-L`, listenerSide);
-  const d = await RouterProcess.start(dir, `${name}-D`, dialerSide);
+  const l = await RouterProcess.start(folder.path, `${name}-L`, listenerSide);
+  const d = await RouterProcess.start(folder.path, `${name}-D`, dialerSide);
   started.push(l, d);
   // Backoff starts at 250 ms: 3 s is several attempts.
   await new Promise((resolve) => setTimeout(resolve, 3_000));
@@ -56,21 +47,21 @@ describe('inter-router link refused', () => {
     {
       name: 'wrong-ca',
       what: 'D presents a client certificate from another CA',
-      profile: () => ({ caCertFile: pki.caCert, certFile: pki.otherClientCert, privateKeyFile: pki.otherClientKey }),
+      profile: () => ({ caCertFile: folder.pki.caCert, certFile: folder.pki.otherClientCert, privateKeyFile: folder.pki.otherClientKey }),
       dialerSays: /closed by peer: TLS: client certificate is not signed by the trusted CA/,
       listenerSays: /TLS: client certificate is not signed by the trusted CA/,
     },
     {
       name: 'no-cert',
       what: 'D presents no client certificate',
-      profile: () => ({ caCertFile: pki.caCert }),
+      profile: () => ({ caCertFile: folder.pki.caCert }),
       dialerSays: /closed by peer: TLS: client presented no certificate/,
       listenerSays: /TLS: client presented no certificate/,
     },
     {
       name: 'untrusted-server',
       what: 'D does not trust L (other CA)',
-      profile: () => ({ caCertFile: pki.otherCaCert, certFile: pki.clientCert, privateKeyFile: pki.clientKey }),
+      profile: () => ({ caCertFile: folder.pki.otherCaCert, certFile: folder.pki.clientCert, privateKeyFile: folder.pki.clientKey }),
       dialerSays: /TLS: server certificate is not signed by the trusted CA/,
       listenerSays: /refused a connection/,
     },

@@ -3,43 +3,36 @@
 //
 //   client --> A [tcpListener, https listener with websockets, mTLS] <==wss== B [tcpConnector] --> echo
 //   A <==ws== C (no TLS)            A <==wss== D with a certificate from another CA: refused, 403
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestPki, type TestPki } from './helpers/test-pki.js';
+import { useTestFolder } from './helpers/temp-dir.js';
 import { freePort, metric, RouterProcess, waitFor, type Entity } from './helpers/router-process.js';
 import { connect, receiveAll, sendStream, startEchoServer, type TestServer } from './helpers/tcp-tools.js';
 
-let dir: string;
-let pki: TestPki;
+const folder = useTestFolder('ws', { withPki: true });
 let echo: TestServer;
 const routers: RouterProcess[] = [];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kskup-ws-'));
-  pki = await createTestPki(join(dir, 'pki'));
   echo = await startEchoServer();
 });
 afterAll(async () => {
   await Promise.all(routers.map((r) => r.stop()));
   await echo?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 async function startPair(name: string, protocol: 'ws' | 'wss', dialerCert?: { cert: string; key: string }) {
   const [web, httpB, tcpPort] = [await freePort(), await freePort(), await freePort()];
   const tls = protocol === 'wss';
-  const a = await RouterProcess.start(dir, `${name}-A`, [
+  const a = await RouterProcess.start(folder.path, `${name}-A`, [
     ['router', { id: `${name}-A` }],
-    ...(tls ? [['sslProfile', { name: 'tls', caCertFile: pki.caCert, certFile: pki.serverCert, privateKeyFile: pki.serverKey }] as Entity] : []),
+    ...(tls ? [['sslProfile', { name: 'tls', caCertFile: folder.pki.caCert, certFile: folder.pki.serverCert, privateKeyFile: folder.pki.serverKey }] as Entity] : []),
     ['listener', { name: 'web', role: 'inter-router', host: '127.0.0.1', port: web, http: true, websockets: true, ...(tls ? { sslProfile: 'tls', authenticatePeer: true } : {}) }],
     ['tcpListener', { name: 'echo', host: '127.0.0.1', port: tcpPort, address: 'echo' }],
   ]);
-  const cert = dialerCert ?? { cert: pki.clientCert, key: pki.clientKey };
-  const b = await RouterProcess.start(dir, `${name}-B`, [
+  const cert = dialerCert ?? { cert: folder.pki.clientCert, key: folder.pki.clientKey };
+  const b = await RouterProcess.start(folder.path, `${name}-B`, [
     ['router', { id: `${name}-B` }],
-    ...(tls ? [['sslProfile', { name: 'tls', caCertFile: pki.caCert, certFile: cert.cert, privateKeyFile: cert.key }] as Entity] : []),
+    ...(tls ? [['sslProfile', { name: 'tls', caCertFile: folder.pki.caCert, certFile: cert.cert, privateKeyFile: cert.key }] as Entity] : []),
     ['connector', { name: 'to-a', role: 'inter-router', host: 'localhost', port: web, protocol, websocketPath: '/kskup', ...(tls ? { sslProfile: 'tls' } : {}) }],
     ['listener', { name: 'http', host: '127.0.0.1', port: httpB, http: true }],
     ['tcpConnector', { name: 'echo', host: '127.0.0.1', port: echo.port, address: 'echo' }],
@@ -66,7 +59,7 @@ describe('links over WebSocket', () => {
   });
 
   it('A<==wss==D with a certificate from another CA: refused with the reason, at both ends', async () => {
-    const { a, b } = await startPair('ws-bad', 'wss', { cert: pki.otherClientCert, key: pki.otherClientKey });
+    const { a, b } = await startPair('ws-bad', 'wss', { cert: folder.pki.otherClientCert, key: folder.pki.otherClientKey });
     const down = await b.waitForLog('the refusal', (l) => l.level === 'warn' && String(l.reason).includes('WebSocket upgrade refused'), 10_000);
     expect(String(down.reason)).toContain('HTTP 403 (TLS: client certificate is not signed by the trusted CA)');
     await a.waitForLog('the listener side', (l) => String(l.msg).includes('refused a WebSocket link: TLS: client certificate is not signed by the trusted CA'));

@@ -3,22 +3,16 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { CommandContext } from '../command-context.js';
 import { ManagementClient } from '../management-client.js';
-import { DEFAULT_HOST, DEFAULT_PORT, resolveRouterTarget } from '../router-target.js';
+import { DEFAULT_HOST, DEFAULT_PORT, resolveRouterTarget, type RouterAddressOptions } from '../router-target.js';
 import { fetchSection, renderSection, type OutputFormat, type SectionName } from './sections.js';
 
-interface StatOptions {
+interface StatOptions extends RouterAddressOptions {
   readonly general?: true;
   readonly connections?: true;
   readonly nodes?: true;
   readonly addresses?: true;
   readonly links?: true;
   readonly flows?: true;
-  readonly host?: string;
-  readonly port?: number;
-  readonly config?: string;
-  readonly sslCa?: string;
-  readonly sslCert?: string;
-  readonly sslKey?: string;
   readonly timeout: number;
   readonly output: OutputFormat;
   readonly debug?: true;
