@@ -251,6 +251,31 @@ describe('one address at two sites, one backend dead', () => {
   });
 });
 
+describe('one address at two sites, one backend resets', () => {
+  it('A->{B resets, C}: after B\'s first reset, B is out of rotation and clients are served by C', async () => {
+    const atC = await startEchoServer();
+    const resetting = await startServer((socket) => socket.resetAndDestroy());
+    servers.push(atC, resetting);
+    const [a, b, c] = [await node('rst-A'), await node('rst-B'), await node('rst-C')];
+    const port = await freePort();
+    a.extra.push(['tcpListener', { name: 'svc', host: '127.0.0.1', port, address: 'flaky' }]);
+    b.extra.push(['tcpConnector', { name: 'svc', host: '127.0.0.1', port: resetting.port, address: 'flaky' }]);
+    c.extra.push(['tcpConnector', { name: 'svc', host: '127.0.0.1', port: atC.port, address: 'flaky' }]);
+    b.dials.push({ to: a });
+    c.dials.push({ to: a });
+    await start([a, b, c]);
+    await waitFor('A to see both targets', async () => (await routesTo(a, 'flaky')) === 2, 15_000);
+    // Until B has reset one client, a client may land there and be reset (its bytes were already sent).
+    await waitFor('B out of rotation', async () => {
+      await echoThrough(port, 700, 1024).catch(() => undefined);
+      return a.process!.lines.some((l) => String(l.msg).startsWith('target rst-B for address flaky is out of rotation')) || undefined;
+    }, 10_000);
+    for (let i = 0; i < 10; i++) await echoThrough(port, 710 + i, 32 * 1024);
+    const line = a.process!.lines.find((l) => String(l.msg).startsWith('target rst-B for address flaky is out of rotation'));
+    expect(String(line?.reason)).toContain('ECONNRESET');
+  });
+});
+
 describe('edge router with two uplinks', () => {
   it('E=>A1--B: E reaches a service on B and B one on E; A1 stopped, E fails over to A2', async () => {
     const [onB, onE] = [await startEchoServer(), await startEchoServer()];

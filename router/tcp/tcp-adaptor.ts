@@ -150,9 +150,10 @@ export class TcpAdaptor {
     const id = `${this.flowIdPrefix}.${(this.nextFlow++).toString(36)}`;
     const { sender, receiver } = this.openFlowLinks(peer, id, address, this.deps.isEdge ? undefined : destination);
     this.countFlowTo(destination, +1);
-    const onUnreachable = (reason: string): boolean => {
+    const onUnreachable = (reason: string, canRetry: boolean): boolean => {
       this.unreachableUntil.set(rotationKey(destination, address), Date.now() + OUT_OF_ROTATION_MS);
       this.deps.log.info({ address, target: destination, reason }, `target ${destination} for address ${address} is out of rotation for ${OUT_OF_ROTATION_MS / 1000} s: ${reason}`);
+      if (!canRetry) return false;
       tried.add(destination);
       if (tried.size >= MAX_TARGET_ATTEMPTS || this.pickTarget(address, tried) === undefined) return false;
       setImmediate(() => this.routeClient(entity, client, tried));
@@ -342,7 +343,7 @@ export class TcpAdaptor {
       sender: Sender;
       receiver: Receiver;
       connecting: boolean;
-      onUnreachable?: (reason: string) => boolean;
+      onUnreachable?: (reason: string, canRetry: boolean) => boolean;
     },
     onEnd?: () => void,
   ): void {

@@ -55,15 +55,17 @@ export interface TcpFlowOptions {
   /** Told once when the flow has ended, cleanly or not. */
   readonly onClosed: (flow: TcpFlow, error: string | undefined) => void;
   /**
-   * At the listener side: the far side could not reach its backend (or had none)
-   * before this flow sent a byte. Returns true when the caller takes the client
-   * socket over to try another target; the flow then lets go of it untouched.
+   * At the listener side: the far side could not reach its backend (or had none,
+   * or its backend reset the connection before saying anything). `canRetry`
+   * when this flow has sent nothing yet: returning true then means the caller
+   * takes the client socket over to try another target, and the flow lets go of
+   * it untouched.
    */
-  readonly onUnreachable?: (reason: string) => boolean;
+  readonly onUnreachable?: (reason: string, canRetry: boolean) => boolean;
 }
 
-/** Detach conditions that mean "the far side never got a backend connection". */
-export const UNREACHABLE_CONDITIONS: ReadonlySet<string> = new Set(['amqp:not-found', 'kskup:backend-unreachable']);
+/** Detach conditions that mean "the far side had no working backend for this flow". */
+export const UNREACHABLE_CONDITIONS: ReadonlySet<string> = new Set(['amqp:not-found', 'kskup:backend-unreachable', 'kskup:backend-reset']);
 
 export class TcpFlow {
   readonly id: string;
@@ -252,7 +254,10 @@ export class TcpFlow {
       this.abort(reason, 'local', 'kskup:backend-unreachable');
       return;
     }
-    this.abort(`socket error: ${error.code ?? error.message}`, 'local');
+    // A backend that resets before it has said a word is treated like one that
+    // refused: the listener side takes it out of rotation.
+    const silentReset = error.code === 'ECONNRESET' && this.bytesIn === 0 && this.side === 'connector-side';
+    this.abort(`socket error: ${error.code ?? error.message}`, 'local', silentReset ? 'kskup:backend-reset' : undefined);
   }
 
   private onSocketClose(): void {
@@ -267,8 +272,9 @@ export class TcpFlow {
     const link = context.sender ?? context.receiver;
     const error = link?.error as { description?: string; condition?: string } | undefined;
     const reason = error ? (error.description ?? error.condition ?? 'link error') : 'link detached before the flow ended';
-    if (error?.condition && UNREACHABLE_CONDITIONS.has(error.condition) && this.messagesQueued === 0 && this.bytesOut === 0) {
-      if (this.options.onUnreachable?.(reason)) return this.letGo(reason);
+    if (error?.condition && UNREACHABLE_CONDITIONS.has(error.condition) && this.bytesOut === 0) {
+      const canRetry = this.messagesQueued === 0;
+      if (this.options.onUnreachable?.(reason, canRetry) && canRetry) return this.letGo(reason);
     }
     this.abort(reason, 'network');
   }
