@@ -1,0 +1,73 @@
+// The router configuration of a site as a pure function of the site's state:
+// the same state gives the same config (entity for entity, in the same order),
+// so "nothing changed" is cheap to see and a change reaches the running router
+// as a diff, never as a restart. Shared by every platform; paths are whatever
+// the platform stores the site's certificates as.
+import { parseRouterConfig, serialiseRouterConfig, type EntityList, type RouterConfig } from '../../router/config/index.js';
+
+export interface SiteLink {
+  /** The link's name: its connector and sslProfile are named after it. */
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  /** `inter-router` from an interior site, `edge` from an edge site. */
+  readonly role: 'inter-router' | 'edge';
+  readonly cost: number;
+  /** The remote site's CA, and this site's client certificate for it. */
+  readonly caCertFile: string;
+  readonly certFile: string;
+  readonly privateKeyFile: string;
+}
+
+export interface SiteState {
+  readonly name: string;
+  readonly id: string;
+  readonly mode: 'interior' | 'edge';
+  /** Where the router listens for links from other sites (interior sites only). */
+  readonly listenHost: string;
+  readonly interRouterPort: number;
+  readonly edgePort: number;
+  /** Local AMQP (management, messaging) and HTTP (health, metrics) ports, on 127.0.0.1. */
+  readonly amqpPort: number;
+  readonly httpPort: number;
+  /** The site's own CA and the server certificate of its listeners. */
+  readonly caCertFile: string;
+  readonly serverCertFile: string;
+  readonly serverKeyFile: string;
+  readonly links: readonly SiteLink[];
+}
+
+const SITE_PROFILE = 'site-server';
+
+export function desiredRouterEntities(site: SiteState): EntityList {
+  const entities: EntityList = [
+    ['router', { id: site.id, mode: site.mode, metadata: JSON.stringify({ id: site.id, name: site.name }) }],
+    ['listener', { name: 'amqp', host: '127.0.0.1', port: site.amqpPort, role: 'normal' }],
+    ['listener', { name: 'http', host: '127.0.0.1', port: site.httpPort, http: true, healthz: true, metrics: true, websockets: false }],
+  ];
+  if (site.mode === 'interior') {
+    entities.push(
+      ['sslProfile', { name: SITE_PROFILE, caCertFile: site.caCertFile, certFile: site.serverCertFile, privateKeyFile: site.serverKeyFile }],
+      ['listener', { name: 'inter-router', role: 'inter-router', host: site.listenHost, port: site.interRouterPort, sslProfile: SITE_PROFILE, authenticatePeer: true, saslMechanisms: 'EXTERNAL' }],
+      ['listener', { name: 'edge', role: 'edge', host: site.listenHost, port: site.edgePort, sslProfile: SITE_PROFILE, authenticatePeer: true, saslMechanisms: 'EXTERNAL' }],
+    );
+  }
+  // Sorted by name: the order links were made in must not change the config.
+  for (const link of [...site.links].sort((a, b) => a.name.localeCompare(b.name))) {
+    entities.push(
+      ['sslProfile', { name: `link-${link.name}`, caCertFile: link.caCertFile, certFile: link.certFile, privateKeyFile: link.privateKeyFile }],
+      ['connector', { name: `link-${link.name}`, role: link.role, host: link.host, port: link.port, cost: link.cost, sslProfile: `link-${link.name}`, saslMechanisms: 'EXTERNAL' }],
+    );
+  }
+  return entities;
+}
+
+/** The validated config (a site state that yields an invalid config is a bug: the parser's error says where). */
+export function desiredRouterConfig(site: SiteState): RouterConfig {
+  return parseRouterConfig(JSON.stringify(desiredRouterEntities(site)), `router config of site "${site.name}"`).config;
+}
+
+/** The config file's text: stable for a given state, so an unchanged site writes nothing. */
+export function routerConfigText(site: SiteState): string {
+  return `${JSON.stringify(serialiseRouterConfig(desiredRouterConfig(site)), null, 2)}\n`;
+}
