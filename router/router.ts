@@ -104,10 +104,6 @@ export class Router {
     return this.config.router.id;
   }
 
-  current(): RouterConfig {
-    return this.config;
-  }
-
   /** Brings up everything the configuration names; resolves when all listeners have bound once. */
   async start(): Promise<void> {
     const empty = diffRouterConfig(emptyLike(this.config), this.config);
@@ -485,17 +481,9 @@ export class Router {
     }
   }
 
-  /** What tests and the management side want to know about ports and links. */
-  listenerPort(name: string): number | undefined {
-    return this.amqpListeners.get(name)?.port() ?? this.httpListeners.get(name)?.port() ?? this.tcp.listenerPort(name);
-  }
-
-  connectorStatus(name: string) {
+  /** A connector's link state, for management (`connectionStatus`, `connectionMsg`). */
+  private connectorStatus(name: string) {
     return this.connectors.get(name)?.current();
-  }
-
-  openFlowCount(): number {
-    return this.tcp.openFlowCount();
   }
 
   /** Stops accepting, closes flows and connections. */

@@ -23,7 +23,7 @@ import type { Logger } from '../log/logger.js';
 import type { PeerConnection } from '../peer/peer-connection.js';
 import { markOwnLink } from '../peer/own-links.js';
 import type { Target } from '../routing/index.js';
-import { sessionFull } from '../tcp/tcp-flow.js';
+import { spendableCredit } from '../amqp/sender-credit.js';
 
 export const MESSAGES_ADDRESS = '_kskup/messages';
 export const CONSUMER_PREFIX = 'amqp:';
@@ -40,11 +40,6 @@ export interface MessagingDeps {
   readonly consumersOf: (address: string) => readonly Target[];
   readonly peerTowards: (routerId: string) => PeerConnection | undefined;
   readonly onConsumersChanged: () => void;
-}
-
-interface SenderCounters {
-  readonly credit: number;
-  readonly delivery_count: number;
 }
 
 export class MessagingAgent {
@@ -244,9 +239,7 @@ export class MessagingAgent {
 
   /** Link credit less what is queued and not yet transferred. */
   private credit(sender: Sender): number {
-    if (sessionFull(sender)) return 0;
-    const counters = sender as unknown as SenderCounters;
-    return counters.credit - ((this.queued.get(sender) ?? 0) - counters.delivery_count);
+    return spendableCredit(sender, this.queued.get(sender) ?? 0);
   }
 }
 

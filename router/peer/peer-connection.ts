@@ -10,7 +10,8 @@ import type { Connection, EventContext, Receiver, Sender } from 'rhea';
 import type { Logger } from '../log/logger.js';
 import { parseControlMessage, type ControlMessage } from '../network/control-messages.js';
 import { CONNECTION_WRITE_HIGH_WATER } from '../tcp/flow-protocol.js';
-import { sessionFull, type FlowCarrier } from '../tcp/tcp-flow.js';
+import { sessionFull } from '../amqp/sender-credit.js';
+import type { FlowCarrier } from '../tcp/tcp-flow.js';
 import { markOwnLink } from './own-links.js';
 
 export const CONTROL_ADDRESS = '_kskup/control';
@@ -86,10 +87,6 @@ export class PeerConnection implements FlowCarrier {
       if (message) onMessage(message);
       else this.log.warn({ peer: this.remoteId }, 'ignored a malformed control message');
     });
-  }
-
-  describe(): string {
-    return `${this.origin.kind} "${this.origin.name}"${this.remoteId ? ` to router ${this.remoteId}` : ''}`;
   }
 
   closeFlows(reason: string): void {

@@ -11,13 +11,8 @@
 // hop. Detaches cross over: an error on any link closes the other three with it.
 import type { EventContext, Receiver, Sender } from 'rhea';
 import type { Logger } from '../log/logger.js';
-import { sessionFull } from './tcp-flow.js';
+import { linkCredit, spendableCredit, transferred } from '../amqp/sender-credit.js';
 import { END_OF_STREAM_MESSAGE, PRESETTLED_TAG, classifyFlowMessage, encodeDataMessage } from './flow-protocol.js';
-
-interface LinkCounters {
-  readonly credit: number;
-  readonly delivery_count: number;
-}
 
 /** One direction: messages from `from` are sent on `to`, and `from` gets `to`'s credit. */
 class RelayDirection {
@@ -37,9 +32,8 @@ class RelayDirection {
 
   /** Credit `to` can still spend, less what `from` has already been given. */
   private mirrorCredit(): void {
-    const out = this.to as unknown as LinkCounters;
-    const spendable = sessionFull(this.to) ? 0 : out.credit - (this.queued - out.delivery_count);
-    const granted = (this.from as unknown as LinkCounters).credit;
+    const spendable = spendableCredit(this.to, this.queued);
+    const granted = linkCredit(this.from);
     if (spendable > granted) this.from.add_credit(spendable - granted);
   }
 
@@ -61,7 +55,7 @@ class RelayDirection {
 
   /** True when every message received has been put on the wire downstream. */
   drained(): boolean {
-    return (this.to as unknown as LinkCounters).delivery_count >= this.queued;
+    return transferred(this.to) >= this.queued;
   }
 }
 

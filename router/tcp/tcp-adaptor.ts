@@ -111,14 +111,6 @@ export class TcpAdaptor {
     this.listeners.delete(name);
   }
 
-  listenerPort(name: string): number | undefined {
-    return this.listeners.get(name)?.bound.port();
-  }
-
-  listenerReady(name: string): Promise<void> | undefined {
-    return this.listeners.get(name)?.bound.ready;
-  }
-
   private onClient(entity: TcpListenerEntity, client: Socket): void {
     this.routeClient(entity, client, new Set());
   }

@@ -6,6 +6,7 @@
 // "outbound" is network -> socket.
 import type { Socket } from 'node:net';
 import type { EventContext, Receiver, Sender } from 'rhea';
+import { linkCredit, spendableCredit, transferred } from '../amqp/sender-credit.js';
 import type { Logger } from '../log/logger.js';
 import type { AddressCounters } from '../metrics.js';
 import {
@@ -16,18 +17,6 @@ import {
   classifyFlowMessage,
   encodeDataMessage,
 } from './flow-protocol.js';
-
-/** rhea keeps these on every sender; its typings leave them out. */
-interface SenderCounters {
-  readonly credit: number;
-  readonly delivery_count: number;
-}
-
-/** True when the sender's session cannot take another delivery now (rhea emits 'sendable' when it can). */
-export function sessionFull(sender: Sender): boolean {
-  const session = (sender as unknown as { session?: { outgoing?: { available(): number } } }).session;
-  return (session?.outgoing?.available() ?? 1) <= 0;
-}
 
 export type FlowState = 'connecting' | 'open' | 'half-closed-in' | 'half-closed-out' | 'closing' | 'closed';
 
@@ -136,11 +125,7 @@ export class TcpFlow {
 
   /** What this router may still send: link credit less what is queued but not yet transferred. */
   private credit(): number {
-    const counters = this.sender as unknown as SenderCounters;
-    // rhea's session holds a bounded number of unsent deliveries for all links
-    // together and throws when asked to hold more: no room there, no credit.
-    if (sessionFull(this.sender)) return 0;
-    return counters.credit - (this.messagesQueued - counters.delivery_count);
+    return spendableCredit(this.sender, this.messagesQueued);
   }
 
   private onSocketData(chunk: Buffer): void {
@@ -237,7 +222,7 @@ export class TcpFlow {
     if (!this.endOfStreamSent || !this.outboundEnded || this.state === 'closed') return;
     // rhea writes a detach as soon as it is asked to, even ahead of a transfer that
     // the session window still holds back: detach only once all is on the wire.
-    if ((this.sender as unknown as SenderCounters).delivery_count < this.messagesQueued) {
+    if (transferred(this.sender) < this.messagesQueued) {
       setImmediate(() => this.finishIfDone());
       return;
     }
@@ -315,9 +300,8 @@ export class TcpFlow {
    */
   private closeSenderWhenSent(error: { condition: string; description: string } | undefined, attempts = 0): void {
     if (this.sender.is_closed()) return;
-    const counters = this.sender as unknown as SenderCounters;
-    const inFlight = this.messagesQueued - counters.delivery_count;
-    if (inFlight > 0 && counters.credit > 0 && attempts < 200) {
+    const inFlight = this.messagesQueued - transferred(this.sender);
+    if (inFlight > 0 && linkCredit(this.sender) > 0 && attempts < 200) {
       setImmediate(() => this.closeSenderWhenSent(error, attempts + 1));
       return;
     }
