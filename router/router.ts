@@ -313,7 +313,10 @@ export class Router {
       opened: () => (peer ? this.established.has(peer) : open),
     };
     this.connections.add(record);
-    socket.once('close', () => this.connections.delete(record));
+    socket.once('close', () => {
+      this.connections.delete(record);
+      if (!peer) this.messaging.connectionClosed(connection);
+    });
     connection.on('connection_open', () => {
       if (!peer) open = true;
     });

@@ -110,6 +110,26 @@ describe('messaging', () => {
     for (const name of ['B', 'C', 'D']) expect(got[name]).toEqual(Array.from({ length: 30 }, (_, i) => `news ${i}`));
   });
 
+  it('a receiver whose client connection drops stops being a consumer: A->C messages are then released', async () => {
+    const got: string[] = [];
+    const connection = client('C');
+    const receiver = connection.open_receiver({ source: { address: 'gone-q' }, credit_window: 10 });
+    receiver.on('message', (context) => got.push(String(context.message?.body)));
+    await new Promise<void>((resolve) => receiver.once('receiver_open', () => resolve()));
+    const sender = client('A').open_sender({ target: { address: 'gone-q' } });
+    const outcome = () =>
+      new Promise<string>((resolve) => {
+        const delivery = sender.send({ body: 'ping' });
+        sender.once('accepted', (c) => c.delivery === delivery && resolve('accepted'));
+        sender.once('released', (c) => c.delivery === delivery && resolve('released'));
+      });
+    await waitFor('the consumer to be reachable', async () => ((await outcome()) === 'accepted' ? true : undefined));
+    // Drop the client's socket without closing its links.
+    (connection as unknown as { socket: { destroy(): void } }).socket.destroy();
+    await waitFor('messages to be released', async () => ((await outcome()) === 'released' ? true : undefined));
+    expect(got.length).toBeGreaterThan(0);
+  });
+
   const proton = spawnSync(PYTHON, ['-c', 'import proton'], { stdio: 'ignore' }).status === 0;
   it('Qpid Proton (Python) sends at A and receives at C', async () => {
     expect(proton, 'python3-qpid-proton must be installed (.ci/run installs it)').toBe(true);

@@ -17,7 +17,7 @@
 // never queued without credit (that would stall the TCP flows sharing the
 // session): without credit it is released (anycast) or dropped and counted
 // (multicast).
-import type { Delivery, EventContext, Message, Receiver, Sender } from 'rhea';
+import type { Connection, Delivery, EventContext, Message, Receiver, Sender } from 'rhea';
 import type { AddressEntity } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { PeerConnection } from '../peer/peer-connection.js';
@@ -72,13 +72,30 @@ export class MessagingAgent {
     list.push(sender);
     this.consumers.set(address, list);
     if (list.length === 1) this.deps.onConsumersChanged();
-    const remove = () => {
-      const remaining = (this.consumers.get(address) ?? []).filter((s) => s !== sender);
+    sender.on('sender_close', () => this.dropConsumers((s) => s === sender));
+  }
+
+  /**
+   * A client connection is gone: its receivers with it. (One call per connection,
+   * from the router, rather than a 'disconnected' listener per receiver link on
+   * the connection, which piles up listeners on a client with many receivers.)
+   */
+  connectionClosed(connection: Connection): void {
+    this.dropConsumers((sender) => sender.connection === connection);
+  }
+
+  private dropConsumers(gone: (sender: Sender) => boolean): void {
+    let changed = false;
+    for (const [address, senders] of this.consumers) {
+      const remaining = senders.filter((sender) => !gone(sender));
+      if (remaining.length === senders.length) continue;
       if (remaining.length > 0) this.consumers.set(address, remaining);
-      else if (this.consumers.delete(address)) this.deps.onConsumersChanged();
-    };
-    sender.on('sender_close', remove);
-    sender.connection.on('disconnected', remove);
+      else {
+        this.consumers.delete(address);
+        changed = true;
+      }
+    }
+    if (changed) this.deps.onConsumersChanged();
   }
 
   /** A client attached a sender: messages to its target address (or each message's `to`). */
