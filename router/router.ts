@@ -4,8 +4,8 @@
 import type { Duplex } from 'node:stream';
 import rhea from 'rhea';
 import type { Connection, Container, EventContext } from 'rhea';
-import { diffRouterConfig } from './config/diff.js';
-import type { ConfigDiff, ConnectorEntity, ListenerEntity, RouterConfig } from './config/types.js';
+import { diffRouterConfig, onlyRevokedSerialsChanged } from './config/diff.js';
+import type { ConfigDiff, ConnectorEntity, ListenerEntity, RouterConfig, SslProfileEntity } from './config/types.js';
 import { HttpListener } from './http/http-listener.js';
 import type { Logger, RouterLogging } from './log/logger.js';
 import { RouterMetrics } from './metrics.js';
@@ -23,6 +23,8 @@ import { TcpAdaptor } from './tcp/tcp-adaptor.js';
 import { loadTlsMaterial, type TlsMaterial } from './tls/ssl-profile.js';
 
 export const PRODUCT = 'kskup';
+/** How long a dropped connection's peer has to answer the AMQP close before its socket is destroyed. */
+const DROP_GRACE_MS = 2_000;
 
 export class Router {
   private config: RouterConfig;
@@ -39,6 +41,8 @@ export class Router {
   private readonly management: ManagementAgent;
   private readonly messaging: MessagingAgent;
   private readonly connections = new Set<ConnectionRecord>();
+  /** The AMQP connection of each accepted socket, to close one whose certificate is revoked. */
+  private readonly acceptedConnections = new WeakMap<Duplex, Connection>();
   private nextConnection = 1;
   private readonly startedAt = Date.now();
   /** Connections whose peer has said hello. */
@@ -126,8 +130,14 @@ export class Router {
   }
 
   private async apply(diff: ConfigDiff): Promise<void> {
-    // An sslProfile change restarts whatever uses it.
-    const changedProfiles = new Set([...diff.sslProfiles.changed.map((c) => c.after.name), ...diff.sslProfiles.removed.map((p) => p.name)]);
+    // An sslProfile change restarts whatever uses it, except a change of its
+    // revokedSerials alone: that is applied to the running listeners, so that
+    // revoking one link does not drop all the others (applyRevokedSerials).
+    const revocations = diff.sslProfiles.changed.filter((c) => onlyRevokedSerialsChanged(c.before, c.after)).map((c) => c.after);
+    const changedProfiles = new Set([
+      ...diff.sslProfiles.changed.map((c) => c.after.name).filter((name) => !revocations.some((p) => p.name === name)),
+      ...diff.sslProfiles.removed.map((p) => p.name),
+    ]);
     const usesChangedProfile = (entity: { sslProfile?: string }) => entity.sslProfile !== undefined && changedProfiles.has(entity.sslProfile);
 
     const listenersToStop = [...diff.listeners.removed, ...diff.listeners.changed.map((c) => c.before)];
@@ -162,7 +172,16 @@ export class Router {
       if (started) ready.push(started);
     }
     for (const entity of connectorsToStart) this.startConnector(entity);
+    for (const profile of revocations) this.applyRevokedSerials(profile);
     await Promise.all(ready);
+  }
+
+  /** Connectors present certificates and revoke nothing, so only listeners take the new list. */
+  private applyRevokedSerials(profile: SslProfileEntity): void {
+    const serials = profile.revokedSerials ?? [];
+    for (const listener of [...this.amqpListeners.values(), ...this.httpListeners.values()]) {
+      if (listener.entity.sslProfile === profile.name) listener.setRevokedSerials(serials);
+    }
   }
 
   private material(profileName: string | undefined, user: string): TlsMaterial | undefined | 'invalid' {
@@ -189,6 +208,7 @@ export class Router {
         metrics: this.metrics,
         isReady: () => !this.stopped,
         acceptWebSocket: (stream) => this.acceptConnection(stream, entity),
+        drop: (stream, reason) => this.dropConnection(stream, reason),
       });
       this.httpListeners.set(entity.name, http);
       return http.ready;
@@ -199,6 +219,7 @@ export class Router {
       log: this.serverLog,
       accept: (socket, accepted) => this.acceptConnection(socket, accepted),
       refuse: (socket, reason) => this.refuseConnection(socket, entity, reason),
+      drop: (socket, reason) => this.dropConnection(socket, reason),
     });
     this.amqpListeners.set(entity.name, listener);
     return listener.ready;
@@ -262,8 +283,22 @@ export class Router {
       require_sasl: entity.authenticatePeer,
     };
     const connection = this.container.create_connection(options as never) as Connection & { accept(socket: Duplex): Connection };
+    this.acceptedConnections.set(socket, connection);
     this.adopt(connection, socket, { kind: 'listener', name: entity.name, cost: 1 }, entity.role);
     connection.accept(socket);
+  }
+
+  /**
+   * Ends an accepted connection with the reason in the AMQP close, as a refusal
+   * does, so that the dialling router's connector status says why. adopt() ends
+   * the socket when the peer answers the close; one that does not is cut off.
+   */
+  private dropConnection(socket: Duplex, reason: string): void {
+    const timer = setTimeout(() => socket.destroy(), DROP_GRACE_MS);
+    socket.once('close', () => clearTimeout(timer));
+    const connection = this.acceptedConnections.get(socket);
+    if (connection) connection.close({ condition: 'amqp:unauthorized-access', description: reason });
+    else socket.destroy();
   }
 
   /**

@@ -2,7 +2,7 @@
 // named entities are matched by name and compared attribute by attribute; the
 // router entity, addresses and logs are compared as wholes.
 
-import type { ConfigDiff, EntityDiff, RouterConfig } from './types.js';
+import type { ConfigDiff, EntityDiff, RouterConfig, SslProfileEntity } from './types.js';
 
 export function diffRouterConfig(before: RouterConfig, after: RouterConfig): ConfigDiff {
   const listeners = diffByName(before.listeners, after.listeners);
@@ -33,6 +33,17 @@ export function diffRouterConfig(before: RouterConfig, after: RouterConfig): Con
 
 export function sameRouterConfig(a: RouterConfig, b: RouterConfig): boolean {
   return diffRouterConfig(a, b).empty;
+}
+
+/**
+ * True when two versions of an sslProfile differ in revokedSerials and nothing
+ * else. The router applies such a change to the listeners in place: restarting
+ * them, as for any other profile change, would drop every link they carry in
+ * order to refuse one.
+ */
+export function onlyRevokedSerialsChanged(before: SslProfileEntity, after: SslProfileEntity): boolean {
+  const withoutRevocations = (profile: SslProfileEntity) => ({ ...profile, revokedSerials: undefined });
+  return !deepEqual(before, after) && deepEqual(withoutRevocations(before), withoutRevocations(after));
 }
 
 /** added and changed in `after`'s order, removed in `before`'s. */

@@ -7,6 +7,7 @@
 export type * from './types.js';
 export { parseRouterConfig, loadRouterConfigFile } from './parse.js';
 export type { ParsedRouterConfig } from './parse.js';
-export { diffRouterConfig, sameRouterConfig } from './diff.js';
+export { diffRouterConfig, onlyRevokedSerialsChanged, sameRouterConfig } from './diff.js';
+export { normaliseSerial, parseSerialList, formatSerialList, type SerialList } from './serials.js';
 export { ConfigError, formatProblem } from './errors.js';
-export { serialiseRouterConfig, type EntityList } from './serialise.js';
+export { serialiseRouterConfig, serialiseSslProfile, type EntityList } from './serialise.js';

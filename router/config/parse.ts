@@ -5,6 +5,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from './errors.js';
+import { parseSerialList } from './serials.js';
 import type {
   AddressEntity,
   ConfigProblem,
@@ -93,6 +94,7 @@ const port = (lowest: 0 | 1): Attr<number> => attr((raw) => parsePort(raw, lowes
 const boolean = (): Attr<boolean> => attr(parseBoolean);
 const text = (): Attr<string> => attr(parseText);
 const logLevel = (): Attr<LogLevel> => attr(parseLogLevel);
+const serialList = (): Attr<readonly string[]> => attr(parseSerials);
 
 function oneOf<const V extends string>(values: readonly V[]): Attr<V> {
   return attr((raw) =>
@@ -162,6 +164,15 @@ function parseText(raw: unknown): Parsed<string> {
   if (typeof raw === 'string') return ok(raw);
   if (typeof raw === 'object' && raw !== null) return ok(JSON.stringify(raw));
   return bad(`${show(raw)} is not a string or an object`);
+}
+
+/** revokedSerials: every bad item is named, so that one run shows all of them. */
+function parseSerials(raw: unknown): Parsed<readonly string[]> {
+  if (typeof raw !== 'string') return bad(`${show(raw)} is not a string of hex serial numbers separated by spaces or commas`);
+  const list = parseSerialList(raw);
+  if (list.ok) return ok(Object.freeze(list.serials));
+  const plural = list.bad.length === 1 ? 'is not a hex certificate serial number' : 'are not hex certificate serial numbers';
+  return bad(`${list.bad.map((item) => show(item)).join(', ')} ${plural} (write e.g. "0a1b2c" or "0A:1B:2C", separated by spaces or commas)`);
 }
 
 const LOG_LEVEL_ORDER: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
@@ -353,6 +364,9 @@ const sslProfileKind = defineKind({
     certFile: string({ nonEmpty: true }),
     privateKeyFile: string({ nonEmpty: true }),
     password: string({ secret: true }),
+    // kskup's own: client certificates refused although the CA signed them.
+    // A change of this alone is applied without restarting the listeners.
+    revokedSerials: serialList(),
   },
   unsupported: ['ciphers', 'protocols', 'uidFormat', 'uidNameMappingFile', 'trustedCertsFile', 'displayNameFile'],
   deprecated: { passwordFile: 'use password "file:PATH" instead' },
@@ -365,7 +379,9 @@ const sslProfileKind = defineKind({
     }
   },
   collect: (values, where, into) => {
-    into.sslProfiles.push(located(where, definedOnly<SslProfileEntity>({ ...values })));
+    // An empty list revokes nothing: the same profile as one without the attribute.
+    const revokedSerials = values.revokedSerials?.length ? values.revokedSerials : undefined;
+    into.sslProfiles.push(located(where, definedOnly<SslProfileEntity>({ ...values, revokedSerials })));
   },
 });
 

@@ -1,7 +1,8 @@
 // The typed model back in skupper-router's JSON form, so that a running config
 // can be edited as a file would be (management CREATE/DELETE) and validated by
 // the one parser: parseRouterConfig(serialise(config)) gives the same config.
-import type { LogLevel, RouterConfig } from './types.js';
+import { formatSerialList } from './serials.js';
+import type { LogLevel, RouterConfig, SslProfileEntity } from './types.js';
 
 export type EntityList = [string, Record<string, unknown>][];
 
@@ -22,7 +23,7 @@ function definedOnly(entity: object): Record<string, unknown> {
 export function serialiseRouterConfig(config: RouterConfig): EntityList {
   return [
     ['router', definedOnly(config.router)],
-    ...[...config.sslProfiles.values()].map((e): [string, Record<string, unknown>] => ['sslProfile', definedOnly(e)]),
+    ...[...config.sslProfiles.values()].map((e): [string, Record<string, unknown>] => ['sslProfile', serialiseSslProfile(e)]),
     ...[...config.listeners.values()].map((e): [string, Record<string, unknown>] => ['listener', definedOnly(e)]),
     ...[...config.connectors.values()].map((e): [string, Record<string, unknown>] => ['connector', definedOnly(e)]),
     ...[...config.tcpListeners.values()].map((e): [string, Record<string, unknown>] => ['tcpListener', definedOnly(e)]),
@@ -30,4 +31,10 @@ export function serialiseRouterConfig(config: RouterConfig): EntityList {
     ...config.addresses.map((e): [string, Record<string, unknown>] => ['address', definedOnly(e)]),
     ...config.logs.map((e): [string, Record<string, unknown>] => ['log', { module: e.module, enable: ENABLE_OF_LEVEL[e.level] }]),
   ];
+}
+
+/** revokedSerials is held as a list but written as the file writes it: one string. */
+export function serialiseSslProfile(profile: SslProfileEntity): Record<string, unknown> {
+  const { revokedSerials } = profile;
+  return definedOnly({ ...profile, revokedSerials: revokedSerials === undefined ? undefined : formatSerialList(revokedSerials) });
 }

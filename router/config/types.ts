@@ -68,6 +68,14 @@ export interface SslProfileEntity {
    * never logged.
    */
   readonly password?: string;
+  /**
+   * kskup's own: serial numbers of client certificates that listeners using
+   * this profile refuse, even though the CA signed them (a site revoking a link
+   * it granted). Written as hex separated by spaces and/or commas ("0a1b2c
+   * 3D:4E:5F"); held normalised (lower case, no ':', no leading zeros), sorted
+   * and without duplicates. Absent when the file lists none.
+   */
+  readonly revokedSerials?: readonly string[];
 }
 
 export interface TcpListenerEntity {

@@ -4,7 +4,8 @@
 // path, so that a site can be linked through an HTTP(S) ingress or proxy.
 // With an sslProfile it is HTTPS; with authenticatePeer a WebSocket upgrade
 // needs a client certificate signed by the profile's CA (mutual TLS, SASL
-// EXTERNAL), and is refused with 403 and the reason otherwise.
+// EXTERNAL) and not listed in its revokedSerials, and is refused with 403 and
+// the reason otherwise.
 import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
@@ -14,7 +15,8 @@ import type { ListenerEntity } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { RouterMetrics } from '../metrics.js';
 import { bindServer, type BoundServer } from '../net/bound-server.js';
-import { describeUnauthorizedClient } from '../peer/socket-errors.js';
+import { describeUnauthorizedClient, REVOKED_CLIENT_CERTIFICATE } from '../peer/socket-errors.js';
+import { RevocationList } from '../tls/revocation-list.js';
 import { tlsServerOptions, type TlsMaterial } from '../tls/ssl-profile.js';
 
 export interface HttpListenerDeps {
@@ -23,10 +25,15 @@ export interface HttpListenerDeps {
   readonly isReady: () => boolean;
   /** Takes over an AMQP connection that arrived as a WebSocket. */
   readonly acceptWebSocket: (stream: Duplex) => void;
+  /** Ends an accepted WebSocket link whose client certificate has been revoked since, telling the peer why. */
+  readonly drop: (stream: Duplex, reason: string) => void;
 }
 
 export class HttpListener {
+  readonly entity: ListenerEntity;
+  private readonly deps: HttpListenerDeps;
   private readonly bound: BoundServer;
+  private readonly revocations: RevocationList<Duplex>;
   private readonly webSockets = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
@@ -35,6 +42,9 @@ export class HttpListener {
   private readonly loggedRefusals = new Set<string>();
 
   constructor(entity: ListenerEntity, material: TlsMaterial | undefined, deps: HttpListenerDeps) {
+    this.entity = entity;
+    this.deps = deps;
+    this.revocations = new RevocationList(material?.revokedSerials);
     const handle = (request: http.IncomingMessage, response: http.ServerResponse) => {
       const path = (request.url ?? '/').split('?')[0];
       if (path === '/healthz' && entity.healthz) {
@@ -59,8 +69,8 @@ export class HttpListener {
     server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       if (!entity.websockets) return refuse(socket, 404, 'WebSockets are not enabled on this listener');
       const tlsSocket = request.socket as TLSSocket;
-      if (entity.authenticatePeer && !tlsSocket.authorized) {
-        const reason = describeUnauthorizedClient(tlsSocket);
+      const reason = material ? this.refusalOf(tlsSocket) : undefined;
+      if (reason !== undefined) {
         if (!this.loggedRefusals.has(reason)) {
           this.loggedRefusals.add(reason);
           deps.log.warn({ listener: entity.name, remote: request.socket.remoteAddress, reason }, `listener "${entity.name}" refused a WebSocket link: ${reason}`);
@@ -70,6 +80,10 @@ export class HttpListener {
       this.webSockets.handleUpgrade(request, socket, head, (ws) => {
         this.loggedRefusals.clear();
         const stream = createWebSocketStream(ws);
+        if (material) {
+          this.revocations.track(stream, tlsSocket);
+          ws.once('close', () => this.revocations.forget(stream));
+        }
         // What rhea looks at to offer SASL EXTERNAL: the verified TLS underneath.
         Object.assign(stream, { encrypted: Boolean(material), authorized: Boolean(material) && tlsSocket.authorized === true });
         deps.acceptWebSocket(stream);
@@ -86,9 +100,28 @@ export class HttpListener {
     return this.bound.port();
   }
 
+  /** As AmqpListener.setRevokedSerials, for the WebSocket links. */
+  setRevokedSerials(serials: readonly string[]): void {
+    const revoked = this.revocations.replace(serials);
+    if (revoked.length === 0) return;
+    const reason = REVOKED_CLIENT_CERTIFICATE;
+    this.deps.log.warn(
+      { listener: this.entity.name, connections: revoked.length, reason },
+      `listener "${this.entity.name}" dropped ${revoked.length} WebSocket link${revoked.length === 1 ? '' : 's'}: ${reason}`,
+    );
+    for (const stream of revoked) this.deps.drop(stream, reason);
+  }
+
   stop(): void {
     this.bound.close();
     for (const ws of this.webSockets.clients) ws.terminate();
+  }
+
+  /** Why a WebSocket upgrade over TLS is refused, or undefined to accept it. */
+  private refusalOf(tlsSocket: TLSSocket): string | undefined {
+    if (this.entity.authenticatePeer && !tlsSocket.authorized) return describeUnauthorizedClient(tlsSocket);
+    if (this.revocations.isRevoked(tlsSocket)) return REVOKED_CLIENT_CERTIFICATE;
+    return undefined;
   }
 }
 

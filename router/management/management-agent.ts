@@ -4,7 +4,7 @@
 // configuration to `reconfigure`, validated by the same parser as a file.
 import { randomUUID } from 'node:crypto';
 import type { EventContext, Message, Receiver, Sender } from 'rhea';
-import { ConfigError, parseRouterConfig, serialiseRouterConfig, type RouterConfig } from '../config/index.js';
+import { ConfigError, parseRouterConfig, serialiseRouterConfig, serialiseSslProfile, type RouterConfig, type SslProfileEntity } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
 
 export const MANAGEMENT_ADDRESS = '$management';
@@ -140,7 +140,9 @@ export class ManagementAgent {
     if (!(CONFIG_TYPES as readonly string[]).includes(type)) throw new ManagementError(404, `unknown entity type "${type}"`);
     const entities = this.view.config()[CONFIG_KEYS[type as ConfigType]] as ReadonlyMap<string, object>;
     return [...entities.values()].map((entity) => {
-      const row: Row = { ...entity, identity: (entity as { name: string }).name };
+      // Attributes as the config file writes them (revokedSerials is one string there).
+      const attributes = type === 'sslProfile' ? serialiseSslProfile(entity as SslProfileEntity) : entity;
+      const row: Row = { ...attributes, identity: (entity as { name: string }).name };
       if (type === 'sslProfile' && row.password !== undefined) row.password = '********';
       if (type === 'connector') {
         const status = this.view.connectorStatus(String(row.name));

@@ -49,6 +49,12 @@ export function describeTlsClientError(error: unknown): string {
   return typeof code === 'string' ? `${code}: ${message}` : message;
 }
 
+/**
+ * A client certificate that verifies but whose serial the listener's sslProfile
+ * lists in revokedSerials: the site that granted the link has taken it back.
+ */
+export const REVOKED_CLIENT_CERTIFICATE = 'TLS: client certificate has been revoked';
+
 /** Why a client certificate failed verification, from a TLS socket whose handshake is done. */
 export function describeUnauthorizedClient(socket: TLSSocket): string {
   const certificate = socket.getPeerCertificate();

@@ -11,6 +11,8 @@ export interface TlsMaterial {
   readonly cert?: Buffer;
   readonly key?: Buffer;
   readonly passphrase?: string;
+  /** Normalised client certificate serials that a listener refuses (revokedSerials). */
+  readonly revokedSerials?: readonly string[];
 }
 
 export class SslProfileError extends Error {
@@ -38,6 +40,7 @@ export function loadTlsMaterial(profile: SslProfileEntity, baseDir: string): Tls
     cert: read('certFile'),
     key: read('privateKeyFile'),
     passphrase: profile.password === undefined ? undefined : resolvePassword(profile, baseDir),
+    revokedSerials: profile.revokedSerials,
   };
 }
 
