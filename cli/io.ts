@@ -1,5 +1,6 @@
-// Where a command writes. Commands take these instead of touching `process`
-// so that tests can run them in-process and read what they printed.
+// Where a command writes, and what it may know of its surroundings. Commands
+// take these instead of touching `process` so that tests can run them
+// in-process, with their own environment, and read what they printed.
 
 export interface TextSink {
   write(text: string): unknown;
@@ -8,4 +9,8 @@ export interface TextSink {
 export interface CliIO {
   readonly stdout: TextSink;
   readonly stderr: TextSink;
+  /** Environment variables (KSKUP_HOME, KSKUP_PLATFORM, KUBECONFIG, HOME); process.env when absent. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** stderr is a terminal: progress may animate. */
+  readonly interactive?: boolean;
 }

@@ -3,4 +3,9 @@
 // code; only this file touches the process.
 import { run } from './run.js';
 
-process.exitCode = await run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });
+process.exitCode = await run(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  interactive: process.stderr.isTTY === true,
+});

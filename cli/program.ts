@@ -5,12 +5,26 @@ import { Command } from 'commander';
 import { VERSION } from '../router/version.js';
 import type { CommandContext } from './command-context.js';
 import { addRouterStatCommand } from './router-stat/command.js';
+import { addDeleteCommand } from './site/delete-command.js';
+import { addInitCommand } from './site/init-command.js';
+import { addLinkCommands } from './site/link-commands.js';
+import { addRevokeAccessCommand } from './site/revoke-access-command.js';
+import { GLOBAL_OPTIONS_HELP } from './site/site-options.js';
+import { addStatusCommand } from './site/status-command.js';
+import { addTokenCommands } from './site/token-commands.js';
 
-const ROOT_HELP = `
+const ROOT_HELP = `${GLOBAL_OPTIONS_HELP}
+
 Examples:
-  kskup router stat -n --config router.json   the router network as the router of router.json sees it
+  kskup init -n west                              a site "west" on this machine
+  kskup init -n east
+  kskup token create west.token -n west           a token to link to west
+  kskup link create west.token -n east            east links to west
+  kskup link status -n east --wait 10
+  kskup status -n west
+  kskup router stat -n --config router.json       the router network as the router of router.json sees it
 
-The router runs as its own program: kskup-router -c router.json`;
+The router runs as its own program too: kskup-router -c router.json`;
 
 export function buildProgram(context: CommandContext): Command {
   const program = new Command('kskup')
@@ -25,6 +39,12 @@ export function buildProgram(context: CommandContext): Command {
       // One line: "error: unknown option '--x'\n(Did you mean --y?)" -> "kskup: unknown option '--x' (Did you mean --y?)"
       outputError: (text, write) => write(`kskup: ${text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')}\n`),
     });
+  addInitCommand(program, context);
+  addStatusCommand(program, context);
+  addDeleteCommand(program, context);
+  addTokenCommands(program, context);
+  addLinkCommands(program, context);
+  addRevokeAccessCommand(program, context);
   const router = program.command('router').description('inspect a running kskup router');
   addRouterStatCommand(router, context);
   return program;

@@ -1,6 +1,7 @@
 // `kskup router stat`: skstat for kskup routers. One section at a time, as
 // skstat does; none given means -g.
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
+import { parsePort, parseSeconds } from '../arguments.js';
 import type { CommandContext } from '../command-context.js';
 import { ManagementClient } from '../management-client.js';
 import { DEFAULT_HOST, DEFAULT_PORT, resolveRouterTarget, type RouterAddressOptions } from '../router-target.js';
@@ -68,16 +69,4 @@ export function addRouterStatCommand(router: Command, context: CommandContext): 
         await client.close();
       }
     });
-}
-
-function parsePort(value: string): number {
-  const port = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidArgumentError('not a port number (1-65535).');
-  return port;
-}
-
-function parseSeconds(value: string): number {
-  const seconds = /^\d*\.?\d+$/.test(value) ? Number(value) : NaN;
-  if (!(seconds > 0)) throw new InvalidArgumentError('not a positive number of seconds.');
-  return seconds;
 }

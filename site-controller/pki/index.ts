@@ -5,7 +5,8 @@
 // RSA 2048 keys from Node's native crypto; node-forge only builds and signs.
 
 export { createCertificateAuthority } from './authority.js';
-export { issueCertificate } from './issue.js';
+export { certifyPublicKey, issueCertificate } from './issue.js';
+export { generateKeyPem } from './keys.js';
 export { certificateInfo } from './inspect.js';
 export { PkiError } from './errors.js';
 export type { PkiErrorCode } from './errors.js';

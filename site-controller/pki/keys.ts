@@ -17,6 +17,12 @@ export interface RsaKeyPair {
   readonly publicKey: forge.pki.rsa.PublicKey;
 }
 
+/** A key pair as PEM only: for a site that keeps the private key and sends the public one. */
+export async function generateKeyPem(): Promise<{ readonly keyPem: string; readonly publicKeyPem: string }> {
+  const keys = await generateRsaKeyPair();
+  return { keyPem: keys.keyPem, publicKeyPem: forge.pki.publicKeyToPem(keys.publicKey) };
+}
+
 export async function generateRsaKeyPair(): Promise<RsaKeyPair> {
   let pems: { publicKey: string; privateKey: string };
   try {

@@ -34,6 +34,8 @@ export interface SiteState {
   readonly caCertFile: string;
   readonly serverCertFile: string;
   readonly serverKeyFile: string;
+  /** Client certificates (hex serials) this site granted and took back: its listeners refuse them. */
+  readonly revokedSerials?: readonly string[];
   readonly links: readonly SiteLink[];
 }
 
@@ -47,7 +49,7 @@ export function desiredRouterEntities(site: SiteState): EntityList {
   ];
   if (site.mode === 'interior') {
     entities.push(
-      ['sslProfile', { name: SITE_PROFILE, caCertFile: site.caCertFile, certFile: site.serverCertFile, privateKeyFile: site.serverKeyFile }],
+      ['sslProfile', { name: SITE_PROFILE, caCertFile: site.caCertFile, certFile: site.serverCertFile, privateKeyFile: site.serverKeyFile, ...revocations(site) }],
       ['listener', { name: 'inter-router', role: 'inter-router', host: site.listenHost, port: site.interRouterPort, sslProfile: SITE_PROFILE, authenticatePeer: true, saslMechanisms: 'EXTERNAL' }],
       ['listener', { name: 'edge', role: 'edge', host: site.listenHost, port: site.edgePort, sslProfile: SITE_PROFILE, authenticatePeer: true, saslMechanisms: 'EXTERNAL' }],
     );
@@ -60,6 +62,11 @@ export function desiredRouterEntities(site: SiteState): EntityList {
     );
   }
   return entities;
+}
+
+function revocations(site: SiteState): { revokedSerials?: string } {
+  const serials = [...new Set(site.revokedSerials ?? [])].sort();
+  return serials.length === 0 ? {} : { revokedSerials: serials.join(' ') };
 }
 
 /** The validated config (a site state that yields an invalid config is a bug: the parser's error says where). */

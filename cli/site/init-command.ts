@@ -1,0 +1,92 @@
+// `kskup init`: creates the site (once) and makes sure its process runs.
+import { type Command, Option } from 'commander';
+import { initLocalSite, type InitOptions } from '../../site-controller/local/local-site.js';
+import { nameProblem, type RouterMode } from '../../site-controller/site/model.js';
+import { parsePort } from '../arguments.js';
+import type { CommandContext } from '../command-context.js';
+import { UsageError } from '../errors.js';
+import { render } from '../output.js';
+import { startProgress } from '../progress.js';
+import { addSiteOptions, resolveSite, type SiteOptions } from './site-options.js';
+
+interface InitCommandOptions extends SiteOptions {
+  readonly siteName?: string;
+  readonly routerMode?: RouterMode;
+  readonly ingressHost?: string;
+  readonly interRouterPort?: number;
+  readonly edgePort?: number;
+}
+
+const EXAMPLES = `
+Examples:
+  kskup init -n west                          a site "west" on this machine
+  kskup init -n east --router-mode edge       an edge site: links out only
+  kskup init -n west --ingress-host 10.0.0.5 --inter-router-port 55671   reachable from other machines`;
+
+export function addInitCommand(program: Command, context: CommandContext): void {
+  addSiteOptions(
+    program
+      .command('init')
+      .description('create a site and start its router; on an existing site, start its router if it is not running')
+      .addOption(new Option('--site-name <name>', 'the site name (default: the namespace)'))
+      .addOption(new Option('--router-mode <mode>', 'interior: accepts links; edge: only links out (default interior)').choices(['interior', 'edge']))
+      .addOption(new Option('--ingress-host <host>', 'host or address other sites reach this site at (default 127.0.0.1)'))
+      .addOption(new Option('--inter-router-port <port>', 'port for links from interior sites (default: a free port, recorded)').argParser(parsePort))
+      .addOption(new Option('--edge-port <port>', 'port for links from edge sites (default: a free port, recorded)').argParser(parsePort))
+      .addHelpText('after', EXAMPLES),
+  ).action(async (options: InitCommandOptions) => {
+    const target = resolveSite(options, context);
+    if (options.siteName !== undefined && nameProblem(options.siteName)) throw new UsageError(`option --site-name: ${nameProblem(options.siteName)}`);
+    if (options.interRouterPort !== undefined && options.interRouterPort === options.edgePort) {
+      throw new UsageError('options --inter-router-port and --edge-port must differ');
+    }
+    const init: InitOptions = {
+      namespace: target.namespace,
+      ...(options.siteName !== undefined && { name: options.siteName }),
+      ...(options.routerMode !== undefined && { mode: options.routerMode }),
+      ...(options.ingressHost !== undefined && { ingressHost: options.ingressHost }),
+      ...(options.interRouterPort !== undefined && { interRouterPort: options.interRouterPort }),
+      ...(options.edgePort !== undefined && { edgePort: options.edgePort }),
+    };
+    const progress = startProgress(context.io, options.output !== 'text');
+    let outcome;
+    try {
+      outcome = await initLocalSite(target.folder, init, (step) => progress.step(step));
+      progress.done(true);
+    } catch (error) {
+      progress.done(false);
+      throw error;
+    }
+    const { site } = outcome.document;
+    for (const ignored of outcome.ignored) context.io.stderr.write(`kskup: the site exists, so ${ignored} is ignored; kskup delete first to change it\n`);
+    const data = {
+      site: { name: site.name, id: site.id, namespace: target.namespace, platform: target.platform, mode: site.mode, ingressHost: site.ingressHost, ports: site.ports },
+      created: outcome.created,
+      process: { state: outcome.process, pid: outcome.pid, log: target.folder.logFile },
+      state: target.folder.path,
+    };
+    context.io.stdout.write(
+      render(options.output, data, () => {
+        const headline = outcome.created
+          ? `Site "${site.name}" created and running`
+          : outcome.process === 'started'
+            ? `Site "${site.name}" exists; its process was not running and has been started`
+            : `Site "${site.name}" exists and is running; nothing changed`;
+        const lines = [
+          `${headline} (${target.platform} platform${target.detected ? `: ${target.detected}` : ''}).`,
+          `  id:        ${site.id}`,
+          `  mode:      ${site.mode}`,
+          ...(site.mode === 'interior'
+            ? [`  links in:  ${site.ingressHost}:${site.ports.interRouter} (inter-router), ${site.ingressHost}:${site.ports.edge} (edge), claims on port ${site.ports.claims}`]
+            : []),
+          `  process:   pid ${outcome.pid}, log ${target.folder.logFile}`,
+          `  state:     ${target.folder.path}`,
+          site.mode === 'interior'
+            ? `Next: kskup token create FILE -n ${target.namespace}, and kskup link create FILE at another site`
+            : `Next: kskup link create FILE -n ${target.namespace} with a token from an interior site`,
+        ];
+        return `${lines.join('\n')}\n`;
+      }),
+    );
+  });
+}

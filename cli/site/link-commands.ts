@@ -1,0 +1,102 @@
+// `kskup link create|delete|status`: links from this site to others.
+import { readFile } from 'node:fs/promises';
+import { type Command, Option } from 'commander';
+import { createLink, deleteLink } from '../../site-controller/site/links.js';
+import { nameProblem } from '../../site-controller/site/model.js';
+import { tokenFromYaml } from '../../site-controller/token/token-secret.js';
+import { parsePositiveInteger, parseSeconds } from '../arguments.js';
+import type { CommandContext } from '../command-context.js';
+import { fileProblem, RuntimeError, UsageError } from '../errors.js';
+import { render } from '../output.js';
+import { startProgress } from '../progress.js';
+import { addSiteOptions, resolveSite, type SiteOptions } from './site-options.js';
+import { readSiteStatus, type SiteStatus } from './site-status.js';
+import { linksData, linksText } from './status-text.js';
+
+interface CreateOptions extends SiteOptions {
+  readonly name?: string;
+  readonly cost: number;
+}
+
+interface StatusOptions extends SiteOptions {
+  readonly wait?: number;
+}
+
+const POLL_MS = 200;
+
+export function addLinkCommands(program: Command, context: CommandContext): void {
+  const link = program.command('link').description('link this site to other sites with their tokens');
+  addSiteOptions(
+    link
+      .command('create')
+      .description('link to the site that issued a token (redeems a claim); the router picks it up without a restart')
+      .argument('<file>', 'a token file from kskup token create at the other site')
+      .addOption(new Option('--name <name>', "the link's name (default: the other site's name)"))
+      .addOption(new Option('--cost <n>', 'routing cost of the link: flows prefer cheaper paths').argParser(parsePositiveInteger).default(1))
+      .addHelpText('after', '\nExamples:\n  kskup link create west.token -n east\n  kskup link create west.token -n east --name to-west --cost 5'),
+  ).action(async (file: string, options: CreateOptions) => {
+    const target = resolveSite(options, context);
+    if (options.name !== undefined && nameProblem(options.name)) throw new UsageError(`option --name: ${nameProblem(options.name)}`);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      throw new RuntimeError(`cannot read token file ${file}: ${fileProblem(error)}`);
+    }
+    const token = tokenFromYaml(text, file);
+    const progress = startProgress(context.io, options.output !== 'text');
+    progress.step(token.type === 'claim' ? `redeeming claim "${token.name}" at site "${token.siteName}"` : `linking to site "${token.siteName}"`);
+    let made;
+    try {
+      made = await createLink(target.folder, token, { cost: options.cost, ...(options.name !== undefined && { name: options.name }) });
+      progress.done(true);
+    } catch (error) {
+      progress.done(false);
+      throw error;
+    }
+    const data = { link: made.name, remoteSite: made.remoteSiteName, endpoint: `${made.host}:${made.port}`, cost: made.cost, role: made.role };
+    context.io.stdout.write(
+      render(options.output, data, () => `Link "${made.name}" to site "${made.remoteSiteName}" (${data.endpoint}, cost ${made.cost}) created.\nCheck it with: kskup link status ${made.name} --wait 10\n`),
+    );
+  });
+
+  addSiteOptions(
+    link.command('delete').description('remove a link; its connection closes').argument('<name>', 'the link name').addHelpText('after', '\nExample:\n  kskup link delete west -n east'),
+  ).action(async (name: string, options: SiteOptions) => {
+    const target = resolveSite(options, context);
+    const removed = await deleteLink(target.folder, name);
+    context.io.stdout.write(render(options.output, { deleted: removed.name, remoteSite: removed.remoteSiteName }, () => `Link "${removed.name}" to site "${removed.remoteSiteName}" deleted.\n`));
+  });
+
+  addSiteOptions(
+    link
+      .command('status')
+      .description('show links to other sites (connected or why not) and links from them')
+      .argument('[name]', 'only this link')
+      .addOption(new Option('--wait <seconds>', 'wait up to this long for the link(s) to connect; exit 1 if they do not').argParser(parseSeconds))
+      .addHelpText('after', '\nExamples:\n  kskup link status -n east\n  kskup link status west -n east --wait 30 -o json'),
+  ).action(async (name: string | undefined, options: StatusOptions) => {
+    const target = resolveSite(options, context);
+    const pick = (status: SiteStatus) => (name === undefined ? status.links : status.links.filter((l) => l.name === name));
+    let status = await readSiteStatus(target.folder);
+    if (name !== undefined && pick(status).length === 0) {
+      const known = status.links.map((l) => l.name);
+      throw new RuntimeError(`site "${status.document.site.name}" has no link named "${name}"${known.length ? ` (links: ${known.join(', ')})` : ''}`);
+    }
+    if (options.wait !== undefined) {
+      const progress = startProgress(context.io, options.output !== 'text');
+      progress.step(`waiting up to ${options.wait}s for ${name === undefined ? 'the links' : `link "${name}"`} to connect`);
+      const deadline = Date.now() + options.wait * 1000;
+      while (!pick(status).every((l) => l.connected) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+        status = await readSiteStatus(target.folder);
+      }
+      progress.done(pick(status).every((l) => l.connected));
+    }
+    const links = pick(status);
+    context.io.stdout.write(render(options.output, linksData(links, name === undefined ? status.incoming : []), () => linksText(links, name === undefined ? status.incoming : [])));
+    if (options.wait !== undefined && !links.every((l) => l.connected)) {
+      throw new RuntimeError(`not connected after ${options.wait}s: ${links.filter((l) => !l.connected).map((l) => `${l.name} (${l.reason})`).join(', ')}`);
+    }
+  });
+}

@@ -1,0 +1,121 @@
+// Starts, finds and stops the background process of a local site. The process
+// is detached with its output in the site's log file; it writes its pid file
+// when it is up, which is what `start` waits for. A pid file whose process is
+// gone, or is some other program that got the pid, counts as not running.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { SiteError } from '../site/errors.js';
+import type { SiteFolder } from './site-folder.js';
+
+const START_TIMEOUT_MS = 20_000;
+const STOP_TIMEOUT_MS = 5_000;
+const POLL_MS = 50;
+
+/** The compiled entry point; under a TypeScript runner (tests) this file is source, so use the build. */
+function entryPoint(): string {
+  const here = import.meta.url;
+  if (here.endsWith('.js')) return fileURLToPath(new URL('./main.js', here));
+  const built = fileURLToPath(new URL('../../dist/site-controller/local/main.js', here));
+  if (!existsSync(built)) throw new SiteError(`the site process is not built (${built} is missing): run npm run build`);
+  return built;
+}
+
+export type ProcessState = { readonly running: true; readonly pid: number } | { readonly running: false; readonly pid?: number };
+
+export async function siteProcessState(folder: SiteFolder): Promise<ProcessState> {
+  const pid = await readPid(folder.pidFile);
+  if (pid === undefined) return { running: false };
+  return isOurs(pid, folder) ? { running: true, pid } : { running: false, pid };
+}
+
+export async function startSiteProcess(folder: SiteFolder, onWaiting?: () => void): Promise<number> {
+  const log = await open(folder.logFile, 'a', 0o600);
+  const child = spawn(process.execPath, [entryPoint(), folder.path], {
+    detached: true,
+    stdio: ['ignore', log.fd, log.fd],
+    env: { ...process.env, KSKUP_SITE_FOLDER: folder.path },
+  });
+  await log.close();
+  let exited: number | null | undefined;
+  child.once('exit', (code) => (exited = code));
+  child.unref();
+  onWaiting?.();
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.pid !== undefined && (await readPid(folder.pidFile)) === child.pid) return child.pid;
+    if (exited !== undefined) throw new SiteError(`the site process exited at start (code ${exited}):\n${await logTail(folder)}`);
+    await sleep(POLL_MS);
+  }
+  child.kill('SIGKILL');
+  throw new SiteError(`the site process did not come up within ${START_TIMEOUT_MS / 1000}s:\n${await logTail(folder)}`);
+}
+
+/** Stops the site's process if it runs; true if there was one. */
+export async function stopSiteProcess(folder: SiteFolder): Promise<boolean> {
+  const state = await siteProcessState(folder);
+  if (!state.running) return false;
+  signal(state.pid, 'SIGTERM');
+  const deadline = Date.now() + STOP_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (!alive(state.pid)) return true;
+    await sleep(POLL_MS);
+  }
+  signal(state.pid, 'SIGKILL');
+  return true;
+}
+
+/** The last lines of the site's log, for errors that need them. */
+export async function logTail(folder: SiteFolder, lines = 8): Promise<string> {
+  const text = await readFile(folder.logFile, 'utf8').catch(() => '');
+  return text
+    .trimEnd()
+    .split('\n')
+    .slice(-lines)
+    .map((line) => `  ${line}`)
+    .join('\n');
+}
+
+async function readPid(file: string): Promise<number | undefined> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const pid = Number(text.trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Alive, and (where /proc tells) running this site's folder: pids are reused. */
+function isOurs(pid: number, folder: SiteFolder): boolean {
+  if (!alive(pid)) return false;
+  const commandLine = procCommandLine(pid);
+  return commandLine === undefined || commandLine.includes(folder.path);
+}
+
+/** undefined where there is no procfs. Synchronous: a tiny read, off any hot path. */
+function procCommandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // Already gone.
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

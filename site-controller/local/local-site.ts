@@ -1,0 +1,111 @@
+// The local platform's lifecycle of a site: create it (once), make sure its
+// process runs, delete it. `init` on an existing site changes nothing in its
+// state and only starts its process if that is not running.
+import { createServer } from 'node:net';
+import { SiteError } from '../site/errors.js';
+import type { RouterMode, SiteDocument, SitePorts } from '../site/model.js';
+import { newSiteIdentity } from '../site/new-site.js';
+import { siteProcessState, startSiteProcess, stopSiteProcess } from './launcher.js';
+import type { SiteFolder } from './site-folder.js';
+
+/** Unset options take their defaults for a new site, and are not compared with an existing one. */
+export interface InitOptions {
+  /** The default site name. */
+  readonly namespace: string;
+  readonly name?: string;
+  readonly mode?: RouterMode;
+  readonly ingressHost?: string;
+  readonly interRouterPort?: number;
+  readonly edgePort?: number;
+}
+
+const DEFAULT_INGRESS_HOST = '127.0.0.1';
+
+export interface InitOutcome {
+  readonly document: SiteDocument;
+  readonly created: boolean;
+  /** 'started' when this call started the process, 'running' when it already ran. */
+  readonly process: 'started' | 'running';
+  readonly pid: number;
+  /** Options given that differ from the existing site (which keeps its own). */
+  readonly ignored: readonly string[];
+}
+
+export async function initLocalSite(folder: SiteFolder, options: InitOptions, onWaiting?: (what: string) => void): Promise<InitOutcome> {
+  let created = false;
+  let ignored: string[] = [];
+  if (await folder.exists()) {
+    ignored = differences(await folder.read(), options);
+  } else {
+    onWaiting?.('creating the site CA and certificates');
+    const name = options.name ?? options.namespace;
+    const ingressHost = options.ingressHost ?? DEFAULT_INGRESS_HOST;
+    const ports = await allocatePorts(ingressHost, options);
+    const identity = await newSiteIdentity(name, [ingressHost, ...(ingressHost === '127.0.0.1' ? ['localhost'] : [])]);
+    const document: SiteDocument = {
+      site: { name, id: identity.id, mode: options.mode ?? 'interior', platform: 'local', ingressHost, ports, createdAt: new Date().toISOString() },
+      links: [],
+      tokens: [],
+      grants: [],
+    };
+    await folder.create(document, identity.ca, identity.server);
+    created = true;
+  }
+  const state = await siteProcessState(folder);
+  const document = await folder.read();
+  if (state.running) return { document, created, process: 'running', pid: state.pid, ignored };
+  const pid = await startSiteProcess(folder, () => onWaiting?.('starting the site process'));
+  return { document, created, process: 'started', pid, ignored };
+}
+
+function differences(document: SiteDocument, options: InitOptions): string[] {
+  const { site } = document;
+  const found: string[] = [];
+  if (options.name !== undefined && options.name !== site.name) found.push(`--site-name ${options.name} (the site is "${site.name}")`);
+  if (options.mode !== undefined && options.mode !== site.mode) found.push(`--router-mode ${options.mode} (the site is ${site.mode})`);
+  if (options.ingressHost !== undefined && options.ingressHost !== site.ingressHost) found.push(`--ingress-host ${options.ingressHost} (the site uses ${site.ingressHost})`);
+  if (options.interRouterPort !== undefined && options.interRouterPort !== site.ports.interRouter) found.push(`--inter-router-port ${options.interRouterPort} (the site uses ${site.ports.interRouter})`);
+  if (options.edgePort !== undefined && options.edgePort !== site.ports.edge) found.push(`--edge-port ${options.edgePort} (the site uses ${site.ports.edge})`);
+  return found;
+}
+
+export async function deleteLocalSite(folder: SiteFolder): Promise<{ stopped: boolean }> {
+  if (!(await folder.exists())) throw new SiteError(`no site in ${folder.path}: nothing to delete`);
+  const stopped = await stopSiteProcess(folder);
+  await folder.remove();
+  return { stopped };
+}
+
+/** Ports not given are picked free now and recorded, so they stay the same across restarts. */
+async function allocatePorts(ingressHost: string, options: InitOptions): Promise<SitePorts> {
+  const taken = new Set<number>([options.interRouterPort, options.edgePort].filter((port): port is number => port !== undefined));
+  const pick = async (host: string): Promise<number> => {
+    for (;;) {
+      const port = await freePort(host);
+      if (!taken.has(port)) {
+        taken.add(port);
+        return port;
+      }
+    }
+  };
+  return {
+    interRouter: options.interRouterPort ?? (await pick(ingressHost)),
+    edge: options.edgePort ?? (await pick(ingressHost)),
+    claims: await pick(ingressHost),
+    amqp: await pick('127.0.0.1'),
+    http: await pick('127.0.0.1'),
+  };
+}
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new SiteError(`cannot listen on ${host} to pick a port: ${error.code ?? error.message} (is --ingress-host an address of this machine?)`)),
+    );
+    server.listen(0, host, () => {
+      const address = server.address();
+      server.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new SiteError('no port'))));
+    });
+  });
+}

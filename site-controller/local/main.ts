@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// The background process of one local site: `node main.js SITE_FOLDER`, started
+// by `kskup init` (see launcher.ts). Writes its pid file once the router and the
+// claims endpoint are up, which is what the launcher waits for; exits 0 on
+// SIGTERM/SIGINT after stopping cleanly, 1 if the site cannot start.
+import { atomicWrite, SiteFolder } from './site-folder.js';
+import { runSite } from './site-process.js';
+
+const path = process.argv[2];
+if (!path) {
+  process.stderr.write('usage: main.js SITE_FOLDER\n');
+  process.exit(2);
+}
+const folder = new SiteFolder(path);
+try {
+  const site = await runSite(folder);
+  await atomicWrite(folder.pidFile, `${process.pid}\n`, 0o644);
+  const stop = () => {
+    setTimeout(() => process.exit(0), 3_000).unref();
+    site.stop().then(() => process.exit(0), () => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+} catch (error) {
+  process.stderr.write(`kskup site: cannot start the site in ${path}: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,172 @@
+// A local site is a folder: $KSKUP_HOME/<namespace>. The state document is
+// site.json; certificates and keys are PEM files beside it (keys mode 0600,
+// folders 0700); router.json is derived from the state by the site process.
+// Writers take a lock on the folder (the CLI and the site's claims endpoint
+// both change site.json), and every file is replaced by rename, never rewritten
+// in place, so a reader sees the old file or the new one, never half of one.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
+import type { CertificateAuthority } from '../pki/index.js';
+import type { SiteState } from '../site/desired-router-config.js';
+import { SiteError } from '../site/errors.js';
+import { revokedSerials, type SiteDocument } from '../site/model.js';
+import type { Change, KeyedCertificate, LinkSecrets, SiteStorage } from '../site/storage.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** $KSKUP_HOME, else $XDG_DATA_HOME/kskup, else ~/.local/share/kskup. */
+export function kskupHome(env: Env): string {
+  if (env.KSKUP_HOME) return env.KSKUP_HOME;
+  if (env.XDG_DATA_HOME) return join(env.XDG_DATA_HOME, 'kskup');
+  return join(env.HOME ?? homedir(), '.local', 'share', 'kskup');
+}
+
+const SECRET_MODE = 0o600;
+const PUBLIC_MODE = 0o644;
+const FOLDER_MODE = 0o700;
+
+export class SiteFolder implements SiteStorage {
+  constructor(readonly path: string) {}
+
+  static of(env: Env, namespace: string): SiteFolder {
+    return new SiteFolder(join(kskupHome(env), namespace));
+  }
+
+  get stateFile(): string {
+    return join(this.path, 'site.json');
+  }
+  get routerConfigFile(): string {
+    return join(this.path, 'router.json');
+  }
+  get pidFile(): string {
+    return join(this.path, 'site.pid');
+  }
+  get logFile(): string {
+    return join(this.path, 'site.log');
+  }
+  private get caFiles() {
+    return { cert: join(this.path, 'ca', 'tls.crt'), key: join(this.path, 'ca', 'tls.key') };
+  }
+  get serverFiles() {
+    return { cert: join(this.path, 'server', 'tls.crt'), key: join(this.path, 'server', 'tls.key') };
+  }
+  linkFiles(name: string) {
+    const folder = join(this.path, 'links', name);
+    return { folder, ca: join(folder, 'ca.crt'), cert: join(folder, 'tls.crt'), key: join(folder, 'tls.key') };
+  }
+
+  async exists(): Promise<boolean> {
+    return stat(this.stateFile).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** Writes a new site; the state file comes last, so a site that exists is complete. */
+  async create(document: SiteDocument, ca: CertificateAuthority, server: KeyedCertificate): Promise<void> {
+    await mkdir(this.path, { recursive: true, mode: FOLDER_MODE });
+    await writeSecretPair(this.caFiles, ca.certPem, ca.keyPem);
+    await writeSecretPair(this.serverFiles, server.certPem, server.keyPem);
+    await atomicWrite(this.stateFile, json(document), PUBLIC_MODE);
+  }
+
+  async read(): Promise<SiteDocument> {
+    let text: string;
+    try {
+      text = await readFile(this.stateFile, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new SiteError(`no site in ${this.path}: create one with kskup init`);
+      throw new SiteError(`cannot read ${this.stateFile}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+    try {
+      return JSON.parse(text) as SiteDocument;
+    } catch {
+      throw new SiteError(`${this.stateFile} is damaged (not JSON); delete the site with kskup delete and create it again`);
+    }
+  }
+
+  async update<T>(change: (document: SiteDocument) => Change<T> | Promise<Change<T>>): Promise<T> {
+    if (!(await this.exists())) await this.read();
+    const release = await lockfile.lock(this.path, {
+      lockfilePath: join(this.path, 'state.lock'),
+      // A crashed holder's lock is taken over after `stale` ms; others wait their turn.
+      stale: 10_000,
+      retries: { retries: 100, minTimeout: 10, maxTimeout: 100 },
+    });
+    try {
+      const outcome = await change(await this.read());
+      if (outcome.document) await atomicWrite(this.stateFile, json(outcome.document), PUBLIC_MODE);
+      return outcome.result;
+    } finally {
+      await release();
+    }
+  }
+
+  async certificateAuthority(): Promise<CertificateAuthority> {
+    const [certPem, keyPem] = await Promise.all([readFile(this.caFiles.cert, 'utf8'), readFile(this.caFiles.key, 'utf8')]);
+    return { certPem, keyPem };
+  }
+
+  async serverCertificate(): Promise<KeyedCertificate> {
+    const [certPem, keyPem] = await Promise.all([readFile(this.serverFiles.cert, 'utf8'), readFile(this.serverFiles.key, 'utf8')]);
+    return { certPem, keyPem };
+  }
+
+  async writeLinkSecrets(name: string, secrets: LinkSecrets): Promise<void> {
+    const files = this.linkFiles(name);
+    await mkdir(files.folder, { recursive: true, mode: FOLDER_MODE });
+    await atomicWrite(files.ca, secrets.caPem, PUBLIC_MODE);
+    await writeSecretPair(files, secrets.certPem, secrets.keyPem);
+  }
+
+  async removeLinkSecrets(name: string): Promise<void> {
+    await rm(this.linkFiles(name).folder, { recursive: true, force: true });
+  }
+
+  async remove(): Promise<void> {
+    await rm(this.path, { recursive: true, force: true });
+  }
+
+  /** The input of the router config: the document plus where this folder keeps the files. */
+  routerState(document: SiteDocument): SiteState {
+    const { site } = document;
+    return {
+      name: site.name,
+      id: site.id,
+      mode: site.mode,
+      listenHost: site.ingressHost,
+      interRouterPort: site.ports.interRouter,
+      edgePort: site.ports.edge,
+      amqpPort: site.ports.amqp,
+      httpPort: site.ports.http,
+      caCertFile: this.caFiles.cert,
+      serverCertFile: this.serverFiles.cert,
+      serverKeyFile: this.serverFiles.key,
+      revokedSerials: revokedSerials(document),
+      links: document.links.map((link) => {
+        const files = this.linkFiles(link.name);
+        return { name: link.name, host: link.host, port: link.port, role: link.role, cost: link.cost, caCertFile: files.ca, certFile: files.cert, privateKeyFile: files.key };
+      }),
+    };
+  }
+}
+
+function json(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+async function writeSecretPair(files: { cert: string; key: string }, certPem: string, keyPem: string): Promise<void> {
+  await mkdir(join(files.key, '..'), { recursive: true, mode: FOLDER_MODE });
+  await atomicWrite(files.cert, certPem, PUBLIC_MODE);
+  await atomicWrite(files.key, keyPem, SECRET_MODE);
+}
+
+/** Writes beside the target and renames over it: readers never see a partial file. */
+export async function atomicWrite(file: string, text: string, mode: number): Promise<void> {
+  const temporary = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(temporary, text, { mode });
+  await rename(temporary, file);
+}

@@ -1,0 +1,93 @@
+// The state of one site, the same on every platform: what the site is, the
+// links it made, the tokens it issued and the client certificates it granted.
+// Platforms store it (a folder, a ConfigMap); everything else is derived from
+// it (the router config, status). Certificates and keys are not in here: they
+// live beside it as secrets, so this document can be shown and logged.
+
+export type RouterMode = 'interior' | 'edge';
+export type PlatformName = 'local' | 'kubernetes';
+export type TokenType = 'claim' | 'cert';
+
+export interface SitePorts {
+  /** Links from interior sites. */
+  readonly interRouter: number;
+  /** Links from edge sites. */
+  readonly edge: number;
+  /** The HTTPS endpoint where claims are redeemed. */
+  readonly claims: number;
+  /** The router's local AMQP (management, service sync) and HTTP (health, metrics) listeners, on 127.0.0.1. */
+  readonly amqp: number;
+  readonly http: number;
+}
+
+export interface SiteRecord {
+  readonly name: string;
+  readonly id: string;
+  readonly mode: RouterMode;
+  readonly platform: PlatformName;
+  /** The host other sites reach this one at: in the server certificate and in tokens. */
+  readonly ingressHost: string;
+  readonly ports: SitePorts;
+  readonly createdAt: string;
+}
+
+export interface LinkRecord {
+  readonly name: string;
+  /** The remote site's listener this site dials: inter-router from an interior site, edge from an edge site. */
+  readonly host: string;
+  readonly port: number;
+  readonly role: 'inter-router' | 'edge';
+  readonly cost: number;
+  readonly remoteSiteId: string;
+  readonly remoteSiteName: string;
+  /** The token it was made from (the name the issuing site knows it by). */
+  readonly tokenName: string;
+  readonly createdAt: string;
+}
+
+export interface TokenRecord {
+  readonly name: string;
+  readonly type: TokenType;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  /** Claims only: how often it may be redeemed, and how often it was. */
+  readonly usesAllowed: number;
+  readonly usesMade: number;
+  /** Claims only: SHA-256 of the password, hex. The password itself is only in the token file. */
+  readonly passwordSha256?: string;
+  readonly revokedAt?: string;
+}
+
+/** A client certificate this site signed: the access one linking site has. */
+export interface GrantRecord {
+  /** Lower-case hex, as certificateInfo() reads it. */
+  readonly serial: string;
+  readonly tokenName: string;
+  /** Known for claims (the redeeming site says who it is); not for cert tokens. */
+  readonly siteId?: string;
+  readonly siteName?: string;
+  readonly issuedAt: string;
+  readonly expiresAt: string;
+  readonly revokedAt?: string;
+}
+
+export interface SiteDocument {
+  readonly site: SiteRecord;
+  readonly links: readonly LinkRecord[];
+  readonly tokens: readonly TokenRecord[];
+  readonly grants: readonly GrantRecord[];
+}
+
+/** Serial numbers the site's listeners must refuse. */
+export function revokedSerials(document: SiteDocument): string[] {
+  return document.grants.filter((grant) => grant.revokedAt !== undefined).map((grant) => grant.serial);
+}
+
+// Names become file names, Kubernetes object names and router entity names.
+const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Why `name` cannot name a site, link or token, or undefined when it can (a DNS label, as Kubernetes wants). */
+export function nameProblem(name: string): string | undefined {
+  if (NAME.test(name)) return undefined;
+  return `"${name}" is not a valid name: use 1-63 lower-case letters, digits and '-', starting and ending with a letter or digit`;
+}

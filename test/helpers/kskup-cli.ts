@@ -1,0 +1,62 @@
+// Runs `kskup` commands in-process against a temporary KSKUP_HOME, and makes
+// sure no site process outlives the test file: every site folder's process is
+// stopped afterwards, whatever the tests did.
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import { stopSiteProcess } from '../../site-controller/local/launcher.js';
+import { SiteFolder } from '../../site-controller/local/site-folder.js';
+import { run } from '../../cli/run.js';
+import { useTestFolder } from './temp-dir.js';
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface KskupHome {
+  readonly path: string;
+  readonly env: Record<string, string>;
+  kskup(...argv: string[]): Promise<CliResult>;
+  /** Runs and expects exit 0; the error shows what it printed. */
+  ok(...argv: string[]): Promise<CliResult>;
+  /** Parses `-o json` output of a command that must succeed. */
+  json<T = Record<string, unknown>>(...argv: string[]): Promise<T>;
+  folder(namespace: string): SiteFolder;
+}
+
+export function useKskupHome(prefix: string): KskupHome {
+  const temp = useTestFolder(prefix);
+  const env = () => ({ KSKUP_HOME: join(temp.path, 'home'), KSKUP_PLATFORM: 'local', HOME: temp.path, PATH: process.env.PATH ?? '' });
+  const kskup = async (...argv: string[]): Promise<CliResult> => {
+    let stdout = '';
+    let stderr = '';
+    const code = await run(argv, { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: (text: string) => (stderr += text) }, env: env() });
+    return { code, stdout, stderr };
+  };
+  const ok = async (...argv: string[]) => {
+    const result = await kskup(...argv);
+    if (result.code !== 0) throw new Error(`kskup ${argv.join(' ')} exited ${result.code}:\n${result.stderr}${result.stdout}`);
+    return result;
+  };
+  afterAll(async () => {
+    const home = join(temp.path, 'home');
+    const namespaces = await readdir(home).catch(() => [] as string[]);
+    await Promise.all(namespaces.map((namespace) => stopSiteProcess(new SiteFolder(join(home, namespace)))));
+  });
+  return {
+    get path() {
+      return temp.path;
+    },
+    get env() {
+      return env();
+    },
+    kskup,
+    ok,
+    async json<T>(...argv: string[]) {
+      return JSON.parse((await ok(...argv, '-o', 'json')).stdout) as T;
+    },
+    folder: (namespace: string) => new SiteFolder(join(temp.path, 'home', namespace)),
+  };
+}
