@@ -6,6 +6,9 @@ import { VERSION } from '../router/version.js';
 import type { CommandContext } from './command-context.js';
 import { addRouterStatCommand } from './router-stat/command.js';
 import { addDeleteCommand } from './site/delete-command.js';
+import { addExposeCommands } from './site/expose-commands.js';
+import { addNetworkCommands } from './site/network-status-command.js';
+import { addServiceCommands } from './site/service-status-command.js';
 import { addInitCommand } from './site/init-command.js';
 import { addLinkCommands } from './site/link-commands.js';
 import { addRevokeAccessCommand } from './site/revoke-access-command.js';
@@ -21,6 +24,9 @@ Examples:
   kskup token create west.token -n west           a token to link to west
   kskup link create west.token -n east            east links to west
   kskup link status -n east --wait 10
+  kskup expose host/localhost --port 8080 --address web -n west   "web" at every linked site
+  kskup service status -n east                    where "web" listens at east
+  kskup network status -n east
   kskup status -n west
   kskup router stat -n --config router.json       the router network as the router of router.json sees it
 
@@ -45,6 +51,9 @@ export function buildProgram(context: CommandContext): Command {
   addTokenCommands(program, context);
   addLinkCommands(program, context);
   addRevokeAccessCommand(program, context);
+  addExposeCommands(program, context);
+  addServiceCommands(program, context);
+  addNetworkCommands(program, context);
   const router = program.command('router').description('inspect a running kskup router');
   addRouterStatCommand(router, context);
   return program;

@@ -520,7 +520,7 @@ export class Router {
   }
 
   /** A connector's link state, for management (`connectionStatus`, `connectionMsg`). */
-  private connectorStatus(name: string) {
+  connectorStatus(name: string) {
     return this.connectors.get(name)?.current();
   }
 

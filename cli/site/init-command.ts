@@ -13,6 +13,7 @@ interface InitCommandOptions extends SiteOptions {
   readonly siteName?: string;
   readonly routerMode?: RouterMode;
   readonly ingressHost?: string;
+  readonly listenerHost?: string;
   readonly interRouterPort?: number;
   readonly edgePort?: number;
 }
@@ -31,6 +32,7 @@ export function addInitCommand(program: Command, context: CommandContext): void 
       .addOption(new Option('--site-name <name>', 'the site name (default: the namespace)'))
       .addOption(new Option('--router-mode <mode>', 'interior: accepts links; edge: only links out (default interior)').choices(['interior', 'edge']))
       .addOption(new Option('--ingress-host <host>', 'host or address other sites reach this site at (default 127.0.0.1)'))
+      .addOption(new Option('--listener-host <host>', 'address the listeners of services listen on at this site (default 127.0.0.1)'))
       .addOption(new Option('--inter-router-port <port>', 'port for links from interior sites (default: a free port, recorded)').argParser(parsePort))
       .addOption(new Option('--edge-port <port>', 'port for links from edge sites (default: a free port, recorded)').argParser(parsePort))
       .addHelpText('after', EXAMPLES),
@@ -45,13 +47,14 @@ export function addInitCommand(program: Command, context: CommandContext): void 
       ...(options.siteName !== undefined && { name: options.siteName }),
       ...(options.routerMode !== undefined && { mode: options.routerMode }),
       ...(options.ingressHost !== undefined && { ingressHost: options.ingressHost }),
+      ...(options.listenerHost !== undefined && { listenerHost: options.listenerHost }),
       ...(options.interRouterPort !== undefined && { interRouterPort: options.interRouterPort }),
       ...(options.edgePort !== undefined && { edgePort: options.edgePort }),
     };
     const progress = startProgress(context.io, options.output !== 'text');
     let outcome;
     try {
-      outcome = await initLocalSite(target.folder, init, (step) => progress.step(step));
+      outcome = await initLocalSite(target.folder, init, { ...(context.io.env ?? process.env) }, (step) => progress.step(step));
       progress.done(true);
     } catch (error) {
       progress.done(false);

@@ -30,12 +30,13 @@ export async function siteProcessState(folder: SiteFolder): Promise<ProcessState
   return isOurs(pid, folder) ? { running: true, pid } : { running: false, pid };
 }
 
-export async function startSiteProcess(folder: SiteFolder, onWaiting?: () => void): Promise<number> {
+/** `env` is the environment the process gets (the CLI's own, so KSKUP_SYNC_* settings reach it). */
+export async function startSiteProcess(folder: SiteFolder, env: NodeJS.ProcessEnv, onWaiting?: () => void): Promise<number> {
   const log = await open(folder.logFile, 'a', 0o600);
   const child = spawn(process.execPath, [entryPoint(), folder.path], {
     detached: true,
     stdio: ['ignore', log.fd, log.fd],
-    env: { ...process.env, KSKUP_SITE_FOLDER: folder.path },
+    env: { ...env, KSKUP_SITE_FOLDER: folder.path },
   });
   await log.close();
   let exited: number | null | undefined;

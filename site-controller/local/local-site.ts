@@ -15,11 +15,13 @@ export interface InitOptions {
   readonly name?: string;
   readonly mode?: RouterMode;
   readonly ingressHost?: string;
+  readonly listenerHost?: string;
   readonly interRouterPort?: number;
   readonly edgePort?: number;
 }
 
 const DEFAULT_INGRESS_HOST = '127.0.0.1';
+const DEFAULT_LISTENER_HOST = '127.0.0.1';
 
 export interface InitOutcome {
   readonly document: SiteDocument;
@@ -31,7 +33,7 @@ export interface InitOutcome {
   readonly ignored: readonly string[];
 }
 
-export async function initLocalSite(folder: SiteFolder, options: InitOptions, onWaiting?: (what: string) => void): Promise<InitOutcome> {
+export async function initLocalSite(folder: SiteFolder, options: InitOptions, env: NodeJS.ProcessEnv, onWaiting?: (what: string) => void): Promise<InitOutcome> {
   let created = false;
   let ignored: string[] = [];
   if (await folder.exists()) {
@@ -43,10 +45,21 @@ export async function initLocalSite(folder: SiteFolder, options: InitOptions, on
     const ports = await allocatePorts(ingressHost, options);
     const identity = await newSiteIdentity(name, [ingressHost, ...(ingressHost === '127.0.0.1' ? ['localhost'] : [])]);
     const document: SiteDocument = {
-      site: { name, id: identity.id, mode: options.mode ?? 'interior', platform: 'local', ingressHost, ports, createdAt: new Date().toISOString() },
+      site: {
+        name,
+        id: identity.id,
+        mode: options.mode ?? 'interior',
+        platform: 'local',
+        ingressHost,
+        listenerHost: options.listenerHost ?? DEFAULT_LISTENER_HOST,
+        ports,
+        createdAt: new Date().toISOString(),
+      },
       links: [],
       tokens: [],
       grants: [],
+      services: [],
+      listenerPorts: {},
     };
     await folder.create(document, identity.ca, identity.server);
     created = true;
@@ -54,7 +67,7 @@ export async function initLocalSite(folder: SiteFolder, options: InitOptions, on
   const state = await siteProcessState(folder);
   const document = await folder.read();
   if (state.running) return { document, created, process: 'running', pid: state.pid, ignored };
-  const pid = await startSiteProcess(folder, () => onWaiting?.('starting the site process'));
+  const pid = await startSiteProcess(folder, env, () => onWaiting?.('starting the site process'));
   return { document, created, process: 'started', pid, ignored };
 }
 
@@ -64,6 +77,7 @@ function differences(document: SiteDocument, options: InitOptions): string[] {
   if (options.name !== undefined && options.name !== site.name) found.push(`--site-name ${options.name} (the site is "${site.name}")`);
   if (options.mode !== undefined && options.mode !== site.mode) found.push(`--router-mode ${options.mode} (the site is ${site.mode})`);
   if (options.ingressHost !== undefined && options.ingressHost !== site.ingressHost) found.push(`--ingress-host ${options.ingressHost} (the site uses ${site.ingressHost})`);
+  if (options.listenerHost !== undefined && options.listenerHost !== site.listenerHost) found.push(`--listener-host ${options.listenerHost} (the site uses ${site.listenerHost})`);
   if (options.interRouterPort !== undefined && options.interRouterPort !== site.ports.interRouter) found.push(`--inter-router-port ${options.interRouterPort} (the site uses ${site.ports.interRouter})`);
   if (options.edgePort !== undefined && options.edgePort !== site.ports.edge) found.push(`--edge-port ${options.edgePort} (the site uses ${site.ports.edge})`);
   return found;

@@ -4,6 +4,7 @@
 // claims endpoint are up, which is what the launcher waits for; exits 0 on
 // SIGTERM/SIGINT after stopping cleanly, 1 if the site cannot start.
 import { atomicWrite, SiteFolder } from './site-folder.js';
+import { DEFAULT_SYNC_TIMINGS, type SyncTimings } from './site-controller.js';
 import { runSite } from './site-process.js';
 
 const path = process.argv[2];
@@ -13,7 +14,7 @@ if (!path) {
 }
 const folder = new SiteFolder(path);
 try {
-  const site = await runSite(folder);
+  const site = await runSite(folder, syncTimings(process.env));
   await atomicWrite(folder.pidFile, `${process.pid}\n`, 0o644);
   const stop = () => {
     setTimeout(() => process.exit(0), 3_000).unref();
@@ -24,4 +25,17 @@ try {
 } catch (error) {
   process.stderr.write(`kskup site: cannot start the site in ${path}: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
+}
+
+/** KSKUP_SYNC_HEARTBEAT_MS, KSKUP_SYNC_TTL_MS and KSKUP_SYNC_HEALTH_MS override the defaults (tests, tuning). */
+function syncTimings(env: NodeJS.ProcessEnv): SyncTimings {
+  const read = (name: string, fallback: number) => {
+    const value = Number(env[name]);
+    return Number.isInteger(value) && value > 0 ? value : fallback;
+  };
+  return {
+    heartbeatMs: read('KSKUP_SYNC_HEARTBEAT_MS', DEFAULT_SYNC_TIMINGS.heartbeatMs),
+    ttlMs: read('KSKUP_SYNC_TTL_MS', DEFAULT_SYNC_TIMINGS.ttlMs),
+    healthMs: read('KSKUP_SYNC_HEALTH_MS', DEFAULT_SYNC_TIMINGS.healthMs),
+  };
 }

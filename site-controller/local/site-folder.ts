@@ -41,6 +41,10 @@ export class SiteFolder implements SiteStorage {
   get routerConfigFile(): string {
     return join(this.path, 'router.json');
   }
+  /** What the site's controller knows of the network (written by the site process). */
+  get networkFile(): string {
+    return join(this.path, 'network.json');
+  }
   get pidFile(): string {
     return join(this.path, 'site.pid');
   }
@@ -82,7 +86,7 @@ export class SiteFolder implements SiteStorage {
       throw new SiteError(`cannot read ${this.stateFile}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
     }
     try {
-      return JSON.parse(text) as SiteDocument;
+      return withDefaults(JSON.parse(text) as SiteDocument);
     } catch {
       throw new SiteError(`${this.stateFile} is damaged (not JSON); delete the site with kskup delete and create it again`);
     }
@@ -152,6 +156,16 @@ export class SiteFolder implements SiteStorage {
       }),
     };
   }
+}
+
+/** Sites made by an earlier version lack the newer fields. */
+function withDefaults(document: SiteDocument): SiteDocument {
+  return {
+    ...document,
+    site: { ...document.site, listenerHost: document.site.listenerHost ?? '127.0.0.1' },
+    services: document.services ?? [],
+    listenerPorts: document.listenerPorts ?? {},
+  };
 }
 
 function json(value: unknown): string {

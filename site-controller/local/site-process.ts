@@ -1,18 +1,18 @@
 // The process of a local site: its router (in this process: one Node process
-// per site, not two), the claims endpoint of an interior site, and the loop
-// that keeps the router's config equal to what the site's state asks for.
-// The CLI only changes site.json; this process notices (a folder watch, and a
-// periodic look in case an event was missed), writes router.json and applies
-// the difference to the running router, so a new link never restarts anything.
+// per site, not two), the claims endpoint of an interior site, and the site
+// controller that keeps the router's config equal to what the site's state
+// and the network ask for. The CLI only changes site.json; a folder watch (and
+// a periodic look, in case an event was missed) tells the controller.
 import type { Server } from 'node:https';
 import { rm } from 'node:fs/promises';
 import { parseRouterConfig } from '../../router/config/index.js';
-import { createRouterLogging, type Logger } from '../../router/log/logger.js';
+import { createRouterLogging } from '../../router/log/logger.js';
 import { watchConfigFile } from '../../router/reload.js';
 import { Router } from '../../router/router.js';
 import { routerConfigText } from '../site/desired-router-config.js';
 import { redeemClaimAt } from '../site/tokens.js';
 import { startClaimsServer } from '../token/claims-server.js';
+import { SiteController, type SyncTimings } from './site-controller.js';
 import { atomicWrite, SiteFolder } from './site-folder.js';
 
 const RECHECK_MS = 2_000;
@@ -23,12 +23,13 @@ export interface RunningSite {
   stop(): Promise<void>;
 }
 
-export async function runSite(folder: SiteFolder): Promise<RunningSite> {
+export async function runSite(folder: SiteFolder, timings: SyncTimings): Promise<RunningSite> {
   const document = await folder.read();
   const { site } = document;
   const logging = createRouterLogging({ base: { site: site.name } });
   const log = logging.module('SITE');
-  let configText = routerConfigText(folder.routerState(document));
+  // The first config has the links but no services: the controller adds those once it has allocated listener ports.
+  const configText = routerConfigText(folder.routerState(document));
   await atomicWrite(folder.routerConfigFile, configText, 0o644);
   const router = new Router(parseRouterConfig(configText, folder.routerConfigFile).config, logging, folder.path);
   await withDeadline(router.start(), START_DEADLINE_MS, () => router.stop(), 'the router could not open its ports (is another process using them? see the log above)');
@@ -45,26 +46,18 @@ export async function runSite(folder: SiteFolder): Promise<RunningSite> {
     });
   }
 
-  let reconciling = Promise.resolve();
-  const reconcile = (trigger: string) => {
-    reconciling = reconciling.then(async () => {
-      const next = routerConfigText(folder.routerState(await folder.read()));
-      if (next === configText) return;
-      configText = next;
-      await atomicWrite(folder.routerConfigFile, next, 0o644);
-      await router.reconfigure(parseRouterConfig(next, folder.routerConfigFile).config);
-      log.info({ trigger }, 'router configuration follows the site state');
-    }).catch((error: unknown) => logFailure(log, error));
-  };
-  const watcher = watchConfigFile(folder.stateFile, () => reconcile('state change'));
-  const timer = setInterval(() => reconcile('periodic check'), RECHECK_MS);
+  const controller = new SiteController(folder, document, router, configText, log, timings);
+  controller.start();
+  controller.stateChanged('start');
+  const watcher = watchConfigFile(folder.stateFile, () => controller.stateChanged('state change'));
+  const timer = setInterval(() => controller.stateChanged('periodic check'), RECHECK_MS);
   log.info({ id: site.id, mode: site.mode, ports: site.ports }, `site "${site.name}" is running`);
 
   return {
     async stop() {
       clearInterval(timer);
       watcher.close();
-      await reconciling;
+      await controller.stop();
       claims?.close();
       claims?.closeAllConnections();
       await router.stop();
@@ -72,11 +65,6 @@ export async function runSite(folder: SiteFolder): Promise<RunningSite> {
       log.info(`site "${site.name}" stopped`);
     },
   };
-}
-
-function logFailure(log: Logger, error: unknown): void {
-  // A bad state file must not stop the site: the running config stays, and the next change is tried again.
-  log.error({ reason: error instanceof Error ? error.message : String(error) }, 'could not apply the site state; the running configuration stays');
 }
 
 async function withDeadline(work: Promise<void>, ms: number, undo: () => Promise<void>, message: string): Promise<void> {

@@ -3,6 +3,7 @@
 // so "nothing changed" is cheap to see and a change reaches the running router
 // as a diff, never as a restart. Shared by every platform; paths are whatever
 // the platform stores the site's certificates as.
+import { SYNC_PREFIX } from '../sync/announcement.js';
 import { parseRouterConfig, serialiseRouterConfig, type EntityList, type RouterConfig } from '../../router/config/index.js';
 
 export interface SiteLink {
@@ -37,6 +38,23 @@ export interface SiteState {
   /** Client certificates (hex serials) this site granted and took back: its listeners refuse them. */
   readonly revokedSerials?: readonly string[];
   readonly links: readonly SiteLink[];
+  /** Targets of services exposed here: one tcpConnector each per port. */
+  readonly serviceConnectors?: readonly ServiceConnector[];
+  /** Every service port in the network gets a tcpListener here. */
+  readonly serviceListeners?: readonly ServiceListener[];
+}
+
+export interface ServiceConnector {
+  /** The router address: `service:port`. */
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface ServiceListener {
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
 }
 
 const SITE_PROFILE = 'site-server';
@@ -46,6 +64,8 @@ export function desiredRouterEntities(site: SiteState): EntityList {
     ['router', { id: site.id, mode: site.mode, metadata: JSON.stringify({ id: site.id, name: site.name }) }],
     ['listener', { name: 'amqp', host: '127.0.0.1', port: site.amqpPort, role: 'normal' }],
     ['listener', { name: 'http', host: '127.0.0.1', port: site.httpPort, http: true, healthz: true, metrics: true, websockets: false }],
+    // Service sync: every site's controller hears every other site's announcements.
+    ['address', { prefix: SYNC_PREFIX, distribution: 'multicast' }],
   ];
   if (site.mode === 'interior') {
     entities.push(
@@ -61,6 +81,11 @@ export function desiredRouterEntities(site: SiteState): EntityList {
       ['connector', { name: `link-${link.name}`, role: link.role, host: link.host, port: link.port, cost: link.cost, sslProfile: `link-${link.name}`, saslMechanisms: 'EXTERNAL' }],
     );
   }
+  const byName = <T extends { name: string }>(a: T, b: T) => a.name.localeCompare(b.name);
+  const connectors = (site.serviceConnectors ?? []).map((c) => ({ name: `${c.address}@${c.host}:${c.port}`, address: c.address, host: c.host, port: c.port }));
+  for (const connector of connectors.sort(byName)) entities.push(['tcpConnector', connector]);
+  const listeners = (site.serviceListeners ?? []).map((l) => ({ name: l.address, address: l.address, host: l.host, port: l.port }));
+  for (const listener of listeners.sort(byName)) entities.push(['tcpListener', listener]);
   return entities;
 }
 

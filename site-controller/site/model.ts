@@ -27,6 +27,8 @@ export interface SiteRecord {
   readonly platform: PlatformName;
   /** The host other sites reach this one at: in the server certificate and in tokens. */
   readonly ingressHost: string;
+  /** Where this site's tcpListeners for services listen (local platform). */
+  readonly listenerHost: string;
   readonly ports: SitePorts;
   readonly createdAt: string;
 }
@@ -71,11 +73,46 @@ export interface GrantRecord {
   readonly revokedAt?: string;
 }
 
+export type TargetType = 'host' | 'deployment' | 'statefulset' | 'service';
+export const TARGET_TYPES: readonly TargetType[] = ['host', 'deployment', 'statefulset', 'service'];
+
+/** Something that serves an exposed service at this site. */
+export interface ServiceTarget {
+  readonly type: TargetType;
+  readonly name: string;
+  /** Where the router reaches it. */
+  readonly host: string;
+  /** One per service port, in the same order. */
+  readonly targetPorts: readonly number[];
+}
+
+/** A service exposed at this site: the address every linked site can use, and its targets here. */
+export interface ServiceRecord {
+  readonly address: string;
+  readonly protocol: 'tcp';
+  readonly ports: readonly number[];
+  readonly targets: readonly ServiceTarget[];
+  readonly createdAt: string;
+}
+
 export interface SiteDocument {
   readonly site: SiteRecord;
   readonly links: readonly LinkRecord[];
   readonly tokens: readonly TokenRecord[];
   readonly grants: readonly GrantRecord[];
+  /** Services exposed here. */
+  readonly services: readonly ServiceRecord[];
+  /**
+   * The local port of this site's listener for each `address:port` in the
+   * network, picked once (the service port if it was free) and kept, so that a
+   * restart does not move a service. Written by the site's controller.
+   */
+  readonly listenerPorts: Readonly<Record<string, number>>;
+}
+
+/** The router address of one port of a service: each port is its own address. */
+export function routerAddress(address: string, port: number): string {
+  return `${address}:${port}`;
 }
 
 /** Serial numbers the site's listeners must refuse. */

@@ -1,0 +1,45 @@
+// Which local port each service port's listener gets at this site: the
+// service's own port if nothing holds it, otherwise a free one. Picked once and
+// recorded, so restarts and unrelated changes never move a listener.
+import { createServer } from 'node:net';
+
+/** `wanted` maps each router address (`service:port`) to its service port. Returns the new table, or undefined if unchanged. */
+export async function allocateListenerPorts(
+  current: Readonly<Record<string, number>>,
+  wanted: ReadonlyMap<string, number>,
+  host: string,
+): Promise<Record<string, number> | undefined> {
+  const next: Record<string, number> = {};
+  for (const [address, port] of Object.entries(current)) if (wanted.has(address)) next[address] = port;
+  const taken = new Set(Object.values(next));
+  for (const [address, servicePort] of [...wanted.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    if (next[address] !== undefined) continue;
+    const port = !taken.has(servicePort) && (await canListen(host, servicePort)) ? servicePort : await freePort(host, taken);
+    next[address] = port;
+    taken.add(port);
+  }
+  const changed = Object.keys(next).length !== Object.keys(current).length || Object.entries(next).some(([address, port]) => current[address] !== port);
+  return changed ? next : undefined;
+}
+
+function canListen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+async function freePort(host: string, taken: ReadonlySet<number>): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen({ host, port: 0, exclusive: true }, () => {
+        const address = server.address();
+        server.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
+      });
+    });
+    if (!taken.has(port)) return port;
+  }
+}

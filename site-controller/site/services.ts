@@ -1,0 +1,82 @@
+// Exposing services at a site: the rules, shared by every platform. A service
+// is an address with ports; each target is something at this site that serves
+// them. Everything is checked before the state changes, so a refused expose
+// leaves the site as it was.
+import { SiteError } from './errors.js';
+import type { ServiceRecord, ServiceTarget, SiteDocument, TargetType } from './model.js';
+import type { SiteStorage } from './storage.js';
+
+export interface ExposeRequest {
+  readonly type: TargetType;
+  readonly name: string;
+  readonly host: string;
+  readonly address: string;
+  readonly ports: readonly number[];
+  readonly targetPorts: readonly number[];
+}
+
+/** Ports other sites expose an address with, as this site knows them (service sync). */
+export type KnownPorts = (address: string) => readonly number[] | undefined;
+
+export interface ExposeOutcome {
+  readonly service: ServiceRecord;
+  /** False when the target was exposed already with the same ports: nothing changed. */
+  readonly changed: boolean;
+}
+
+export async function exposeService(storage: SiteStorage, request: ExposeRequest, knownElsewhere: KnownPorts, now = new Date()): Promise<ExposeOutcome> {
+  return storage.update<ExposeOutcome>((document) => {
+    const existing = document.services.find((service) => service.address === request.address);
+    const ports = existing?.ports ?? knownElsewhere(request.address);
+    if (ports && !samePorts(ports, request.ports)) {
+      const where = existing ? `at this site ("${document.site.name}")` : 'at another site';
+      throw new SiteError(
+        `address "${request.address}" is already exposed ${where} with port(s) ${ports.join(',')}; expose it with the same ports, or choose another --address`,
+      );
+    }
+    const target: ServiceTarget = { type: request.type, name: request.name, host: request.host, targetPorts: request.targetPorts };
+    const same = existing?.targets.find((t) => t.type === target.type && t.name === target.name);
+    if (same && same.targetPorts.join(',') === target.targetPorts.join(',')) return { result: { service: existing as ServiceRecord, changed: false } };
+    const service: ServiceRecord = existing
+      ? { ...existing, targets: [...existing.targets.filter((t) => t !== same), target] }
+      : { address: request.address, protocol: 'tcp', ports: request.ports, targets: [target], createdAt: now.toISOString() };
+    const services = [...document.services.filter((s) => s !== existing), service].sort((a, b) => a.address.localeCompare(b.address));
+    return { document: { ...document, services }, result: { service, changed: true } };
+  });
+}
+
+export interface UnexposeOutcome {
+  /** The addresses targets were removed from, and whether the service is gone from this site. */
+  readonly removed: readonly { readonly address: string; readonly serviceGone: boolean }[];
+}
+
+/** Removes `type/name` as a target of `address`, or of every address when none is given. */
+export async function unexposeService(storage: SiteStorage, type: TargetType, name: string, address?: string): Promise<UnexposeOutcome> {
+  return storage.update<UnexposeOutcome>((document) => {
+    const matches = (service: ServiceRecord) => (address === undefined || service.address === address) && service.targets.some((t) => t.type === type && t.name === name);
+    const affected = document.services.filter(matches);
+    if (affected.length === 0) throw new SiteError(notExposed(document, type, name, address));
+    const services: ServiceRecord[] = [];
+    const removed: { address: string; serviceGone: boolean }[] = [];
+    for (const service of document.services) {
+      if (!affected.includes(service)) {
+        services.push(service);
+        continue;
+      }
+      const targets = service.targets.filter((t) => !(t.type === type && t.name === name));
+      removed.push({ address: service.address, serviceGone: targets.length === 0 });
+      if (targets.length > 0) services.push({ ...service, targets });
+    }
+    return { document: { ...document, services }, result: { removed } };
+  });
+}
+
+function notExposed(document: SiteDocument, type: TargetType, name: string, address: string | undefined): string {
+  const exposed = document.services.flatMap((s) => s.targets.map((t) => `${t.type}/${t.name} as ${s.address}`));
+  const what = address === undefined ? `${type}/${name} is not exposed` : `${type}/${name} is not exposed as "${address}"`;
+  return `${what} at site "${document.site.name}"${exposed.length ? ` (exposed: ${exposed.join(', ')})` : ' (nothing is exposed here)'}`;
+}
+
+function samePorts(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((port, index) => port === b[index]);
+}

@@ -1,0 +1,90 @@
+// What one site knows of the others, from their announcements: pure state, so
+// the rules (newest wins, final means gone, silence past the TTL means gone,
+// services merge by address) are tested without a network.
+import type { AnnouncedSite, SiteAnnouncement } from './announcement.js';
+
+export interface HeardSite {
+  readonly announcement: SiteAnnouncement;
+  /** ms since the epoch, of this site's clock. */
+  readonly heardAt: number;
+}
+
+/** What hearing an announcement did: whether the network's content changed, and whether the sender was new to us. */
+export type Heard = 'new' | 'changed' | 'same' | 'ignored' | 'gone';
+
+export class NetworkView {
+  private readonly sites = new Map<string, HeardSite>();
+
+  constructor(private readonly selfId: string) {}
+
+  hear(announcement: SiteAnnouncement, now: number): Heard {
+    const id = announcement.site.id;
+    if (id === this.selfId) return 'ignored';
+    const known = this.sites.get(id);
+    if (known && announcement.seq <= known.announcement.seq) return 'ignored';
+    if (announcement.final) return this.sites.delete(id) ? 'gone' : 'ignored';
+    this.sites.set(id, { announcement, heardAt: now });
+    if (!known) return 'new';
+    return content(known.announcement) === content(announcement) ? 'same' : 'changed';
+  }
+
+  /** Forgets sites not heard from for `ttlMs`; returns them. */
+  expire(now: number, ttlMs: number): AnnouncedSite[] {
+    const gone: AnnouncedSite[] = [];
+    for (const [id, heard] of this.sites) {
+      if (now - heard.heardAt > ttlMs) {
+        this.sites.delete(id);
+        gone.push(heard.announcement.site);
+      }
+    }
+    return gone;
+  }
+
+  remote(): HeardSite[] {
+    return [...this.sites.values()].sort((a, b) => a.announcement.site.name.localeCompare(b.announcement.site.name));
+  }
+}
+
+function content(announcement: SiteAnnouncement): string {
+  return JSON.stringify({ site: announcement.site, links: announcement.links, services: announcement.services });
+}
+
+export interface NetworkTarget {
+  readonly siteId: string;
+  readonly siteName: string;
+  readonly host: string;
+  readonly ports: readonly number[];
+  readonly healthy: boolean;
+}
+
+/** One service as the whole network has it: every site that exposes the address contributes targets. */
+export interface NetworkService {
+  readonly address: string;
+  readonly protocol: 'tcp';
+  /** The union of the ports sites expose it with, ascending. */
+  readonly ports: readonly number[];
+  readonly exposedAt: readonly { readonly id: string; readonly name: string }[];
+  readonly targets: readonly NetworkTarget[];
+}
+
+export function networkServices(announcements: readonly SiteAnnouncement[]): NetworkService[] {
+  const byAddress = new Map<string, { ports: Set<number>; exposedAt: Map<string, string>; targets: NetworkTarget[] }>();
+  for (const { site, services } of announcements) {
+    for (const service of services) {
+      let merged = byAddress.get(service.address);
+      if (!merged) byAddress.set(service.address, (merged = { ports: new Set(), exposedAt: new Map(), targets: [] }));
+      for (const port of service.ports) merged.ports.add(port);
+      merged.exposedAt.set(site.id, site.name);
+      for (const target of service.targets) merged.targets.push({ siteId: site.id, siteName: site.name, host: target.host, ports: target.ports, healthy: target.healthy });
+    }
+  }
+  return [...byAddress.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([address, merged]) => ({
+      address,
+      protocol: 'tcp' as const,
+      ports: [...merged.ports].sort((a, b) => a - b),
+      exposedAt: [...merged.exposedAt.entries()].map(([id, name]) => ({ id, name })).sort((a, b) => a.name.localeCompare(b.name)),
+      targets: merged.targets,
+    }));
+}
