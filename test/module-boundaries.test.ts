@@ -40,6 +40,16 @@ describe('module boundaries', () => {
     expect(importsLeaving('router', (target) => /^(cli|site-controller|service-controller)\//.test(target))).toEqual([]);
   });
 
+  it('the site controller does not import the CLI: both platforms drive it, the CLI is one client', () => {
+    expect(importsLeaving('site-controller', (target) => /^cli\//.test(target))).toEqual([]);
+  });
+
+  it('the shared site model (site-controller/site, token, sync) does not depend on a platform', () => {
+    for (const folder of ['site-controller/site', 'site-controller/token', 'site-controller/sync']) {
+      expect(importsLeaving(folder, (target) => /^(cli|site-controller\/local)\//.test(target))).toEqual([]);
+    }
+  });
+
   it.each(['router/config', 'router/routing', 'site-controller/pki'])('%s imports nothing else of the project', (folder) => {
     expect(importsLeaving(folder, (target) => !target.startsWith(`${folder}/`))).toEqual([]);
   });

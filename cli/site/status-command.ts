@@ -1,6 +1,7 @@
 // `kskup status`: the site, its process, its router, links and services.
 import type { Command } from 'commander';
 import type { CommandContext } from '../command-context.js';
+import { readNetworkSnapshot } from '../../site-controller/local/network-snapshot.js';
 import { render } from '../output.js';
 import { addSiteOptions, resolveSite, type SiteOptions } from './site-options.js';
 import { readSiteStatus } from './site-status.js';
@@ -14,14 +15,19 @@ export function addStatusCommand(program: Command, context: CommandContext): voi
       .addHelpText('after', '\nExamples:\n  kskup status -n west\n  kskup status -n west -o json'),
   ).action(async (options: SiteOptions) => {
     const target = resolveSite(options, context);
-    const status = await readSiteStatus(target.folder);
+    const [status, snapshot] = await Promise.all([readSiteStatus(target.folder), readNetworkSnapshot(target.folder)]);
     const { site } = status.document;
     const data = {
       site: { name: site.name, id: site.id, namespace: target.namespace, platform: target.platform, mode: site.mode, ingressHost: site.ingressHost, ports: site.ports },
       process: { running: status.process.running, ...(status.process.pid !== undefined && { pid: status.process.pid }), log: target.folder.logFile },
       router: { reachable: status.routerProblem === undefined, ...(status.routerProblem && { problem: status.routerProblem }) },
       ...linksData(status.links, status.incoming),
-      services: [],
+      services: status.document.services.map((service) => ({
+        address: service.address,
+        ports: service.ports,
+        targets: service.targets.map((t) => ({ type: t.type, name: t.name, host: t.host, ports: t.targetPorts })),
+      })),
+      servicesInNetwork: snapshot?.services.length ?? 0,
     };
     context.io.stdout.write(
       render(options.output, data, () => {
@@ -37,7 +43,9 @@ export function addStatusCommand(program: Command, context: CommandContext): voi
         ];
         const connected = status.links.filter((link) => link.connected).length;
         const summary = `${status.links.length} link(s) out, ${connected} connected; ${status.incoming.filter((link) => link.connected).length} in`;
-        return `${lines.join('\n')}\n  links:    ${summary}\n\n${linksText(status.links, status.incoming)}\nServices: none exposed\n`;
+        const exposed = data.services.map((s) => `  ${s.address} port(s) ${s.ports.join(',')}: ${s.targets.map((t) => `${t.type}/${t.name}`).join(', ')}\n`).join('');
+        const services = `Services exposed here: ${exposed ? `\n${exposed}` : 'none\n'}Services in the network: ${data.servicesInNetwork} (kskup service status -n ${target.namespace})\n`;
+        return `${lines.join('\n')}\n  links:    ${summary}\n\n${linksText(status.links, status.incoming)}\n${services}`;
       }),
     );
   });

@@ -1,6 +1,7 @@
 // The local platform's lifecycle of a site: create it (once), make sure its
 // process runs, delete it. `init` on an existing site changes nothing in its
 // state and only starts its process if that is not running.
+import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { SiteError } from '../site/errors.js';
 import type { RouterMode, SiteDocument, SitePorts } from '../site/model.js';
@@ -85,6 +86,7 @@ function differences(document: SiteDocument, options: InitOptions): string[] {
 
 export async function deleteLocalSite(folder: SiteFolder): Promise<{ stopped: boolean }> {
   if (!(await folder.exists())) throw new SiteError(`no site in ${folder.path}: nothing to delete`);
+  await writeFile(folder.leavingFile, '');
   const stopped = await stopSiteProcess(folder);
   await folder.remove();
   return { stopped };

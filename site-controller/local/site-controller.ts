@@ -86,13 +86,19 @@ export class SiteController {
     });
   }
 
-  /** Tells the network this site is going, then stops. */
-  async stop(): Promise<void> {
+  /**
+   * Stops. A site that is leaving for good tells the network, which forgets its
+   * services at once; a site that only restarts says nothing, so that its
+   * services stay everywhere (at the same ports) unless it stays away past the TTL.
+   */
+  async stop(leaving: boolean): Promise<void> {
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
     await this.pass;
-    this.sync.publish(this.announcement(true));
-    await this.sync.drain(500);
+    if (leaving) {
+      this.sync.publish(this.announcement(true));
+      await this.sync.drain(500);
+    }
     this.sync.close();
   }
 

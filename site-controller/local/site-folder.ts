@@ -45,6 +45,10 @@ export class SiteFolder implements SiteStorage {
   get networkFile(): string {
     return join(this.path, 'network.json');
   }
+  /** Present while the site is being deleted: its process then says goodbye to the network. */
+  get leavingFile(): string {
+    return join(this.path, 'leaving');
+  }
   get pidFile(): string {
     return join(this.path, 'site.pid');
   }

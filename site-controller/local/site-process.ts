@@ -4,6 +4,7 @@
 // and the network ask for. The CLI only changes site.json; a folder watch (and
 // a periodic look, in case an event was missed) tells the controller.
 import type { Server } from 'node:https';
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { parseRouterConfig } from '../../router/config/index.js';
 import { createRouterLogging } from '../../router/log/logger.js';
@@ -57,7 +58,7 @@ export async function runSite(folder: SiteFolder, timings: SyncTimings): Promise
     async stop() {
       clearInterval(timer);
       watcher.close();
-      await controller.stop();
+      await controller.stop(existsSync(folder.leavingFile));
       claims?.close();
       claims?.closeAllConnections();
       await router.stop();

@@ -39,7 +39,6 @@ export async function createLink(storage: SiteStorage, token: Token, options: Li
     remote = role === 'inter-router' ? token.interRouter : token.edge;
   }
 
-  await storage.writeLinkSecrets(name, secrets);
   const link: LinkRecord = {
     name,
     host: remote.host,
@@ -51,9 +50,11 @@ export async function createLink(storage: SiteStorage, token: Token, options: Li
     tokenName: token.name,
     createdAt: now.toISOString(),
   };
-  return storage.update((document) => {
-    // Checked again under the lock: another `link create` may have run meanwhile.
+  return storage.update(async (document) => {
+    // Checked again under the lock, and the secrets written only then: another
+    // `link create` may have taken the name meanwhile, and its files must stay.
     checkToken(document, token, name, now);
+    await storage.writeLinkSecrets(name, secrets);
     return { document: { ...document, links: [...document.links, link] }, result: link };
   });
 }

@@ -15,7 +15,7 @@ const CA_VALIDITY_DAYS = 3650;
 const SERVER_VALIDITY_DAYS = 825;
 
 export async function newSiteIdentity(name: string, hosts: readonly string[]): Promise<SiteIdentity> {
-  const ca = await createCertificateAuthority({ commonName: `kskup site CA ${name}`, validityDays: CA_VALIDITY_DAYS });
+  const ca = await createCertificateAuthority({ commonName: `kskup site CA ${name}`.slice(0, 64), validityDays: CA_VALIDITY_DAYS });
   const server = await issueCertificate(ca, { commonName: name, hosts: [...new Set(hosts)], usage: 'server', validityDays: SERVER_VALIDITY_DAYS });
   return { id: randomUUID(), ca, server };
 }

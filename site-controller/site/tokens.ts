@@ -29,7 +29,7 @@ export async function createToken(storage: SiteStorage, options: TokenOptions, n
   const document = await storage.read();
   assertCanIssue(document);
   const name = options.name ?? `${options.type}-${randomBytes(4).toString('hex')}`;
-  const issued = options.type === 'cert' ? await issueCertificate(ca, { commonName: `${document.site.name}/${name}`, usage: 'client', validityDays: LINK_CERTIFICATE_DAYS }) : undefined;
+  const issued = options.type === 'cert' ? await issueCertificate(ca, { commonName: clientCommonName(document.site.name, name), usage: 'client', validityDays: LINK_CERTIFICATE_DAYS }) : undefined;
   const password = randomBytes(24).toString('base64url');
   const expiresAt = new Date(now.getTime() + options.expiryMs);
   return storage.update<Token>((current) => {
@@ -77,7 +77,7 @@ export async function redeemClaimAt(storage: SiteStorage, tokenName: string, req
     if (!verdict.ok) return { result: { ok: false, status: verdict.status, reason: verdict.reason } };
     let certPem: string;
     try {
-      ({ certPem } = certifyPublicKey(ca, request.publicKeyPem, { commonName: `${request.site.name}/${tokenName}`, usage: 'client', validityDays: LINK_CERTIFICATE_DAYS }));
+      ({ certPem } = certifyPublicKey(ca, request.publicKeyPem, { commonName: clientCommonName(request.site.name, tokenName), usage: 'client', validityDays: LINK_CERTIFICATE_DAYS }));
     } catch (error) {
       if (error instanceof PkiError) return { result: { ok: false, status: 400, reason: error.message } };
       throw error;
@@ -99,6 +99,15 @@ export async function redeemClaimAt(storage: SiteStorage, tokenName: string, req
       },
     };
   });
+}
+
+/**
+ * The CN of a link's client certificate: for people only (a linking site is
+ * known by the CA that signed it and the serial), so cut to the 64 characters a
+ * CN may have: two valid names (up to 63 each) would otherwise be refused.
+ */
+function clientCommonName(siteName: string, tokenName: string): string {
+  return `${siteName}/${tokenName}`.slice(0, 64);
 }
 
 function grantOf(certPem: string, tokenName: string, now: Date): GrantRecord {

@@ -26,9 +26,10 @@ export interface KskupHome {
   folder(namespace: string): SiteFolder;
 }
 
-export function useKskupHome(prefix: string): KskupHome {
+/** `extraEnv` reaches the commands and the site processes they start (e.g. KSKUP_SYNC_TTL_MS). */
+export function useKskupHome(prefix: string, extraEnv: Record<string, string> = {}): KskupHome {
   const temp = useTestFolder(prefix);
-  const env = () => ({ KSKUP_HOME: join(temp.path, 'home'), KSKUP_PLATFORM: 'local', HOME: temp.path, PATH: process.env.PATH ?? '' });
+  const env = () => ({ KSKUP_HOME: join(temp.path, 'home'), KSKUP_PLATFORM: 'local', HOME: temp.path, PATH: process.env.PATH ?? '', ...extraEnv });
   const kskup = async (...argv: string[]): Promise<CliResult> => {
     let stdout = '';
     let stderr = '';

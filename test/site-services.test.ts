@@ -1,0 +1,202 @@
+// Service exposure across three local sites in a line, A - B - C: real site
+// processes, service sync over the router network, data checked byte for byte.
+import { readFile } from 'node:fs/promises';
+import type { Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useKskupHome } from './helpers/kskup-cli.js';
+import { waitFor } from './helpers/router-process.js';
+import { connect, receiveAll, sendStream, startEchoServer, startServer, type TestServer } from './helpers/tcp-tools.js';
+
+// Fast sync so that ageing out is quick to test; the defaults are 2 s / 10 s.
+const TTL_MS = 3_000;
+const home = useKskupHome('site-services', { KSKUP_SYNC_HEARTBEAT_MS: '500', KSKUP_SYNC_TTL_MS: String(TTL_MS), KSKUP_SYNC_HEALTH_MS: '1000' });
+
+interface ServiceJson {
+  address: string;
+  ports: number[];
+  listeners: { host: string; port: number; servicePort: number }[];
+  exposedAt: string[];
+  targets: { site: string; host: string; port: number; healthy: boolean }[];
+}
+
+const services = async (site: string) => (await home.json<{ services: ServiceJson[] }>('service', 'status', '-n', site)).services;
+const service = async (site: string, address: string) => (await services(site)).find((s) => s.address === address);
+
+/** The listener port of `address` (for `servicePort`) at `site`, once it is there. */
+async function listenerAt(site: string, address: string, servicePort: number): Promise<number> {
+  return waitFor(`${address}:${servicePort} listener at ${site}`, async () => (await service(site, address))?.listeners.find((l) => l.servicePort === servicePort)?.port, 5_000);
+}
+
+/** Sends `bytes` pseudo-random bytes through `port` to an echo service and checks they come back the same. */
+async function echoThrough(port: number, bytes: number, seed: number): Promise<void> {
+  const socket = await connect(port);
+  const [sent, received] = await Promise.all([sendStream(socket, seed, bytes), receiveAll(socket)]);
+  expect(received).toEqual({ bytes, sha256: sent });
+  socket.destroy();
+}
+
+/** An echo server that first says who it is, so a client can tell which target it reached. */
+function startNamedEcho(name: string): Promise<TestServer> {
+  return startServer((socket) => {
+    socket.write(`${name}\n`);
+    socket.pipe(socket);
+  });
+}
+
+async function whoAnswers(port: number): Promise<string> {
+  const socket: Socket = await connect(port);
+  const line = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      if (text.includes('\n')) resolve(text.split('\n')[0] ?? '');
+    });
+    socket.once('error', reject);
+  });
+  socket.destroy();
+  return line;
+}
+
+async function linkSites(issuer: string, linker: string): Promise<void> {
+  const file = `${home.path}/${issuer}-${linker}.token`;
+  await home.ok('token', 'create', file, '-n', issuer);
+  await home.ok('link', 'create', file, '-n', linker);
+  await home.ok('link', 'status', '-n', linker, '--wait', '5');
+}
+
+describe('three local sites in a line: A - B - C', () => {
+  let echo: TestServer;
+
+  beforeAll(async () => {
+    for (const site of ['a', 'b', 'c']) await home.ok('init', '-n', site);
+    await linkSites('a', 'b');
+    await linkSites('b', 'c');
+    echo = await startEchoServer();
+  });
+  afterAll(async () => {
+    await echo?.close();
+  });
+
+  it('an echo server exposed at C is reachable byte-exact from A and B at the port service status reports', async () => {
+    await home.ok('expose', 'host/127.0.0.1', '--port', String(echo.port), '--address', 'echo', '-n', 'c');
+    for (const site of ['a', 'b']) {
+      const port = await listenerAt(site, 'echo', echo.port);
+      await waitFor(`echo routed at ${site}`, async () => (await service(site, 'echo'))?.targets[0]?.healthy || undefined, 5_000);
+      await echoThrough(port, 1 << 20, 7);
+    }
+    const atA = await service('a', 'echo');
+    expect(atA).toMatchObject({ ports: [echo.port], exposedAt: ['c'], targets: [{ site: 'c', host: '127.0.0.1', port: echo.port, healthy: true }] });
+    // The echo server holds the service port on this machine, so A's listener got another one.
+    expect(atA?.listeners[0]?.port).not.toBe(echo.port);
+  });
+
+  it('the same address exposed at A too: flows from B spread over both', async () => {
+    const fromA = await startNamedEcho('A');
+    const fromC = await startNamedEcho('C');
+    try {
+      // The service port stays the echo port; each target listens on its own port.
+      await home.ok('unexpose', 'host/127.0.0.1', '--address', 'echo', '-n', 'c');
+      await home.ok('expose', 'host/127.0.0.1', '--port', String(echo.port), '--target-port', String(fromC.port), '--address', 'echo', '-n', 'c');
+      await home.ok('expose', 'host/localhost', '--port', String(echo.port), '--target-port', String(fromA.port), '--address', 'echo', '-n', 'a');
+      await waitFor('echo exposed at both', async () => ((await service('b', 'echo'))?.exposedAt.length === 2 ? true : undefined), 5_000);
+      const port = await listenerAt('b', 'echo', echo.port);
+      const answers = new Map<string, number>();
+      await waitFor('both targets answer from B', async () => {
+        const who = await whoAnswers(port);
+        answers.set(who, (answers.get(who) ?? 0) + 1);
+        return answers.has('A') && answers.has('C') ? true : undefined;
+      }, 10_000);
+      expect([...answers.keys()].sort()).toEqual(['A', 'C']);
+
+      // unexpose at C: A keeps serving, at A and at B.
+      await home.ok('unexpose', 'host/127.0.0.1', '--address', 'echo', '-n', 'c');
+      await waitFor('C gone from echo', async () => ((await service('b', 'echo'))?.exposedAt.join() === 'a' ? true : undefined), 5_000);
+      for (let i = 0; i < 6; i++) expect(await whoAnswers(port)).toBe('A');
+      expect(await whoAnswers(await listenerAt('a', 'echo', echo.port))).toBe('A');
+    } finally {
+      await home.ok('unexpose', 'host/localhost', '--address', 'echo', '-n', 'a');
+      await fromA.close();
+      await fromC.close();
+    }
+    // No target anywhere: the listeners go away at every site.
+    for (const site of ['a', 'b', 'c']) await waitFor(`echo gone at ${site}`, async () => ((await service(site, 'echo')) === undefined ? true : undefined), 5_000);
+  });
+
+  it('a service with two ports', async () => {
+    const second = await startEchoServer();
+    try {
+      await home.ok('expose', 'host/127.0.0.1', '--port', `${echo.port},${second.port}`, '--address', 'pair', '-n', 'c');
+      const atA = await waitFor('pair at A', async () => ((await service('a', 'pair'))?.listeners.length === 2 ? service('a', 'pair') : undefined), 5_000);
+      expect(atA?.ports).toEqual([echo.port, second.port].sort((x, y) => x - y));
+      await echoThrough(await listenerAt('a', 'pair', echo.port), 256 * 1024, 11);
+      await echoThrough(await listenerAt('a', 'pair', second.port), 256 * 1024, 12);
+    } finally {
+      await home.ok('unexpose', 'host/127.0.0.1', '--address', 'pair', '-n', 'c');
+      await second.close();
+    }
+  });
+
+  it('definitions survive a restart of the exposing site process, at the same listener port', async () => {
+    await home.ok('expose', 'host/127.0.0.1', '--port', String(echo.port), '--address', 'kept', '-n', 'c');
+    const before = await listenerAt('a', 'kept', echo.port);
+    const pid = (await home.json<{ process: { pid: number } }>('status', '-n', 'c')).process.pid;
+    process.kill(pid, 'SIGTERM');
+    await waitFor('c stopped', async () => ((await home.json<{ process: { running: boolean } }>('status', '-n', 'c')).process.running ? undefined : true), 5_000);
+    await home.ok('init', '-n', 'c');
+    await home.ok('link', 'status', '-n', 'c', '--wait', '5');
+    expect(await listenerAt('a', 'kept', echo.port)).toBe(before);
+    expect(await listenerAt('c', 'kept', echo.port)).toBeGreaterThan(0);
+    await waitFor('kept routed at A again', async () => ((await service('a', 'kept'))?.exposedAt.join() === 'c' ? true : undefined), 5_000);
+    await echoThrough(before, 64 * 1024, 13);
+  });
+
+  it('bad input exits with a clear message and changes nothing', async () => {
+    const state = await readFile(home.folder('c').stateFile, 'utf8');
+    const cases: [string[], number, RegExp][] = [
+      [['expose', 'pod/web', '--port', '80'], 2, /"pod\/web": unknown type "pod"; use host\/HOSTNAME/],
+      [['expose', 'deployment/web', '--port', '80'], 2, /a deployment needs the kubernetes platform/],
+      [['expose', 'host/127.0.0.1', '--port', '70000', '--address', 'x'], 2, /"70000" is not a port number/],
+      [['expose', 'host/127.0.0.1', '--port', '0', '--address', 'x'], 2, /"0" is not a port number/],
+      [['expose', 'host/127.0.0.1', '--address', 'x'], 2, /required option '--port <ports>' not specified/],
+      [['expose', 'host/127.0.0.1', '--port', '80,81', '--target-port', '8080', '--address', 'x'], 2, /--target-port has 1 port\(s\) but --port has 2/],
+      [['expose', 'host/127.0.0.1', '--port', '80'], 2, /the address defaults to the name "127.0.0.1", which cannot be a service address: give --address/],
+      [['expose', 'host/127.0.0.1', '--port', '80', '--address', 'Bad_Name'], 2, /option --address: "Bad_Name" is not a valid name/],
+      [['expose', 'host/127.0.0.1', '--port', '80', '--protocol', 'udp', '--address', 'x'], 2, /Allowed choices are tcp/],
+      [['expose', 'host/127.0.0.1', '--port', String(echo.port + 1), '--address', 'kept'], 1, /address "kept" is already exposed at this site \("c"\) with port\(s\) \d+/],
+      [['unexpose', 'host/nowhere', '-n', 'c'], 1, /host\/nowhere is not exposed at site "c"/],
+    ];
+    for (const [argv, code, message] of cases) {
+      const result = await home.kskup(...argv, ...(argv.includes('-n') ? [] : ['-n', 'c']));
+      expect({ argv, code: result.code }).toEqual({ argv, code });
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    // Exposed elsewhere with other ports: A knows "kept" from C through service sync.
+    const elsewhere = await home.kskup('expose', 'host/127.0.0.1', '--port', '1', '--address', 'kept', '-n', 'a');
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.stderr).toMatch(/address "kept" is already exposed at another site with port\(s\) \d+/);
+    expect(await readFile(home.folder('c').stateFile, 'utf8')).toBe(state);
+  });
+
+  it('a deleted site says goodbye: its definitions leave A and B at once', async () => {
+    await home.ok('init', '-n', 'd');
+    await linkSites('b', 'd');
+    await home.ok('expose', 'host/127.0.0.1', '--port', String(echo.port), '--address', 'short-lived', '-n', 'd');
+    await listenerAt('a', 'short-lived', echo.port);
+    const started = Date.now();
+    await home.ok('delete', '-n', 'd');
+    for (const site of ['a', 'b']) await waitFor(`short-lived gone at ${site}`, async () => ((await service(site, 'short-lived')) === undefined ? true : undefined), TTL_MS);
+    expect(Date.now() - started).toBeLessThan(TTL_MS);
+  });
+
+  it('a site that dies without a word ages out at A and B after the TTL', async () => {
+    const pid = (await home.json<{ process: { pid: number } }>('status', '-n', 'c')).process.pid;
+    process.kill(pid, 'SIGKILL');
+    const killed = Date.now();
+    for (const site of ['a', 'b']) await waitFor(`kept aged out at ${site}`, async () => ((await service(site, 'kept')) === undefined ? true : undefined), TTL_MS + 5_000);
+    // Not before the TTL: heartbeats stopped, nothing else told them.
+    expect(Date.now() - killed).toBeGreaterThanOrEqual(TTL_MS - 600);
+    const network = await home.json<{ sites: { name: string }[] }>('network', 'status', '-n', 'a');
+    expect(network.sites.map((s) => s.name).sort()).toEqual(['a', 'b']);
+  });
+});
