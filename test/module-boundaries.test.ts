@@ -40,12 +40,13 @@ describe('module boundaries', () => {
     expect(importsLeaving('router', (target) => /^(cli|site-controller|service-controller)\//.test(target))).toEqual([]);
   });
 
-  it('the site controller does not import the CLI: both platforms drive it, the CLI is one client', () => {
+  it('the controllers do not import the CLI: the CLI is one client of theirs', () => {
     expect(importsLeaving('site-controller', (target) => /^cli\//.test(target))).toEqual([]);
+    expect(importsLeaving('service-controller', (target) => /^cli\//.test(target))).toEqual([]);
   });
 
-  it('the shared site model (site-controller/site, token, sync) does not depend on a platform', () => {
-    for (const folder of ['site-controller/site', 'site-controller/token', 'site-controller/sync']) {
+  it('what both platforms share (site model, tokens, services, sync) depends on no platform', () => {
+    for (const folder of ['site-controller/site', 'site-controller/token', 'service-controller']) {
       expect(importsLeaving(folder, (target) => /^(cli|site-controller\/local)\//.test(target))).toEqual([]);
     }
   });

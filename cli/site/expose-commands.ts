@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { readNetworkSnapshot } from '../../site-controller/local/network-snapshot.js';
 import { nameProblem, TARGET_TYPES, type TargetType } from '../../site-controller/site/model.js';
-import { exposeService, unexposeService } from '../../site-controller/site/services.js';
+import { exposeService, unexposeService } from '../../service-controller/services.js';
 import { parsePort } from '../arguments.js';
 import type { CommandContext } from '../command-context.js';
 import { UsageError } from '../errors.js';

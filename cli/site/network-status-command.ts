@@ -2,7 +2,7 @@
 // sync, the links between them, and the services each exposes.
 import type { Command } from 'commander';
 import { readNetworkSnapshot } from '../../site-controller/local/network-snapshot.js';
-import type { SiteAnnouncement } from '../../site-controller/sync/announcement.js';
+import type { SiteAnnouncement } from '../../service-controller/sync/announcement.js';
 import type { CommandContext } from '../command-context.js';
 import { RuntimeError } from '../errors.js';
 import { render } from '../output.js';

@@ -10,12 +10,12 @@ import { parseRouterConfig } from '../../router/config/index.js';
 import type { Router } from '../../router/router.js';
 import { routerConfigText, type SiteState } from '../site/desired-router-config.js';
 import { routerAddress, type SiteDocument } from '../site/model.js';
-import { announce, type SiteAnnouncement } from '../sync/announcement.js';
-import { NetworkView, networkServices, type NetworkService } from '../sync/network-view.js';
-import { SyncClient } from '../sync/sync-client.js';
-import { allocateListenerPorts } from './listener-ports.js';
+import { announce, type SiteAnnouncement } from '../../service-controller/sync/announcement.js';
+import { NetworkView, networkServices, type NetworkService } from '../../service-controller/sync/network-view.js';
+import { SyncClient } from '../../service-controller/sync/sync-client.js';
+import { allocateListenerPorts } from '../../service-controller/listener-ports.js';
 import { atomicWrite, type SiteFolder } from './site-folder.js';
-import { probeTargets } from './target-health.js';
+import { probeTargets } from '../../service-controller/target-health.js';
 
 export interface SyncTimings {
   /** How often the full state is announced. */

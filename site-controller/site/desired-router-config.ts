@@ -3,7 +3,7 @@
 // so "nothing changed" is cheap to see and a change reaches the running router
 // as a diff, never as a restart. Shared by every platform; paths are whatever
 // the platform stores the site's certificates as.
-import { SYNC_PREFIX } from '../sync/announcement.js';
+import { SYNC_PREFIX } from '../../service-controller/sync/announcement.js';
 import { parseRouterConfig, serialiseRouterConfig, type EntityList, type RouterConfig } from '../../router/config/index.js';
 
 export interface SiteLink {

@@ -2,9 +2,9 @@
 // is an address with ports; each target is something at this site that serves
 // them. Everything is checked before the state changes, so a refused expose
 // leaves the site as it was.
-import { SiteError } from './errors.js';
-import type { ServiceRecord, ServiceTarget, SiteDocument, TargetType } from './model.js';
-import type { SiteStorage } from './storage.js';
+import { SiteError } from '../site-controller/site/errors.js';
+import type { ServiceRecord, ServiceTarget, SiteDocument, TargetType } from '../site-controller/site/model.js';
+import type { SiteStorage } from '../site-controller/site/storage.js';
 
 export interface ExposeRequest {
   readonly type: TargetType;

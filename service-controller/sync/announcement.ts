@@ -4,7 +4,7 @@
 // so a site that joins late or restarts catches up, and a site that stops
 // sending is forgotten after a TTL. Messages from other sites are untrusted
 // input: they are checked field by field and a bad one is dropped whole.
-import type { PlatformName, RouterMode, SiteDocument } from '../site/model.js';
+import type { PlatformName, RouterMode, SiteDocument } from '../../site-controller/site/model.js';
 
 /** The multicast address prefix (an `address` entity) and the address sites announce on. */
 export const SYNC_PREFIX = 'kskup.sync';
