@@ -70,6 +70,9 @@ export class Router {
       addresses: () => this.config.addresses,
       consumersOf: (address) => this.network.targets(CONSUMER_PREFIX + address),
       peerTowards: (routerId) => this.network.peerTowards(routerId),
+      isEdge: config.router.mode === 'edge',
+      uplink: () => this.network.uplink(),
+      edgesConsuming: (address) => this.network.edgesServing(CONSUMER_PREFIX + address),
       onConsumersChanged: () => this.network.addressesChanged(),
     });
     this.tcp = new TcpAdaptor({

@@ -136,6 +136,19 @@ describe('three local sites in a line: A - B - C', () => {
     }
   });
 
+  it('an edge site linked to A uses services from C and serves its own to B', async () => {
+    await home.ok('init', '-n', 'edge', '--router-mode', 'edge');
+    await linkSites('a', 'edge');
+    await home.ok('expose', 'host/127.0.0.1', '--port', String(echo.port), '--address', 'from-c', '-n', 'c');
+    await echoThrough(await listenerAt('edge', 'from-c', echo.port), 64 * 1024, 21);
+    await home.ok('expose', 'host/127.0.0.1', '--port', String(echo.port), '--address', 'from-edge', '-n', 'edge');
+    await echoThrough(await listenerAt('b', 'from-edge', echo.port), 64 * 1024, 22);
+    const network = await home.json<{ sites: { name: string; mode: string }[] }>('network', 'status', '-n', 'b');
+    expect(network.sites.find((site) => site.name === 'edge')?.mode).toBe('edge');
+    await home.ok('delete', '-n', 'edge');
+    await home.ok('unexpose', 'host/127.0.0.1', '--address', 'from-c', '-n', 'c');
+  });
+
   it('definitions survive a restart of the exposing site process, at the same listener port', async () => {
     await home.ok('expose', 'host/127.0.0.1', '--port', String(echo.port), '--address', 'kept', '-n', 'c');
     const before = await listenerAt('a', 'kept', echo.port);

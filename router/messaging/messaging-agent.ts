@@ -31,6 +31,8 @@ const CLIENT_CREDIT = 250;
 const PEER_CREDIT = 1000;
 const TO_ROUTER = 'x-kskup-to';
 const MULTICAST_TARGETS = 'x-kskup-targets';
+/** The edge router a multicast message came up from: it is not sent back down to it. */
+const FROM_EDGE = 'x-kskup-from-edge';
 
 export interface MessagingDeps {
   readonly selfId: string;
@@ -39,6 +41,10 @@ export interface MessagingDeps {
   /** Routers that advertise `amqp:<address>`, with path cost (this router included at 0). */
   readonly consumersOf: (address: string) => readonly Target[];
   readonly peerTowards: (routerId: string) => PeerConnection | undefined;
+  /** Edge routers take no part in link state: multicast goes up to the uplink, and interior routers pass it down to their edges. */
+  readonly isEdge: boolean;
+  readonly uplink: () => PeerConnection | undefined;
+  readonly edgesConsuming: (address: string) => readonly PeerConnection[];
   readonly onConsumersChanged: () => void;
 }
 
@@ -184,15 +190,18 @@ export class MessagingAgent {
   private multicast(address: string, message: Message, delivery: Delivery): void {
     const annotations = (message.message_annotations ?? {}) as Record<string, unknown>;
     const listed = annotations[MULTICAST_TARGETS];
+    if (!delivery.remote_settled) delivery.accept();
+    if (this.deps.isEdge) return this.multicastAtEdge(address, message, Array.isArray(listed));
     // At the first router: every router with receivers. Further on: the ones this copy is for.
     const targets = Array.isArray(listed)
       ? listed.map(String)
       : this.deps.consumersOf(address).map((t) => t.router);
-    if (!delivery.remote_settled) delivery.accept();
     if (targets.includes(this.deps.selfId)) {
-      for (const consumer of this.consumers.get(address) ?? []) {
-        if (this.credit(consumer) > 0) this.sendSettled(consumer, { ...message, to: address });
-        else this.dropped++;
+      this.deliverLocally(address, message);
+      // Receivers on attached edge routers are advertised as this router's: their copies go down from here.
+      for (const edge of this.deps.edgesConsuming(address)) {
+        if (edge.remoteId === undefined || edge.remoteId === annotations[FROM_EDGE]) continue;
+        this.sendToPeer(edge, { ...message, to: address, message_annotations: { ...annotations, [MULTICAST_TARGETS]: [edge.remoteId] } });
       }
     }
     const byNextHop = new Map<PeerConnection, string[]>();
@@ -203,13 +212,38 @@ export class MessagingAgent {
       byNextHop.set(peer, [...(byNextHop.get(peer) ?? []), router]);
     }
     for (const [peer, routers] of byNextHop) {
-      const link = this.peerSenders.get(peer);
-      if (!link || this.credit(link) <= 0) {
-        this.dropped++;
-        continue;
-      }
-      this.sendSettled(link, { ...message, to: address, message_annotations: { ...annotations, [MULTICAST_TARGETS]: routers } });
+      this.sendToPeer(peer, { ...message, to: address, message_annotations: { ...annotations, [MULTICAST_TARGETS]: routers } });
     }
+  }
+
+  /**
+   * An edge router delivers to its own receivers; a message sent here goes up to
+   * the uplink unlisted, as if sent there, and the uplink sends it everywhere
+   * else. A copy that came down (listed) stops here.
+   */
+  private multicastAtEdge(address: string, message: Message, cameDown: boolean): void {
+    this.deliverLocally(address, message);
+    if (cameDown) return;
+    const uplink = this.deps.uplink();
+    if (!uplink) return;
+    const annotations = (message.message_annotations ?? {}) as Record<string, unknown>;
+    this.sendToPeer(uplink, { ...message, to: address, message_annotations: { ...annotations, [FROM_EDGE]: this.deps.selfId } });
+  }
+
+  private deliverLocally(address: string, message: Message): void {
+    for (const consumer of this.consumers.get(address) ?? []) {
+      if (this.credit(consumer) > 0) this.sendSettled(consumer, { ...message, to: address });
+      else this.dropped++;
+    }
+  }
+
+  private sendToPeer(peer: PeerConnection, message: Message): void {
+    const link = this.peerSenders.get(peer);
+    if (!link || this.credit(link) <= 0) {
+      this.dropped++;
+      return;
+    }
+    this.sendSettled(link, message);
   }
 
   private forward(sender: Sender, message: Message, incoming: Delivery): void {

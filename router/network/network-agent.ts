@@ -113,6 +113,11 @@ export class NetworkAgent {
     return undefined;
   }
 
+  /** At an interior router: every attached edge router that serves the address (multicast reaches them all). */
+  edgesServing(address: string): PeerConnection[] {
+    return [...this.edges].flatMap(([peer, addresses]) => (addresses.includes(address) ? [peer] : []));
+  }
+
   onControl(peer: PeerConnection, message: ControlMessage): void {
     switch (message.type) {
       case 'hello':
