@@ -150,6 +150,8 @@ describe('two and three local sites', () => {
     await init('south');
     const elapsed = await link('west', 'south', '--token-type', 'cert', '--name', 'south-cert');
     expect(elapsed).toBeLessThan(3_000);
+    // No claim told west who "south" is: service sync does.
+    await within(async () => (await linkStatus('west')).incoming.some((l) => l.site === 'south' && l.connected), 5_000, 'west names south');
     await home.ok('token', 'revoke', 'south-cert', '-n', 'west');
     await within(async () => (await linkStatus('south')).links[0]?.connected === false, 5_000, 'south cut off');
     const reason = (await linkStatus('south')).links[0]?.reason;

@@ -2,6 +2,7 @@
 // running router says (through management on the site's local AMQP port): each
 // outgoing link's connector status, and the links other sites hold to it.
 import { siteProcessState, type ProcessState } from '../../site-controller/local/launcher.js';
+import { readNetworkSnapshot } from '../../site-controller/local/network-snapshot.js';
 import type { SiteFolder } from '../../site-controller/local/site-folder.js';
 import type { SiteDocument } from '../../site-controller/site/model.js';
 import { ManagementClient, type Entity } from '../management-client.js';
@@ -63,7 +64,9 @@ export async function readSiteStatus(folder: SiteFolder): Promise<SiteStatus> {
     const reason = connected ? '' : (routerProblem ?? linkReason(row));
     return { name: link.name, connected, reason, cost: link.cost, remoteSite: link.remoteSiteName, remoteSiteId: link.remoteSiteId, host: link.host, port: link.port };
   });
-  return { document, process, ...(routerProblem && { routerProblem }), links, incoming: incomingLinks(document, connections) };
+  // Sites heard through service sync name the links made with cert tokens too.
+  const heard = (await readNetworkSnapshot(folder))?.sites.map(({ announcement }) => announcement.site) ?? [];
+  return { document, process, ...(routerProblem && { routerProblem }), links, incoming: incomingLinks(document, connections, heard) };
 }
 
 function linkReason(row: Entity | undefined): string {
@@ -78,8 +81,8 @@ function linkReason(row: Entity | undefined): string {
  * accepted (the peer's container id is its site id), plus sites granted access
  * through claims that are not connected now.
  */
-function incomingLinks(document: SiteDocument, connections: readonly Entity[]): IncomingLink[] {
-  const names = new Map<string, string>();
+function incomingLinks(document: SiteDocument, connections: readonly Entity[], heard: readonly { id: string; name: string }[]): IncomingLink[] {
+  const names = new Map<string, string>(heard.map((site) => [site.id, site.name]));
   for (const grant of document.grants) if (grant.siteId && grant.siteName) names.set(grant.siteId, grant.siteName);
   for (const link of document.links) names.set(link.remoteSiteId, link.remoteSiteName);
   const outgoingTo = new Set(document.links.map((link) => link.remoteSiteId));

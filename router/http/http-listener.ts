@@ -102,14 +102,7 @@ export class HttpListener {
 
   /** As AmqpListener.setRevokedSerials, for the WebSocket links. */
   setRevokedSerials(serials: readonly string[]): void {
-    const revoked = this.revocations.replace(serials);
-    if (revoked.length === 0) return;
-    const reason = REVOKED_CLIENT_CERTIFICATE;
-    this.deps.log.warn(
-      { listener: this.entity.name, connections: revoked.length, reason },
-      `listener "${this.entity.name}" dropped ${revoked.length} WebSocket link${revoked.length === 1 ? '' : 's'}: ${reason}`,
-    );
-    for (const stream of revoked) this.deps.drop(stream, reason);
+    this.revocations.replaceAndDrop(serials, { name: this.entity.name, noun: 'WebSocket link', log: this.deps.log }, this.deps.drop);
   }
 
   stop(): void {

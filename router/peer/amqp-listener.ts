@@ -80,14 +80,7 @@ export class AmqpListener {
    * one, leaving every other connection as it is.
    */
   setRevokedSerials(serials: readonly string[]): void {
-    const revoked = this.revocations.replace(serials);
-    if (revoked.length === 0) return;
-    const reason = REVOKED_CLIENT_CERTIFICATE;
-    this.deps.log.warn(
-      { listener: this.entity.name, connections: revoked.length, reason },
-      `listener "${this.entity.name}" dropped ${revoked.length} connection${revoked.length === 1 ? '' : 's'}: ${reason}`,
-    );
-    for (const socket of revoked) this.deps.drop(socket, reason);
+    this.revocations.replaceAndDrop(serials, { name: this.entity.name, noun: 'connection', log: this.deps.log }, this.deps.drop);
   }
 
   /** Stops accepting and drops the connections it accepted. */

@@ -4,6 +4,8 @@
 // connections that presented it while every other one carries on.
 import type { TLSSocket } from 'node:tls';
 import { normaliseSerial } from '../config/index.js';
+import type { Logger } from '../log/logger.js';
+import { REVOKED_CLIENT_CERTIFICATE } from '../peer/socket-errors.js';
 
 /** `C` is whatever the listener hands on for a connection (a socket, a WebSocket stream). */
 export class RevocationList<C> {
@@ -34,6 +36,18 @@ export class RevocationList<C> {
   replace(serials: readonly string[]): C[] {
     this.revoked = new Set(serials);
     return [...this.accepted].filter(([, serial]) => this.revoked.has(serial)).map(([connection]) => connection);
+  }
+
+  /** Takes the new list and drops the connections it revokes, logging them once: what a listener does when revokedSerials changes. */
+  replaceAndDrop(serials: readonly string[], listener: { name: string; noun: string; log: Logger }, drop: (connection: C, reason: string) => void): void {
+    const revoked = this.replace(serials);
+    if (revoked.length === 0) return;
+    const reason = REVOKED_CLIENT_CERTIFICATE;
+    listener.log.warn(
+      { listener: listener.name, connections: revoked.length, reason },
+      `listener "${listener.name}" dropped ${revoked.length} ${listener.noun}${revoked.length === 1 ? '' : 's'}: ${reason}`,
+    );
+    for (const connection of revoked) drop(connection, reason);
   }
 }
 
