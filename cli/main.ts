@@ -7,5 +7,6 @@ process.exitCode = await run(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,
-  interactive: process.stderr.isTTY === true,
+  // A terminal that reports no width (some ptys) would make a spinner redraw without end.
+  interactive: process.stderr.isTTY === true && (process.stderr.columns ?? 0) > 0,
 });

@@ -1,6 +1,6 @@
 // Progress of long waits: a spinner on a terminal (ora), plain lines otherwise,
 // so logs and CI output show each step once instead of spinner frames.
-import ora, { type Ora } from 'ora';
+import type { Ora } from 'ora';
 import type { CliIO } from './io.js';
 
 export interface Progress {
@@ -10,9 +10,11 @@ export interface Progress {
   done(ok: boolean): void;
 }
 
-export function startProgress(io: CliIO, quiet = false): Progress {
+/** ora is loaded only when there is a terminal to spin on: it is the slowest module to load. */
+export async function startProgress(io: CliIO, quiet = false): Promise<Progress> {
   if (quiet) return { step: () => undefined, done: () => undefined };
   if (io.interactive) {
+    const { default: ora } = await import('ora');
     let spinner: Ora | undefined;
     return {
       step(text) {

@@ -9,7 +9,8 @@ import { basename, dirname, resolve } from 'node:path';
 
 const SETTLE_MS = 100;
 
-export function watchConfigFile(file: string, onChange: () => void): { close(): void } {
+/** `settleMs`: how long a burst of events may last; a writer that replaces the file by rename needs almost none. */
+export function watchConfigFile(file: string, onChange: () => void, settleMs = SETTLE_MS): { close(): void } {
   const path = resolve(file);
   const digest = () => {
     try {
@@ -28,7 +29,7 @@ export function watchConfigFile(file: string, onChange: () => void): { close(): 
       if (now === last) return;
       last = now;
       onChange();
-    }, SETTLE_MS);
+    }, settleMs);
   });
   watcher.on('error', () => undefined);
   return {

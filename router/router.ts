@@ -91,6 +91,8 @@ export class Router {
       log: logging.module('ROUTER_HELLO'),
       helloIntervalMs: config.router.helloIntervalSeconds * 1000,
       helloMaxAgeMs: config.router.helloMaxAgeSeconds * 1000,
+      ...(config.router.raIntervalSeconds !== undefined && { refreshMs: config.router.raIntervalSeconds * 1000 }),
+      ...(config.router.remoteLsMaxAgeSeconds !== undefined && { adMaxAgeMs: config.router.remoteLsMaxAgeSeconds * 1000 }),
       servedAddresses: () => [...this.tcp.servedAddresses(), ...this.messaging.advertised()],
       dropPeer: (peer, reason) => this.dropPeer(peer, reason),
       onNeighbourUp: (peer) => this.onNeighbourUp(peer),

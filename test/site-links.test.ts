@@ -1,6 +1,7 @@
 // Local sites, tokens and links end to end: real site processes (router and
 // claims endpoint) in a temporary KSKUP_HOME, driven by the kskup CLI.
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -196,6 +197,15 @@ describe('two and three local sites', () => {
     const again = await init('north');
     expect(again.process.state).toBe('started');
     expect(again.process.pid).not.toBe(before.process.pid);
+  });
+
+  it('delete removes a site folder that init left half-made', async () => {
+    const half = home.folder('half');
+    await mkdir(join(half.path, 'ca'), { recursive: true });
+    const result = await home.ok('delete', '-n', 'half');
+    expect(result.stdout).toContain('Removed the incomplete site folder');
+    expect(existsSync(half.path)).toBe(false);
+    expect((await home.kskup('delete', '-n', 'half')).code).toBe(1);
   });
 
   it('an edge site links to an interior site and refuses to issue tokens', async () => {

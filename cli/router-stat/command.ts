@@ -3,9 +3,8 @@
 import { type Command, Option } from 'commander';
 import { parsePort, parseSeconds } from '../arguments.js';
 import type { CommandContext } from '../command-context.js';
-import { ManagementClient } from '../management-client.js';
-import { DEFAULT_HOST, DEFAULT_PORT, resolveRouterTarget, type RouterAddressOptions } from '../router-target.js';
-import { fetchSection, renderSection, type OutputFormat, type SectionName } from './sections.js';
+import { DEFAULT_HOST, DEFAULT_PORT, type RouterAddressOptions } from '../router-target.js';
+import type { OutputFormat, SectionName } from './sections.js';
 
 interface StatOptions extends RouterAddressOptions {
   readonly general?: true;
@@ -60,6 +59,12 @@ export function addRouterStatCommand(router: Command, context: CommandContext): 
     .action(async (options: StatOptions) => {
       context.debug = options.debug === true;
       const section = SECTION_FLAGS.find(({ key }) => options[key])?.section ?? 'general';
+      // Loaded here, not at start: rhea is one of the slower modules to load, and most commands never need it.
+      const [{ resolveRouterTarget }, { ManagementClient }, { fetchSection, renderSection }] = await Promise.all([
+        import('../router-target.js'),
+        import('../management-client.js'),
+        import('./sections.js'),
+      ]);
       const target = await resolveRouterTarget(options);
       const client = await ManagementClient.connect(target, { timeoutMs: options.timeout * 1000 });
       try {

@@ -1,6 +1,5 @@
 // `kskup delete`: stops the site's process and removes its state.
 import type { Command } from 'commander';
-import { deleteLocalSite } from '../../site-controller/local/local-site.js';
 import type { CommandContext } from '../command-context.js';
 import { render } from '../output.js';
 import { addSiteOptions, resolveSite, type SiteOptions } from './site-options.js';
@@ -13,11 +12,15 @@ export function addDeleteCommand(program: Command, context: CommandContext): voi
       .addHelpText('after', '\nExample:\n  kskup delete -n west'),
   ).action(async (options: SiteOptions) => {
     const target = resolveSite(options, context);
-    const document = await target.folder.read();
-    const { stopped } = await deleteLocalSite(target.folder);
-    const data = { deleted: document.site.name, namespace: target.namespace, processStopped: stopped, state: target.folder.path };
+    const { deleteLocalSite } = await import('../../site-controller/local/local-site.js');
+    const { stopped, name } = await deleteLocalSite(target.folder);
+    const data = { deleted: name ?? target.namespace, namespace: target.namespace, processStopped: stopped, state: target.folder.path, ...(name === undefined && { incomplete: true }) };
     context.io.stdout.write(
-      render(options.output, data, () => `Site "${document.site.name}" deleted (${stopped ? 'process stopped, ' : ''}state removed from ${target.folder.path}).\n`),
+      await render(options.output, data, () =>
+        name === undefined
+          ? `Removed the incomplete site folder ${target.folder.path} (kskup init was interrupted there).\n`
+          : `Site "${name}" deleted (${stopped ? 'process stopped, ' : ''}state removed from ${target.folder.path}).\n`,
+      ),
     );
   });
 }

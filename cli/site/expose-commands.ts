@@ -68,9 +68,9 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
     const mapping = pairs.map(([port, targetPort]) => (port === targetPort ? String(port) : `${port}->${targetPort}`)).join(',');
     const data = { address, ports: outcome.service.ports, target: { type, name, host: name, ports: pairs.map(([, port]) => port) }, changed: outcome.changed };
     context.io.stdout.write(
-      render(options.output, data, () =>
+      await render(options.output, data, () =>
         outcome.changed
-          ? `Service "${address}" exposed: ${type}/${name} on port(s) ${mapping}. Linked sites get a listener for it within a second: kskup service status\n`
+          ? `Service "${address}" exposed: ${type}/${name} on port(s) ${mapping}. Linked sites get a listener for it within a second: kskup service status -n ${target.namespace}\n`
           : `Service "${address}" already has ${type}/${name} on port(s) ${mapping}; nothing changed.\n`,
       ),
     );
@@ -88,7 +88,7 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
     const { type, name } = parseTarget(spec, target);
     const { removed } = await unexposeService(target.folder, type, name, options.address);
     context.io.stdout.write(
-      render(options.output, { target: `${type}/${name}`, removed }, () =>
+      await render(options.output, { target: `${type}/${name}`, removed }, () =>
         removed
           .map(({ address, serviceGone }) => `${type}/${name} no longer serves "${address}"${serviceGone ? '; the service is gone from this site' : ''}.\n`)
           .join(''),

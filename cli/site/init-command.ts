@@ -1,6 +1,6 @@
 // `kskup init`: creates the site (once) and makes sure its process runs.
 import { type Command, Option } from 'commander';
-import { initLocalSite, type InitOptions } from '../../site-controller/local/local-site.js';
+import type { InitOptions } from '../../site-controller/local/local-site.js';
 import { nameProblem, type RouterMode } from '../../site-controller/site/model.js';
 import { parsePort } from '../arguments.js';
 import type { CommandContext } from '../command-context.js';
@@ -51,9 +51,10 @@ export function addInitCommand(program: Command, context: CommandContext): void 
       ...(options.interRouterPort !== undefined && { interRouterPort: options.interRouterPort }),
       ...(options.edgePort !== undefined && { edgePort: options.edgePort }),
     };
-    const progress = startProgress(context.io, options.output !== 'text');
+    const progress = await startProgress(context.io, options.output !== 'text');
     let outcome;
     try {
+      const { initLocalSite } = await import('../../site-controller/local/local-site.js');
       outcome = await initLocalSite(target.folder, init, { ...(context.io.env ?? process.env) }, (step) => progress.step(step));
       progress.done(true);
     } catch (error) {
@@ -69,7 +70,7 @@ export function addInitCommand(program: Command, context: CommandContext): void 
       state: target.folder.path,
     };
     context.io.stdout.write(
-      render(options.output, data, () => {
+      await render(options.output, data, () => {
         const headline = outcome.created
           ? `Site "${site.name}" created and running`
           : outcome.process === 'started'

@@ -1,16 +1,14 @@
 // `kskup link create|delete|status`: links from this site to others.
 import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
-import { createLink, deleteLink } from '../../site-controller/site/links.js';
 import { nameProblem } from '../../site-controller/site/model.js';
-import { tokenFromYaml } from '../../site-controller/token/token-secret.js';
 import { parsePositiveInteger, parseSeconds } from '../arguments.js';
 import type { CommandContext } from '../command-context.js';
 import { fileProblem, RuntimeError, UsageError } from '../errors.js';
 import { render } from '../output.js';
 import { startProgress } from '../progress.js';
 import { addSiteOptions, resolveSite, type SiteOptions } from './site-options.js';
-import { readSiteStatus, type SiteStatus } from './site-status.js';
+import type { SiteStatus } from './site-status.js';
 import { linksData, linksText } from './status-text.js';
 
 interface CreateOptions extends SiteOptions {
@@ -43,11 +41,13 @@ export function addLinkCommands(program: Command, context: CommandContext): void
     } catch (error) {
       throw new RuntimeError(`cannot read token file ${file}: ${fileProblem(error)}`);
     }
+    const { tokenFromYaml } = await import('../../site-controller/token/token-secret.js');
     const token = tokenFromYaml(text, file);
-    const progress = startProgress(context.io, options.output !== 'text');
+    const progress = await startProgress(context.io, options.output !== 'text');
     progress.step(token.type === 'claim' ? `redeeming claim "${token.name}" at site "${token.siteName}"` : `linking to site "${token.siteName}"`);
     let made;
     try {
+      const { createLink } = await import('../../site-controller/site/links.js');
       made = await createLink(target.folder, token, { cost: options.cost, ...(options.name !== undefined && { name: options.name }) });
       progress.done(true);
     } catch (error) {
@@ -56,7 +56,7 @@ export function addLinkCommands(program: Command, context: CommandContext): void
     }
     const data = { link: made.name, remoteSite: made.remoteSiteName, endpoint: `${made.host}:${made.port}`, cost: made.cost, role: made.role };
     context.io.stdout.write(
-      render(options.output, data, () => `Link "${made.name}" to site "${made.remoteSiteName}" (${data.endpoint}, cost ${made.cost}) created.\nCheck it with: kskup link status ${made.name} --wait 10\n`),
+      await render(options.output, data, () => `Link "${made.name}" to site "${made.remoteSiteName}" (${data.endpoint}, cost ${made.cost}) created.\nCheck it with: kskup link status ${made.name} -n ${target.namespace} --wait 10\n`),
     );
   });
 
@@ -64,8 +64,9 @@ export function addLinkCommands(program: Command, context: CommandContext): void
     link.command('delete').description('remove a link; its connection closes').argument('<name>', 'the link name').addHelpText('after', '\nExample:\n  kskup link delete west -n east'),
   ).action(async (name: string, options: SiteOptions) => {
     const target = resolveSite(options, context);
+    const { deleteLink } = await import('../../site-controller/site/links.js');
     const removed = await deleteLink(target.folder, name);
-    context.io.stdout.write(render(options.output, { deleted: removed.name, remoteSite: removed.remoteSiteName }, () => `Link "${removed.name}" to site "${removed.remoteSiteName}" deleted.\n`));
+    context.io.stdout.write(await render(options.output, { deleted: removed.name, remoteSite: removed.remoteSiteName }, () => `Link "${removed.name}" to site "${removed.remoteSiteName}" deleted.\n`));
   });
 
   addSiteOptions(
@@ -78,13 +79,14 @@ export function addLinkCommands(program: Command, context: CommandContext): void
   ).action(async (name: string | undefined, options: StatusOptions) => {
     const target = resolveSite(options, context);
     const pick = (status: SiteStatus) => (name === undefined ? status.links : status.links.filter((l) => l.name === name));
+    const { readSiteStatus } = await import('./site-status.js');
     let status = await readSiteStatus(target.folder);
     if (name !== undefined && pick(status).length === 0) {
       const known = status.links.map((l) => l.name);
       throw new RuntimeError(`site "${status.document.site.name}" has no link named "${name}"${known.length ? ` (links: ${known.join(', ')})` : ''}`);
     }
     if (options.wait !== undefined) {
-      const progress = startProgress(context.io, options.output !== 'text');
+      const progress = await startProgress(context.io, options.output !== 'text');
       progress.step(`waiting up to ${options.wait}s for ${name === undefined ? 'the links' : `link "${name}"`} to connect`);
       const deadline = Date.now() + options.wait * 1000;
       while (!pick(status).every((l) => l.connected) && Date.now() < deadline) {
@@ -94,7 +96,7 @@ export function addLinkCommands(program: Command, context: CommandContext): void
       progress.done(pick(status).every((l) => l.connected));
     }
     const links = pick(status);
-    context.io.stdout.write(render(options.output, linksData(links, name === undefined ? status.incoming : []), () => linksText(links, name === undefined ? status.incoming : [])));
+    context.io.stdout.write(await render(options.output, linksData(links, name === undefined ? status.incoming : []), () => linksText(links, name === undefined ? status.incoming : [])));
     if (options.wait !== undefined && !links.every((l) => l.connected)) {
       throw new RuntimeError(`not connected after ${options.wait}s: ${links.filter((l) => !l.connected).map((l) => `${l.name} (${l.reason})`).join(', ')}`);
     }

@@ -44,7 +44,7 @@ export function addNetworkCommands(program: Command, context: CommandContext): v
       })),
     );
     context.io.stdout.write(
-      render(options.output, { sites, links, services }, () => {
+      await render(options.output, { sites, links, services }, () => {
         const ago = (iso: string | undefined) => (iso === undefined ? '(this site)' : `${Math.max(0, Math.round((now - Date.parse(iso)) / 1000))}s ago`);
         const siteTable = formatTable(
           ['SITE', 'ID', 'PLATFORM', 'MODE', 'LAST HEARD'],

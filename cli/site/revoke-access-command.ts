@@ -1,7 +1,6 @@
 // `kskup revoke-access`: take back the access this site granted, from every
 // linked site or from one; their links are refused from then on.
 import { type Command, Option } from 'commander';
-import { revokeAccess } from '../../site-controller/site/tokens.js';
 import type { CommandContext } from '../command-context.js';
 import { render } from '../output.js';
 import { addSiteOptions, resolveSite, type SiteOptions } from './site-options.js';
@@ -19,10 +18,11 @@ export function addRevokeAccessCommand(program: Command, context: CommandContext
       .addHelpText('after', '\nExamples:\n  kskup revoke-access -n west                 every site linked to west is cut off, and every token revoked\n  kskup revoke-access -n west --site east     only east'),
   ).action(async (options: RevokeOptions) => {
     const target = resolveSite(options, context);
+    const { revokeAccess } = await import('../../site-controller/site/tokens.js');
     const revoked = await revokeAccess(target.folder, options.site === undefined ? {} : { site: options.site });
     const sites = [...new Set(revoked.map((grant) => grant.siteName ?? `token ${grant.tokenName}`))];
     context.io.stdout.write(
-      render(options.output, { revoked: revoked.map((grant) => ({ serial: grant.serial, site: grant.siteName, siteId: grant.siteId, token: grant.tokenName })) }, () =>
+      await render(options.output, { revoked: revoked.map((grant) => ({ serial: grant.serial, site: grant.siteName, siteId: grant.siteId, token: grant.tokenName })) }, () =>
         revoked.length === 0
           ? 'Nothing to revoke: no access granted that is not revoked already.\n'
           : `Revoked ${revoked.length} certificate(s): ${sites.join(', ')}. Their links are refused from now on.\n`,

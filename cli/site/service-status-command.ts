@@ -41,7 +41,7 @@ export function addServiceCommands(program: Command, context: CommandContext): v
     });
     const warning = process.running ? undefined : `the site process is not running (kskup init -n ${target.namespace} starts it); this is what it knew when it stopped`;
     context.io.stdout.write(
-      render(options.output, { services, ...(warning && { warning }) }, () => {
+      await render(options.output, { services, ...(warning && { warning }) }, () => {
         const blocks = services.map((s) =>
           [
             `${s.address} (${s.protocol}) port(s) ${s.ports.join(',')}`,

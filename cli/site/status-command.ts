@@ -4,7 +4,6 @@ import type { CommandContext } from '../command-context.js';
 import { readNetworkSnapshot } from '../../site-controller/local/network-snapshot.js';
 import { render } from '../output.js';
 import { addSiteOptions, resolveSite, type SiteOptions } from './site-options.js';
-import { readSiteStatus } from './site-status.js';
 import { linksData, linksText } from './status-text.js';
 
 export function addStatusCommand(program: Command, context: CommandContext): void {
@@ -15,6 +14,7 @@ export function addStatusCommand(program: Command, context: CommandContext): voi
       .addHelpText('after', '\nExamples:\n  kskup status -n west\n  kskup status -n west -o json'),
   ).action(async (options: SiteOptions) => {
     const target = resolveSite(options, context);
+    const { readSiteStatus } = await import('./site-status.js');
     const [status, snapshot] = await Promise.all([readSiteStatus(target.folder), readNetworkSnapshot(target.folder)]);
     const { site } = status.document;
     const data = {
@@ -30,7 +30,7 @@ export function addStatusCommand(program: Command, context: CommandContext): voi
       servicesInNetwork: snapshot?.services.length ?? 0,
     };
     context.io.stdout.write(
-      render(options.output, data, () => {
+      await render(options.output, data, () => {
         const processLine = status.process.running
           ? `running, pid ${status.process.pid}`
           : `NOT RUNNING${status.process.pid !== undefined ? ` (pid ${status.process.pid} has exited)` : ''}: kskup init -n ${target.namespace} starts it again; log ${target.folder.logFile}`;
@@ -44,7 +44,7 @@ export function addStatusCommand(program: Command, context: CommandContext): voi
         const connected = status.links.filter((link) => link.connected).length;
         const summary = `${status.links.length} link(s) out, ${connected} connected; ${status.incoming.filter((link) => link.connected).length} in`;
         const exposed = data.services.map((s) => `  ${s.address} port(s) ${s.ports.join(',')}: ${s.targets.map((t) => `${t.type}/${t.name}`).join(', ')}\n`).join('');
-        const services = `Services exposed here: ${exposed ? `\n${exposed}` : 'none\n'}Services in the network: ${data.servicesInNetwork} (kskup service status -n ${target.namespace})\n`;
+        const services = `Services exposed here:${exposed ? `\n${exposed}` : ' none\n'}Services in the network: ${data.servicesInNetwork} (kskup service status -n ${target.namespace})\n`;
         return `${lines.join('\n')}\n  links:    ${summary}\n\n${linksText(status.links, status.incoming)}\n${services}`;
       }),
     );

@@ -2,8 +2,6 @@
 import { writeFile, chmod } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { nameProblem, type TokenType } from '../../site-controller/site/model.js';
-import { createToken, revokeToken } from '../../site-controller/site/tokens.js';
-import { tokenToYaml } from '../../site-controller/token/token-secret.js';
 import { formatDuration, parseDuration, parsePositiveInteger } from '../arguments.js';
 import type { CommandContext } from '../command-context.js';
 import { fileProblem, RuntimeError, UsageError } from '../errors.js';
@@ -43,6 +41,7 @@ export function addTokenCommands(program: Command, context: CommandContext): voi
     const target = resolveSite(options, context);
     if (options.name !== undefined && nameProblem(options.name)) throw new UsageError(`option --name: ${nameProblem(options.name)}`);
     if (options.tokenType === 'cert' && options.uses !== 1) throw new UsageError('option --uses applies to claim tokens only: a cert token cannot count its uses');
+    const [{ createToken }, { tokenToYaml }] = await Promise.all([import('../../site-controller/site/tokens.js'), import('../../site-controller/token/token-secret.js')]);
     const created = await createToken(target.folder, { type: options.tokenType, expiryMs: options.expiry, uses: options.uses, ...(options.name !== undefined && { name: options.name }) });
     try {
       await writeFile(file, tokenToYaml(created), { mode: 0o600 });
@@ -53,9 +52,9 @@ export function addTokenCommands(program: Command, context: CommandContext): voi
     }
     const data = { token: created.name, type: created.type, file, site: created.siteName, expiresAt: created.expiresAt.toISOString(), ...(created.type === 'claim' && { uses: options.uses }) };
     context.io.stdout.write(
-      render(options.output, data, () => {
+      await render(options.output, data, () => {
         const what = created.type === 'claim' ? `a claim for ${options.uses} link(s)` : 'a certificate';
-        return `Token "${created.name}" written to ${file}: ${what}, usable for ${formatDuration(options.expiry)} (until ${data.expiresAt}).\nAt the other site: kskup link create ${file}\n`;
+        return `Token "${created.name}" written to ${file}: ${what}, usable for ${formatDuration(options.expiry)} (until ${data.expiresAt}).\nAt the other site: kskup link create ${file} -n OTHER-SITE\n`;
       }),
     );
   });
@@ -68,10 +67,11 @@ export function addTokenCommands(program: Command, context: CommandContext): voi
       .addHelpText('after', '\nExample:\n  kskup token revoke claim-1a2b3c4d -n west'),
   ).action(async (name: string, options: SiteOptions) => {
     const target = resolveSite(options, context);
+    const { revokeToken } = await import('../../site-controller/site/tokens.js');
     const { token: revoked, certificates } = await revokeToken(target.folder, name);
     const data = { token: revoked.name, type: revoked.type, revokedAt: revoked.revokedAt, certificatesRevoked: certificates };
     context.io.stdout.write(
-      render(options.output, data, () =>
+      await render(options.output, data, () =>
         revoked.type === 'claim' ? `Claim "${name}" revoked: it can no longer be redeemed.\n` : `Token "${name}" revoked: its certificate is refused from now on (${certificates} revoked).\n`,
       ),
     );
@@ -89,7 +89,7 @@ export function addTokenCommands(program: Command, context: CommandContext): voi
       state: t.revokedAt ? 'revoked' : Date.parse(t.expiresAt) <= now ? 'expired' : t.type === 'claim' && t.usesMade >= t.usesAllowed ? 'used up' : 'usable',
     }));
     context.io.stdout.write(
-      render(options.output, { tokens }, () =>
+      await render(options.output, { tokens }, () =>
         tokens.length === 0 ? 'No tokens.\n' : formatTable(['NAME', 'TYPE', 'USES', 'EXPIRES', 'STATE'], tokens.map((t) => [t.name, t.type, t.uses ?? '-', t.expiresAt, t.state])),
       ),
     );

@@ -269,10 +269,13 @@ const routerKind = defineKind({
     mode: oneOf(['interior', 'edge']).default('interior'),
     helloIntervalSeconds: integer({ min: 1 }).default(1),
     helloMaxAgeSeconds: integer({ min: 1 }).default(3),
+    // Optional: the network agent's defaults (10 s, 60 s) apply when absent.
+    raIntervalSeconds: integer({ min: 1 }),
+    remoteLsMaxAgeSeconds: integer({ min: 1 }),
     metadata: text(),
   },
   unsupported: [
-    'raIntervalSeconds', 'raIntervalFluxSeconds', 'remoteLsMaxAgeSeconds', 'workerThreads',
+    'raIntervalFluxSeconds', 'workerThreads',
     'debugDumpFile', 'saslConfigPath', 'saslConfigName', 'timestampsInUTC', 'timestampFormat',
     'defaultDistribution', 'dataConnectionCount', 'maxConnections', 'allowUnsettledMulticast',
     'vhostNamePatterns', 'enableVhostPolicy', 'policyDir', 'type', 'name', 'area',

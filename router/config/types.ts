@@ -13,6 +13,10 @@ export interface RouterEntity {
   readonly mode: RouterMode;
   readonly helloIntervalSeconds: number;
   readonly helloMaxAgeSeconds: number;
+  /** How often a router re-advertises its link state (skupper-router's name; kskup's default 10). */
+  readonly raIntervalSeconds?: number;
+  /** A router whose link state is not re-advertised for this long is forgotten (default 60). */
+  readonly remoteLsMaxAgeSeconds?: number;
   /** Opaque string that skupper puts here (usually JSON); passed on as is. */
   readonly metadata?: string;
 }

@@ -12,10 +12,14 @@ import type { PeerConnection } from '../peer/peer-connection.js';
 import { computeRoutes, LinkStateDatabase, targetsFor, type LinkStateAd, type RouteTable, type Target } from '../routing/index.js';
 import type { ControlMessage } from './control-messages.js';
 
-/** Own ad re-sent this often, so that neighbours can age out the ads of routers that vanished. */
-const REFRESH_MS = 10_000;
-/** An ad not refreshed for this long is dropped (skupper-router's remoteLsMaxAgeSeconds default is 60). */
-const AD_MAX_AGE_MS = 60_000;
+/**
+ * Own ad re-advertised this often (router raIntervalSeconds), with a new
+ * sequence number so that every router floods it on, however far away: an ad
+ * not refreshed for remoteLsMaxAgeSeconds (default 60, as skupper-router's) is
+ * dropped, which is how the ads of routers that vanished age out.
+ */
+export const DEFAULT_REFRESH_MS = 10_000;
+export const DEFAULT_AD_MAX_AGE_MS = 60_000;
 const LIVENESS_CHECK_MS = 250;
 
 export interface NetworkAgentDeps {
@@ -24,6 +28,8 @@ export interface NetworkAgentDeps {
   readonly log: Logger;
   readonly helloIntervalMs: number;
   readonly helloMaxAgeMs: number;
+  readonly refreshMs?: number;
+  readonly adMaxAgeMs?: number;
   /** Addresses served here (tcpConnectors). */
   readonly servedAddresses: () => readonly string[];
   /** Drops a peer that fell silent; its connection then goes down the usual way. */
@@ -50,14 +56,20 @@ export class NetworkAgent {
     this.database.own(this.ownAd());
   }
 
+  private get refreshMs(): number {
+    return this.deps.refreshMs ?? DEFAULT_REFRESH_MS;
+  }
+
   start(): void {
     this.timers = [
       setInterval(() => this.sayHello(), this.deps.helloIntervalMs),
       // Checked more often than hellos are sent, so that a silent neighbour is
       // dropped within helloMaxAge + 1/4 s, not helloMaxAge + one hello interval.
       setInterval(() => this.dropSilent(), LIVENESS_CHECK_MS),
-      setInterval(() => this.flood({ type: 'lsa', ad: this.database.get(this.deps.selfId)! }), REFRESH_MS),
-      setInterval(() => this.expireAds(), REFRESH_MS / 2),
+      // A copy of an ad seen before stops at the first router (flooding must end), so a
+      // refresh is a new ad: re-sending the old one would reach only the neighbours.
+      setInterval(() => this.originate('refresh'), this.refreshMs),
+      setInterval(() => this.expireAds(), this.refreshMs / 2),
     ];
     for (const timer of this.timers) timer.unref();
   }
@@ -267,7 +279,7 @@ export class NetworkAgent {
   }
 
   private expireAds(): void {
-    const removed = this.database.expire(Date.now(), AD_MAX_AGE_MS);
+    const removed = this.database.expire(Date.now(), this.deps.adMaxAgeMs ?? DEFAULT_AD_MAX_AGE_MS);
     if (removed.length > 0) {
       this.deps.log.info({ routers: removed }, 'link state of unheard routers expired');
       this.recompute();

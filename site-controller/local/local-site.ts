@@ -1,6 +1,7 @@
 // The local platform's lifecycle of a site: create it (once), make sure its
 // process runs, delete it. `init` on an existing site changes nothing in its
 // state and only starts its process if that is not running.
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { SiteError } from '../site/errors.js';
@@ -84,12 +85,19 @@ function differences(document: SiteDocument, options: InitOptions): string[] {
   return found;
 }
 
-export async function deleteLocalSite(folder: SiteFolder): Promise<{ stopped: boolean }> {
-  if (!(await folder.exists())) throw new SiteError(`no site in ${folder.path}: nothing to delete`);
+/** Deletes the site; a folder left half-made (init interrupted while making the CA) goes too. */
+export async function deleteLocalSite(folder: SiteFolder): Promise<{ stopped: boolean; name?: string }> {
+  if (!(await folder.exists())) {
+    if (!existsSync(folder.path)) throw new SiteError(`no site in ${folder.path}: nothing to delete`);
+    const stopped = await stopSiteProcess(folder);
+    await folder.remove();
+    return { stopped };
+  }
+  const { name } = (await folder.read()).site;
   await writeFile(folder.leavingFile, '');
   const stopped = await stopSiteProcess(folder);
   await folder.remove();
-  return { stopped };
+  return { stopped, name };
 }
 
 /** Ports not given are picked free now and recorded, so they stay the same across restarts. */

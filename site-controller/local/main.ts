@@ -16,12 +16,23 @@ const folder = new SiteFolder(path);
 try {
   const site = await runSite(folder, syncTimings(process.env));
   await atomicWrite(folder.pidFile, `${process.pid}\n`, 0o644);
+  let stopping = false;
   const stop = () => {
+    if (stopping) return;
+    stopping = true;
     setTimeout(() => process.exit(0), 3_000).unref();
-    site.stop().then(() => process.exit(0), () => process.exit(0));
+    site.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`kskup site: stopping failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+        process.exit(1);
+      },
+    );
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  // `on`, not `once`: signal-exit (under proper-lockfile) re-raises a signal it
+  // finds no other listener for, which would kill the process mid-stop.
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 } catch (error) {
   process.stderr.write(`kskup site: cannot start the site in ${path}: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);

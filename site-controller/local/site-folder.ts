@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import lockfile from 'proper-lockfile';
 import type { CertificateAuthority } from '../pki/index.js';
 import type { SiteState } from '../site/desired-router-config.js';
 import { SiteError } from '../site/errors.js';
@@ -98,6 +97,7 @@ export class SiteFolder implements SiteStorage {
 
   async update<T>(change: (document: SiteDocument) => Change<T> | Promise<Change<T>>): Promise<T> {
     if (!(await this.exists())) await this.read();
+    const { default: lockfile } = await import('proper-lockfile');
     const release = await lockfile.lock(this.path, {
       lockfilePath: join(this.path, 'state.lock'),
       // A crashed holder's lock is taken over after `stale` ms; others wait their turn.

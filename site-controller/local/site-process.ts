@@ -17,6 +17,7 @@ import { SiteController, type SyncTimings } from './site-controller.js';
 import { atomicWrite, SiteFolder } from './site-folder.js';
 
 const RECHECK_MS = 2_000;
+const STATE_SETTLE_MS = 5;
 /** Listeners retry a taken port for ever; a site that cannot bind at start should say so instead. */
 const START_DEADLINE_MS = 10_000;
 
@@ -50,7 +51,8 @@ export async function runSite(folder: SiteFolder, timings: SyncTimings): Promise
   const controller = new SiteController(folder, document, router, configText, log, timings);
   controller.start();
   controller.stateChanged('start');
-  const watcher = watchConfigFile(folder.stateFile, () => controller.stateChanged('state change'));
+  // Every writer replaces site.json by rename, so one event means a whole new file: no need to let a burst settle.
+  const watcher = watchConfigFile(folder.stateFile, () => controller.stateChanged('state change'), STATE_SETTLE_MS);
   const timer = setInterval(() => controller.stateChanged('periodic check'), RECHECK_MS);
   log.info({ id: site.id, mode: site.mode, ports: site.ports }, `site "${site.name}" is running`);
 
