@@ -14,6 +14,12 @@ export type Heard = 'new' | 'changed' | 'same' | 'ignored' | 'gone';
 
 export class NetworkView {
   private readonly sites = new Map<string, HeardSite>();
+  /**
+   * The seq of each site's final announcement (and when it came): an older
+   * announcement of a departed site (a heartbeat delayed past its goodbye) must
+   * not bring it back. Forgotten after the TTL, like sites (see expire()).
+   */
+  private readonly departed = new Map<string, { readonly seq: number; readonly at: number }>();
 
   constructor(private readonly selfId: string) {}
 
@@ -22,7 +28,13 @@ export class NetworkView {
     if (id === this.selfId) return 'ignored';
     const known = this.sites.get(id);
     if (known && announcement.seq <= known.announcement.seq) return 'ignored';
-    if (announcement.final) return this.sites.delete(id) ? 'gone' : 'ignored';
+    const left = this.departed.get(id);
+    if (left && announcement.seq <= left.seq) return 'ignored';
+    if (announcement.final) {
+      this.departed.set(id, { seq: announcement.seq, at: now });
+      return this.sites.delete(id) ? 'gone' : 'ignored';
+    }
+    this.departed.delete(id);
     this.sites.set(id, { announcement, heardAt: now });
     if (!known) return 'new';
     return content(known.announcement) === content(announcement) ? 'same' : 'changed';
@@ -37,6 +49,7 @@ export class NetworkView {
         gone.push(heard.announcement.site);
       }
     }
+    for (const [id, left] of this.departed) if (now - left.at > ttlMs) this.departed.delete(id);
     return gone;
   }
 
