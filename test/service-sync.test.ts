@@ -631,6 +631,23 @@ describe('allocateListenerPorts', () => {
     expect(await allocateListenerPorts({ 'db:5432': 40001 }, new Map(), HOST)).toEqual({});
   });
 
+  it('keeps the ports of addresses not wanted now when told not to prune (a site that just started)', async () => {
+    const keep = { prune: false, recheck: new Set<string>() };
+    expect(await allocateListenerPorts({ 'db:5432': 40001 }, new Map(), HOST, keep)).toBeUndefined();
+    const port = await freePort();
+    expect(await allocateListenerPorts({ 'db:5432': port }, new Map([[`web:${port}`, port]]), HOST, keep)).toEqual({ 'db:5432': port, [`web:${port}`]: expect.any(Number) });
+  });
+
+  it('moves a recorded port it does not hold yet when another program took it', async () => {
+    const taken = await hold();
+    const free = await freePort();
+    const table = await allocateListenerPorts({ 'db:5432': taken, 'web:80': free }, new Map([['db:5432', 5432], ['web:80', 80]]), HOST, { prune: true, recheck: new Set(['db:5432', 'web:80']) });
+    expect(table?.['web:80']).toBe(free);
+    expect(table?.['db:5432']).not.toBe(taken);
+    // Not rechecked (our own listener holds it): kept.
+    expect(await allocateListenerPorts({ 'db:5432': taken }, new Map([['db:5432', 5432]]), HOST, { prune: true, recheck: new Set() })).toBeUndefined();
+  });
+
   it('returns undefined when nothing changed', async () => {
     expect(await allocateListenerPorts({}, new Map(), HOST)).toBeUndefined();
     expect(await allocateListenerPorts({ 'db:5432': 40001, 'web:80': 40002 }, new Map([['db:5432', 5432], ['web:80', 80]]), HOST)).toBeUndefined();

@@ -57,6 +57,17 @@ async function whoAnswers(port: number): Promise<string> {
   return line;
 }
 
+let squatter: TestServer | undefined;
+
+/** Stops a site's process, runs `whileDown`, and starts it again with kskup init. */
+async function restartSite(site: string, whileDown: () => Promise<void> = async () => undefined): Promise<void> {
+  const pid = (await home.json<{ process: { pid: number } }>('status', '-n', site)).process.pid;
+  process.kill(pid, 'SIGTERM');
+  await waitFor(`${site} stopped`, async () => ((await home.json<{ process: { running: boolean } }>('status', '-n', site)).process.running ? undefined : true), 5_000);
+  await whileDown();
+  await home.ok('init', '-n', site);
+}
+
 async function linkSites(issuer: string, linker: string): Promise<void> {
   const file = `${home.path}/${issuer}-${linker}.token`;
   await home.ok('token', 'create', file, '-n', issuer);
@@ -149,13 +160,35 @@ describe('three local sites in a line: A - B - C', () => {
     await home.ok('unexpose', 'host/127.0.0.1', '--address', 'from-c', '-n', 'c');
   });
 
+  it('a listening site that restarts keeps its listener ports, and moves one that another program took meanwhile', async () => {
+    await home.ok('expose', 'host/127.0.0.1', '--port', String(echo.port), '--address', 'steady', '-n', 'c');
+    await home.ok('expose', 'host/127.0.0.1', '--port', String(echo.port), '--address', 'squatted', '-n', 'c');
+    const steady = await listenerAt('a', 'steady', echo.port);
+    const squattedBefore = await listenerAt('a', 'squatted', echo.port);
+    await restartSite('a', async () => {
+      // While A is down, another program takes the port of one of its listeners.
+      squatter = await startServer((socket) => socket.end('squatter\n'));
+      const document = await home.folder('a').read();
+      await home.folder('a').update((current) => ({ document: { ...current, listenerPorts: { ...current.listenerPorts, [`squatted:${echo.port}`]: squatter!.port } }, result: undefined }));
+      expect(document.listenerPorts[`squatted:${echo.port}`]).toBe(squattedBefore);
+    });
+    try {
+      expect(await listenerAt('a', 'steady', echo.port)).toBe(steady);
+      await echoThrough(steady, 64 * 1024, 31);
+      const moved = await listenerAt('a', 'squatted', echo.port);
+      expect(moved).not.toBe(squatter!.port);
+      await echoThrough(moved, 64 * 1024, 32);
+    } finally {
+      await home.ok('unexpose', 'host/127.0.0.1', '--address', 'steady', '-n', 'c');
+      await home.ok('unexpose', 'host/127.0.0.1', '--address', 'squatted', '-n', 'c');
+      await squatter?.close();
+    }
+  });
+
   it('definitions survive a restart of the exposing site process, at the same listener port', async () => {
     await home.ok('expose', 'host/127.0.0.1', '--port', String(echo.port), '--address', 'kept', '-n', 'c');
     const before = await listenerAt('a', 'kept', echo.port);
-    const pid = (await home.json<{ process: { pid: number } }>('status', '-n', 'c')).process.pid;
-    process.kill(pid, 'SIGTERM');
-    await waitFor('c stopped', async () => ((await home.json<{ process: { running: boolean } }>('status', '-n', 'c')).process.running ? undefined : true), 5_000);
-    await home.ok('init', '-n', 'c');
+    await restartSite('c');
     await home.ok('link', 'status', '-n', 'c', '--wait', '5');
     expect(await listenerAt('a', 'kept', echo.port)).toBe(before);
     expect(await listenerAt('c', 'kept', echo.port)).toBeGreaterThan(0);

@@ -26,6 +26,11 @@ export interface SyncTimings {
   readonly healthMs: number;
 }
 
+/** How long a pass waits for new listeners to bind before it goes on. */
+const BIND_WAIT_MS = 2_000;
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 export const DEFAULT_SYNC_TIMINGS: SyncTimings = { heartbeatMs: 2_000, ttlMs: 10_000, healthMs: 5_000 };
 
 /** The content of network.json. */
@@ -48,6 +53,8 @@ export class SiteController {
   private pass: Promise<void> = Promise.resolve();
   private readonly timers: NodeJS.Timeout[] = [];
   private stopped = false;
+  private readonly startedAt = Date.now();
+  private configuredListeners: string[] = [];
 
   constructor(
     private readonly folder: SiteFolder,
@@ -141,26 +148,41 @@ export class SiteController {
     const own = this.announcement(false);
     const services = networkServices([own, ...this.view.remote().map((heard) => heard.announcement)]);
     const wanted = new Map(services.flatMap((service) => service.ports.map((port) => [routerAddress(service.address, port), port] as const)));
-    const allocated = await allocateListenerPorts(this.document.listenerPorts, wanted, this.document.site.listenerHost);
+    const listening = this.listeningAddresses;
+    const recheck = new Set([...wanted.keys()].filter((address) => !listening.has(address)));
+    const prune = Date.now() - this.startedAt > this.timings.ttlMs;
+    const allocated = await allocateListenerPorts(this.document.listenerPorts, wanted, this.document.site.listenerHost, { prune, recheck });
     if (allocated) {
       this.document = await this.folder.update((current) => {
         const document = { ...current, listenerPorts: allocated };
         return { document, result: document };
       });
     }
-    const nextText = routerConfigText(this.routerState());
+    const nextText = routerConfigText(this.routerState(wanted));
     if (nextText !== this.configText) {
       this.configText = nextText;
       await atomicWrite(this.folder.routerConfigFile, nextText, 0o644);
-      await this.router.reconfigure(parseRouterConfig(nextText, this.folder.routerConfigFile).config);
-      this.log.info({ trigger }, 'router configuration follows the site state');
+      const applied = this.router.reconfigure(parseRouterConfig(nextText, this.folder.routerConfigFile).config);
+      // reconfigure() resolves when new listeners have bound; one whose port is
+      // taken retries in the background (and says so in the log), and must not
+      // hold up every later change of this site.
+      const bound = await Promise.race([applied.then(() => true), delay(BIND_WAIT_MS).then(() => false)]);
+      this.log.info({ trigger, ...(bound ? {} : { pendingBinds: true }) }, 'router configuration follows the site state');
     }
     this.announce(false);
     await this.writeSnapshot(own, services);
   }
 
-  private routerState(): SiteState {
+  /** Addresses this site has a tcpListener for in its running router config. */
+  private get listeningAddresses(): Set<string> {
+    return new Set(this.configuredListeners);
+  }
+
+  private routerState(wanted: ReadonlyMap<string, number>): SiteState {
     const { document } = this;
+    // Ports kept for services not heard of (yet) are not listened on.
+    const listeners = Object.entries(document.listenerPorts).filter(([address]) => wanted.has(address));
+    this.configuredListeners = listeners.map(([address]) => address);
     return {
       ...this.folder.routerState(document),
       serviceConnectors: document.services.flatMap((service) =>
@@ -168,7 +190,7 @@ export class SiteController {
           service.ports.map((port, index) => ({ address: routerAddress(service.address, port), host: target.host, port: target.targetPorts[index] ?? port })),
         ),
       ),
-      serviceListeners: Object.entries(document.listenerPorts).map(([address, port]) => ({ address, host: document.site.listenerHost, port })),
+      serviceListeners: listeners.map(([address, port]) => ({ address, host: document.site.listenerHost, port })),
     };
   }
 
@@ -207,7 +229,12 @@ export class SiteController {
       self: own,
       sites: this.view.remote().map((heard) => ({ announcement: heard.announcement, heardAt: new Date(heard.heardAt).toISOString() })),
       services,
-      listeners: Object.fromEntries(Object.entries(this.document.listenerPorts).map(([address, port]) => [address, { host: listenerHost, port }])),
+      listeners: Object.fromEntries(
+        this.configuredListeners.flatMap((address) => {
+          const port = this.document.listenerPorts[address];
+          return port === undefined ? [] : [[address, { host: listenerHost, port }]];
+        }),
+      ),
     };
     await atomicWrite(this.folder.networkFile, `${JSON.stringify(snapshot, null, 2)}\n`, 0o644);
   }
