@@ -239,7 +239,7 @@ export class ManagementClient {
     this.receiver.on('receiver_open', () => {
       const address = this.receiver.source?.address;
       if (typeof address !== 'string' || address === '') {
-        this.fail(new ManagementError(`router at ${this.where} assigned no address to the dynamic reply receiver`));
+        this.failSetup(new ManagementError(`router at ${this.where} assigned no address to the dynamic reply receiver`));
         return;
       }
       this.replyTo = address;
@@ -247,7 +247,7 @@ export class ManagementClient {
     });
     this.receiver.on('receiver_error', () => undefined); // reported by receiver_close with the error
     this.receiver.on('receiver_close', () => {
-      if (!this.closing) this.fail(this.linkError('the reply receiver', this.receiver));
+      if (!this.closing) this.failSetup(this.linkError('the reply receiver', this.receiver));
     });
     this.receiver.on('message', (context: EventContext) => {
       if (context.message) this.onReply(context.message);
@@ -264,7 +264,7 @@ export class ManagementClient {
     });
     this.sender.on('sender_error', () => undefined); // reported by sender_close with the error
     this.sender.on('sender_close', () => {
-      if (!this.closing) this.fail(this.linkError(`the link to ${MANAGEMENT_ADDRESS}`, this.sender));
+      if (!this.closing) this.failSetup(this.linkError(`the link to ${MANAGEMENT_ADDRESS}`, this.sender));
     });
     const refused = (verb: string) => (context: EventContext) => {
       const entry = [...this.pending.entries()].find(([, request]) => request.delivery === context.delivery);
@@ -311,7 +311,21 @@ export class ManagementClient {
   }
 
   private checkReady(): void {
-    if (this.replyTo !== undefined && this.senderAttached) this.settleReady?.resolve();
+    if (this.isReady) this.settleReady?.resolve();
+  }
+
+  private get isReady(): boolean {
+    return this.replyTo !== undefined && this.senderAttached;
+  }
+
+  /**
+   * A link failure while connecting waits a moment: a router that refuses the
+   * connection (a client certificate it does not take) answers the attaches
+   * and closes them before its connection close arrives, and that close says why.
+   */
+  private failSetup(error: ManagementError): void {
+    if (this.isReady) this.fail(error);
+    else setTimeout(() => this.fail(error), 100).unref();
   }
 
   /** Marks the client dead once and fails everything waiting; the first reason wins. */

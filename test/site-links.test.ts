@@ -48,6 +48,26 @@ describe('two and three local sites', () => {
     expect(status.router.reachable).toBe(true);
   });
 
+  it("the router's local listener takes only the site's own local client certificate", async () => {
+    const folder = home.folder('west');
+    const port = String((await folder.read()).site.ports.amqp);
+    const plain = await home.kskup('router', 'stat', '--port', port, '--timeout', '2');
+    expect(plain.code).toBe(1);
+    // A certificate from the site CA (what linking sites hold) does not open it either.
+    const linkCert = join(home.path, 'link-cert');
+    const { issueCertificate } = await import('../site-controller/pki/index.js');
+    const issued = await issueCertificate(await folder.certificateAuthority(), { commonName: 'intruder', usage: 'client' });
+    await writeFile(`${linkCert}.crt`, issued.certPem);
+    await writeFile(`${linkCert}.key`, issued.keyPem);
+    const local = folder.localFiles;
+    const wrongCert = await home.kskup('router', 'stat', '--port', port, '--ssl-ca', local.ca, '--ssl-cert', `${linkCert}.crt`, '--ssl-key', `${linkCert}.key`, '--timeout', '2');
+    expect(wrongCert.code).toBe(1);
+    expect(wrongCert.stderr).toMatch(/not signed by the trusted CA/);
+    const own = await home.ok('router', 'stat', '--port', port, '--ssl-ca', local.ca, '--ssl-cert', local.clientCert, '--ssl-key', local.clientKey, '-o', 'json');
+    expect(JSON.parse(own.stdout)).toMatchObject({ id: (await folder.read()).site.id, mode: 'interior' });
+    expect((await stat(local.clientKey)).mode & 0o777).toBe(0o600);
+  });
+
   it('init twice changes nothing', async () => {
     const stateBefore = await readFile(home.folder('west').stateFile, 'utf8');
     const first = await home.json<{ site: { id: string }; process: { pid: number } }>('status', '-n', 'west');
@@ -95,9 +115,8 @@ describe('two and three local sites', () => {
     await init('north');
     await link('east', 'north');
     const ids = await Promise.all(['west', 'east', 'north'].map(async (ns) => (await init(ns)).site.id));
-    const westAmqp = String((await init('west')).site.ports.amqp);
     await within(async () => {
-      const nodes = (JSON.parse((await home.ok('router', 'stat', '-n', '--port', westAmqp, '-o', 'json')).stdout) as { entities: { id: string; hops: number }[] }).entities;
+      const nodes = (JSON.parse((await home.ok('router', 'stat', '-n', '--site', 'west', '-o', 'json')).stdout) as { entities: { id: string; hops: number }[] }).entities;
       return ids.every((id) => nodes.some((node) => node.id === id)) && nodes.some((node) => node.hops === 2);
     }, 5_000, 'west knows all three routers');
   });

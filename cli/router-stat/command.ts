@@ -3,10 +3,12 @@
 import { type Command, Option } from 'commander';
 import { parsePort, parseSeconds } from '../arguments.js';
 import type { CommandContext } from '../command-context.js';
+import type { ManagementTarget } from '../management-client.js';
 import { DEFAULT_HOST, DEFAULT_PORT, type RouterAddressOptions } from '../router-target.js';
 import type { OutputFormat, SectionName } from './sections.js';
 
 interface StatOptions extends RouterAddressOptions {
+  readonly site?: string;
   readonly general?: true;
   readonly connections?: true;
   readonly nodes?: true;
@@ -34,6 +36,7 @@ Examples:
   kskup router stat                            router attributes of the router at 127.0.0.1:5672
   kskup router stat -n --config router.json    the network as seen by the router router.json sets up
   kskup router stat -c --port 5673 -o json     its connections, as JSON
+  kskup router stat -n --site west             the network as the router of local site "west" sees it
   kskup router stat --flows --host site-a --port 5671 --ssl-ca ca.crt --ssl-cert me.crt --ssl-key me.key`;
 
 export function addRouterStatCommand(router: Command, context: CommandContext): void {
@@ -50,6 +53,11 @@ export function addRouterStatCommand(router: Command, context: CommandContext): 
     .addOption(new Option('--host <host>', `router host (default ${DEFAULT_HOST})`))
     .addOption(new Option('--port <port>', `router AMQP port (default ${DEFAULT_PORT})`).argParser(parsePort))
     .addOption(new Option('--config <file>', "reach the router through the first normal listener in its config file").conflicts(['host', 'port']))
+    .addOption(
+      new Option('--site <name>', "the router of a local site (its folder in $KSKUP_HOME), with the site's local credentials").conflicts([
+        'host', 'port', 'config', 'sslCa', 'sslCert', 'sslKey',
+      ]),
+    )
     .addOption(new Option('--ssl-ca <file>', 'CA certificates (PEM) to verify the router with; connects with TLS'))
     .addOption(new Option('--ssl-cert <file>', 'client certificate (PEM); authenticates with SASL EXTERNAL'))
     .addOption(new Option('--ssl-key <file>', 'private key (PEM) of --ssl-cert'))
@@ -65,7 +73,7 @@ export function addRouterStatCommand(router: Command, context: CommandContext): 
         import('../management-client.js'),
         import('./sections.js'),
       ]);
-      const target = await resolveRouterTarget(options);
+      const target = options.site === undefined ? await resolveRouterTarget(options) : await localSiteTarget(options.site, context);
       const client = await ManagementClient.connect(target, { timeoutMs: options.timeout * 1000 });
       try {
         const data = await fetchSection(client, section);
@@ -74,4 +82,10 @@ export function addRouterStatCommand(router: Command, context: CommandContext): 
         await client.close();
       }
     });
+}
+
+async function localSiteTarget(namespace: string, context: CommandContext): Promise<ManagementTarget> {
+  const [{ SiteFolder }, { localRouterTarget }] = await Promise.all([import('../../site-controller/local/site-folder.js'), import('../site/site-status.js')]);
+  const folder = SiteFolder.of(context.io.env ?? process.env, namespace);
+  return localRouterTarget(folder, await folder.read());
 }

@@ -5,7 +5,8 @@ import { siteProcessState, type ProcessState } from '../../site-controller/local
 import { readNetworkSnapshot } from '../../site-controller/local/network-snapshot.js';
 import type { SiteFolder } from '../../site-controller/local/site-folder.js';
 import type { SiteDocument } from '../../site-controller/site/model.js';
-import { ManagementClient, type Entity } from '../management-client.js';
+import { existsSync } from 'node:fs';
+import { ManagementClient, type Entity, type ManagementTarget } from '../management-client.js';
 
 export interface LinkStatus {
   readonly name: string;
@@ -47,7 +48,7 @@ export async function readSiteStatus(folder: SiteFolder): Promise<SiteStatus> {
     routerProblem = 'the site process is not running (kskup init starts it again)';
   } else {
     try {
-      const client = await ManagementClient.connect({ host: '127.0.0.1', port: document.site.ports.amqp }, { timeoutMs: ROUTER_TIMEOUT_MS });
+      const client = await ManagementClient.connect(await localRouterTarget(folder, document), { timeoutMs: ROUTER_TIMEOUT_MS });
       try {
         [connectors, connections] = await Promise.all([client.query('connector'), client.query('connection')]);
       } finally {
@@ -67,6 +68,12 @@ export async function readSiteStatus(folder: SiteFolder): Promise<SiteStatus> {
   // Sites heard through service sync name the links made with cert tokens too.
   const heard = (await readNetworkSnapshot(folder))?.sites.map(({ announcement }) => announcement.site) ?? [];
   return { document, process, ...(routerProblem && { routerProblem }), links, incoming: incomingLinks(document, connections, heard) };
+}
+
+/** The site router's local listener, with the site's local client certificate where the site has one. */
+export async function localRouterTarget(folder: SiteFolder, document: SiteDocument): Promise<ManagementTarget> {
+  const target = { host: '127.0.0.1', port: document.site.ports.amqp };
+  return existsSync(folder.localFiles.clientKey) ? { ...target, tls: await folder.localClientTls() } : target;
 }
 
 function linkReason(row: Entity | undefined): string {

@@ -4,12 +4,14 @@
 // matters: while there is no credit, a newer one replaces an older one. The
 // connection is re-opened if it drops (rhea's reconnect).
 import rhea from 'rhea';
-import type { Connection, EventContext, Sender } from 'rhea';
+import type { Connection, ConnectionOptions, Container, EventContext, Sender } from 'rhea';
 import type { Logger } from 'pino';
 import { ANNOUNCEMENT_SUBJECT, parseAnnouncement, SYNC_ADDRESS, type SiteAnnouncement } from './announcement.js';
 
 export interface SyncClientOptions {
   readonly port: number;
+  /** The local listener's CA and this site's local client certificate (mutual TLS, SASL EXTERNAL); plain AMQP without. */
+  readonly tls?: { readonly ca: Buffer; readonly cert: Buffer; readonly key: Buffer };
   readonly containerId: string;
   readonly log: Logger;
   readonly onAnnouncement: (announcement: SiteAnnouncement) => void;
@@ -25,7 +27,8 @@ export class SyncClient {
 
   constructor(private readonly options: SyncClientOptions) {
     const container = rhea.create_container({ id: options.containerId });
-    this.connection = container.connect({ host: '127.0.0.1', port: options.port, reconnect: true, initial_reconnect_delay: 100, max_reconnect_delay: 2_000 });
+    const common = { host: '127.0.0.1', port: options.port, reconnect: true, initial_reconnect_delay: 100, max_reconnect_delay: 2_000 };
+    this.connection = container.connect(options.tls ? tlsOptions(common, options.tls, container) : common);
     this.connection.on('connection_open', () => this.attach());
     this.connection.on('disconnected', (context: EventContext) => {
       this.sender = undefined;
@@ -84,4 +87,12 @@ export class SyncClient {
     this.loggedProblems.add(key);
     this.options.log.warn(message);
   }
+}
+
+/** rhea's options for mutual TLS with SASL EXTERNAL (its typings leave the SASL settings out). */
+function tlsOptions(common: Record<string, unknown>, tls: NonNullable<SyncClientOptions['tls']>, container: Container): ConnectionOptions {
+  const mechanisms = container.sasl.client_mechanisms();
+  mechanisms.enable_external();
+  // No SNI for an IP address; the certificate is still checked against 127.0.0.1.
+  return { ...common, transport: 'tls', ca: tls.ca, cert: tls.cert, key: tls.key, enable_sasl_external: true, sasl_mechanisms: mechanisms, servername: '' } as ConnectionOptions;
 }

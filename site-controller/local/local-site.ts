@@ -63,7 +63,7 @@ export async function initLocalSite(folder: SiteFolder, options: InitOptions, en
       services: [],
       listenerPorts: {},
     };
-    await folder.create(document, identity.ca, identity.server);
+    await folder.create(document, identity);
     created = true;
   }
   const state = await siteProcessState(folder);

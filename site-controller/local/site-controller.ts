@@ -63,11 +63,13 @@ export class SiteController {
     initialConfigText: string,
     private readonly log: Logger,
     private readonly timings: SyncTimings,
+    localTls?: { ca: Buffer; cert: Buffer; key: Buffer },
   ) {
     this.configText = initialConfigText;
     this.view = new NetworkView(document.site.id);
     this.sync = new SyncClient({
       port: document.site.ports.amqp,
+      ...(localTls && { tls: localTls }),
       containerId: `${document.site.id}-controller`,
       log,
       onAnnouncement: (announcement) => this.hear(announcement),

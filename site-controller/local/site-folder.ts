@@ -9,6 +9,7 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { CertificateAuthority } from '../pki/index.js';
+import type { SiteIdentity } from '../site/new-site.js';
 import type { SiteState } from '../site/desired-router-config.js';
 import { SiteError } from '../site/errors.js';
 import { revokedSerials, type SiteDocument } from '../site/model.js';
@@ -60,6 +61,25 @@ export class SiteFolder implements SiteStorage {
   get serverFiles() {
     return { cert: join(this.path, 'server', 'tls.crt'), key: join(this.path, 'server', 'tls.key') };
   }
+  /** The router's local AMQP listener: its CA, its server certificate, and the client certificate the CLI and controller use. */
+  get localFiles() {
+    const folder = join(this.path, 'local');
+    return {
+      ca: join(folder, 'ca.crt'),
+      serverCert: join(folder, 'server.crt'),
+      serverKey: join(folder, 'server.key'),
+      clientCert: join(folder, 'client.crt'),
+      clientKey: join(folder, 'client.key'),
+    };
+  }
+
+  /** What a client of the local listener presents: read when connecting, so only the folder's owner can. */
+  async localClientTls(): Promise<{ ca: Buffer; cert: Buffer; key: Buffer }> {
+    const files = this.localFiles;
+    const [ca, cert, key] = await Promise.all([readFile(files.ca), readFile(files.clientCert), readFile(files.clientKey)]);
+    return { ca, cert, key };
+  }
+
   linkFiles(name: string) {
     const folder = join(this.path, 'links', name);
     return { folder, ca: join(folder, 'ca.crt'), cert: join(folder, 'tls.crt'), key: join(folder, 'tls.key') };
@@ -73,10 +93,14 @@ export class SiteFolder implements SiteStorage {
   }
 
   /** Writes a new site; the state file comes last, so a site that exists is complete. */
-  async create(document: SiteDocument, ca: CertificateAuthority, server: KeyedCertificate): Promise<void> {
+  async create(document: SiteDocument, identity: Pick<SiteIdentity, 'ca' | 'server' | 'local'>): Promise<void> {
     await mkdir(this.path, { recursive: true, mode: FOLDER_MODE });
-    await writeSecretPair(this.caFiles, ca.certPem, ca.keyPem);
-    await writeSecretPair(this.serverFiles, server.certPem, server.keyPem);
+    await writeSecretPair(this.caFiles, identity.ca.certPem, identity.ca.keyPem);
+    await writeSecretPair(this.serverFiles, identity.server.certPem, identity.server.keyPem);
+    const local = this.localFiles;
+    await writeSecretPair({ cert: local.serverCert, key: local.serverKey }, identity.local.server.certPem, identity.local.server.keyPem);
+    await writeSecretPair({ cert: local.clientCert, key: local.clientKey }, identity.local.client.certPem, identity.local.client.keyPem);
+    await atomicWrite(local.ca, identity.local.caPem, PUBLIC_MODE);
     await atomicWrite(this.stateFile, json(document), PUBLIC_MODE);
   }
 
@@ -153,6 +177,7 @@ export class SiteFolder implements SiteStorage {
       caCertFile: this.caFiles.cert,
       serverCertFile: this.serverFiles.cert,
       serverKeyFile: this.serverFiles.key,
+      local: { caCertFile: this.localFiles.ca, certFile: this.localFiles.serverCert, privateKeyFile: this.localFiles.serverKey },
       revokedSerials: revokedSerials(document),
       links: document.links.map((link) => {
         const files = this.linkFiles(link.name);

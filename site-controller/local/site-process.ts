@@ -48,7 +48,8 @@ export async function runSite(folder: SiteFolder, timings: SyncTimings): Promise
     });
   }
 
-  const controller = new SiteController(folder, document, router, configText, log, timings);
+  const localTls = existsSync(folder.localFiles.clientKey) ? await folder.localClientTls() : undefined;
+  const controller = new SiteController(folder, document, router, configText, log, timings, localTls);
   controller.start();
   controller.stateChanged('start');
   // Every writer replaces site.json by rename, so one event means a whole new file: no need to let a burst settle.

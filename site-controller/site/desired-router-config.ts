@@ -35,6 +35,11 @@ export interface SiteState {
   readonly caCertFile: string;
   readonly serverCertFile: string;
   readonly serverKeyFile: string;
+  /**
+   * TLS for the local AMQP listener (management, service sync): it then takes
+   * only clients with a certificate from this CA. Without it the listener is plain.
+   */
+  readonly local?: { readonly caCertFile: string; readonly certFile: string; readonly privateKeyFile: string };
   /** Client certificates (hex serials) this site granted and took back: its listeners refuse them. */
   readonly revokedSerials?: readonly string[];
   readonly links: readonly SiteLink[];
@@ -58,11 +63,12 @@ export interface ServiceListener {
 }
 
 const SITE_PROFILE = 'site-server';
+const LOCAL_PROFILE = 'local';
 
 export function desiredRouterEntities(site: SiteState): EntityList {
   const entities: EntityList = [
     ['router', { id: site.id, mode: site.mode, metadata: JSON.stringify({ id: site.id, name: site.name }) }],
-    ['listener', { name: 'amqp', host: '127.0.0.1', port: site.amqpPort, role: 'normal' }],
+    ...localListener(site),
     ['listener', { name: 'http', host: '127.0.0.1', port: site.httpPort, http: true, healthz: true, metrics: true, websockets: false }],
     // Service sync: every site's controller hears every other site's announcements.
     ['address', { prefix: SYNC_PREFIX, distribution: 'multicast' }],
@@ -87,6 +93,15 @@ export function desiredRouterEntities(site: SiteState): EntityList {
   const listeners = (site.serviceListeners ?? []).map((l) => ({ name: l.address, address: l.address, host: l.host, port: l.port }));
   for (const listener of listeners.sort(byName)) entities.push(['tcpListener', listener]);
   return entities;
+}
+
+function localListener(site: SiteState): EntityList {
+  const listener = { name: 'amqp', host: '127.0.0.1', port: site.amqpPort, role: 'normal' };
+  if (!site.local) return [['listener', listener]];
+  return [
+    ['sslProfile', { name: LOCAL_PROFILE, ...site.local }],
+    ['listener', { ...listener, sslProfile: LOCAL_PROFILE, authenticatePeer: true, saslMechanisms: 'EXTERNAL' }],
+  ];
 }
 
 function revocations(site: SiteState): { revokedSerials?: string } {

@@ -1,6 +1,11 @@
 // A new site's identity: a generated id, its own CA, and the server certificate
 // its inter-router, edge and claims listeners present, naming every host other
 // sites may reach it at. Shared by every platform.
+//
+// Plus the credentials of the router's local AMQP listener (management and
+// service sync): a CA of its own, used for nothing else, so that neither a
+// linking site's client certificate nor anything but the site's own local
+// client certificate (readable by the site's owner only) opens it.
 import { randomUUID } from 'node:crypto';
 import { createCertificateAuthority, issueCertificate, type CertificateAuthority } from '../pki/index.js';
 import type { KeyedCertificate } from './storage.js';
@@ -9,6 +14,14 @@ export interface SiteIdentity {
   readonly id: string;
   readonly ca: CertificateAuthority;
   readonly server: KeyedCertificate;
+  readonly local: LocalCredentials;
+}
+
+/** The local listener's trust anchor, its server certificate, and the one client certificate it accepts. */
+export interface LocalCredentials {
+  readonly caPem: string;
+  readonly server: KeyedCertificate;
+  readonly client: KeyedCertificate;
 }
 
 const CA_VALIDITY_DAYS = 3650;
@@ -17,5 +30,15 @@ const SERVER_VALIDITY_DAYS = 825;
 export async function newSiteIdentity(name: string, hosts: readonly string[]): Promise<SiteIdentity> {
   const ca = await createCertificateAuthority({ commonName: `kskup site CA ${name}`.slice(0, 64), validityDays: CA_VALIDITY_DAYS });
   const server = await issueCertificate(ca, { commonName: name, hosts: [...new Set(hosts)], usage: 'server', validityDays: SERVER_VALIDITY_DAYS });
-  return { id: randomUUID(), ca, server };
+  return { id: randomUUID(), ca, server, local: await newLocalCredentials(name) };
+}
+
+async function newLocalCredentials(name: string): Promise<LocalCredentials> {
+  // The CA key is dropped once both certificates are signed: nothing else may ever be issued under it.
+  const ca = await createCertificateAuthority({ commonName: `kskup local CA ${name}`.slice(0, 64), validityDays: CA_VALIDITY_DAYS });
+  const [server, client] = await Promise.all([
+    issueCertificate(ca, { commonName: 'kskup local listener', hosts: ['127.0.0.1', 'localhost'], usage: 'server', validityDays: CA_VALIDITY_DAYS }),
+    issueCertificate(ca, { commonName: `kskup local client ${name}`.slice(0, 64), usage: 'client', validityDays: CA_VALIDITY_DAYS }),
+  ]);
+  return { caPem: ca.certPem, server, client };
 }
