@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { useKskupHome } from './helpers/kskup-cli.js';
-import { waitFor } from './helpers/router-process.js';
+import { freePort, waitFor } from './helpers/router-process.js';
 
 /** Waits until `probe` is true, at most `ms`. */
 const within = (probe: () => Promise<boolean>, ms: number, what: string) => waitFor(what, async () => (await probe()) || undefined, ms);
@@ -177,6 +177,25 @@ describe('two and three local sites', () => {
     const reason = (await linkStatus('south')).links[0]?.reason;
     expect(reason).toContain('revoked');
     await home.ok('delete', '-n', 'south');
+  });
+
+  it('link status says why a link is down: connection refused, host name not found', async () => {
+    await init('why');
+    await home.ok('token', 'create', tokenFile('why-cert'), '-n', 'west', '--token-type', 'cert', '--name', 'why-cert');
+    const text = await readFile(tokenFile('why-cert'), 'utf8');
+    // The same token, pointing at a port nobody listens on, and at a name that does not resolve.
+    const closedPort = String(await freePort());
+    await writeFile(tokenFile('why-refused'), text.replace(/(kskup\.io\/inter-router-port: )"?\d+"?/, `$1"${closedPort}"`));
+    await home.ok('link', 'create', tokenFile('why-refused'), '-n', 'why', '--name', 'refused');
+    await within(async () => (await linkStatus('why')).links.find((l) => l.name === 'refused')?.reason === 'connection refused', 5_000, 'refused reason');
+    await home.ok('link', 'delete', 'refused', '-n', 'why');
+    await writeFile(tokenFile('why-unknown'), text.replace(/(kskup\.io\/inter-router-host: ).*/, '$1no-such-host.invalid'));
+    await home.ok('link', 'create', tokenFile('why-unknown'), '-n', 'why', '--name', 'unknown');
+    await within(async () => (await linkStatus('why')).links.find((l) => l.name === 'unknown')?.reason === 'host name not found', 10_000, 'name reason');
+    const waited = await home.kskup('link', 'status', 'unknown', '-n', 'why', '--wait', '0.5');
+    expect(waited.code).toBe(1);
+    expect(waited.stderr).toMatch(/\nkskup: not connected after 0.5s: unknown \(host name not found\)\n$/);
+    await home.ok('delete', '-n', 'why');
   });
 
   it('revoke-access for one of two linked sites drops only that one, for good', async () => {
