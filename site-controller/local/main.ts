@@ -4,7 +4,7 @@
 // claims endpoint are up, which is what the launcher waits for; exits 0 on
 // SIGTERM/SIGINT after stopping cleanly, 1 if the site cannot start.
 import { atomicWrite, SiteFolder } from './site-folder.js';
-import { DEFAULT_SYNC_TIMINGS, type SyncTimings } from './site-controller.js';
+import { DEFAULT_SYNC_TIMINGS, type SyncTimings } from '../site/site-controller.js';
 import { runSite } from './site-process.js';
 
 const path = process.argv[2];

@@ -1,7 +1,7 @@
 // Reading network.json, the site controller's account of the network, for the
 // status commands. Missing before the site process first wrote it.
 import { readFile } from 'node:fs/promises';
-import type { NetworkSnapshot } from './site-controller.js';
+import type { NetworkSnapshot } from '../site/site-controller.js';
 import type { SiteFolder } from './site-folder.js';
 
 export async function readNetworkSnapshot(folder: SiteFolder): Promise<NetworkSnapshot | undefined> {

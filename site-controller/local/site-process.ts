@@ -13,11 +13,15 @@ import { Router } from '../../router/router.js';
 import { routerConfigText } from '../site/desired-router-config.js';
 import { redeemClaimAt } from '../site/tokens.js';
 import { startClaimsServer } from '../token/claims-server.js';
-import { SiteController, type SyncTimings } from './site-controller.js';
+import { SiteController, type SyncTimings } from '../site/site-controller.js';
 import { atomicWrite, SiteFolder } from './site-folder.js';
 
 const RECHECK_MS = 2_000;
 const STATE_SETTLE_MS = 5;
+/** How long applying a config waits for new listeners to bind before the controller goes on. */
+const BIND_WAIT_MS = 2_000;
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 /** Listeners retry a taken port for ever; a site that cannot bind at start should say so instead. */
 const START_DEADLINE_MS = 10_000;
 
@@ -49,7 +53,26 @@ export async function runSite(folder: SiteFolder, timings: SyncTimings): Promise
   }
 
   const localTls = existsSync(folder.localFiles.clientKey) ? await folder.localClientTls() : undefined;
-  const controller = new SiteController(folder, document, router, configText, log, timings, localTls);
+  const controller = new SiteController(
+    {
+      storage: folder,
+      log,
+      timings,
+      routerEndpoint: { port: site.ports.amqp, ...(localTls && { tls: localTls }) },
+      routerState: (state) => folder.routerState(state),
+      applyRouterConfig: async (text) => {
+        await atomicWrite(folder.routerConfigFile, text, 0o644);
+        // reconfigure() resolves when new listeners have bound; one whose port is
+        // taken retries in the background (the router logs it), and must not
+        // hold up every later change of this site.
+        await Promise.race([router.reconfigure(parseRouterConfig(text, folder.routerConfigFile).config), delay(BIND_WAIT_MS)]);
+      },
+      linkIsUp: (name) => router.connectorStatus(`link-${name}`)?.state === 'up',
+      writeSnapshot: (snapshot) => atomicWrite(folder.networkFile, `${JSON.stringify(snapshot, null, 2)}\n`, 0o644),
+    },
+    document,
+    configText,
+  );
   controller.start();
   controller.stateChanged('start');
   // Every writer replaces site.json by rename, so one event means a whole new file: no need to let a burst settle.

@@ -1,21 +1,21 @@
-// The control loop of a local site: keeps the router's config equal to what
-// the site's state and the network ask for, and keeps the network told about
-// this site. Inputs: site.json (changed by the CLI), announcements of other
-// sites (service sync), target health probes, the heartbeat clock. Outputs:
-// router.json applied to the running router as a diff, this site's
-// announcements, and network.json (what this site knows of the network, for
+// The control loop of a site, on any platform: keeps the router's config
+// equal to what the site's state and the network ask for, and keeps the
+// network told about this site. Inputs: the state (changed by the CLI),
+// announcements of other sites (service sync), target health probes, the
+// heartbeat clock. Outputs: the router config, applied as a diff; this site's
+// announcements; a snapshot of what this site knows of the network (for
 // `service status` and `network status`). All work runs one pass at a time.
+// What differs between platforms (where files live, how a config reaches the
+// router, where the snapshot goes) comes in as SiteControllerDeps.
 import type { Logger } from 'pino';
-import { parseRouterConfig } from '../../router/config/index.js';
-import type { Router } from '../../router/router.js';
-import { routerConfigText, type SiteState } from '../site/desired-router-config.js';
-import { routerAddress, type SiteDocument } from '../site/model.js';
+import { allocateListenerPorts } from '../../service-controller/listener-ports.js';
 import { announce, type SiteAnnouncement } from '../../service-controller/sync/announcement.js';
 import { NetworkView, networkServices, type NetworkService } from '../../service-controller/sync/network-view.js';
-import { SyncClient } from '../../service-controller/sync/sync-client.js';
-import { allocateListenerPorts } from '../../service-controller/listener-ports.js';
-import { atomicWrite, type SiteFolder } from './site-folder.js';
+import { SyncClient, type SyncClientOptions } from '../../service-controller/sync/sync-client.js';
 import { probeTargets } from '../../service-controller/target-health.js';
+import { routerConfigText, type SiteState } from './desired-router-config.js';
+import { routerAddress, type SiteDocument } from './model.js';
+import type { SiteStorage } from './storage.js';
 
 export interface SyncTimings {
   /** How often the full state is announced. */
@@ -26,14 +26,9 @@ export interface SyncTimings {
   readonly healthMs: number;
 }
 
-/** How long a pass waits for new listeners to bind before it goes on. */
-const BIND_WAIT_MS = 2_000;
-
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 export const DEFAULT_SYNC_TIMINGS: SyncTimings = { heartbeatMs: 2_000, ttlMs: 10_000, healthMs: 5_000 };
 
-/** The content of network.json. */
+/** What a site knows of the network (network.json on the local platform). */
 export interface NetworkSnapshot {
   readonly updatedAt: string;
   readonly self: SiteAnnouncement;
@@ -41,6 +36,21 @@ export interface NetworkSnapshot {
   readonly services: readonly NetworkService[];
   /** This site's listener of each `service:port`. */
   readonly listeners: Readonly<Record<string, { readonly host: string; readonly port: number }>>;
+}
+
+export interface SiteControllerDeps {
+  readonly storage: SiteStorage;
+  readonly log: Logger;
+  readonly timings: SyncTimings;
+  /** The site router's local AMQP listener, for service sync. */
+  readonly routerEndpoint: Pick<SyncClientOptions, 'port' | 'tls'>;
+  /** The router config's input for a state: the platform knows where it keeps certificates. */
+  readonly routerState: (document: SiteDocument) => SiteState;
+  /** Makes the router run this config; resolves once it is applied (listeners that cannot bind yet may keep retrying). */
+  readonly applyRouterConfig: (text: string) => Promise<void>;
+  /** Whether the link's connection is up now. */
+  readonly linkIsUp: (linkName: string) => boolean;
+  readonly writeSnapshot: (snapshot: NetworkSnapshot) => Promise<void>;
 }
 
 export class SiteController {
@@ -56,22 +66,23 @@ export class SiteController {
   private readonly startedAt = Date.now();
   private configuredListeners: string[] = [];
 
+  private readonly log: Logger;
+  private readonly timings: SyncTimings;
+
+  /** `initialConfigText`: the config the router runs now. */
   constructor(
-    private readonly folder: SiteFolder,
+    private readonly deps: SiteControllerDeps,
     private document: SiteDocument,
-    private readonly router: Router,
     initialConfigText: string,
-    private readonly log: Logger,
-    private readonly timings: SyncTimings,
-    localTls?: { ca: Buffer; cert: Buffer; key: Buffer },
   ) {
+    this.log = deps.log;
+    this.timings = deps.timings;
     this.configText = initialConfigText;
     this.view = new NetworkView(document.site.id);
     this.sync = new SyncClient({
-      port: document.site.ports.amqp,
-      ...(localTls && { tls: localTls }),
+      ...deps.routerEndpoint,
       containerId: `${document.site.id}-controller`,
-      log,
+      log: deps.log,
       onAnnouncement: (announcement) => this.hear(announcement),
       onReady: () => this.announce(true),
     });
@@ -89,7 +100,7 @@ export class SiteController {
   stateChanged(trigger: string): void {
     this.schedule(trigger, async () => {
       const before = this.localTargets().join(',');
-      this.document = await this.folder.read();
+      this.document = await this.deps.storage.read();
       // New targets are probed at once, so they are announced healthy without waiting a period.
       if (this.localTargets().join(',') !== before) await this.probe();
     });
@@ -155,7 +166,7 @@ export class SiteController {
     const prune = Date.now() - this.startedAt > this.timings.ttlMs;
     const allocated = await allocateListenerPorts(this.document.listenerPorts, wanted, this.document.site.listenerHost, { prune, recheck });
     if (allocated) {
-      this.document = await this.folder.update((current) => {
+      this.document = await this.deps.storage.update((current) => {
         const document = { ...current, listenerPorts: allocated };
         return { document, result: document };
       });
@@ -163,13 +174,8 @@ export class SiteController {
     const nextText = routerConfigText(this.routerState(wanted));
     if (nextText !== this.configText) {
       this.configText = nextText;
-      await atomicWrite(this.folder.routerConfigFile, nextText, 0o644);
-      const applied = this.router.reconfigure(parseRouterConfig(nextText, this.folder.routerConfigFile).config);
-      // reconfigure() resolves when new listeners have bound; one whose port is
-      // taken retries in the background (and says so in the log), and must not
-      // hold up every later change of this site.
-      const bound = await Promise.race([applied.then(() => true), delay(BIND_WAIT_MS).then(() => false)]);
-      this.log.info({ trigger, ...(bound ? {} : { pendingBinds: true }) }, 'router configuration follows the site state');
+      await this.deps.applyRouterConfig(nextText);
+      this.log.info({ trigger }, 'router configuration follows the site state');
     }
     this.announce(false);
     await this.writeSnapshot(own, services);
@@ -186,7 +192,7 @@ export class SiteController {
     const listeners = Object.entries(document.listenerPorts).filter(([address]) => wanted.has(address));
     this.configuredListeners = listeners.map(([address]) => address);
     return {
-      ...this.folder.routerState(document),
+      ...this.deps.routerState(document),
       serviceConnectors: document.services.flatMap((service) =>
         service.targets.flatMap((target) =>
           service.ports.map((port, index) => ({ address: routerAddress(service.address, port), host: target.host, port: target.targetPorts[index] ?? port })),
@@ -210,7 +216,7 @@ export class SiteController {
 
   private announcement(final: boolean): SiteAnnouncement {
     this.seq = Math.max(this.seq + 1, Date.now());
-    const connected = new Set(this.document.links.filter((link) => this.router.connectorStatus(`link-${link.name}`)?.state === 'up').map((link) => link.name));
+    const connected = new Set(this.document.links.filter((link) => this.deps.linkIsUp(link.name)).map((link) => link.name));
     return announce(this.document, this.seq, connected, (host, port) => this.health.get(`${host}:${port}`) === true, final);
   }
 
@@ -238,6 +244,6 @@ export class SiteController {
         }),
       ),
     };
-    await atomicWrite(this.folder.networkFile, `${JSON.stringify(snapshot, null, 2)}\n`, 0o644);
+    await this.deps.writeSnapshot(snapshot);
   }
 }
