@@ -30,6 +30,7 @@ function siteDocument(overrides: Partial<SiteDocument> = {}): SiteDocument {
       mode: 'interior',
       platform: 'local',
       ingressHost: 'west.example',
+      bindHost: '0.0.0.0',
       listenerHost: '127.0.0.1',
       ports: { interRouter: 55671, edge: 45671, claims: 8443, amqp: 5672, http: 9090 },
       createdAt: CREATED,

@@ -68,6 +68,21 @@ describe('two and three local sites', () => {
     expect((await stat(local.clientKey)).mode & 0o777).toBe(0o600);
   });
 
+  it('a site named by a host name listens on loopback when that name is loopback, and on all interfaces otherwise', async () => {
+    const named = await home.json<{ site: { ingressHost: string; bindHost: string } }>('init', '-n', 'named', '--ingress-host', 'localhost');
+    expect(named.site).toMatchObject({ ingressHost: 'localhost', bindHost: '127.0.0.1' });
+    // The token says "localhost", the server certificate names it, and a link made with it connects.
+    await init('to-named');
+    await home.ok('token', 'create', tokenFile('named'), '-n', 'named');
+    expect(await readFile(tokenFile('named'), 'utf8')).toMatch(/kskup\.io\/url: https:\/\/localhost:\d+\/claims\//);
+    await home.ok('link', 'create', tokenFile('named'), '-n', 'to-named');
+    await within(async () => (await linkStatus('to-named')).links[0]?.connected === true, 5_000, 'linked through localhost');
+    // Behind NAT: the advertised address is not this machine's, so the listeners take every interface.
+    const natted = await home.json<{ site: { ingressHost: string; bindHost: string } }>('init', '-n', 'natted', '--ingress-host', '203.0.113.7');
+    expect(natted.site).toMatchObject({ ingressHost: '203.0.113.7', bindHost: '0.0.0.0' });
+    for (const site of ['named', 'to-named', 'natted']) await home.ok('delete', '-n', site);
+  });
+
   it('init twice changes nothing', async () => {
     const stateBefore = await readFile(home.folder('west').stateFile, 'utf8');
     const first = await home.json<{ site: { id: string }; process: { pid: number } }>('status', '-n', 'west');

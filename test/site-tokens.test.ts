@@ -55,6 +55,7 @@ function siteRecord(overrides: Partial<SiteRecord> = {}): SiteRecord {
     mode: 'interior',
     platform: 'local',
     ingressHost: 'west.example',
+    bindHost: '0.0.0.0',
     listenerHost: '127.0.0.1',
     ports: { interRouter: 55671, edge: 45671, claims: 8443, amqp: 5672, http: 9090 },
     createdAt: '2030-01-01T00:00:00.000Z',

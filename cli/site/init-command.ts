@@ -13,6 +13,7 @@ interface InitCommandOptions extends SiteOptions {
   readonly siteName?: string;
   readonly routerMode?: RouterMode;
   readonly ingressHost?: string;
+  readonly ingressBindHost?: string;
   readonly listenerHost?: string;
   readonly interRouterPort?: number;
   readonly edgePort?: number;
@@ -32,6 +33,7 @@ export function addInitCommand(program: Command, context: CommandContext): void 
       .addOption(new Option('--site-name <name>', 'the site name (default: the namespace)'))
       .addOption(new Option('--router-mode <mode>', 'interior: accepts links; edge: only links out (default interior)').choices(['interior', 'edge']))
       .addOption(new Option('--ingress-host <host>', 'host or address other sites reach this site at (default 127.0.0.1)'))
+      .addOption(new Option('--ingress-bind-host <address>', 'address the links and claims listeners listen on (default: 127.0.0.1 for a loopback ingress host, else 0.0.0.0)'))
       .addOption(new Option('--listener-host <host>', 'address the listeners of services listen on at this site (default 127.0.0.1)'))
       .addOption(new Option('--inter-router-port <port>', 'port for links from interior sites (default: a free port, recorded)').argParser(parsePort))
       .addOption(new Option('--edge-port <port>', 'port for links from edge sites (default: a free port, recorded)').argParser(parsePort))
@@ -47,6 +49,7 @@ export function addInitCommand(program: Command, context: CommandContext): void 
       ...(options.siteName !== undefined && { name: options.siteName }),
       ...(options.routerMode !== undefined && { mode: options.routerMode }),
       ...(options.ingressHost !== undefined && { ingressHost: options.ingressHost }),
+      ...(options.ingressBindHost !== undefined && { bindHost: options.ingressBindHost }),
       ...(options.listenerHost !== undefined && { listenerHost: options.listenerHost }),
       ...(options.interRouterPort !== undefined && { interRouterPort: options.interRouterPort }),
       ...(options.edgePort !== undefined && { edgePort: options.edgePort }),
@@ -64,7 +67,7 @@ export function addInitCommand(program: Command, context: CommandContext): void 
     const { site } = outcome.document;
     for (const ignored of outcome.ignored) context.io.stderr.write(`kskup: the site exists, so ${ignored} is ignored; kskup delete first to change it\n`);
     const data = {
-      site: { name: site.name, id: site.id, namespace: target.namespace, platform: target.platform, mode: site.mode, ingressHost: site.ingressHost, ports: site.ports },
+      site: { name: site.name, id: site.id, namespace: target.namespace, platform: target.platform, mode: site.mode, ingressHost: site.ingressHost, bindHost: site.bindHost, ports: site.ports },
       created: outcome.created,
       process: { state: outcome.process, pid: outcome.pid, log: target.folder.logFile },
       state: target.folder.path,

@@ -18,7 +18,7 @@ export function addStatusCommand(program: Command, context: CommandContext): voi
     const [status, snapshot] = await Promise.all([readSiteStatus(target.folder), readNetworkSnapshot(target.folder)]);
     const { site } = status.document;
     const data = {
-      site: { name: site.name, id: site.id, namespace: target.namespace, platform: target.platform, mode: site.mode, ingressHost: site.ingressHost, ports: site.ports },
+      site: { name: site.name, id: site.id, namespace: target.namespace, platform: target.platform, mode: site.mode, ingressHost: site.ingressHost, bindHost: site.bindHost, ports: site.ports },
       process: { running: status.process.running, ...(status.process.pid !== undefined && { pid: status.process.pid }), log: target.folder.logFile },
       router: { reachable: status.routerProblem === undefined, ...(status.routerProblem && { problem: status.routerProblem }) },
       ...linksData(status.links, status.incoming),

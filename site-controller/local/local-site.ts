@@ -17,6 +17,8 @@ export interface InitOptions {
   readonly name?: string;
   readonly mode?: RouterMode;
   readonly ingressHost?: string;
+  /** Default: 127.0.0.1 for a loopback ingress host, else 0.0.0.0. */
+  readonly bindHost?: string;
   readonly listenerHost?: string;
   readonly interRouterPort?: number;
   readonly edgePort?: number;
@@ -44,7 +46,8 @@ export async function initLocalSite(folder: SiteFolder, options: InitOptions, en
     onWaiting?.('creating the site CA and certificates');
     const name = options.name ?? options.namespace;
     const ingressHost = options.ingressHost ?? DEFAULT_INGRESS_HOST;
-    const ports = await allocatePorts(ingressHost, options);
+    const bindHost = options.bindHost ?? (isLoopback(ingressHost) ? '127.0.0.1' : '0.0.0.0');
+    const ports = await allocatePorts(bindHost, options);
     const identity = await newSiteIdentity(name, [ingressHost, ...(ingressHost === '127.0.0.1' ? ['localhost'] : [])]);
     const document: SiteDocument = {
       site: {
@@ -53,6 +56,7 @@ export async function initLocalSite(folder: SiteFolder, options: InitOptions, en
         mode: options.mode ?? 'interior',
         platform: 'local',
         ingressHost,
+        bindHost,
         listenerHost: options.listenerHost ?? DEFAULT_LISTENER_HOST,
         ports,
         createdAt: new Date().toISOString(),
@@ -80,6 +84,7 @@ function differences(document: SiteDocument, options: InitOptions): string[] {
   if (options.mode !== undefined && options.mode !== site.mode) found.push(`--router-mode ${options.mode} (the site is ${site.mode})`);
   if (options.ingressHost !== undefined && options.ingressHost !== site.ingressHost) found.push(`--ingress-host ${options.ingressHost} (the site uses ${site.ingressHost})`);
   if (options.listenerHost !== undefined && options.listenerHost !== site.listenerHost) found.push(`--listener-host ${options.listenerHost} (the site uses ${site.listenerHost})`);
+  if (options.bindHost !== undefined && options.bindHost !== site.bindHost) found.push(`--ingress-bind-host ${options.bindHost} (the site uses ${site.bindHost})`);
   if (options.interRouterPort !== undefined && options.interRouterPort !== site.ports.interRouter) found.push(`--inter-router-port ${options.interRouterPort} (the site uses ${site.ports.interRouter})`);
   if (options.edgePort !== undefined && options.edgePort !== site.ports.edge) found.push(`--edge-port ${options.edgePort} (the site uses ${site.ports.edge})`);
   return found;
@@ -101,7 +106,11 @@ export async function deleteLocalSite(folder: SiteFolder): Promise<{ stopped: bo
 }
 
 /** Ports not given are picked free now and recorded, so they stay the same across restarts. */
-async function allocatePorts(ingressHost: string, options: InitOptions): Promise<SitePorts> {
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+async function allocatePorts(bindHost: string, options: InitOptions): Promise<SitePorts> {
   const taken = new Set<number>([options.interRouterPort, options.edgePort].filter((port): port is number => port !== undefined));
   const pick = async (host: string): Promise<number> => {
     for (;;) {
@@ -113,9 +122,9 @@ async function allocatePorts(ingressHost: string, options: InitOptions): Promise
     }
   };
   return {
-    interRouter: options.interRouterPort ?? (await pick(ingressHost)),
-    edge: options.edgePort ?? (await pick(ingressHost)),
-    claims: await pick(ingressHost),
+    interRouter: options.interRouterPort ?? (await pick(bindHost)),
+    edge: options.edgePort ?? (await pick(bindHost)),
+    claims: await pick(bindHost),
     amqp: await pick('127.0.0.1'),
     http: await pick('127.0.0.1'),
   };
@@ -125,7 +134,7 @@ function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new SiteError(`cannot listen on ${host} to pick a port: ${error.code ?? error.message} (is --ingress-host an address of this machine?)`)),
+      reject(new SiteError(`cannot listen on ${host} to pick a port: ${error.code ?? error.message} (is --ingress-bind-host an address of this machine?)`)),
     );
     server.listen(0, host, () => {
       const address = server.address();

@@ -169,7 +169,7 @@ export class SiteFolder implements SiteStorage {
       name: site.name,
       id: site.id,
       mode: site.mode,
-      listenHost: site.ingressHost,
+      listenHost: site.bindHost,
       interRouterPort: site.ports.interRouter,
       edgePort: site.ports.edge,
       amqpPort: site.ports.amqp,
@@ -191,7 +191,7 @@ export class SiteFolder implements SiteStorage {
 function withDefaults(document: SiteDocument): SiteDocument {
   return {
     ...document,
-    site: { ...document.site, listenerHost: document.site.listenerHost ?? '127.0.0.1' },
+    site: { ...document.site, listenerHost: document.site.listenerHost ?? '127.0.0.1', bindHost: document.site.bindHost ?? document.site.ingressHost },
     services: document.services ?? [],
     listenerPorts: document.listenerPorts ?? {},
   };

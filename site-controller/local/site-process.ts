@@ -44,7 +44,7 @@ export async function runSite(folder: SiteFolder, timings: SyncTimings): Promise
   if (site.mode === 'interior') {
     const server = await folder.serverCertificate();
     claims = await startClaimsServer({
-      host: site.ingressHost,
+      host: site.bindHost,
       port: site.ports.claims,
       ...server,
       log: logging.module('CLAIMS'),

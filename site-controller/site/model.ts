@@ -25,8 +25,14 @@ export interface SiteRecord {
   readonly id: string;
   readonly mode: RouterMode;
   readonly platform: PlatformName;
-  /** The host other sites reach this one at: in the server certificate and in tokens. */
+  /** The host other sites reach this site at: in the server certificate and in tokens. */
   readonly ingressHost: string;
+  /**
+   * Where the inter-router, edge and claims listeners listen (local platform):
+   * 127.0.0.1 for a loopback ingress host, else all interfaces, since an ingress
+   * host may be a name or a NAT address that is not this machine's own.
+   */
+  readonly bindHost: string;
   /** Where this site's tcpListeners for services listen (local platform). */
   readonly listenerHost: string;
   readonly ports: SitePorts;
