@@ -13,6 +13,7 @@ import { desiredRouterConfig, routerConfigText, type SiteState } from '../site-c
 import { SiteError } from '../site-controller/site/errors.js';
 import type { LinkRecord, ServiceRecord, SiteDocument } from '../site-controller/site/model.js';
 import type { Change, SiteStorage } from '../site-controller/site/storage.js';
+import { WEST_SITE } from './helpers/site-fixtures.js';
 
 // ---------------------------------------------------------------- fixtures
 
@@ -659,17 +660,7 @@ describe('allocateListenerPorts', () => {
 
 describe('desired router config: services', () => {
   const site: SiteState = {
-    name: 'west',
-    id: 'west-1a2b',
-    mode: 'interior',
-    listenHost: '0.0.0.0',
-    interRouterPort: 55671,
-    edgePort: 45671,
-    amqpPort: 5672,
-    httpPort: 9090,
-    caCertFile: '/sites/west/ca.crt',
-    serverCertFile: '/sites/west/server.crt',
-    serverKeyFile: '/sites/west/server.key',
+    ...WEST_SITE,
     links: [],
   };
   const connectors = [

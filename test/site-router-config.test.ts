@@ -4,21 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { diffRouterConfig } from '../router/config/index.js';
 import { desiredRouterConfig, routerConfigText, type SiteState } from '../site-controller/site/desired-router-config.js';
+import { WEST_SITE } from './helpers/site-fixtures.js';
 
-const site: SiteState = {
-  name: 'west',
-  id: 'west-1a2b',
-  mode: 'interior',
-  listenHost: '0.0.0.0',
-  interRouterPort: 55671,
-  edgePort: 45671,
-  amqpPort: 5672,
-  httpPort: 9090,
-  caCertFile: '/sites/west/ca.crt',
-  serverCertFile: '/sites/west/server.crt',
-  serverKeyFile: '/sites/west/server.key',
-  links: [],
-};
+const site: SiteState = WEST_SITE;
 const link = (name: string) => ({
   name,
   host: `${name}.example`,

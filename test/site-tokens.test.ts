@@ -17,6 +17,7 @@ import type { Change, LinkSecrets, SiteStorage } from '../site-controller/site/s
 import { createToken, redeemClaimAt, revokeAccess, revokeToken } from '../site-controller/site/tokens.js';
 import { judgeClaim, parseClaimRequest, passwordDigest, type ClaimRequest, type ClaimResponse } from '../site-controller/token/claims.js';
 import { TokenFileError, tokenFromYaml, tokenToYaml, type CertToken, type ClaimToken, type Token } from '../site-controller/token/token-secret.js';
+import { WEST_SITE } from './helpers/site-fixtures.js';
 
 const NOW = new Date('2030-06-01T12:00:00.000Z');
 const MINUTE = 60_000;
@@ -852,17 +853,8 @@ describe('createLink and deleteLink', () => {
 
 describe('revokedSerials in the desired router config', () => {
   const site: SiteState = {
-    name: 'west',
+    ...WEST_SITE,
     id: 'west-id',
-    mode: 'interior',
-    listenHost: '0.0.0.0',
-    interRouterPort: 55671,
-    edgePort: 45671,
-    amqpPort: 5672,
-    httpPort: 9090,
-    caCertFile: '/sites/west/ca.crt',
-    serverCertFile: '/sites/west/server.crt',
-    serverKeyFile: '/sites/west/server.key',
     links: [
       {
         name: 'north',
