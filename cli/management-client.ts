@@ -4,9 +4,10 @@
 // Every failure (socket, SASL, link refused, timeout, error status) becomes a
 // ManagementError whose message names the router, so a command can print it as is.
 import { randomUUID } from 'node:crypto';
-import { isIP, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import rhea from 'rhea';
-import type { Connection, ConnectionOptions, Container, Delivery, EventContext, Message, Receiver, Sender, Source } from 'rhea';
+import type { Connection, Delivery, EventContext, Message, Receiver, Sender, Source } from 'rhea';
+import { clientConnectionOptions, type AmqpClientTarget } from '../router/amqp/client-options.js';
 import { RuntimeError } from './errors.js';
 
 export const MANAGEMENT_ADDRESS = '$management';
@@ -19,16 +20,8 @@ export function longEntityType(type: string): string {
   return type.startsWith(ENTITY_TYPE_PREFIX) ? type : `${ENTITY_TYPE_PREFIX}${type}`;
 }
 
-export interface ManagementTarget {
-  readonly host: string;
-  readonly port: number;
-  /** Present: connect with TLS; with a client certificate, authenticate with SASL EXTERNAL. */
-  readonly tls?: {
-    readonly ca?: Buffer;
-    readonly cert?: Buffer;
-    readonly key?: Buffer;
-  };
-}
+/** The router to manage; with `tls`, over TLS (and SASL EXTERNAL with a client certificate). */
+export type ManagementTarget = AmqpClientTarget;
 
 export interface ManagementClientOptions {
   /** How long connecting, and then each request, may take. */
@@ -117,7 +110,7 @@ export class ManagementClient {
     // A failure may come before anyone awaits `ready` (a refused connection is fast).
     this.ready.catch(() => undefined);
     this.container.on('error', (error: unknown) => this.fail(this.connectionError(reasonOf(error))));
-    this.connection = this.container.connect(connectionOptions(target, this.container));
+    this.connection = this.container.connect(clientConnectionOptions(target, this.container, { reconnect: false }));
     this.watchConnection();
     // No address: the router picks one and tells us in its attach (rhea's typings insist on one).
     this.receiver = this.connection.open_receiver({ source: { dynamic: true } as Source });
@@ -391,27 +384,6 @@ function applicationProperties(request: ManagementRequest): Record<string, strin
   if (request.identity !== undefined) properties['identity'] = request.identity;
   if (request.entityType !== undefined) properties['entityType'] = request.entityType;
   return properties;
-}
-
-/** rhea's connect options, plus the SASL settings its typings leave out. */
-function connectionOptions(target: ManagementTarget, container: Container): ConnectionOptions {
-  const mechanisms = container.sasl.client_mechanisms();
-  const withCertificate = target.tls?.cert !== undefined;
-  if (withCertificate) mechanisms.enable_external();
-  // ANONYMOUS as well: a router that does not authenticate clients offers only that.
-  mechanisms.enable_anonymous('kskup');
-  const common = { host: target.host, port: target.port, reconnect: false, sasl_mechanisms: mechanisms };
-  if (!target.tls) return common as ConnectionOptions;
-  return {
-    ...common,
-    transport: 'tls',
-    ca: target.tls.ca,
-    cert: target.tls.cert,
-    key: target.tls.key,
-    enable_sasl_external: withCertificate,
-    // No SNI for an IP address (RFC 6066); Node still checks the certificate against the host.
-    servername: isIP(target.host) ? '' : target.host,
-  } as ConnectionOptions;
 }
 
 const SOCKET_REASONS: Readonly<Record<string, string>> = {

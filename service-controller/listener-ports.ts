@@ -51,7 +51,8 @@ function canListen(host: string, port: number): Promise<boolean> {
   });
 }
 
-async function freePort(host: string, taken: ReadonlySet<number>): Promise<number> {
+/** A port nothing listens on at `host` now, and not one of `taken`; rejects with the bind error if `host` cannot be listened on. */
+export async function freePort(host: string, taken: ReadonlySet<number>): Promise<number> {
   for (;;) {
     const port = await new Promise<number>((resolve, reject) => {
       const server = createServer();

@@ -1,4 +1,5 @@
 // `kskup link create|delete|status`: links from this site to others.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { nameProblem } from '../../site-controller/site/model.js';
@@ -90,7 +91,7 @@ export function addLinkCommands(program: Command, context: CommandContext): void
       progress.step(`waiting up to ${options.wait}s for ${name === undefined ? 'the links' : `link "${name}"`} to connect`);
       const deadline = Date.now() + options.wait * 1000;
       while (!pick(status).every((l) => l.connected) && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+        await sleep(POLL_MS);
         status = await readSiteStatus(target.folder);
       }
       progress.done(pick(status).every((l) => l.connected));

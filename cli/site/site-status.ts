@@ -4,6 +4,7 @@
 import { siteProcessState, type ProcessState } from '../../site-controller/local/launcher.js';
 import { readNetworkSnapshot } from '../../site-controller/local/network-snapshot.js';
 import type { SiteFolder } from '../../site-controller/local/site-folder.js';
+import type { NetworkSnapshot } from '../../site-controller/site/site-controller.js';
 import type { SiteDocument } from '../../site-controller/site/model.js';
 import { existsSync } from 'node:fs';
 import { ManagementClient, type Entity, type ManagementTarget } from '../management-client.js';
@@ -34,6 +35,8 @@ export interface SiteStatus {
   readonly routerProblem?: string;
   readonly links: readonly LinkStatus[];
   readonly incoming: readonly IncomingLink[];
+  /** What the site's controller last wrote of the network; undefined before it first did. */
+  readonly snapshot: NetworkSnapshot | undefined;
 }
 
 const ROUTER_TIMEOUT_MS = 3_000;
@@ -66,8 +69,9 @@ export async function readSiteStatus(folder: SiteFolder): Promise<SiteStatus> {
     return { name: link.name, connected, reason, cost: link.cost, remoteSite: link.remoteSiteName, remoteSiteId: link.remoteSiteId, host: link.host, port: link.port };
   });
   // Sites heard through service sync name the links made with cert tokens too.
-  const heard = (await readNetworkSnapshot(folder))?.sites.map(({ announcement }) => announcement.site) ?? [];
-  return { document, process, ...(routerProblem && { routerProblem }), links, incoming: incomingLinks(document, connections, heard) };
+  const snapshot = await readNetworkSnapshot(folder);
+  const heard = snapshot?.sites.map(({ announcement }) => announcement.site) ?? [];
+  return { document, process, ...(routerProblem && { routerProblem }), links, incoming: incomingLinks(document, connections, heard), snapshot };
 }
 
 /** The site router's local listener, with the site's local client certificate where the site has one. */

@@ -1,7 +1,6 @@
 // `kskup status`: the site, its process, its router, links and services.
 import type { Command } from 'commander';
 import type { CommandContext } from '../command-context.js';
-import { readNetworkSnapshot } from '../../site-controller/local/network-snapshot.js';
 import { render } from '../output.js';
 import { addSiteOptions, resolveSite, type SiteOptions } from './site-options.js';
 import { linksData, linksText } from './status-text.js';
@@ -15,7 +14,7 @@ export function addStatusCommand(program: Command, context: CommandContext): voi
   ).action(async (options: SiteOptions) => {
     const target = resolveSite(options, context);
     const { readSiteStatus } = await import('./site-status.js');
-    const [status, snapshot] = await Promise.all([readSiteStatus(target.folder), readNetworkSnapshot(target.folder)]);
+    const status = await readSiteStatus(target.folder);
     const { site } = status.document;
     const data = {
       site: { name: site.name, id: site.id, namespace: target.namespace, platform: target.platform, mode: site.mode, ingressHost: site.ingressHost, bindHost: site.bindHost, ports: site.ports },
@@ -27,7 +26,7 @@ export function addStatusCommand(program: Command, context: CommandContext): voi
         ports: service.ports,
         targets: service.targets.map((t) => ({ type: t.type, name: t.name, host: t.host, ports: t.targetPorts })),
       })),
-      servicesInNetwork: snapshot?.services.length ?? 0,
+      servicesInNetwork: status.snapshot?.services.length ?? 0,
     };
     context.io.stdout.write(
       await render(options.output, data, () => {

@@ -3,8 +3,10 @@
 // address. Announcements are whole states, so only the latest unsent one
 // matters: while there is no credit, a newer one replaces an older one. The
 // connection is re-opened if it drops (rhea's reconnect).
+import { setTimeout as sleep } from 'node:timers/promises';
 import rhea from 'rhea';
-import type { Connection, ConnectionOptions, Container, EventContext, Sender } from 'rhea';
+import type { Connection, EventContext, Sender } from 'rhea';
+import { clientConnectionOptions } from '../../router/amqp/client-options.js';
 import type { Logger } from 'pino';
 import { ANNOUNCEMENT_SUBJECT, parseAnnouncement, SYNC_ADDRESS, type SiteAnnouncement } from './announcement.js';
 
@@ -27,8 +29,13 @@ export class SyncClient {
 
   constructor(private readonly options: SyncClientOptions) {
     const container = rhea.create_container({ id: options.containerId });
-    const common = { host: '127.0.0.1', port: options.port, reconnect: true, initial_reconnect_delay: 100, max_reconnect_delay: 2_000 };
-    this.connection = container.connect(options.tls ? tlsOptions(common, options.tls, container) : common);
+    this.connection = container.connect(
+      clientConnectionOptions({ host: '127.0.0.1', port: options.port, ...(options.tls && { tls: options.tls }) }, container, {
+        reconnect: true,
+        initial_reconnect_delay: 100,
+        max_reconnect_delay: 2_000,
+      }),
+    );
     this.connection.on('connection_open', () => this.attach());
     this.connection.on('disconnected', (context: EventContext) => {
       this.sender = undefined;
@@ -72,10 +79,10 @@ export class SyncClient {
     const deadline = Date.now() + ms;
     while (this.pending && Date.now() < deadline) {
       this.flush();
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
     }
     // Give the socket a moment to write what was sent.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 
   close(): void {
@@ -89,10 +96,3 @@ export class SyncClient {
   }
 }
 
-/** rhea's options for mutual TLS with SASL EXTERNAL (its typings leave the SASL settings out). */
-function tlsOptions(common: Record<string, unknown>, tls: NonNullable<SyncClientOptions['tls']>, container: Container): ConnectionOptions {
-  const mechanisms = container.sasl.client_mechanisms();
-  mechanisms.enable_external();
-  // No SNI for an IP address; the certificate is still checked against 127.0.0.1.
-  return { ...common, transport: 'tls', ca: tls.ca, cert: tls.cert, key: tls.key, enable_sasl_external: true, sasl_mechanisms: mechanisms, servername: '' } as ConnectionOptions;
-}

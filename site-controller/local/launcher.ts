@@ -2,6 +2,7 @@
 // is detached with its output in the site's log file; it writes its pid file
 // when it is up, which is what `start` waits for. A pid file whose process is
 // gone, or is some other program that got the pid, counts as not running.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
@@ -117,6 +118,3 @@ function signal(pid: number, name: NodeJS.Signals): void {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -3,7 +3,7 @@
 // state and only starts its process if that is not running.
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from '../../service-controller/listener-ports.js';
 import { SiteError } from '../site/errors.js';
 import type { RouterMode, SiteDocument, SitePorts } from '../site/model.js';
 import { newSiteIdentity } from '../site/new-site.js';
@@ -105,21 +105,23 @@ export async function deleteLocalSite(folder: SiteFolder): Promise<{ stopped: bo
   return { stopped, name };
 }
 
-/** Ports not given are picked free now and recorded, so they stay the same across restarts. */
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
+/** Ports not given are picked free now and recorded, so they stay the same across restarts. */
 async function allocatePorts(bindHost: string, options: InitOptions): Promise<SitePorts> {
   const taken = new Set<number>([options.interRouterPort, options.edgePort].filter((port): port is number => port !== undefined));
   const pick = async (host: string): Promise<number> => {
-    for (;;) {
-      const port = await freePort(host);
-      if (!taken.has(port)) {
-        taken.add(port);
-        return port;
-      }
+    let port: number;
+    try {
+      port = await freePort(host, taken);
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      throw new SiteError(`cannot listen on ${host} to pick a port: ${reason} (is --ingress-bind-host an address of this machine?)`);
     }
+    taken.add(port);
+    return port;
   };
   return {
     interRouter: options.interRouterPort ?? (await pick(bindHost)),
@@ -128,17 +130,4 @@ async function allocatePorts(bindHost: string, options: InitOptions): Promise<Si
     amqp: await pick('127.0.0.1'),
     http: await pick('127.0.0.1'),
   };
-}
-
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new SiteError(`cannot listen on ${host} to pick a port: ${error.code ?? error.message} (is --ingress-bind-host an address of this machine?)`)),
-    );
-    server.listen(0, host, () => {
-      const address = server.address();
-      server.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new SiteError('no port'))));
-    });
-  });
 }

@@ -3,6 +3,7 @@
 // controller that keeps the router's config equal to what the site's state
 // and the network ask for. The CLI only changes site.json; a folder watch (and
 // a periodic look, in case an event was missed) tells the controller.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Server } from 'node:https';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -21,7 +22,6 @@ const STATE_SETTLE_MS = 5;
 /** How long applying a config waits for new listeners to bind before the controller goes on. */
 const BIND_WAIT_MS = 2_000;
 
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 /** Listeners retry a taken port for ever; a site that cannot bind at start should say so instead. */
 const START_DEADLINE_MS = 10_000;
 
@@ -65,7 +65,7 @@ export async function runSite(folder: SiteFolder, timings: SyncTimings): Promise
         // reconfigure() resolves when new listeners have bound; one whose port is
         // taken retries in the background (the router logs it), and must not
         // hold up every later change of this site.
-        await Promise.race([router.reconfigure(parseRouterConfig(text, folder.routerConfigFile).config), delay(BIND_WAIT_MS)]);
+        await Promise.race([router.reconfigure(parseRouterConfig(text, folder.routerConfigFile).config), sleep(BIND_WAIT_MS)]);
       },
       linkIsUp: (name) => router.connectorStatus(`link-${name}`)?.state === 'up',
       writeSnapshot: (snapshot) => atomicWrite(folder.networkFile, `${JSON.stringify(snapshot, null, 2)}\n`, 0o644),

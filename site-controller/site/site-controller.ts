@@ -64,7 +64,8 @@ export class SiteController {
   private readonly timers: NodeJS.Timeout[] = [];
   private stopped = false;
   private readonly startedAt = Date.now();
-  private configuredListeners: string[] = [];
+  /** Addresses this site has a tcpListener for in the config it last gave its router. */
+  private configuredListeners: ReadonlySet<string> = new Set();
 
   private readonly log: Logger;
   private readonly timings: SyncTimings;
@@ -99,10 +100,10 @@ export class SiteController {
   /** The site state changed (or may have): re-read it and follow. */
   stateChanged(trigger: string): void {
     this.schedule(trigger, async () => {
-      const before = this.localTargets().join(',');
+      const before = JSON.stringify(this.localTargets());
       this.document = await this.deps.storage.read();
       // New targets are probed at once, so they are announced healthy without waiting a period.
-      if (this.localTargets().join(',') !== before) await this.probe();
+      if (JSON.stringify(this.localTargets()) !== before) await this.probe();
     });
   }
 
@@ -161,8 +162,7 @@ export class SiteController {
     const own = this.announcement(false);
     const services = networkServices([own, ...this.view.remote().map((heard) => heard.announcement)]);
     const wanted = new Map(services.flatMap((service) => service.ports.map((port) => [routerAddress(service.address, port), port] as const)));
-    const listening = this.listeningAddresses;
-    const recheck = new Set([...wanted.keys()].filter((address) => !listening.has(address)));
+    const recheck = new Set([...wanted.keys()].filter((address) => !this.configuredListeners.has(address)));
     const prune = Date.now() - this.startedAt > this.timings.ttlMs;
     const allocated = await allocateListenerPorts(this.document.listenerPorts, wanted, this.document.site.listenerHost, { prune, recheck });
     if (allocated) {
@@ -177,20 +177,16 @@ export class SiteController {
       await this.deps.applyRouterConfig(nextText);
       this.log.info({ trigger }, 'router configuration follows the site state');
     }
-    this.announce(false);
+    // The allocation above changed only listener ports, which announcements do not carry: `own` is still current.
+    this.announce(false, own);
     await this.writeSnapshot(own, services);
-  }
-
-  /** Addresses this site has a tcpListener for in its running router config. */
-  private get listeningAddresses(): Set<string> {
-    return new Set(this.configuredListeners);
   }
 
   private routerState(wanted: ReadonlyMap<string, number>): SiteState {
     const { document } = this;
     // Ports kept for services not heard of (yet) are not listened on.
     const listeners = Object.entries(document.listenerPorts).filter(([address]) => wanted.has(address));
-    this.configuredListeners = listeners.map(([address]) => address);
+    this.configuredListeners = new Set(listeners.map(([address]) => address));
     return {
       ...this.deps.routerState(document),
       serviceConnectors: document.services.flatMap((service) =>
@@ -202,16 +198,17 @@ export class SiteController {
     };
   }
 
-  private localTargets(): string[] {
-    return this.document.services.flatMap((service) => service.targets.flatMap((target) => target.targetPorts.map((port) => `${target.host}:${port}`))).sort();
+  /** Every host:port a local target listens on, once each, sorted (so two lists compare as text). */
+  private localTargets(): { host: string; port: number }[] {
+    const byKey = new Map<string, { host: string; port: number }>();
+    for (const service of this.document.services) {
+      for (const target of service.targets) for (const port of target.targetPorts) byKey.set(`${target.host}:${port}`, { host: target.host, port });
+    }
+    return [...byKey.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, target]) => target);
   }
 
   private async probe(): Promise<void> {
-    const targets = [...new Set(this.localTargets())].map((key) => {
-      const separator = key.lastIndexOf(':');
-      return { host: key.slice(0, separator), port: Number(key.slice(separator + 1)) };
-    });
-    this.health = await probeTargets(targets);
+    this.health = await probeTargets(this.localTargets());
   }
 
   private announcement(final: boolean): SiteAnnouncement {
@@ -221,9 +218,8 @@ export class SiteController {
   }
 
   /** Sends our state if it changed since the last time, or always (heartbeats, newcomers). */
-  private announce(always: boolean): void {
+  private announce(always: boolean, announcement = this.announcement(false)): void {
     if (this.stopped) return;
-    const announcement = this.announcement(false);
     const content = JSON.stringify({ ...announcement, seq: 0 });
     if (!always && content === this.lastAnnounced) return;
     this.lastAnnounced = content;
@@ -238,7 +234,7 @@ export class SiteController {
       sites: this.view.remote().map((heard) => ({ announcement: heard.announcement, heardAt: new Date(heard.heardAt).toISOString() })),
       services,
       listeners: Object.fromEntries(
-        this.configuredListeners.flatMap((address) => {
+        [...this.configuredListeners].flatMap((address) => {
           const port = this.document.listenerPorts[address];
           return port === undefined ? [] : [[address, { host: listenerHost, port }]];
         }),
