@@ -5,23 +5,14 @@
 // B starts with no connector; its sslProfile and connector are added by
 // rewriting B's file (the way `kskup link create` adds a link), then removed.
 // A separate router checks per-module log levels.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { useTestFolder } from './helpers/temp-dir.js';
-import { freePort, metric, RouterProcess, waitFor, type Entity } from './helpers/router-process.js';
-import { connect, openAndWatchEnd, receiveAll, sendStream, startEchoServer, type TestServer } from './helpers/tcp-tools.js';
+import { freePort, metric, RouterProcess, useRouters, waitFor, type Entity } from './helpers/router-process.js';
+import { connect, openAndWatchEnd, receiveAll, sendStream, useEchoServer } from './helpers/tcp-tools.js';
 
 const folder = useTestFolder('reload', { withPki: true });
-let echo: TestServer;
-const routers: RouterProcess[] = [];
-
-beforeAll(async () => {
-  echo = await startEchoServer();
-});
-
-afterAll(async () => {
-  await Promise.all(routers.map((r) => r.stop()));
-  await echo?.close();
-});
+const echo = useEchoServer();
+const routers = useRouters();
 
 async function connectionsUp(httpPort: number): Promise<number> {
   return (await metric(httpPort, 'kskup_inter_router_connections').catch(() => -1)) ?? -1;

@@ -3,22 +3,14 @@
 //
 //   client --> A [tcpListener, https listener with websockets, mTLS] <==wss== B [tcpConnector] --> echo
 //   A <==ws== C (no TLS)            A <==wss== D with a certificate from another CA: refused, 403
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { useTestFolder } from './helpers/temp-dir.js';
-import { freePort, metric, RouterProcess, waitFor, type Entity } from './helpers/router-process.js';
-import { connect, receiveAll, sendStream, startEchoServer, type TestServer } from './helpers/tcp-tools.js';
+import { freePort, metric, RouterProcess, useRouters, waitFor, type Entity } from './helpers/router-process.js';
+import { connect, receiveAll, sendStream, useEchoServer } from './helpers/tcp-tools.js';
 
 const folder = useTestFolder('ws', { withPki: true });
-let echo: TestServer;
-const routers: RouterProcess[] = [];
-
-beforeAll(async () => {
-  echo = await startEchoServer();
-});
-afterAll(async () => {
-  await Promise.all(routers.map((r) => r.stop()));
-  await echo?.close();
-});
+const echo = useEchoServer();
+const routers = useRouters();
 
 async function startPair(name: string, protocol: 'ws' | 'wss', dialerCert?: { cert: string; key: string }) {
   const [web, httpB, tcpPort] = [await freePort(), await freePort(), await freePort()];

@@ -12,8 +12,8 @@ import { NetworkView, networkServices } from '../service-controller/sync/network
 import { desiredRouterConfig, routerConfigText, type SiteState } from '../site-controller/site/desired-router-config.js';
 import { SiteError } from '../site-controller/site/errors.js';
 import type { LinkRecord, ServiceRecord, SiteDocument } from '../site-controller/site/model.js';
-import type { Change, SiteStorage } from '../site-controller/site/storage.js';
-import { WEST_SITE } from './helpers/site-fixtures.js';
+import { MemoryStorage } from './helpers/memory-storage.js';
+import { WEST_SITE, westSiteDocument } from './helpers/site-fixtures.js';
 
 // ---------------------------------------------------------------- fixtures
 
@@ -23,26 +23,8 @@ function link(name: string, remoteSiteId: string, remoteSiteName: string): LinkR
   return { name, host: `${remoteSiteName}.example`, port: 55671, role: 'inter-router', cost: 1, remoteSiteId, remoteSiteName, tokenName: `token-${name}`, createdAt: CREATED };
 }
 
-function siteDocument(overrides: Partial<SiteDocument> = {}): SiteDocument {
-  return {
-    site: {
-      name: 'west',
-      id: 'west-1a2b',
-      mode: 'interior',
-      platform: 'local',
-      ingressHost: 'west.example',
-      bindHost: '0.0.0.0',
-      listenerHost: '127.0.0.1',
-      ports: { interRouter: 55671, edge: 45671, claims: 8443, amqp: 5672, http: 9090 },
-      createdAt: CREATED,
-    },
-    links: [],
-    tokens: [],
-    grants: [],
-    services: [],
-    listenerPorts: {},
-    ...overrides,
-  };
+function siteDocument(overrides: Partial<Omit<SiteDocument, 'site'>> = {}): SiteDocument {
+  return westSiteDocument({}, overrides);
 }
 
 const dbService: ServiceRecord = {
@@ -365,41 +347,6 @@ describe('networkServices', () => {
 // ---------------------------------------------------------------- exposeService / unexposeService
 
 /** A site in memory: update() runs changes one after another, as the real storages do. */
-class MemoryStorage implements SiteStorage {
-  writes = 0;
-  private queue: Promise<unknown> = Promise.resolve();
-
-  constructor(public document: SiteDocument) {}
-
-  async read(): Promise<SiteDocument> {
-    return this.document;
-  }
-
-  update<T>(change: (document: SiteDocument) => Change<T> | Promise<Change<T>>): Promise<T> {
-    const run = this.queue.then(async () => {
-      const outcome = await change(this.document);
-      if (outcome.document) {
-        this.document = outcome.document;
-        this.writes += 1;
-      }
-      return outcome.result;
-    });
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  async certificateAuthority(): Promise<never> {
-    throw new Error('not in these tests');
-  }
-
-  async writeLinkSecrets(): Promise<void> {
-    throw new Error('not in these tests');
-  }
-
-  async removeLinkSecrets(): Promise<void> {
-    throw new Error('not in these tests');
-  }
-}
 
 const unknownElsewhere = () => undefined;
 const NOW = new Date('2025-06-01T12:00:00.000Z');

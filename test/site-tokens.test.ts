@@ -13,11 +13,11 @@ import { desiredRouterConfig, desiredRouterEntities, routerConfigText, type Site
 import { SiteError } from '../site-controller/site/errors.js';
 import { createLink, deleteLink, type ClaimRedeemer } from '../site-controller/site/links.js';
 import { revokedSerials, type GrantRecord, type LinkRecord, type SiteDocument, type SiteRecord, type TokenRecord } from '../site-controller/site/model.js';
-import type { Change, LinkSecrets, SiteStorage } from '../site-controller/site/storage.js';
 import { createToken, redeemClaimAt, revokeAccess, revokeToken } from '../site-controller/site/tokens.js';
 import { judgeClaim, parseClaimRequest, passwordDigest, type ClaimRequest, type ClaimResponse } from '../site-controller/token/claims.js';
 import { TokenFileError, tokenFromYaml, tokenToYaml, type CertToken, type ClaimToken, type Token } from '../site-controller/token/token-secret.js';
-import { WEST_SITE } from './helpers/site-fixtures.js';
+import { MemoryStorage } from './helpers/memory-storage.js';
+import { WEST_SITE, westSiteDocument } from './helpers/site-fixtures.js';
 
 const NOW = new Date('2030-06-01T12:00:00.000Z');
 const MINUTE = 60_000;
@@ -49,72 +49,9 @@ const serialOf = (certPem: string) => new X509Certificate(certPem).serialNumber.
 // ---------------------------------------------------------------------------
 // Sites and an in-memory storage
 
-function siteRecord(overrides: Partial<SiteRecord> = {}): SiteRecord {
-  return {
-    name: 'west',
-    id: 'west-id',
-    mode: 'interior',
-    platform: 'local',
-    ingressHost: 'west.example',
-    bindHost: '0.0.0.0',
-    listenerHost: '127.0.0.1',
-    ports: { interRouter: 55671, edge: 45671, claims: 8443, amqp: 5672, http: 9090 },
-    createdAt: '2030-01-01T00:00:00.000Z',
-    ...overrides,
-  };
-}
-
+/** Site "west" as these tests know it (its id is west-id). */
 function siteDocument(site: Partial<SiteRecord> = {}, rest: Partial<Omit<SiteDocument, 'site'>> = {}): SiteDocument {
-  return { site: siteRecord(site), links: [], tokens: [], grants: [], services: [], listenerPorts: {}, ...rest };
-}
-
-/** Frozen all the way down: an operation that changes a stored document in place instead of returning a new one throws. */
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}
-
-class MemoryStorage implements SiteStorage {
-  document: SiteDocument;
-  readonly secrets = new Map<string, LinkSecrets>();
-  private queue: Promise<unknown> = Promise.resolve();
-
-  constructor(
-    document: SiteDocument,
-    private readonly ca: CertificateAuthority,
-  ) {
-    this.document = deepFreeze(document);
-  }
-
-  async read(): Promise<SiteDocument> {
-    return this.document;
-  }
-
-  /** One change at a time, each seeing the document the previous one stored. */
-  update<T>(change: (document: SiteDocument) => Change<T> | Promise<Change<T>>): Promise<T> {
-    const run = this.queue.then(async () => {
-      const { document, result } = await change(this.document);
-      if (document !== undefined) this.document = deepFreeze(document);
-      return result;
-    });
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  async certificateAuthority(): Promise<CertificateAuthority> {
-    return this.ca;
-  }
-
-  async writeLinkSecrets(linkName: string, secrets: LinkSecrets): Promise<void> {
-    this.secrets.set(linkName, secrets);
-  }
-
-  async removeLinkSecrets(linkName: string): Promise<void> {
-    this.secrets.delete(linkName);
-  }
+  return westSiteDocument({ id: 'west-id', ...site }, rest);
 }
 
 describe('MemoryStorage (the test double itself)', () => {

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
+import { afterAll } from 'vitest';
 
 export const ROUTER_BIN = resolve(import.meta.dirname, '../../dist/router/main.js');
 
@@ -125,4 +126,13 @@ export async function metric(port: number, series: string): Promise<number | und
     if (line.startsWith(series + ' ')) return Number(line.slice(series.length + 1));
   }
   return undefined;
+}
+
+/** The routers a test file starts (push them here): all stopped after the file. */
+export function useRouters(): RouterProcess[] {
+  const routers: RouterProcess[] = [];
+  afterAll(async () => {
+    await Promise.all(routers.map((router) => router.stop()));
+  });
+  return routers;
 }

@@ -3,6 +3,7 @@
 // byte, and small backend servers.
 import { createCipheriv, createHash } from 'node:crypto';
 import net from 'node:net';
+import { afterAll, beforeAll } from 'vitest';
 
 const CHUNK = 64 * 1024;
 
@@ -124,4 +125,21 @@ export function openAndWatchEnd(port: number, host = '127.0.0.1'): { socket: net
     socket.once('close', () => resolve({ code, afterMs: Date.now() - started }));
   });
   return { socket, ended };
+}
+
+/** An echo server for a whole test file: started before its tests, closed after them. */
+export function useEchoServer(): { readonly port: number } {
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    server = await startEchoServer();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  return {
+    get port() {
+      if (!server) throw new Error('useEchoServer: not started yet (use it in tests or beforeAll)');
+      return server.port;
+    },
+  };
 }
