@@ -206,6 +206,11 @@ export class NetworkAgent {
     if (this.isEdge) {
       this.announceToUplink();
     } else if (hello.mode === 'interior') {
+      // A neighbour that restarted: the ad held from its previous life lists links
+      // it no longer has, and with it the route computation would send flows to
+      // routers it cannot reach yet. Its new ad follows this hello.
+      const held = this.database.get(hello.id);
+      if (held && held.epoch < hello.epoch) this.database.remove(hello.id);
       peer.send({ type: 'summary', summary: this.database.summary() });
       this.originate('neighbour up');
     }
