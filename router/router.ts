@@ -61,7 +61,9 @@ export class Router {
     this.log = logging.module('ROUTER');
     this.serverLog = logging.module('SERVER');
     tuneRhea();
-    this.container = rhea.create_container({ id: config.router.id });
+    // Outcomes pass back to senders as they came: rhea would turn a "modified"
+    // (delivery-failed) into "released", which tells a sender it is safe to resend.
+    this.container = rhea.create_container({ id: config.router.id, treat_modified_as_released: false } as never);
     // A link error nobody handled would be re-emitted as 'error' on the container: never crash on it.
     this.container.on('error', (error: unknown) => this.serverLog.warn({ reason: String(error) }, 'unhandled AMQP error'));
     this.messaging = new MessagingAgent({

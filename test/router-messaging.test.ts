@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import rhea, { type Connection } from 'rhea';
+import rhea, { type Connection, type EventContext, type Sender } from 'rhea';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, metric, RouterProcess, waitFor, type Entity } from './helpers/router-process.js';
 
@@ -53,6 +53,7 @@ function client(router: string): Connection {
     host: '127.0.0.1',
     port: ports[router]!.amqp,
     reconnect: false,
+    treat_modified_as_released: false,
   } as never);
   connection.on('disconnected', () => undefined);
   clients.push(connection);
@@ -66,6 +67,31 @@ async function receiverAt(router: string, address: string, got: string[]): Promi
   await new Promise<void>((resolve) => receiver.once('receiver_open', () => resolve()));
 }
 
+type Outcome = 'accepted' | 'released' | 'rejected' | 'modified';
+
+/** Sends one message and resolves with its outcome (with the modified state), or 'none' after timeoutMs. */
+function sendForOutcome(sender: Sender, body: string, timeoutMs = 5_000): Promise<{ outcome: Outcome | 'none'; deliveryFailed?: boolean }> {
+  return new Promise((resolve) => {
+    const delivery = sender.send({ body });
+    const events: Outcome[] = ['accepted', 'released', 'rejected', 'modified'];
+    const handlers = events.map((outcome) => {
+      const handler = (context: EventContext) => {
+        if (context.delivery !== delivery) return;
+        const state = (context.delivery as unknown as { remote_state?: { delivery_failed?: boolean } }).remote_state;
+        done({ outcome, ...(outcome === 'modified' ? { deliveryFailed: state?.delivery_failed === true } : {}) });
+      };
+      sender.on(outcome, handler);
+      return [outcome, handler] as const;
+    });
+    const timer = setTimeout(() => done({ outcome: 'none' }), timeoutMs);
+    const done = (result: { outcome: Outcome | 'none'; deliveryFailed?: boolean }) => {
+      clearTimeout(timer);
+      for (const [outcome, handler] of handlers) sender.off(outcome, handler);
+      resolve(result);
+    };
+  });
+}
+
 describe('messaging', () => {
   it('A->C anycast: each message once, in order, and accepted back at the sender', async () => {
     const got: string[] = [];
@@ -75,15 +101,7 @@ describe('messaging', () => {
     sender.on('accepted', () => outcomes.push('accepted'));
     sender.on('released', () => outcomes.push('released'));
     // Until C's consumer is known at A, messages are released: send when A routes it.
-    await waitFor('A to learn the consumer at C', async () => {
-      const probe = await new Promise<string>((resolve) => {
-        const d = sender.send({ body: 'probe' });
-        const done = (context: { delivery?: unknown }, what: string) => context.delivery === d && resolve(what);
-        sender.once('accepted', (c) => done(c, 'accepted'));
-        sender.once('released', (c) => done(c, 'released'));
-      });
-      return probe === 'accepted' ? true : undefined;
-    });
+    await waitFor('A to learn the consumer at C', async () => ((await sendForOutcome(sender, 'probe')).outcome === 'accepted' ? true : undefined));
     got.length = 0;
     outcomes.length = 0;
     for (let i = 0; i < 20; i++) sender.send({ body: `hello ${i}` });
@@ -117,18 +135,37 @@ describe('messaging', () => {
     receiver.on('message', (context) => got.push(String(context.message?.body)));
     await new Promise<void>((resolve) => receiver.once('receiver_open', () => resolve()));
     const sender = client('A').open_sender({ target: { address: 'gone-q' } });
-    const outcome = () =>
-      new Promise<string>((resolve) => {
-        const delivery = sender.send({ body: 'ping' });
-        sender.once('accepted', (c) => c.delivery === delivery && resolve('accepted'));
-        sender.once('released', (c) => c.delivery === delivery && resolve('released'));
-      });
+    const outcome = async () => (await sendForOutcome(sender, 'ping')).outcome;
     await waitFor('the consumer to be reachable', async () => ((await outcome()) === 'accepted' ? true : undefined));
     // Drop the client's socket without closing its links.
     (connection as unknown as { socket: { destroy(): void } }).socket.destroy();
     await waitFor('messages to be released', async () => ((await outcome()) === 'released' ? true : undefined));
     expect(got.length).toBeGreaterThan(0);
   });
+
+  for (const where of ['A', 'C'] as const) {
+    it(`a receiver at ${where} that drops its connection holding an unsettled message: the sender at A gets modified (delivery-failed), not silence`, async () => {
+      const address = `held-${where}`;
+      const connection = client(where);
+      const receiver = connection.open_receiver({ source: { address }, credit_window: 0, autoaccept: false });
+      let holding = false;
+      receiver.on('message', (context) => {
+        if (String(context.message?.body) !== 'hold me') return void context.delivery?.accept();
+        // Received, never settled: then the connection is gone.
+        holding = true;
+        (connection as unknown as { socket: { destroy(): void } }).socket.destroy();
+      });
+      await new Promise<void>((resolve) => receiver.once('receiver_open', () => resolve()));
+      receiver.add_credit(1000);
+      const sender = client('A').open_sender({ target: { address } });
+      await waitFor('the consumer to be reachable', async () => ((await sendForOutcome(sender, 'probe')).outcome === 'accepted' ? true : undefined));
+      const result = await sendForOutcome(sender, 'hold me', 10_000);
+      expect(holding).toBe(true);
+      expect(result).toEqual({ outcome: 'modified', deliveryFailed: true });
+      // The router lost the consumer with it: the next message is released at once.
+      await waitFor('later messages to be released', async () => ((await sendForOutcome(sender, 'after')).outcome === 'released' ? true : undefined));
+    });
+  }
 
   const proton = spawnSync(PYTHON, ['-c', 'import proton'], { stdio: 'ignore' }).status === 0;
   it('Qpid Proton (Python) sends at A and receives at C', async () => {

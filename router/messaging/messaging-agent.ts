@@ -6,7 +6,10 @@
 //   - anycast (the default, "balanced"/"closest"): to one consumer, a local
 //     receiver with credit first, else the nearest router with consumers;
 //     unsettled all the way, so the final receiver's outcome (accepted,
-//     rejected, released, modified) comes back hop by hop to the sender;
+//     rejected, released, modified) comes back hop by hop to the sender; when
+//     the link it went out on is lost first, the sender gets released (not yet
+//     on the wire) or modified with delivery-failed (it may have arrived), as
+//     from skupper-router, and never waits for an outcome that cannot come;
 //   - multicast (an `address` entity with distribution multicast): one copy to
 //     every receiver in the network. The first router settles the sender's
 //     delivery (accepted) and forwards pre-settled copies that name the routers
@@ -23,7 +26,7 @@ import type { Logger } from '../log/logger.js';
 import type { PeerConnection } from '../peer/peer-connection.js';
 import { markOwnLink } from '../peer/own-links.js';
 import type { Target } from '../routing/index.js';
-import { spendableCredit } from '../amqp/sender-credit.js';
+import { deliveryWritten, spendableCredit } from '../amqp/sender-credit.js';
 
 export const MESSAGES_ADDRESS = '_kskup/messages';
 export const CONSUMER_PREFIX = 'amqp:';
@@ -78,7 +81,10 @@ export class MessagingAgent {
     list.push(sender);
     this.consumers.set(address, list);
     if (list.length === 1) this.deps.onConsumersChanged();
-    sender.on('sender_close', () => this.dropConsumers((s) => s === sender));
+    sender.on('sender_close', () => {
+      this.dropConsumers((s) => s === sender);
+      this.failInFlight(sender);
+    });
   }
 
   /**
@@ -88,6 +94,7 @@ export class MessagingAgent {
    */
   connectionClosed(connection: Connection): void {
     this.dropConsumers((sender) => sender.connection === connection);
+    for (const sender of [...this.inFlight.keys()]) if (sender.connection === connection) this.failInFlight(sender);
   }
 
   private dropConsumers(gone: (sender: Sender) => boolean): void {
@@ -133,7 +140,9 @@ export class MessagingAgent {
   }
 
   neighbourLost(peer: PeerConnection): void {
+    const sender = this.peerSenders.get(peer);
     this.peerSenders.delete(peer);
+    if (sender) this.failInFlight(sender);
   }
 
   acceptPeerLink(receiver: Receiver): void {
@@ -249,7 +258,9 @@ export class MessagingAgent {
   private forward(sender: Sender, message: Message, incoming: Delivery): void {
     if (incoming.remote_settled) return this.sendSettled(sender, message);
     this.queued.set(sender, (this.queued.get(sender) ?? 0) + 1);
-    this.pending.set(sender.send(message), incoming);
+    let forwarded = this.inFlight.get(sender);
+    if (!forwarded) this.inFlight.set(sender, (forwarded = new Map()));
+    forwarded.set(sender.send(message), incoming);
   }
 
   private sendSettled(sender: Sender, message: Message): void {
@@ -257,22 +268,43 @@ export class MessagingAgent {
     (sender.send(message) as { settled: boolean }).settled = true;
   }
 
-  private readonly pending = new WeakMap<Delivery, Delivery>();
+  /** Per outgoing link: its unsettled forwarded deliveries, each with the delivery it came from. */
+  private readonly inFlight = new Map<Sender, Map<Delivery, Delivery>>();
 
   /** Passes each final outcome of a forwarded delivery back to the delivery it came from. */
   private watchOutcomes(sender: Sender): void {
     const relay = (outcome: 'accept' | 'reject' | 'release' | 'modified') => (context: EventContext) => {
-      const incoming = context.delivery ? this.pending.get(context.delivery) : undefined;
-      if (!incoming || incoming.remote_settled) return;
-      const state = (context.delivery as { remote_state?: { error?: unknown } } | undefined)?.remote_state;
+      const forwarded = this.inFlight.get(sender);
+      const incoming = context.delivery ? forwarded?.get(context.delivery) : undefined;
+      if (!incoming) return;
+      forwarded!.delete(context.delivery!);
+      if (forwarded!.size === 0) this.inFlight.delete(sender);
+      if (incoming.remote_settled) return;
+      const state = (context.delivery as { remote_state?: { error?: unknown; delivery_failed?: boolean; undeliverable_here?: boolean } } | undefined)?.remote_state;
       if (outcome === 'reject') incoming.reject(state?.error as never);
-      else if (outcome === 'modified') incoming.modified({});
+      else if (outcome === 'modified') incoming.modified({ delivery_failed: state?.delivery_failed === true, undeliverable_here: state?.undeliverable_here === true });
       else incoming[outcome]();
     };
     sender.on('accepted', relay('accept'));
     sender.on('rejected', relay('reject'));
     sender.on('released', relay('release'));
     sender.on('modified', relay('modified'));
+  }
+
+  /**
+   * The link went before the outcomes of what it carried came back. A delivery
+   * rhea never put on the wire is released (safe to send again); one that went
+   * out may have arrived, so it is modified with delivery-failed.
+   */
+  private failInFlight(sender: Sender): void {
+    const forwarded = this.inFlight.get(sender);
+    if (!forwarded) return;
+    this.inFlight.delete(sender);
+    for (const [outgoing, incoming] of forwarded) {
+      if (incoming.remote_settled) continue;
+      if (deliveryWritten(sender, outgoing)) incoming.modified({ delivery_failed: true });
+      else incoming.release();
+    }
   }
 
   private localConsumerWithCredit(address: string): Sender | undefined {
