@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, metric, ROUTER_BIN, RouterProcess, waitFor } from './helpers/router-process.js';
-import { connect, receiveAll, sendStream, startEchoServer, type TestServer } from './helpers/tcp-tools.js';
+import { connect, exchangeStream, startEchoServer, type TestServer } from './helpers/tcp-tools.js';
 
 let dir: string;
 
@@ -120,9 +120,7 @@ describe('seed config from a skupper-router teaching setup', () => {
     expect(c0.lines.filter((line) => line.level === 'error')).toEqual([]);
 
     const socket = await connect(tcp);
-    const received = receiveAll(socket);
-    const sent = await sendStream(socket, 5, 4 * 1024 * 1024);
-    const got = await received;
+    const { sent, got } = await exchangeStream(socket, 5, 4 * 1024 * 1024);
     expect(got.bytes).toBe(4 * 1024 * 1024);
     expect(got.sha256).toBe(sent);
     expect(await c0.stop()).toBe(0);

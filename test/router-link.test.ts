@@ -12,17 +12,7 @@ import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPki, type TestPki } from './helpers/test-pki.js';
 import { freePort, metric, RouterProcess, waitFor, type Entity } from './helpers/router-process.js';
-import {
-  connect,
-  openAndWatchEnd,
-  pseudoRandomChunks,
-  receiveAll,
-  sendStream,
-  sha256Of,
-  startEchoServer,
-  startServer,
-  type TestServer,
-} from './helpers/tcp-tools.js';
+import { connect, exchangeStream, openAndWatchEnd, pseudoRandomChunks, receiveAll, sendStream, sha256Of, startEchoServer, startServer, type TestServer } from './helpers/tcp-tools.js';
 
 const MiB = 1024 * 1024;
 
@@ -140,9 +130,7 @@ describe('A==B over mutual TLS', () => {
 
   it('A->B 64 MiB each way in one flow, sha256 checked at both ends', async () => {
     const socket = await connect(ports.exchange);
-    const received = receiveAll(socket);
-    const sent = await sendStream(socket, 1, 64 * MiB);
-    const got = await received;
+    const { sent, got } = await exchangeStream(socket, 1, 64 * MiB);
     // The backend sends its own 64 MiB, then a report of the byte count and sha256
     // it received. The client's hash of everything it got covers both: the
     // backend's stream byte for byte, and a report that matches what was sent.
@@ -157,9 +145,7 @@ describe('A==B over mutual TLS', () => {
   it('A->B 200 concurrent flows of 1 MiB, each verified', async () => {
     const flows = Array.from({ length: 200 }, async (_, i) => {
       const socket = await connect(ports.echo);
-      const received = receiveAll(socket);
-      const sent = await sendStream(socket, 100 + i, 1 * MiB);
-      const got = await received;
+      const { sent, got } = await exchangeStream(socket, 100 + i, 1 * MiB);
       return { sent, got };
     });
     const results = await Promise.all(flows);
@@ -253,7 +239,10 @@ describe('A==B over mutual TLS', () => {
         socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
         socket.on('close', () => resolve('closed'));
       });
-      void server.then((s) => servers.push(s) && s).then((s) => b.rewrite(configB(s.port)));
+      void server.then((s) => {
+        servers.push(s);
+        return b.rewrite(configB(s.port));
+      });
     });
     await waitFor('B to serve "resets"', async () => ((await metric(ports.httpA, 'kskup_tcp_listener_routes{address="resets"}')) ?? 0) >= 1);
     const client = await connect(ports.resets);
@@ -308,9 +297,8 @@ describe('A==B over mutual TLS', () => {
     connection.close();
     // A still serves.
     const socket = await connect(ports.echo);
-    const received = receiveAll(socket);
-    const sent = await sendStream(socket, 41, 1 * MiB);
-    expect((await received).sha256).toBe(sent);
+    const { sent, got } = await exchangeStream(socket, 41, 1 * MiB);
+    expect(got.sha256).toBe(sent);
   });
 
   it('A with no route: a client of a tcpListener whose address nobody serves is reset at once', async () => {
@@ -366,9 +354,8 @@ describe('A==B over mutual TLS', () => {
     expect(logged.msg).toContain('tcpListener "x": port "eighty" is not a number');
     expect(logged.msg).toContain('the running configuration stays');
     const socket = await connect(ports.echo);
-    const received = receiveAll(socket);
-    const sent = await sendStream(socket, 31, 256 * 1024);
-    expect((await received).sha256).toBe(sent);
+    const { sent, got } = await exchangeStream(socket, 31, 256 * 1024);
+    expect(got.sha256).toBe(sent);
     await a.rewrite(configA());
   });
 });

@@ -7,10 +7,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import rhea, { type Connection, type Message } from 'rhea';
+import rhea, { type Connection, type Message, type Source } from 'rhea';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, metric, RouterProcess, waitFor, type Entity } from './helpers/router-process.js';
-import { connect, receiveAll, sendStream, startEchoServer, type TestServer } from './helpers/tcp-tools.js';
+import { connect, exchangeStream, receiveAll, sendStream, startEchoServer, type TestServer } from './helpers/tcp-tools.js';
 import { run } from '../cli/run.js';
 
 let dir: string;
@@ -48,7 +48,7 @@ beforeAll(async () => {
   const container = rhea.create_container({ id: 'mgmt-test' });
   connection = container.connect({ host: '127.0.0.1', port: amqpPort, reconnect: false } as never);
   connection.on('disconnected', () => undefined);
-  const replies = connection.open_receiver({ source: { dynamic: true } });
+  const replies = connection.open_receiver({ source: { dynamic: true } as Source });
   const replyTo = await new Promise<string>((resolve) => replies.once('receiver_open', () => resolve(String((replies.source as { address: string }).address))));
   const sender = connection.open_sender('$management');
   const pending = new Map<string, (message: Message) => void>();
@@ -110,9 +110,8 @@ describe('management on $management', () => {
     expect(status(created)).toBe(201);
     expect(created.body).toMatchObject({ name: 'made', port, address: 'mgmt-svc' });
     const socket = await connect(port);
-    const received = receiveAll(socket);
-    const sent = await sendStream(socket, 1, 1024 * 1024);
-    expect((await received).sha256).toBe(sent);
+    const { sent, got } = await exchangeStream(socket, 1, 1024 * 1024);
+    expect(got.sha256).toBe(sent);
 
     // UPDATE moves it to another port at once.
     const movedTo = await freePort();

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, metric, RouterProcess, waitFor, type Entity } from './helpers/router-process.js';
-import { connect, receiveAll, sendStream, startEchoServer, startServer, type TestServer } from './helpers/tcp-tools.js';
+import { connect, exchangeStream, startEchoServer, startServer, type TestServer } from './helpers/tcp-tools.js';
 
 const MiB = 1024 * 1024;
 let dir: string;
@@ -72,8 +72,7 @@ async function routesTo(n: Node, address: string): Promise<number> {
 
 async function echoThrough(port: number, seed: number, bytes: number): Promise<void> {
   const socket = await connect(port);
-  // Both at once, so that a reset fails the test once, not also as an unhandled rejection.
-  const [got, sent] = await Promise.all([receiveAll(socket), sendStream(socket, seed, bytes)]);
+  const { sent, got } = await exchangeStream(socket, seed, bytes);
   expect(got.bytes).toBe(bytes);
   expect(got.sha256).toBe(sent);
 }

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { useTestFolder } from './helpers/temp-dir.js';
 import { freePort, metric, RouterProcess, useRouters, waitFor, type Entity } from './helpers/router-process.js';
-import { connect, openAndWatchEnd, receiveAll, sendStream, useEchoServer } from './helpers/tcp-tools.js';
+import { connect, exchangeStream, openAndWatchEnd, useEchoServer } from './helpers/tcp-tools.js';
 
 const folder = useTestFolder('reload', { withPki: true });
 const echo = useEchoServer();
@@ -46,9 +46,8 @@ describe('live reconfiguration', () => {
     await waitFor('the link', async () => (await connectionsUp(httpA)) === 1 && (await connectionsUp(httpB)) === 1);
     await waitFor('the route', async () => ((await metric(httpA, 'kskup_tcp_listener_routes{address="echo"}')) ?? 0) >= 1);
     const socket = await connect(tcpPort);
-    const received = receiveAll(socket);
-    const sent = await sendStream(socket, 1, 2 * 1024 * 1024);
-    expect((await received).sha256).toBe(sent);
+    const { sent, got } = await exchangeStream(socket, 1, 2 * 1024 * 1024);
+    expect(got.sha256).toBe(sent);
     expect(b.child.pid).toBe(pid); // no restart
     expect(b.lines.some((l) => l.msg === 'configuration applied')).toBe(true);
 

@@ -13,7 +13,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type net from 'node:net';
-import rhea, { type Connection, type Message } from 'rhea';
+import rhea, { type Connection, type Message, type Source } from 'rhea';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ConfigError,
@@ -281,7 +281,7 @@ class ManagementClient {
   static async connect(port: number): Promise<ManagementClient> {
     const connection = rhea.create_container({ id: `revocation-test-${port}` }).connect({ host: '127.0.0.1', port, reconnect: false } as never);
     connection.on('disconnected', () => undefined);
-    const replies = connection.open_receiver({ source: { dynamic: true } });
+    const replies = connection.open_receiver({ source: { dynamic: true } as Source });
     const replyTo = await new Promise<string>((resolve) =>
       replies.once('receiver_open', () => resolve(String((replies.source as { address: string }).address))),
     );

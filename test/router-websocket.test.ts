@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { useTestFolder } from './helpers/temp-dir.js';
 import { freePort, metric, RouterProcess, useRouters, waitFor, type Entity } from './helpers/router-process.js';
-import { connect, receiveAll, sendStream, useEchoServer } from './helpers/tcp-tools.js';
+import { connect, exchangeStream, useEchoServer } from './helpers/tcp-tools.js';
 
 const folder = useTestFolder('ws', { withPki: true });
 const echo = useEchoServer();
@@ -41,9 +41,8 @@ describe('links over WebSocket', () => {
     await waitFor('the route at A', async () => {
       try {
         const socket = await connect(tcpPort);
-        const received = receiveAll(socket);
-        const sent = await sendStream(socket, 1, 4 * 1024 * 1024);
-        return (await received).sha256 === sent;
+        const { sent, got } = await exchangeStream(socket, 1, 4 * 1024 * 1024);
+        return got.sha256 === sent;
       } catch {
         return undefined;
       }

@@ -68,6 +68,16 @@ export function receiveAll(socket: net.Socket): Promise<Received> {
   });
 }
 
+/**
+ * Sends the stream and receives everything the peer sends back until it ends,
+ * both at once: a reset fails the caller once, with no unhandled rejection left
+ * behind on the other half.
+ */
+export async function exchangeStream(socket: net.Socket, seed: number, total: number): Promise<{ sent: string; got: Received }> {
+  const [got, sent] = await Promise.all([receiveAll(socket), sendStream(socket, seed, total)]);
+  return { sent, got };
+}
+
 export function connect(port: number, host = '127.0.0.1'): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ port, host, allowHalfOpen: true });
