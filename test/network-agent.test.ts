@@ -45,14 +45,26 @@ function ad(origin: string, epoch: number, seq: number, neighbours: Record<strin
 const hello = (id: string, epoch: number): ControlMessage => ({ type: 'hello', id, mode: 'interior', epoch, cost: 0 });
 const routeTo = (agent: NetworkAgent, router: string) => agent.routes().get(router)?.nextHop;
 
+/** A new connection on which B says hello (B started at `epoch`). */
+function meetB(agent: NetworkAgent, epoch: number): FakePeer {
+  const b = fakePeer();
+  agent.connectionOpened(b.peer);
+  agent.onControl(b.peer, hello('B', epoch));
+  return b;
+}
+
+/** A -- B -- C with B started at epoch 100 and C serving "svc"; returns B's connection. */
+function lineThroughB(agent: NetworkAgent): FakePeer {
+  const b = meetB(agent, 100);
+  agent.onControl(b.peer, { type: 'lsa', ad: ad('B', 100, 3, { A: 1, C: 1 }) });
+  agent.onControl(b.peer, { type: 'lsa', ad: ad('C', 50, 2, { B: 1 }, ['svc']) });
+  return b;
+}
+
 describe('network agent: A -- B -- C, B restarts', () => {
   it('drops the ad from B\'s previous life at its first hello, so C is not routed through B before B links to C again', () => {
     const a = agentA();
-    const first = fakePeer();
-    a.connectionOpened(first.peer);
-    a.onControl(first.peer, hello('B', 100));
-    a.onControl(first.peer, { type: 'lsa', ad: ad('B', 100, 3, { A: 1, C: 1 }) });
-    a.onControl(first.peer, { type: 'lsa', ad: ad('C', 50, 2, { B: 1 }, ['svc']) });
+    const first = lineThroughB(a);
     expect(routeTo(a, 'C')).toBe('B');
     expect(a.targets('svc').map((t) => t.router)).toEqual(['C']);
 
@@ -61,9 +73,7 @@ describe('network agent: A -- B -- C, B restarts', () => {
     expect(routeTo(a, 'C')).toBeUndefined();
 
     // B is back, a new process: linked to A, not yet to C.
-    const second = fakePeer();
-    a.connectionOpened(second.peer);
-    a.onControl(second.peer, hello('B', 200));
+    const second = meetB(a, 200);
     expect(routeTo(a, 'C')).toBeUndefined();
     expect(a.targets('svc')).toEqual([]);
     // The summary A sends the new B no longer claims to hold B's ad.
@@ -82,16 +92,8 @@ describe('network agent: A -- B -- C, B restarts', () => {
 
   it('keeps the ad of a neighbour that reconnects without restarting (same epoch)', () => {
     const a = agentA();
-    const first = fakePeer();
-    a.connectionOpened(first.peer);
-    a.onControl(first.peer, hello('B', 100));
-    a.onControl(first.peer, { type: 'lsa', ad: ad('B', 100, 3, { A: 1, C: 1 }) });
-    a.onControl(first.peer, { type: 'lsa', ad: ad('C', 50, 2, { B: 1 }) });
-    a.connectionLost(first.peer);
-
-    const second = fakePeer();
-    a.connectionOpened(second.peer);
-    a.onControl(second.peer, hello('B', 100));
+    a.connectionLost(lineThroughB(a).peer);
+    meetB(a, 100);
     // B did not restart, so its links to C are still there: routed at once.
     expect(routeTo(a, 'C')).toBe('B');
   });

@@ -8,8 +8,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import rhea, { type Connection } from 'rhea';
+import type { Connection } from 'rhea';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collectMessages, useAmqpClients } from './helpers/amqp-clients.js';
 import { freePort, metric, RouterProcess, waitFor, type Entity } from './helpers/router-process.js';
 
 const NAMES = ['X', 'Y', 'E1', 'E2', 'E3'] as const;
@@ -18,7 +19,6 @@ const UPLINK: Record<string, Name> = { E1: 'X', E2: 'Y', E3: 'X' };
 
 let dir: string;
 const routers: RouterProcess[] = [];
-const clients: Connection[] = [];
 const ports = {} as Record<Name, { link: number; edge: number; amqp: number; http: number }>;
 
 beforeAll(async () => {
@@ -51,23 +51,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of clients) c.close();
   await Promise.all(routers.map((r) => r.stop()));
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-function client(router: Name): Connection {
-  const connection = rhea.create_container({ id: `c-${router}-${Math.random().toString(36).slice(2)}` }).connect({ host: '127.0.0.1', port: ports[router].amqp, reconnect: false } as never);
-  connection.on('disconnected', () => undefined);
-  clients.push(connection);
-  return connection;
-}
-
-async function receiverAt(router: Name, address: string, got: string[]): Promise<void> {
-  const receiver = client(router).open_receiver({ source: { address }, credit_window: 100 });
-  receiver.on('message', (context) => got.push(String(context.message?.body)));
-  await new Promise<void>((resolve) => receiver.once('receiver_open', () => resolve()));
-}
+const connectTo = useAmqpClients();
+const client = (router: Name): Connection => connectTo(ports[router].amqp, router);
+const receiverAt = (router: Name, address: string, got: string[]): Promise<void> => collectMessages(client(router), address, got);
 
 describe('multicast with edge routers', () => {
   const got = Object.fromEntries(NAMES.map((n) => [n, [] as string[]])) as Record<Name, string[]>;

@@ -10,15 +10,15 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import rhea, { type Connection, type EventContext, type Sender } from 'rhea';
+import type { Connection, EventContext, Sender } from 'rhea';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collectMessages, dropSocket, useAmqpClients } from './helpers/amqp-clients.js';
 import { freePort, metric, RouterProcess, waitFor, type Entity } from './helpers/router-process.js';
 
 /** Debian's python3-qpid-proton installs for the system Python, which may not be first on PATH. */
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 let dir: string;
 const routers: RouterProcess[] = [];
-const clients: Connection[] = [];
 const ports: Record<string, { link: number; amqp: number; http: number }> = {};
 
 beforeAll(async () => {
@@ -43,29 +43,15 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of clients) c.close();
   await Promise.all(routers.map((r) => r.stop()));
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-function client(router: string): Connection {
-  const connection = rhea.create_container({ id: `client-of-${router}-${Math.random().toString(36).slice(2)}` }).connect({
-    host: '127.0.0.1',
-    port: ports[router]!.amqp,
-    reconnect: false,
-    treat_modified_as_released: false,
-  } as never);
-  connection.on('disconnected', () => undefined);
-  clients.push(connection);
-  return connection;
-}
+const connectTo = useAmqpClients();
+const client = (router: string): Connection => connectTo(ports[router]!.amqp, router);
 
-/** Opens a receiver and resolves once every router knows about it (its address is in link state everywhere). */
-async function receiverAt(router: string, address: string, got: string[]): Promise<void> {
-  const receiver = client(router).open_receiver({ source: { address }, credit_window: 100 });
-  receiver.on('message', (context) => got.push(String(context.message?.body)));
-  await new Promise<void>((resolve) => receiver.once('receiver_open', () => resolve()));
-}
+/** Opens a receiver and resolves once the router has attached it. */
+const receiverAt = (router: string, address: string, got: string[]): Promise<void> => collectMessages(client(router), address, got);
 
 type Outcome = 'accepted' | 'released' | 'rejected' | 'modified';
 
@@ -138,7 +124,7 @@ describe('messaging', () => {
     const outcome = async () => (await sendForOutcome(sender, 'ping')).outcome;
     await waitFor('the consumer to be reachable', async () => ((await outcome()) === 'accepted' ? true : undefined));
     // Drop the client's socket without closing its links.
-    (connection as unknown as { socket: { destroy(): void } }).socket.destroy();
+    dropSocket(connection);
     await waitFor('messages to be released', async () => ((await outcome()) === 'released' ? true : undefined));
     expect(got.length).toBeGreaterThan(0);
   });
@@ -153,7 +139,7 @@ describe('messaging', () => {
         if (String(context.message?.body) !== 'hold me') return void context.delivery?.accept();
         // Received, never settled: then the connection is gone.
         holding = true;
-        (connection as unknown as { socket: { destroy(): void } }).socket.destroy();
+        dropSocket(connection);
       });
       await new Promise<void>((resolve) => receiver.once('receiver_open', () => resolve()));
       receiver.add_credit(1000);

@@ -274,13 +274,14 @@ export class MessagingAgent {
   /** Passes each final outcome of a forwarded delivery back to the delivery it came from. */
   private watchOutcomes(sender: Sender): void {
     const relay = (outcome: 'accept' | 'reject' | 'release' | 'modified') => (context: EventContext) => {
+      const { delivery } = context;
       const forwarded = this.inFlight.get(sender);
-      const incoming = context.delivery ? forwarded?.get(context.delivery) : undefined;
-      if (!incoming) return;
-      forwarded!.delete(context.delivery!);
-      if (forwarded!.size === 0) this.inFlight.delete(sender);
+      const incoming = delivery ? forwarded?.get(delivery) : undefined;
+      if (!delivery || !forwarded || !incoming) return;
+      forwarded.delete(delivery);
+      if (forwarded.size === 0) this.inFlight.delete(sender);
       if (incoming.remote_settled) return;
-      const state = (context.delivery as { remote_state?: { error?: unknown; delivery_failed?: boolean; undeliverable_here?: boolean } } | undefined)?.remote_state;
+      const state = (delivery as { remote_state?: { error?: unknown; delivery_failed?: boolean; undeliverable_here?: boolean } }).remote_state;
       if (outcome === 'reject') incoming.reject(state?.error as never);
       else if (outcome === 'modified') incoming.modified({ delivery_failed: state?.delivery_failed === true, undeliverable_here: state?.undeliverable_here === true });
       else incoming[outcome]();

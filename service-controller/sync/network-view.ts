@@ -1,7 +1,7 @@
 // What one site knows of the others, from their announcements: pure state, so
 // the rules (newest wins, final means gone, silence past the TTL means gone,
 // services merge by address) are tested without a network.
-import type { AnnouncedSite, SiteAnnouncement } from './announcement.js';
+import type { AnnouncedSite, AnnouncedTarget, SiteAnnouncement } from './announcement.js';
 
 export interface HeardSite {
   readonly announcement: SiteAnnouncement;
@@ -62,12 +62,10 @@ function content(announcement: SiteAnnouncement): string {
   return JSON.stringify({ site: announcement.site, links: announcement.links, services: announcement.services });
 }
 
-export interface NetworkTarget {
+/** A target as its site announced it, with the site it runs at. */
+export interface NetworkTarget extends AnnouncedTarget {
   readonly siteId: string;
   readonly siteName: string;
-  readonly host: string;
-  readonly ports: readonly number[];
-  readonly healthy: boolean;
 }
 
 /** One service as the whole network has it: every site that exposes the address contributes targets. */
