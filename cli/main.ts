@@ -3,6 +3,13 @@
 // code; only this file touches the process.
 import { run } from './run.js';
 
+// `kskup ... | head` closes the pipe early: the reader has what it wanted, so
+// that ends the command quietly (with the code it has so far), not as an
+// unhandled 'error' event. Any other failure to write output ends it with 1.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => process.exit(error.code === 'EPIPE' ? (process.exitCode ?? 0) : 1));
+}
+
 process.exitCode = await run(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,

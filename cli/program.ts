@@ -12,7 +12,7 @@ import { addServiceCommands } from './site/service-status-command.js';
 import { addInitCommand } from './site/init-command.js';
 import { addLinkCommands } from './site/link-commands.js';
 import { addRevokeAccessCommand } from './site/revoke-access-command.js';
-import { GLOBAL_OPTIONS_HELP } from './site/site-options.js';
+import { acceptSiteOptionsFirst, GLOBAL_OPTIONS_HELP } from './site/site-options.js';
 import { addStatusCommand } from './site/status-command.js';
 import { addTokenCommands } from './site/token-commands.js';
 
@@ -45,6 +45,7 @@ export function buildProgram(context: CommandContext): Command {
       // One line: "error: unknown option '--x'\n(Did you mean --y?)" -> "kskup: unknown option '--x' (Did you mean --y?)"
       outputError: (text, write) => write(`kskup: ${text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')}\n`),
     });
+  acceptSiteOptionsFirst(program);
   addInitCommand(program, context);
   addStatusCommand(program, context);
   addDeleteCommand(program, context);

@@ -48,6 +48,17 @@ describe('two and three local sites', () => {
     expect(status.router.reachable).toBe(true);
   });
 
+  it('site options work before the command too, as kubectl takes them: kskup -n west -o json status', async () => {
+    const after = JSON.parse((await home.ok('status', '-n', 'west', '-o', 'json')).stdout) as { site: { name: string } };
+    const before = JSON.parse((await home.ok('-n', 'west', '-o', 'json', 'status')).stdout) as { site: { name: string } };
+    expect(before.site.name).toBe('west');
+    expect(before.site).toEqual(after.site);
+    // After the command, its own value wins; before "router stat", -n is the site.
+    expect((await home.kskup('-n', 'nowhere', 'status', '-n', 'west')).code).toBe(0);
+    const general = JSON.parse((await home.ok('-n', 'west', 'router', 'stat', '-o', 'json')).stdout) as Record<string, unknown>;
+    expect(JSON.stringify(general)).toContain((await home.folder('west').read()).site.id);
+  });
+
   it("the router's local listener takes only the site's own local client certificate", async () => {
     const folder = home.folder('west');
     const port = String((await folder.read()).site.ports.amqp);
@@ -327,6 +338,9 @@ describe('usage errors exit 2 with one line', () => {
     [['status', '-o', 'xml'], /Allowed choices are text, json, yaml/],
     [['status', '--context', 'prod'], /--context applies to the kubernetes platform only/],
     [['nonsense'], /unknown command 'nonsense'/],
+    [['-n', 'Bad_Name', 'status'], /'-n, --namespace <name>' argument 'Bad_Name' is invalid\. not a valid name/],
+    [['--kubeconfig', 'kc', 'router', 'stat'], /option --kubeconfig applies to site commands, not to "stat"/],
+    [['-o', 'yaml', 'router', 'stat'], /option --output: "yaml" is not one of text, json for "stat"/],
   ];
   it.each(cases)('kskup %j', async (argv, message) => {
     const result = await home.kskup(...argv);

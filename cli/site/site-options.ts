@@ -1,7 +1,9 @@
 // The options every site command shares (--platform, -n, --context,
 // --kubeconfig, -o, --debug), and turning them into the site they mean. They
-// are added to each site command rather than to the program, because `router
-// stat` gives -n and -o other meanings, as skstat does.
+// are accepted before and after the subcommand, as kubectl and the Skupper CLI
+// accept them (`kskup -n west init` and `kskup init -n west`): the program has
+// them too, with positional options so that after `router stat` -n and -o keep
+// skstat's meanings, and a preAction hook hands the program's values down.
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -22,13 +24,10 @@ export interface SiteOptions {
 }
 
 export const GLOBAL_OPTIONS_HELP = `
-Options of every site command:
-  --platform kubernetes|local  where the site runs (or KSKUP_PLATFORM; default: kubernetes
-                               if a kubeconfig is found, otherwise local)
-  -n, --namespace NAME         the site: a Kubernetes namespace, or a local site folder (default "default")
-  --context NAME, --kubeconfig FILE   which cluster (kubernetes platform)
-  -o, --output text|json|yaml  output format (default text)
-  --debug                      show stack traces of errors`;
+The options above are those of every site command, and may come before or
+after the command: kskup -n west init, or kskup init -n west. --platform (or
+KSKUP_PLATFORM) defaults to kubernetes if a kubeconfig is found, otherwise local.
+Before "router stat", -n names the site whose router to ask (its --site).`;
 
 export function addSiteOptions(command: Command): Command {
   return command
@@ -38,6 +37,44 @@ export function addSiteOptions(command: Command): Command {
     .addOption(new Option('--kubeconfig <file>', 'kubeconfig file (kubernetes platform)'))
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('text'))
     .option('--debug', 'show stack traces of errors');
+}
+
+/** The SiteOptions keys, as commander names them. */
+const SITE_OPTION_KEYS = ['platform', 'namespace', 'context', 'kubeconfig', 'output', 'debug'] as const;
+
+/**
+ * Makes the site options work before the subcommand: adds them to the program
+ * (options before the subcommand are the program's, after it the subcommand's)
+ * and, before any action, copies those given to the program into the
+ * subcommand where the subcommand was not given its own. `router stat` has
+ * its own -n and -o (skstat's); there the program's -n means the site (its
+ * --site) and the program's -o the format.
+ */
+export function acceptSiteOptionsFirst(program: Command): void {
+  addSiteOptions(program.enablePositionalOptions());
+  program.hook('preAction', (_program, action) => {
+    const given = SITE_OPTION_KEYS.filter((key) => isGiven(program, key));
+    if (given.length === 0) return;
+    const isSiteCommand = action.options.some((option) => option.attributeName() === 'namespace');
+    for (const key of given) {
+      const target = isSiteCommand || key === 'output' || key === 'debug' ? key : key === 'namespace' ? 'site' : undefined;
+      if (target === undefined) {
+        throw new UsageError(`option --${key} applies to site commands, not to "${action.name()}"`);
+      }
+      if (isGiven(action, target)) continue;
+      const value: unknown = program.getOptionValue(key);
+      const choices = action.options.find((option) => option.attributeName() === target)?.argChoices;
+      if (choices && !choices.includes(String(value))) {
+        throw new UsageError(`option --${key}: "${String(value)}" is not one of ${choices.join(', ')} for "${action.name()}"`);
+      }
+      action.setOptionValueWithSource(target, value, 'cli');
+    }
+  });
+}
+
+function isGiven(command: Command, key: string): boolean {
+  const source = command.getOptionValueSource(key);
+  return source !== undefined && source !== 'default';
 }
 
 function parseNamespace(value: string): string {
