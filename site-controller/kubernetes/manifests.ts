@@ -1,0 +1,372 @@
+// The Kubernetes objects of a site, as pure functions of its settings: what
+// `kskup init` creates and what the Helm chart (charts/kskup) renders. Nothing
+// here talks to a cluster; one apply path writes these (see docs/kubernetes.md).
+//
+// Everything is namespace-scoped (no CRD, no ClusterRole), so a namespace admin
+// can install a site. Every object carries the part-of/managed-by labels; the
+// objects `kskup init` creates are owned by the site ConfigMap, so deleting it
+// has Kubernetes' garbage collector remove the site.
+import type {
+  V1ConfigMap,
+  V1Container,
+  V1Deployment,
+  V1OwnerReference,
+  V1PolicyRule,
+  V1Role,
+  V1RoleBinding,
+  V1Service,
+  V1ServiceAccount,
+  V1ServicePort,
+  V1Toleration,
+} from '@kubernetes/client-node';
+import type { RouterMode } from '../site/model.js';
+
+/** How other sites reach this one: a LoadBalancer Service, a NodePort Service, or not at all (links out only). */
+export type IngressType = 'loadbalancer' | 'nodeport' | 'none';
+export const INGRESS_TYPES: readonly IngressType[] = ['loadbalancer', 'nodeport', 'none'];
+
+/** CPU in Kubernetes quantity form ("100m"), memory likewise ("128Mi"). */
+export interface ResourceSettings {
+  readonly requests: { readonly cpu: string; readonly memory: string };
+  readonly limits: { readonly cpu?: string; readonly memory: string };
+}
+
+/** What a user chooses about a site on a cluster: `kskup init` flags, or the chart's values. */
+export interface KubernetesSiteSettings {
+  readonly name: string;
+  readonly namespace: string;
+  readonly mode: RouterMode;
+  readonly ingress: IngressType;
+  /** Overrides the address read from the ingress Service. */
+  readonly ingressHost?: string;
+  /** Router replicas (interior sites). */
+  readonly routers: number;
+  /** `kskup:<version>` by default. */
+  readonly image: string;
+  readonly imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  readonly routerResources: ResourceSettings;
+  readonly controllerResources: ResourceSettings;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly nodeSelector: Readonly<Record<string, string>>;
+  readonly tolerations: readonly V1Toleration[];
+}
+
+/** Object names. Fixed, so a site is one per namespace and every part can find the others. */
+export const NAMES = {
+  /** Settings: the root owner of the site. */
+  site: 'kskup-site',
+  /** The site document (model.ts), written by the controller and the CLI. */
+  state: 'kskup-site-state',
+  routerConfig: 'kskup-router',
+  /** Every certificate and key the router's sslProfiles name, in one Secret, so a new link changes no pod spec. */
+  routerCerts: 'kskup-router-certs',
+  siteCa: 'kskup-site-ca',
+  siteServer: 'kskup-site-server',
+  localCa: 'kskup-local-ca',
+  localClient: 'kskup-local-client',
+  router: 'kskup-router',
+  controller: 'kskup-controller',
+  /** The router's AMQP listener inside the cluster (management, service sync), mutual TLS with the local CA. */
+  routerLocal: 'kskup-router-local',
+} as const;
+
+/** Container ports. The inter-router and edge numbers are skupper's, so firewalls written for Skupper fit. */
+export const PORTS = {
+  interRouter: 55671,
+  edge: 45671,
+  claims: 8081,
+  amqp: 5671,
+  http: 9090,
+  controllerHealth: 8080,
+} as const;
+
+/** Where the router container finds its config and certificates (volumes; see routerDeployment). */
+export const ROUTER_PATHS = {
+  configFolder: '/etc/kskup/router',
+  configFile: '/etc/kskup/router/skrouterd.json',
+  certsFolder: '/etc/kskup/certs',
+} as const;
+
+export const PART_OF_LABEL = 'app.kubernetes.io/part-of';
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const COMPONENT_LABEL = 'app.kubernetes.io/component';
+export const NAME_LABEL = 'app.kubernetes.io/name';
+
+/** What a site's objects are labelled with, for selection (`-l app.kubernetes.io/part-of=kskup`) and clean-up. */
+export function siteLabels(settings: Pick<KubernetesSiteSettings, 'labels'>, managedBy = 'kskup'): Record<string, string> {
+  return { ...settings.labels, [PART_OF_LABEL]: 'kskup', [MANAGED_BY_LABEL]: managedBy };
+}
+
+function selectorLabels(component: 'router' | 'controller'): Record<string, string> {
+  return { [NAME_LABEL]: `kskup-${component}`, [PART_OF_LABEL]: 'kskup' };
+}
+
+/** The owner every object `kskup init` creates points at: the site ConfigMap, once it exists (its uid). */
+export function siteOwner(site: { readonly metadata?: { readonly name?: string; readonly uid?: string } }): V1OwnerReference {
+  const { name, uid } = site.metadata ?? {};
+  if (!name || !uid) throw new Error('the site ConfigMap has no name or uid yet: create it before its dependants');
+  return { apiVersion: 'v1', kind: 'ConfigMap', name, uid, controller: true, blockOwnerDeletion: true };
+}
+
+interface Context {
+  readonly settings: KubernetesSiteSettings;
+  readonly owner?: V1OwnerReference;
+}
+
+function metadata({ settings, owner }: Context, name: string, extraLabels: Record<string, string> = {}) {
+  return {
+    name,
+    namespace: settings.namespace,
+    labels: { ...siteLabels(settings), ...extraLabels },
+    ...(Object.keys(settings.annotations).length > 0 && { annotations: { ...settings.annotations } }),
+    ...(owner && { ownerReferences: [owner] }),
+  };
+}
+
+/** The site's settings as the controller reads them back (data keys are the settings' names, values strings). */
+export function siteConfigMap(settings: KubernetesSiteSettings): V1ConfigMap {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: metadata({ settings }, NAMES.site),
+    data: {
+      name: settings.name,
+      mode: settings.mode,
+      ingress: settings.ingress,
+      ...(settings.ingressHost !== undefined && { ingressHost: settings.ingressHost }),
+      routers: String(settings.routers),
+    },
+  };
+}
+
+export function controllerServiceAccount(context: Context): V1ServiceAccount {
+  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: metadata(context, NAMES.controller) };
+}
+
+/**
+ * Exactly the verbs the controller uses, and no more (listed in docs/kubernetes.md):
+ * it reads its settings, writes its state, secrets and router config, watches
+ * token Secrets, keeps the per-service Services, reads pods and EndpointSlices
+ * for targets, reads the ingress Service's address, and records Events.
+ */
+export const CONTROLLER_RULES: readonly V1PolicyRule[] = [
+  { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] },
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+  { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+  { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+];
+
+export function controllerRole(context: Context): V1Role {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: metadata(context, NAMES.controller),
+    rules: CONTROLLER_RULES.map((rule) => ({ ...rule, apiGroups: [...(rule.apiGroups ?? [])], resources: [...(rule.resources ?? [])], verbs: [...rule.verbs] })),
+  };
+}
+
+export function controllerRoleBinding(context: Context): V1RoleBinding {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: metadata(context, NAMES.controller),
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: NAMES.controller },
+    subjects: [{ kind: 'ServiceAccount', name: NAMES.controller, namespace: context.settings.namespace }],
+  };
+}
+
+/** Non-root, read-only root filesystem, no privilege escalation, no capabilities: what restricted Pod Security asks. */
+function hardenedContainer(container: V1Container): V1Container {
+  return {
+    ...container,
+    securityContext: {
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+  };
+}
+
+function podPlacement(settings: KubernetesSiteSettings) {
+  return {
+    ...(Object.keys(settings.nodeSelector).length > 0 && { nodeSelector: { ...settings.nodeSelector } }),
+    ...(settings.tolerations.length > 0 && { tolerations: settings.tolerations.map((toleration) => ({ ...toleration })) }),
+  };
+}
+
+function resources(settings: ResourceSettings) {
+  return { requests: { ...settings.requests }, limits: { ...settings.limits } };
+}
+
+/**
+ * The router: `kskup-router -c` on the config the controller keeps in a
+ * ConfigMap, with its certificates from one Secret, both mounted as volumes.
+ * The kubelet updates them by swapping a `..data` symbolic link, which the
+ * router's file watch follows, so a change needs no pod restart. The Secret is
+ * optional so that the pod can start before the controller has made the keys.
+ */
+export function routerDeployment(context: Context): V1Deployment {
+  const { settings } = context;
+  const labels = selectorLabels('router');
+  const ports = [
+    { name: 'amqp', containerPort: PORTS.amqp },
+    { name: 'http', containerPort: PORTS.http },
+    ...(settings.mode === 'interior'
+      ? [
+          { name: 'inter-router', containerPort: PORTS.interRouter },
+          { name: 'edge', containerPort: PORTS.edge },
+          { name: 'claims', containerPort: PORTS.claims },
+        ]
+      : []),
+  ];
+  const probe = (path: string, periodSeconds: number) => ({ httpGet: { path, port: 'http' }, periodSeconds, timeoutSeconds: 2, failureThreshold: 3 });
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: metadata(context, NAMES.router, { [COMPONENT_LABEL]: 'router' }),
+    spec: {
+      replicas: settings.routers,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels: { ...siteLabels(settings), ...labels, [COMPONENT_LABEL]: 'router' } },
+        spec: {
+          automountServiceAccountToken: false,
+          securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000 },
+          ...podPlacement(settings),
+          containers: [
+            hardenedContainer({
+              name: 'router',
+              image: settings.image,
+              imagePullPolicy: settings.imagePullPolicy,
+              command: ['kskup-router'],
+              args: ['-c', ROUTER_PATHS.configFile],
+              // Replicas are routers of their own: each takes its pod's name as its router id.
+              env: [{ name: 'KSKUP_ROUTER_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+              ports,
+              livenessProbe: { ...probe('/healthz', 10), initialDelaySeconds: 5 },
+              readinessProbe: probe('/healthz', 2),
+              resources: resources(settings.routerResources),
+              volumeMounts: [
+                { name: 'router-config', mountPath: ROUTER_PATHS.configFolder, readOnly: true },
+                { name: 'router-certs', mountPath: ROUTER_PATHS.certsFolder, readOnly: true },
+              ],
+            }),
+          ],
+          volumes: [
+            { name: 'router-config', configMap: { name: NAMES.routerConfig } },
+            { name: 'router-certs', secret: { secretName: NAMES.routerCerts, optional: true, defaultMode: 0o400 } },
+          ],
+        },
+      },
+    },
+  };
+}
+
+/** The controller: site and service controllers in one process, with the claims endpoint; `kskup controller run`. */
+export function controllerDeployment(context: Context): V1Deployment {
+  const { settings } = context;
+  const labels = selectorLabels('controller');
+  const probe = (path: string, periodSeconds: number) => ({ httpGet: { path, port: 'health' }, periodSeconds, timeoutSeconds: 2, failureThreshold: 3 });
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: metadata(context, NAMES.controller, { [COMPONENT_LABEL]: 'controller' }),
+    spec: {
+      replicas: 1,
+      // One controller at a time writes the site: never two during a rollout.
+      strategy: { type: 'Recreate' },
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels: { ...siteLabels(settings), ...labels, [COMPONENT_LABEL]: 'controller' } },
+        spec: {
+          serviceAccountName: NAMES.controller,
+          securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000 },
+          ...podPlacement(settings),
+          containers: [
+            hardenedContainer({
+              name: 'controller',
+              image: settings.image,
+              imagePullPolicy: settings.imagePullPolicy,
+              command: ['kskup'],
+              args: ['controller', 'run'],
+              env: [{ name: 'KSKUP_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } }],
+              ports: [
+                { name: 'health', containerPort: PORTS.controllerHealth },
+                { name: 'claims', containerPort: PORTS.claims },
+              ],
+              livenessProbe: { ...probe('/healthz', 10), initialDelaySeconds: 5 },
+              readinessProbe: probe('/readyz', 2),
+              resources: resources(settings.controllerResources),
+            }),
+          ],
+        },
+      },
+    },
+  };
+}
+
+/**
+ * The site's ingress: inter-router, edge and claims ports of the router pods.
+ * Claims are answered by the controller; the router passes that port on to it
+ * (a tcpListener and tcpConnector of its own), so one address serves all three.
+ * `none`: a ClusterIP Service, reachable in the cluster only.
+ */
+export function routerService(context: Context): V1Service {
+  const { settings } = context;
+  const type = settings.ingress === 'loadbalancer' ? 'LoadBalancer' : settings.ingress === 'nodeport' ? 'NodePort' : 'ClusterIP';
+  const ports: V1ServicePort[] =
+    settings.mode === 'interior'
+      ? [
+          { name: 'inter-router', port: PORTS.interRouter, targetPort: 'inter-router' },
+          { name: 'edge', port: PORTS.edge, targetPort: 'edge' },
+          { name: 'claims', port: PORTS.claims, targetPort: 'claims' },
+        ]
+      : [];
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: metadata(context, NAMES.router, { [COMPONENT_LABEL]: 'router' }),
+    spec: { type, selector: selectorLabels('router'), ports },
+  };
+}
+
+/** The router's AMQP listener for the controller and `kskup` commands through the API (mutual TLS, local CA). */
+export function routerLocalService(context: Context): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: metadata(context, NAMES.routerLocal, { [COMPONENT_LABEL]: 'router' }),
+    spec: { type: 'ClusterIP', selector: selectorLabels('router'), ports: [{ name: 'amqp', port: PORTS.amqp, targetPort: 'amqp' }] },
+  };
+}
+
+/** Where the router sends claims connections: the controller's claims endpoint. */
+export function controllerService(context: Context): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: metadata(context, NAMES.controller, { [COMPONENT_LABEL]: 'controller' }),
+    spec: { type: 'ClusterIP', selector: selectorLabels('controller'), ports: [{ name: 'claims', port: PORTS.claims, targetPort: 'claims' }] },
+  };
+}
+
+/** Everything `kskup init` creates after the site ConfigMap, in the order it creates them. */
+export function siteObjects(settings: KubernetesSiteSettings, owner?: V1OwnerReference): (V1ServiceAccount | V1Role | V1RoleBinding | V1Service | V1Deployment)[] {
+  const context = { settings, ...(owner && { owner }) };
+  return [
+    controllerServiceAccount(context),
+    controllerRole(context),
+    controllerRoleBinding(context),
+    controllerService(context),
+    routerLocalService(context),
+    routerService(context),
+    controllerDeployment(context),
+    routerDeployment(context),
+  ];
+}
