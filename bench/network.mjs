@@ -101,7 +101,7 @@ async function convergence() {
 
 /** The route from a router to another, read through management with the CLI's client. */
 async function nodeRoute(node, to) {
-  const { ManagementClient } = await import(join(REPO, 'dist/cli/management-client.js'));
+  const { ManagementClient } = await import(join(REPO, 'dist/router/management/management-client.js'));
   const client = await ManagementClient.connect({ host: '127.0.0.1', port: node.amqp }, { timeoutMs: 2000 });
   try {
     const rows = await client.query('io.skupper.router.router.node', []);

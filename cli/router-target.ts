@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { readNormalListener } from './config-listener.js';
 import { fileProblem, RuntimeError, UsageError } from './errors.js';
-import type { ManagementTarget } from './management-client.js';
+import type { ManagementTarget } from '../router/management/management-client.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 5672;

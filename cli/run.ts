@@ -3,6 +3,7 @@
 // trace only with --debug. Nothing here touches `process`, so tests call it in-process.
 import { CommanderError } from 'commander';
 import type { CommandContext } from './command-context.js';
+import { ManagementError } from '../router/management/management-error.js';
 import { SiteError } from '../site-controller/site/errors.js';
 import { RuntimeError, UsageError } from './errors.js';
 import type { CliIO } from './io.js';
@@ -33,7 +34,7 @@ function report(error: unknown, { io, debug }: CommandContext): number {
     io.stderr.write(`kskup: ${error.message}\n${stack}`);
     return 2;
   }
-  if (error instanceof RuntimeError || error instanceof SiteError) {
+  if (error instanceof RuntimeError || error instanceof SiteError || error instanceof ManagementError) {
     io.stderr.write(`kskup: ${error.message}\n${stack}`);
     return 1;
   }

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManagementClient } from '../cli/management-client.js';
+import { ManagementClient } from '../router/management/management-client.js';
 import { freePort, metric, RouterProcess, waitFor, type Entity } from './helpers/router-process.js';
 import { connect, receiveAll, sendStream, startEchoServer, type TestServer } from './helpers/tcp-tools.js';
 

@@ -3,7 +3,7 @@
 import { type Command, Option } from 'commander';
 import { parsePort, parseSeconds } from '../arguments.js';
 import type { CommandContext } from '../command-context.js';
-import type { ManagementTarget } from '../management-client.js';
+import type { ManagementTarget } from '../../router/management/management-client.js';
 import { DEFAULT_HOST, DEFAULT_PORT, type RouterAddressOptions } from '../router-target.js';
 import type { OutputFormat, SectionName } from './sections.js';
 
@@ -70,7 +70,7 @@ export function addRouterStatCommand(router: Command, context: CommandContext): 
       // Loaded here, not at start: rhea is one of the slower modules to load, and most commands never need it.
       const [{ resolveRouterTarget }, { ManagementClient }, { fetchSection, renderSection }] = await Promise.all([
         import('../router-target.js'),
-        import('../management-client.js'),
+        import('../../router/management/management-client.js'),
         import('./sections.js'),
       ]);
       const target = options.site === undefined ? await resolveRouterTarget(options) : await localSiteTarget(options.site, context);

@@ -1,7 +1,7 @@
 // What each `kskup router stat` section asks the router for and how it prints
 // it, in skstat's spirit: -g is an attribute/value list, the others tables.
 import { RuntimeError } from '../errors.js';
-import { longEntityType, type Entity, type ManagementClient } from '../management-client.js';
+import { longEntityType, type Entity, type ManagementClient } from '../../router/management/management-client.js';
 import { formatCell, formatTable } from '../table.js';
 
 export type SectionName = 'general' | 'connections' | 'nodes' | 'addresses' | 'flows';

@@ -7,7 +7,7 @@ import type { SiteFolder } from '../../site-controller/local/site-folder.js';
 import type { NetworkSnapshot } from '../../site-controller/site/site-controller.js';
 import type { SiteDocument } from '../../site-controller/site/model.js';
 import { existsSync } from 'node:fs';
-import { ManagementClient, type Entity, type ManagementTarget } from '../management-client.js';
+import { ManagementClient, type Entity, type ManagementTarget } from '../../router/management/management-client.js';
 
 export interface LinkStatus {
   readonly name: string;

@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { Socket } from 'node:net';
 import rhea from 'rhea';
 import type { Connection, Delivery, EventContext, Message, Receiver, Sender, Source } from 'rhea';
-import { clientConnectionOptions, type AmqpClientTarget } from '../router/amqp/client-options.js';
-import { RuntimeError } from './errors.js';
+import { clientConnectionOptions, type AmqpClientTarget } from '../amqp/client-options.js';
+import { ManagementError } from './management-error.js';
 
 export const MANAGEMENT_ADDRESS = '$management';
 /** The `type` of operations addressed to the management node itself (QUERY, GET-TYPES). */
@@ -46,9 +46,7 @@ export interface ManagementReply {
 export type Entity = Record<string, unknown>;
 
 /** Any failure to get an answer; the message is one line naming the router. */
-export class ManagementError extends RuntimeError {
-  override readonly name: string = 'ManagementError';
-}
+export { ManagementError };
 
 /** The router answered with a status outside 2xx. */
 export class ManagementStatusError extends ManagementError {
