@@ -63,8 +63,11 @@ export const NAMES = {
   routerCerts: 'kskup-router-certs',
   siteCa: 'kskup-site-ca',
   siteServer: 'kskup-site-server',
-  localCa: 'kskup-local-ca',
+  /** The router's local listener: its server certificate, and the only client certificate it takes (controller, CLI). */
+  localServer: 'kskup-local-server',
   localClient: 'kskup-local-client',
+  /** What the controller knows of the network, for `kskup network status` and `service status`. */
+  network: 'kskup-network',
   router: 'kskup-router',
   controller: 'kskup-controller',
   /** The router's AMQP listener inside the cluster (management, service sync), mutual TLS with the local CA. */
@@ -246,8 +249,6 @@ export function routerDeployment(context: Context): V1Deployment {
               imagePullPolicy: settings.imagePullPolicy,
               command: ['kskup-router'],
               args: ['-c', ROUTER_PATHS.configFile],
-              // Replicas are routers of their own: each takes its pod's name as its router id.
-              env: [{ name: 'KSKUP_ROUTER_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
               ports,
               livenessProbe: { ...probe('/healthz', 10), initialDelaySeconds: 5 },
               readinessProbe: probe('/healthz', 2),

@@ -28,9 +28,21 @@ export interface SiteState {
   readonly listenHost: string;
   readonly interRouterPort: number;
   readonly edgePort: number;
-  /** Local AMQP (management, messaging) and HTTP (health, metrics) ports, on 127.0.0.1. */
+  /** Local AMQP (management, messaging) and HTTP (health, metrics) ports, on `localHost`. */
   readonly amqpPort: number;
   readonly httpPort: number;
+  /**
+   * Where the AMQP and HTTP listeners listen: 127.0.0.1 (the default) where the
+   * controller shares the host; all interfaces in a pod, where the kubelet
+   * probes /healthz and the controller comes through a Service.
+   */
+  readonly localHost?: string;
+  /**
+   * Kubernetes: the router takes claims connections at the ingress and passes
+   * them on to the controller's claims endpoint (a tcpListener and tcpConnector
+   * of its own), so that one Service address serves links and claims.
+   */
+  readonly claimsRelay?: { readonly port: number; readonly host: string; readonly targetPort: number };
   /** The site's own CA and the server certificate of its listeners. */
   readonly caCertFile: string;
   readonly serverCertFile: string;
@@ -69,7 +81,7 @@ export function desiredRouterEntities(site: SiteState): EntityList {
   const entities: EntityList = [
     ['router', { id: site.id, mode: site.mode, metadata: JSON.stringify({ id: site.id, name: site.name }) }],
     ...localListener(site),
-    ['listener', { name: 'http', host: '127.0.0.1', port: site.httpPort, http: true, healthz: true, metrics: true, websockets: false }],
+    ['listener', { name: 'http', host: site.localHost ?? LOOPBACK, port: site.httpPort, http: true, healthz: true, metrics: true, websockets: false }],
     // Service sync: every site's controller hears every other site's announcements.
     ['address', { prefix: SYNC_PREFIX, distribution: 'multicast' }],
   ];
@@ -87,6 +99,15 @@ export function desiredRouterEntities(site: SiteState): EntityList {
       ['connector', { name: `link-${link.name}`, role: link.role, host: link.host, port: link.port, cost: link.cost, sslProfile: `link-${link.name}`, saslMechanisms: 'EXTERNAL' }],
     );
   }
+  if (site.claimsRelay) {
+    // The address is the site's own, so no other site's router ever offers to serve it.
+    const address = `kskup.claims/${site.id}`;
+    const relay = site.claimsRelay;
+    entities.push(
+      ['tcpListener', { name: 'claims', address, host: site.listenHost, port: relay.port }],
+      ['tcpConnector', { name: 'claims', address, host: relay.host, port: relay.targetPort }],
+    );
+  }
   const byName = <T extends { name: string }>(a: T, b: T) => a.name.localeCompare(b.name);
   const connectors = (site.serviceConnectors ?? []).map((c) => ({ name: `${c.address}@${c.host}:${c.port}`, address: c.address, host: c.host, port: c.port }));
   for (const connector of connectors.sort(byName)) entities.push(['tcpConnector', connector]);
@@ -95,8 +116,10 @@ export function desiredRouterEntities(site: SiteState): EntityList {
   return entities;
 }
 
+const LOOPBACK = '127.0.0.1';
+
 function localListener(site: SiteState): EntityList {
-  const listener = { name: 'amqp', host: '127.0.0.1', port: site.amqpPort, role: 'normal' };
+  const listener = { name: 'amqp', host: site.localHost ?? LOOPBACK, port: site.amqpPort, role: 'normal' };
   if (!site.local) return [['listener', listener]];
   return [
     ['sslProfile', { name: LOCAL_PROFILE, ...site.local }],

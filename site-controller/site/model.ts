@@ -25,8 +25,16 @@ export interface SiteRecord {
   readonly id: string;
   readonly mode: RouterMode;
   readonly platform: PlatformName;
-  /** The host other sites reach this site at: in the server certificate and in tokens. */
+  /**
+   * The host other sites reach this site at: in the server certificate and in
+   * tokens. Empty while a Kubernetes site waits for its ingress address.
+   */
   readonly ingressHost: string;
+  /**
+   * Kubernetes sites: how other sites reach it (the ingress Service's type).
+   * `none`: nobody outside, so the site links out but issues no tokens.
+   */
+  readonly ingress?: 'loadbalancer' | 'nodeport' | 'none';
   /**
    * Where the inter-router, edge and claims listeners listen (local platform):
    * 127.0.0.1 for a loopback ingress host, else all interfaces, since an ingress

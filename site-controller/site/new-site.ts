@@ -27,17 +27,27 @@ export interface LocalCredentials {
 const CA_VALIDITY_DAYS = 3650;
 const SERVER_VALIDITY_DAYS = 825;
 
-export async function newSiteIdentity(name: string, hosts: readonly string[]): Promise<SiteIdentity> {
+/**
+ * `hosts`: every name other sites may dial (the server certificate's SANs).
+ * `localHosts`: the names the local listener is reached at (127.0.0.1 on the
+ * local platform; its Service's names on Kubernetes).
+ */
+export async function newSiteIdentity(name: string, hosts: readonly string[], localHosts: readonly string[] = ['127.0.0.1', 'localhost']): Promise<SiteIdentity> {
   const ca = await createCertificateAuthority({ commonName: `kskup site CA ${name}`.slice(0, 64), validityDays: CA_VALIDITY_DAYS });
-  const server = await issueCertificate(ca, { commonName: name, hosts: [...new Set(hosts)], usage: 'server', validityDays: SERVER_VALIDITY_DAYS });
-  return { id: randomUUID(), ca, server, local: await newLocalCredentials(name) };
+  const server = await issueServerCertificate(ca, name, hosts);
+  return { id: randomUUID(), ca, server, local: await newLocalCredentials(name, localHosts) };
 }
 
-async function newLocalCredentials(name: string): Promise<LocalCredentials> {
+/** The server certificate of the site's inter-router, edge and claims listeners; again when its hosts change. */
+export function issueServerCertificate(ca: CertificateAuthority, name: string, hosts: readonly string[]): Promise<KeyedCertificate> {
+  return issueCertificate(ca, { commonName: name, hosts: [...new Set(hosts)], usage: 'server', validityDays: SERVER_VALIDITY_DAYS });
+}
+
+async function newLocalCredentials(name: string, hosts: readonly string[]): Promise<LocalCredentials> {
   // The CA key is dropped once both certificates are signed: nothing else may ever be issued under it.
   const ca = await createCertificateAuthority({ commonName: `kskup local CA ${name}`.slice(0, 64), validityDays: CA_VALIDITY_DAYS });
   const [server, client] = await Promise.all([
-    issueCertificate(ca, { commonName: 'kskup local listener', hosts: ['127.0.0.1', 'localhost'], usage: 'server', validityDays: CA_VALIDITY_DAYS }),
+    issueCertificate(ca, { commonName: 'kskup local listener', hosts: [...hosts], usage: 'server', validityDays: CA_VALIDITY_DAYS }),
     issueCertificate(ca, { commonName: `kskup local client ${name}`.slice(0, 64), usage: 'client', validityDays: CA_VALIDITY_DAYS }),
   ]);
   return { caPem: ca.certPem, server, client };

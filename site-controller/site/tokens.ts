@@ -64,8 +64,15 @@ export async function createToken(storage: SiteStorage, options: TokenOptions, n
 }
 
 function assertCanIssue(document: SiteDocument): void {
-  if (document.site.mode === 'edge') {
-    throw new SiteError(`site "${document.site.name}" is an edge site: edge sites accept no links, so they cannot issue tokens; create the token at an interior site`);
+  const { site } = document;
+  if (site.mode === 'edge') {
+    throw new SiteError(`site "${site.name}" is an edge site: edge sites accept no links, so they cannot issue tokens; create the token at an interior site`);
+  }
+  if (site.ingress === 'none') {
+    throw new SiteError(`site "${site.name}" has --ingress none: no other site can reach it, so it cannot issue tokens; link from it to a site that has an ingress, or init it with --ingress loadbalancer or nodeport`);
+  }
+  if (site.ingressHost === '') {
+    throw new SiteError(`site "${site.name}" does not know its ingress address yet (kskup status says why); tokens name it, so try again once it is known`);
   }
 }
 

@@ -12,6 +12,8 @@ import type { TokenType } from '../site/model.js';
 const PREFIX = 'kskup.io';
 export const TOKEN_TYPE_LABEL = `${PREFIX}/type`;
 const TYPE_LABELS: Record<TokenType, string> = { claim: 'token-claim', cert: 'connection-token' };
+/** The TOKEN_TYPE_LABEL values of token Secrets, for a label selector (`kskup.io/type in (...)`). */
+export const TOKEN_TYPE_VALUES: readonly string[] = Object.values(TYPE_LABELS);
 const ANNOTATIONS = {
   generatedBy: `${PREFIX}/generated-by`,
   siteName: `${PREFIX}/site-name`,
@@ -91,6 +93,12 @@ export function tokenToYaml(token: Token): string {
     data: secret.data,
   };
   return `# kskup ${token.type} token from site "${token.siteName}"; use it once with: kskup link create FILE\n${stringify(document)}`;
+}
+
+/** A token Secret read from the Kubernetes API (data base64, as in the file); `what` names it in errors. */
+export function tokenFromSecret(secret: object, what: string): Token {
+  // JSON is YAML: the one parser checks both.
+  return tokenFromYaml(JSON.stringify(secret), what);
 }
 
 /** Parses a token file's text; `file` names it in errors. */

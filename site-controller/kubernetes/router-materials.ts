@@ -1,0 +1,106 @@
+// What a Kubernetes site's router pods are given: the router config (ConfigMap
+// kskup-router, key skrouterd.json) and every certificate and key its
+// sslProfiles name (Secret kskup-router-certs, one file per key), both mounted
+// into the pod (see manifests.ts). One Secret for all of them, so a new link is
+// a new key, never a new volume, and never a pod restart.
+//
+// The controller writes the Secret before the ConfigMap, so a config never
+// names a file the API server does not have yet; the router re-applies its
+// config whenever the kubelet swaps either volume.
+import type { SiteState } from '../site/desired-router-config.js';
+import { revokedSerials, type SiteDocument } from '../site/model.js';
+import { linkSecretName } from './kube-storage.js';
+import { NAMES, PORTS, ROUTER_PATHS } from './manifests.js';
+
+/** A Secret's data as text: key -> PEM. */
+export type SecretText = Readonly<Record<string, string>>;
+
+/** The Secrets the router's files come from, as read from the API (undefined: not there). */
+export interface RouterSecrets {
+  readonly siteServer?: SecretText;
+  readonly localServer?: SecretText;
+  readonly links: ReadonlyMap<string, SecretText | undefined>;
+}
+
+/** File names inside the certificates folder (keys of the kskup-router-certs Secret). */
+export const CERT_FILES = {
+  siteCa: 'site-ca.crt',
+  siteServerCert: 'site-server.crt',
+  siteServerKey: 'site-server.key',
+  localCa: 'local-ca.crt',
+  localServerCert: 'local-server.crt',
+  localServerKey: 'local-server.key',
+  linkCa: (link: string) => `link-${link}-ca.crt`,
+  linkCert: (link: string) => `link-${link}.crt`,
+  linkKey: (link: string) => `link-${link}.key`,
+} as const;
+
+const path = (file: string) => `${ROUTER_PATHS.certsFolder}/${file}`;
+
+/**
+ * The content of kskup-router-certs. Links whose Secret is missing or
+ * incomplete are left out, and so are their connectors (see routerState): a
+ * link is configured only once its certificate is there.
+ */
+export function routerCertsData(secrets: RouterSecrets): Record<string, string> {
+  const data: Record<string, string> = {};
+  const put = (file: string, value: string | undefined) => {
+    if (value) data[file] = value;
+  };
+  put(CERT_FILES.siteCa, secrets.siteServer?.['ca.crt']);
+  put(CERT_FILES.siteServerCert, secrets.siteServer?.['tls.crt']);
+  put(CERT_FILES.siteServerKey, secrets.siteServer?.['tls.key']);
+  put(CERT_FILES.localCa, secrets.localServer?.['ca.crt']);
+  put(CERT_FILES.localServerCert, secrets.localServer?.['tls.crt']);
+  put(CERT_FILES.localServerKey, secrets.localServer?.['tls.key']);
+  for (const [link, secret] of secrets.links) {
+    if (!linkComplete(secret)) continue;
+    put(CERT_FILES.linkCa(link), secret?.['ca.crt']);
+    put(CERT_FILES.linkCert(link), secret?.['tls.crt']);
+    put(CERT_FILES.linkKey(link), secret?.['tls.key']);
+  }
+  return data;
+}
+
+function linkComplete(secret: SecretText | undefined): boolean {
+  return Boolean(secret?.['ca.crt'] && secret['tls.crt'] && secret['tls.key']);
+}
+
+/** The Secret names a document's links keep their certificates in. */
+export function linkSecretNames(document: SiteDocument): Map<string, string> {
+  return new Map(document.links.map((link) => [link.name, linkSecretName(link.name)]));
+}
+
+/** The router config's input on Kubernetes: container ports, files in the mounted Secret, claims relayed to the controller. */
+export function kubernetesRouterState(document: SiteDocument, namespace: string, secrets: RouterSecrets): SiteState {
+  const { site } = document;
+  return {
+    name: site.name,
+    id: site.id,
+    mode: site.mode,
+    listenHost: '0.0.0.0',
+    interRouterPort: PORTS.interRouter,
+    edgePort: PORTS.edge,
+    amqpPort: PORTS.amqp,
+    httpPort: PORTS.http,
+    localHost: '0.0.0.0',
+    caCertFile: path(CERT_FILES.siteCa),
+    serverCertFile: path(CERT_FILES.siteServerCert),
+    serverKeyFile: path(CERT_FILES.siteServerKey),
+    local: { caCertFile: path(CERT_FILES.localCa), certFile: path(CERT_FILES.localServerCert), privateKeyFile: path(CERT_FILES.localServerKey) },
+    revokedSerials: revokedSerials(document),
+    ...(site.mode === 'interior' && { claimsRelay: { port: PORTS.claims, host: `${NAMES.controller}.${namespace}.svc`, targetPort: PORTS.claims } }),
+    links: document.links
+      .filter((link) => linkComplete(secrets.links.get(link.name)))
+      .map((link) => ({
+        name: link.name,
+        host: link.host,
+        port: link.port,
+        role: link.role,
+        cost: link.cost,
+        caCertFile: path(CERT_FILES.linkCa(link.name)),
+        certFile: path(CERT_FILES.linkCert(link.name)),
+        privateKeyFile: path(CERT_FILES.linkKey(link.name)),
+      })),
+  };
+}
