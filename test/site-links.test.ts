@@ -366,7 +366,7 @@ describe('usage errors exit 2 with one line', () => {
     const env = { ...home.env, KSKUP_PLATFORM: undefined, KUBECONFIG: home.folder('west').stateFile };
     const code = await run(['status'], { stdout: { write: () => true }, stderr: { write: (t: string) => (stderr += t) }, env });
     expect(code).toBe(1);
-    expect(stderr).toContain('the kubernetes platform is not available in this version yet (chosen because a kubeconfig was found at');
+    expect(stderr).toMatch(/^kskup: kubeconfig .* has no current context and no contexts at all \(the kubernetes platform was chosen because a kubeconfig was found at .*; use --platform local for a local site\)\n$/);
     const local = await run(['status', '-n', 'west'], { stdout: { write: () => true }, stderr: { write: () => true }, env: { ...env, KUBECONFIG: join(home.path, 'none') } });
     expect(local).toBe(0);
   });

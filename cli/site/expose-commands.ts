@@ -1,12 +1,11 @@
 // `kskup expose` and `kskup unexpose`: services at this site, for every linked site.
 import { isIP } from 'node:net';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { readNetworkSnapshot } from '../../site-controller/local/network-snapshot.js';
 import { nameProblem, TARGET_TYPES, type TargetType } from '../../site-controller/site/model.js';
 import { exposeService, unexposeService } from '../../service-controller/services.js';
 import { parsePort } from '../arguments.js';
 import type { CommandContext } from '../command-context.js';
-import { UsageError } from '../errors.js';
+import { RuntimeError, UsageError } from '../errors.js';
 import { render } from '../output.js';
 import { addSiteOptions, resolveSite, type ResolvedSite, type SiteOptions } from './site-options.js';
 
@@ -41,7 +40,7 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
       .addOption(new Option('--protocol <protocol>', 'how the service is carried').choices(['tcp']).default('tcp'))
       .addHelpText('after', EXPOSE_EXAMPLES),
   ).action(async (spec: string, options: ExposeOptions) => {
-    const target = resolveSite(options, context);
+    const target = await resolveSite(options, context);
     const { type, name } = parseTarget(spec, target);
     const targetPorts = options.targetPort ?? options.port;
     if (targetPorts.length !== options.port.length) {
@@ -54,14 +53,14 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
     }
     // Ports sorted, each with its target port: the order given on the command line does not make a different service.
     const pairs = options.port.map((port, index) => [port, targetPorts[index] as number] as const).sort(([a], [b]) => a - b);
-    const snapshot = await readNetworkSnapshot(target.folder);
+    const snapshot = await target.readSnapshot();
     const selfId = snapshot?.self.site.id;
     const knownElsewhere = (wanted: string) => {
       const service = snapshot?.services.find((s) => s.address === wanted && s.exposedAt.some((site) => site.id !== selfId));
       return service?.ports;
     };
     const outcome = await exposeService(
-      target.folder,
+      target.storage,
       { type, name, host: name, address, ports: pairs.map(([port]) => port), targetPorts: pairs.map(([, port]) => port) },
       knownElsewhere,
     );
@@ -84,9 +83,9 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
       .addOption(new Option('--address <name>', 'only as this service (default: every service it serves)'))
       .addHelpText('after', '\nExample:\n  kskup unexpose host/localhost --address web -n west'),
   ).action(async (spec: string, options: UnexposeOptions) => {
-    const target = resolveSite(options, context);
+    const target = await resolveSite(options, context);
     const { type, name } = parseTarget(spec, target);
-    const { removed } = await unexposeService(target.folder, type, name, options.address);
+    const { removed } = await unexposeService(target.storage, type, name, options.address);
     context.io.stdout.write(
       await render(options.output, { target: `${type}/${name}`, removed }, () =>
         removed
@@ -107,6 +106,9 @@ function parseTarget(spec: string, site: ResolvedSite): { type: TargetType; name
   if (name === '') throw new UsageError(`"${spec}": no name after "${type}/"`);
   if (type !== 'host' && site.platform === 'local') {
     throw new UsageError(`"${spec}": a ${type} needs the kubernetes platform; on the local platform expose host/HOSTNAME`);
+  }
+  if (type !== 'host') {
+    throw new RuntimeError(`"${spec}": exposing a ${type} on the kubernetes platform is not available in this version yet; expose host/NAME (a Service's DNS name, say) meanwhile`);
   }
   if (type === 'host' && !isHostName(name)) throw new UsageError(`"${spec}": "${name}" is not a host name or IP address`);
   return { type: type as TargetType, name };

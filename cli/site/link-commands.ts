@@ -34,7 +34,7 @@ export function addLinkCommands(program: Command, context: CommandContext): void
       .addOption(new Option('--cost <n>', 'routing cost of the link: flows prefer cheaper paths').argParser(parsePositiveInteger).default(1))
       .addHelpText('after', '\nExamples:\n  kskup link create west.token -n east\n  kskup link create west.token -n east --name to-west --cost 5'),
   ).action(async (file: string, options: CreateOptions) => {
-    const target = resolveSite(options, context);
+    const target = await resolveSite(options, context);
     if (options.name !== undefined && nameProblem(options.name)) throw new UsageError(`option --name: ${nameProblem(options.name)}`);
     let text: string;
     try {
@@ -49,7 +49,7 @@ export function addLinkCommands(program: Command, context: CommandContext): void
     let made;
     try {
       const { createLink } = await import('../../site-controller/site/links.js');
-      made = await createLink(target.folder, token, { cost: options.cost, ...(options.name !== undefined && { name: options.name }) });
+      made = await createLink(target.storage, token, { cost: options.cost, ...(options.name !== undefined && { name: options.name }) });
       progress.done(true);
     } catch (error) {
       progress.done(false);
@@ -64,9 +64,9 @@ export function addLinkCommands(program: Command, context: CommandContext): void
   addSiteOptions(
     link.command('delete').description('remove a link; its connection closes').argument('<name>', 'the link name').addHelpText('after', '\nExample:\n  kskup link delete west -n east'),
   ).action(async (name: string, options: SiteOptions) => {
-    const target = resolveSite(options, context);
+    const target = await resolveSite(options, context);
     const { deleteLink } = await import('../../site-controller/site/links.js');
-    const removed = await deleteLink(target.folder, name);
+    const removed = await deleteLink(target.storage, name);
     context.io.stdout.write(await render(options.output, { deleted: removed.name, remoteSite: removed.remoteSiteName }, () => `Link "${removed.name}" to site "${removed.remoteSiteName}" deleted.\n`));
   });
 
@@ -78,10 +78,10 @@ export function addLinkCommands(program: Command, context: CommandContext): void
       .addOption(new Option('--wait <seconds>', 'wait up to this long for the link(s) to connect; exit 1 if they do not').argParser(parseSeconds))
       .addHelpText('after', '\nExamples:\n  kskup link status -n east\n  kskup link status west -n east --wait 30 -o json'),
   ).action(async (name: string | undefined, options: StatusOptions) => {
-    const target = resolveSite(options, context);
+    const target = await resolveSite(options, context);
     const pick = (status: SiteStatus) => (name === undefined ? status.links : status.links.filter((l) => l.name === name));
     const { readSiteStatus } = await import('./site-status.js');
-    let status = await readSiteStatus(target.folder);
+    let status = await readSiteStatus(target);
     if (name !== undefined && pick(status).length === 0) {
       const known = status.links.map((l) => l.name);
       throw new RuntimeError(`site "${status.document.site.name}" has no link named "${name}"${known.length ? ` (links: ${known.join(', ')})` : ''}`);
@@ -92,7 +92,7 @@ export function addLinkCommands(program: Command, context: CommandContext): void
       const deadline = Date.now() + options.wait * 1000;
       while (!pick(status).every((l) => l.connected) && Date.now() < deadline) {
         await sleep(POLL_MS);
-        status = await readSiteStatus(target.folder);
+        status = await readSiteStatus(target);
       }
       progress.done(pick(status).every((l) => l.connected));
     }

@@ -1,7 +1,6 @@
 // `kskup network status`: every site this site has heard of through service
 // sync, the links between them, and the services each exposes.
 import type { Command } from 'commander';
-import { readNetworkSnapshot } from '../../site-controller/local/network-snapshot.js';
 import type { SiteAnnouncement } from '../../service-controller/sync/announcement.js';
 import type { CommandContext } from '../command-context.js';
 import { RuntimeError } from '../errors.js';
@@ -17,9 +16,9 @@ export function addNetworkCommands(program: Command, context: CommandContext): v
       .description('show every site in the network, the links between them and the services each exposes')
       .addHelpText('after', '\nExamples:\n  kskup network status -n west\n  kskup network status -n west -o json'),
   ).action(async (options: SiteOptions) => {
-    const target = resolveSite(options, context);
-    await target.folder.read();
-    const snapshot = await readNetworkSnapshot(target.folder);
+    const target = await resolveSite(options, context);
+    await target.storage.read();
+    const snapshot = await target.readSnapshot();
     if (!snapshot) throw new RuntimeError(`site "${target.namespace}" has not reported on the network yet: is its process running? (kskup status -n ${target.namespace})`);
     const now = Date.now();
     const all: { announcement: SiteAnnouncement; heardAt?: string }[] = [{ announcement: snapshot.self }, ...snapshot.sites];

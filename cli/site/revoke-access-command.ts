@@ -17,9 +17,9 @@ export function addRevokeAccessCommand(program: Command, context: CommandContext
       .addOption(new Option('--site <site>', 'only the access of this site (name or id)'))
       .addHelpText('after', '\nExamples:\n  kskup revoke-access -n west                 every site linked to west is cut off, and every token revoked\n  kskup revoke-access -n west --site east     only east'),
   ).action(async (options: RevokeOptions) => {
-    const target = resolveSite(options, context);
+    const target = await resolveSite(options, context);
     const { revokeAccess } = await import('../../site-controller/site/tokens.js');
-    const revoked = await revokeAccess(target.folder, options.site === undefined ? {} : { site: options.site });
+    const revoked = await revokeAccess(target.storage, options.site === undefined ? {} : { site: options.site });
     const sites = [...new Set(revoked.map((grant) => grant.siteName ?? `token ${grant.tokenName}`))];
     context.io.stdout.write(
       await render(options.output, { revoked: revoked.map((grant) => ({ serial: grant.serial, site: grant.siteName, siteId: grant.siteId, token: grant.tokenName })) }, () =>

@@ -3,7 +3,6 @@
 // and the flows and bytes through this site's router.
 import type { Command } from 'commander';
 import { siteProcessState } from '../../site-controller/local/launcher.js';
-import { readNetworkSnapshot } from '../../site-controller/local/network-snapshot.js';
 import { routerAddress } from '../../site-controller/site/model.js';
 import type { CommandContext } from '../command-context.js';
 import { render } from '../output.js';
@@ -18,10 +17,12 @@ export function addServiceCommands(program: Command, context: CommandContext): v
       .description('show each service: ports, where it is exposed, the listener here, targets and their health, flows and bytes')
       .addHelpText('after', '\nExamples:\n  kskup service status -n west\n  kskup service status -n west -o json'),
   ).action(async (options: SiteOptions) => {
-    const target = resolveSite(options, context);
-    const document = await target.folder.read();
-    const [snapshot, process] = await Promise.all([readNetworkSnapshot(target.folder), siteProcessState(target.folder)]);
-    const counters = process.running ? await fetchAddressCounters(document.site.ports.http) : new Map<string, AddressCounters>();
+    const target = await resolveSite(options, context);
+    const document = await target.storage.read();
+    const snapshot = await target.readSnapshot();
+    // Flows and bytes come from the local router's /metrics; a cluster site's router is not reachable from here.
+    const process = target.platform === 'local' ? await siteProcessState(target.folder) : undefined;
+    const counters = process?.running ? await fetchAddressCounters(document.site.ports.http) : new Map<string, AddressCounters>();
     const services = (snapshot?.services ?? []).map((entry) => {
       const addresses = entry.ports.map((port) => routerAddress(entry.address, port));
       const total = (key: keyof AddressCounters) => addresses.reduce((sum, address) => sum + (counters.get(address)?.[key] ?? 0), 0);
@@ -39,7 +40,7 @@ export function addServiceCommands(program: Command, context: CommandContext): v
         bytes: { in: total('bytesIn'), out: total('bytesOut') },
       };
     });
-    const warning = process.running ? undefined : `the site process is not running (kskup init -n ${target.namespace} starts it); this is what it knew when it stopped`;
+    const warning = !process || process.running ? undefined : `the site process is not running (kskup init -n ${target.namespace} starts it); this is what it knew when it stopped`;
     context.io.stdout.write(
       await render(options.output, { services, ...(warning && { warning }) }, () => {
         const blocks = services.map((s) =>

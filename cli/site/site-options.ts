@@ -9,6 +9,9 @@ import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { SiteFolder } from '../../site-controller/local/site-folder.js';
+import type { KubernetesSite } from '../../site-controller/kubernetes/kube-site.js';
+import type { NetworkSnapshot } from '../../site-controller/site/site-controller.js';
+import type { SiteStorage } from '../../site-controller/site/storage.js';
 import { nameProblem, type PlatformName } from '../../site-controller/site/model.js';
 import type { CommandContext } from '../command-context.js';
 import { RuntimeError, UsageError } from '../errors.js';
@@ -16,7 +19,8 @@ import { OUTPUT_FORMATS, type OutputFormat } from '../output.js';
 
 export interface SiteOptions {
   readonly platform?: string;
-  readonly namespace: string;
+  /** Undefined: the kubeconfig context's namespace (kubernetes), else "default". */
+  readonly namespace?: string;
   readonly context?: string;
   readonly kubeconfig?: string;
   readonly output: OutputFormat;
@@ -32,7 +36,7 @@ Before "router stat", -n names the site whose router to ask (its --site).`;
 export function addSiteOptions(command: Command): Command {
   return command
     .addOption(new Option('--platform <platform>', 'kubernetes or local (or KSKUP_PLATFORM; default: kubernetes if a kubeconfig is found, else local)'))
-    .addOption(new Option('-n, --namespace <name>', 'the site: a Kubernetes namespace or a local site folder').default('default').argParser(parseNamespace))
+    .addOption(new Option('-n, --namespace <name>', 'the site: a Kubernetes namespace (default: the context\'s, else "default") or a local site folder (default "default")').argParser(parseNamespace))
     .addOption(new Option('--context <name>', 'kubeconfig context (kubernetes platform)'))
     .addOption(new Option('--kubeconfig <file>', 'kubeconfig file (kubernetes platform)'))
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('text'))
@@ -83,29 +87,69 @@ function parseNamespace(value: string): string {
   return value;
 }
 
-export interface ResolvedSite {
-  readonly platform: PlatformName;
+interface SiteTargetCommon {
   /** Why this platform, when it was not asked for: shown so that nobody wonders where the site went. */
   readonly detected?: string;
   readonly namespace: string;
+  /** The site's state: the one thing tokens, links and services change. */
+  readonly storage: SiteStorage;
+  /** What the site's controller last recorded of the network; undefined before it first did. */
+  readSnapshot(): Promise<NetworkSnapshot | undefined>;
+}
+
+export interface LocalTarget extends SiteTargetCommon {
+  readonly platform: 'local';
   readonly folder: SiteFolder;
 }
 
-/** Picks the platform and the site; sets context.debug first so that even these errors honour --debug. */
-export function resolveSite(options: SiteOptions, context: CommandContext): ResolvedSite {
+export interface KubernetesTarget extends SiteTargetCommon {
+  readonly platform: 'kubernetes';
+  readonly site: KubernetesSite;
+}
+
+export type ResolvedSite = LocalTarget | KubernetesTarget;
+
+/**
+ * Picks the platform and the site; sets context.debug first so that even these
+ * errors honour --debug. The Kubernetes modules load only for that platform:
+ * client-node is the heaviest dependency.
+ */
+export async function resolveSite(options: SiteOptions, context: CommandContext): Promise<ResolvedSite> {
   context.debug = options.debug === true;
   const env = context.io.env ?? process.env;
   const { platform, detected } = choosePlatform(options, env);
+  const chosen = detected ? { detected } : {};
   if (platform === 'kubernetes') {
-    throw new RuntimeError(
-      `the kubernetes platform is not available in this version yet${detected ? ` (chosen because ${detected})` : ''}; use --platform local or set KSKUP_PLATFORM=local`,
-    );
+    const [{ kubernetesAccess }, { KubernetesSite }] = await Promise.all([
+      import('../../site-controller/kubernetes/kube-access.js'),
+      import('../../site-controller/kubernetes/kube-site.js'),
+    ]);
+    let access;
+    try {
+      access = kubernetesAccess({ ...(options.kubeconfig !== undefined && { kubeconfig: options.kubeconfig }), ...(options.context !== undefined && { context: options.context }), ...(options.namespace !== undefined && { namespace: options.namespace }) }, env);
+    } catch (error) {
+      // Nobody asked for this platform: say why it was picked, and how to pick the other.
+      if (detected && error instanceof Error) throw new RuntimeError(`${error.message} (the kubernetes platform was chosen because ${detected}; use --platform local for a local site)`, { cause: error });
+      throw error;
+    }
+    const site = new KubernetesSite(access);
+    return { platform, ...chosen, namespace: access.namespace, site, storage: await site.storage(), readSnapshot: () => site.readSnapshot() };
   }
   if (options.context !== undefined || options.kubeconfig !== undefined) {
     throw new UsageError(`option ${options.context !== undefined ? '--context' : '--kubeconfig'} applies to the kubernetes platform only, and the platform is local`);
   }
-  return { platform, ...(detected && { detected }), namespace: options.namespace, folder: SiteFolder.of(env, options.namespace) };
+  const namespace = options.namespace ?? DEFAULT_NAMESPACE;
+  const folder = SiteFolder.of(env, namespace);
+  return { platform, ...chosen, namespace, folder, storage: folder, readSnapshot: async () => (await import('../../site-controller/local/network-snapshot.js')).readNetworkSnapshot(folder) };
 }
+
+/** For commands that only the local platform has yet: a clear refusal on the other. */
+export function requireLocal(target: ResolvedSite, what: string): LocalTarget {
+  if (target.platform !== 'local') throw new RuntimeError(`${what} is not available for kubernetes sites in this version; use --platform local for a local site`);
+  return target;
+}
+
+const DEFAULT_NAMESPACE = 'default';
 
 function choosePlatform(options: SiteOptions, env: Readonly<Record<string, string | undefined>>): { platform: PlatformName; detected?: string } {
   const asked = options.platform ?? env.KSKUP_PLATFORM;
@@ -114,11 +158,14 @@ function choosePlatform(options: SiteOptions, env: Readonly<Record<string, strin
     const source = options.platform !== undefined ? 'option --platform' : 'KSKUP_PLATFORM';
     throw new UsageError(`${source} must be kubernetes or local, not "${asked}"`);
   }
-  const kubeconfig = findKubeconfig(options, env);
-  return kubeconfig ? { platform: 'kubernetes', detected: `a kubeconfig was found at ${kubeconfig}` } : { platform: 'local', detected: 'no kubeconfig was found' };
+  const kubeconfig = findKubeconfig(options.kubeconfig, env);
+  if (kubeconfig) return { platform: 'kubernetes', detected: `a kubeconfig was found at ${kubeconfig}` };
+  if (env.KUBERNETES_SERVICE_HOST) return { platform: 'kubernetes', detected: 'running in a pod (KUBERNETES_SERVICE_HOST is set)' };
+  return { platform: 'local', detected: 'no kubeconfig was found' };
 }
 
-function findKubeconfig(options: SiteOptions, env: Readonly<Record<string, string | undefined>>): string | undefined {
-  const candidates = options.kubeconfig !== undefined ? [options.kubeconfig] : env.KUBECONFIG ? env.KUBECONFIG.split(delimiter) : [join(env.HOME ?? homedir(), '.kube', 'config')];
+/** The kubeconfig file kubectl would read: --kubeconfig, else the first of $KUBECONFIG that exists, else ~/.kube/config. */
+function findKubeconfig(kubeconfig: string | undefined, env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const candidates = kubeconfig !== undefined ? [kubeconfig] : env.KUBECONFIG ? env.KUBECONFIG.split(delimiter) : [join(env.HOME ?? homedir(), '.kube', 'config')];
   return candidates.find((file) => file !== '' && existsSync(file));
 }

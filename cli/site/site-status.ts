@@ -1,9 +1,13 @@
-// What a local site looks like right now: its state joined with what its
-// running router says (through management on the site's local AMQP port): each
-// outgoing link's connector status, and the links other sites hold to it.
+// What a site looks like right now: its state joined with what its running
+// router says. A local site's router is asked through management on the site's
+// local AMQP port (each outgoing link's connector status, and the links other
+// sites hold to it); a cluster site's controller records the same in
+// ConfigMap kskup-network, since its router is not reachable from here.
 import { siteProcessState, type ProcessState } from '../../site-controller/local/launcher.js';
 import { readNetworkSnapshot } from '../../site-controller/local/network-snapshot.js';
 import type { SiteFolder } from '../../site-controller/local/site-folder.js';
+import type { KubernetesSite } from '../../site-controller/kubernetes/kube-site.js';
+import type { ResolvedSite } from './site-options.js';
 import type { NetworkSnapshot } from '../../site-controller/site/site-controller.js';
 import type { SiteDocument } from '../../site-controller/site/model.js';
 import { existsSync } from 'node:fs';
@@ -30,7 +34,8 @@ export interface IncomingLink {
 
 export interface SiteStatus {
   readonly document: SiteDocument;
-  readonly process: ProcessState;
+  /** Local sites: the site process. */
+  readonly process?: ProcessState;
   /** undefined: the router answered; otherwise why it could not be asked. */
   readonly routerProblem?: string;
   readonly links: readonly LinkStatus[];
@@ -41,7 +46,30 @@ export interface SiteStatus {
 
 const ROUTER_TIMEOUT_MS = 3_000;
 
-export async function readSiteStatus(folder: SiteFolder): Promise<SiteStatus> {
+export async function readSiteStatus(target: ResolvedSite): Promise<SiteStatus> {
+  return target.platform === 'local' ? readLocalSiteStatus(target.folder) : readKubernetesSiteStatus(target.site);
+}
+
+/** A cluster site: its document, and the link state and network its controller recorded. */
+async function readKubernetesSiteStatus(site: KubernetesSite): Promise<SiteStatus> {
+  const storage = await site.storage();
+  const [document, snapshot, recorded, routerProblem] = await Promise.all([storage.read(), site.readSnapshot(), site.readLinkStates(), site.routerProblem()]);
+  const links = document.links.map((link): LinkStatus => {
+    const state = recorded?.[link.name];
+    const connected = state?.connected === true;
+    const reason = connected ? '' : (routerProblem ?? state?.reason ?? 'not reported by the controller yet');
+    return { name: link.name, connected, reason, cost: link.cost, remoteSite: link.remoteSiteName, remoteSiteId: link.remoteSiteId, host: link.host, port: link.port };
+  });
+  const heard = snapshot?.sites.map(({ announcement }) => announcement.site) ?? [];
+  // Links into this site, from what the other sites announce of their own links.
+  const incomingIds = new Set(
+    (snapshot?.sites ?? []).flatMap(({ announcement }) => (announcement.links.some((link) => link.remoteSiteId === document.site.id && link.connected) ? [announcement.site.id] : [])),
+  );
+  const connections = [...incomingIds].map((id) => ({ dir: 'in', role: 'inter-router', container: id }));
+  return { document, ...(routerProblem && { routerProblem }), links, incoming: incomingLinks(document, connections, heard), snapshot };
+}
+
+async function readLocalSiteStatus(folder: SiteFolder): Promise<SiteStatus> {
   const document = await folder.read();
   const process = await siteProcessState(folder);
   let connectors: Entity[] = [];

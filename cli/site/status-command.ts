@@ -1,24 +1,38 @@
-// `kskup status`: the site, its process, its router, links and services.
+// `kskup status`: the site, what runs it (a local process, or a cluster's
+// Deployments), its router, links and services, and which platform and why.
 import type { Command } from 'commander';
 import type { CommandContext } from '../command-context.js';
 import { render } from '../output.js';
-import { addSiteOptions, resolveSite, type SiteOptions } from './site-options.js';
+import { addSiteOptions, resolveSite, type ResolvedSite, type SiteOptions } from './site-options.js';
+import type { SiteStatus } from './site-status.js';
 import { linksData, linksText } from './status-text.js';
 
 export function addStatusCommand(program: Command, context: CommandContext): void {
   addSiteOptions(
     program
       .command('status')
-      .description('show the site: its process and router, its links both ways, its services')
+      .description('show the site: what runs it, its router, its links both ways, its services')
       .addHelpText('after', '\nExamples:\n  kskup status -n west\n  kskup status -n west -o json'),
   ).action(async (options: SiteOptions) => {
-    const target = resolveSite(options, context);
+    const target = await resolveSite(options, context);
     const { readSiteStatus } = await import('./site-status.js');
-    const status = await readSiteStatus(target.folder);
+    const status = await readSiteStatus(target);
     const { site } = status.document;
+    const runs = runsData(target, status);
     const data = {
-      site: { name: site.name, id: site.id, namespace: target.namespace, platform: target.platform, mode: site.mode, ingressHost: site.ingressHost, bindHost: site.bindHost, ports: site.ports },
-      process: { running: status.process.running, ...(status.process.pid !== undefined && { pid: status.process.pid }), log: target.folder.logFile },
+      site: {
+        name: site.name,
+        id: site.id,
+        namespace: target.namespace,
+        platform: target.platform,
+        ...(target.detected && { platformReason: target.detected }),
+        mode: site.mode,
+        ingressHost: site.ingressHost,
+        ...(site.ingress && { ingress: site.ingress }),
+        bindHost: site.bindHost,
+        ports: site.ports,
+      },
+      ...runs.data,
       router: { reachable: status.routerProblem === undefined, ...(status.routerProblem && { problem: status.routerProblem }) },
       ...linksData(status.links, status.incoming),
       services: status.document.services.map((service) => ({
@@ -30,15 +44,13 @@ export function addStatusCommand(program: Command, context: CommandContext): voi
     };
     context.io.stdout.write(
       await render(options.output, data, () => {
-        const processLine = status.process.running
-          ? `running, pid ${status.process.pid}`
-          : `NOT RUNNING${status.process.pid !== undefined ? ` (pid ${status.process.pid} has exited)` : ''}: kskup init -n ${target.namespace} starts it again; log ${target.folder.logFile}`;
+        const ingress = site.mode !== 'interior' ? [] : site.ingress === 'none' ? ['  links in: none (--ingress none: this site links out only)'] : [`  links in: ${site.ingressHost ? `${site.ingressHost}:${site.ports.interRouter} (inter-router), ${site.ingressHost}:${site.ports.edge} (edge)` : 'pending: the ingress address is not known yet'}`];
         const lines = [
           `Site "${site.name}" (${site.mode}, ${target.platform} platform${target.detected ? `: ${target.detected}` : ''})`,
           `  id:       ${site.id}`,
-          `  process:  ${processLine}`,
-          `  router:   ${status.routerProblem ?? `answering on 127.0.0.1:${site.ports.amqp}`}`,
-          ...(site.mode === 'interior' ? [`  links in: ${site.ingressHost}:${site.ports.interRouter} (inter-router), ${site.ingressHost}:${site.ports.edge} (edge)`] : []),
+          runs.line,
+          `  router:   ${status.routerProblem ?? runs.routerLine}`,
+          ...ingress,
         ];
         const connected = status.links.filter((link) => link.connected).length;
         const summary = `${status.links.length} link(s) out, ${connected} connected; ${status.incoming.filter((link) => link.connected).length} in`;
@@ -48,4 +60,24 @@ export function addStatusCommand(program: Command, context: CommandContext): voi
       }),
     );
   });
+}
+
+/** What runs the site: the local site process, or the namespace's router and controller Deployments. */
+function runsData(target: ResolvedSite, status: SiteStatus): { data: Record<string, unknown>; line: string; routerLine: string } {
+  if (target.platform === 'kubernetes') {
+    const { access } = target.site;
+    return {
+      data: { kubernetes: { context: access.context, server: access.server, namespace: access.namespace } },
+      line: `  cluster:  ${access.server} (context ${access.context}), namespace ${access.namespace}`,
+      routerLine: 'Deployments kskup-router and kskup-controller ready',
+    };
+  }
+  const { process } = status;
+  const log = target.folder.logFile;
+  const running = process?.running === true;
+  return {
+    data: { process: { running, ...(process?.pid !== undefined && { pid: process.pid }), log } },
+    line: `  process:  ${running ? `running, pid ${process?.pid}` : `NOT RUNNING${process?.pid !== undefined ? ` (pid ${process.pid} has exited)` : ''}: kskup init -n ${target.namespace} starts it again; log ${log}`}`,
+    routerLine: `answering on 127.0.0.1:${status.document.site.ports.amqp}`,
+  };
 }

@@ -38,11 +38,11 @@ export function addTokenCommands(program: Command, context: CommandContext): voi
       .addOption(new Option('--name <name>', 'the token name (default: generated)'))
       .addHelpText('after', CREATE_EXAMPLES),
   ).action(async (file: string, options: CreateOptions) => {
-    const target = resolveSite(options, context);
+    const target = await resolveSite(options, context);
     if (options.name !== undefined && nameProblem(options.name)) throw new UsageError(`option --name: ${nameProblem(options.name)}`);
     if (options.tokenType === 'cert' && options.uses !== 1) throw new UsageError('option --uses applies to claim tokens only: a cert token cannot count its uses');
     const [{ createToken }, { tokenToYaml }] = await Promise.all([import('../../site-controller/site/tokens.js'), import('../../site-controller/token/token-secret.js')]);
-    const created = await createToken(target.folder, { type: options.tokenType, expiryMs: options.expiry, uses: options.uses, ...(options.name !== undefined && { name: options.name }) });
+    const created = await createToken(target.storage, { type: options.tokenType, expiryMs: options.expiry, uses: options.uses, ...(options.name !== undefined && { name: options.name }) });
     try {
       await writeFile(file, tokenToYaml(created), { mode: 0o600 });
       // An existing file keeps its mode on write: tighten it.
@@ -66,9 +66,9 @@ export function addTokenCommands(program: Command, context: CommandContext): voi
       .argument('<name>', 'the token name')
       .addHelpText('after', '\nExample:\n  kskup token revoke claim-1a2b3c4d -n west'),
   ).action(async (name: string, options: SiteOptions) => {
-    const target = resolveSite(options, context);
+    const target = await resolveSite(options, context);
     const { revokeToken } = await import('../../site-controller/site/tokens.js');
-    const { token: revoked, certificates } = await revokeToken(target.folder, name);
+    const { token: revoked, certificates } = await revokeToken(target.storage, name);
     const data = { token: revoked.name, type: revoked.type, revokedAt: revoked.revokedAt, certificatesRevoked: certificates };
     context.io.stdout.write(
       await render(options.output, data, () =>
@@ -78,8 +78,8 @@ export function addTokenCommands(program: Command, context: CommandContext): voi
   });
 
   addSiteOptions(token.command('list').description('list the tokens this site issued')).action(async (options: SiteOptions) => {
-    const target = resolveSite(options, context);
-    const document = await target.folder.read();
+    const target = await resolveSite(options, context);
+    const document = await target.storage.read();
     const now = Date.now();
     const tokens = document.tokens.map((t) => ({
       name: t.name,
