@@ -119,7 +119,7 @@ export class MessagingAgent {
     this.producers.refresh();
     sender.on('sender_close', () => {
       this.dropConsumers((s) => s === sender);
-      this.failInFlight(sender);
+      this.failInFlight(sender, 'link detached');
     });
   }
 
@@ -131,7 +131,7 @@ export class MessagingAgent {
   connectionClosed(connection: Connection): void {
     this.producers.removeWhere((receiver) => receiver.connection === connection);
     this.dropConsumers((sender) => sender.connection === connection);
-    for (const sender of [...this.inFlight.keys()]) if (sender.connection === connection) this.failInFlight(sender);
+    for (const sender of [...this.inFlight.keys()]) if (sender.connection === connection) this.failInFlight(sender, 'connection gone');
   }
 
   /** Receivers gone: what waited in their queues was never sent, so it is routed again (to another consumer if there is one). */
@@ -194,7 +194,7 @@ export class MessagingAgent {
   neighbourLost(peer: PeerConnection): void {
     const sender = this.peerSenders.get(peer);
     this.peerSenders.delete(peer);
-    if (sender) this.failInFlight(sender);
+    if (sender) this.failInFlight(sender, 'connection gone');
   }
 
   acceptPeerLink(receiver: Receiver): void {
@@ -369,18 +369,22 @@ export class MessagingAgent {
   }
 
   /**
-   * The link went before the outcomes of what it carried came back. A delivery
-   * rhea never put on the wire is routed again (to another consumer, or
-   * released if there is none: safe to send again either way); one that went
-   * out may have arrived, so it is modified with delivery-failed.
+   * The link went before the outcomes of what it carried came back. One that
+   * went out may have arrived, so it is modified with delivery-failed. One
+   * that rhea never put on the wire of a connection that is gone never will: it
+   * is routed again (to another consumer, or released if there is none).
+   * When only the link was detached (a receiver closed, its connection stays),
+   * rhea still writes what it holds for the link (within the credit the link
+   * had), so all of it counts as gone out: routing it again could deliver it
+   * twice (found by the moving-consumer test: a rhea receiver gets them).
    */
-  private failInFlight(sender: Sender): void {
+  private failInFlight(sender: Sender, why: 'link detached' | 'connection gone'): void {
     const forwarded = this.inFlight.get(sender);
     if (!forwarded) return;
     this.inFlight.delete(sender);
     for (const [outgoing, { incoming, message }] of forwarded) {
       if (incoming.remote_settled) continue;
-      if (deliveryWritten(sender, outgoing)) this.settle(incoming, (d) => d.modified({ delivery_failed: true }));
+      if (why === 'link detached' || deliveryWritten(sender, outgoing)) this.settle(incoming, (d) => d.modified({ delivery_failed: true }));
       else this.anycast(String(message.to ?? ''), message, incoming);
     }
   }
