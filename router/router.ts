@@ -98,6 +98,7 @@ export class Router {
       servedAddresses: () => [...this.tcp.servedAddresses(), ...this.messaging.advertised()],
       dropPeer: (peer, reason) => this.dropPeer(peer, reason),
       onNeighbourUp: (peer) => this.onNeighbourUp(peer),
+      onRoutingChanged: () => this.messaging.routingChanged(),
     });
     this.management = new ManagementAgent(
       {

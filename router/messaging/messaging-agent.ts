@@ -4,12 +4,18 @@
 // advertised in link state as `amqp:X` (a prefix keeps message addresses apart
 // from TCP service addresses). Messages a client sends to X are routed:
 //   - anycast (the default, "balanced"/"closest"): to one consumer, a local
-//     receiver with credit first, else the nearest router with consumers;
-//     unsettled all the way, so the final receiver's outcome (accepted,
-//     rejected, released, modified) comes back hop by hop to the sender; when
-//     the link it went out on is lost first, the sender gets released (not yet
-//     on the wire) or modified with delivery-failed (it may have arrived), as
-//     from skupper-router, and never waits for an outcome that cannot come;
+//     receiver with credit first, else the nearest router with consumers, else
+//     a local receiver that has spent its credit (the message waits in its
+//     queue, local-consumers.ts); unsettled all the way, so the final
+//     receiver's outcome (accepted, rejected, released, modified) comes back
+//     hop by hop to the sender; when the link it went out on is lost first, the
+//     sender gets released (not yet on the wire) or modified with
+//     delivery-failed (it may have arrived), as from skupper-router, and never
+//     waits for an outcome that cannot come. A router that cannot pass a
+//     message on towards the router it was sent to (its consumer left, or the
+//     routes moved) routes it afresh to another consumer: a message is released
+//     only when no consumer is reachable, and a sender to an address without
+//     one gets no credit (producer-credit.ts);
 //   - multicast (an `address` entity with distribution multicast): one copy to
 //     every receiver in the network. The first router settles the sender's
 //     delivery (accepted) and forwards pre-settled copies that name the routers
@@ -17,9 +23,9 @@
 //     (rings included), gets each message exactly once.
 // Between routers, messages travel on one link per connection and direction
 // to `_kskup/messages`, with routing in message annotations. A message is
-// never queued without credit (that would stall the TCP flows sharing the
-// session): without credit it is released (anycast) or dropped and counted
-// (multicast).
+// never queued on an inter-router link without credit (that would stall the
+// TCP flows sharing the session): without credit it goes another way or is
+// released (anycast), or is dropped and counted (multicast).
 import type { Connection, Delivery, EventContext, Message, Receiver, Sender } from 'rhea';
 import type { AddressEntity } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
@@ -27,12 +33,24 @@ import type { PeerConnection } from '../peer/peer-connection.js';
 import { markOwnLink } from '../peer/own-links.js';
 import type { Target } from '../routing/index.js';
 import { deliveryWritten, spendableCredit } from '../amqp/sender-credit.js';
+import { LocalConsumers, type Undelivered } from './local-consumers.js';
+import { ProducerCredit } from './producer-credit.js';
 
 export const MESSAGES_ADDRESS = '_kskup/messages';
 export const CONSUMER_PREFIX = 'amqp:';
+/** A client sender's window, as skupper-router's default linkCapacity. */
 const CLIENT_CREDIT = 250;
 const PEER_CREDIT = 1000;
 const TO_ROUTER = 'x-kskup-to';
+/** Inter-router links an anycast message has crossed. */
+const HOPS = 'x-kskup-hops';
+/**
+ * An anycast message is not sent across more inter-router links than this:
+ * while routers' views of the network disagree (for the moments a change takes
+ * to flood) one router's route could lead back through another, and a message
+ * must not circle. Far more than any path in a network of sites.
+ */
+const MAX_HOPS = 32;
 const MULTICAST_TARGETS = 'x-kskup-targets';
 /** The edge router a multicast message came up from: it is not sent back down to it. */
 const FROM_EDGE = 'x-kskup-from-edge';
@@ -51,19 +69,38 @@ export interface MessagingDeps {
   readonly onConsumersChanged: () => void;
 }
 
+/** An anycast message being routed, with what its annotations say. */
+interface AnycastSend {
+  readonly address: string;
+  readonly message: Message;
+  readonly delivery: Delivery;
+  readonly annotations: Record<string, unknown>;
+  readonly hops: number;
+}
+
 export class MessagingAgent {
-  private readonly consumers = new Map<string, Sender[]>();
+  private readonly consumers: LocalConsumers;
+  private readonly producers = new ProducerCredit(CLIENT_CREDIT);
   private readonly peerSenders = new Map<PeerConnection, Sender>();
   /** Messages handed to rhea per sender; with rhea's delivery_count, what is still queued. */
   private readonly queued = new WeakMap<Sender, number>();
-  private roundRobin = 0;
   dropped = 0;
 
-  constructor(private readonly deps: MessagingDeps) {}
+  constructor(private readonly deps: MessagingDeps) {
+    this.consumers = new LocalConsumers({
+      credit: (sender) => this.credit(sender),
+      send: (sender, item) => this.forward(sender, item.message, item.incoming),
+    });
+  }
 
   /** Addresses with receivers here, as advertised in link state. */
   advertised(): string[] {
-    return [...this.consumers.keys()].map((address) => CONSUMER_PREFIX + address);
+    return this.consumers.addresses().map((address) => CONSUMER_PREFIX + address);
+  }
+
+  /** Routes or the consumers they lead to changed: senders whose address became reachable get credit. */
+  routingChanged(): void {
+    this.producers.refresh();
   }
 
   // ---- clients ----
@@ -77,13 +114,12 @@ export class MessagingAgent {
     }
     // Answer with the same source: strict clients (Qpid Proton) check that it matches.
     sender.set_source({ address });
-    const list = this.consumers.get(address) ?? [];
-    list.push(sender);
-    this.consumers.set(address, list);
-    if (list.length === 1) this.deps.onConsumersChanged();
+    this.watchOutcomes(sender);
+    if (this.consumers.add(address, sender)) this.deps.onConsumersChanged();
+    this.producers.refresh();
     sender.on('sender_close', () => {
       this.dropConsumers((s) => s === sender);
-      this.failInFlight(sender);
+      this.failInFlight(sender, 'link detached');
     });
   }
 
@@ -93,22 +129,16 @@ export class MessagingAgent {
    * the connection, which piles up listeners on a client with many receivers.)
    */
   connectionClosed(connection: Connection): void {
+    this.producers.removeWhere((receiver) => receiver.connection === connection);
     this.dropConsumers((sender) => sender.connection === connection);
-    for (const sender of [...this.inFlight.keys()]) if (sender.connection === connection) this.failInFlight(sender);
+    for (const sender of [...this.inFlight.keys()]) if (sender.connection === connection) this.failInFlight(sender, 'connection gone');
   }
 
+  /** Receivers gone: what waited in their queues was never sent, so it is routed again (to another consumer if there is one). */
   private dropConsumers(gone: (sender: Sender) => boolean): void {
-    let changed = false;
-    for (const [address, senders] of this.consumers) {
-      const remaining = senders.filter((sender) => !gone(sender));
-      if (remaining.length === senders.length) continue;
-      if (remaining.length > 0) this.consumers.set(address, remaining);
-      else {
-        this.consumers.delete(address);
-        changed = true;
-      }
-    }
-    if (changed) this.deps.onConsumersChanged();
+    const { lastGone, orphans } = this.consumers.remove(gone);
+    if (lastGone) this.deps.onConsumersChanged();
+    for (const { address, item } of orphans) this.anycast(address, item.message, item.incoming);
   }
 
   /** A client attached a sender: messages to its target address (or each message's `to`). */
@@ -116,19 +146,40 @@ export class MessagingAgent {
     const target = (receiver.target as { address?: string } | undefined)?.address;
     // Anonymous producers (no target address; each message says `to`) get a null-address target back.
     receiver.set_target({ address: target ?? (null as unknown as string) });
-    receiver.add_credit(CLIENT_CREDIT);
+    // A sender to one anycast address waits for credit until a consumer of it is reachable.
+    this.producers.add(receiver, target !== undefined && !this.isMulticast(target) ? () => this.canReach(target) : () => true);
+    receiver.on('receiver_close', () => this.producers.removeWhere((other) => other === receiver));
     receiver.on('message', (context: EventContext) => {
-      receiver.add_credit(1);
       const message = context.message;
       const delivery = context.delivery;
       if (!message || !delivery) return;
+      this.producers.received(delivery);
       const address = message.to ?? (receiver.target as { address?: string } | undefined)?.address;
       if (!address) {
-        delivery.reject({ condition: 'amqp:invalid-field', description: 'no address: set the link target or the message "to"' });
+        this.settle(delivery, (d) => d.reject({ condition: 'amqp:invalid-field', description: 'no address: set the link target or the message "to"' }));
         return;
       }
       this.route(String(address), message, delivery);
     });
+  }
+
+  /**
+   * Whether an anycast message to the address would find a consumer now: one
+   * here, or a router with one that a connection leads towards.
+   */
+  private canReach(address: string): boolean {
+    if (this.consumers.has(address)) return true;
+    return this.deps.consumersOf(address).some((target) => {
+      if (target.router === this.deps.selfId) return false;
+      const peer = this.deps.peerTowards(target.router);
+      return peer !== undefined && this.peerSenders.has(peer);
+    });
+  }
+
+  /** Gives an incoming delivery its outcome; a client sender's credit for it comes back. */
+  private settle(incoming: Delivery, outcome: (delivery: Delivery) => void): void {
+    outcome(incoming);
+    this.producers.settled(incoming);
   }
 
   // ---- between routers ----
@@ -137,12 +188,13 @@ export class MessagingAgent {
     const sender = markOwnLink(peer.connection.open_sender({ target: { address: MESSAGES_ADDRESS } }));
     this.peerSenders.set(peer, sender);
     this.watchOutcomes(sender);
+    this.producers.refresh();
   }
 
   neighbourLost(peer: PeerConnection): void {
     const sender = this.peerSenders.get(peer);
     this.peerSenders.delete(peer);
-    if (sender) this.failInFlight(sender);
+    if (sender) this.failInFlight(sender, 'connection gone');
   }
 
   acceptPeerLink(receiver: Receiver): void {
@@ -170,36 +222,58 @@ export class MessagingAgent {
     else this.anycast(address, message, delivery);
   }
 
+  /**
+   * Anycast, at every router a message passes: to the router it was sent to
+   * while that still leads to a consumer; else chosen afresh here (a local
+   * receiver with credit, the nearest router with a consumer, a local receiver
+   * without credit); released only if there is none.
+   */
   private anycast(address: string, message: Message, delivery: Delivery): void {
     const annotations = (message.message_annotations ?? {}) as Record<string, unknown>;
     const named = typeof annotations[TO_ROUTER] === 'string' ? (annotations[TO_ROUTER] as string) : undefined;
+    const hops = typeof annotations[HOPS] === 'number' ? (annotations[HOPS] as number) : 0;
     if (delivery.remote_settled) {
       // Sent pre-settled (at most once): nothing to report back, so forward it settled too.
       delivery.update(true);
     }
-    if (named === undefined || named === this.deps.selfId) {
-      const local = this.localConsumerWithCredit(address);
-      if (local) return this.forward(local, { ...message, to: address }, delivery);
-      if (named === this.deps.selfId) return delivery.remote_settled ? void this.dropped++ : delivery.release();
+    const send = { address, message, delivery, annotations, hops };
+    if (named === this.deps.selfId) {
+      // Sent here for a receiver here: the one that waits (in order) if all have spent their credit.
+      const here = this.consumers.pick(address);
+      if (here) return this.deliverHere(here, send);
+    } else if (named !== undefined && this.sendTowards(named, send)) return;
+    const ready = this.consumers.ready(address);
+    if (ready) return this.deliverHere(ready, send);
+    for (const target of this.deps.consumersOf(address)) {
+      if (target.router === this.deps.selfId || target.router === named) continue;
+      if (this.sendTowards(target.router, send)) return;
     }
-    const target =
-      named !== undefined && named !== this.deps.selfId
-        ? named
-        : this.deps.consumersOf(address).find((t) => t.router !== this.deps.selfId)?.router;
-    const peer = target === undefined ? undefined : this.deps.peerTowards(target);
+    const waiting = this.consumers.pick(address);
+    if (waiting) return this.deliverHere(waiting, send);
+    if (delivery.remote_settled) this.dropped++;
+    else this.settle(delivery, (d) => d.release());
+    this.producers.noConsumer(delivery);
+  }
+
+  private deliverHere(consumer: Sender, { address, message, delivery }: AnycastSend): void {
+    const item: Undelivered = { message: { ...message, to: address }, incoming: delivery };
+    if (!this.consumers.deliver(consumer, item)) this.dropped++;
+  }
+
+  /** Forwards towards `router` if a connection leads there with credit (and the message has hops left). */
+  private sendTowards(router: string, { address, message, delivery, annotations, hops }: AnycastSend): boolean {
+    if (hops >= MAX_HOPS) return false;
+    const peer = this.deps.peerTowards(router);
     const link = peer ? this.peerSenders.get(peer) : undefined;
-    if (!link || !target || this.credit(link) <= 0) {
-      if (delivery.remote_settled) this.dropped++;
-      else delivery.release();
-      return;
-    }
-    this.forward(link, { ...message, to: address, message_annotations: { ...annotations, [TO_ROUTER]: target } }, delivery);
+    if (!link || this.credit(link) <= 0) return false;
+    this.forward(link, { ...message, to: address, message_annotations: { ...annotations, [TO_ROUTER]: router, [HOPS]: hops + 1 } }, delivery);
+    return true;
   }
 
   private multicast(address: string, message: Message, delivery: Delivery): void {
     const annotations = (message.message_annotations ?? {}) as Record<string, unknown>;
     const listed = annotations[MULTICAST_TARGETS];
-    if (!delivery.remote_settled) delivery.accept();
+    if (!delivery.remote_settled) this.settle(delivery, (d) => d.accept());
     if (this.deps.isEdge) return this.multicastAtEdge(address, message, Array.isArray(listed));
     // At the first router: every router with receivers. Further on: the ones this copy is for.
     const targets = Array.isArray(listed)
@@ -240,7 +314,7 @@ export class MessagingAgent {
   }
 
   private deliverLocally(address: string, message: Message): void {
-    for (const consumer of this.consumers.get(address) ?? []) {
+    for (const consumer of this.consumers.of(address)) {
       if (this.credit(consumer) > 0) this.sendSettled(consumer, { ...message, to: address });
       else this.dropped++;
     }
@@ -260,7 +334,7 @@ export class MessagingAgent {
     this.queued.set(sender, (this.queued.get(sender) ?? 0) + 1);
     let forwarded = this.inFlight.get(sender);
     if (!forwarded) this.inFlight.set(sender, (forwarded = new Map()));
-    forwarded.set(sender.send(message), incoming);
+    forwarded.set(sender.send(message), { incoming, message });
   }
 
   private sendSettled(sender: Sender, message: Message): void {
@@ -268,23 +342,25 @@ export class MessagingAgent {
     (sender.send(message) as { settled: boolean }).settled = true;
   }
 
-  /** Per outgoing link: its unsettled forwarded deliveries, each with the delivery it came from. */
-  private readonly inFlight = new Map<Sender, Map<Delivery, Delivery>>();
+  /** Per outgoing link: its unsettled forwarded deliveries, each with the delivery it came from and the message as sent. */
+  private readonly inFlight = new Map<Sender, Map<Delivery, { readonly incoming: Delivery; readonly message: Message }>>();
 
   /** Passes each final outcome of a forwarded delivery back to the delivery it came from. */
   private watchOutcomes(sender: Sender): void {
     const relay = (outcome: 'accept' | 'reject' | 'release' | 'modified') => (context: EventContext) => {
       const { delivery } = context;
       const forwarded = this.inFlight.get(sender);
-      const incoming = delivery ? forwarded?.get(delivery) : undefined;
+      const incoming = delivery ? forwarded?.get(delivery)?.incoming : undefined;
       if (!delivery || !forwarded || !incoming) return;
       forwarded.delete(delivery);
       if (forwarded.size === 0) this.inFlight.delete(sender);
       if (incoming.remote_settled) return;
       const state = (delivery as { remote_state?: { error?: unknown; delivery_failed?: boolean; undeliverable_here?: boolean } }).remote_state;
-      if (outcome === 'reject') incoming.reject(state?.error as never);
-      else if (outcome === 'modified') incoming.modified({ delivery_failed: state?.delivery_failed === true, undeliverable_here: state?.undeliverable_here === true });
-      else incoming[outcome]();
+      this.settle(incoming, (d) => {
+        if (outcome === 'reject') d.reject(state?.error as never);
+        else if (outcome === 'modified') d.modified({ delivery_failed: state?.delivery_failed === true, undeliverable_here: state?.undeliverable_here === true });
+        else d[outcome]();
+      });
     };
     sender.on('accepted', relay('accept'));
     sender.on('rejected', relay('reject'));
@@ -293,33 +369,25 @@ export class MessagingAgent {
   }
 
   /**
-   * The link went before the outcomes of what it carried came back. A delivery
-   * rhea never put on the wire is released (safe to send again); one that went
-   * out may have arrived, so it is modified with delivery-failed.
+   * The link went before the outcomes of what it carried came back. One that
+   * went out may have arrived, so it is modified with delivery-failed. One
+   * that rhea never put on the wire of a connection that is gone never will: it
+   * is routed again (to another consumer, or released if there is none).
+   * When only the link was detached (a receiver closed, its connection stays),
+   * rhea still writes what it holds for the link (within the credit the link
+   * had), so all of it counts as gone out: routing it again could deliver it
+   * twice (found by the moving-consumer test: a rhea receiver gets them).
    */
-  private failInFlight(sender: Sender): void {
+  private failInFlight(sender: Sender, why: 'link detached' | 'connection gone'): void {
     const forwarded = this.inFlight.get(sender);
     if (!forwarded) return;
     this.inFlight.delete(sender);
-    for (const [outgoing, incoming] of forwarded) {
+    for (const [outgoing, { incoming, message }] of forwarded) {
       if (incoming.remote_settled) continue;
-      if (deliveryWritten(sender, outgoing)) incoming.modified({ delivery_failed: true });
-      else incoming.release();
+      if (why === 'link detached' || deliveryWritten(sender, outgoing)) this.settle(incoming, (d) => d.modified({ delivery_failed: true }));
+      else this.anycast(String(message.to ?? ''), message, incoming);
     }
   }
-
-  private localConsumerWithCredit(address: string): Sender | undefined {
-    const ready = (this.consumers.get(address) ?? []).filter((sender) => this.credit(sender) > 0);
-    if (ready.length === 0) return undefined;
-    const chosen = ready[this.roundRobin++ % ready.length]!;
-    if (!this.outcomeWatched.has(chosen)) {
-      this.outcomeWatched.add(chosen);
-      this.watchOutcomes(chosen);
-    }
-    return chosen;
-  }
-
-  private readonly outcomeWatched = new WeakSet<Sender>();
 
   /** Link credit less what is queued and not yet transferred. */
   private credit(sender: Sender): number {

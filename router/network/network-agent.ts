@@ -36,6 +36,11 @@ export interface NetworkAgentDeps {
   readonly dropPeer: (peer: PeerConnection, reason: string) => void;
   /** A neighbour said hello for the first time on this connection. */
   readonly onNeighbourUp: (peer: PeerConnection) => void;
+  /**
+   * Link state was recomputed (an ad came or went, or the routes changed), or
+   * an edge router's uplink changed: what targets() answers may differ now.
+   */
+  readonly onRoutingChanged?: () => void;
 }
 
 export class NetworkAgent {
@@ -116,6 +121,7 @@ export class NetworkAgent {
     if (uplink !== this.announcedTo) {
       this.deps.log.info({ uplink: uplink?.remoteId }, uplink ? `edge uplink is ${uplink.remoteId}` : 'no edge uplink');
       this.announcedTo = uplink;
+      this.deps.onRoutingChanged?.();
     }
   }
 
@@ -268,6 +274,8 @@ export class NetworkAgent {
       const summary = Object.fromEntries([...this.routeTable].map(([router, route]) => [router, `${route.nextHop}/${route.cost}`]));
       this.deps.log.info({ routes: summary }, 'routes changed');
     }
+    // Even with the same routes, an ad may have brought or taken an address.
+    this.deps.onRoutingChanged?.();
   }
 
   private sayHello(): void {
