@@ -151,7 +151,9 @@ describe('two local sites on one host: A - B', () => {
   });
 
   it('a site whose listener host is not an address of this machine: status shows each listener as not listening, with the reason', async () => {
-    // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): never an address of this host.
+    // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): never an address of this host, so
+    // binding it fails with EADDRNOTAVAIL (unless net.ipv4.ip_nonlocal_bind is set).
+    // No port anywhere can help: the listener stays down, and status says why.
     await home.ok('init', '-n', 'nowhere', '--listener-host', '192.0.2.1');
     await linkSites('a', 'nowhere');
     await home.ok('expose', 'host/127.0.0.1', '--port', String(echo.port), '--address', 'unbindable', '-n', 'a');
