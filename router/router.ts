@@ -20,7 +20,7 @@ import { CONSUMER_PREFIX, MESSAGES_ADDRESS, MessagingAgent } from './messaging/m
 import { NetworkAgent } from './network/network-agent.js';
 import { VERSION } from './version.js';
 import { CONTROL_ADDRESS, PeerConnection, type PeerOrigin } from './peer/peer-connection.js';
-import { TcpAdaptor } from './tcp/tcp-adaptor.js';
+import { TcpAdaptor, type TcpListenerStatus } from './tcp/tcp-adaptor.js';
 import { loadTlsMaterial, type TlsMaterial } from './tls/ssl-profile.js';
 
 export const PRODUCT = 'kskup';
@@ -113,7 +113,7 @@ export class Router {
         reconfigure: async (next) => void (await this.reconfigure(next)),
         rows: (type) => this.rows(type),
         connectorStatus: (name) => this.connectorStatus(name),
-        tcpListenerStatus: (name) => this.tcpListenerStatus(name),
+        tcpListenerStatus: (name) => this.tcpListenerStatus(name)?.bind,
       },
       logging.module('AGENT'),
     );
@@ -540,8 +540,8 @@ export class Router {
     }
   }
 
-  /** Whether a tcpListener is bound, or why not; undefined if there is none by that name. */
-  tcpListenerStatus(name: string): BindStatus | undefined {
+  /** A tcpListener's configured port and whether it is bound there, or why not; undefined if there is none by that name. */
+  tcpListenerStatus(name: string): TcpListenerStatus | undefined {
     return this.tcp.listenerStatus(name);
   }
 

@@ -41,6 +41,12 @@ export interface TcpAdaptorDeps {
   readonly onListenerStatus: (entity: TcpListenerEntity, status: BindStatus) => void;
 }
 
+export interface TcpListenerStatus {
+  /** The port its config names (0: any). */
+  readonly port: number;
+  readonly bind: BindStatus;
+}
+
 interface ListenerRuntime {
   readonly entity: TcpListenerEntity;
   readonly bound: BoundServer;
@@ -110,9 +116,10 @@ export class TcpAdaptor {
     return runtime;
   }
 
-  /** Whether the named tcpListener is bound, or why not; undefined for one not configured. */
-  listenerStatus(name: string): BindStatus | undefined {
-    return this.listeners.get(name)?.bound.status();
+  /** The port the named tcpListener is configured for, and whether it is bound there (or why not); undefined for one not configured. */
+  listenerStatus(name: string): TcpListenerStatus | undefined {
+    const runtime = this.listeners.get(name);
+    return runtime && { port: runtime.entity.port, bind: runtime.bound.status() };
   }
 
   /** Stops accepting; flows already open through it carry on until they end. */

@@ -15,7 +15,7 @@ import { routerConfigText } from '../site/desired-router-config.js';
 import { redeemClaimAt } from '../site/tokens.js';
 import { startClaimsServer } from '../token/claims-server.js';
 import { SiteController, type ListenerStatus, type SyncTimings } from '../site/site-controller.js';
-import type { BindStatus } from '../../router/net/bound-server.js';
+import type { TcpListenerStatus } from '../../router/tcp/tcp-adaptor.js';
 import { portsOfOtherSites } from './other-sites.js';
 import { atomicWrite, SiteFolder } from './site-folder.js';
 
@@ -106,11 +106,12 @@ export async function runSite(folder: SiteFolder, timings: SyncTimings): Promise
   };
 }
 
-function listenerStatus(status: BindStatus | undefined): ListenerStatus | undefined {
+function listenerStatus(status: TcpListenerStatus | undefined): ListenerStatus | undefined {
   if (!status) return undefined;
-  if (status.state === 'up') return { listening: true };
-  if (status.state === 'down') return { listening: false, reason: status.reason, failed: true };
-  return { listening: false, reason: 'binding', failed: false };
+  const { port, bind } = status;
+  if (bind.state === 'up') return { port, listening: true };
+  if (bind.state === 'down') return { port, listening: false, reason: bind.reason, failed: true };
+  return { port, listening: false, reason: 'binding', failed: false };
 }
 
 async function withDeadline(work: Promise<void>, ms: number, undo: () => Promise<void>, message: string): Promise<void> {

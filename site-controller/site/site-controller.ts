@@ -48,8 +48,14 @@ export interface SnapshotListener {
   readonly reason?: string;
 }
 
-/** A service listener as the router has it: bound, or not and why (`binding` before its first attempt's outcome). */
-export type ListenerStatus = { readonly listening: true } | { readonly listening: false; readonly reason: string; readonly failed: boolean };
+/**
+ * A service listener as the router has it: the port it is configured for, and
+ * bound there, or not and why (`failed` once an attempt failed; before the
+ * first attempt's outcome the reason is `binding`).
+ */
+export type ListenerStatus =
+  | { readonly port: number; readonly listening: true }
+  | { readonly port: number; readonly listening: false; readonly reason: string; readonly failed: boolean };
 
 export interface SiteControllerDeps {
   readonly storage: SiteStorage;
@@ -225,14 +231,20 @@ export class SiteController {
     await this.writeSnapshot(own, services);
   }
 
-  /** Wanted listeners the router tried and failed to bind, with the reason. */
+  /** Wanted listeners the router tried and failed to bind at their recorded port, with the reason. */
   private unboundListeners(wanted: ReadonlyMap<string, number>): Map<string, string> {
     const unbound = new Map<string, string>();
     for (const address of this.configuredListeners) {
-      const status = wanted.has(address) ? this.deps.listenerStatus(address) : undefined;
+      const status = wanted.has(address) ? this.listenerStatus(address) : undefined;
       if (status && !status.listening && status.failed) unbound.set(address, status.reason);
     }
     return unbound;
+  }
+
+  /** The router's status of the listener at its recorded port: one still at an older port (a change not applied yet) is not that listener. */
+  private listenerStatus(address: string): ListenerStatus | undefined {
+    const status = this.deps.listenerStatus(address);
+    return status && status.port === this.document.listenerPorts[address] ? status : undefined;
   }
 
   private routerState(wanted: ReadonlyMap<string, number>): SiteState {
@@ -290,8 +302,10 @@ export class SiteController {
         [...this.configuredListeners].flatMap((address) => {
           const port = this.document.listenerPorts[address];
           if (port === undefined) return [];
-          const status = this.deps.listenerStatus(address) ?? { listening: false, reason: 'not in the router configuration yet', failed: false };
-          const listener: SnapshotListener = status.listening ? { host: listenerHost, port, listening: true } : { host: listenerHost, port, listening: false, reason: status.reason };
+          const status = this.listenerStatus(address);
+          const listener: SnapshotListener = status?.listening
+            ? { host: listenerHost, port, listening: true }
+            : { host: listenerHost, port, listening: false, reason: status?.reason ?? 'not in the router configuration yet' };
           return [[address, listener]];
         }),
       ),
