@@ -156,9 +156,10 @@ function readNetwork(site) {
   }
 }
 
-/** This site's listener port for `key` (service:port), or undefined. */
+/** This site's listener port for `key` (service:port) once its router has it bound, or undefined. */
 function listenerPort(site, key) {
-  return readNetwork(site)?.listeners?.[key]?.port;
+  const listener = readNetwork(site)?.listeners?.[key];
+  return listener?.listening ? listener.port : undefined;
 }
 
 /**

@@ -9,6 +9,7 @@ import type { ConfigDiff, ConnectorEntity, ListenerEntity, RouterConfig, SslProf
 import { HttpListener } from './http/http-listener.js';
 import type { Logger, RouterLogging } from './log/logger.js';
 import { RouterMetrics } from './metrics.js';
+import type { BindStatus } from './net/bound-server.js';
 import { AmqpListener } from './peer/amqp-listener.js';
 import { isOwnLink } from './peer/own-links.js';
 import { tuneRhea } from './peer/rhea-tuning.js';
@@ -19,12 +20,15 @@ import { CONSUMER_PREFIX, MESSAGES_ADDRESS, MessagingAgent } from './messaging/m
 import { NetworkAgent } from './network/network-agent.js';
 import { VERSION } from './version.js';
 import { CONTROL_ADDRESS, PeerConnection, type PeerOrigin } from './peer/peer-connection.js';
-import { TcpAdaptor } from './tcp/tcp-adaptor.js';
+import { TcpAdaptor, type TcpListenerStatus } from './tcp/tcp-adaptor.js';
 import { loadTlsMaterial, type TlsMaterial } from './tls/ssl-profile.js';
 
 export const PRODUCT = 'kskup';
 /** How long a dropped connection's peer has to answer the AMQP close before its socket is destroyed. */
 const DROP_GRACE_MS = 2_000;
+
+/** Told of each change of a tcpListener's bind status, by entity name. */
+export type TcpListenerWatcher = (name: string, status: BindStatus) => void;
 
 export class Router {
   private config: RouterConfig;
@@ -48,6 +52,7 @@ export class Router {
   /** Connections whose peer has said hello. */
   private readonly established = new Set<PeerConnection>();
   private readonly establishedCallbacks = new WeakMap<PeerConnection, () => void>();
+  private readonly tcpListenerWatchers = new Set<TcpListenerWatcher>();
   private stopped = false;
 
   /** Relative file names in sslProfiles are resolved against this folder (the config file's). */
@@ -86,6 +91,9 @@ export class Router {
       edgeServing: (address) => this.network.edgeServing(address),
       isEdge: config.router.mode === 'edge',
       onServedAddressesChanged: () => this.network.addressesChanged(),
+      onListenerStatus: (entity, status) => {
+        for (const watcher of this.tcpListenerWatchers) watcher(entity.name, status);
+      },
     });
     this.network = new NetworkAgent({
       selfId: config.router.id,
@@ -106,6 +114,7 @@ export class Router {
         reconfigure: async (next) => void (await this.reconfigure(next)),
         rows: (type) => this.rows(type),
         connectorStatus: (name) => this.connectorStatus(name),
+        tcpListenerStatus: (name) => this.tcpListenerStatus(name)?.bind,
       },
       logging.module('AGENT'),
     );
@@ -116,7 +125,10 @@ export class Router {
     return this.config.router.id;
   }
 
-  /** Brings up everything the configuration names; resolves when all listeners have bound once. */
+  /**
+   * Brings up everything the configuration names; resolves when all listeners
+   * have bound once and every tcpListener has bound or failed its first try.
+   */
   async start(): Promise<void> {
     const empty = diffRouterConfig(emptyLike(this.config), this.config);
     this.log.info({ mode: this.config.router.mode }, `router ${this.id} starting (${this.config.router.mode})`);
@@ -172,8 +184,10 @@ export class Router {
 
     for (const entity of [...diff.tcpConnectors.added, ...diff.tcpConnectors.changed.map((c) => c.after)]) this.tcp.addConnector(entity);
     const ready: Promise<void>[] = [];
+    // A tcpListener that cannot bind does not hold up the change (nor a
+    // management request, nor start): it is retried, and its status says why.
     for (const entity of [...diff.tcpListeners.added, ...diff.tcpListeners.changed.map((c) => c.after)]) {
-      ready.push(this.tcp.addListener(entity).bound.ready);
+      ready.push(this.tcp.addListener(entity).bound.settled);
     }
     for (const entity of listenersToStart) {
       const started = this.startListener(entity);
@@ -525,6 +539,17 @@ export class Router {
           })),
         );
     }
+  }
+
+  /** A tcpListener's configured port and whether it is bound there, or why not; undefined if there is none by that name. */
+  tcpListenerStatus(name: string): TcpListenerStatus | undefined {
+    return this.tcp.listenerStatus(name);
+  }
+
+  /** Calls `watcher` on every change of a tcpListener's bind status, from now on; returns the way to stop. */
+  watchTcpListeners(watcher: TcpListenerWatcher): () => void {
+    this.tcpListenerWatchers.add(watcher);
+    return () => this.tcpListenerWatchers.delete(watcher);
   }
 
   /** A connector's link state, for management (`connectionStatus`, `connectionMsg`). */

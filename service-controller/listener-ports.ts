@@ -1,7 +1,8 @@
 // Which local port each service port's listener gets at this site: the
 // service's own port if nothing holds it, otherwise a free one. Picked once and
-// recorded, so restarts and unrelated changes never move a listener (unless
-// another program took the port while the listener was down).
+// recorded, so restarts and unrelated changes never move a listener, unless it
+// cannot be bound there: another program (or another site on this host) took
+// the port while the listener was down, or between the choice and the bind.
 import { createServer } from 'node:net';
 
 export interface AllocationOptions {
@@ -9,6 +10,7 @@ export interface AllocationOptions {
    * Drop the ports of addresses not wanted now. Off while a site has just
    * started and has not heard from everyone yet, so that a restart does not
    * move listeners of services it simply has not heard of again yet.
+   * Default: true.
    */
   readonly prune: boolean;
   /**
@@ -17,25 +19,64 @@ export interface AllocationOptions {
    * address gets a new one rather than a listener that can never bind.
    */
   readonly recheck: ReadonlySet<string>;
+  /**
+   * Addresses whose listener is configured but could not bind its recorded
+   * port: each gets another port (never the one that failed). If no port can
+   * be had at all (the host is not an address of this machine), the recorded
+   * one stays, and the listener keeps saying why it is down.
+   */
+  readonly move: ReadonlySet<string>;
+  /**
+   * Ports that others on this host have recorded or hold (other sites): never
+   * chosen for a new or moved listener. Asked for only when a port is chosen.
+   */
+  readonly avoid: () => Promise<ReadonlySet<number>>;
 }
 
-/** `wanted` maps each router address (`service:port`) to its service port. Returns the new table, or undefined if unchanged. */
+const DEFAULTS: AllocationOptions = { prune: true, recheck: new Set(), move: new Set(), avoid: async () => new Set() };
+
+/**
+ * `wanted` maps each router address (`service:port`) to its service port;
+ * `current` is the recorded table (address -> local port). Returns the new
+ * table, or undefined if unchanged.
+ */
 export async function allocateListenerPorts(
   current: Readonly<Record<string, number>>,
   wanted: ReadonlyMap<string, number>,
   host: string,
-  options: AllocationOptions = { prune: true, recheck: new Set() },
+  given: Partial<AllocationOptions> = {},
 ): Promise<Record<string, number> | undefined> {
+  const options = { ...DEFAULTS, ...given };
+  let avoided: ReadonlySet<number> | undefined;
+  const avoid = async () => (avoided ??= await options.avoid());
+
   const next: Record<string, number> = {};
+  /** Ports that failed to bind: not to be chosen again now. */
+  const failed = new Set<number>();
   for (const [address, port] of Object.entries(current)) {
     if (!wanted.has(address) && options.prune) continue;
-    if (wanted.has(address) && options.recheck.has(address) && !(await canListen(host, port))) continue;
+    if (wanted.has(address) && options.move.has(address)) {
+      failed.add(port);
+      continue;
+    }
+    if (wanted.has(address) && options.recheck.has(address) && ((await avoid()).has(port) || !(await canListen(host, port)))) continue;
     next[address] = port;
   }
   const taken = new Set(Object.values(next));
   for (const [address, servicePort] of [...wanted.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     if (next[address] !== undefined) continue;
-    const port = !taken.has(servicePort) && (await canListen(host, servicePort)) ? servicePort : await freePort(host, taken);
+    const excluded = new Set([...taken, ...failed, ...(await avoid())]);
+    let port: number;
+    if (!excluded.has(servicePort) && (await canListen(host, servicePort))) port = servicePort;
+    else {
+      try {
+        port = await freePort(host, excluded);
+      } catch {
+        // Nothing can listen on `host` at all: keep what was recorded (or the
+        // service port) and let the listener report why it cannot bind.
+        port = current[address] ?? servicePort;
+      }
+    }
     next[address] = port;
     taken.add(port);
   }

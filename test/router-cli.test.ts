@@ -1,6 +1,7 @@
 // The kskup-router binary at start: usage errors exit 2, a bad config file exits 1
-// with every problem named, and the skupper-router seed config from our issue
-// loads as is (ports changed) and carries a flow:
+// with every problem named, a tcpListener whose port is taken does not stop the
+// router (it is retried until free), and the skupper-router seed config from our
+// issue loads as is (ports changed) and carries a flow:
 //
 //   client --> c0 [tcpListener "backend:8080"] ==inter-router==> c1 [tcpConnector] --> echo
 import { spawn } from 'node:child_process';
@@ -9,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, metric, ROUTER_BIN, RouterProcess, waitFor } from './helpers/router-process.js';
-import { connect, exchangeStream, startEchoServer, type TestServer } from './helpers/tcp-tools.js';
+import { connect, exchangeStream, receiveAll, startEchoServer, startServer, type TestServer } from './helpers/tcp-tools.js';
 
 let dir: string;
 
@@ -125,5 +126,32 @@ describe('seed config from a skupper-router teaching setup', () => {
     expect(got.sha256).toBe(sent);
     expect(await c0.stop()).toBe(0);
     expect(await c1.stop()).toBe(0);
+  });
+
+  it('a tcpListener whose port another program holds at start: the router comes up, logs why once, binds the port when it is freed, and stops on SIGTERM', async () => {
+    const squatter = await startServer((socket) => socket.end('squatter\n'));
+    let squatterOpen = true;
+    const http = await freePort();
+    const router = await RouterProcess.start(dir, 'squatted', [
+      ['router', { id: 'squatted' }],
+      ['listener', { name: 'http', port: http, http: true }],
+      ['tcpListener', { name: 'mine', host: '127.0.0.1', port: squatter.port, address: 'mine' }],
+    ]);
+    try {
+      const failed = await router.waitForLog('the bind error', (line) => line.level === 'error' && line.msg.includes('cannot listen'));
+      expect(failed.msg).toBe(`tcpListener "mine" for address mine cannot listen on 127.0.0.1:${squatter.port}: address already in use (EADDRINUSE); retrying every 2s`);
+      // The rest of the router runs meanwhile, and the squatter keeps its port.
+      await waitFor('/healthz', async () => (await fetch(`http://127.0.0.1:${http}/healthz`).catch(() => undefined))?.status === 200);
+      expect((await receiveAll(await connect(squatter.port))).bytes).toBe('squatter\n'.length);
+      await squatter.close();
+      squatterOpen = false;
+      // The port is the config's: the router takes it as soon as it is free, and logs the error only once.
+      await router.waitForLog('the listener to bind', (line) => line.msg === 'tcpListener "mine" for address mine listening', 5_000);
+      expect(router.lines.filter((line) => line.level === 'error')).toHaveLength(1);
+      expect(await router.stop()).toBe(0);
+    } finally {
+      if (squatterOpen) await squatter.close();
+      await router.stop();
+    }
   });
 });

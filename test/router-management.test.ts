@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import rhea, { type Connection, type Message, type Source } from 'rhea';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, metric, RouterProcess, waitFor, type Entity } from './helpers/router-process.js';
-import { connect, exchangeStream, receiveAll, sendStream, startEchoServer, type TestServer } from './helpers/tcp-tools.js';
+import { connect, exchangeStream, receiveAll, sendStream, startEchoServer, startServer, type TestServer } from './helpers/tcp-tools.js';
 import { run } from '../cli/run.js';
 
 let dir: string;
@@ -126,6 +126,32 @@ describe('management on $management', () => {
     const deleted = await request({ operation: 'DELETE', type: 'tcpListener', name: 'made' });
     expect(status(deleted)).toBe(204);
     await waitFor('the port to close', async () => connect(movedTo).then((s) => (s.destroy(), undefined), () => true));
+  });
+
+  it('a tcpListener whose port another program holds: CREATE answers, operStatus is down with the reason, and up once the port is free', async () => {
+    const squatter = await startServer((socket) => socket.end('squatter\n'));
+    let squatterOpen = true;
+    try {
+      const created = await request({ operation: 'CREATE', type: 'tcpListener', name: 'taken' }, { host: '127.0.0.1', port: squatter.port, address: 'mgmt-svc' });
+      expect(status(created)).toBe(201);
+      expect(created.body).toMatchObject({ name: 'taken', port: squatter.port, operStatus: 'down', operStatusMsg: 'address already in use (EADDRINUSE)' });
+      const row = (await query('tcpListener')).find((listener) => listener.name === 'taken');
+      expect(row).toMatchObject({ operStatus: 'down', operStatusMsg: 'address already in use (EADDRINUSE)' });
+      // The router keeps trying the port its config names, and says so in its log.
+      await routers[0]!.waitForLog('the bind error', (line) => line.level === 'error' && line.msg.includes(`cannot listen on 127.0.0.1:${squatter.port}: address already in use (EADDRINUSE)`));
+      await squatter.close();
+      squatterOpen = false;
+      const up = await waitFor('the listener to bind the freed port', async () => {
+        const current = (await query('tcpListener')).find((listener) => listener.name === 'taken');
+        return current?.operStatus === 'up' ? current : undefined;
+      }, 5_000);
+      expect(up.operStatusMsg).toBe('');
+      const { sent, got } = await exchangeStream(await connect(squatter.port), 3, 64 * 1024);
+      expect(got.sha256).toBe(sent);
+    } finally {
+      if (squatterOpen) await squatter.close();
+      await request({ operation: 'DELETE', type: 'tcpListener', name: 'taken' });
+    }
   });
 
   it.each([

@@ -597,6 +597,36 @@ describe('allocateListenerPorts', () => {
     expect(await allocateListenerPorts({ 'db:5432': taken }, new Map([['db:5432', 5432]]), HOST, { prune: true, recheck: new Set() })).toBeUndefined();
   });
 
+  it('moves a listener that could not bind to another free port, never the one that failed', async () => {
+    const failed = await freePort();
+    const other = await freePort();
+    // The service port is the failed one (what two sites on one host both pick).
+    const table = await allocateListenerPorts({ [`db:${failed}`]: failed, 'web:80': other }, new Map([[`db:${failed}`, failed], ['web:80', 80]]), HOST, { move: new Set([`db:${failed}`]) });
+    expect(table?.['web:80']).toBe(other);
+    expect(table?.[`db:${failed}`]).toBeTypeOf('number');
+    expect(table?.[`db:${failed}`]).not.toBe(failed);
+    expect(table?.[`db:${failed}`]).not.toBe(other);
+  });
+
+  it('keeps the recorded port of a listener to move when no port can be had on the host', async () => {
+    // TEST-NET-1 (RFC 5737): nothing can listen there.
+    expect(await allocateListenerPorts({ 'db:5432': 40001 }, new Map([['db:5432', 5432]]), '192.0.2.1', { move: new Set(['db:5432']) })).toBeUndefined();
+  });
+
+  it('never chooses a port another site recorded, for a new, rechecked or moved listener', async () => {
+    const [servicePort, recorded, failed] = [await freePort(), await freePort(), await freePort()];
+    const avoid = async () => new Set([servicePort, recorded]);
+    const table = await allocateListenerPorts(
+      { 'kept:1': recorded, [`moved:${failed}`]: failed },
+      new Map([[`new:${servicePort}`, servicePort], ['kept:1', 1], [`moved:${failed}`, failed]]),
+      HOST,
+      { recheck: new Set(['kept:1']), move: new Set([`moved:${failed}`]), avoid },
+    );
+    const chosen = Object.values(table ?? {});
+    expect(chosen).toHaveLength(3);
+    for (const port of [servicePort, recorded, failed]) expect(chosen).not.toContain(port);
+  });
+
   it('returns undefined when nothing changed', async () => {
     expect(await allocateListenerPorts({}, new Map(), HOST)).toBeUndefined();
     expect(await allocateListenerPorts({ 'db:5432': 40001, 'web:80': 40002 }, new Map([['db:5432', 5432], ['web:80', 80]]), HOST)).toBeUndefined();

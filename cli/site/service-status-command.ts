@@ -1,9 +1,11 @@
 // `kskup service status`: every service in the network as this site has it:
 // ports, where it is exposed, this site's listeners, targets and their health,
-// and the flows and bytes through this site's router.
+// and the flows and bytes through this site's router. A listener is shown as
+// listening only if the router has it bound; one that is not is shown with why.
 import type { Command } from 'commander';
 import { siteProcessState } from '../../site-controller/local/launcher.js';
 import { routerAddress } from '../../site-controller/site/model.js';
+import type { SnapshotListener } from '../../site-controller/site/site-controller.js';
 import type { CommandContext } from '../command-context.js';
 import { render } from '../output.js';
 import { addSiteOptions, resolveSite, type SiteOptions } from './site-options.js';
@@ -30,10 +32,7 @@ export function addServiceCommands(program: Command, context: CommandContext): v
         address: entry.address,
         protocol: entry.protocol,
         ports: entry.ports,
-        listeners: entry.ports.flatMap((port) => {
-          const listener = snapshot?.listeners[routerAddress(entry.address, port)];
-          return listener ? [{ host: listener.host, port: listener.port, servicePort: port }] : [];
-        }),
+        ...listenersHere(entry.ports, (port) => snapshot?.listeners[routerAddress(entry.address, port)], process.running),
         exposedAt: entry.exposedAt.map((site) => site.name),
         targets: entry.targets.flatMap((t) => t.ports.map((port) => ({ site: t.siteName, host: t.host, port, healthy: t.healthy }))),
         flows: { open: total('flowsOpen'), opened: total('flowsOpened') },
@@ -46,7 +45,8 @@ export function addServiceCommands(program: Command, context: CommandContext): v
         const blocks = services.map((s) =>
           [
             `${s.address} (${s.protocol}) port(s) ${s.ports.join(',')}`,
-            `  listener here: ${s.listeners.map((l) => `${l.host}:${l.port}${l.port === l.servicePort ? '' : ` (for port ${l.servicePort})`}`).join(', ') || 'none yet'}`,
+            `  listener here: ${s.listeners.map((l) => `${l.host}:${l.port}${l.port === l.servicePort ? '' : ` (for port ${l.servicePort})`}`).join(', ') || 'none'}`,
+            ...s.notListening.map((n) => `  NOT LISTENING: for port ${n.servicePort}${n.port === undefined ? '' : ` at ${n.host}:${n.port}`}: ${n.reason}`),
             `  exposed at:    ${s.exposedAt.join(', ')}`,
             `  targets:       ${s.targets.map((t) => `${t.host}:${t.port} at ${t.site} (${t.healthy ? 'healthy' : 'NOT ANSWERING'})`).join(', ')}`,
             `  flows here:    ${s.flows.open} open, ${s.flows.opened} since start; ${s.bytes.in} bytes in, ${s.bytes.out} out`,
@@ -57,4 +57,36 @@ export function addServiceCommands(program: Command, context: CommandContext): v
       }),
     );
   });
+}
+
+interface ListenerHere {
+  readonly host: string;
+  readonly port: number;
+  readonly servicePort: number;
+}
+
+interface NotListening {
+  readonly servicePort: number;
+  /** Where it is meant to listen, once a port is chosen. */
+  readonly host?: string;
+  readonly port?: number;
+  readonly reason: string;
+}
+
+/** Splits a service's ports into those this site's router listens for (bound) and those it does not, with the reason. */
+function listenersHere(
+  ports: readonly number[],
+  listenerOf: (port: number) => SnapshotListener | undefined,
+  running: boolean,
+): { listeners: ListenerHere[]; notListening: NotListening[] } {
+  const listeners: ListenerHere[] = [];
+  const notListening: NotListening[] = [];
+  for (const servicePort of ports) {
+    const listener = listenerOf(servicePort);
+    const where = listener ? { host: listener.host, port: listener.port } : {};
+    if (!running) notListening.push({ servicePort, ...where, reason: 'the site process is not running' });
+    else if (listener?.listening === true) listeners.push({ host: listener.host, port: listener.port, servicePort });
+    else notListening.push({ servicePort, ...where, reason: listener?.reason ?? 'no port chosen here yet' });
+  }
+  return { listeners, notListening };
 }

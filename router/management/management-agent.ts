@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { EventContext, Message, Receiver, Sender } from 'rhea';
 import { ConfigError, parseRouterConfig, serialiseRouterConfig, serialiseSslProfile, type RouterConfig, type SslProfileEntity } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
+import type { BindStatus } from '../net/bound-server.js';
 
 export const MANAGEMENT_ADDRESS = '$management';
 const TYPE_PREFIX = 'io.skupper.router.';
@@ -20,6 +21,7 @@ export interface ManagementView {
   /** Rows of the runtime entity types: router, connection, router.node, router.address, flow. */
   rows(type: RuntimeType): Row[];
   connectorStatus(name: string): { state: string; reason?: string } | undefined;
+  tcpListenerStatus(name: string): BindStatus | undefined;
 }
 
 export type RuntimeType = 'router' | 'connection' | 'router.node' | 'router.address' | 'router.link' | 'flow';
@@ -149,6 +151,7 @@ export class ManagementAgent {
         row.connectionStatus = status?.state ?? 'stopped';
         row.connectionMsg = status?.reason ?? '';
       }
+      if (type === 'tcpListener') Object.assign(row, tcpListenerOperStatus(this.view.tcpListenerStatus(String(row.name))));
       return row;
     });
   }
@@ -203,6 +206,17 @@ export class ManagementAgent {
     }
     await this.view.reconfigure(next);
   }
+}
+
+/**
+ * skupper-router's `operStatus` of a tcpListener (up: accepting; down: not),
+ * and kskup's `operStatusMsg`, why it is down (like a connector's
+ * `connectionMsg`). A listener still making its first attempt counts as down.
+ */
+function tcpListenerOperStatus(status: BindStatus | undefined): { operStatus: 'up' | 'down'; operStatusMsg: string } {
+  if (status?.state === 'up') return { operStatus: 'up', operStatusMsg: '' };
+  if (status?.state === 'down') return { operStatus: 'down', operStatusMsg: status.reason };
+  return { operStatus: 'down', operStatusMsg: status ? 'binding' : 'not started' };
 }
 
 function shortType(type: string): string {

@@ -6,13 +6,15 @@
 // tcpConnector (none here, no peer serving it) is reset at once: it sees
 // "connection reset" immediately instead of hanging. The port stays bound either
 // way, so it cannot be taken by another process while a link is briefly down.
+// A tcpListener whose port cannot be bound is retried (its port is the
+// config's to choose) and its status says why it is down.
 import net from 'node:net';
 import type { Socket } from 'node:net';
 import type { EventContext, Receiver, Sender } from 'rhea';
 import type { TcpConnectorEntity, TcpListenerEntity } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { RouterMetrics } from '../metrics.js';
-import { bindServer, type BoundServer } from '../net/bound-server.js';
+import { bindServer, type BindStatus, type BoundServer } from '../net/bound-server.js';
 import { markOwnLink } from '../peer/own-links.js';
 import type { Target } from '../routing/index.js';
 import type { PeerConnection } from '../peer/peer-connection.js';
@@ -35,6 +37,14 @@ export interface TcpAdaptorDeps {
   readonly isEdge: boolean;
   /** Told when the set of addresses with a local tcpConnector changes. */
   readonly onServedAddressesChanged: () => void;
+  /** Told when a tcpListener's bind status changes (bound, or down and why). */
+  readonly onListenerStatus: (entity: TcpListenerEntity, status: BindStatus) => void;
+}
+
+export interface TcpListenerStatus {
+  /** The port its config names (0: any). */
+  readonly port: number;
+  readonly bind: BindStatus;
 }
 
 interface ListenerRuntime {
@@ -99,10 +109,17 @@ export class TcpAdaptor {
       { host: entity.host, port: entity.port, backlog: entity.backlog },
       this.deps.log,
       `tcpListener "${entity.name}" for address ${entity.address}`,
+      (status) => this.deps.onListenerStatus(entity, status),
     );
     const runtime = { entity, bound };
     this.listeners.set(entity.name, runtime);
     return runtime;
+  }
+
+  /** The port the named tcpListener is configured for, and whether it is bound there (or why not); undefined for one not configured. */
+  listenerStatus(name: string): TcpListenerStatus | undefined {
+    const runtime = this.listeners.get(name);
+    return runtime && { port: runtime.entity.port, bind: runtime.bound.status() };
   }
 
   /** Stops accepting; flows already open through it carry on until they end. */

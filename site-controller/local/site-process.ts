@@ -14,12 +14,18 @@ import { Router } from '../../router/router.js';
 import { routerConfigText } from '../site/desired-router-config.js';
 import { redeemClaimAt } from '../site/tokens.js';
 import { startClaimsServer } from '../token/claims-server.js';
-import { SiteController, type SyncTimings } from '../site/site-controller.js';
+import { SiteController, type ListenerStatus, type SyncTimings } from '../site/site-controller.js';
+import type { TcpListenerStatus } from '../../router/tcp/tcp-adaptor.js';
+import { portsOfOtherSites } from './other-sites.js';
 import { atomicWrite, SiteFolder } from './site-folder.js';
 
 const RECHECK_MS = 2_000;
 const STATE_SETTLE_MS = 5;
-/** How long applying a config waits for new listeners to bind before the controller goes on. */
+/**
+ * How long applying a config waits for new listeners to bind before the
+ * controller goes on (tcpListeners are done at their first attempt, bound or
+ * not: this bounds the router's own listeners, which wait for a bind).
+ */
 const BIND_WAIT_MS = 2_000;
 
 /** Listeners retry a taken port for ever; a site that cannot bind at start should say so instead. */
@@ -68,11 +74,16 @@ export async function runSite(folder: SiteFolder, timings: SyncTimings): Promise
         await Promise.race([router.reconfigure(parseRouterConfig(text, folder.routerConfigFile).config), sleep(BIND_WAIT_MS)]);
       },
       linkIsUp: (name) => router.connectorStatus(`link-${name}`)?.state === 'up',
+      // A service's tcpListener is named after its router address (desired-router-config.ts).
+      listenerStatus: (address) => listenerStatus(router.tcpListenerStatus(address)),
+      portsTakenElsewhere: () => portsOfOtherSites(folder),
       writeSnapshot: (snapshot) => atomicWrite(folder.networkFile, `${JSON.stringify(snapshot, null, 2)}\n`, 0o644),
     },
     document,
     configText,
   );
+  // In-process, so a listener that cannot bind is seen as it fails, not at the next poll.
+  const unwatch = router.watchTcpListeners((name) => controller.listenerStatusChanged(name));
   controller.start();
   controller.stateChanged('start');
   // Every writer replaces site.json by rename, so one event means a whole new file: no need to let a burst settle.
@@ -84,6 +95,7 @@ export async function runSite(folder: SiteFolder, timings: SyncTimings): Promise
     async stop() {
       clearInterval(timer);
       watcher.close();
+      unwatch();
       await controller.stop(existsSync(folder.leavingFile));
       claims?.close();
       claims?.closeAllConnections();
@@ -92,6 +104,14 @@ export async function runSite(folder: SiteFolder, timings: SyncTimings): Promise
       log.info(`site "${site.name}" stopped`);
     },
   };
+}
+
+function listenerStatus(status: TcpListenerStatus | undefined): ListenerStatus | undefined {
+  if (!status) return undefined;
+  const { port, bind } = status;
+  if (bind.state === 'up') return { port, listening: true };
+  if (bind.state === 'down') return { port, listening: false, reason: bind.reason, failed: true };
+  return { port, listening: false, reason: 'binding', failed: false };
 }
 
 async function withDeadline(work: Promise<void>, ms: number, undo: () => Promise<void>, message: string): Promise<void> {

@@ -7,6 +7,8 @@
 // `service status` and `network status`). All work runs one pass at a time.
 // What differs between platforms (where files live, how a config reaches the
 // router, where the snapshot goes) comes in as SiteControllerDeps.
+// The router tells it when a service listener binds or fails to (an input like
+// the others): one that cannot bind its port moves to a free one at once.
 import type { Logger } from 'pino';
 import { allocateListenerPorts } from '../../service-controller/listener-ports.js';
 import { announce, type SiteAnnouncement } from '../../service-controller/sync/announcement.js';
@@ -34,9 +36,26 @@ export interface NetworkSnapshot {
   readonly self: SiteAnnouncement;
   readonly sites: readonly { readonly announcement: SiteAnnouncement; readonly heardAt: string }[];
   readonly services: readonly NetworkService[];
-  /** This site's listener of each `service:port`. */
-  readonly listeners: Readonly<Record<string, { readonly host: string; readonly port: number }>>;
+  /** This site's listener of each `service:port`, and whether the router has it bound (if not, why). */
+  readonly listeners: Readonly<Record<string, SnapshotListener>>;
 }
+
+export interface SnapshotListener {
+  readonly host: string;
+  readonly port: number;
+  readonly listening: boolean;
+  /** Why it is not listening (the bind error), when it is not. */
+  readonly reason?: string;
+}
+
+/**
+ * A service listener as the router has it: the port it is configured for, and
+ * bound there, or not and why (`failed` once an attempt failed; before the
+ * first attempt's outcome the reason is `binding`).
+ */
+export type ListenerStatus =
+  | { readonly port: number; readonly listening: true }
+  | { readonly port: number; readonly listening: false; readonly reason: string; readonly failed: boolean };
 
 export interface SiteControllerDeps {
   readonly storage: SiteStorage;
@@ -50,6 +69,10 @@ export interface SiteControllerDeps {
   readonly applyRouterConfig: (text: string) => Promise<void>;
   /** Whether the link's connection is up now. */
   readonly linkIsUp: (linkName: string) => boolean;
+  /** The router's bind status of the tcpListener for a router address (`service:port`); undefined if it has none. */
+  readonly listenerStatus: (address: string) => ListenerStatus | undefined;
+  /** Ports other sites on this host have recorded or hold: never chosen for a listener here. */
+  readonly portsTakenElsewhere: () => Promise<ReadonlySet<number>>;
   readonly writeSnapshot: (snapshot: NetworkSnapshot) => Promise<void>;
 }
 
@@ -66,6 +89,8 @@ export class SiteController {
   private readonly startedAt = Date.now();
   /** Addresses this site has a tcpListener for in the config it last gave its router. */
   private configuredListeners: ReadonlySet<string> = new Set();
+  /** A pass for a listener's status change is queued and has not started yet. */
+  private listenerPassQueued = false;
 
   private readonly log: Logger;
   private readonly timings: SyncTimings;
@@ -104,6 +129,19 @@ export class SiteController {
       this.document = await this.deps.storage.read();
       // New targets are probed at once, so they are announced healthy without waiting a period.
       if (JSON.stringify(this.localTargets()) !== before) await this.probe();
+    });
+  }
+
+  /**
+   * The router's listener for `address` bound or failed to bind: a pass moves
+   * a failed one to another port and writes the new status to the snapshot.
+   * Changes that come while a pass for them is queued share that pass.
+   */
+  listenerStatusChanged(address: string): void {
+    if (this.listenerPassQueued || !this.configuredListeners.has(address)) return;
+    this.listenerPassQueued = true;
+    this.schedule('listener status', async () => {
+      this.listenerPassQueued = false;
     });
   }
 
@@ -163,8 +201,19 @@ export class SiteController {
     const services = networkServices([own, ...this.view.remote().map((heard) => heard.announcement)]);
     const wanted = new Map(services.flatMap((service) => service.ports.map((port) => [routerAddress(service.address, port), port] as const)));
     const recheck = new Set([...wanted.keys()].filter((address) => !this.configuredListeners.has(address)));
+    const move = this.unboundListeners(wanted);
     const prune = Date.now() - this.startedAt > this.timings.ttlMs;
-    const allocated = await allocateListenerPorts(this.document.listenerPorts, wanted, this.document.site.listenerHost, { prune, recheck });
+    const { listenerHost } = this.document.site;
+    const allocated = await allocateListenerPorts(this.document.listenerPorts, wanted, listenerHost, {
+      prune,
+      recheck,
+      move: new Set(move.keys()),
+      avoid: this.deps.portsTakenElsewhere,
+    });
+    for (const [address, reason] of move) {
+      const [from, to] = [this.document.listenerPorts[address], allocated?.[address]];
+      if (to !== undefined && to !== from) this.log.warn({ address, from, to, reason }, `listener for ${address} cannot listen on ${listenerHost}:${from} (${reason}): moving it to port ${to}`);
+    }
     if (allocated) {
       this.document = await this.deps.storage.update((current) => {
         const document = { ...current, listenerPorts: allocated };
@@ -180,6 +229,22 @@ export class SiteController {
     // The allocation above changed only listener ports, which announcements do not carry: `own` is still current.
     this.announce(false, own);
     await this.writeSnapshot(own, services);
+  }
+
+  /** Wanted listeners the router tried and failed to bind at their recorded port, with the reason. */
+  private unboundListeners(wanted: ReadonlyMap<string, number>): Map<string, string> {
+    const unbound = new Map<string, string>();
+    for (const address of this.configuredListeners) {
+      const status = wanted.has(address) ? this.listenerStatus(address) : undefined;
+      if (status && !status.listening && status.failed) unbound.set(address, status.reason);
+    }
+    return unbound;
+  }
+
+  /** The router's status of the listener at its recorded port: one still at an older port (a change not applied yet) is not that listener. */
+  private listenerStatus(address: string): ListenerStatus | undefined {
+    const status = this.deps.listenerStatus(address);
+    return status && status.port === this.document.listenerPorts[address] ? status : undefined;
   }
 
   private routerState(wanted: ReadonlyMap<string, number>): SiteState {
@@ -236,7 +301,12 @@ export class SiteController {
       listeners: Object.fromEntries(
         [...this.configuredListeners].flatMap((address) => {
           const port = this.document.listenerPorts[address];
-          return port === undefined ? [] : [[address, { host: listenerHost, port }]];
+          if (port === undefined) return [];
+          const status = this.listenerStatus(address);
+          const listener: SnapshotListener = status?.listening
+            ? { host: listenerHost, port, listening: true }
+            : { host: listenerHost, port, listening: false, reason: status?.reason ?? 'not in the router configuration yet' };
+          return [[address, listener]];
         }),
       ),
     };
