@@ -32,7 +32,7 @@ export function addServiceCommands(program: Command, context: CommandContext): v
         address: entry.address,
         protocol: entry.protocol,
         ports: entry.ports,
-        ...listenersHere(entry.ports, (port) => snapshot?.listeners[routerAddress(entry.address, port)], process.running),
+        ...listenersHere(entry.ports, (port) => snapshot?.listeners[routerAddress(entry.address, port)], process?.running ?? true),
         exposedAt: entry.exposedAt.map((site) => site.name),
         targets: entry.targets.flatMap((t) => t.ports.map((port) => ({ site: t.siteName, host: t.host, port, healthy: t.healthy }))),
         flows: { open: total('flowsOpen'), opened: total('flowsOpened') },
