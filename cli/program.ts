@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { VERSION } from '../router/version.js';
 import type { CommandContext } from './command-context.js';
+import { addControllerCommands } from './controller-command.js';
 import { addRouterStatCommand } from './router-stat/command.js';
 import { addDeleteCommand } from './site/delete-command.js';
 import { addExposeCommands } from './site/expose-commands.js';
@@ -55,6 +56,7 @@ export function buildProgram(context: CommandContext): Command {
   addExposeCommands(program, context);
   addServiceCommands(program, context);
   addNetworkCommands(program, context);
+  addControllerCommands(program, context);
   const router = program.command('router').description('inspect a running kskup router');
   addRouterStatCommand(router, context);
   return program;

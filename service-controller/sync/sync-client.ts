@@ -11,6 +11,8 @@ import type { Logger } from 'pino';
 import { ANNOUNCEMENT_SUBJECT, parseAnnouncement, SYNC_ADDRESS, type SiteAnnouncement } from './announcement.js';
 
 export interface SyncClientOptions {
+  /** The router's local AMQP listener: 127.0.0.1 (the default) for a local site, its Service for a cluster site. */
+  readonly host?: string;
   readonly port: number;
   /** The local listener's CA and this site's local client certificate (mutual TLS, SASL EXTERNAL); plain AMQP without. */
   readonly tls?: { readonly ca: Buffer; readonly cert: Buffer; readonly key: Buffer };
@@ -30,7 +32,7 @@ export class SyncClient {
   constructor(private readonly options: SyncClientOptions) {
     const container = rhea.create_container({ id: options.containerId });
     this.connection = container.connect(
-      clientConnectionOptions({ host: '127.0.0.1', port: options.port, ...(options.tls && { tls: options.tls }) }, container, {
+      clientConnectionOptions({ host: options.host ?? '127.0.0.1', port: options.port, ...(options.tls && { tls: options.tls }) }, container, {
         reconnect: true,
         initial_reconnect_delay: 100,
         max_reconnect_delay: 2_000,

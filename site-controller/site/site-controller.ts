@@ -30,6 +30,19 @@ export interface SyncTimings {
 
 export const DEFAULT_SYNC_TIMINGS: SyncTimings = { heartbeatMs: 2_000, ttlMs: 10_000, healthMs: 5_000 };
 
+/** KSKUP_SYNC_HEARTBEAT_MS, KSKUP_SYNC_TTL_MS and KSKUP_SYNC_HEALTH_MS override the defaults (tests, tuning). */
+export function syncTimingsFromEnv(env: Readonly<Record<string, string | undefined>>): SyncTimings {
+  const read = (name: string, fallback: number) => {
+    const value = Number(env[name]);
+    return Number.isInteger(value) && value > 0 ? value : fallback;
+  };
+  return {
+    heartbeatMs: read('KSKUP_SYNC_HEARTBEAT_MS', DEFAULT_SYNC_TIMINGS.heartbeatMs),
+    ttlMs: read('KSKUP_SYNC_TTL_MS', DEFAULT_SYNC_TIMINGS.ttlMs),
+    healthMs: read('KSKUP_SYNC_HEALTH_MS', DEFAULT_SYNC_TIMINGS.healthMs),
+  };
+}
+
 /** What a site knows of the network (network.json on the local platform). */
 export interface NetworkSnapshot {
   readonly updatedAt: string;
@@ -62,7 +75,7 @@ export interface SiteControllerDeps {
   readonly log: Logger;
   readonly timings: SyncTimings;
   /** The site router's local AMQP listener, for service sync. */
-  readonly routerEndpoint: Pick<SyncClientOptions, 'port' | 'tls'>;
+  readonly routerEndpoint: Pick<SyncClientOptions, 'host' | 'port' | 'tls'>;
   /** The router config's input for a state: the platform knows where it keeps certificates. */
   readonly routerState: (document: SiteDocument) => SiteState;
   /** Makes the router run this config; resolves once it is applied (listeners that cannot bind yet may keep retrying). */

@@ -1,0 +1,523 @@
+// The controller of a Kubernetes site (`kskup controller run`): the site and
+// service controllers of the local platform's site process, on the
+// Kubernetes API instead of a folder.
+//
+// Start-up: watch (informers) the site's ConfigMaps, its Secrets, token
+// Secrets and its Services; wait until each has listed, so that the cache is
+// the cluster's truth; only then write anything. After that every change only
+// queues a pass, and passes run one at a time (`reconcile`):
+//   settings (ConfigMap kskup-site) -> ingress address (Service kskup-router)
+//   -> identity and site document (made once, then kept) -> the router's
+//   certificates (Secret kskup-router-certs) -> token Secrets applied with
+//   kubectl become links -> the site control loop (SiteController), which
+//   writes the router config (ConfigMap kskup-router) and does service sync.
+// Failures are logged, recorded as an Event on the site ConfigMap, shown in
+// `kskup status`, and retried by the next pass (with backoff).
+import { createHash } from 'node:crypto';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ConfigMap, type V1OwnerReference, type V1Secret, type V1Service } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { ManagementClient } from '../../router/management/management-client.js';
+import { SiteError } from '../site/errors.js';
+import { createLink } from '../site/links.js';
+import type { SiteDocument } from '../site/model.js';
+import { SiteController, type ListenerStatus, type NetworkSnapshot, type SyncTimings } from '../site/site-controller.js';
+import { GOODBYE_ANNOTATION, LEAVING_ANNOTATION, NETWORK_KEYS } from './kube-site.js';
+import { redeemClaimAt } from '../site/tokens.js';
+import { startClaimsServer } from '../token/claims-server.js';
+import { TOKEN_TYPE_LABEL, TOKEN_TYPE_VALUES, tokenFromSecret } from '../token/token-secret.js';
+import { resolveIngress } from './ingress.js';
+import { describeApiError, isConflict, isNotFound } from './kube-errors.js';
+import { KubernetesSiteStorage, linkSecretName } from './kube-storage.js';
+import { INGRESS_TYPES, NAMES, PART_OF_LABEL, PORTS, siteLabels, siteOwner, type IngressType } from './manifests.js';
+import { kubernetesRouterState, routerCertsData, type RouterSecrets, type SecretText } from './router-materials.js';
+import { ensureSiteState } from './site-identity.js';
+import { WatchedKind } from './watched-kind.js';
+import type { RouterMode } from '../site/model.js';
+
+/** Annotations the controller writes on a token Secret applied with kubectl. */
+export const TOKEN_ANNOTATIONS = {
+  /** `linked as "NAME"`, or why not. */
+  status: 'kskup.io/link-status',
+  /** The link it made. */
+  link: 'kskup.io/link',
+  /** sha256 of the token's data: a token is redeemed once per content. */
+  digest: 'kskup.io/token-digest',
+} as const;
+
+export interface KubernetesControllerOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly namespace: string;
+  readonly log: Logger;
+  readonly timings: SyncTimings;
+  /** /healthz and /readyz (default PORTS.controllerHealth); 0 picks a free port. */
+  readonly healthPort?: number;
+  /** The claims endpoint (default PORTS.claims); 0 picks a free port. */
+  readonly claimsPort?: number;
+  readonly listenHost?: string;
+  /** The node this controller runs on (status.hostIP), for NodePort ingress. */
+  readonly nodeAddress?: string;
+  /** Where the router's local AMQP listener is reached (default: its Service, kskup-router-local.NS.svc:5671). */
+  readonly router?: { readonly host: string; readonly port: number };
+}
+
+export interface RunningController {
+  readonly healthPort: number;
+  readonly claimsPort: number;
+  /** Resolves when every watch has listed and the site document exists. */
+  readonly ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface Settings {
+  readonly name: string;
+  readonly mode: RouterMode;
+  readonly ingress: IngressType;
+  readonly ingressHost?: string;
+}
+
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 30_000;
+const LINK_POLL_MS = 2_000;
+const EVENT_REPEAT_MS = 60_000;
+
+export async function runKubernetesController(options: KubernetesControllerOptions): Promise<RunningController> {
+  const controller = new KubernetesSiteController(options);
+  await controller.start();
+  return controller;
+}
+
+class KubernetesSiteController implements RunningController {
+  private readonly core: CoreV1Api;
+  private readonly log: Logger;
+  private readonly namespace: string;
+  private readonly configMaps: WatchedKind<V1ConfigMap>;
+  private readonly secrets: WatchedKind<V1Secret>;
+  private readonly tokens: WatchedKind<V1Secret>;
+  private readonly services: WatchedKind<V1Service>;
+  private pass: Promise<void> = Promise.resolve();
+  private passQueued = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private failures = 0;
+  private stopped = false;
+  private siteController: SiteController | undefined;
+  private storage: KubernetesSiteStorage | undefined;
+  private claims: HttpsServer | undefined;
+  private claimsCert = '';
+  private health: HttpServer | undefined;
+  /** Link name -> its connection as the router reports it (polled). */
+  private linkState = new Map<string, { connected: boolean; reason: string }>();
+  /** tcpListener name (the router address) -> its bind state as the router reports it (polled). */
+  private listenerState = new Map<string, ListenerStatus>();
+  private leaving = false;
+  private lastSnapshot = '';
+  private lastLinks = '';
+  private linkTimer: NodeJS.Timeout | undefined;
+  private readonly events = new Map<string, number>();
+  private markReady: () => void = () => undefined;
+  private isReady = false;
+  readonly ready: Promise<void> = new Promise((resolve) => (this.markReady = resolve));
+  healthPort = 0;
+  claimsPort = 0;
+
+  constructor(private readonly options: KubernetesControllerOptions) {
+    this.core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.log = options.log;
+    this.namespace = options.namespace;
+    const ns = encodeURIComponent(this.namespace);
+    const common = { log: this.log, onChange: (reason: string) => this.queue(reason) };
+    const ours = `${PART_OF_LABEL}=kskup`;
+    this.configMaps = new WatchedKind(options.kubeConfig, {
+      ...common,
+      what: 'ConfigMaps of the site',
+      path: `/api/v1/namespaces/${ns}/configmaps`,
+      labelSelector: ours,
+      list: () => this.core.listNamespacedConfigMap({ namespace: this.namespace, labelSelector: ours }),
+    });
+    this.secrets = new WatchedKind(options.kubeConfig, {
+      ...common,
+      what: 'Secrets of the site',
+      path: `/api/v1/namespaces/${ns}/secrets`,
+      labelSelector: ours,
+      list: () => this.core.listNamespacedSecret({ namespace: this.namespace, labelSelector: ours }),
+    });
+    const tokenSelector = `${TOKEN_TYPE_LABEL} in (${TOKEN_TYPE_VALUES.join(',')})`;
+    this.tokens = new WatchedKind(options.kubeConfig, {
+      ...common,
+      what: 'token Secrets',
+      path: `/api/v1/namespaces/${ns}/secrets`,
+      labelSelector: tokenSelector,
+      list: () => this.core.listNamespacedSecret({ namespace: this.namespace, labelSelector: tokenSelector }),
+    });
+    this.services = new WatchedKind(options.kubeConfig, {
+      ...common,
+      what: 'Services of the site',
+      path: `/api/v1/namespaces/${ns}/services`,
+      labelSelector: ours,
+      list: () => this.core.listNamespacedService({ namespace: this.namespace, labelSelector: ours }),
+    });
+  }
+
+  private get watched() {
+    return [this.configMaps, this.secrets, this.tokens, this.services];
+  }
+
+  async start(): Promise<void> {
+    this.health = await listen(createHttpServer((request, response) => this.answerHealth(request.url ?? '', response)), this.options.listenHost, this.options.healthPort ?? PORTS.controllerHealth);
+    this.healthPort = portOf(this.health);
+    for (const kind of this.watched) kind.start();
+    // Nothing is written before every watch has listed: a half-read cluster would look like a site with no links.
+    void Promise.all(this.watched.map((kind) => kind.synced)).then(() => this.queue('watches synced'));
+    this.log.info({ namespace: this.namespace, healthPort: this.healthPort }, 'kskup controller started');
+  }
+
+  private answerHealth(url: string, response: import('node:http').ServerResponse): void {
+    const path = url.split('?')[0];
+    if (path === '/healthz') return void response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    if (path === '/readyz') {
+      const code = this.isReady ? 200 : 503;
+      return void response.writeHead(code, { 'content-type': 'text/plain' }).end(this.isReady ? 'ready\n' : 'not ready: watches not synced or no site yet\n');
+    }
+    response.writeHead(404).end();
+  }
+
+  /** One pass at a time; any number of changes during a pass make one more pass after it. */
+  private queue(reason: string): void {
+    if (this.stopped || !this.watched.every((kind) => kind.isSynced)) return;
+    if (this.passQueued) return;
+    this.passQueued = true;
+    this.pass = this.pass.then(async () => {
+      this.passQueued = false;
+      if (this.stopped) return;
+      try {
+        await this.reconcile();
+        this.failures = 0;
+      } catch (error) {
+        this.failures++;
+        const message = error instanceof Error ? error.message : String(error);
+        this.log.error({ trigger: reason, reason: message }, 'site reconcile failed; retrying');
+        await this.recordEvent('Warning', 'ReconcileFailed', message);
+        const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (this.failures - 1));
+        clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => this.queue('retry'), delay);
+      }
+    });
+  }
+
+  private async reconcile(): Promise<void> {
+    const settingsMap = this.configMaps.get(NAMES.site);
+    if (!settingsMap) {
+      this.log.info(`no ConfigMap ${NAMES.site} in namespace "${this.namespace}": waiting for kskup init (or the Helm chart) to create the site`);
+      return;
+    }
+    const settings = readSettings(settingsMap);
+    const owner = siteOwner(settingsMap);
+    if (settingsMap.metadata?.annotations?.[LEAVING_ANNOTATION]) return this.leave();
+    const storage = (this.storage ??= new KubernetesSiteStorage(this.core, this.namespace, owner));
+    const ingress = resolveIngress(
+      { type: settings.ingress, ...(settings.ingressHost && { ingressHost: settings.ingressHost }), ...(this.options.nodeAddress && { nodeAddress: this.options.nodeAddress }) },
+      this.services.get(NAMES.router),
+    );
+    if (!ingress.ok) this.log.info({ reason: ingress.pending }, 'ingress address pending');
+    const document = await ensureSiteState(storage, settings, ingress, this.log);
+    const routerSecrets = this.routerSecrets(document);
+    await this.applyRouterCerts(routerSecrets, owner);
+    if (document.site.mode === 'interior') await this.ensureClaimsServer(storage);
+    await this.redeemTokenSecrets(storage);
+    this.ensureSiteController(storage, document, owner);
+    this.siteController?.stateChanged('kubernetes state');
+    if (!this.isReady) {
+      this.isReady = true;
+      this.markReady();
+      this.log.info(`site "${document.site.name}" is ready`);
+    }
+  }
+
+  private secretText(name: string): SecretText | undefined {
+    const secret = this.secrets.get(name);
+    if (!secret) return undefined;
+    return Object.fromEntries(Object.entries(secret.data ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64').toString('utf8')]));
+  }
+
+  private routerSecrets(document: SiteDocument): RouterSecrets {
+    return {
+      siteServer: this.secretText(NAMES.siteServer),
+      localServer: this.secretText(NAMES.localServer),
+      links: new Map(document.links.map((link) => [link.name, this.secretText(linkSecretName(link.name))])),
+    };
+  }
+
+  /** kskup-router-certs, written only when its content changes (the kubelet then updates the pods' volume). */
+  private async applyRouterCerts(secrets: RouterSecrets, owner: V1OwnerReference): Promise<void> {
+    const data = routerCertsData(secrets);
+    const current = this.secretText(NAMES.routerCerts);
+    if (current && JSON.stringify(sorted(current)) === JSON.stringify(sorted(data))) return;
+    await this.storage?.applySecret({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'Opaque',
+      metadata: { name: NAMES.routerCerts, namespace: this.namespace, labels: siteLabels({ labels: {} }), ownerReferences: [owner] },
+      stringData: data,
+    });
+  }
+
+  private async ensureClaimsServer(storage: KubernetesSiteStorage): Promise<void> {
+    const server = await storage.serverCertificate();
+    if (this.claims && server.certPem === this.claimsCert) return;
+    this.claimsCert = server.certPem;
+    if (this.claims) {
+      // A new ingress address re-issued the certificate: new handshakes use it, open ones carry on.
+      this.claims.setSecureContext({ cert: server.certPem, key: server.keyPem });
+      return;
+    }
+    this.claims = await startClaimsServer({
+      host: this.options.listenHost ?? '0.0.0.0',
+      port: this.options.claimsPort ?? PORTS.claims,
+      ...server,
+      log: this.log.child({ module: 'CLAIMS' }),
+      redeem: (name, request) => redeemClaimAt(storage, name, request),
+    });
+    this.claimsPort = portOf(this.claims);
+  }
+
+  /** Token Secrets applied with kubectl: each content is redeemed once, and the outcome written on the Secret. */
+  private async redeemTokenSecrets(storage: KubernetesSiteStorage): Promise<void> {
+    for (const secret of this.tokens.list()) {
+      const name = secret.metadata?.name ?? '';
+      const digest = createHash('sha256').update(JSON.stringify(sorted(secret.data ?? {}))).digest('hex');
+      if (secret.metadata?.annotations?.[TOKEN_ANNOTATIONS.digest] === digest) continue;
+      let status: string;
+      let link: string | undefined;
+      try {
+        const token = tokenFromSecret(secret, `Secret ${name}`);
+        const cost = Number(secret.metadata?.annotations?.['kskup.io/cost'] ?? '1');
+        const made = await createLink(storage, token, { cost: Number.isInteger(cost) && cost > 0 ? cost : 1 });
+        link = made.name;
+        status = `linked as "${made.name}" to site "${made.remoteSiteName}"`;
+        this.log.info({ secret: name, link: made.name }, `token Secret ${name}: ${status}`);
+        await this.recordEvent('Normal', 'Linked', `token Secret ${name}: ${status}`);
+      } catch (error) {
+        // A refused token is final (a claim is used up by trying); a transport failure is retried.
+        if (!(error instanceof SiteError)) throw error;
+        status = `not linked: ${error.message}`;
+        this.log.warn({ secret: name }, `token Secret ${name}: ${status}`);
+        await this.recordEvent('Warning', 'LinkFailed', `token Secret ${name}: ${status}`);
+      }
+      await this.annotate(name, { [TOKEN_ANNOTATIONS.digest]: digest, [TOKEN_ANNOTATIONS.status]: status, ...(link && { [TOKEN_ANNOTATIONS.link]: link }) });
+    }
+  }
+
+  private async annotate(secretName: string, annotations: Record<string, string>): Promise<void> {
+    try {
+      await this.core.patchNamespacedSecret(
+        { name: secretName, namespace: this.namespace, body: { metadata: { annotations } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    } catch (error) {
+      if (!isNotFound(error)) throw new SiteError(`cannot annotate Secret ${secretName}: ${describeApiError(error)}`, { cause: error });
+    }
+  }
+
+  private ensureSiteController(storage: KubernetesSiteStorage, document: SiteDocument, owner: V1OwnerReference): void {
+    if (this.siteController) return;
+    const local = this.secretText(NAMES.localClient);
+    if (!local?.['tls.crt'] || !local['tls.key'] || !local['ca.crt']) throw new SiteError(`Secret ${NAMES.localClient} is missing or incomplete`);
+    const router = this.options.router ?? { host: `${NAMES.routerLocal}.${this.namespace}.svc`, port: PORTS.amqp };
+    const tls = { ca: Buffer.from(local['ca.crt']), cert: Buffer.from(local['tls.crt']), key: Buffer.from(local['tls.key']) };
+    const current = this.configMaps.get(NAMES.routerConfig)?.data?.['skrouterd.json'] ?? '';
+    this.siteController = new SiteController(
+      {
+        storage,
+        log: this.log,
+        timings: this.options.timings,
+        routerEndpoint: { host: router.host, port: router.port, tls },
+        routerState: (state) => kubernetesRouterState(state, this.namespace, this.routerSecrets(state)),
+        applyRouterConfig: (text) => this.applyRouterConfig(text, owner),
+        linkIsUp: (name) => this.linkState.get(name)?.connected === true,
+        listenerStatus: (address) => this.listenerState.get(address),
+        // The router pod has its own network: no other site shares its ports.
+        portsTakenElsewhere: async () => new Set<number>(),
+        writeSnapshot: (snapshot) => this.writeSnapshot(snapshot, owner),
+      },
+      document,
+      current,
+    );
+    this.siteController.start();
+    this.linkTimer = setInterval(() => void this.pollRouter(router, tls), LINK_POLL_MS);
+    void this.pollRouter(router, tls);
+  }
+
+  /**
+   * Which links are up and which service listeners are bound, from the
+   * router's connectors and tcpListeners (AMQP management through its local
+   * listener). The router runs in another pod, so this is polled; a listener
+   * that failed to bind makes the site controller move it at once.
+   */
+  private async pollRouter(router: { host: string; port: number }, tls: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<void> {
+    let client: ManagementClient | undefined;
+    try {
+      client = await ManagementClient.connect({ ...router, tls }, { timeoutMs: LINK_POLL_MS });
+      const [connectors, listeners] = await Promise.all([
+        client.query('connector', ['name', 'connectionStatus', 'connectionMsg']),
+        client.query('tcpListener', ['name', 'port', 'operStatus', 'operStatusMsg']),
+      ]);
+      const links = new Map<string, { connected: boolean; reason: string }>();
+      for (const row of connectors) {
+        const name = String(row.name ?? '');
+        if (!name.startsWith('link-')) continue;
+        const connected = row.connectionStatus === 'up';
+        links.set(name.slice('link-'.length), { connected, reason: connected ? '' : String(row.connectionMsg || row.connectionStatus || 'unknown') });
+      }
+      const next = new Map<string, ListenerStatus>();
+      for (const row of listeners) {
+        const port = Number(row.port);
+        const name = String(row.name ?? '');
+        if (row.operStatus === 'up') next.set(name, { port, listening: true });
+        else next.set(name, { port, listening: false, reason: String(row.operStatusMsg || 'binding'), failed: Boolean(row.operStatusMsg) });
+      }
+      const changed = [...next].filter(([name, status]) => JSON.stringify(this.listenerState.get(name)) !== JSON.stringify(status)).map(([name]) => name);
+      this.linkState = links;
+      this.listenerState = next;
+      for (const name of changed) this.siteController?.listenerStatusChanged(name);
+    } catch (error) {
+      this.log.debug({ reason: error instanceof Error ? error.message : String(error) }, 'cannot ask the router for its state');
+      const reason = `the router does not answer: ${error instanceof Error ? error.message : String(error)}`;
+      this.linkState = new Map([...this.linkState.keys()].map((name) => [name, { connected: false, reason }]));
+    } finally {
+      await client?.close().catch(() => undefined);
+    }
+  }
+
+  private async applyRouterConfig(text: string, owner: V1OwnerReference): Promise<void> {
+    await this.applyConfigMap(NAMES.routerConfig, { 'skrouterd.json': text }, owner);
+  }
+
+  /** For the status commands: the network as this site knows it, and each link's state with the reason it is down. */
+  private async writeSnapshot(snapshot: NetworkSnapshot, owner: V1OwnerReference): Promise<void> {
+    // The time alone changes every heartbeat; written only when something else did, the API sees no write per heartbeat.
+    const content = JSON.stringify({ ...snapshot, updatedAt: '' });
+    if (content === this.lastSnapshot && JSON.stringify([...this.linkState]) === this.lastLinks) return;
+    this.lastSnapshot = content;
+    this.lastLinks = JSON.stringify([...this.linkState]);
+    await this.applyConfigMap(
+      NAMES.network,
+      { [NETWORK_KEYS.snapshot]: `${JSON.stringify(snapshot, null, 2)}\n`, [NETWORK_KEYS.links]: `${JSON.stringify(Object.fromEntries(this.linkState), null, 2)}\n` },
+      owner,
+    );
+  }
+
+  /** Create, or replace the data of, one of the controller's own ConfigMaps; unchanged data writes nothing. */
+  private async applyConfigMap(name: string, data: Record<string, string>, owner: V1OwnerReference): Promise<void> {
+    const body: V1ConfigMap = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name, namespace: this.namespace, labels: siteLabels({ labels: {} }), ownerReferences: [owner] },
+      data,
+    };
+    const existing = this.configMaps.get(name);
+    if (existing && JSON.stringify(sorted(existing.data ?? {})) === JSON.stringify(sorted(data))) return;
+    try {
+      if (existing) {
+        await this.core.replaceNamespacedConfigMap({ name, namespace: this.namespace, body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } } });
+      } else {
+        await this.core.createNamespacedConfigMap({ namespace: this.namespace, body });
+      }
+    } catch (error) {
+      if (!isConflict(error)) throw new SiteError(`cannot write ConfigMap ${name}: ${describeApiError(error)}`, { cause: error });
+      // The cache was behind: read the current version and replace that.
+      const fresh = await this.core.readNamespacedConfigMap({ name, namespace: this.namespace });
+      await this.core.replaceNamespacedConfigMap({ name, namespace: this.namespace, body: { ...body, metadata: { ...body.metadata, resourceVersion: fresh.metadata?.resourceVersion } } });
+    }
+  }
+
+  /** A Kubernetes Event on the site ConfigMap; the same reason and message at most once a minute. */
+  private async recordEvent(type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const site = this.configMaps.get(NAMES.site);
+    const key = `${reason}\u0000${message}`;
+    const now = Date.now();
+    if (!site?.metadata?.uid || (this.events.get(key) ?? 0) > now - EVENT_REPEAT_MS) return;
+    this.events.set(key, now);
+    const time = new Date();
+    try {
+      await this.core.createNamespacedEvent({
+        namespace: this.namespace,
+        body: {
+          metadata: { generateName: `${NAMES.site}.`, namespace: this.namespace },
+          involvedObject: { apiVersion: 'v1', kind: 'ConfigMap', name: NAMES.site, namespace: this.namespace, uid: site.metadata.uid },
+          type,
+          reason,
+          message: message.slice(0, 1024),
+          source: { component: 'kskup-controller' },
+          firstTimestamp: time,
+          lastTimestamp: time,
+          count: 1,
+        },
+      });
+    } catch (error) {
+      this.log.debug({ reason: describeApiError(error) }, 'cannot record an Event');
+    }
+  }
+
+  /**
+   * `kskup delete` marked the site leaving: say goodbye to the network once (its
+   * sites forget this one's services at once) and tell the CLI it was said.
+   */
+  private async leave(): Promise<void> {
+    if (this.leaving) return;
+    this.leaving = true;
+    clearInterval(this.linkTimer);
+    await this.siteController?.stop(true);
+    this.siteController = undefined;
+    this.log.info('the site is being deleted: said goodbye to the network');
+    await this.core
+      .patchNamespacedConfigMap({ name: NAMES.site, namespace: this.namespace, body: { metadata: { annotations: { [GOODBYE_ANNOTATION]: new Date().toISOString() } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))
+      .catch((error: unknown) => this.log.debug({ reason: describeApiError(error) }, 'cannot mark the goodbye as sent'));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.linkTimer);
+    await this.pass;
+    await this.siteController?.stop(false);
+    await Promise.all(this.watched.map((kind) => kind.stop()));
+    for (const server of [this.claims, this.health]) {
+      server?.close();
+      server?.closeAllConnections();
+    }
+    this.log.info('kskup controller stopped');
+  }
+}
+
+function readSettings(map: V1ConfigMap): Settings {
+  const data = map.data ?? {};
+  const problem = (field: string, message: string) => new SiteError(`ConfigMap ${NAMES.site}: ${field} ${message}`);
+  const name = data.name;
+  if (!name) throw problem('name', 'is missing');
+  const mode = data.mode ?? 'interior';
+  if (mode !== 'interior' && mode !== 'edge') throw problem('mode', `must be interior or edge, not "${mode}"`);
+  const ingress = (data.ingress ?? 'loadbalancer') as IngressType;
+  if (!INGRESS_TYPES.includes(ingress)) throw problem('ingress', `must be one of ${INGRESS_TYPES.join(', ')}, not "${ingress}"`);
+  return { name, mode, ingress, ...(data.ingressHost && { ingressHost: data.ingressHost }) };
+}
+
+function sorted(record: Readonly<Record<string, string>>): [string, string][] {
+  return Object.entries(record).sort(([a], [b]) => a.localeCompare(b));
+}
+
+function listen<T extends HttpServer | HttpsServer>(server: T, host: string | undefined, port: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host ?? '0.0.0.0', () => {
+      server.off('error', reject);
+      server.on('error', () => undefined);
+      resolve(server);
+    });
+  });
+}
+
+function portOf(server: HttpServer | HttpsServer): number {
+  const address = server.address();
+  return address && typeof address === 'object' ? address.port : 0;
+}
