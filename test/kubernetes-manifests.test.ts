@@ -95,9 +95,9 @@ describe('Kubernetes site manifests', () => {
     for (const port of service.spec?.ports ?? []) expect(containerPorts).toContain(port.targetPort);
   });
 
-  it('an edge site opens no inter-router, edge or claims port', () => {
+  it('an edge site opens no inter-router, edge or claims port, and has no ingress Service', () => {
     const edge = { ...settings, mode: 'edge' as const };
-    expect(routerService({ settings: edge }).spec?.ports).toEqual([]);
+    expect(siteObjects(edge).filter((object) => object.kind === 'Service').map((object) => object.metadata?.name)).toEqual(['kskup-controller', 'kskup-router-local']);
     expect(routerDeployment({ settings: edge }).spec?.template.spec?.containers[0]?.ports?.map((port) => port.name)).toEqual(['amqp', 'http']);
   });
 

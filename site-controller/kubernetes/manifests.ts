@@ -313,7 +313,7 @@ export function controllerDeployment(context: Context): V1Deployment {
 }
 
 /**
- * The site's ingress: inter-router, edge and claims ports of the router pods.
+ * The ingress of an interior site: inter-router, edge and claims ports of the router pods.
  * Claims are answered by the controller; the router passes that port on to it
  * (a tcpListener and tcpConnector of its own), so one address serves all three.
  * `none`: a ClusterIP Service, reachable in the cluster only.
@@ -321,14 +321,11 @@ export function controllerDeployment(context: Context): V1Deployment {
 export function routerService(context: Context): V1Service {
   const { settings } = context;
   const type = settings.ingress === 'loadbalancer' ? 'LoadBalancer' : settings.ingress === 'nodeport' ? 'NodePort' : 'ClusterIP';
-  const ports: V1ServicePort[] =
-    settings.mode === 'interior'
-      ? [
-          { name: 'inter-router', port: PORTS.interRouter, targetPort: 'inter-router' },
-          { name: 'edge', port: PORTS.edge, targetPort: 'edge' },
-          { name: 'claims', port: PORTS.claims, targetPort: 'claims' },
-        ]
-      : [];
+  const ports: V1ServicePort[] = [
+    { name: 'inter-router', port: PORTS.interRouter, targetPort: 'inter-router' },
+    { name: 'edge', port: PORTS.edge, targetPort: 'edge' },
+    { name: 'claims', port: PORTS.claims, targetPort: 'claims' },
+  ];
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -366,7 +363,8 @@ export function siteObjects(settings: KubernetesSiteSettings, owner?: V1OwnerRef
     controllerRoleBinding(context),
     controllerService(context),
     routerLocalService(context),
-    routerService(context),
+    // An edge site accepts no links: no ingress.
+    ...(settings.mode === 'interior' ? [routerService(context)] : []),
     controllerDeployment(context),
     routerDeployment(context),
   ];

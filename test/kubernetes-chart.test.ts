@@ -1,0 +1,85 @@
+// The Helm chart (charts/kskup) with a real helm 3 binary: it lints, and what
+// `helm template` renders is what `kskup init` creates (manifests.ts), object
+// for object and field for field, for several sets of values. Only the
+// managed-by label (Helm / kskup) and the owner references (Helm owns its
+// objects; `kskup init` makes the site ConfigMap their owner) differ.
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseAllDocuments, stringify } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { MANAGED_BY_LABEL, siteConfigMap, siteObjects, type KubernetesSiteSettings } from '../site-controller/kubernetes/manifests.js';
+import { defaultSettings } from '../site-controller/kubernetes/kube-site.js';
+import { runKubeTool } from './helpers/kube-tools.js';
+import { useTestFolder } from './helpers/temp-dir.js';
+
+const CHART = resolve(import.meta.dirname, '../charts/kskup');
+const VERSION = (JSON.parse(readFileSync(resolve(import.meta.dirname, '../package.json'), 'utf8')) as { version: string }).version;
+const temp = useTestFolder('kskup-chart');
+
+type Manifest = { kind?: string; metadata?: { name?: string; labels?: Record<string, string> }; spec?: { template?: { metadata?: { labels?: Record<string, string> } } } };
+
+/** Helm's managed-by is "Helm", the CLI's "kskup": set both to one value before comparing. */
+function normalised(object: Manifest): Manifest {
+  const copy = structuredClone(object);
+  for (const labels of [copy.metadata?.labels, copy.spec?.template?.metadata?.labels]) if (labels?.[MANAGED_BY_LABEL]) labels[MANAGED_BY_LABEL] = 'either';
+  return copy;
+}
+
+async function render(values: Record<string, unknown>, namespace: string): Promise<Manifest[]> {
+  const file = join(temp.path, `values-${Math.random().toString(36).slice(2)}.yaml`);
+  await writeFile(file, stringify(values));
+  const { stdout } = await runKubeTool('helm', ['template', 'site', CHART, '--namespace', namespace, '--values', file]);
+  return parseAllDocuments(stdout).map((document) => document.toJS() as Manifest).filter((object) => object !== null);
+}
+
+function byKindAndName(objects: readonly Manifest[]): Map<string, Manifest> {
+  return new Map(objects.map((object) => [`${object.kind}/${object.metadata?.name}`, normalised(object)]));
+}
+
+const cases: [string, Record<string, unknown>, (namespace: string) => KubernetesSiteSettings][] = [
+  ['the defaults', {}, (namespace) => defaultSettings(namespace, {}, VERSION)],
+  [
+    'a NodePort edge site with labels, annotations, placement, two routers and an image',
+    {
+      site: { name: 'east', mode: 'edge' },
+      ingress: { type: 'nodeport', host: 'east.example.com' },
+      router: { replicas: 2 },
+      image: { repository: 'registry.example.com/kskup', tag: '9.9.9', pullPolicy: 'IfNotPresent' },
+      labels: { team: 'blue', 'app.kubernetes.io/part-of': 'overridden' },
+      annotations: { 'example.com/owner': 'blue' },
+      nodeSelector: { 'kubernetes.io/os': 'linux' },
+      tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'kskup', effect: 'NoSchedule' }],
+    },
+    (namespace) => ({
+      ...defaultSettings(namespace, { name: 'east', mode: 'edge', ingress: 'nodeport', ingressHost: 'east.example.com', routers: 2, image: 'registry.example.com/kskup:9.9.9' }, VERSION),
+      labels: { team: 'blue', 'app.kubernetes.io/part-of': 'overridden' },
+      annotations: { 'example.com/owner': 'blue' },
+      nodeSelector: { 'kubernetes.io/os': 'linux' },
+      tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'kskup', effect: 'NoSchedule' }],
+    }),
+  ],
+  ['an interior site with no ingress', { ingress: { type: 'none' } }, (namespace) => defaultSettings(namespace, { ingress: 'none' }, VERSION)],
+];
+
+describe('Helm chart', () => {
+  it('helm lint passes, and the chart is the package version', async () => {
+    const { stdout } = await runKubeTool('helm', ['lint', '--strict', CHART]);
+    expect(stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+    const chart = readFileSync(join(CHART, 'Chart.yaml'), 'utf8');
+    expect(chart).toContain(`appVersion: "${VERSION}"`);
+  });
+
+  it.each(cases)('helm template renders what kskup init creates: %s', async (_label, values, settingsFor) => {
+    const rendered = byKindAndName(await render(values, 'team-a'));
+    const settings = settingsFor('team-a');
+    const expected = byKindAndName([siteConfigMap(settings), ...siteObjects(settings)] as Manifest[]);
+    expect([...rendered.keys()].sort()).toEqual([...expected.keys()].sort());
+    for (const [key, object] of expected) expect(rendered.get(key), key).toEqual(JSON.parse(JSON.stringify(object)));
+  });
+
+  it('refuses values that cannot make a site, naming the value', async () => {
+    await expect(render({ ingress: { type: 'ingress-nginx' } }, 'team-a')).rejects.toThrow(/ingress.type must be loadbalancer, nodeport or none, not "ingress-nginx"/);
+    await expect(render({ site: { mode: 'hub' } }, 'team-a')).rejects.toThrow(/site.mode must be interior or edge, not "hub"/);
+  });
+});
