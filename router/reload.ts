@@ -3,6 +3,12 @@
 // itself, so the folder is watched and events are filtered by name. Bursts of
 // events are folded into one call, and a change that leaves the bytes the same
 // is not reported.
+//
+// A Kubernetes ConfigMap or Secret volume is updated by the kubelet's atomic
+// writer: the file is a symbolic link `NAME -> ..data/NAME`, and an update
+// writes a new timestamped folder and renames a new `..data` link over the old
+// one. The events then name `..data` (and the timestamped folders), never the
+// file, so those names count as a change of the file too.
 import { createHash } from 'node:crypto';
 import { readFileSync, watch } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
@@ -22,7 +28,7 @@ export function watchConfigFile(file: string, onChange: () => void, settleMs = S
   let last = digest();
   let timer: NodeJS.Timeout | undefined;
   const watcher = watch(dirname(path), (_event, name) => {
-    if (name !== null && name !== basename(path)) return;
+    if (name !== null && name !== basename(path) && !name.startsWith('..')) return;
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => {
       const now = digest();

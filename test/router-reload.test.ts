@@ -88,3 +88,46 @@ describe('live reconfiguration', () => {
     expect(r.lines.filter((l) => l.module !== 'TCP_ADAPTOR' && (l.level === 'info' || l.level === 'debug'))).toEqual([]);
   });
 });
+
+/**
+ * Writes `files` into `folder` as the kubelet's atomic writer does for a
+ * ConfigMap volume: each file a link to `..data/NAME`, `..data` a link to a
+ * timestamped folder, replaced by renaming a new link over it.
+ */
+async function kubeletVolumeWrite(folder: string, files: Record<string, string>): Promise<void> {
+  const { mkdir, readlink, rename, rm, symlink, writeFile: write } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const stamp = `..${new Date().toISOString().replace(/[-:.TZ]/g, '_')}${Math.random().toString(36).slice(2, 8)}`;
+  await mkdir(join(folder, stamp), { recursive: true });
+  for (const [name, text] of Object.entries(files)) await write(join(folder, stamp, name), text);
+  const previous = await readlink(join(folder, '..data')).catch(() => undefined);
+  await symlink(stamp, join(folder, '..data_tmp'));
+  await rename(join(folder, '..data_tmp'), join(folder, '..data'));
+  for (const name of Object.keys(files)) await symlink(join('..data', name), join(folder, name)).catch(() => undefined);
+  if (previous) await rm(join(folder, previous), { recursive: true, force: true });
+}
+
+describe('config from a Kubernetes ConfigMap volume', () => {
+  it("a ..data swap of the mounted folder is a change of the config: a tcpListener added that way listens", async () => {
+    const { join } = await import('node:path');
+    const { mkdir } = await import('node:fs/promises');
+    const volume = join(folder.path, 'configmap-volume');
+    await mkdir(volume);
+    const [httpPort, tcpPort] = [await freePort(), await freePort()];
+    const base: Entity[] = [
+      ['router', { id: 'K' }],
+      ['listener', { name: 'http', host: '127.0.0.1', port: httpPort, http: true }],
+      ['tcpConnector', { name: 'echo', host: '127.0.0.1', port: echo.port, address: 'echo' }],
+    ];
+    await kubeletVolumeWrite(volume, { 'K.json': JSON.stringify(base) });
+    // Written through the link: the same bytes, so the router starts on the volume's file.
+    const router = await RouterProcess.start(volume, 'K', base);
+    routers.push(router);
+    await waitFor('the http listener', async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`).catch(() => undefined))?.ok);
+    await kubeletVolumeWrite(volume, { 'K.json': JSON.stringify([...base, ['tcpListener', { name: 'echo', host: '127.0.0.1', port: tcpPort, address: 'echo' }]]) });
+    await router.waitForLog('the new config applied', (line) => line.msg === 'configuration applied', 5_000);
+    const socket = await connect(tcpPort);
+    const { sent, got } = await exchangeStream(socket, 1, 256 * 1024);
+    expect(got.sha256).toBe(sent);
+  });
+});
