@@ -26,6 +26,8 @@ const BIND_WAIT_MS = 2_000;
 const START_DEADLINE_MS = 10_000;
 
 export interface RunningSite {
+  /** Something may have changed (a signal, a missed event): the controller looks at site.json again. */
+  stateChanged(trigger: string): void;
   stop(): Promise<void>;
 }
 
@@ -81,6 +83,7 @@ export async function runSite(folder: SiteFolder, timings: SyncTimings): Promise
   log.info({ id: site.id, mode: site.mode, ports: site.ports }, `site "${site.name}" is running`);
 
   return {
+    stateChanged: (trigger) => controller.stateChanged(trigger),
     async stop() {
       clearInterval(timer);
       watcher.close();
