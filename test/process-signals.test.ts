@@ -13,6 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stopSiteProcess } from '../site-controller/local/launcher.js';
+import { watchProcess } from './helpers/crash-watch.js';
 import { useKskupHome } from './helpers/kskup-cli.js';
 import { freePort, ROUTER_BIN, type Entity } from './helpers/router-process.js';
 import { useTestFolder } from './helpers/temp-dir.js';
@@ -62,8 +63,12 @@ async function stopEarly(args: string[], when: 'handlers' | 'first output'): Pro
     child.stderr!.on('data', take);
   });
   const done = exited(child, () => output);
+  let status: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  void done.then((outcome) => (status = outcome));
+  const watch = watchProcess(`${args.join(' ')} (pid ${child.pid})`, { output: () => output, exit: () => status });
   if (when === 'handlers') awaitHandlers(child.pid!);
   else await firstOutput;
+  watch.signalled('SIGTERM');
   child.kill('SIGTERM');
   return done;
 }
