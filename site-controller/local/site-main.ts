@@ -18,7 +18,7 @@ export async function runSiteProcess(path: string, signals: StopSignals): Promis
   void signals.stopped.then(() => setTimeout(() => process.exit(0), STOP_DEADLINE_MS).unref());
   let site: RunningSite;
   try {
-    site = await runSite(folder, syncTimings(process.env));
+    site = await runSite(folder, { timings: syncTimings(process.env), ...idleTimeout(process.env) });
   } catch (error) {
     // Asked to stop while starting: a start cut short by the stop is no failure.
     if (signals.received) return 0;
@@ -50,4 +50,10 @@ function syncTimings(env: NodeJS.ProcessEnv): SyncTimings {
     ttlMs: read('KSKUP_SYNC_TTL_MS', DEFAULT_SYNC_TIMINGS.ttlMs),
     healthMs: read('KSKUP_SYNC_HEALTH_MS', DEFAULT_SYNC_TIMINGS.healthMs),
   };
+}
+
+/** KSKUP_IDLE_TIMEOUT_SECONDS: the router's AMQP idle timeout (tests that pause a site, tuning). */
+function idleTimeout(env: NodeJS.ProcessEnv): { idleTimeoutSeconds?: number } {
+  const value = Number(env.KSKUP_IDLE_TIMEOUT_SECONDS);
+  return Number.isInteger(value) && value > 0 ? { idleTimeoutSeconds: value } : {};
 }

@@ -15,6 +15,7 @@ import { routerConfigText } from '../site/desired-router-config.js';
 import { redeemClaimAt } from '../site/tokens.js';
 import { startClaimsServer } from '../token/claims-server.js';
 import { SiteController, type SyncTimings } from '../site/site-controller.js';
+import type { SiteDocument } from '../site/model.js';
 import { atomicWrite, SiteFolder } from './site-folder.js';
 
 const RECHECK_MS = 2_000;
@@ -31,13 +32,21 @@ export interface RunningSite {
   stop(): Promise<void>;
 }
 
-export async function runSite(folder: SiteFolder, timings: SyncTimings): Promise<RunningSite> {
+export interface SiteTuning {
+  readonly timings: SyncTimings;
+  /** The router's AMQP idle timeout (SiteState.idleTimeoutSeconds); absent: the router's default. */
+  readonly idleTimeoutSeconds?: number;
+}
+
+export async function runSite(folder: SiteFolder, tuning: SiteTuning): Promise<RunningSite> {
+  const { timings, idleTimeoutSeconds } = tuning;
+  const routerState = (state: SiteDocument) => ({ ...folder.routerState(state), ...(idleTimeoutSeconds !== undefined && { idleTimeoutSeconds }) });
   const document = await folder.read();
   const { site } = document;
   const logging = createRouterLogging({ base: { site: site.name } });
   const log = logging.module('SITE');
   // The first config has the links but no services: the controller adds those once it has allocated listener ports.
-  const configText = routerConfigText(folder.routerState(document));
+  const configText = routerConfigText(routerState(document));
   await atomicWrite(folder.routerConfigFile, configText, 0o644);
   const router = new Router(parseRouterConfig(configText, folder.routerConfigFile).config, logging, folder.path);
   await withDeadline(router.start(), START_DEADLINE_MS, () => router.stop(), 'the router could not open its ports (is another process using them? see the log above)');
@@ -61,7 +70,7 @@ export async function runSite(folder: SiteFolder, timings: SyncTimings): Promise
       log,
       timings,
       routerEndpoint: { port: site.ports.amqp, ...(localTls && { tls: localTls }) },
-      routerState: (state) => folder.routerState(state),
+      routerState,
       applyRouterConfig: async (text) => {
         await atomicWrite(folder.routerConfigFile, text, 0o644);
         // reconfigure() resolves when new listeners have bound; one whose port is

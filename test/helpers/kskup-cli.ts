@@ -27,7 +27,7 @@ export interface KskupHome {
   /** Parses `-o json` output of a command that must succeed. */
   json<T = Record<string, unknown>>(...argv: string[]): Promise<T>;
   folder(namespace: string): SiteFolder;
-  /** Sends `signal` to the site's process on purpose: its death is then not a crash. Returns the pid. */
+  /** Sends `signal` to the site's process on purpose: a death by it is then not a crash. Returns the pid. */
   kill(namespace: string, signal: NodeJS.Signals): Promise<number>;
 }
 
@@ -87,7 +87,8 @@ export function useKskupHome(prefix: string, extraEnv: Record<string, string> = 
     async kill(namespace, signal) {
       const state = await siteProcessState(folderOf(namespace));
       if (!state.running) throw new Error(`kill: the site process of "${namespace}" is not running`);
-      killed.add(state.pid);
+      // SIGSTOP and SIGCONT end nothing: a death after them is still a crash.
+      if (signal !== 'SIGSTOP' && signal !== 'SIGCONT') killed.add(state.pid);
       process.kill(state.pid, signal);
       return state.pid;
     },
