@@ -109,7 +109,8 @@ export async function runSite(folder: SiteFolder, tuning: SiteTuning): Promise<R
 async function withDeadline(work: Promise<void>, ms: number, undo: () => Promise<void>, message: string): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => void undo().finally(() => reject(new Error(message))), ms);
+    // The undo's own failure must not become an unhandled rejection: the deadline's message says what matters.
+    timer = setTimeout(() => void undo().catch(() => undefined).finally(() => reject(new Error(message))), ms);
   });
   try {
     await Promise.race([work, deadline]);
