@@ -63,14 +63,19 @@ describe('SyncClient', () => {
 
     pauseProcess(3_000);
 
-    await waitFor('the paused client attached again', () => paused.ready() >= 2, 10_000);
+    // Both clients live in this process, so both were paused and both were closed.
+    await waitFor('both clients attached again', () => paused.ready() >= 2 && other.ready() >= 2, 10_000);
     expect(paused.logged.some((msg) => /lost its router connection \(closed by the router: amqp:resource-limit-exceeded \(max idle time exceeded\)\)/.test(msg))).toBe(true);
     expect(paused.logged).toContain('service sync has its router connection again');
-    // Both directions work again: each hears what the other says.
-    other.client.publish(announcement('other', 1));
-    paused.client.publish(announcement('paused', 1));
-    await waitFor('the paused client hears the other', () => paused.heard.find((a) => a.site.name === 'other'));
-    await waitFor('the other hears the paused client', () => other.heard.find((a) => a.site.name === 'paused'));
+    // Both directions work again: each hears what the other says (said again until heard, as heartbeats do).
+    await waitFor('the paused client hears the other', () => {
+      other.client.publish(announcement('other', 1));
+      return paused.heard.find((a) => a.site.name === 'other');
+    });
+    await waitFor('the other hears the paused client', () => {
+      paused.client.publish(announcement('paused', 1));
+      return other.heard.find((a) => a.site.name === 'paused');
+    });
     // One receiver per client, not one more per reconnect: each announcement arrives once.
     other.client.publish(announcement('other', 2));
     await waitFor('seq 2', () => paused.heard.find((a) => a.seq === 2));
