@@ -133,6 +133,8 @@ export class Router {
     const empty = diffRouterConfig(emptyLike(this.config), this.config);
     this.log.info({ mode: this.config.router.mode }, `router ${this.id} starting (${this.config.router.mode})`);
     await this.apply(empty);
+    // Stopped while the listeners were binding: start nothing more.
+    if (this.stopped) return;
     this.network.start();
   }
 

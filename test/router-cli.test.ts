@@ -9,6 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { watchProcess } from './helpers/crash-watch.js';
 import { freePort, metric, ROUTER_BIN, RouterProcess, waitFor } from './helpers/router-process.js';
 import { connect, exchangeStream, receiveAll, startEchoServer, startServer, type TestServer } from './helpers/tcp-tools.js';
 
@@ -28,7 +29,12 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: numbe
     let stdout = '';
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.on('exit', (code) => resolve({ code, stderr, stdout }));
+    let status: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    watchProcess(`kskup-router ${args.join(' ')} (pid ${child.pid})`, { output: () => stderr + stdout, exit: () => status });
+    child.on('exit', (code, signal) => {
+      status = { code, signal };
+      resolve({ code, stderr, stdout });
+    });
   });
 }
 

@@ -67,6 +67,10 @@ export class HttpListener {
         https.createServer(tlsServerOptions(material, entity.authenticatePeer), handle)
       : http.createServer(handle);
     server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      // node:http takes its own 'error' listener off a socket it hands over for an
+      // upgrade: without this, a client that resets while it is refused (or during
+      // the handshake) would be an unhandled 'error' event that ends the router.
+      socket.on('error', (error: NodeJS.ErrnoException) => deps.log.debug({ listener: entity.name, reason: error.code ?? error.message }, 'WebSocket upgrade socket failed'));
       if (!entity.websockets) return refuse(socket, 404, 'WebSockets are not enabled on this listener');
       const tlsSocket = request.socket as TLSSocket;
       const reason = material ? this.refusalOf(tlsSocket) : undefined;

@@ -75,7 +75,8 @@ export class ManagementAgent {
     receiver.on('message', (context: EventContext) => {
       context.delivery?.accept();
       receiver.add_credit(1);
-      if (context.message) void this.handle(context.message);
+      // handle() answers every failure of the request itself; this catches one of sending the reply (a link that just went away).
+      if (context.message) this.handle(context.message).catch((error: unknown) => this.log.debug({ reason: String(error) }, 'management reply not sent'));
     });
   }
 

@@ -90,7 +90,8 @@ export class InterRouterConnector {
     const socket = this.material ? tls.connect({ host, port, ...this.tlsOptions() }) : net.connect({ host, port });
     socket.setNoDelay(true);
     this.watchEstablishing(socket);
-    socket.once('error', (error) => fail(describeSocketError(error)));
+    // `on`: fail() acts once, and a socket may report more than one error while it dies.
+    socket.on('error', (error) => fail(describeSocketError(error)));
     socket.once(this.material ? 'secureConnect' : 'connect', () => {
       if (settled) return;
       socket.removeAllListeners('error');
@@ -152,7 +153,8 @@ export class InterRouterConnector {
       fail(`WebSocket upgrade refused: HTTP ${response.statusCode}${response.headers['x-kskup-reason'] ? ` (${String(response.headers['x-kskup-reason'])})` : ''}`);
       ws.terminate();
     });
-    ws.once('error', (error) => {
+    // `on`: a WebSocket can report more than one error (a refused upgrade, then the terminate); after 'open' the stream below has its own.
+    ws.on('error', (error) => {
       if (!opened) fail(describeSocketError(error));
     });
     ws.once('open', () => {

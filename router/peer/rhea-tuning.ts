@@ -48,6 +48,49 @@ export function tuneRhea(): void {
   processOnlyPendingLinks(links, require('rhea/lib/session.js') as { prototype: Record<string, unknown> });
   shareLinkAccessors(links, require('rhea/lib/frames.js') as LinkFrames, require('rhea/lib/endpoint.js') as new () => unknown);
   dropTransfersOnDetachedLinks(require('rhea/lib/session.js') as { prototype: Record<string, unknown> });
+  readBeforeIdleClose(require('rhea/lib/connection.js') as { prototype: Record<string, unknown> });
+}
+
+interface IdleInternals {
+  heartbeat_in?: NodeJS.Timeout;
+  local: { open: { idle_time_out?: number } };
+  idle(): void;
+  /** When input last arrived (ms since epoch), stamped by the wrapper below. */
+  kskupInputAt?: number;
+}
+
+/**
+ * rhea closes a connection with amqp:resource-limit-exceeded when its idle
+ * timer (twice the local idle-time-out) fires. After this process was paused
+ * (SIGSTOP, a suspended VM) or starved of CPU, that timer fires on the first
+ * turn of the event loop, before the loop has read what the peer sent in the
+ * meantime, so a live peer is closed for our own silence (a site process whose
+ * router closed its own service-sync client after a 40 s pause). Here the
+ * verdict waits one turn (setImmediate runs after the loop's I/O phase): if
+ * anything arrived by then, the peer is alive and the timer starts again.
+ */
+function readBeforeIdleClose(Connection: { prototype: Record<string, unknown> }): void {
+  const prototype = Connection.prototype as unknown as IdleInternals & { input(buffer: Buffer): void };
+  const idle = prototype.idle;
+  const input = prototype.input;
+  prototype.input = function stampedInput(this: IdleInternals & { input(buffer: Buffer): void }, buffer: Buffer) {
+    this.kskupInputAt = Date.now();
+    input.call(this, buffer);
+  };
+  prototype.idle = function idleAfterReading(this: IdleInternals) {
+    const firedAt = Date.now();
+    setImmediate(() => {
+      if (this.kskupInputAt === undefined || this.kskupInputAt < firedAt) {
+        idle.call(this);
+        return;
+      }
+      // rhea re-arms the timer on a whole frame only: arm it here too, so that a peer that sent half a frame and died is still caught.
+      const period = this.local.open.idle_time_out;
+      if (!period) return;
+      if (this.heartbeat_in) clearTimeout(this.heartbeat_in);
+      this.heartbeat_in = setTimeout(() => this.idle(), period * 2);
+    });
+  };
 }
 
 /**

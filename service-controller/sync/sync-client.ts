@@ -1,14 +1,25 @@
 // The site controller's AMQP client for service sync: one connection to its
 // own router's local listener, a sender and a receiver on the multicast sync
 // address. Announcements are whole states, so only the latest unsent one
-// matters: while there is no credit, a newer one replaces an older one. The
-// connection is re-opened if it drops (rhea's reconnect).
+// matters: while there is no credit, a newer one replaces an older one.
+//
+// The connection is re-made, with backoff, whenever it ends for any reason:
+// the socket drops, the router restarts, or the router closes it with an error
+// (e.g. amqp:resource-limit-exceeded when its idle timer fired because this
+// whole process was paused). Each attempt is a fresh rhea connection rather
+// than rhea's own reconnect: rhea does not reconnect after a peer's close with
+// an error it counts as fatal, and it re-attaches the old links, which would
+// double the receivers each time.
 import { setTimeout as sleep } from 'node:timers/promises';
 import rhea from 'rhea';
-import type { Connection, EventContext, Sender } from 'rhea';
+import type { Connection, Container, EventContext, Sender } from 'rhea';
 import { clientConnectionOptions } from '../../router/amqp/client-options.js';
 import type { Logger } from 'pino';
 import { ANNOUNCEMENT_SUBJECT, parseAnnouncement, SYNC_ADDRESS, type SiteAnnouncement } from './announcement.js';
+
+/** Backoff between attempts to reach the router: 100 ms doubling up to 2 s (a local router is back quickly). */
+const FIRST_RETRY_MS = 100;
+const MAX_RETRY_MS = 2_000;
 
 export interface SyncClientOptions {
   /** The router's local AMQP listener: 127.0.0.1 (the default) for a local site, its Service for a cluster site. */
@@ -19,38 +30,70 @@ export interface SyncClientOptions {
   readonly containerId: string;
   readonly log: Logger;
   readonly onAnnouncement: (announcement: SiteAnnouncement) => void;
-  /** The receiver is attached: a good moment to announce ourselves. */
+  /** The receiver is attached (again, after a reconnect): a good moment to announce ourselves. */
   readonly onReady: () => void;
 }
 
 export class SyncClient {
-  private readonly connection: Connection;
+  private readonly container: Container;
+  private connection: Connection | undefined;
   private sender: Sender | undefined;
   private pending: SiteAnnouncement | undefined;
   private readonly loggedProblems = new Set<string>();
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(private readonly options: SyncClientOptions) {
-    const container = rhea.create_container({ id: options.containerId });
-    this.connection = container.connect(
-      clientConnectionOptions({ host: options.host ?? '127.0.0.1', port: options.port, ...(options.tls && { tls: options.tls }) }, container, {
-        reconnect: true,
-        initial_reconnect_delay: 100,
-        max_reconnect_delay: 2_000,
-      }),
-    );
-    this.connection.on('connection_open', () => this.attach());
-    this.connection.on('disconnected', (context: EventContext) => {
-      this.sender = undefined;
-      this.logOnce('disconnected', `service sync lost its router connection (${String(context.error ?? 'closed')}); reconnecting`);
-    });
-    this.connection.on('message', (context: EventContext) => this.receive(context));
-    this.connection.on('sendable', () => this.flush());
+    this.container = rhea.create_container({ id: options.containerId });
+    // rhea re-emits here what a connection left unhandled; every connection below handles its own, so this is the last guard.
+    this.container.on('error', (error: unknown) => this.logOnce(`container:${String(error)}`, `service sync: AMQP error ${String(error)}`));
+    this.connect();
   }
 
-  private attach(): void {
+  private connect(): void {
+    this.retryTimer = undefined;
+    if (this.closed) return;
+    const connection = this.container.connect(
+      clientConnectionOptions({ host: this.options.host ?? '127.0.0.1', port: this.options.port, ...(this.options.tls && { tls: this.options.tls }) }, this.container, {
+        reconnect: false,
+      }),
+    );
+    this.connection = connection;
+    let ended = false;
+    const lost = (reason: string) => {
+      if (ended) return;
+      ended = true;
+      if (this.connection === connection) {
+        this.connection = undefined;
+        this.sender = undefined;
+      }
+      if (!connection.is_closed()) connection.close();
+      if (this.closed) return;
+      this.logOnce('lost', `service sync lost its router connection (${reason}); reconnecting`);
+      const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** this.failures);
+      this.failures++;
+      this.retryTimer = setTimeout(() => this.connect(), delay);
+    };
+    connection.on('connection_open', () => {
+      this.failures = 0;
+      this.attach(connection);
+    });
+    // A close from the router, with an error (connection_error, then connection_close) or without.
+    connection.on('connection_error', () => lost(describeClose(connection)));
+    connection.on('connection_close', () => lost(describeClose(connection)));
+    connection.on('disconnected', (context: EventContext) => lost(String(context.error ?? 'connection closed')));
+    connection.on('protocol_error', (error: unknown) => lost(`protocol error: ${String(error)}`));
+    connection.on('error', (error: unknown) => lost(String(error)));
+    connection.on('message', (context: EventContext) => this.receive(context));
+    connection.on('sendable', () => this.flush());
+  }
+
+  private attach(connection: Connection): void {
+    if (this.loggedProblems.delete('lost')) this.options.log.info('service sync has its router connection again');
     this.loggedProblems.clear();
-    this.sender = this.connection.open_sender({ target: { address: SYNC_ADDRESS }, snd_settle_mode: 1 });
-    const receiver = this.connection.open_receiver({ source: { address: SYNC_ADDRESS }, autoaccept: true, credit_window: 100 });
+    this.sender = connection.open_sender({ target: { address: SYNC_ADDRESS }, snd_settle_mode: 1 });
+    const receiver = connection.open_receiver({ source: { address: SYNC_ADDRESS }, autoaccept: true, credit_window: 100 });
     receiver.once('receiver_open', () => this.options.onReady());
   }
 
@@ -88,7 +131,9 @@ export class SyncClient {
   }
 
   close(): void {
-    this.connection.close();
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.connection?.close();
   }
 
   private logOnce(key: string, message: string): void {
@@ -98,3 +143,8 @@ export class SyncClient {
   }
 }
 
+function describeClose(connection: Connection): string {
+  const error = connection.error as { condition?: string; description?: string } | undefined;
+  if (!error) return 'closed by the router';
+  return `closed by the router: ${error.condition ?? 'error'}${error.description ? ` (${error.description})` : ''}`;
+}

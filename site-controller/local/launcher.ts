@@ -41,12 +41,16 @@ export async function startSiteProcess(folder: SiteFolder, env: NodeJS.ProcessEn
   });
   await log.close();
   let exited: number | null | undefined;
+  let failed: Error | undefined;
   child.once('exit', (code) => (exited = code));
+  // Without a listener, a spawn that fails (no node at execPath, EAGAIN) would end the CLI with an unhandled 'error' event.
+  child.once('error', (error) => (failed = error));
   child.unref();
   onWaiting?.();
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.pid !== undefined && (await readPid(folder.pidFile)) === child.pid) return child.pid;
+    if (failed) throw new SiteError(`the site process could not be started: ${failed.message}`);
     if (exited !== undefined) throw new SiteError(`the site process exited at start (code ${exited}):\n${await logTail(folder)}`);
     await sleep(POLL_MS);
   }

@@ -17,6 +17,7 @@ import { startClaimsServer } from '../token/claims-server.js';
 import { SiteController, type ListenerStatus, type SyncTimings } from '../site/site-controller.js';
 import type { TcpListenerStatus } from '../../router/tcp/tcp-adaptor.js';
 import { portsOfOtherSites } from './other-sites.js';
+import type { SiteDocument } from '../site/model.js';
 import { atomicWrite, SiteFolder } from './site-folder.js';
 
 const RECHECK_MS = 2_000;
@@ -32,16 +33,26 @@ const BIND_WAIT_MS = 2_000;
 const START_DEADLINE_MS = 10_000;
 
 export interface RunningSite {
+  /** Something may have changed (a signal, a missed event): the controller looks at site.json again. */
+  stateChanged(trigger: string): void;
   stop(): Promise<void>;
 }
 
-export async function runSite(folder: SiteFolder, timings: SyncTimings): Promise<RunningSite> {
+export interface SiteTuning {
+  readonly timings: SyncTimings;
+  /** The router's AMQP idle timeout (SiteState.idleTimeoutSeconds); absent: the router's default. */
+  readonly idleTimeoutSeconds?: number;
+}
+
+export async function runSite(folder: SiteFolder, tuning: SiteTuning): Promise<RunningSite> {
+  const { timings, idleTimeoutSeconds } = tuning;
+  const routerState = (state: SiteDocument) => ({ ...folder.routerState(state), ...(idleTimeoutSeconds !== undefined && { idleTimeoutSeconds }) });
   const document = await folder.read();
   const { site } = document;
   const logging = createRouterLogging({ base: { site: site.name } });
   const log = logging.module('SITE');
   // The first config has the links but no services: the controller adds those once it has allocated listener ports.
-  const configText = routerConfigText(folder.routerState(document));
+  const configText = routerConfigText(routerState(document));
   await atomicWrite(folder.routerConfigFile, configText, 0o644);
   const router = new Router(parseRouterConfig(configText, folder.routerConfigFile).config, logging, folder.path);
   await withDeadline(router.start(), START_DEADLINE_MS, () => router.stop(), 'the router could not open its ports (is another process using them? see the log above)');
@@ -65,7 +76,7 @@ export async function runSite(folder: SiteFolder, timings: SyncTimings): Promise
       log,
       timings,
       routerEndpoint: { port: site.ports.amqp, ...(localTls && { tls: localTls }) },
-      routerState: (state) => folder.routerState(state),
+      routerState,
       applyRouterConfig: async (text) => {
         await atomicWrite(folder.routerConfigFile, text, 0o644);
         // reconfigure() resolves when new listeners have bound; one whose port is
@@ -92,6 +103,7 @@ export async function runSite(folder: SiteFolder, timings: SyncTimings): Promise
   log.info({ id: site.id, mode: site.mode, ports: site.ports }, `site "${site.name}" is running`);
 
   return {
+    stateChanged: (trigger) => controller.stateChanged(trigger),
     async stop() {
       clearInterval(timer);
       watcher.close();
@@ -117,7 +129,8 @@ function listenerStatus(status: TcpListenerStatus | undefined): ListenerStatus |
 async function withDeadline(work: Promise<void>, ms: number, undo: () => Promise<void>, message: string): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => void undo().finally(() => reject(new Error(message))), ms);
+    // The undo's own failure must not become an unhandled rejection: the deadline's message says what matters.
+    timer = setTimeout(() => void undo().catch(() => undefined).finally(() => reject(new Error(message))), ms);
   });
   try {
     await Promise.race([work, deadline]);

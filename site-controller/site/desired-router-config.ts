@@ -59,6 +59,12 @@ export interface SiteState {
   readonly serviceConnectors?: readonly ServiceConnector[];
   /** Every service port in the network gets a tcpListener here. */
   readonly serviceListeners?: readonly ServiceListener[];
+  /**
+   * idleTimeoutSeconds of the router's AMQP listeners and link connectors:
+   * a connection silent for twice this long is closed (rhea's reading of the
+   * AMQP idle-time-out). Absent: skupper-router's default, 16.
+   */
+  readonly idleTimeoutSeconds?: number;
 }
 
 export interface ServiceConnector {
@@ -88,15 +94,15 @@ export function desiredRouterEntities(site: SiteState): EntityList {
   if (site.mode === 'interior') {
     entities.push(
       ['sslProfile', { name: SITE_PROFILE, caCertFile: site.caCertFile, certFile: site.serverCertFile, privateKeyFile: site.serverKeyFile, ...revocations(site) }],
-      ['listener', { name: 'inter-router', role: 'inter-router', host: site.listenHost, port: site.interRouterPort, sslProfile: SITE_PROFILE, authenticatePeer: true, saslMechanisms: 'EXTERNAL' }],
-      ['listener', { name: 'edge', role: 'edge', host: site.listenHost, port: site.edgePort, sslProfile: SITE_PROFILE, authenticatePeer: true, saslMechanisms: 'EXTERNAL' }],
+      ['listener', { name: 'inter-router', role: 'inter-router', host: site.listenHost, port: site.interRouterPort, sslProfile: SITE_PROFILE, authenticatePeer: true, saslMechanisms: 'EXTERNAL', ...idle(site) }],
+      ['listener', { name: 'edge', role: 'edge', host: site.listenHost, port: site.edgePort, sslProfile: SITE_PROFILE, authenticatePeer: true, saslMechanisms: 'EXTERNAL', ...idle(site) }],
     );
   }
   // Sorted by name: the order links were made in must not change the config.
   for (const link of [...site.links].sort((a, b) => a.name.localeCompare(b.name))) {
     entities.push(
       ['sslProfile', { name: `link-${link.name}`, caCertFile: link.caCertFile, certFile: link.certFile, privateKeyFile: link.privateKeyFile }],
-      ['connector', { name: `link-${link.name}`, role: link.role, host: link.host, port: link.port, cost: link.cost, sslProfile: `link-${link.name}`, saslMechanisms: 'EXTERNAL' }],
+      ['connector', { name: `link-${link.name}`, role: link.role, host: link.host, port: link.port, cost: link.cost, sslProfile: `link-${link.name}`, saslMechanisms: 'EXTERNAL', ...idle(site) }],
     );
   }
   if (site.claimsRelay) {
@@ -119,12 +125,16 @@ export function desiredRouterEntities(site: SiteState): EntityList {
 const LOOPBACK = '127.0.0.1';
 
 function localListener(site: SiteState): EntityList {
-  const listener = { name: 'amqp', host: site.localHost ?? LOOPBACK, port: site.amqpPort, role: 'normal' };
+  const listener = { name: 'amqp', host: site.localHost ?? LOOPBACK, port: site.amqpPort, role: 'normal', ...idle(site) };
   if (!site.local) return [['listener', listener]];
   return [
     ['sslProfile', { name: LOCAL_PROFILE, ...site.local }],
     ['listener', { ...listener, sslProfile: LOCAL_PROFILE, authenticatePeer: true, saslMechanisms: 'EXTERNAL' }],
   ];
+}
+
+function idle(site: SiteState): { idleTimeoutSeconds?: number } {
+  return site.idleTimeoutSeconds === undefined ? {} : { idleTimeoutSeconds: site.idleTimeoutSeconds };
 }
 
 function revocations(site: SiteState): { revokedSerials?: string } {

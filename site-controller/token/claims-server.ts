@@ -23,6 +23,11 @@ export interface ClaimsServerOptions {
 export async function startClaimsServer(options: ClaimsServerOptions): Promise<Server> {
   const server = createServer({ cert: options.certPem, key: options.keyPem }, (request, response) => {
     handle(request, response, options).catch((error: unknown) => {
+      // A client that went away (reset, aborted body) is no failure of ours: there is no one to answer.
+      if (request.destroyed || response.destroyed) {
+        options.log.debug({ reason: String(error), remote: request.socket.remoteAddress }, 'claims client went away before its answer');
+        return;
+      }
       options.log.error({ reason: String(error) }, 'claims endpoint failed on a request');
       answer(response, 500, { error: 'internal error at the issuing site' });
     });
@@ -38,6 +43,8 @@ export async function startClaimsServer(options: ClaimsServerOptions): Promise<S
     });
   });
   server.on('tlsClientError', () => undefined);
+  // After the bind, an error of the server itself (e.g. EMFILE on accept) is logged; the server goes on.
+  server.on('error', (error: NodeJS.ErrnoException) => options.log.error({ reason: error.code ?? error.message }, 'claims endpoint error'));
   return server;
 }
 
@@ -93,7 +100,8 @@ async function readBody(request: IncomingMessage): Promise<string | undefined> {
 }
 
 function answer(response: ServerResponse, status: number, body: unknown): void {
-  if (response.headersSent) return;
+  // A client that left while its claim was redeemed gets nothing.
+  if (response.headersSent || response.destroyed) return;
   response.writeHead(status, { 'content-type': 'application/json' });
   response.end(JSON.stringify(body));
 }

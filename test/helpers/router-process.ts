@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll } from 'vitest';
+import { watchProcess } from './crash-watch.js';
 
 export const ROUTER_BIN = resolve(import.meta.dirname, '../../dist/router/main.js');
 
@@ -67,6 +68,8 @@ export class RouterProcess {
   readonly stderrText: string[] = [];
   readonly child: ChildProcess;
   readonly exited: Promise<number | null>;
+  private exitStatus: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  private readonly watch: { signalled(signal: NodeJS.Signals): void };
 
   private constructor(
     readonly configPath: string,
@@ -88,7 +91,22 @@ export class RouterProcess {
         }
       }
     });
-    this.exited = new Promise((r) => this.child.once('exit', (code) => r(code)));
+    this.exited = new Promise((r) =>
+      this.child.once('exit', (code, signal) => {
+        this.exitStatus = { code, signal };
+        r(code);
+      }),
+    );
+    this.watch = watchProcess(`kskup-router ${configPath} (pid ${this.child.pid})`, {
+      output: () => [...this.stderrText, partial].join('\n'),
+      exit: () => this.exitStatus,
+    });
+  }
+
+  /** Sends a signal; one that ends the router is then not counted as a crash. */
+  signal(signal: NodeJS.Signals): void {
+    this.watch.signalled(signal);
+    this.child.kill(signal);
   }
 
   /** Writes `entities` to `dir/<name>.json` and starts a router on it. */
@@ -113,7 +131,7 @@ export class RouterProcess {
   }
 
   async stop(): Promise<number | null> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+    if (this.child.exitCode === null && this.child.signalCode === null) this.signal('SIGTERM');
     return this.exited;
   }
 }
