@@ -65,10 +65,7 @@ export function addControllerCommands(program: Command, context: CommandContext)
         ...(nodeAddress && { nodeAddress }),
         ...(router && { router }),
       });
-      await new Promise<void>((resolve) => {
-        process.once('SIGTERM', resolve);
-        process.once('SIGINT', resolve);
-      });
+      await (context.io.stopped ?? new Promise<void>((resolve) => process.once('SIGTERM', resolve)));
       await running.stop();
     });
 }

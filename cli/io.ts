@@ -13,4 +13,6 @@ export interface CliIO {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** stderr is a terminal: progress may animate. */
   readonly interactive?: boolean;
+  /** Long-running commands (`controller run`) end when this resolves: main.ts gives the first SIGTERM or SIGINT. */
+  readonly stopped?: Promise<unknown>;
 }
