@@ -40,6 +40,10 @@ export interface KubeApiServerOptions {
   readonly defaultWatchSeconds?: number;
   /** Name of the cluster, user and context in kubeconfig files (default "kskup-test"). */
   readonly clusterName?: string;
+  /** IPv4 address to listen on and to name in the URL (default 127.0.0.1); the pod runner uses its node address so that pods reach it. */
+  readonly host?: string;
+  /** More names and addresses for the serving certificate (e.g. the `kubernetes` Service's ClusterIP and kubernetes.default.svc, as a real apiserver's). */
+  readonly certificateHosts?: readonly string[];
 }
 
 /** Largest request body, as kube-apiserver's 3 MiB limit. */
@@ -90,10 +94,10 @@ export class KubeApiServer {
     this.adminToken = this.tokens.issue({ username: 'kskup-admin', groups: ['system:masters', 'system:authenticated'] });
   }
 
-  /** Starts a fresh cluster on 127.0.0.1 (a random port) with the namespaces default, kube-system, kube-public and kube-node-lease. */
+  /** Starts a fresh cluster on 127.0.0.1 or options.host (a random port) with the namespaces default, kube-system, kube-public and kube-node-lease. */
   static async start(options: KubeApiServerOptions = {}): Promise<KubeApiServer> {
     const ca = await createCertificateAuthority({ commonName: 'kskup-test-kube-ca' });
-    const cert = await issueCertificate(ca, { commonName: 'kube-apiserver', hosts: ['localhost', '127.0.0.1'], usage: 'server' });
+    const cert = await issueCertificate(ca, { commonName: 'kube-apiserver', hosts: [...new Set(['localhost', '127.0.0.1', options.host ?? '127.0.0.1', ...(options.certificateHosts ?? [])])], usage: 'server' });
     const store = new Store(options.historyLimit ?? 1000);
     const [nodePortMin, nodePortMax] = options.nodePortRange ?? [30000, 32767];
     const registry = new Registry(store, { ranges: { serviceCidr: options.serviceCidr ?? '10.96.0.0/16', nodePortMin, nodePortMax }, rootCaPem: ca.certPem });
@@ -104,11 +108,11 @@ export class KubeApiServer {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
+      server.listen(0, options.host ?? '127.0.0.1', () => resolve());
     });
     const port = (server.address() as AddressInfo).port;
     const dir = await mkdtemp(join(tmpdir(), 'kskup-kube-'));
-    self = new KubeApiServer(server, `https://127.0.0.1:${port}`, ca.certPem, dir, options, store, registry);
+    self = new KubeApiServer(server, `https://${options.host ?? '127.0.0.1'}:${port}`, ca.certPem, dir, options, store, registry);
     for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) self.ensureNamespace(name);
     // The "kubernetes" Service takes the first address of the range, as on a cluster.
     self.registry.create(findResourceType('', 'v1', 'services')!, 'default', {
@@ -484,7 +488,10 @@ export class KubeApiServer {
     const b = isObj(body) ? body : {};
     const orphan = query.get('orphanDependents') ?? (typeof b.orphanDependents === 'boolean' ? String(b.orphanDependents) : undefined);
     const pre = isObj(b.preconditions) ? b.preconditions : undefined;
+    const graceParam = query.get('gracePeriodSeconds') ?? (typeof b.gracePeriodSeconds === 'number' ? String(b.gracePeriodSeconds) : undefined);
+    if (graceParam !== undefined && graceParam !== null && !/^-?\d+$/.test(graceParam)) throw badRequest(`gracePeriodSeconds: Invalid value: ${JSON.stringify(graceParam)}: must be an integer`);
     return {
+      gracePeriodSeconds: graceParam === undefined || graceParam === null ? undefined : Number(graceParam),
       propagationPolicy: query.get('propagationPolicy') ?? (typeof b.propagationPolicy === 'string' ? b.propagationPolicy : undefined),
       orphanDependents: orphan === undefined || orphan === null ? undefined : orphan === 'true',
       preconditions: pre === undefined ? undefined : {

@@ -45,6 +45,8 @@ export interface DeleteOptions {
   readonly propagationPolicy?: string | undefined;
   readonly orphanDependents?: boolean | undefined;
   readonly preconditions?: { readonly uid?: string; readonly resourceVersion?: string } | undefined;
+  /** Seconds a bound Pod gets to stop (default its spec.terminationGracePeriodSeconds); 0 removes it at once. Other types ignore it. */
+  readonly gracePeriodSeconds?: number | undefined;
 }
 
 export interface DeleteResult {
@@ -70,6 +72,21 @@ const CONFIG_MAPS = findResourceType('', 'v1', 'configmaps')!;
 /** RFC 3339 with seconds, as metav1.Time serialises. */
 export function timestamp(date = new Date()): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+const PODS = findResourceType('', 'v1', 'pods')!;
+
+/**
+ * The grace period of a Pod deletion, or undefined when deletion is not
+ * graceful: only Pods bound to a node (spec.nodeName) wait for their kubelet;
+ * an unscheduled Pod has nobody to stop it, so it goes at once (as on a cluster).
+ */
+function podGracePeriod(rt: ResourceType, pod: KubeObject, options: DeleteOptions): number | undefined {
+  if (rt !== PODS) return undefined;
+  const spec = isObj(pod.spec) ? pod.spec : {};
+  if (typeof spec.nodeName !== 'string' || spec.nodeName === '') return undefined;
+  if (options.gracePeriodSeconds !== undefined) return Math.max(0, options.gracePeriodSeconds);
+  return typeof spec.terminationGracePeriodSeconds === 'number' ? spec.terminationGracePeriodSeconds : 30;
 }
 
 /** The alphabet and length of names.SimpleNameGenerator (no vowels, no look-alike digits). */
@@ -252,7 +269,19 @@ export class Registry {
     if (dryRun) return { code: 200, body: old };
     if (rt === NAMESPACES) return { code: 200, body: this.markNamespaceTerminating(old) };
     const finalizers = [...(old.metadata.finalizers ?? [])];
-    if (old.metadata.deletionTimestamp !== undefined) return { code: 202, body: old };
+    const grace = podGracePeriod(rt, old, options);
+    if (grace !== undefined && grace > 0 && old.metadata.deletionTimestamp === undefined) {
+      // Graceful deletion of a bound Pod (pkg/registry/core/pod's CheckGracefulDelete):
+      // the Pod is only marked; its kubelet stops the containers and then
+      // deletes it again with gracePeriodSeconds 0.
+      const marked = structuredClone(old) as KubeObject;
+      marked.metadata.finalizers = finalizers.length > 0 ? finalizers : undefined;
+      if (marked.metadata.finalizers === undefined) delete marked.metadata.finalizers;
+      marked.metadata.deletionTimestamp = timestamp(new Date(Date.now() + grace * 1000));
+      marked.metadata.deletionGracePeriodSeconds = grace;
+      return { code: 200, body: this.store.write(storageKind(rt), marked) };
+    }
+    if (old.metadata.deletionTimestamp !== undefined && !(grace === 0 && finalizers.length === 0)) return { code: 202, body: old };
     if (policy === 'Orphan' && !finalizers.includes('orphan')) finalizers.push('orphan');
     if (policy === 'Foreground' && !finalizers.includes('foregroundDeletion')) finalizers.push('foregroundDeletion');
     if (finalizers.length > 0) {
