@@ -80,6 +80,7 @@ describe('parseRouterConfig: the skupper seed configs', () => {
       address: 'backend:8080',
       backlog: 128,
       siteId: 'c0',
+      authenticatePeer: false,
     });
   });
 
@@ -105,6 +106,7 @@ describe('parseRouterConfig: the skupper seed configs', () => {
       port: 8090,
       address: 'backend:8080',
       siteId: 'c1',
+      verifyHostname: true,
     });
   });
 
@@ -167,8 +169,8 @@ describe('parseRouterConfig: defaults and lenient values', () => {
       websockets: true,
     });
     expect(config.connectors.get('peer:55671')).toMatchObject({ role: 'normal', cost: 1, verifyHostname: true });
-    expect(config.tcpListeners.get('db')).toEqual({ name: 'db', host: '0.0.0.0', port: 9000, address: 'db', backlog: 128 });
-    expect(config.tcpConnectors.get('db')).toEqual({ name: 'db', host: 'db.local', port: 5432, address: 'db' });
+    expect(config.tcpListeners.get('db')).toEqual({ name: 'db', host: '0.0.0.0', port: 9000, address: 'db', backlog: 128, authenticatePeer: false });
+    expect(config.tcpConnectors.get('db')).toEqual({ name: 'db', host: 'db.local', port: 5432, address: 'db', verifyHostname: true });
     expect(config.addresses).toEqual([{ pattern: 'a.*', distribution: 'balanced' }]);
     expect(config.logs).toEqual([{ module: 'TCP_ADAPTOR', level: 'info' }]);
   });
@@ -178,7 +180,7 @@ describe('parseRouterConfig: defaults and lenient values', () => {
       ['router', { id: 'r1', helloIntervalSeconds: '2', helloMaxAgeSeconds: ' 6 ' }],
       ['listener', { name: 'l', port: 'amqps', http: 'true', healthz: 'FALSE', maxFrameSize: '65536' }],
       ['connector', { name: 'c', host: 'peer', port: 'amqp', verifyHostname: 'false', cost: '3' }],
-      ['sslProfile', { name: 'tls', certFile: 'c.pem', privateKeyFile: 'k.pem' }],
+      ['sslProfile', { name: 'tls', caCertFile: 'ca.pem', certFile: 'c.pem', privateKeyFile: 'k.pem' }],
       ['listener', { name: 'secure', port: '0', sslProfile: 'tls', authenticatePeer: 'true' }],
     ]);
     expect(config.router).toMatchObject({ helloIntervalSeconds: 2, helloMaxAgeSeconds: 6 });
@@ -369,9 +371,9 @@ describe('parseRouterConfig: warnings', () => {
     const { warnings } = parse([
       ['router', { id: 'r1', workerThreads: 4, name: 'r1' }],
       ['listener', { name: 'a', port: 1, httpRootDir: 'x', requireSsl: false }],
-      ['listener', { name: 'b', port: 2, httpRootDir: 'y', trustedCertsFile: 'ca.pem' }],
-      ['connector', { name: 'c', host: 'h', port: 3, saslUsername: 'u', healthz: true }],
-      ['sslProfile', { name: 's', passwordFile: '/secret/pw', ciphers: 'ALL' }],
+      ['listener', { name: 'b', port: 2, httpRootDir: 'y' }],
+      ['connector', { name: 'c', host: 'h', port: 3, healthz: true }],
+      ['sslProfile', { name: 's', uidFormat: 'cou' }],
       ['tcpListener', { name: 't', port: 4, address: 'a', observer: 'auto' }],
       ['site', { id: 'x' }],
       ['site', { id: 'y' }],
@@ -381,12 +383,8 @@ describe('parseRouterConfig: warnings', () => {
       'router "r1": attribute "workerThreads" is not supported by kskup yet and is ignored',
       'router "r1": attribute "name" is not supported by kskup yet and is ignored',
       'listener "a": attribute "httpRootDir" is not supported by kskup yet and is ignored',
-      'listener "a": attribute "requireSsl" is not supported by kskup yet and is ignored',
-      `listener "b": attribute "trustedCertsFile" is deprecated and ignored by kskup; use the sslProfile's caCertFile instead`,
-      'connector "c": attribute "saslUsername" is not supported by kskup yet and is ignored',
       'connector "c": attribute "healthz" is not supported by kskup yet and is ignored',
-      'sslProfile "s": attribute "passwordFile" is deprecated and ignored by kskup; use password "file:PATH" instead',
-      'sslProfile "s": attribute "ciphers" is not supported by kskup yet and is ignored',
+      'sslProfile "s": attribute "uidFormat" is not supported by kskup yet and is ignored',
       'tcpListener "t": attribute "observer" is not supported by kskup yet and is ignored',
       'entity type "site" is not supported by kskup yet and is ignored',
       'entity type "httpListener" is not supported by kskup yet and is ignored',

@@ -20,6 +20,8 @@ export interface ManagementView {
   /** Rows of the runtime entity types: router, connection, router.node, router.address, flow. */
   rows(type: RuntimeType): Row[];
   connectorStatus(name: string): { state: string; reason?: string } | undefined;
+  /** Why a configured entity is not running (its sslProfile could not be loaded), or undefined. */
+  entityError(type: 'listener' | 'connector' | 'tcpListener' | 'tcpConnector', name: string): string | undefined;
 }
 
 export type RuntimeType = 'router' | 'connection' | 'router.node' | 'router.address' | 'router.link' | 'flow';
@@ -147,7 +149,12 @@ export class ManagementAgent {
       if (type === 'connector') {
         const status = this.view.connectorStatus(String(row.name));
         row.connectionStatus = status?.state ?? 'stopped';
-        row.connectionMsg = status?.reason ?? '';
+        row.connectionMsg = status?.reason ?? this.view.entityError(type, String(row.name)) ?? '';
+      } else if (type === 'listener' || type === 'tcpListener' || type === 'tcpConnector') {
+        // skupper-router's tcpListener attributes; kskup gives them to listeners and tcpConnectors too.
+        const error = this.view.entityError(type, String(row.name));
+        row.operStatus = error === undefined ? 'up' : 'down';
+        row.connectionMsg = error ?? '';
       }
       return row;
     });
