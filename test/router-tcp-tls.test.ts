@@ -27,6 +27,8 @@ const plainEcho = useEchoServer();
 const MiB = 1024 * 1024;
 const PASSWORD = 'correct horse battery staple';
 const PASSWORD_ENV = 'KSKUP_TEST_TCP_TLS_KEY_PASSWORD';
+/** The test PKI's keys are RSA. */
+const TLS12_CIPHER = 'ECDHE-RSA-AES128-GCM-SHA256';
 
 interface Files {
   /** A second client certificate from the test CA, whose serial S's profile revokes. */
@@ -51,6 +53,7 @@ let wrongNameEcho: tls.Server;
 const PORT_NAMES = [
   'link', 'httpA', 'httpB', 'httpS', 'remote', 'remoteWrongCa', 'plainToTls', 'mtls', 'revoking', 'localMtls',
   'backendGood', 'backendWrongCa', 'backendWrongName', 'backendNameUnchecked', 'encEnv', 'encFile', 'encWrong',
+  'tls12', 'amqpTls12', 'badCiphers',
 ] as const;
 const ports = {} as Record<(typeof PORT_NAMES)[number] | 'tlsEcho' | 'wrongNameEcho', number>;
 let s: RouterProcess;
@@ -168,6 +171,11 @@ beforeAll(async () => {
     tcpListener('enc-env', ports.encEnv, 'echo', { sslProfile: 'enc-env' }),
     tcpListener('enc-file', ports.encFile, 'echo', { sslProfile: 'enc-file' }),
     tcpListener('enc-wrong', ports.encWrong, 'echo', { sslProfile: 'enc-wrong' }),
+    ['sslProfile', { ...clients, name: 'tls12', protocols: 'TLSv1.2', ciphers: TLS12_CIPHER }],
+    ['sslProfile', { ...clients, name: 'bad-ciphers', ciphers: 'NO-SUCH-CIPHER' }],
+    tcpListener('tls12', ports.tls12, 'echo', { sslProfile: 'tls12' }),
+    ['listener', { name: 'amqp-tls12', host: '127.0.0.1', port: ports.amqpTls12, sslProfile: 'tls12' }],
+    tcpListener('bad-ciphers', ports.badCiphers, 'echo', { sslProfile: 'bad-ciphers' }),
   ]);
   routers.push(a, b, s);
   await waitFor('S up', async () => (await fetch(`http://127.0.0.1:${ports.httpS}/healthz`).catch(() => undefined))?.ok);
@@ -187,7 +195,7 @@ interface ClientIdentity {
 }
 
 /** A TLS client trusting the test CA; resolves once the handshake is done. */
-function tlsConnect(port: number, identity: ClientIdentity = {}): Promise<tls.TLSSocket> {
+function tlsConnect(port: number, identity: ClientIdentity = {}, extra: tls.ConnectionOptions = {}): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const options = {
       host: '127.0.0.1',
@@ -195,6 +203,7 @@ function tlsConnect(port: number, identity: ClientIdentity = {}): Promise<tls.TL
       ca: readPem(folder.pki.caCert),
       ...(identity.cert && { cert: readPem(identity.cert), key: readPem(identity.key ?? '') }),
       allowHalfOpen: true,
+      ...extra,
     };
     const socket = tls.connect(options as tls.ConnectionOptions, () => {
       socket.off('error', reject);
@@ -398,5 +407,26 @@ describe('reconfiguration never falls back to plain', () => {
     } finally {
       await management.close();
     }
+  });
+});
+
+describe('sslProfile protocols and ciphers', () => {
+  it.each([
+    ['tcpListener', () => ports.tls12],
+    ['AMQP listener', () => ports.amqpTls12],
+  ])('S %s: protocols "TLSv1.2" and ciphers are what the handshake gets; a TLS 1.3-only client is refused', async (_what, port) => {
+    const socket = await tlsConnect(port());
+    expect(socket.getProtocol()).toBe('TLSv1.2');
+    expect(socket.getCipher().standardName).toBe('TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256');
+    socket.destroy();
+    await expect(tlsConnect(port(), {}, { minVersion: 'TLSv1.3' })).rejects.toThrow();
+    await expect(tlsConnect(port(), {}, { ciphers: 'ECDHE-RSA-AES256-GCM-SHA384', maxVersion: 'TLSv1.2' })).rejects.toThrow();
+  });
+
+  it('S: a cipher list OpenSSL does not accept stops that tcpListener, named, port unbound', async () => {
+    const line = await s.waitForLog('the error', (l) => l.level === 'error' && String(l.msg).startsWith('tcpListener "bad-ciphers"'));
+    expect(line.msg).toMatch(/^tcpListener "bad-ciphers": sslProfile "bad-ciphers": ciphers "NO-SUCH-CIPHER" is not accepted by the local OpenSSL .*; not started$/);
+    const { ended } = openAndWatchEnd(ports.badCiphers);
+    expect((await ended).code).toBe('ECONNREFUSED');
   });
 });

@@ -872,13 +872,13 @@ function checkSslProfileReferences(
     }
     const isServer = side === 'server';
     if (isServer && profile.certFile === undefined) {
-      context.problem(index, label, 'sslProfile', `${named} has no certFile and privateKeyFile, which a TLS server needs`);
+      context.problem(index, label, 'sslProfile', `${JSON.stringify(entity.sslProfile)} has no certFile and privateKeyFile, which a TLS server needs`);
     }
     if (isServer && entity.authenticatePeer === true && profile.caCertFile === undefined) {
       context.problem(index, label, 'authenticatePeer', `needs a caCertFile in ${named} to verify client certificates with`);
     }
     if (!isServer && profile.caCertFile === undefined) {
-      context.problem(index, label, 'sslProfile', `${named} has no caCertFile, which is needed to verify the server's certificate`);
+      context.problem(index, label, 'sslProfile', `${JSON.stringify(entity.sslProfile)} has no caCertFile, which is needed to verify the server's certificate`);
     }
     if (!isServer && mechanismsOf(entity.saslMechanisms).includes('EXTERNAL') && profile.certFile === undefined) {
       context.problem(index, label, 'saslMechanisms', `EXTERNAL needs a certFile in ${named} to present`);
