@@ -6,7 +6,6 @@ import rhea from 'rhea';
 import type { Connection, Container, EventContext } from 'rhea';
 import { diffRouterConfig, onlyRevokedSerialsChanged } from './config/diff.js';
 import type { ConfigDiff, ConnectorEntity, EntityDiff, ListenerEntity, RouterConfig, SslProfileEntity } from './config/types.js';
-import { mechanismsOf } from './config/index.js';
 import { HttpListener } from './http/http-listener.js';
 import type { Logger, RouterLogging } from './log/logger.js';
 import { RouterMetrics } from './metrics.js';
@@ -265,7 +264,7 @@ export class Router {
     const connector = new InterRouterConnector(entity, material, {
       container: this.container,
       log: this.serverLog,
-      connectionOptions: (e) => this.connectionOptions(e, Boolean(material?.cert), mechanismsOf(e.saslMechanisms)),
+      connectionOptions: (e) => this.connectionOptions(e, Boolean(material?.cert)),
       adopt: (connection, socket, e, established) =>
         this.adopt(connection, socket, { kind: 'connector', name: e.name, cost: e.cost }, e.role, established),
     });
@@ -280,15 +279,12 @@ export class Router {
   }
 
   /**
-   * `mechanisms`: the connector's saslMechanisms (empty: any it can do). With a
-   * certificate it authenticates with SASL EXTERNAL, falling back to ANONYMOUS
-   * only when the list allows it; the parser refuses names kskup cannot do.
+   * With a certificate a connector authenticates with SASL EXTERNAL. ANONYMOUS
+   * stays enabled after it: a kskup listener that refuses our certificate
+   * offers only ANONYMOUS, to tell us why in the AMQP close; the listener, not
+   * the connector, decides whom it accepts (docs/security-attributes.md).
    */
-  private connectionOptions(
-    entity: { maxFrameSize: number; idleTimeoutSeconds: number },
-    withCertificate: boolean,
-    mechanisms: readonly string[] = [],
-  ): Record<string, unknown> {
+  private connectionOptions(entity: { maxFrameSize: number; idleTimeoutSeconds: number }, withCertificate: boolean): Record<string, unknown> {
     const options: Record<string, unknown> = {
       id: this.id,
       container_id: this.id,
@@ -302,12 +298,11 @@ export class Router {
       autoaccept: false,
       properties: { product: PRODUCT, mode: this.config.router.mode },
     };
-    const allows = (name: string) => mechanisms.length === 0 || mechanisms.includes(name);
-    if (withCertificate && allows('EXTERNAL')) {
-      const offered = this.container.sasl.client_mechanisms();
-      offered.enable_external();
-      if (allows('ANONYMOUS')) offered.enable_anonymous(this.id);
-      options.sasl_mechanisms = offered;
+    if (withCertificate) {
+      const mechanisms = this.container.sasl.client_mechanisms();
+      mechanisms.enable_external();
+      mechanisms.enable_anonymous(this.id);
+      options.sasl_mechanisms = mechanisms;
       options.enable_sasl_external = true;
       options.cert = true;
     }

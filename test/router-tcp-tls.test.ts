@@ -430,3 +430,67 @@ describe('sslProfile protocols and ciphers', () => {
     expect((await ended).code).toBe('ECONNREFUSED');
   });
 });
+
+describe('sslProfile changes reach the tcp edges', () => {
+  it('V: a serial revoked on reload ends the open connection that presented it, refuses it from then on, and leaves the other connection and the port alone', async () => {
+    const tcpPort = await freePort();
+    const pki = folder.pki;
+    const config = (revokedSerials?: string): Entity[] => [
+      ['router', { id: 'V' }],
+      ['sslProfile', { name: 'p', caCertFile: pki.caCert, certFile: pki.serverCert, privateKeyFile: pki.serverKey, ...(revokedSerials && { revokedSerials }) }],
+      ['tcpListener', { name: 'secure', host: '127.0.0.1', port: tcpPort, address: 'echo', sslProfile: 'p', authenticatePeer: true }],
+      ['tcpConnector', { name: 'echo', host: '127.0.0.1', port: plainEcho.port, address: 'echo' }],
+    ];
+    const v = await RouterProcess.start(folder.path, 'V', config());
+    routers.push(v);
+    const revokedIdentity = { cert: files.revokedClientCert, key: files.revokedClientKey };
+    const soonRevoked = await waitFor('V serving TLS', async () => tlsConnect(tcpPort, revokedIdentity).catch(() => undefined));
+    const kept = await tlsConnect(tcpPort, goodClient());
+    // Both connections carry bytes before the change.
+    const echoOf = async (socket: tls.TLSSocket, data: Buffer) => {
+      const got: Buffer[] = [];
+      const onData = (chunk: Buffer) => got.push(chunk);
+      socket.on('data', onData);
+      socket.write(data);
+      await waitFor('the echo', () => (Buffer.concat(got).length >= data.length ? true : undefined));
+      socket.off('data', onData);
+      return Buffer.concat(got);
+    };
+    expect(await echoOf(soonRevoked, Buffer.from('one'))).toEqual(Buffer.from('one'));
+    expect(await echoOf(kept, Buffer.from('two'))).toEqual(Buffer.from('two'));
+
+    soonRevoked.on('error', () => undefined);
+    const revokedEnded = endOrClose(soonRevoked);
+    await v.rewrite(config(files.revokedSerial));
+    await revokedEnded;
+    await v.waitForLog('the drop', (l) => l.msg === 'tcpListener "secure" dropped 1 client connection: TLS: client certificate has been revoked');
+    const payload = randomBytes(64 * 1024);
+    expect(sha256(await echoOf(kept, payload))).toBe(sha256(payload));
+    expect((await refusedOutcome(tcpPort, revokedIdentity)).bytes).toBe(0);
+    // Applied in place: the listener was not restarted.
+    expect(v.lines.filter((l) => String(l.msg).startsWith('tcpListener "secure"') && String(l.msg).endsWith('listening'))).toHaveLength(1);
+    kept.destroy();
+  });
+
+  it('R2: management CREATE of a tcpListener whose sslProfile key cannot be loaded leaves it down, with the reason in the reply', async () => {
+    const [tcpPort, amqpPort] = [await freePort(), await freePort()];
+    const pki = folder.pki;
+    const r = await RouterProcess.start(folder.path, 'R2', [
+      ['router', { id: 'R2' }],
+      ['listener', { name: 'amqp', host: '127.0.0.1', port: amqpPort }],
+      ['sslProfile', { name: 'locked', caCertFile: pki.caCert, certFile: pki.serverCert, privateKeyFile: files.encryptedServerKey }],
+    ]);
+    routers.push(r);
+    const management = await waitFor('management', async () =>
+      ManagementClient.connect({ host: '127.0.0.1', port: amqpPort }, { timeoutMs: 5_000 }).catch(() => undefined),
+    );
+    try {
+      const created = await management.create('tcpListener', 'secure', { host: '127.0.0.1', port: tcpPort, address: 'echo', sslProfile: 'locked' });
+      expect(created).toMatchObject({ name: 'secure', operStatus: 'down' });
+      expect(String(created.connectionMsg)).toMatch(/^sslProfile "locked": privateKeyFile .* cannot be loaded/);
+      expect((await openAndWatchEnd(tcpPort).ended).code).toBe('ECONNREFUSED');
+    } finally {
+      await management.close();
+    }
+  });
+});

@@ -84,7 +84,7 @@ export function createTcpListenerServer(
   return {
     server,
     setRevokedSerials: (serials) =>
-      revocations.replaceAndDrop(serials, { name: entity.name, noun: 'client connection', log }, (socket) => resetSocket(socket)),
+      revocations.replaceAndDrop(serials, { name: entity.name, noun: 'client connection', log, entity: 'tcpListener' }, (socket) => resetSocket(socket)),
   };
 }
 
