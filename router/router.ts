@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import rhea from 'rhea';
 import type { Connection, Container, EventContext } from 'rhea';
 import { diffRouterConfig, onlyRevokedSerialsChanged } from './config/diff.js';
-import type { ConfigDiff, ConnectorEntity, ListenerEntity, RouterConfig, SslProfileEntity } from './config/types.js';
+import type { ConfigDiff, ConnectorEntity, EntityDiff, ListenerEntity, RouterConfig, SslProfileEntity } from './config/types.js';
 import { HttpListener } from './http/http-listener.js';
 import type { Logger, RouterLogging } from './log/logger.js';
 import { RouterMetrics } from './metrics.js';
@@ -53,6 +53,8 @@ export class Router {
   private readonly established = new Set<PeerConnection>();
   private readonly establishedCallbacks = new WeakMap<PeerConnection, () => void>();
   private readonly tcpListenerWatchers = new Set<TcpListenerWatcher>();
+  /** Why an entity (`tcpListener "x"`) is not running, while it is not. */
+  private readonly entityErrors = new Map<string, string>();
   private stopped = false;
 
   /** Relative file names in sslProfiles are resolved against this folder (the config file's). */
@@ -115,6 +117,7 @@ export class Router {
         rows: (type) => this.rows(type),
         connectorStatus: (name) => this.connectorStatus(name),
         tcpListenerStatus: (name) => this.tcpListenerStatus(name)?.bind,
+        entityError: (type, name) => this.entityError(type, name),
       },
       logging.module('AGENT'),
     );
@@ -162,34 +165,33 @@ export class Router {
     ]);
     const usesChangedProfile = (entity: { sslProfile?: string }) => entity.sslProfile !== undefined && changedProfiles.has(entity.sslProfile);
 
-    const listenersToStop = [...diff.listeners.removed, ...diff.listeners.changed.map((c) => c.before)];
-    const listenersToStart = [...diff.listeners.added, ...diff.listeners.changed.map((c) => c.after)];
-    for (const entity of this.config.listeners.values()) {
-      if (usesChangedProfile(entity) && !listenersToStart.some((l) => l.name === entity.name)) {
-        listenersToStop.push(entity);
-        listenersToStart.push(entity);
-      }
-    }
-    const connectorsToStop = [...diff.connectors.removed, ...diff.connectors.changed.map((c) => c.before)];
-    const connectorsToStart = [...diff.connectors.added, ...diff.connectors.changed.map((c) => c.after)];
-    for (const entity of this.config.connectors.values()) {
-      if (usesChangedProfile(entity) && !connectorsToStart.some((c) => c.name === entity.name)) {
-        connectorsToStop.push(entity);
-        connectorsToStart.push(entity);
-      }
-    }
+    const { toStop: listenersToStop, toStart: listenersToStart } = restarts(diff.listeners, this.config.listeners, usesChangedProfile);
+    const { toStop: connectorsToStop, toStart: connectorsToStart } = restarts(diff.connectors, this.config.connectors, usesChangedProfile);
+    // tcpListeners and tcpConnectors restart on a profile change like listeners:
+    // new clients get the new key material; flows already open carry on.
+    const tcpListeners = restarts(diff.tcpListeners, this.config.tcpListeners, usesChangedProfile);
+    const tcpConnectors = restarts(diff.tcpConnectors, this.config.tcpConnectors, usesChangedProfile);
 
     for (const entity of listenersToStop) this.stopListener(entity.name);
     for (const entity of connectorsToStop) this.stopConnector(entity.name);
-    for (const entity of [...diff.tcpListeners.removed, ...diff.tcpListeners.changed.map((c) => c.before)]) this.tcp.removeListener(entity.name);
-    for (const entity of [...diff.tcpConnectors.removed, ...diff.tcpConnectors.changed.map((c) => c.before)]) this.tcp.removeConnector(entity.name);
+    for (const entity of tcpListeners.toStop) {
+      this.tcp.removeListener(entity.name);
+      this.entityErrors.delete(`tcpListener "${entity.name}"`);
+    }
+    for (const entity of tcpConnectors.toStop) {
+      this.tcp.removeConnector(entity.name);
+      this.entityErrors.delete(`tcpConnector "${entity.name}"`);
+    }
 
-    for (const entity of [...diff.tcpConnectors.added, ...diff.tcpConnectors.changed.map((c) => c.after)]) this.tcp.addConnector(entity);
+    for (const entity of tcpConnectors.toStart) {
+      const material = this.material(entity.sslProfile, `tcpConnector "${entity.name}"`);
+      if (material !== 'invalid') this.tcp.addConnector(entity, material);
+    }
     const ready: Promise<void>[] = [];
-    // A tcpListener that cannot bind does not hold up the change (nor a
-    // management request, nor start): it is retried, and its status says why.
-    for (const entity of [...diff.tcpListeners.added, ...diff.tcpListeners.changed.map((c) => c.after)]) {
-      ready.push(this.tcp.addListener(entity).bound.settled);
+    for (const entity of tcpListeners.toStart) {
+      // Never plain when TLS was asked for: without its key material the port stays unbound.
+      const material = this.material(entity.sslProfile, `tcpListener "${entity.name}"`);
+      if (material !== 'invalid') ready.push(this.tcp.addListener(entity, material).bound.settled);
     }
     for (const entity of listenersToStart) {
       const started = this.startListener(entity);
@@ -206,21 +208,35 @@ export class Router {
     for (const listener of [...this.amqpListeners.values(), ...this.httpListeners.values()]) {
       if (listener.entity.sslProfile === profile.name) listener.setRevokedSerials(serials);
     }
+    this.tcp.setRevokedSerials(profile.name, serials);
   }
 
+  /**
+   * The sslProfile's key material for `user` (`tcpListener "x"`), or 'invalid'
+   * when it cannot be loaded: then the entity is not started, the reason is
+   * logged and kept for management (operStatus down, connectionMsg) until the
+   * entity is started again or removed.
+   */
   private material(profileName: string | undefined, user: string): TlsMaterial | undefined | 'invalid' {
+    this.entityErrors.delete(user);
     if (profileName === undefined) return undefined;
     const profile = this.config.sslProfiles.get(profileName);
-    if (!profile) {
-      this.serverLog.error({ sslProfile: profileName }, `${user}: sslProfile "${profileName}" does not exist; not started`);
+    const fail = (reason: string): 'invalid' => {
+      this.serverLog.error({ entity: user, sslProfile: profileName, reason }, `${user}: ${reason}; not started`);
+      this.entityErrors.set(user, reason);
       return 'invalid';
-    }
+    };
+    if (!profile) return fail(`sslProfile "${profileName}" does not exist`);
     try {
       return loadTlsMaterial(profile, this.baseDir);
     } catch (error) {
-      this.serverLog.error({ sslProfile: profileName }, `${user}: ${(error as Error).message}; not started`);
-      return 'invalid';
+      return fail((error as Error).message);
     }
+  }
+
+  /** Why an entity is not running (its sslProfile could not be loaded), for management. */
+  entityError(type: 'listener' | 'connector' | 'tcpListener' | 'tcpConnector', name: string): string | undefined {
+    return this.entityErrors.get(`${type} "${name}"`);
   }
 
   private startListener(entity: ListenerEntity): Promise<void> | undefined {
@@ -250,6 +266,7 @@ export class Router {
   }
 
   private stopListener(name: string): void {
+    this.entityErrors.delete(`listener "${name}"`);
     this.amqpListeners.get(name)?.stop();
     this.amqpListeners.delete(name);
     this.httpListeners.get(name)?.stop();
@@ -271,10 +288,17 @@ export class Router {
   }
 
   private stopConnector(name: string): void {
+    this.entityErrors.delete(`connector "${name}"`);
     this.connectors.get(name)?.stop();
     this.connectors.delete(name);
   }
 
+  /**
+   * With a certificate a connector authenticates with SASL EXTERNAL. ANONYMOUS
+   * stays enabled after it: a kskup listener that refuses our certificate
+   * offers only ANONYMOUS, to tell us why in the AMQP close; the listener, not
+   * the connector, decides whom it accepts (docs/security-attributes.md).
+   */
   private connectionOptions(entity: { maxFrameSize: number; idleTimeoutSeconds: number }, withCertificate: boolean): Record<string, unknown> {
     const options: Record<string, unknown> = {
       id: this.id,
@@ -571,6 +595,23 @@ export class Router {
     for (const peer of this.established) peer.connection.close();
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** What to stop and start for one entity kind: its diff, plus the entities whose sslProfile changed. */
+function restarts<T extends { name: string; sslProfile?: string }>(
+  diff: EntityDiff<T>,
+  current: ReadonlyMap<string, T>,
+  usesChangedProfile: (entity: T) => boolean,
+): { toStop: T[]; toStart: T[] } {
+  const toStop = [...diff.removed, ...diff.changed.map((c) => c.before)];
+  const toStart = [...diff.added, ...diff.changed.map((c) => c.after)];
+  for (const entity of current.values()) {
+    if (usesChangedProfile(entity) && !toStart.some((started) => started.name === entity.name)) {
+      toStop.push(entity);
+      toStart.push(entity);
+    }
+  }
+  return { toStop, toStart };
 }
 
 function emptyLike(config: RouterConfig): RouterConfig {

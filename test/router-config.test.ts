@@ -80,6 +80,7 @@ describe('parseRouterConfig: the skupper seed configs', () => {
       address: 'backend:8080',
       backlog: 128,
       siteId: 'c0',
+      authenticatePeer: false,
     });
   });
 
@@ -105,6 +106,7 @@ describe('parseRouterConfig: the skupper seed configs', () => {
       port: 8090,
       address: 'backend:8080',
       siteId: 'c1',
+      verifyHostname: true,
     });
   });
 
@@ -167,8 +169,8 @@ describe('parseRouterConfig: defaults and lenient values', () => {
       websockets: true,
     });
     expect(config.connectors.get('peer:55671')).toMatchObject({ role: 'normal', cost: 1, verifyHostname: true });
-    expect(config.tcpListeners.get('db')).toEqual({ name: 'db', host: '0.0.0.0', port: 9000, address: 'db', backlog: 128 });
-    expect(config.tcpConnectors.get('db')).toEqual({ name: 'db', host: 'db.local', port: 5432, address: 'db' });
+    expect(config.tcpListeners.get('db')).toEqual({ name: 'db', host: '0.0.0.0', port: 9000, address: 'db', backlog: 128, authenticatePeer: false });
+    expect(config.tcpConnectors.get('db')).toEqual({ name: 'db', host: 'db.local', port: 5432, address: 'db', verifyHostname: true });
     expect(config.addresses).toEqual([{ pattern: 'a.*', distribution: 'balanced' }]);
     expect(config.logs).toEqual([{ module: 'TCP_ADAPTOR', level: 'info' }]);
   });
@@ -178,7 +180,7 @@ describe('parseRouterConfig: defaults and lenient values', () => {
       ['router', { id: 'r1', helloIntervalSeconds: '2', helloMaxAgeSeconds: ' 6 ' }],
       ['listener', { name: 'l', port: 'amqps', http: 'true', healthz: 'FALSE', maxFrameSize: '65536' }],
       ['connector', { name: 'c', host: 'peer', port: 'amqp', verifyHostname: 'false', cost: '3' }],
-      ['sslProfile', { name: 'tls', certFile: 'c.pem', privateKeyFile: 'k.pem' }],
+      ['sslProfile', { name: 'tls', caCertFile: 'ca.pem', certFile: 'c.pem', privateKeyFile: 'k.pem' }],
       ['listener', { name: 'secure', port: '0', sslProfile: 'tls', authenticatePeer: 'true' }],
     ]);
     expect(config.router).toMatchObject({ helloIntervalSeconds: 2, helloMaxAgeSeconds: 6 });
@@ -369,9 +371,9 @@ describe('parseRouterConfig: warnings', () => {
     const { warnings } = parse([
       ['router', { id: 'r1', workerThreads: 4, name: 'r1' }],
       ['listener', { name: 'a', port: 1, httpRootDir: 'x', requireSsl: false }],
-      ['listener', { name: 'b', port: 2, httpRootDir: 'y', trustedCertsFile: 'ca.pem' }],
-      ['connector', { name: 'c', host: 'h', port: 3, saslUsername: 'u', healthz: true }],
-      ['sslProfile', { name: 's', passwordFile: '/secret/pw', ciphers: 'ALL' }],
+      ['listener', { name: 'b', port: 2, httpRootDir: 'y' }],
+      ['connector', { name: 'c', host: 'h', port: 3, healthz: true }],
+      ['sslProfile', { name: 's', uidFormat: 'cou' }],
       ['tcpListener', { name: 't', port: 4, address: 'a', observer: 'auto' }],
       ['site', { id: 'x' }],
       ['site', { id: 'y' }],
@@ -381,12 +383,8 @@ describe('parseRouterConfig: warnings', () => {
       'router "r1": attribute "workerThreads" is not supported by kskup yet and is ignored',
       'router "r1": attribute "name" is not supported by kskup yet and is ignored',
       'listener "a": attribute "httpRootDir" is not supported by kskup yet and is ignored',
-      'listener "a": attribute "requireSsl" is not supported by kskup yet and is ignored',
-      `listener "b": attribute "trustedCertsFile" is deprecated and ignored by kskup; use the sslProfile's caCertFile instead`,
-      'connector "c": attribute "saslUsername" is not supported by kskup yet and is ignored',
       'connector "c": attribute "healthz" is not supported by kskup yet and is ignored',
-      'sslProfile "s": attribute "passwordFile" is deprecated and ignored by kskup; use password "file:PATH" instead',
-      'sslProfile "s": attribute "ciphers" is not supported by kskup yet and is ignored',
+      'sslProfile "s": attribute "uidFormat" is not supported by kskup yet and is ignored',
       'tcpListener "t": attribute "observer" is not supported by kskup yet and is ignored',
       'entity type "site" is not supported by kskup yet and is ignored',
       'entity type "httpListener" is not supported by kskup yet and is ignored',
@@ -457,5 +455,62 @@ describe('diffRouterConfig', () => {
     expect([diff.routerChanged, diff.addressesChanged, diff.logsChanged, diff.empty]).toEqual([true, true, true, false]);
     expect(diff.listeners).toEqual({ added: [], removed: [], changed: [] });
     expect(sameRouterConfig(configOf(base), configOf(changed))).toBe(false);
+  });
+});
+
+// Every attribute that asks for security is honoured or is an error naming the
+// entity and attribute: never a warning (docs/security-attributes.md).
+describe('parseRouterConfig: security attributes', () => {
+  const SERVER_PROFILE: Entity = ['sslProfile', { name: 'srv', caCertFile: 'ca.pem', certFile: 'c.pem', privateKeyFile: 'k.pem' }];
+  const CA_ONLY: Entity = ['sslProfile', { name: 'ca', caCertFile: 'ca.pem' }];
+  const CERT_ONLY: Entity = ['sslProfile', { name: 'cert', certFile: 'c.pem', privateKeyFile: 'k.pem' }];
+
+  it.each<[string, Entity[], string]>([
+    ['listener requireSsl without sslProfile', [['listener', { name: 'l', port: 1, requireSsl: true }]], 'listener "l": requireSsl is true but the listener has no sslProfile to serve TLS with'],
+    ['listener requireEncryption without sslProfile', [['listener', { name: 'l', port: 1, requireEncryption: 'true' }]], 'listener "l": requireEncryption is true but the listener has no sslProfile to serve TLS with'],
+    ['listener trustedCertsFile', [['listener', { name: 'l', port: 1, trustedCertsFile: 'ca.pem' }]], `listener "l": trustedCertsFile is not supported; put the CA in the sslProfile's caCertFile`],
+    ['listener saslPlugin', [['listener', { name: 'l', port: 1, saslPlugin: 'auth' }]], 'listener "l": saslPlugin is not supported: kskup has no external authentication service; use authenticatePeer with an sslProfile'],
+    ['listener policyVhost', [['listener', { name: 'l', port: 1, policyVhost: 'v' }]], 'listener "l": policyVhost is not supported: kskup enforces no vhost policy, so the limits it names would not apply'],
+    ['listener saslMechanisms PLAIN', [['listener', { name: 'l', port: 1, saslMechanisms: 'ANONYMOUS PLAIN' }]], 'listener "l": saslMechanisms "PLAIN" cannot be offered by kskup, which supports only EXTERNAL and ANONYMOUS'],
+    ['listener saslMechanisms EXTERNAL without authenticatePeer', [SERVER_PROFILE, ['listener', { name: 'l', port: 1, sslProfile: 'srv', saslMechanisms: 'EXTERNAL' }]], 'listener "l": saslMechanisms EXTERNAL needs authenticatePeer true (the client certificate is the identity)'],
+    ['listener authenticatePeer without sslProfile', [['listener', { name: 'l', port: 1, authenticatePeer: true }]], 'listener "l": authenticatePeer requires sslProfile'],
+    ['listener authenticatePeer with a profile without caCertFile', [CERT_ONLY, ['listener', { name: 'l', port: 1, sslProfile: 'cert', authenticatePeer: true }]], 'listener "l": authenticatePeer needs a caCertFile in sslProfile "cert" to verify client certificates with'],
+    ['listener with a profile without certFile', [CA_ONLY, ['listener', { name: 'l', port: 1, sslProfile: 'ca' }]], 'listener "l": sslProfile "ca" has no certFile and privateKeyFile, which a TLS server needs'],
+    ['connector with a profile without caCertFile', [CERT_ONLY, ['connector', { name: 'c', host: 'h', port: 1, sslProfile: 'cert' }]], `connector "c": sslProfile "cert" has no caCertFile, which is needed to verify the server's certificate`],
+    ['connector saslMechanisms EXTERNAL without a certificate', [CA_ONLY, ['connector', { name: 'c', host: 'h', port: 1, sslProfile: 'ca', saslMechanisms: 'EXTERNAL' }]], 'connector "c": saslMechanisms EXTERNAL needs a certFile in sslProfile "ca" to present'],
+    ['connector saslMechanisms SCRAM', [['connector', { name: 'c', host: 'h', port: 1, saslMechanisms: 'SCRAM-SHA-256' }]], 'connector "c": saslMechanisms "SCRAM-SHA-256" cannot be offered by kskup, which supports only EXTERNAL and ANONYMOUS'],
+    ['connector saslUsername', [['connector', { name: 'c', host: 'h', port: 1, saslUsername: 'u' }]], 'connector "c": saslUsername is not supported: kskup cannot authenticate with SASL PLAIN; use an sslProfile with certFile (SASL EXTERNAL)'],
+    ['connector saslPassword', [['connector', { name: 'c', host: 'h', port: 1, saslPassword: 'env:PW' }]], 'connector "c": saslPassword is not supported: kskup cannot authenticate with SASL PLAIN; use an sslProfile with certFile (SASL EXTERNAL)'],
+    ['sslProfile trustedCertsFile', [['sslProfile', { name: 's', trustedCertsFile: 'ca.pem' }]], 'sslProfile "s": trustedCertsFile is not supported (skupper-router 3 has no such attribute); put the trusted CAs in caCertFile'],
+    ['sslProfile passwordFile', [['sslProfile', { name: 's', passwordFile: '/pw' }]], 'sslProfile "s": passwordFile is not supported; write password "file:PATH" instead'],
+    ['sslProfile protocols with an unknown version', [['sslProfile', { name: 's', protocols: 'TLSv1.2 SSLv3' }]], 'sslProfile "s": protocols "SSLv3" is not a TLS version; use TLSv1, TLSv1.1, TLSv1.2, TLSv1.3'],
+    ['sslProfile protocols with a gap', [['sslProfile', { name: 's', protocols: 'TLSv1.1 TLSv1.3' }]], 'sslProfile "s": protocols "TLSv1.1 TLSv1.3" leaves a gap; kskup (node:tls) can only enable a contiguous range of versions, such as "TLSv1.2 TLSv1.3"'],
+    ['sslProfile empty protocols', [['sslProfile', { name: 's', protocols: ' ' }]], 'sslProfile "s": protocols must name at least one of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3'],
+    ['tcpListener authenticatePeer without sslProfile', [['tcpListener', { name: 't', port: 1, address: 'a', authenticatePeer: true }]], 'tcpListener "t": authenticatePeer requires sslProfile'],
+    ['tcpListener with a profile without certFile', [CA_ONLY, ['tcpListener', { name: 't', port: 1, address: 'a', sslProfile: 'ca' }]], 'tcpListener "t": sslProfile "ca" has no certFile and privateKeyFile, which a TLS server needs'],
+    ['tcpListener authenticatePeer with a profile without caCertFile', [CERT_ONLY, ['tcpListener', { name: 't', port: 1, address: 'a', sslProfile: 'cert', authenticatePeer: true }]], 'tcpListener "t": authenticatePeer needs a caCertFile in sslProfile "cert" to verify client certificates with'],
+    ['tcpListener with an unknown sslProfile', [['tcpListener', { name: 't', port: 1, address: 'a', sslProfile: 'nope' }]], 'tcpListener "t": sslProfile "nope" does not name an sslProfile in this file'],
+    ['tcpListener verifyHostname', [['tcpListener', { name: 't', port: 1, address: 'a', verifyHostname: true }]], 'tcpListener "t": verifyHostname has no meaning on a tcpListener (it checks a server certificate, for a tcpConnector); use authenticatePeer to verify clients'],
+    ['tcpConnector with a profile without caCertFile', [CERT_ONLY, ['tcpConnector', { name: 't', host: 'h', port: 1, address: 'a', sslProfile: 'cert' }]], `tcpConnector "t": sslProfile "cert" has no caCertFile, which is needed to verify the server's certificate`],
+    ['router enableVhostPolicy', [['router', { id: 'r1', enableVhostPolicy: true }]], 'router "r1": enableVhostPolicy is not supported: kskup enforces no vhost policy, so the limits it would apply do not'],
+    ['policy entity', [['policy', { maxConnections: 10 }]], 'policy #2: is not supported: kskup enforces no connection or vhost policy, so the limits it asks for would not apply'],
+    ['authServicePlugin entity', [['authServicePlugin', { name: 'a', host: 'h', port: 1 }]], 'authServicePlugin #2: is not supported: kskup has no external authentication service; use authenticatePeer with an sslProfile'],
+  ])('%s is an error', (_what, entities, expected) => {
+    const withRouter = entities.some(([type]) => type === 'router') ? entities : [ROUTER, ...entities];
+    expect(problemLines(JSON.stringify(withRouter))).toEqual([expected]);
+  });
+
+  it.each<[string, Entity[], (config: RouterConfig) => unknown, unknown]>([
+    ['listener requireSsl with an sslProfile', [SERVER_PROFILE, ['listener', { name: 'l', port: 1, sslProfile: 'srv', requireSsl: true, requireEncryption: true }]], (c) => c.listeners.get('l'), expect.objectContaining({ requireSsl: true, requireEncryption: true, sslProfile: 'srv' })],
+    ['listener saslMechanisms EXTERNAL with authenticatePeer', [SERVER_PROFILE, ['listener', { name: 'l', port: 1, sslProfile: 'srv', authenticatePeer: true, saslMechanisms: 'external' }]], (c) => c.listeners.get('l')?.saslMechanisms, 'EXTERNAL'],
+    ['connector saslMechanisms EXTERNAL with a certificate', [SERVER_PROFILE, ['connector', { name: 'c', host: 'h', port: 1, sslProfile: 'srv', saslMechanisms: 'EXTERNAL' }]], (c) => c.connectors.get('c')?.saslMechanisms, 'EXTERNAL'],
+    ['sslProfile protocols and ciphers', [['sslProfile', { name: 's', protocols: 'TLSv1.3 TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' }]], (c) => c.sslProfiles.get('s'), expect.objectContaining({ protocols: 'TLSv1.3 TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' })],
+    ['tcpListener sslProfile and authenticatePeer', [SERVER_PROFILE, ['tcpListener', { name: 't', port: 1, address: 'a', sslProfile: 'srv', authenticatePeer: 'true' }]], (c) => c.tcpListeners.get('t'), expect.objectContaining({ sslProfile: 'srv', authenticatePeer: true })],
+    ['tcpConnector sslProfile and verifyHostname', [CA_ONLY, ['tcpConnector', { name: 't', host: 'h', port: 1, address: 'a', sslProfile: 'ca', verifyHostname: false }]], (c) => c.tcpConnectors.get('t'), expect.objectContaining({ sslProfile: 'ca', verifyHostname: false })],
+    ['connector verifyHostname (default true)', [CA_ONLY, ['connector', { name: 'c', host: 'h', port: 1, sslProfile: 'ca' }]], (c) => c.connectors.get('c')?.verifyHostname, true],
+  ])('%s is honoured', (_what, entities, pick, expected) => {
+    const { config, warnings } = parse([ROUTER, ...entities]);
+    expect(warnings).toEqual([]);
+    expect(pick(config)).toEqual(expected);
   });
 });

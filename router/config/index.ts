@@ -5,7 +5,7 @@
 // CLI, the controllers and the router runtime can all depend on it.
 
 export type * from './types.js';
-export { parseRouterConfig, loadRouterConfigFile } from './parse.js';
+export { parseRouterConfig, loadRouterConfigFile, mechanismsOf, TLS_VERSIONS } from './parse.js';
 export type { ParsedRouterConfig } from './parse.js';
 export { diffRouterConfig, onlyRevokedSerialsChanged, sameRouterConfig } from './diff.js';
 export { normaliseSerial, parseSerialList, formatSerialList, type SerialList } from './serials.js';

@@ -95,6 +95,8 @@ const boolean = (): Attr<boolean> => attr(parseBoolean);
 const text = (): Attr<string> => attr(parseText);
 const logLevel = (): Attr<LogLevel> => attr(parseLogLevel);
 const serialList = (): Attr<readonly string[]> => attr(parseSerials);
+const tlsProtocols = (): Attr<string> => attr(parseTlsProtocols);
+const saslMechanisms = (): Attr<string> => attr(parseSaslMechanisms);
 
 function oneOf<const V extends string>(values: readonly V[]): Attr<V> {
   return attr((raw) =>
@@ -175,6 +177,50 @@ function parseSerials(raw: unknown): Parsed<readonly string[]> {
   return bad(`${list.bad.map((item) => show(item)).join(', ')} ${plural} (write e.g. "0a1b2c" or "0A:1B:2C", separated by spaces or commas)`);
 }
 
+/**
+ * skupper-router's sslProfile `protocols` (Proton's pn_ssl_domain_set_protocols
+ * names). node:tls sets a lowest and a highest version, so a list with a gap
+ * ("TLSv1.1 TLSv1.3") cannot be honoured and is refused rather than widened.
+ */
+export const TLS_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
+
+function parseTlsProtocols(raw: unknown): Parsed<string> {
+  if (typeof raw !== 'string') return bad(`${show(raw)} is not a string of TLS versions separated by spaces`);
+  const words = raw.trim().split(/\s+/).filter((word) => word !== '');
+  if (words.length === 0) return bad(`must name at least one of ${TLS_VERSIONS.join(', ')}`);
+  const unknown = words.filter((word) => !isOneOf(TLS_VERSIONS, word));
+  if (unknown.length > 0) return bad(`${unknown.map((word) => show(word)).join(', ')} ${unknown.length === 1 ? 'is not a TLS version' : 'are not TLS versions'}; use ${TLS_VERSIONS.join(', ')}`);
+  const positions = [...new Set(words.map((word) => TLS_VERSIONS.indexOf(word as (typeof TLS_VERSIONS)[number])))].sort();
+  const first = positions[0] ?? 0;
+  if (positions.some((position, i) => position !== first + i)) {
+    return bad(`${show(raw)} leaves a gap; kskup (node:tls) can only enable a contiguous range of versions, such as "TLSv1.2 TLSv1.3"`);
+  }
+  return ok(raw);
+}
+
+/**
+ * SASL mechanisms kskup can honour: EXTERNAL (the TLS client certificate is the
+ * identity) and ANONYMOUS. A name such as PLAIN or SCRAM-SHA-256 asks for an
+ * authentication kskup cannot do, so it is refused, not ignored.
+ */
+const SASL_MECHANISMS = ['EXTERNAL', 'ANONYMOUS'] as const;
+
+function parseSaslMechanisms(raw: unknown): Parsed<string> {
+  if (typeof raw !== 'string') return bad(`${show(raw)} is not a string of mechanism names separated by spaces`);
+  const words = raw.trim().split(/\s+/).filter((word) => word !== '');
+  if (words.length === 0) return bad('names no mechanism; leave it out for the default');
+  const unsupported = words.filter((word) => !isOneOf(SASL_MECHANISMS, word.toUpperCase()));
+  if (unsupported.length > 0) {
+    return bad(`${unsupported.map((word) => show(word)).join(', ')} cannot be offered by kskup, which supports only ${SASL_MECHANISMS.join(' and ')}`);
+  }
+  return ok(words.map((word) => word.toUpperCase()).join(' '));
+}
+
+/** The mechanism names of a parsed saslMechanisms value. */
+export function mechanismsOf(value: string | undefined): readonly string[] {
+  return value === undefined ? [] : value.split(' ');
+}
+
 const LOG_LEVEL_ORDER: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 
 /** skupper-router's severities by the pino level that shows them. */
@@ -246,6 +292,11 @@ interface EntityKind<S extends Schema> {
   readonly unsupported: readonly string[];
   /** Ignored like `unsupported`, with advice on what to write instead. */
   readonly deprecated?: Readonly<Record<string, string>>;
+  /**
+   * skupper-router attributes that ask for security kskup cannot give: a
+   * problem (the message says why and what to use instead), never a warning.
+   */
+  readonly refused?: Readonly<Record<string, string>>;
   /** What to call an entity whose `name` is absent, when something else identifies it. */
   readonly fallbackName?: (raw: RawAttributes) => string | undefined;
   /** Rules that involve more than one attribute of the entity. */
@@ -278,8 +329,12 @@ const routerKind = defineKind({
     'raIntervalFluxSeconds', 'workerThreads',
     'debugDumpFile', 'saslConfigPath', 'saslConfigName', 'timestampsInUTC', 'timestampFormat',
     'defaultDistribution', 'dataConnectionCount', 'maxConnections', 'allowUnsettledMulticast',
-    'vhostNamePatterns', 'enableVhostPolicy', 'policyDir', 'type', 'name', 'area',
+    'vhostNamePatterns', 'type', 'name', 'area',
   ],
+  refused: {
+    enableVhostPolicy: 'is not supported: kskup enforces no vhost policy, so the limits it would apply do not',
+    policyDir: 'is not supported: kskup enforces no vhost policy, so the limits it would apply do not',
+  },
   fallbackName: (raw) => nonEmptyString(raw['id']),
   collect: (values, where, into) => {
     into.routers.push(located(where, definedOnly<RouterEntity>({ ...values })));
@@ -294,8 +349,10 @@ const listenerKind = defineKind({
     port: port(0).required(),
     role: oneOf(ROLES).default('normal'),
     sslProfile: string({ nonEmpty: true }),
-    saslMechanisms: string(),
+    saslMechanisms: saslMechanisms(),
     authenticatePeer: boolean().default(false),
+    requireSsl: boolean(),
+    requireEncryption: boolean(),
     maxFrameSize: integer({ min: 512 }).default(16384),
     maxSessionFrames: integer({ min: 0 }).default(0),
     idleTimeoutSeconds: integer({ min: 0 }).default(16),
@@ -305,16 +362,27 @@ const listenerKind = defineKind({
     websockets: boolean().default(true),
   },
   unsupported: [
-    'protocolFamily', 'socketAddressFamily', 'cost', 'requireEncryption', 'requireSsl',
+    'protocolFamily', 'socketAddressFamily', 'cost',
     'initialHandshakeTimeoutSeconds', 'stripAnnotations', 'linkCapacity', 'multiTenant',
-    'httpRootDir', 'messageLoggingComponents', 'policyVhost', 'saslPlugin', 'maxSessions',
+    'httpRootDir', 'messageLoggingComponents', 'maxSessions',
     'maxMessageSize', 'maxSessionWindow',
   ],
-  deprecated: { trustedCertsFile: "use the sslProfile's caCertFile instead" },
+  refused: {
+    trustedCertsFile: "is not supported; put the CA in the sslProfile's caCertFile",
+    saslPlugin: 'is not supported: kskup has no external authentication service; use authenticatePeer with an sslProfile',
+    policyVhost: 'is not supported: kskup enforces no vhost policy, so the limits it names would not apply',
+  },
   fallbackName: (raw) => hostPortName(raw, WILDCARD_HOST),
   check: (values, report) => {
     if (values.authenticatePeer && values.sslProfile === undefined) {
       report('authenticatePeer', 'requires sslProfile');
+    }
+    for (const attribute of ['requireSsl', 'requireEncryption'] as const) {
+      if (values[attribute] === true && values.sslProfile === undefined) report(attribute, 'is true but the listener has no sslProfile to serve TLS with');
+    }
+    const mechanisms = mechanismsOf(values.saslMechanisms);
+    if (mechanisms.includes('EXTERNAL') && !values.authenticatePeer) {
+      report('saslMechanisms', 'EXTERNAL needs authenticatePeer true (the client certificate is the identity)');
     }
   },
   collect: (values, where, into) => {
@@ -332,7 +400,7 @@ const connectorKind = defineKind({
     role: oneOf(ROLES).default('normal'),
     cost: integer({ min: 1 }).default(1),
     sslProfile: string({ nonEmpty: true }),
-    saslMechanisms: string(),
+    saslMechanisms: saslMechanisms(),
     verifyHostname: boolean().default(true),
     maxFrameSize: integer({ min: 512 }).default(16384),
     maxSessionFrames: integer({ min: 0 }).default(0),
@@ -343,14 +411,21 @@ const connectorKind = defineKind({
     websocketPath: string({ nonEmpty: true }).default('/'),
   },
   unsupported: [
-    'saslUsername', 'saslPassword', 'stripAnnotations', 'linkCapacity', 'messageLoggingComponents',
+    'stripAnnotations', 'linkCapacity', 'messageLoggingComponents',
     'failoverUrls', 'openProperties', 'policyVhost', 'allowRedirect', 'protocolFamily',
     'socketAddressFamily', 'maxSessions', 'maxMessageSize', 'healthz',
   ],
+  refused: {
+    saslUsername: 'is not supported: kskup cannot authenticate with SASL PLAIN; use an sslProfile with certFile (SASL EXTERNAL)',
+    saslPassword: 'is not supported: kskup cannot authenticate with SASL PLAIN; use an sslProfile with certFile (SASL EXTERNAL)',
+  },
   fallbackName: (raw) => hostPortName(raw, undefined),
   check: (values, report) => {
     if ((values.protocol === 'amqps' || values.protocol === 'wss') && values.sslProfile === undefined) {
       report('protocol', `"${values.protocol}" requires sslProfile`);
+    }
+    if (mechanismsOf(values.saslMechanisms).includes('EXTERNAL') && values.sslProfile === undefined) {
+      report('saslMechanisms', 'EXTERNAL requires an sslProfile with certFile');
     }
   },
   collect: (values, where, into) => {
@@ -367,12 +442,17 @@ const sslProfileKind = defineKind({
     certFile: string({ nonEmpty: true }),
     privateKeyFile: string({ nonEmpty: true }),
     password: string({ secret: true }),
+    protocols: tlsProtocols(),
+    ciphers: string({ nonEmpty: true }),
     // kskup's own: client certificates refused although the CA signed them.
     // A change of this alone is applied without restarting the listeners.
     revokedSerials: serialList(),
   },
-  unsupported: ['ciphers', 'protocols', 'uidFormat', 'uidNameMappingFile', 'trustedCertsFile', 'displayNameFile'],
-  deprecated: { passwordFile: 'use password "file:PATH" instead' },
+  unsupported: ['uidFormat', 'uidNameMappingFile', 'displayNameFile'],
+  refused: {
+    trustedCertsFile: 'is not supported (skupper-router 3 has no such attribute); put the trusted CAs in caCertFile',
+    passwordFile: 'is not supported; write password "file:PATH" instead',
+  },
   check: (values, report) => {
     if (values.certFile !== undefined && values.privateKeyFile === undefined) {
       report('certFile', 'is set but privateKeyFile is not');
@@ -397,9 +477,17 @@ const tcpListenerKind = defineKind({
     address: string({ nonEmpty: true }).required(),
     backlog: integer({ min: 1 }).default(128),
     siteId: string(),
+    sslProfile: string({ nonEmpty: true }),
+    authenticatePeer: boolean().default(false),
   },
-  unsupported: ['sslProfile', 'authenticatePeer', 'observer', 'processId', 'verifyHostname'],
+  unsupported: ['observer', 'processId'],
+  refused: {
+    verifyHostname: 'has no meaning on a tcpListener (it checks a server certificate, for a tcpConnector); use authenticatePeer to verify clients',
+  },
   fallbackName: (raw) => nonEmptyString(raw['address']),
+  check: (values, report) => {
+    if (values.authenticatePeer && values.sslProfile === undefined) report('authenticatePeer', 'requires sslProfile');
+  },
   collect: (values, where, into) => {
     const name = values.name ?? values.address;
     into.tcpListeners.push(located(where, definedOnly<TcpListenerEntity>({ ...values, name })));
@@ -414,8 +502,10 @@ const tcpConnectorKind = defineKind({
     port: port(1).required(),
     address: string({ nonEmpty: true }).required(),
     siteId: string(),
+    sslProfile: string({ nonEmpty: true }),
+    verifyHostname: boolean().default(true),
   },
-  unsupported: ['sslProfile', 'verifyHostname', 'processId', 'observer'],
+  unsupported: ['processId', 'observer'],
   fallbackName: (raw) => nonEmptyString(raw['address']),
   collect: (values, where, into) => {
     const name = values.name ?? values.address;
@@ -467,8 +557,14 @@ const ENTITY_KINDS: ReadonlyMap<string, EntityHandler> = new Map(
 /** Entity types skupper-router has that kskup accepts with a warning and ignores. */
 const UNSUPPORTED_ENTITY_TYPES: readonly string[] = [
   'site', 'vhost', 'linkRoute', 'autoLink', 'exchange', 'binding', 'httpListener',
-  'httpConnector', 'console', 'policy', 'authServicePlugin', 'management',
+  'httpConnector', 'console', 'management',
 ];
+
+/** Entity types that ask for access control kskup does not enforce: a problem, never ignored. */
+const REFUSED_ENTITY_TYPES: ReadonlyMap<string, string> = new Map([
+  ['policy', 'kskup enforces no connection or vhost policy, so the limits it asks for would not apply'],
+  ['authServicePlugin', 'kskup has no external authentication service; use authenticatePeer with an sslProfile'],
+]);
 
 function nonEmptyString(raw: unknown): string | undefined {
   return typeof raw === 'string' && raw.trim() !== '' ? raw : undefined;
@@ -497,7 +593,7 @@ function definedOnly<T extends object>(entity: T): T {
 // The generic validator.
 
 function defineKind<S extends Schema>(kind: EntityKind<S>): EntityHandler {
-  const known = [...Object.keys(kind.attributes), ...kind.unsupported, ...Object.keys(kind.deprecated ?? {})];
+  const known = [...Object.keys(kind.attributes), ...kind.unsupported, ...Object.keys(kind.deprecated ?? {}), ...Object.keys(kind.refused ?? {})];
   return {
     type: kind.type,
     read(raw, index, context) {
@@ -532,7 +628,10 @@ function checkAttributeNames<S extends Schema>(
   for (const attribute of Object.keys(raw)) {
     if (Object.hasOwn(kind.attributes, attribute)) continue;
     const advice = kind.deprecated?.[attribute];
-    if (advice !== undefined) {
+    const refusal = kind.refused?.[attribute];
+    if (refusal !== undefined) {
+      report(attribute, refusal);
+    } else if (advice !== undefined) {
       context.warnOnce(`${kind.type}.${attribute}`, `${label}: attribute "${attribute}" is deprecated and ignored by kskup; ${advice}`);
     } else if (kind.unsupported.includes(attribute)) {
       context.warnOnce(`${kind.type}.${attribute}`, `${label}: attribute "${attribute}" is not supported by kskup yet and is ignored`);
@@ -679,12 +778,15 @@ function readEntity(element: unknown, index: number, context: ParseContext): voi
     return;
   }
   const kind = ENTITY_KINDS.get(type);
+  const refusal = REFUSED_ENTITY_TYPES.get(type);
   if (kind !== undefined) {
     kind.read(attributes, index, context);
+  } else if (refusal !== undefined) {
+    context.problem(index, `${type} #${index}`, undefined, `is not supported: ${refusal}`);
   } else if (UNSUPPORTED_ENTITY_TYPES.includes(type)) {
     context.warnOnce(`entity ${type}`, `entity type ${JSON.stringify(type)} is not supported by kskup yet and is ignored`);
   } else {
-    const known = [...ENTITY_KINDS.keys(), ...UNSUPPORTED_ENTITY_TYPES];
+    const known = [...ENTITY_KINDS.keys(), ...UNSUPPORTED_ENTITY_TYPES, ...REFUSED_ENTITY_TYPES.keys()];
     context.problem(index, label, undefined, `unknown entity type ${JSON.stringify(type)}${didYouMean(type, known)}`);
   }
 }
@@ -708,8 +810,9 @@ function checkAcrossEntities(context: ParseContext): void {
   checkUniqueNames(collected.sslProfiles, context);
   checkUniqueNames(collected.tcpListeners, context);
   checkUniqueNames(collected.tcpConnectors, context);
-  const profileNames = new Set(collected.sslProfiles.map(({ entity }) => entity.name));
-  checkSslProfileReferences([...collected.listeners, ...collected.connectors], profileNames, context);
+  const profiles = new Map(collected.sslProfiles.map(({ entity }) => [entity.name, entity]));
+  checkSslProfileReferences('server', [...collected.listeners, ...collected.tcpListeners], profiles, context);
+  checkSslProfileReferences('client', [...collected.connectors, ...collected.tcpConnectors], profiles, context);
   checkPortClashes([...collected.listeners, ...collected.tcpListeners], context);
 }
 
@@ -740,15 +843,45 @@ function checkUniqueNames(entities: readonly Located<{ readonly name: string }>[
   }
 }
 
+interface TlsUser {
+  readonly sslProfile?: string;
+  readonly authenticatePeer?: boolean;
+  readonly saslMechanisms?: string;
+}
+
+/**
+ * Each sslProfile reference names a profile with what its user needs, as
+ * skupper-router checks when it builds the TLS context: a server (listener,
+ * tcpListener) needs certFile and privateKeyFile, and caCertFile to
+ * authenticate peers; a client (connector, tcpConnector) needs caCertFile to
+ * verify the server, and certFile for SASL EXTERNAL.
+ */
 function checkSslProfileReferences(
-  entities: readonly Located<{ readonly sslProfile?: string }>[],
-  profileNames: ReadonlySet<string>,
+  side: 'server' | 'client',
+  entities: readonly Located<TlsUser>[],
+  profiles: ReadonlyMap<string, SslProfileEntity>,
   context: ParseContext,
 ): void {
   for (const { entity, index, label } of entities) {
-    if (entity.sslProfile !== undefined && !profileNames.has(entity.sslProfile)) {
-      const message = `${JSON.stringify(entity.sslProfile)} does not name an sslProfile in this file`;
-      context.problem(index, label, 'sslProfile', message);
+    if (entity.sslProfile === undefined) continue;
+    const profile = profiles.get(entity.sslProfile);
+    const named = `sslProfile ${JSON.stringify(entity.sslProfile)}`;
+    if (profile === undefined) {
+      context.problem(index, label, 'sslProfile', `${JSON.stringify(entity.sslProfile)} does not name an sslProfile in this file`);
+      continue;
+    }
+    const isServer = side === 'server';
+    if (isServer && profile.certFile === undefined) {
+      context.problem(index, label, 'sslProfile', `${JSON.stringify(entity.sslProfile)} has no certFile and privateKeyFile, which a TLS server needs`);
+    }
+    if (isServer && entity.authenticatePeer === true && profile.caCertFile === undefined) {
+      context.problem(index, label, 'authenticatePeer', `needs a caCertFile in ${named} to verify client certificates with`);
+    }
+    if (!isServer && profile.caCertFile === undefined) {
+      context.problem(index, label, 'sslProfile', `${JSON.stringify(entity.sslProfile)} has no caCertFile, which is needed to verify the server's certificate`);
+    }
+    if (!isServer && mechanismsOf(entity.saslMechanisms).includes('EXTERNAL') && profile.certFile === undefined) {
+      context.problem(index, label, 'saslMechanisms', `EXTERNAL needs a certFile in ${named} to present`);
     }
   }
 }

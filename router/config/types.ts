@@ -28,8 +28,20 @@ export interface ListenerEntity {
   readonly port: number;
   readonly role: ListenerRole;
   readonly sslProfile?: string;
+  /**
+   * skupper-router: the SASL mechanisms the listener accepts, separated by
+   * spaces. kskup can offer EXTERNAL (with authenticatePeer) and ANONYMOUS;
+   * any other name is a config error (docs/security-attributes.md).
+   */
   readonly saslMechanisms?: string;
   readonly authenticatePeer: boolean;
+  /**
+   * skupper-router's requireSsl / requireEncryption: every connection must be
+   * TLS. kskup honours it by demanding an sslProfile (a listener with one
+   * accepts nothing but TLS).
+   */
+  readonly requireSsl?: boolean;
+  readonly requireEncryption?: boolean;
   readonly maxFrameSize: number;
   readonly maxSessionFrames: number;
   readonly idleTimeoutSeconds: number;
@@ -73,6 +85,19 @@ export interface SslProfileEntity {
    */
   readonly password?: string;
   /**
+   * skupper-router: the TLS versions allowed, separated by spaces ("TLSv1.2
+   * TLSv1.3"). node:tls takes a lowest and a highest version, so the list must
+   * be a contiguous run of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3 (checked by the
+   * parser). Absent: Node's defaults (TLSv1.2 to TLSv1.3).
+   */
+  readonly protocols?: string;
+  /**
+   * skupper-router: an OpenSSL cipher list for TLS 1.2 and below ("ECDHE-RSA-
+   * AES128-GCM-SHA256:!aNULL"); TLS 1.3 suites (TLS_AES_...) may be named too.
+   * Checked against the local OpenSSL when the entity starts.
+   */
+  readonly ciphers?: string;
+  /**
    * kskup's own: serial numbers of client certificates that listeners using
    * this profile refuse, even though the CA signed them (a site revoking a link
    * it granted). Written as hex separated by spaces and/or commas ("0a1b2c
@@ -89,6 +114,10 @@ export interface TcpListenerEntity {
   readonly address: string;
   readonly backlog: number;
   readonly siteId?: string;
+  /** With one, clients must speak TLS: the profile's certFile/privateKeyFile serve it. */
+  readonly sslProfile?: string;
+  /** Clients must present a certificate signed by the profile's caCertFile and not in its revokedSerials. */
+  readonly authenticatePeer: boolean;
 }
 
 export interface TcpConnectorEntity {
@@ -97,6 +126,10 @@ export interface TcpConnectorEntity {
   readonly port: number;
   readonly address: string;
   readonly siteId?: string;
+  /** With one, the backend connection is TLS, its certificate verified against the profile's caCertFile. */
+  readonly sslProfile?: string;
+  /** The backend certificate must name `host` (skupper-router's default: true). */
+  readonly verifyHostname: boolean;
 }
 
 export interface AddressEntity {

@@ -22,6 +22,8 @@ export interface ManagementView {
   rows(type: RuntimeType): Row[];
   connectorStatus(name: string): { state: string; reason?: string } | undefined;
   tcpListenerStatus(name: string): BindStatus | undefined;
+  /** Why a configured entity is not running (its sslProfile could not be loaded), or undefined. */
+  entityError(type: 'listener' | 'connector' | 'tcpListener' | 'tcpConnector', name: string): string | undefined;
 }
 
 export type RuntimeType = 'router' | 'connection' | 'router.node' | 'router.address' | 'router.link' | 'flow';
@@ -150,9 +152,19 @@ export class ManagementAgent {
       if (type === 'connector') {
         const status = this.view.connectorStatus(String(row.name));
         row.connectionStatus = status?.state ?? 'stopped';
-        row.connectionMsg = status?.reason ?? '';
+        row.connectionMsg = status?.reason ?? this.view.entityError(type, String(row.name)) ?? '';
+      } else if (type === 'listener' || type === 'tcpListener' || type === 'tcpConnector') {
+        // skupper-router's operStatus of a tcpListener; kskup gives it to listeners and tcpConnectors too, with why it is down.
+        const error = this.view.entityError(type, String(row.name));
+        Object.assign(
+          row,
+          error !== undefined
+            ? { operStatus: 'down', operStatusMsg: error }
+            : type === 'tcpListener'
+              ? tcpListenerOperStatus(this.view.tcpListenerStatus(String(row.name)))
+              : { operStatus: 'up', operStatusMsg: '' },
+        );
       }
-      if (type === 'tcpListener') Object.assign(row, tcpListenerOperStatus(this.view.tcpListenerStatus(String(row.name))));
       return row;
     });
   }

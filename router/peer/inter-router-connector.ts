@@ -10,7 +10,7 @@ import WebSocket, { createWebSocketStream } from 'ws';
 import type { Connection, Container } from 'rhea';
 import type { ConnectorEntity } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import type { TlsMaterial } from '../tls/ssl-profile.js';
+import { tlsClientOptions, type TlsMaterial } from '../tls/ssl-profile.js';
 import { describeSocketError } from './socket-errors.js';
 
 const FIRST_RETRY_MS = 250;
@@ -127,16 +127,7 @@ export class InterRouterConnector {
   }
 
   private tlsOptions(): tls.ConnectionOptions {
-    const material = this.material;
-    if (!material) return {};
-    return {
-      ca: material.ca,
-      cert: material.cert,
-      key: material.key,
-      passphrase: material.passphrase,
-      servername: net.isIP(this.entity.host) ? undefined : this.entity.host,
-      checkServerIdentity: this.entity.verifyHostname ? tls.checkServerIdentity : () => undefined,
-    };
+    return this.material ? tlsClientOptions(this.material, this.entity.host, this.entity.verifyHostname) : {};
   }
 
   /**

@@ -2,13 +2,15 @@
 // tcpConnectors take flows that arrive for their address and open the backend
 // connection.
 //
+// With an sslProfile a tcpListener serves TLS and a tcpConnector dials it
+// (tls-edges.ts); the flow between them carries the plain bytes either way.
+//
 // A client that connects to a tcpListener whose address has no reachable
 // tcpConnector (none here, no peer serving it) is reset at once: it sees
 // "connection reset" immediately instead of hanging. The port stays bound either
 // way, so it cannot be taken by another process while a link is briefly down.
 // A tcpListener whose port cannot be bound is retried (its port is the
 // config's to choose) and its status says why it is down.
-import net from 'node:net';
 import type { Socket } from 'node:net';
 import type { EventContext, Receiver, Sender } from 'rhea';
 import type { TcpConnectorEntity, TcpListenerEntity } from '../config/types.js';
@@ -22,6 +24,8 @@ import { DESTINATION_PROPERTY, FORWARD_SUFFIX, REVERSE_SUFFIX } from './flow-pro
 import { FlowRelay } from './flow-relay.js';
 import { spliceSockets } from './local-splice.js';
 import { TcpFlow } from './tcp-flow.js';
+import type { TlsMaterial } from '../tls/ssl-profile.js';
+import { BackendDialler, createTcpListenerServer, resetSocket } from './tls-edges.js';
 
 export interface TcpAdaptorDeps {
   readonly routerId: string;
@@ -50,10 +54,12 @@ export interface TcpListenerStatus {
 interface ListenerRuntime {
   readonly entity: TcpListenerEntity;
   readonly bound: BoundServer;
+  readonly setRevokedSerials: (serials: readonly string[]) => void;
 }
 
 interface ConnectorRuntime {
   readonly entity: TcpConnectorEntity;
+  readonly dialler: BackendDialler;
   openFlows: number;
   /** Set when its backend refused or timed out: passed over until then while others can serve. */
   unreachableUntil: number;
@@ -100,18 +106,17 @@ export class TcpAdaptor {
 
   // ---- tcpListener ----
 
-  addListener(entity: TcpListenerEntity): ListenerRuntime {
-    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) =>
-      this.onClient(entity, socket),
-    );
+  /** `material`: the sslProfile's, loaded and checked, when the tcpListener serves TLS. */
+  addListener(entity: TcpListenerEntity, material?: TlsMaterial): ListenerRuntime {
+    const { server, setRevokedSerials } = createTcpListenerServer(entity, material, this.deps.log, (socket) => this.onClient(entity, socket));
     const bound = bindServer(
       server,
       { host: entity.host, port: entity.port, backlog: entity.backlog },
       this.deps.log,
-      `tcpListener "${entity.name}" for address ${entity.address}`,
+      `tcpListener "${entity.name}" for address ${entity.address}${material ? ' (TLS)' : ''}`,
       (status) => this.deps.onListenerStatus(entity, status),
     );
-    const runtime = { entity, bound };
+    const runtime = { entity, bound, setRevokedSerials };
     this.listeners.set(entity.name, runtime);
     return runtime;
   }
@@ -120,6 +125,13 @@ export class TcpAdaptor {
   listenerStatus(name: string): TcpListenerStatus | undefined {
     const runtime = this.listeners.get(name);
     return runtime && { port: runtime.entity.port, bind: runtime.bound.status() };
+  }
+
+  /** A revokedSerials-only change of an sslProfile: applied to the tcpListeners using it without unbinding them. */
+  setRevokedSerials(profileName: string, serials: readonly string[]): void {
+    for (const listener of this.listeners.values()) {
+      if (listener.entity.sslProfile === profileName) listener.setRevokedSerials(serials);
+    }
   }
 
   /** Stops accepting; flows already open through it carry on until they end. */
@@ -153,7 +165,7 @@ export class TcpAdaptor {
       counters.flowsFailed++;
       this.deps.log.debug({ address, listener: entity.name, tried: [...tried] }, 'no reachable tcpConnector: client reset');
       client.on('error', () => undefined);
-      if (!client.destroyed) client.resetAndDestroy();
+      resetSocket(client);
       return;
     }
     const id = `${this.flowIdPrefix}.${(this.nextFlow++).toString(36)}`;
@@ -211,8 +223,9 @@ export class TcpAdaptor {
   }
 
   private spliceLocal(client: Socket, target: ConnectorRuntime): void {
-    const { host, port, address } = target.entity;
-    const backend = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
+    const { address } = target.entity;
+    // A TLS backend socket holds what the client sends until its handshake is done and verified.
+    const { socket: backend } = target.dialler.dial();
     target.openFlows++;
     this.localSockets.add(client).add(backend);
     spliceSockets(client, backend, this.deps.metrics.address(address), (error) => {
@@ -225,8 +238,10 @@ export class TcpAdaptor {
 
   // ---- tcpConnector ----
 
-  addConnector(entity: TcpConnectorEntity): void {
-    this.connectors.set(entity.name, { entity, openFlows: 0, unreachableUntil: 0 });
+  /** `material`: the sslProfile's, loaded and checked, when the backend speaks TLS. */
+  addConnector(entity: TcpConnectorEntity, material?: TlsMaterial): void {
+    const dialler = new BackendDialler(entity, material, this.deps.log);
+    this.connectors.set(entity.name, { entity, dialler, openFlows: 0, unreachableUntil: 0 });
     this.deps.onServedAddressesChanged();
   }
 
@@ -307,16 +322,16 @@ export class TcpAdaptor {
       reverse.close(error);
       return;
     }
-    const backend = net.connect({ host: target.entity.host, port: target.entity.port, allowHalfOpen: true, noDelay: true });
-    // A backend host that drops SYNs would otherwise hold the client for the OS's
-    // connect timeout (minutes); the flow fails with ETIMEDOUT instead.
+    const { socket: backend, readyEvent } = target.dialler.dial();
+    // A backend host that drops SYNs (or stalls its TLS handshake) would otherwise
+    // hold the client for the OS's connect timeout (minutes); the flow fails with ETIMEDOUT instead.
     const connectTimer = setTimeout(() => backend.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), BACKEND_CONNECT_TIMEOUT_MS);
-    backend.once('connect', () => clearTimeout(connectTimer));
+    backend.once(readyEvent, () => clearTimeout(connectTimer));
     backend.once('close', () => clearTimeout(connectTimer));
     target.openFlows++;
     let connected = false;
-    backend.once('connect', () => (connected = true));
-    this.startFlow(peer, { id, address, socket: backend, sender: reverse, receiver: forward, connecting: true }, () => {
+    backend.once(readyEvent, () => (connected = true));
+    this.startFlow(peer, { id, address, socket: backend, sender: reverse, receiver: forward, connecting: true, readyEvent }, () => {
       target.openFlows--;
       if (!connected) target.unreachableUntil = Date.now() + OUT_OF_ROTATION_MS;
     });
@@ -352,6 +367,7 @@ export class TcpAdaptor {
       sender: Sender;
       receiver: Receiver;
       connecting: boolean;
+      readyEvent?: 'connect' | 'secureConnect';
       onUnreachable?: (reason: string, canRetry: boolean) => boolean;
     },
     onEnd?: () => void,

@@ -41,6 +41,13 @@ export interface TcpFlowOptions {
   readonly log: Logger;
   /** True at the connector side until the backend connection is up. */
   readonly connecting: boolean;
+  /**
+   * The socket event that means "up" while connecting: 'connect', or
+   * 'secureConnect' for a TLS backend, so that nothing is sent to a backend
+   * whose certificate has not been verified and a failed handshake counts as a
+   * failed connect.
+   */
+  readonly readyEvent?: 'connect' | 'secureConnect';
   /** Told once when the flow has ended, cleanly or not. */
   readonly onClosed: (flow: TcpFlow, error: string | undefined) => void;
   /**
@@ -105,7 +112,7 @@ export class TcpFlow {
       // The far side may send nothing until the backend is there: a flow that
       // fails to connect has then consumed no byte, and the listener side can
       // try another target for its client.
-      socket.once('connect', () => {
+      socket.once(options.readyEvent ?? 'connect', () => {
         this.moveTo('open');
         this.receiver.add_credit(FLOW_CREDIT_WINDOW);
       });

@@ -39,13 +39,18 @@ export class RevocationList<C> {
   }
 
   /** Takes the new list and drops the connections it revokes, logging them once: what a listener does when revokedSerials changes. */
-  replaceAndDrop(serials: readonly string[], listener: { name: string; noun: string; log: Logger }, drop: (connection: C, reason: string) => void): void {
+  /** `listener.entity`: the entity type in the log line (default `listener`; `tcpListener` for the TCP edge). */
+  replaceAndDrop(
+    serials: readonly string[],
+    listener: { name: string; noun: string; log: Logger; entity?: string },
+    drop: (connection: C, reason: string) => void,
+  ): void {
     const revoked = this.replace(serials);
     if (revoked.length === 0) return;
     const reason = REVOKED_CLIENT_CERTIFICATE;
     listener.log.warn(
       { listener: listener.name, connections: revoked.length, reason },
-      `listener "${listener.name}" dropped ${revoked.length} ${listener.noun}${revoked.length === 1 ? '' : 's'}: ${reason}`,
+      `${listener.entity ?? 'listener'} "${listener.name}" dropped ${revoked.length} ${listener.noun}${revoked.length === 1 ? '' : 's'}: ${reason}`,
     );
     for (const connection of revoked) drop(connection, reason);
   }
