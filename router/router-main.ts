@@ -77,6 +77,8 @@ export async function runRouterProcess(argv: readonly string[], signals: StopSig
       const next = await loadRouterConfigFile(file);
       for (const warning of next.warnings) log.warn({ file }, warning);
       await router.reconfigure(next.config);
+      // SIGHUP also re-reads the key material, as skupper-router's does.
+      if (trigger === 'SIGHUP') await router.checkProfileFiles();
     } catch (error) {
       if (error instanceof ConfigError) {
         log.error({ file, trigger, problems: error.problems.length }, `${error.message}\nthe running configuration stays`);

@@ -21,11 +21,14 @@ import { NetworkAgent } from './network/network-agent.js';
 import { VERSION } from './version.js';
 import { CONTROL_ADDRESS, PeerConnection, type PeerOrigin } from './peer/peer-connection.js';
 import { TcpAdaptor, type TcpListenerStatus } from './tcp/tcp-adaptor.js';
+import { profileFingerprint } from './tls/profile-files.js';
 import { loadTlsMaterial, type TlsMaterial } from './tls/ssl-profile.js';
 
 export const PRODUCT = 'kskup';
 /** How long a dropped connection's peer has to answer the AMQP close before its socket is destroyed. */
 const DROP_GRACE_MS = 2_000;
+/** How often sslProfile files are looked at for changes on disk (profile-files.ts). */
+const PROFILE_CHECK_MS = 1_000;
 
 /** Told of each change of a tcpListener's bind status, by entity name. */
 export type TcpListenerWatcher = (name: string, status: BindStatus) => void;
@@ -56,6 +59,9 @@ export class Router {
   /** Why an entity (`tcpListener "x"`) is not running, while it is not. */
   private readonly entityErrors = new Map<string, string>();
   private stopped = false;
+  /** Fingerprint of each sslProfile's files as last applied (profile-files.ts). */
+  private readonly profileFiles = new Map<string, string>();
+  private profileTimer: NodeJS.Timeout | undefined;
 
   /** Relative file names in sslProfiles are resolved against this folder (the config file's). */
   private readonly baseDir: string;
@@ -139,6 +145,8 @@ export class Router {
     // Stopped while the listeners were binding: start nothing more.
     if (this.stopped) return;
     this.network.start();
+    this.profileTimer = setInterval(() => void this.checkProfileFiles().catch((error: unknown) => this.log.error({ reason: String(error) }, 'could not apply changed sslProfile files')), PROFILE_CHECK_MS);
+    this.profileTimer.unref();
   }
 
   /** Moves the running router to `next`, touching only what differs. */
@@ -154,11 +162,19 @@ export class Router {
     return diff;
   }
 
-  private async apply(diff: ConfigDiff): Promise<void> {
+  /**
+   * `filesChanged`: profiles whose files changed on disk while their entity
+   * stayed the same; they restart what uses them like a changed profile.
+   */
+  private async apply(diff: ConfigDiff, filesChanged: ReadonlySet<string> = new Set()): Promise<void> {
+    for (const profile of [...diff.sslProfiles.added, ...diff.sslProfiles.changed.map((c) => c.after)]) this.recordProfileFiles(profile);
+    for (const profile of diff.sslProfiles.removed) this.profileFiles.delete(profile.name);
     // An sslProfile change restarts whatever uses it, except a change of its
     // revokedSerials alone: that is applied to the running listeners, so that
     // revoking one link does not drop all the others (applyRevokedSerials).
-    const revocations = diff.sslProfiles.changed.filter((c) => onlyRevokedSerialsChanged(c.before, c.after)).map((c) => c.after);
+    const revocations = diff.sslProfiles.changed
+      .filter((c) => !filesChanged.has(c.after.name) && onlyRevokedSerialsChanged(c.before, c.after))
+      .map((c) => c.after);
     const changedProfiles = new Set([
       ...diff.sslProfiles.changed.map((c) => c.after.name).filter((name) => !revocations.some((p) => p.name === name)),
       ...diff.sslProfiles.removed.map((p) => p.name),
@@ -200,6 +216,26 @@ export class Router {
     for (const entity of connectorsToStart) this.startConnector(entity);
     for (const profile of revocations) this.applyRevokedSerials(profile);
     await Promise.all(ready);
+  }
+
+  private recordProfileFiles(profile: SslProfileEntity): void {
+    this.profileFiles.set(profile.name, profileFingerprint(profile, this.baseDir));
+  }
+
+  /**
+   * Looks whether any sslProfile's files changed on disk (a renewed
+   * certificate, a key that was missing): what uses such a profile is started
+   * again with the new material; connections already open carry on. Runs every
+   * PROFILE_CHECK_MS, and on SIGHUP.
+   */
+  async checkProfileFiles(): Promise<void> {
+    if (this.stopped) return;
+    const changed = [...this.config.sslProfiles.values()].filter((profile) => this.profileFiles.get(profile.name) !== profileFingerprint(profile, this.baseDir));
+    if (changed.length === 0) return;
+    const names = new Set(changed.map((profile) => profile.name));
+    this.log.info({ sslProfiles: [...names] }, `the files of sslProfile ${[...names].map((name) => `"${name}"`).join(', ')} changed on disk: applying them`);
+    const unchanged = diffRouterConfig(this.config, this.config);
+    await this.apply({ ...unchanged, empty: false, sslProfiles: { ...unchanged.sslProfiles, changed: changed.map((profile) => ({ before: profile, after: profile })) } }, names);
   }
 
   /** Connectors present certificates and revoke nothing, so only listeners take the new list. */
@@ -587,6 +623,7 @@ export class Router {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    clearInterval(this.profileTimer);
     this.log.info('router stopping');
     this.tcp.stop();
     for (const name of [...this.connectors.keys()]) this.stopConnector(name);

@@ -9,7 +9,7 @@ import { fileProblem, RuntimeError, UsageError } from '../errors.js';
 import { render } from '../output.js';
 import { startProgress } from '../progress.js';
 import { addSiteOptions, resolveSite, type SiteOptions } from './site-options.js';
-import type { SiteStatus } from './site-status.js';
+import type { LinkStatus, SiteStatus } from './site-status.js';
 import { linksData, linksText } from './status-text.js';
 
 interface CreateOptions extends SiteOptions {
@@ -82,7 +82,7 @@ export function addLinkCommands(program: Command, context: CommandContext): void
     const pick = (status: SiteStatus) => (name === undefined ? status.links : status.links.filter((l) => l.name === name));
     const { readSiteStatus } = await import('./site-status.js');
     let status = await readSiteStatus(target);
-    if (name !== undefined && pick(status).length === 0) {
+    if (name !== undefined && options.wait === undefined && pick(status).length === 0) {
       const known = status.links.map((l) => l.name);
       throw new RuntimeError(`site "${status.document.site.name}" has no link named "${name}"${known.length ? ` (links: ${known.join(', ')})` : ''}`);
     }
@@ -90,14 +90,17 @@ export function addLinkCommands(program: Command, context: CommandContext): void
       const progress = await startProgress(context.io, options.output !== 'text');
       progress.step(`waiting up to ${options.wait}s for ${name === undefined ? 'the links' : `link "${name}"`} to connect`);
       const deadline = Date.now() + options.wait * 1000;
-      while (!pick(status).every((l) => l.connected) && Date.now() < deadline) {
+      // No link yet counts as not connected: on Kubernetes a token applied with kubectl becomes a link a moment later.
+      const connected = (links: readonly LinkStatus[]) => links.length > 0 && links.every((l) => l.connected);
+      while (!connected(pick(status)) && Date.now() < deadline) {
         await sleep(POLL_MS);
         status = await readSiteStatus(target);
       }
-      progress.done(pick(status).every((l) => l.connected));
+      progress.done(connected(pick(status)));
     }
     const links = pick(status);
     context.io.stdout.write(await render(options.output, linksData(links, name === undefined ? status.incoming : []), () => linksText(links, name === undefined ? status.incoming : [])));
+    if (options.wait !== undefined && links.length === 0) throw new RuntimeError(`site "${status.document.site.name}" has no ${name === undefined ? "links" : `link named "${name}"`} after ${options.wait}s`);
     if (options.wait !== undefined && !links.every((l) => l.connected)) {
       throw new RuntimeError(`not connected after ${options.wait}s: ${links.filter((l) => !l.connected).map((l) => `${l.name} (${l.reason})`).join(', ')}`);
     }

@@ -31,7 +31,7 @@ import { resolveIngress } from './ingress.js';
 import { describeApiError, isConflict, isNotFound } from './kube-errors.js';
 import { KubernetesSiteStorage, linkSecretName } from './kube-storage.js';
 import { INGRESS_TYPES, NAMES, PART_OF_LABEL, PORTS, siteLabels, siteOwner, type IngressType } from './manifests.js';
-import { kubernetesRouterState, routerCertsData, type RouterSecrets, type SecretText } from './router-materials.js';
+import { kubernetesRouterState, routerCertsData, secretsInRouterCerts, type RouterSecrets, type SecretText } from './router-materials.js';
 import { ensureSiteState } from './site-identity.js';
 import { WatchedKind } from './watched-kind.js';
 import type { RouterMode } from '../site/model.js';
@@ -79,7 +79,8 @@ interface Settings {
 
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 30_000;
-const LINK_POLL_MS = 2_000;
+/** How often the router is asked for its links and listeners: a link that comes up shows in `link status` within about this. */
+const LINK_POLL_MS = 1_000;
 const EVENT_REPEAT_MS = 60_000;
 
 export async function runKubernetesController(options: KubernetesControllerOptions): Promise<RunningController> {
@@ -111,6 +112,8 @@ class KubernetesSiteController implements RunningController {
   /** tcpListener name (the router address) -> its bind state as the router reports it (polled). */
   private listenerState = new Map<string, ListenerStatus>();
   private leaving = false;
+  /** The content of kskup-router-certs as last written (or found unchanged). */
+  private routerCerts: Readonly<Record<string, string>> = {};
   private lastSnapshot = '';
   private lastLinks = '';
   private linkTimer: NodeJS.Timeout | undefined;
@@ -252,7 +255,10 @@ class KubernetesSiteController implements RunningController {
   private async applyRouterCerts(secrets: RouterSecrets, owner: V1OwnerReference): Promise<void> {
     const data = routerCertsData(secrets);
     const current = this.secretText(NAMES.routerCerts);
-    if (current && JSON.stringify(sorted(current)) === JSON.stringify(sorted(data))) return;
+    if (current && JSON.stringify(sorted(current)) === JSON.stringify(sorted(data))) {
+      this.routerCerts = data;
+      return;
+    }
     await this.storage?.applySecret({
       apiVersion: 'v1',
       kind: 'Secret',
@@ -260,6 +266,7 @@ class KubernetesSiteController implements RunningController {
       metadata: { name: NAMES.routerCerts, namespace: this.namespace, labels: siteLabels({ labels: {} }), ownerReferences: [owner] },
       stringData: data,
     });
+    this.routerCerts = data;
   }
 
   private async ensureClaimsServer(storage: KubernetesSiteStorage): Promise<void> {
@@ -332,7 +339,8 @@ class KubernetesSiteController implements RunningController {
         log: this.log,
         timings: this.options.timings,
         routerEndpoint: { host: router.host, port: router.port, tls },
-        routerState: (state) => kubernetesRouterState(state, this.namespace, this.routerSecrets(state)),
+        // Only what kskup-router-certs has been given: a link whose Secret arrived after it waits for the next pass.
+        routerState: (state) => kubernetesRouterState(state, this.namespace, secretsInRouterCerts(this.routerCerts, state.links.map((link) => link.name))),
         applyRouterConfig: (text) => this.applyRouterConfig(text, owner),
         linkIsUp: (name) => this.linkState.get(name)?.connected === true,
         listenerStatus: (address) => this.listenerState.get(address),
@@ -377,9 +385,12 @@ class KubernetesSiteController implements RunningController {
         else next.set(name, { port, listening: false, reason: String(row.operStatusMsg || 'binding'), failed: Boolean(row.operStatusMsg) });
       }
       const changed = [...next].filter(([name, status]) => JSON.stringify(this.listenerState.get(name)) !== JSON.stringify(status)).map(([name]) => name);
+      const linksChanged = JSON.stringify([...links]) !== JSON.stringify([...this.linkState]);
       this.linkState = links;
       this.listenerState = next;
       for (const name of changed) this.siteController?.listenerStatusChanged(name);
+      // A link that came up or went down is news for the network and for `link status`: a pass now, not at the next heartbeat.
+      if (linksChanged) this.siteController?.stateChanged('link state');
     } catch (error) {
       this.log.debug({ reason: error instanceof Error ? error.message : String(error) }, 'cannot ask the router for its state');
       const reason = `the router does not answer: ${error instanceof Error ? error.message : String(error)}`;

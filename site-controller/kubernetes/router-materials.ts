@@ -66,6 +66,20 @@ function linkComplete(secret: SecretText | undefined): boolean {
   return Boolean(secret?.['ca.crt'] && secret['tls.crt'] && secret['tls.key']);
 }
 
+/**
+ * The links whose files a kskup-router-certs content (`data`) has, as
+ * RouterSecrets: the router config must name only files the router can have,
+ * so it is made from what was written there, not from the link Secrets.
+ */
+export function secretsInRouterCerts(data: Readonly<Record<string, string>>, linkNames: readonly string[]): RouterSecrets {
+  const files = (names: readonly [string, string][]) => Object.fromEntries(names.flatMap(([key, file]) => (data[file] ? [[key, data[file]]] : [])));
+  return {
+    siteServer: files([['ca.crt', CERT_FILES.siteCa], ['tls.crt', CERT_FILES.siteServerCert], ['tls.key', CERT_FILES.siteServerKey]]),
+    localServer: files([['ca.crt', CERT_FILES.localCa], ['tls.crt', CERT_FILES.localServerCert], ['tls.key', CERT_FILES.localServerKey]]),
+    links: new Map(linkNames.map((name) => [name, files([['ca.crt', CERT_FILES.linkCa(name)], ['tls.crt', CERT_FILES.linkCert(name)], ['tls.key', CERT_FILES.linkKey(name)]])])),
+  };
+}
+
 /** The Secret names a document's links keep their certificates in. */
 export function linkSecretNames(document: SiteDocument): Map<string, string> {
   return new Map(document.links.map((link) => [link.name, linkSecretName(link.name)]));

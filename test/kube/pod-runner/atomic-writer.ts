@@ -44,6 +44,8 @@ function samePayload(a: Payload, b: Payload): boolean {
 
 export class AtomicWriter {
   private current: Payload | undefined;
+  /** Writes run one at a time: two at once would both make ..data_tmp, and one rename would find it gone. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(readonly dir: string) {}
 
@@ -52,7 +54,13 @@ export class AtomicWriter {
    * (no new folder, no swap: the kubelet also skips an unchanged payload).
    * @throws Error when a path is absolute or climbs out with "..".
    */
-  async write(payload: Payload): Promise<boolean> {
+  write(payload: Payload): Promise<boolean> {
+    const done = this.queue.then(() => this.writeNow(payload));
+    this.queue = done.catch(() => undefined);
+    return done;
+  }
+
+  private async writeNow(payload: Payload): Promise<boolean> {
     for (const path of payload.keys()) {
       if (path.startsWith('/') || path.split('/').some((s) => s === '..' || s === '') || path.startsWith('..')) {
         throw new Error(`volume ${this.dir}: invalid path ${JSON.stringify(path)} (must be relative, without ".." and not starting with "..")`);
@@ -84,6 +92,11 @@ export class AtomicWriter {
     if (oldTarget !== undefined && oldTarget !== fresh) await rm(join(this.dir, oldTarget), { recursive: true, force: true });
     this.current = payload;
     return true;
+  }
+
+  /** Resolves when no write is in flight. */
+  async idle(): Promise<void> {
+    await this.queue;
   }
 
   /** Reads a file through the ..data link (for tests and debugging). */

@@ -214,9 +214,15 @@ export class PodWorker {
         this.node.dns.unregister(this.net.netns);
         await this.node.network.removePod(this.net);
       }
-      await rm(this.podDir, { recursive: true, force: true });
-      const current = this.node.objects.get('pods', this.namespace, this.name);
-      if (current?.metadata.uid === this.uid) this.node.objects.delete('pods', this.namespace, this.name, 0, this.uid);
+      try {
+        // A volume refresh may still be writing (its source changed as the pod was deleted): let it finish first.
+        await Promise.all([...this.writers.values()].map((writer) => writer.idle()));
+        await rm(this.podDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
+      } finally {
+        // The Pod object goes whatever the clean-up met, as the kubelet's does: a pod must never stay terminating.
+        const current = this.node.objects.get('pods', this.namespace, this.name);
+        if (current?.metadata.uid === this.uid) this.node.objects.delete('pods', this.namespace, this.name, 0, this.uid);
+      }
     })();
     return this.terminating;
   }

@@ -1,0 +1,204 @@
+// Kubernetes sites end to end, on two "clusters": each an API server double
+// with a pod runner that runs the kskup image's router and controller as
+// processes in their own network namespaces (test/kube/README.md). The CLI
+// runs in this process against each cluster's API, as a user's would.
+//
+//   cluster A, namespace west          cluster B, namespace east
+//   [controller] [router] <--link-- [router] [controller]
+//        ^ LoadBalancer (the runner's "cloud")      ^ kubectl apply -f west-token.yaml
+//   local site "solo" (a site process on this host) --link--> west
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppsV1Api, CoreV1Api, RbacAuthorizationV1Api, type V1ConfigMap, type V1ObjectMeta } from '@kubernetes/client-node';
+import { run } from '../cli/run.js';
+import { NAMES } from '../site-controller/kubernetes/manifests.js';
+import { useKskupHome } from './helpers/kskup-cli.js';
+import { runKubeTool } from './helpers/kube-tools.js';
+import { useTestFolder } from './helpers/temp-dir.js';
+import { PodRunner } from './kube/pod-runner/index.js';
+
+const temp = useTestFolder('kskup-kube-sites');
+// The local site of the last test, and the clean-up of its process.
+const local = useKskupHome('kskup-kube-local');
+
+interface Cluster {
+  readonly runner: PodRunner;
+  readonly kubeconfig: string;
+  readonly namespace: string;
+}
+
+let a: Cluster;
+let b: Cluster;
+
+async function cluster(namespace: string): Promise<Cluster> {
+  // Probe delays as the manifests set them (the runner's default cap of 500 ms would have the liveness probe kill a pod still loading its modules on a busy machine).
+  const runner = await PodRunner.start({ probePeriodCapMs: 10_000 });
+  runner.api.ensureNamespace(namespace);
+  const kubeconfig = await runner.api.writeKubeconfig(`kubeconfig-${namespace}`, namespace);
+  return { runner, kubeconfig, namespace };
+}
+
+/** `kskup` in this process against a cluster: its kubeconfig in KUBECONFIG, as a user's shell would have it. */
+async function kskup(where: Cluster, ...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const env = { KUBECONFIG: where.kubeconfig, HOME: temp.path, PATH: process.env.PATH ?? '' };
+  const code = await run(argv, { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: (text: string) => (stderr += text) }, env });
+  return { code, stdout, stderr };
+}
+
+async function ok(where: Cluster, ...argv: string[]): Promise<string> {
+  const result = await kskup(where, ...argv);
+  if (result.code !== 0) throw new Error(`kskup ${argv.join(' ')} exited ${result.code}:\n${result.stderr}${result.stdout}\n${where.runner.podSummary(where.namespace)}\n${await podLogs(where)}`);
+  return result.stdout;
+}
+
+/** Admin API clients of a cluster, for checks (the CLI under test makes its own). */
+function apis(where: Cluster) {
+  const config = where.runner.kubeConfig(where.namespace);
+  return { core: config.makeApiClient(CoreV1Api), apps: config.makeApiClient(AppsV1Api), rbac: config.makeApiClient(RbacAuthorizationV1Api) };
+}
+
+function routerConfigMap(where: Cluster): Promise<V1ConfigMap> {
+  return apis(where).core.readNamespacedConfigMap({ name: NAMES.routerConfig, namespace: where.namespace });
+}
+
+const PART_OF = 'app.kubernetes.io/part-of=kskup';
+
+/** Every object labelled as the site's, by kind and name. */
+async function siteObjects(where: Cluster): Promise<{ name: string; owner?: string }[]> {
+  const { core, apps, rbac } = apis(where);
+  const query = { namespace: where.namespace, labelSelector: PART_OF };
+  const lists = await Promise.all([
+    core.listNamespacedConfigMap(query).then((l) => ['ConfigMap', l.items] as const),
+    core.listNamespacedSecret(query).then((l) => ['Secret', l.items] as const),
+    core.listNamespacedService(query).then((l) => ['Service', l.items] as const),
+    core.listNamespacedServiceAccount(query).then((l) => ['ServiceAccount', l.items] as const),
+    core.listNamespacedPod(query).then((l) => ['Pod', l.items] as const),
+    apps.listNamespacedDeployment(query).then((l) => ['Deployment', l.items] as const),
+    rbac.listNamespacedRole(query).then((l) => ['Role', l.items] as const),
+    rbac.listNamespacedRoleBinding(query).then((l) => ['RoleBinding', l.items] as const),
+  ]);
+  return lists.flatMap(([kind, items]) =>
+    (items as { metadata?: V1ObjectMeta }[]).map((item) => ({ name: `${kind} ${item.metadata?.name}`, ...(item.metadata?.ownerReferences?.[0] && { owner: item.metadata.ownerReferences[0].uid }) })),
+  );
+}
+
+beforeAll(async () => {
+  [a, b] = await Promise.all([cluster('west'), cluster('east')]);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([a?.runner.stop(), b?.runner.stop()]);
+}, 60_000);
+
+describe('kubernetes sites', () => {
+  it('kskup init creates a site in each cluster: the controller makes its keys, the cloud gives it an address, the router runs', async () => {
+    const [west, east] = await Promise.all([
+      ok(a, 'init', '-n', 'west', '--timeout', '60', '-o', 'json'),
+      ok(b, '-n', 'east', 'init', '--timeout', '60', '-o', 'json'),
+    ]);
+    const westSite = (JSON.parse(west) as { site: { ingressHost: string; platform: string; ports: { interRouter: number } }; created: boolean });
+    expect(westSite.created).toBe(true);
+    expect(westSite.site.platform).toBe('kubernetes');
+    expect(westSite.site.ingressHost).toBe(await a.runner.loadBalancerIp('west', NAMES.router));
+    expect(JSON.parse(east)).toMatchObject({ created: true, site: { name: 'east' } });
+    // Everything of the site is owned by the settings ConfigMap (pods by their Deployment), so garbage collection can remove it.
+    const settings = await apis(a).core.readNamespacedConfigMap({ name: NAMES.site, namespace: 'west' });
+    const objects = (await siteObjects(a)).filter((object) => !object.name.startsWith('Pod ') && object.name !== `ConfigMap ${NAMES.site}`);
+    expect(objects.map((object) => object.name)).toEqual(expect.arrayContaining([`Secret ${NAMES.siteCa}`, `Secret ${NAMES.routerCerts}`, `ConfigMap ${NAMES.routerConfig}`, `Deployment ${NAMES.router}`, `Role ${NAMES.controller}`]));
+    for (const object of objects) expect(object.owner, object.name).toBe(settings.metadata?.uid);
+    expect(a.runner.errors).toEqual([]);
+  }, 120_000);
+
+  it('init again changes nothing', async () => {
+    const versions = async () => (await apis(a).apps.listNamespacedDeployment({ namespace: 'west' })).items.map((d) => d.metadata?.resourceVersion);
+    const before = await versions();
+    const again = JSON.parse(await ok(a, 'init', '-n', 'west', '-o', 'json')) as { created: boolean; updated: string[] };
+    expect(again).toMatchObject({ created: false, updated: [] });
+    expect(await versions()).toEqual(before);
+  }, 60_000);
+
+  it('a token from west, applied with kubectl in the other cluster, links east to west within 5 s', async () => {
+    const token = join(temp.path, 'west-token.yaml');
+    await ok(a, 'token', 'create', token, '-n', 'west');
+    const started = Date.now();
+    // --validate=false: the API server double serves no OpenAPI schema for kubectl to validate against; the apply itself is kubectl's own.
+    await runKubeTool('kubectl', ['apply', '--validate=false', '-f', token, '-n', 'east'], { KUBECONFIG: b.kubeconfig });
+    const status = JSON.parse(await ok(b, 'link', 'status', '-n', 'east', '--wait', '5', '-o', 'json')) as { links: { name: string; connected: boolean; remoteSite: string }[] };
+    expect(Date.now() - started).toBeLessThan(5_000 + 1_000);
+    expect(status.links, await podLogs(b)).toEqual([expect.objectContaining({ name: 'west', connected: true, remoteSite: 'west' })]);
+    // The controller says on the Secret what it made of it.
+    const secret = (await apis(b).core.listNamespacedSecret({ namespace: 'east', labelSelector: 'kskup.io/type' })).items.find((s) => s.metadata?.annotations?.['kskup.io/link'] === 'west');
+    expect(secret?.metadata?.annotations?.['kskup.io/link-status']).toMatch(/^linked as "west" to site "west"/);
+    // West sees east come in, through service sync.
+    const westStatus = await waitForJson(a, ['link', 'status', '-n', 'west'], (s: { incoming: { site: string; connected: boolean }[] }) => s.incoming.some((l) => l.site === 'east' && l.connected));
+    expect(westStatus.incoming).toEqual([expect.objectContaining({ site: 'east', connected: true })]);
+  }, 60_000);
+
+  it('a local site links to a cluster site with the same kind of token', async () => {
+    const token = join(temp.path, 'west-token-for-solo.yaml');
+    await ok(a, 'token', 'create', token, '-n', 'west');
+    await local.ok('init', '-n', 'solo');
+    await local.ok('link', 'create', token, '-n', 'solo');
+    const status = await local.json<{ links: { name: string; connected: boolean }[] }>('link', 'status', '-n', 'solo', '--wait', '10');
+    expect(status.links).toEqual([expect.objectContaining({ name: 'west', connected: true })]);
+    const network = await waitForJson(a, ['network', 'status', '-n', 'west'], (n: { sites: { name: string }[] }) => n.sites.length === 3);
+    expect(network.sites.map((site) => site.name).sort()).toEqual(['east', 'solo', 'west']);
+  }, 60_000);
+
+  it('a controller restart leaves the router config as it was, byte for byte, and writes nothing', async () => {
+    const before = await routerConfigMap(a);
+    // West's router config has the links' listeners and east's link in sslProfile revocations: not an empty config.
+    expect(before.data?.['skrouterd.json']).toContain('"inter-router"');
+    const { core } = apis(a);
+    const controllerPods = async () => (await core.listNamespacedPod({ namespace: 'west', labelSelector: 'app.kubernetes.io/name=kskup-controller' })).items;
+    const [old] = await controllerPods();
+    await core.deleteNamespacedPod({ name: old?.metadata?.name ?? '', namespace: 'west' });
+    const deadline = Date.now() + 30_000;
+    while (!(await controllerPods()).some((p) => p.metadata?.name !== old?.metadata?.name && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))) {
+      if (Date.now() > deadline) throw new Error(`no new ready controller pod: ${a.runner.podSummary('west')}\n${await podLogs(a)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // A few of its passes and heartbeats.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const after = await routerConfigMap(a);
+    expect(after.metadata?.resourceVersion).toBe(before.metadata?.resourceVersion);
+    expect(after.data).toEqual(before.data);
+  }, 60_000);
+
+  it('kskup delete removes everything of the site and the rest of the network forgets it at once', async () => {
+    const result = await kskup(b, 'delete', '-n', 'east', '--timeout', '30', '-o', 'json');
+    if (result.code !== 0) throw new Error(`${result.stderr}\n${JSON.stringify((await apis(b).core.listNamespacedPod({ namespace: 'east' })).items.map((p) => p.metadata), null, 1)}\n${b.runner.errors.join('\n')}`);
+    const deleted = JSON.parse(result.stdout) as { goodbyeSent: boolean };
+    expect(deleted.goodbyeSent).toBe(true);
+    expect(await siteObjects(b)).toEqual([]);
+    const network = await waitForJson(a, ['network', 'status', '-n', 'west'], (n: { sites: { name: string }[] }) => !n.sites.some((site) => site.name === 'east'), 3_000);
+    expect(network.sites.map((site) => site.name)).not.toContain('east');
+    const again = await kskup(b, 'status', '-n', 'east');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/no site in namespace "east"/);
+  }, 60_000);
+});
+
+/** Polls a `-o json` command until `done` holds; the last answer is returned either way. */
+async function waitForJson<T>(where: Cluster, argv: string[], done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = JSON.parse(await ok(where, ...argv, '-o', 'json')) as T;
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** What the site's pods said: shown when a command fails. */
+async function podLogs(where: Cluster): Promise<string> {
+  const logs = await Promise.all(
+    (await apis(where).core.listNamespacedPod({ namespace: where.namespace })).items.map(async (pod) => {
+      const container = pod.spec?.containers[0]?.name ?? '';
+      const text = await where.runner.logs(where.namespace, pod.metadata?.name ?? '', container).catch(() => '');
+      return `--- ${pod.metadata?.name}\n${text.split('\n').slice(-40).join('\n')}`;
+    }),
+  );
+  return logs.join('\n');
+}
