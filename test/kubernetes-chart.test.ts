@@ -40,11 +40,11 @@ function byKindAndName(objects: readonly Manifest[]): Map<string, Manifest> {
 const cases: [string, Record<string, unknown>, (namespace: string) => KubernetesSiteSettings][] = [
   ['the defaults', {}, (namespace) => defaultSettings(namespace, {}, VERSION)],
   [
-    'a NodePort edge site with labels, annotations, placement, two routers and an image',
+    'a NodePort edge site with labels, annotations, placement, router resources and an image',
     {
       site: { name: 'east', mode: 'edge' },
       ingress: { type: 'nodeport', host: 'east.example.com' },
-      router: { replicas: 2 },
+      router: { replicas: 1, resources: { requests: { cpu: '200m', memory: '96Mi' }, limits: { memory: '512Mi' } } },
       image: { repository: 'registry.example.com/kskup', tag: '9.9.9', pullPolicy: 'IfNotPresent' },
       labels: { team: 'blue', 'app.kubernetes.io/part-of': 'overridden' },
       annotations: { 'example.com/owner': 'blue' },
@@ -52,7 +52,8 @@ const cases: [string, Record<string, unknown>, (namespace: string) => Kubernetes
       tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'kskup', effect: 'NoSchedule' }],
     },
     (namespace) => ({
-      ...defaultSettings(namespace, { name: 'east', mode: 'edge', ingress: 'nodeport', ingressHost: 'east.example.com', routers: 2, image: 'registry.example.com/kskup:9.9.9' }, VERSION),
+      ...defaultSettings(namespace, { name: 'east', mode: 'edge', ingress: 'nodeport', ingressHost: 'east.example.com', image: 'registry.example.com/kskup:9.9.9' }, VERSION),
+      routerResources: { requests: { cpu: '200m', memory: '96Mi' }, limits: { memory: '512Mi' } },
       labels: { team: 'blue', 'app.kubernetes.io/part-of': 'overridden' },
       annotations: { 'example.com/owner': 'blue' },
       nodeSelector: { 'kubernetes.io/os': 'linux' },
@@ -81,5 +82,6 @@ describe('Helm chart', () => {
   it('refuses values that cannot make a site, naming the value', async () => {
     await expect(render({ ingress: { type: 'ingress-nginx' } }, 'team-a')).rejects.toThrow(/ingress.type must be loadbalancer, nodeport or none, not "ingress-nginx"/);
     await expect(render({ site: { mode: 'hub' } }, 'team-a')).rejects.toThrow(/site.mode must be interior or edge, not "hub"/);
+    await expect(render({ router: { replicas: 2 } }, 'team-a')).rejects.toThrow(/router.replicas: more than one router replica per site is not available in this version yet/);
   });
 });

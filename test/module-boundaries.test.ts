@@ -51,6 +51,11 @@ describe('module boundaries', () => {
     }
   });
 
+  it('each platform stands alone: local and kubernetes do not import each other', () => {
+    expect(importsLeaving('site-controller/local', (target) => /^site-controller\/kubernetes\//.test(target))).toEqual([]);
+    expect(importsLeaving('site-controller/kubernetes', (target) => /^(cli|site-controller\/local)\//.test(target))).toEqual([]);
+  });
+
   it.each(['router/config', 'router/routing', 'site-controller/pki'])('%s imports nothing else of the project', (folder) => {
     expect(importsLeaving(folder, (target) => !target.startsWith(`${folder}/`))).toEqual([]);
   });

@@ -119,6 +119,8 @@ async function initKubernetes(target: KubernetesTarget, options: InitCommandOpti
   for (const [flag, given] of [['--ingress-bind-host', options.ingressBindHost], ['--listener-host', options.listenerHost], ['--inter-router-port', options.interRouterPort], ['--edge-port', options.edgePort]] as const) {
     if (given !== undefined) throw new UsageError(`option ${flag} applies to the local platform only; on kubernetes the ingress Service (--ingress) decides`);
   }
+  // Each replica would be a router with the site's id: they must first get ids and links of their own (docs/kubernetes.md).
+  if (options.routers !== undefined && options.routers > 1) throw new UsageError('option --routers: more than one router replica per site is not available in this version yet');
   const progress = await startProgress(context.io, options.output !== 'text');
   let outcome;
   try {
