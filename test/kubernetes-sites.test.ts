@@ -7,6 +7,7 @@
 //   [controller] [router] <--link-- [router] [controller]
 //        ^ LoadBalancer (the runner's "cloud")      ^ kubectl apply -f west-token.yaml
 //   local site "solo" (a site process on this host) --link--> west
+//   west --link--> local site "home" (reached at this host's address on A's pod network)
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppsV1Api, CoreV1Api, RbacAuthorizationV1Api, type V1ConfigMap, type V1ObjectMeta } from '@kubernetes/client-node';
@@ -147,6 +148,18 @@ describe('kubernetes sites', () => {
     expect(network.sites.map((site) => site.name).sort()).toEqual(['east', 'solo', 'west']);
   }, 60_000);
 
+  it('a cluster site links to a local site with a token applied with kubectl', async () => {
+    // The local site is reached at this host's address on cluster A's pod network.
+    await local.ok('init', '-n', 'home', '--ingress-host', a.runner.network.nodeIp);
+    const token = join(temp.path, 'home-token.yaml');
+    await local.ok('token', 'create', token, '-n', 'home');
+    await runKubeTool('kubectl', ['apply', '--validate=false', '-f', token, '-n', 'west'], { KUBECONFIG: a.kubeconfig });
+    const status = JSON.parse(await ok(a, 'link', 'status', 'home', '-n', 'west', '--wait', '10', '-o', 'json')) as { links: { name: string; connected: boolean }[] };
+    expect(status.links).toEqual([expect.objectContaining({ name: 'home', connected: true })]);
+    const incoming = await local.json<{ incoming: { site: string; connected: boolean }[] }>('link', 'status', '-n', 'home');
+    expect(incoming.incoming).toEqual([expect.objectContaining({ site: 'west', connected: true })]);
+  }, 60_000);
+
   it('a controller restart leaves the router config as it was, byte for byte, and writes nothing', async () => {
     const before = await routerConfigMap(a);
     // West's router config has the links' listeners and east's link in sslProfile revocations: not an empty config.
@@ -174,6 +187,7 @@ describe('kubernetes sites', () => {
     expect(deleted.goodbyeSent).toBe(true);
     expect(await siteObjects(b)).toEqual([]);
     const network = await waitForJson(a, ['network', 'status', '-n', 'west'], (n: { sites: { name: string }[] }) => !n.sites.some((site) => site.name === 'east'), 3_000);
+    expect(network.sites.map((site) => site.name)).toContain('home');
     expect(network.sites.map((site) => site.name)).not.toContain('east');
     const again = await kskup(b, 'status', '-n', 'east');
     expect(again.code).toBe(1);
