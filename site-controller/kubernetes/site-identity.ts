@@ -7,7 +7,7 @@
 // which is what tokens are made from.
 import type { Logger } from 'pino';
 import { certificateInfo } from '../pki/index.js';
-import { issueServerCertificate, newSiteIdentity } from '../site/new-site.js';
+import { issueServerCertificate, newSiteDocument, newSiteIdentity } from '../site/new-site.js';
 import type { RouterMode, SiteDocument } from '../site/model.js';
 import type { IngressAddress, IngressResolution } from './ingress.js';
 import type { KubernetesSiteStorage } from './kube-storage.js';
@@ -40,25 +40,18 @@ export async function ensureSiteState(
   await storage.writeTlsSecret(NAMES.siteServer, identity.server, { 'ca.crt': identity.ca.certPem });
   await storage.writeTlsSecret(NAMES.localServer, identity.local.server, { 'ca.crt': identity.local.caPem });
   await storage.writeTlsSecret(NAMES.localClient, identity.local.client, { 'ca.crt': identity.local.caPem });
-  const document: SiteDocument = {
-    site: {
-      name: settings.name,
-      id: identity.id,
-      mode: settings.mode,
-      platform: 'kubernetes',
-      ingress: settings.ingress,
-      ingressHost: address?.host ?? '',
-      bindHost: '0.0.0.0',
-      listenerHost: '0.0.0.0',
-      ports: sitePorts(address),
-      createdAt: new Date().toISOString(),
-    },
-    links: [],
-    tokens: [],
-    grants: [],
-    services: [],
-    listenerPorts: {},
-  };
+  const document = newSiteDocument({
+    name: settings.name,
+    id: identity.id,
+    mode: settings.mode,
+    platform: 'kubernetes',
+    ingress: settings.ingress,
+    ingressHost: address?.host ?? '',
+    bindHost: '0.0.0.0',
+    listenerHost: '0.0.0.0',
+    ports: sitePorts(address),
+    createdAt: new Date().toISOString(),
+  });
   await storage.create(document);
   return document;
 }

@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { freePort } from '../../service-controller/listener-ports.js';
 import { SiteError } from '../site/errors.js';
 import type { RouterMode, SiteDocument, SitePorts } from '../site/model.js';
-import { newSiteIdentity } from '../site/new-site.js';
+import { newSiteDocument, newSiteIdentity } from '../site/new-site.js';
 import { siteProcessState, startSiteProcess, stopSiteProcess } from './launcher.js';
 import type { SiteFolder } from './site-folder.js';
 
@@ -49,24 +49,17 @@ export async function initLocalSite(folder: SiteFolder, options: InitOptions, en
     const bindHost = options.bindHost ?? (isLoopback(ingressHost) ? '127.0.0.1' : '0.0.0.0');
     const ports = await allocatePorts(bindHost, options);
     const identity = await newSiteIdentity(name, [ingressHost, ...(ingressHost === '127.0.0.1' ? ['localhost'] : [])]);
-    const document: SiteDocument = {
-      site: {
-        name,
-        id: identity.id,
-        mode: options.mode ?? 'interior',
-        platform: 'local',
-        ingressHost,
-        bindHost,
-        listenerHost: options.listenerHost ?? DEFAULT_LISTENER_HOST,
-        ports,
-        createdAt: new Date().toISOString(),
-      },
-      links: [],
-      tokens: [],
-      grants: [],
-      services: [],
-      listenerPorts: {},
-    };
+    const document = newSiteDocument({
+      name,
+      id: identity.id,
+      mode: options.mode ?? 'interior',
+      platform: 'local',
+      ingressHost,
+      bindHost,
+      listenerHost: options.listenerHost ?? DEFAULT_LISTENER_HOST,
+      ports,
+      createdAt: new Date().toISOString(),
+    });
     await folder.create(document, identity);
     created = true;
   }

@@ -8,6 +8,7 @@
 // client certificate (readable by the site's owner only) opens it.
 import { randomUUID } from 'node:crypto';
 import { createCertificateAuthority, issueCertificate, type CertificateAuthority } from '../pki/index.js';
+import type { SiteDocument, SiteRecord } from './model.js';
 import type { KeyedCertificate } from './storage.js';
 
 export interface SiteIdentity {
@@ -51,4 +52,9 @@ async function newLocalCredentials(name: string, hosts: readonly string[]): Prom
     issueCertificate(ca, { commonName: `kskup local client ${name}`.slice(0, 64), usage: 'client', validityDays: CA_VALIDITY_DAYS }),
   ]);
   return { caPem: ca.certPem, server, client };
+}
+
+/** A new site's document: the site, and nothing made yet (no links, tokens, grants, services or listener ports). */
+export function newSiteDocument(site: SiteRecord): SiteDocument {
+  return { site, links: [], tokens: [], grants: [], services: [], listenerPorts: {} };
 }
