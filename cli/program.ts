@@ -15,6 +15,7 @@ import { addLinkCommands } from './site/link-commands.js';
 import { addRevokeAccessCommand } from './site/revoke-access-command.js';
 import { acceptSiteOptionsFirst, GLOBAL_OPTIONS_HELP } from './site/site-options.js';
 import { addStatusCommand } from './site/status-command.js';
+import { addTlsCommands } from './site/tls-commands.js';
 import { addTokenCommands } from './site/token-commands.js';
 
 const ROOT_HELP = `${GLOBAL_OPTIONS_HELP}
@@ -55,6 +56,7 @@ export function buildProgram(context: CommandContext): Command {
   addRevokeAccessCommand(program, context);
   addExposeCommands(program, context);
   addServiceCommands(program, context);
+  addTlsCommands(program, context);
   addNetworkCommands(program, context);
   addControllerCommands(program, context);
   const router = program.command('router').description('inspect a running kskup router');

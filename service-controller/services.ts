@@ -13,7 +13,14 @@ export interface ExposeRequest {
   readonly address: string;
   readonly ports: readonly number[];
   readonly targetPorts: readonly number[];
+  /** Serve TLS with this site's bundle of this name at every listener (undefined: as the service has it now). */
+  readonly tlsCredentials?: string;
+  /** The target speaks TLS: verify it against this site's bundle. */
+  readonly tlsTrust?: ServiceTarget['tlsTrust'];
 }
+
+/** The TLS credentials other sites expose an address with: a name, null for plain, undefined if unknown. */
+export type KnownCredentials = (address: string) => string | null | undefined;
 
 /** Ports other sites expose an address with, as this site knows them (service sync). */
 export type KnownPorts = (address: string) => readonly number[] | undefined;
@@ -24,7 +31,13 @@ export interface ExposeOutcome {
   readonly changed: boolean;
 }
 
-export async function exposeService(storage: SiteStorage, request: ExposeRequest, knownElsewhere: KnownPorts, now = new Date()): Promise<ExposeOutcome> {
+export async function exposeService(
+  storage: SiteStorage,
+  request: ExposeRequest,
+  knownElsewhere: KnownPorts,
+  now = new Date(),
+  credentialsElsewhere: KnownCredentials = () => undefined,
+): Promise<ExposeOutcome> {
   return storage.update<ExposeOutcome>((document) => {
     const existing = document.services.find((service) => service.address === request.address);
     const ports = existing?.ports ?? knownElsewhere(request.address);
@@ -34,12 +47,19 @@ export async function exposeService(storage: SiteStorage, request: ExposeRequest
         `address "${request.address}" is already exposed ${where} with port(s) ${ports.join(',')}; expose it with the same ports, or choose another --address`,
       );
     }
-    const target: ServiceTarget = { type: request.type, name: request.name, host: request.host, targetPorts: request.targetPorts };
+    const tlsCredentials = existing ? checkSameCredentials(existing, request, document.site.name) : request.tlsCredentials;
+    const elsewhere = credentialsElsewhere(request.address);
+    if (elsewhere !== undefined && (elsewhere ?? undefined) !== tlsCredentials) {
+      throw new SiteError(
+        `address "${request.address}" is already exposed at another site ${elsewhere === null ? 'without TLS' : `with --tls-credentials ${elsewhere}`}; expose it ${elsewhere === null ? 'without --tls-credentials' : `with --tls-credentials ${elsewhere}`}, or choose another --address`,
+      );
+    }
+    const target: ServiceTarget = { type: request.type, name: request.name, host: request.host, targetPorts: request.targetPorts, ...(request.tlsTrust && { tlsTrust: request.tlsTrust }) };
     const same = existing?.targets.find((t) => t.type === target.type && t.name === target.name);
-    if (same && same.targetPorts.join(',') === target.targetPorts.join(',')) return { result: { service: existing as ServiceRecord, changed: false } };
+    if (same && JSON.stringify(same) === JSON.stringify(target)) return { result: { service: existing as ServiceRecord, changed: false } };
     const service: ServiceRecord = existing
       ? { ...existing, targets: [...existing.targets.filter((t) => t !== same), target] }
-      : { address: request.address, protocol: 'tcp', ports: request.ports, targets: [target], createdAt: now.toISOString() };
+      : { address: request.address, protocol: 'tcp', ports: request.ports, targets: [target], ...(tlsCredentials !== undefined && { tlsCredentials }), createdAt: now.toISOString() };
     const services = [...document.services.filter((s) => s !== existing), service].sort((a, b) => a.address.localeCompare(b.address));
     return { document: { ...document, services }, result: { service, changed: true } };
   });
@@ -75,6 +95,13 @@ function notExposed(document: SiteDocument, type: TargetType, name: string, addr
   const exposed = document.services.flatMap((s) => s.targets.map((t) => `${t.type}/${t.name} as ${s.address}`));
   const what = address === undefined ? `${type}/${name} is not exposed` : `${type}/${name} is not exposed as "${address}"`;
   return `${what} at site "${document.site.name}"${exposed.length ? ` (exposed: ${exposed.join(', ')})` : ' (nothing is exposed here)'}`;
+}
+
+/** The credentials of an existing service: a request may leave them out, never change them (that would change every target's listeners). */
+function checkSameCredentials(existing: ServiceRecord, request: ExposeRequest, siteName: string): string | undefined {
+  if (request.tlsCredentials === undefined || request.tlsCredentials === existing.tlsCredentials) return existing.tlsCredentials;
+  const now = existing.tlsCredentials === undefined ? 'without TLS' : `with --tls-credentials ${existing.tlsCredentials}`;
+  throw new SiteError(`address "${request.address}" is already exposed at this site ("${siteName}") ${now}; unexpose its targets first to change that, or choose another --address`);
 }
 
 function samePorts(a: readonly number[], b: readonly number[]): boolean {

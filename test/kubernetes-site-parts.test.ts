@@ -84,6 +84,41 @@ describe('router materials', () => {
     }
   });
 
+  it('a service TLS bundle Secret: its keys go into kskup-router-certs, and the tls-NAME sslProfile names exactly those files', () => {
+    const bundles = {
+      ...secrets,
+      tlsBundles: new Map<string, Record<string, string>>([
+        ['web-tls', full],
+        // A CA alone (Opaque Secret): no certificate keys are invented.
+        ['db-ca', { 'ca.crt': pem('CA') }],
+      ]),
+    };
+    const data = routerCertsData(bundles);
+    expect(data[CERT_FILES.tlsCert('web-tls')]).toBe(full['tls.crt']);
+    expect(data[CERT_FILES.tlsKey('web-tls')]).toBe(full['tls.key']);
+    expect(data[CERT_FILES.tlsCa('web-tls')]).toBe(full['ca.crt']);
+    expect(Object.keys(data).filter((key) => key.startsWith('tls-')).sort()).toEqual([CERT_FILES.tlsCa('db-ca'), CERT_FILES.tlsCa('web-tls'), CERT_FILES.tlsCert('web-tls'), CERT_FILES.tlsKey('web-tls')].sort());
+    const state = {
+      ...kubernetesRouterState(document, 'team-a', bundles),
+      serviceListeners: [
+        { address: 'web:443', host: '0.0.0.0', port: 443, tlsCredentials: 'web-tls' },
+        { address: 'api:443', host: '0.0.0.0', port: 8443, tlsCredentials: 'api-tls' },
+      ],
+      serviceConnectors: [{ address: 'db:5432', host: 'db', port: 5432, tlsTrust: { name: 'db-ca', verifyHostname: true } }],
+    };
+    const config = desiredRouterConfig(state);
+    expect(config.tcpListeners.get('web:443')?.sslProfile).toBe('tls-web-tls');
+    // No Secret api-tls: no listener, not a plain one.
+    expect(config.tcpListeners.has('api:443')).toBe(false);
+    expect(config.tcpConnectors.get('db:5432@db:5432')).toMatchObject({ sslProfile: 'tls-db-ca', verifyHostname: true });
+    for (const name of ['tls-web-tls', 'tls-db-ca']) {
+      const profile = config.sslProfiles.get(name);
+      const files = [profile?.caCertFile, profile?.certFile, profile?.privateKeyFile].filter((file) => file !== undefined);
+      expect(files.length).toBeGreaterThan(0);
+      for (const file of files) expect(data[file.slice(ROUTER_PATHS.certsFolder.length + 1)]).toBeDefined();
+    }
+  });
+
   it('listens on all interfaces in the pod and passes claims on to the controller', () => {
     const config = desiredRouterConfig(kubernetesRouterState(document, 'team-a', secrets));
     expect(config.listeners.get('amqp')).toMatchObject({ host: '0.0.0.0', port: PORTS.amqp, authenticatePeer: true });

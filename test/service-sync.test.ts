@@ -677,3 +677,58 @@ describe('desired router config: services', () => {
     }
   });
 });
+
+// ---------------------------------------------------------------- TLS: names travel, keys do not
+
+describe('TLS credentials in service sync', () => {
+  const tlsWeb: ServiceRecord = { ...dbService, address: 'web', ports: [443], targets: [{ type: 'host', name: 'web', host: 'web', targetPorts: [8443], tlsTrust: { name: 'web-ca', verifyHostname: true } }], tlsCredentials: 'web-tls' };
+
+  it('an announcement carries the credentials name and nothing of the target trust', () => {
+    const announcement = announce(siteDocument({ services: [tlsWeb] }), 1, new Set(), () => true);
+    expect(announcement.services).toEqual([{ address: 'web', protocol: 'tcp', ports: [443], targets: [{ host: 'web', ports: [8443], healthy: true }], tlsCredentials: 'web-tls' }]);
+    expect(parseAnnouncement(JSON.stringify(announcement))).toEqual(announcement);
+  });
+
+  it.each([
+    ['a number', 7],
+    ['an empty name', ''],
+    ['a path', '../../etc'],
+  ])('an announcement whose tlsCredentials is %s is dropped whole', (_what, value) => {
+    const bad = heard('east-9z', 'east', 1, { services: [{ ...webService(), tlsCredentials: value as string }] });
+    expect(parseAnnouncement(JSON.stringify(bad))).toBe('services are malformed');
+  });
+
+  it('sites that agree give the name; sites that disagree (or plain and TLS) give a conflict and no name', () => {
+    const tls = (name?: string) => ({ ...webService(), ...(name !== undefined && { tlsCredentials: name }) });
+    const agree = networkServices([heard('a-1', 'a', 1, { services: [tls('web-tls')] }), heard('b-1', 'b', 1, { services: [tls('web-tls')] })]);
+    expect(agree[0]).toMatchObject({ tlsCredentials: 'web-tls' });
+    expect(agree[0]?.tlsConflict).toBeUndefined();
+    const mixed = networkServices([heard('a-1', 'a', 1, { services: [tls('web-tls')] }), heard('b-1', 'b', 1, { services: [tls()] })]);
+    expect(mixed[0]?.tlsCredentials).toBeUndefined();
+    expect(mixed[0]?.tlsConflict).toBe('the exposing sites disagree on TLS (no TLS at b; TLS credentials "web-tls" at a): expose it with the same --tls-credentials everywhere');
+  });
+
+  it('router entities: an sslProfile per bundle used; a listener or connector whose bundle is missing is left out, never plain', () => {
+    const state: SiteState = {
+      ...WEST_SITE,
+      links: [],
+      tlsBundles: { 'web-tls': { certFile: '/tls/web-tls/tls.crt', privateKeyFile: '/tls/web-tls/tls.key', caCertFile: '/tls/web-tls/ca.crt' }, 'ca-only': { caCertFile: '/tls/ca-only/ca.crt' } },
+      serviceListeners: [
+        { address: 'web:443', host: '127.0.0.1', port: 1443, tlsCredentials: 'web-tls' },
+        { address: 'gone:443', host: '127.0.0.1', port: 2443, tlsCredentials: 'missing' },
+        // A CA alone cannot serve TLS.
+        { address: 'half:443', host: '127.0.0.1', port: 3443, tlsCredentials: 'ca-only' },
+      ],
+      serviceConnectors: [
+        { address: 'db:5432', host: 'db.internal', port: 5432, tlsTrust: { name: 'ca-only', verifyHostname: false } },
+        { address: 'db:5432', host: 'db2.internal', port: 5432, tlsTrust: { name: 'missing', verifyHostname: true } },
+      ],
+    };
+    const config = desiredRouterConfig(state);
+    expect([...config.tcpListeners.values()].filter((l) => l.name !== 'claims').map((l) => [l.name, l.sslProfile])).toEqual([['web:443', 'tls-web-tls']]);
+    expect([...config.tcpConnectors.values()].map((c) => [c.name, c.sslProfile, c.verifyHostname])).toEqual([['db:5432@db.internal:5432', 'tls-ca-only', false]]);
+    expect(config.sslProfiles.get('tls-web-tls')).toMatchObject({ certFile: '/tls/web-tls/tls.crt', privateKeyFile: '/tls/web-tls/tls.key', caCertFile: '/tls/web-tls/ca.crt' });
+    expect(config.sslProfiles.get('tls-ca-only')).toMatchObject({ caCertFile: '/tls/ca-only/ca.crt' });
+    expect(config.sslProfiles.has('tls-missing')).toBe(false);
+  });
+});

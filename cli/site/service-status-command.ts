@@ -32,6 +32,7 @@ export function addServiceCommands(program: Command, context: CommandContext): v
         address: entry.address,
         protocol: entry.protocol,
         ports: entry.ports,
+        ...(entry.tlsCredentials !== undefined && { tlsCredentials: entry.tlsCredentials }),
         ...listenersHere(entry.ports, (port) => snapshot?.listeners[routerAddress(entry.address, port)], process?.running ?? true),
         exposedAt: entry.exposedAt.map((site) => site.name),
         targets: entry.targets.flatMap((t) => t.ports.map((port) => ({ site: t.siteName, host: t.host, port, healthy: t.healthy }))),
@@ -44,7 +45,7 @@ export function addServiceCommands(program: Command, context: CommandContext): v
       await render(options.output, { services, ...(warning && { warning }) }, () => {
         const blocks = services.map((s) =>
           [
-            `${s.address} (${s.protocol}) port(s) ${s.ports.join(',')}`,
+            `${s.address} (${s.protocol}${s.tlsCredentials === undefined ? '' : `, TLS with "${s.tlsCredentials}"`}) port(s) ${s.ports.join(',')}`,
             `  listener here: ${s.listeners.map((l) => `${l.host}:${l.port}${l.port === l.servicePort ? '' : ` (for port ${l.servicePort})`}`).join(', ') || 'none'}`,
             ...s.notListening.map((n) => `  NOT LISTENING: for port ${n.servicePort}${n.port === undefined ? '' : ` at ${n.host}:${n.port}`}: ${n.reason}`),
             `  exposed at:    ${s.exposedAt.join(', ')}`,

@@ -12,6 +12,7 @@ import { SiteFolder } from '../../site-controller/local/site-folder.js';
 import type { KubernetesSite } from '../../site-controller/kubernetes/kube-site.js';
 import type { NetworkSnapshot } from '../../site-controller/site/site-controller.js';
 import type { SiteStorage } from '../../site-controller/site/storage.js';
+import type { TlsBundleStore } from '../../site-controller/site/tls-bundles.js';
 import { nameProblem, type PlatformName } from '../../site-controller/site/model.js';
 import type { CommandContext } from '../command-context.js';
 import { RuntimeError, UsageError } from '../errors.js';
@@ -93,6 +94,8 @@ interface SiteTargetCommon {
   readonly namespace: string;
   /** The site's state: the one thing tokens, links and services change. */
   readonly storage: SiteStorage;
+  /** The TLS bundles of services kept at this site: files in its folder, or Secrets in its namespace. */
+  readonly tlsBundles: TlsBundleStore;
   /** What the site's controller last recorded of the network; undefined before it first did. */
   readSnapshot(): Promise<NetworkSnapshot | undefined>;
 }
@@ -133,14 +136,15 @@ export async function resolveSite(options: SiteOptions, context: CommandContext)
       throw error;
     }
     const site = new KubernetesSite(access);
-    return { platform, ...chosen, namespace: access.namespace, site, storage: await site.storage(), readSnapshot: () => site.readSnapshot() };
+    const storage = await site.storage();
+    return { platform, ...chosen, namespace: access.namespace, site, storage, tlsBundles: storage, readSnapshot: () => site.readSnapshot() };
   }
   if (options.context !== undefined || options.kubeconfig !== undefined) {
     throw new UsageError(`option ${options.context !== undefined ? '--context' : '--kubeconfig'} applies to the kubernetes platform only, and the platform is local`);
   }
   const namespace = options.namespace ?? DEFAULT_NAMESPACE;
   const folder = SiteFolder.of(env, namespace);
-  return { platform, ...chosen, namespace, folder, storage: folder, readSnapshot: async () => (await import('../../site-controller/local/network-snapshot.js')).readNetworkSnapshot(folder) };
+  return { platform, ...chosen, namespace, folder, storage: folder, tlsBundles: folder, readSnapshot: async () => (await import('../../site-controller/local/network-snapshot.js')).readNetworkSnapshot(folder) };
 }
 
 /** For commands that only the local platform has yet: a clear refusal on the other. */

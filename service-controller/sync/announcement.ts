@@ -4,7 +4,7 @@
 // so a site that joins late or restarts catches up, and a site that stops
 // sending is forgotten after a TTL. Messages from other sites are untrusted
 // input: they are checked field by field and a bad one is dropped whole.
-import type { PlatformName, RouterMode, SiteDocument } from '../../site-controller/site/model.js';
+import { nameProblem, type PlatformName, type RouterMode, type SiteDocument } from '../../site-controller/site/model.js';
 
 /** The multicast address prefix (an `address` entity) and the address sites announce on. */
 export const SYNC_PREFIX = 'kskup.sync';
@@ -22,6 +22,11 @@ export interface AnnouncedService {
   readonly protocol: 'tcp';
   readonly ports: readonly number[];
   readonly targets: readonly AnnouncedTarget[];
+  /**
+   * The name of the TLS credentials bundle its listeners serve, which each
+   * listening site keeps itself. Only the name: keys never travel.
+   */
+  readonly tlsCredentials?: string;
 }
 
 export interface AnnouncedSite {
@@ -62,6 +67,7 @@ export function announce(
           protocol: service.protocol,
           ports: service.ports,
           targets: service.targets.map((target) => ({ host: target.host, ports: target.targetPorts, healthy: target.targetPorts.every((port) => healthy(target.host, port)) })),
+          ...(service.tlsCredentials !== undefined && { tlsCredentials: service.tlsCredentials }),
         })),
   };
 }
@@ -102,7 +108,8 @@ function isService(value: unknown): value is AnnouncedService {
     value.protocol === 'tcp' &&
     isPorts(value.ports) &&
     Array.isArray(value.targets) &&
-    value.targets.every((t) => isRecord(t) && isString(t.host) && isPorts(t.ports) && typeof t.healthy === 'boolean')
+    value.targets.every((t) => isRecord(t) && isString(t.host) && isPorts(t.ports) && typeof t.healthy === 'boolean') &&
+    (value.tlsCredentials === undefined || (typeof value.tlsCredentials === 'string' && nameProblem(value.tlsCredentials) === undefined))
   );
 }
 

@@ -76,14 +76,24 @@ export interface NetworkService {
   readonly ports: readonly number[];
   readonly exposedAt: readonly { readonly id: string; readonly name: string }[];
   readonly targets: readonly NetworkTarget[];
+  /** The TLS credentials its listeners serve, when every exposing site agrees on one. */
+  readonly tlsCredentials?: string;
+  /**
+   * Exposing sites disagree on TLS (different credentials, or TLS at one and
+   * plain at another): no site may listen for it, since either choice would
+   * ignore what one of them asked for. Says who asked for what.
+   */
+  readonly tlsConflict?: string;
 }
 
 export function networkServices(announcements: readonly SiteAnnouncement[]): NetworkService[] {
-  const byAddress = new Map<string, { ports: Set<number>; exposedAt: Map<string, string>; targets: NetworkTarget[] }>();
+  const byAddress = new Map<string, { ports: Set<number>; exposedAt: Map<string, string>; targets: NetworkTarget[]; tls: Map<string, string[]> }>();
   for (const { site, services } of announcements) {
     for (const service of services) {
       let merged = byAddress.get(service.address);
-      if (!merged) byAddress.set(service.address, (merged = { ports: new Set(), exposedAt: new Map(), targets: [] }));
+      if (!merged) byAddress.set(service.address, (merged = { ports: new Set(), exposedAt: new Map(), targets: [], tls: new Map() }));
+      const tls = service.tlsCredentials ?? '';
+      merged.tls.set(tls, [...(merged.tls.get(tls) ?? []), site.name]);
       for (const port of service.ports) merged.ports.add(port);
       merged.exposedAt.set(site.id, site.name);
       for (const target of service.targets) merged.targets.push({ siteId: site.id, siteName: site.name, host: target.host, ports: target.ports, healthy: target.healthy });
@@ -97,5 +107,14 @@ export function networkServices(announcements: readonly SiteAnnouncement[]): Net
       ports: [...merged.ports].sort((a, b) => a - b),
       exposedAt: [...merged.exposedAt.entries()].map(([id, name]) => ({ id, name })).sort((a, b) => a.name.localeCompare(b.name)),
       targets: merged.targets,
+      ...tlsOf(merged.tls),
     }));
+}
+
+/** TLS credentials -> the sites that asked for them ('' for plain). */
+function tlsOf(asked: ReadonlyMap<string, readonly string[]>): { tlsCredentials?: string; tlsConflict?: string } {
+  const names = [...asked.keys()].sort();
+  if (names.length === 1) return names[0] ? { tlsCredentials: names[0] } : {};
+  const who = names.map((name) => `${name ? `TLS credentials "${name}"` : 'no TLS'} at ${[...(asked.get(name) ?? [])].sort().join(', ')}`);
+  return { tlsConflict: `the exposing sites disagree on TLS (${who.join('; ')}): expose it with the same --tls-credentials everywhere` };
 }

@@ -29,7 +29,7 @@ import { startClaimsServer } from '../token/claims-server.js';
 import { TOKEN_TYPE_LABEL, TOKEN_TYPE_VALUES, tokenFromSecret } from '../token/token-secret.js';
 import { resolveIngress } from './ingress.js';
 import { describeApiError, isConflict, isNotFound } from './kube-errors.js';
-import { KubernetesSiteStorage, linkSecretName } from './kube-storage.js';
+import { KubernetesSiteStorage, linkSecretName, TLS_BUNDLE_LABEL } from './kube-storage.js';
 import { INGRESS_TYPES, NAMES, PART_OF_LABEL, PORTS, siteLabels, siteOwner, type IngressType } from './manifests.js';
 import { kubernetesRouterState, routerCertsData, secretsInRouterCerts, type RouterSecrets, type SecretText } from './router-materials.js';
 import { ensureSiteState } from './site-identity.js';
@@ -248,6 +248,15 @@ class KubernetesSiteController implements RunningController {
       siteServer: this.secretText(NAMES.siteServer),
       localServer: this.secretText(NAMES.localServer),
       links: new Map(document.links.map((link) => [link.name, this.secretText(linkSecretName(link.name))])),
+      tlsBundles: new Map(
+        this.secrets
+          .list()
+          .filter((secret) => secret.metadata?.labels?.[TLS_BUNDLE_LABEL] === 'true' && secret.metadata.name)
+          .flatMap((secret) => {
+            const text = this.secretText(secret.metadata?.name ?? '');
+            return text ? [[secret.metadata?.name ?? '', text] as const] : [];
+          }),
+      ),
     };
   }
 

@@ -13,6 +13,7 @@ import type { CertificateAuthority } from '../pki/index.js';
 import { SiteError } from '../site/errors.js';
 import type { SiteDocument } from '../site/model.js';
 import type { Change, KeyedCertificate, LinkSecrets, SiteStorage } from '../site/storage.js';
+import { BUNDLE_FILES, type TlsBundle, type TlsBundleStore } from '../site/tls-bundles.js';
 import { describeApiError, isConflict, isNotFound } from './kube-errors.js';
 import { NAMES, siteLabels } from './manifests.js';
 
@@ -24,10 +25,17 @@ export function linkSecretName(link: string): string {
   return `kskup-link-${link}`;
 }
 
+/**
+ * The label that makes a Secret a TLS bundle of services (tls-bundles.ts) that
+ * the controller copies into kskup-router-certs. It must come with
+ * app.kubernetes.io/part-of=kskup, the label the controller watches Secrets by.
+ */
+export const TLS_BUNDLE_LABEL = 'kskup.io/tls-bundle';
+
 const UPDATE_ATTEMPTS = 10;
 const CONFLICT_BACKOFF_MS = 20;
 
-export class KubernetesSiteStorage implements SiteStorage {
+export class KubernetesSiteStorage implements SiteStorage, TlsBundleStore {
   /**
    * `owner`: the site ConfigMap, which every Secret written here gets as owner,
    * so that deleting the site removes them.
@@ -109,6 +117,48 @@ export class KubernetesSiteStorage implements SiteStorage {
     }
   }
 
+  async listTlsBundles(): Promise<string[]> {
+    try {
+      const list = await this.core.listNamespacedSecret({ namespace: this.namespace, labelSelector: `${TLS_BUNDLE_LABEL}=true` });
+      return list.items.map((secret) => secret.metadata?.name ?? '').filter((name) => name !== '').sort();
+    } catch (error) {
+      throw new SiteError(`cannot list the TLS bundle Secrets in ${this.where()}: ${describeApiError(error)}`, { cause: error });
+    }
+  }
+
+  async readTlsBundle(name: string): Promise<TlsBundle | undefined> {
+    const data = await this.readSecretData(name);
+    return data ? bundleOfSecret(data) : undefined;
+  }
+
+  /** A kubernetes.io/tls Secret when it has a certificate and key (the type demands both), else Opaque with ca.crt alone. */
+  async writeTlsBundle(name: string, bundle: TlsBundle): Promise<void> {
+    const stringData: Record<string, string> = {};
+    if (bundle.certPem !== undefined) stringData[BUNDLE_FILES.cert] = bundle.certPem;
+    if (bundle.keyPem !== undefined) stringData[BUNDLE_FILES.key] = bundle.keyPem;
+    if (bundle.caPem !== undefined) stringData[BUNDLE_FILES.ca] = bundle.caPem;
+    const metadata = this.metadata(name);
+    await this.applySecret({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: bundle.certPem !== undefined ? 'kubernetes.io/tls' : 'Opaque',
+      metadata: { ...metadata, labels: { ...metadata.labels, [TLS_BUNDLE_LABEL]: 'true' } },
+      stringData,
+    });
+  }
+
+  /** Only a Secret labelled as a bundle: `tls delete` must never remove another Secret of the namespace. */
+  async removeTlsBundle(name: string): Promise<boolean> {
+    if (!(await this.listTlsBundles()).includes(name)) return false;
+    try {
+      await this.core.deleteNamespacedSecret({ name, namespace: this.namespace });
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw new SiteError(`cannot remove Secret ${name} in ${this.where()}: ${describeApiError(error)}`, { cause: error });
+    }
+  }
+
   /** Creates or replaces a kubernetes.io/tls Secret (tls.crt, tls.key, plus `extra` keys such as ca.crt). */
   async writeTlsSecret(name: string, pair: KeyedCertificate, extra: Readonly<Record<string, string>> = {}): Promise<void> {
     const body: V1Secret = {
@@ -169,6 +219,15 @@ export class KubernetesSiteStorage implements SiteStorage {
   private metadata(name: string) {
     return { name, namespace: this.namespace, labels: siteLabels({ labels: {} }), ...(this.owner && { ownerReferences: [this.owner] }) };
   }
+}
+
+/** A bundle from a Secret's keys as text; undefined when it has neither a certificate nor a CA. */
+export function bundleOfSecret(data: Readonly<Record<string, string>>): TlsBundle | undefined {
+  const certPem = data[BUNDLE_FILES.cert];
+  const keyPem = data[BUNDLE_FILES.key];
+  const caPem = data[BUNDLE_FILES.ca];
+  if (!certPem && !caPem) return undefined;
+  return { ...(certPem && { certPem }), ...(keyPem && { keyPem }), ...(caPem && { caPem }) };
 }
 
 function documentText(document: SiteDocument): string {

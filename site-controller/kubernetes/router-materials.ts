@@ -9,7 +9,8 @@
 // config whenever the kubelet swaps either volume.
 import type { SiteState } from '../site/desired-router-config.js';
 import { revokedSerials, type SiteDocument } from '../site/model.js';
-import { linkSecretName } from './kube-storage.js';
+import type { TlsBundleFiles } from '../site/tls-bundles.js';
+import { bundleOfSecret, linkSecretName } from './kube-storage.js';
 import { NAMES, PORTS, ROUTER_PATHS } from './manifests.js';
 
 /** A Secret's data as text: key -> PEM. */
@@ -20,6 +21,8 @@ export interface RouterSecrets {
   readonly siteServer?: SecretText;
   readonly localServer?: SecretText;
   readonly links: ReadonlyMap<string, SecretText | undefined>;
+  /** TLS bundles of services (Secrets labelled kskup.io/tls-bundle), by name. Absent: none. */
+  readonly tlsBundles?: ReadonlyMap<string, SecretText>;
 }
 
 /** File names inside the certificates folder (keys of the kskup-router-certs Secret). */
@@ -33,6 +36,10 @@ export const CERT_FILES = {
   linkCa: (link: string) => `link-${link}-ca.crt`,
   linkCert: (link: string) => `link-${link}.crt`,
   linkKey: (link: string) => `link-${link}.key`,
+  // Bundle names are DNS labels and link names too; the prefixes keep the two apart.
+  tlsCert: (bundle: string) => `tls-${bundle}.crt`,
+  tlsKey: (bundle: string) => `tls-${bundle}.key`,
+  tlsCa: (bundle: string) => `tls-${bundle}-ca.crt`,
 } as const;
 
 const path = (file: string) => `${ROUTER_PATHS.certsFolder}/${file}`;
@@ -59,7 +66,31 @@ export function routerCertsData(secrets: RouterSecrets): Record<string, string> 
     put(CERT_FILES.linkCert(link), secret?.['tls.crt']);
     put(CERT_FILES.linkKey(link), secret?.['tls.key']);
   }
+  for (const [name, secret] of secrets.tlsBundles ?? []) {
+    const bundle = bundleOfSecret(secret);
+    if (!bundle) continue;
+    if (bundle.certPem && bundle.keyPem) {
+      put(CERT_FILES.tlsCert(name), bundle.certPem);
+      put(CERT_FILES.tlsKey(name), bundle.keyPem);
+    }
+    put(CERT_FILES.tlsCa(name), bundle.caPem);
+  }
   return data;
+}
+
+/** The bundles as the router reads them from the mounted Secret: the same keys routerCertsData writes. */
+function tlsBundleFiles(secrets: RouterSecrets): Record<string, TlsBundleFiles> {
+  const files: Record<string, TlsBundleFiles> = {};
+  for (const [name, secret] of secrets.tlsBundles ?? []) {
+    const bundle = bundleOfSecret(secret);
+    if (!bundle) continue;
+    const hasCert = Boolean(bundle.certPem && bundle.keyPem);
+    files[name] = {
+      ...(hasCert && { certFile: path(CERT_FILES.tlsCert(name)), privateKeyFile: path(CERT_FILES.tlsKey(name)) }),
+      ...(bundle.caPem && { caCertFile: path(CERT_FILES.tlsCa(name)) }),
+    };
+  }
+  return files;
 }
 
 function linkComplete(secret: SecretText | undefined): boolean {
@@ -116,5 +147,6 @@ export function kubernetesRouterState(document: SiteDocument, namespace: string,
         certFile: path(CERT_FILES.linkCert(link.name)),
         privateKeyFile: path(CERT_FILES.linkKey(link.name)),
       })),
+    tlsBundles: tlsBundleFiles(secrets),
   };
 }

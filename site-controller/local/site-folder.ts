@@ -5,6 +5,7 @@
 // both change site.json), and every file is replaced by rename, never rewritten
 // in place, so a reader sees the old file or the new one, never half of one.
 import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,8 @@ import type { CertificateAuthority } from '../pki/index.js';
 import type { SiteIdentity } from '../site/new-site.js';
 import type { SiteState } from '../site/desired-router-config.js';
 import { SiteError } from '../site/errors.js';
-import { revokedSerials, type SiteDocument } from '../site/model.js';
+import { nameProblem, revokedSerials, type SiteDocument } from '../site/model.js';
+import { BUNDLE_FILES, type TlsBundle, type TlsBundleFiles, type TlsBundleStore } from '../site/tls-bundles.js';
 import type { Change, KeyedCertificate, LinkSecrets, SiteStorage } from '../site/storage.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -28,7 +30,7 @@ const SECRET_MODE = 0o600;
 const PUBLIC_MODE = 0o644;
 const FOLDER_MODE = 0o700;
 
-export class SiteFolder implements SiteStorage {
+export class SiteFolder implements SiteStorage, TlsBundleStore {
   constructor(readonly path: string) {}
 
   static of(env: Env, namespace: string): SiteFolder {
@@ -83,6 +85,80 @@ export class SiteFolder implements SiteStorage {
   linkFiles(name: string) {
     const folder = join(this.path, 'links', name);
     return { folder, ca: join(folder, 'ca.crt'), cert: join(folder, 'tls.crt'), key: join(folder, 'tls.key') };
+  }
+
+  /** The TLS bundles of services (tls-bundles.ts): one folder each, with the Kubernetes TLS Secret's key names. */
+  get tlsFolder(): string {
+    return join(this.path, 'tls');
+  }
+
+  tlsBundleFiles(name: string) {
+    const folder = join(this.tlsFolder, name);
+    return { folder, cert: join(folder, BUNDLE_FILES.cert), key: join(folder, BUNDLE_FILES.key), ca: join(folder, BUNDLE_FILES.ca) };
+  }
+
+  async listTlsBundles(): Promise<string[]> {
+    return Object.keys(this.tlsBundlesHere()).sort();
+  }
+
+  async readTlsBundle(name: string): Promise<TlsBundle | undefined> {
+    const files = this.tlsBundleFiles(name);
+    const read = (file: string) => readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
+    const [certPem, keyPem, caPem] = await Promise.all([read(files.cert), read(files.key), read(files.ca)]);
+    if (certPem === undefined && caPem === undefined) return undefined;
+    return { ...(certPem !== undefined && { certPem }), ...(keyPem !== undefined && { keyPem }), ...(caPem !== undefined && { caPem }) };
+  }
+
+  /**
+   * Written into a new folder that is renamed into place (the old one removed
+   * first): the site process never pairs an old key with a new certificate.
+   */
+  async writeTlsBundle(name: string, bundle: TlsBundle): Promise<void> {
+    const files = this.tlsBundleFiles(name);
+    const staging = `${files.folder}.${randomBytes(4).toString('hex')}.tmp`;
+    await mkdir(staging, { recursive: true, mode: FOLDER_MODE });
+    try {
+      if (bundle.certPem !== undefined) await writeFile(join(staging, BUNDLE_FILES.cert), bundle.certPem, { mode: PUBLIC_MODE });
+      if (bundle.keyPem !== undefined) await writeFile(join(staging, BUNDLE_FILES.key), bundle.keyPem, { mode: SECRET_MODE });
+      if (bundle.caPem !== undefined) await writeFile(join(staging, BUNDLE_FILES.ca), bundle.caPem, { mode: PUBLIC_MODE });
+      await rm(files.folder, { recursive: true, force: true });
+      await rename(staging, files.folder);
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+  }
+
+  async removeTlsBundle(name: string): Promise<boolean> {
+    const files = this.tlsBundleFiles(name);
+    const there = await stat(files.folder).then(
+      () => true,
+      () => false,
+    );
+    await rm(files.folder, { recursive: true, force: true });
+    return there;
+  }
+
+  /**
+   * The bundles here as the router config names them. Synchronous, as the
+   * router config is a pure function of what is read here; the site process
+   * looks every 2 s, so an imported bundle is used within that.
+   */
+  private tlsBundlesHere(): Record<string, TlsBundleFiles> {
+    let names: string[];
+    try {
+      names = readdirSync(this.tlsFolder).filter((name) => nameProblem(name) === undefined);
+    } catch {
+      return {};
+    }
+    const bundles: Record<string, TlsBundleFiles> = {};
+    for (const name of names) {
+      const files = this.tlsBundleFiles(name);
+      const hasCert = existsSync(files.cert) && existsSync(files.key);
+      const hasCa = existsSync(files.ca);
+      if (!hasCert && !hasCa) continue;
+      bundles[name] = { ...(hasCert && { certFile: files.cert, privateKeyFile: files.key }), ...(hasCa && { caCertFile: files.ca }) };
+    }
+    return bundles;
   }
 
   async exists(): Promise<boolean> {
@@ -183,6 +259,7 @@ export class SiteFolder implements SiteStorage {
         const files = this.linkFiles(link.name);
         return { name: link.name, host: link.host, port: link.port, role: link.role, cost: link.cost, caCertFile: files.ca, certFile: files.cert, privateKeyFile: files.key };
       }),
+      tlsBundles: this.tlsBundlesHere(),
     };
   }
 }

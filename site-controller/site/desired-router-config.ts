@@ -4,6 +4,7 @@
 // as a diff, never as a restart. Shared by every platform; paths are whatever
 // the platform stores the site's certificates as.
 import { SYNC_PREFIX } from '../../service-controller/sync/announcement.js';
+import { bundleUseProblem, tlsProfileName, type BundleUse, type TlsBundleFiles } from './tls-bundles.js';
 import { parseRouterConfig, serialiseRouterConfig, type EntityList, type RouterConfig } from '../../router/config/index.js';
 
 export interface SiteLink {
@@ -65,6 +66,13 @@ export interface SiteState {
    * AMQP idle-time-out). Absent: skupper-router's default, 16.
    */
   readonly idleTimeoutSeconds?: number;
+  /**
+   * The services' TLS bundles this site has, by name, as files the router can
+   * read. Each one a service listener or connector uses becomes sslProfile
+   * `tls-NAME`; one a service needs and this site lacks means no listener or
+   * connector for it, never a plain one.
+   */
+  readonly tlsBundles?: Readonly<Record<string, TlsBundleFiles>>;
 }
 
 export interface ServiceConnector {
@@ -72,12 +80,16 @@ export interface ServiceConnector {
   readonly address: string;
   readonly host: string;
   readonly port: number;
+  /** The backend speaks TLS, verified against this bundle's CA (and `host` unless verifyHostname is false). */
+  readonly tlsTrust?: { readonly name: string; readonly verifyHostname: boolean };
 }
 
 export interface ServiceListener {
   readonly address: string;
   readonly host: string;
   readonly port: number;
+  /** Serve TLS with this bundle's certificate and key. */
+  readonly tlsCredentials?: string;
 }
 
 const SITE_PROFILE = 'site-server';
@@ -114,10 +126,40 @@ export function desiredRouterEntities(site: SiteState): EntityList {
       ['tcpConnector', { name: 'claims', address, host: relay.host, port: relay.targetPort }],
     );
   }
+  entities.push(...serviceEntities(site));
+  return entities;
+}
+
+/**
+ * The services' tcpConnectors and tcpListeners, and an sslProfile per TLS
+ * bundle they use. One that needs a bundle the site does not have (or that
+ * lacks the files its use needs) is left out: TLS asked for is never plain.
+ */
+function serviceEntities(site: SiteState): EntityList {
+  const bundles = site.tlsBundles ?? {};
+  const used = new Set<string>();
+  const usable = (name: string, use: BundleUse) => {
+    const files = bundles[name];
+    if (!files || bundleUseProblem(name, { hasCert: files.certFile !== undefined, hasCa: files.caCertFile !== undefined }, use)) return false;
+    used.add(name);
+    return true;
+  };
   const byName = <T extends { name: string }>(a: T, b: T) => a.name.localeCompare(b.name);
-  const connectors = (site.serviceConnectors ?? []).map((c) => ({ name: `${c.address}@${c.host}:${c.port}`, address: c.address, host: c.host, port: c.port }));
+  const connectors = (site.serviceConnectors ?? [])
+    .filter((c) => c.tlsTrust === undefined || usable(c.tlsTrust.name, 'trust'))
+    .map((c) => ({
+      name: `${c.address}@${c.host}:${c.port}`,
+      address: c.address,
+      host: c.host,
+      port: c.port,
+      ...(c.tlsTrust && { sslProfile: tlsProfileName(c.tlsTrust.name), verifyHostname: c.tlsTrust.verifyHostname }),
+    }));
+  const listeners = (site.serviceListeners ?? [])
+    .filter((l) => l.tlsCredentials === undefined || usable(l.tlsCredentials, 'credentials'))
+    .map((l) => ({ name: l.address, address: l.address, host: l.host, port: l.port, ...(l.tlsCredentials !== undefined && { sslProfile: tlsProfileName(l.tlsCredentials) }) }));
+  const entities: EntityList = [];
+  for (const name of [...used].sort()) entities.push(['sslProfile', { name: tlsProfileName(name), ...bundles[name] }]);
   for (const connector of connectors.sort(byName)) entities.push(['tcpConnector', connector]);
-  const listeners = (site.serviceListeners ?? []).map((l) => ({ name: l.address, address: l.address, host: l.host, port: l.port }));
   for (const listener of listeners.sort(byName)) entities.push(['tcpListener', listener]);
   return entities;
 }

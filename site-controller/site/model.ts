@@ -98,6 +98,12 @@ export interface ServiceTarget {
   readonly host: string;
   /** One per service port, in the same order. */
   readonly targetPorts: readonly number[];
+  /**
+   * The backend speaks TLS: the router verifies it against this site's bundle
+   * `name` (its ca.crt; its tls.crt and tls.key, if any, are the client
+   * certificate) and, with `verifyHostname`, that its certificate names `host`.
+   */
+  readonly tlsTrust?: { readonly name: string; readonly verifyHostname: boolean };
 }
 
 /** A service exposed at this site: the address every linked site can use, and its targets here. */
@@ -106,6 +112,11 @@ export interface ServiceRecord {
   readonly protocol: 'tcp';
   readonly ports: readonly number[];
   readonly targets: readonly ServiceTarget[];
+  /**
+   * Listeners of this service serve TLS with the bundle of this name, at each
+   * site its own (Skupper's tlsCredentials). Only the name is announced.
+   */
+  readonly tlsCredentials?: string;
   readonly createdAt: string;
 }
 

@@ -15,7 +15,8 @@ import { announce, type SiteAnnouncement } from '../../service-controller/sync/a
 import { NetworkView, networkServices, type NetworkService } from '../../service-controller/sync/network-view.js';
 import { SyncClient, type SyncClientOptions } from '../../service-controller/sync/sync-client.js';
 import { probeTargets } from '../../service-controller/target-health.js';
-import { routerConfigText, type SiteState } from './desired-router-config.js';
+import { routerConfigText, type ServiceConnector, type SiteState } from './desired-router-config.js';
+import { bundleUseProblem, type TlsBundleFiles } from './tls-bundles.js';
 import { routerAddress, type SiteDocument } from './model.js';
 import type { SiteStorage } from './storage.js';
 
@@ -102,6 +103,10 @@ export class SiteController {
   private readonly startedAt = Date.now();
   /** Addresses this site has a tcpListener for in the config it last gave its router. */
   private configuredListeners: ReadonlySet<string> = new Set();
+  /** Wanted listeners this site does not configure because their TLS credentials are missing here, with why. */
+  private blockedListeners: ReadonlyMap<string, string> = new Map();
+  /** Targets without their trust bundle, as last logged. */
+  private trustProblems: ReadonlySet<string> = new Set();
   /** A pass for a listener's status change is queued and has not started yet. */
   private listenerPassQueued = false;
 
@@ -233,7 +238,7 @@ export class SiteController {
         return { document, result: document };
       });
     }
-    const nextText = routerConfigText(this.routerState(wanted));
+    const nextText = routerConfigText(this.routerState(wanted, services));
     if (nextText !== this.configText) {
       this.configText = nextText;
       await this.deps.applyRouterConfig(nextText);
@@ -260,20 +265,47 @@ export class SiteController {
     return status && status.port === this.document.listenerPorts[address] ? status : undefined;
   }
 
-  private routerState(wanted: ReadonlyMap<string, number>): SiteState {
+  private routerState(wanted: ReadonlyMap<string, number>, services: readonly NetworkService[]): SiteState {
     const { document } = this;
-    // Ports kept for services not heard of (yet) are not listened on.
-    const listeners = Object.entries(document.listenerPorts).filter(([address]) => wanted.has(address));
+    const platform = this.deps.routerState(document);
+    const tls = tlsOfListeners(services, platform.tlsBundles ?? {}, document.site.name);
+    // Ports kept for services not heard of (yet) are not listened on; nor are those whose TLS cannot be served here.
+    const listeners = Object.entries(document.listenerPorts).filter(([address]) => wanted.has(address) && !tls.blocked.has(address));
     this.configuredListeners = new Set(listeners.map(([address]) => address));
-    return {
-      ...this.deps.routerState(document),
-      serviceConnectors: document.services.flatMap((service) =>
-        service.targets.flatMap((target) =>
-          service.ports.map((port, index) => ({ address: routerAddress(service.address, port), host: target.host, port: target.targetPorts[index] ?? port })),
-        ),
+    this.blockedListeners = new Map([...tls.blocked].filter(([address]) => wanted.has(address)));
+    const connectors = document.services.flatMap((service) =>
+      service.targets.flatMap((target) =>
+        service.ports.map((port, index) => ({
+          address: routerAddress(service.address, port),
+          host: target.host,
+          port: target.targetPorts[index] ?? port,
+          ...(target.tlsTrust && { tlsTrust: target.tlsTrust }),
+        })),
       ),
-      serviceListeners: listeners.map(([address, port]) => ({ address, host: document.site.listenerHost, port })),
+    );
+    this.reportMissingTrust(connectors, platform.tlsBundles ?? {});
+    return {
+      ...platform,
+      serviceConnectors: connectors,
+      serviceListeners: listeners.map(([address, port]) => {
+        const credentials = tls.credentials.get(address);
+        return { address, host: document.site.listenerHost, port, ...(credentials !== undefined && { tlsCredentials: credentials }) };
+      }),
     };
+  }
+
+  /** A target whose trust bundle is gone has no connector (never a plain one): said once per cause. */
+  private reportMissingTrust(connectors: readonly ServiceConnector[], bundles: Readonly<Record<string, TlsBundleFiles>>): void {
+    const problems = new Set<string>();
+    for (const connector of connectors) {
+      if (!connector.tlsTrust) continue;
+      const { name } = connector.tlsTrust;
+      const files = bundles[name];
+      const problem = files ? bundleUseProblem(name, { hasCert: files.certFile !== undefined, hasCa: files.caCertFile !== undefined }, 'trust') : `TLS trust "${name}" not found at this site`;
+      if (problem) problems.add(`${connector.address} at ${connector.host}:${connector.port}: ${problem}; the target takes no flows`);
+    }
+    for (const problem of problems) if (!this.trustProblems.has(problem)) this.log.error({ reason: problem }, `service target without its TLS trust: ${problem}`);
+    this.trustProblems = problems;
   }
 
   /** Every host:port a local target listens on, once each, sorted (so two lists compare as text). */
@@ -311,8 +343,8 @@ export class SiteController {
       self: own,
       sites: this.view.remote().map((heard) => ({ announcement: heard.announcement, heardAt: new Date(heard.heardAt).toISOString() })),
       services,
-      listeners: Object.fromEntries(
-        [...this.configuredListeners].flatMap((address) => {
+      listeners: Object.fromEntries([
+        ...[...this.configuredListeners].flatMap((address) => {
           const port = this.document.listenerPorts[address];
           if (port === undefined) return [];
           const status = this.listenerStatus(address);
@@ -321,8 +353,43 @@ export class SiteController {
             : { host: listenerHost, port, listening: false, reason: status?.reason ?? 'not in the router configuration yet' };
           return [[address, listener]];
         }),
-      ),
+        ...[...this.blockedListeners].map(([address, reason]) => {
+          const port = this.document.listenerPorts[address];
+          const listener: SnapshotListener = { host: listenerHost, port: port ?? 0, listening: false, reason };
+          return [address, listener] as const;
+        }),
+      ]),
     };
     await this.deps.writeSnapshot(snapshot);
   }
+}
+
+/**
+ * Which listeners serve TLS with which credentials, and which cannot be had
+ * here (with the reason `service status` shows): credentials this site lacks,
+ * or exposing sites that disagree.
+ */
+function tlsOfListeners(
+  services: readonly NetworkService[],
+  bundles: Readonly<Record<string, TlsBundleFiles>>,
+  siteName: string,
+): { credentials: Map<string, string>; blocked: Map<string, string> } {
+  const credentials = new Map<string, string>();
+  const blocked = new Map<string, string>();
+  for (const service of services) {
+    const addresses = service.ports.map((port) => routerAddress(service.address, port));
+    const name = service.tlsCredentials;
+    let problem = service.tlsConflict;
+    if (problem === undefined && name !== undefined) {
+      const files = bundles[name];
+      problem = files
+        ? bundleUseProblem(name, { hasCert: files.certFile !== undefined, hasCa: files.caCertFile !== undefined }, 'credentials')
+        : `TLS credentials "${name}" not found at this site: kskup tls import FOLDER --name ${name} -n ${siteName} (or, on Kubernetes, a Secret ${name})`;
+    }
+    for (const address of addresses) {
+      if (problem !== undefined) blocked.set(address, problem);
+      else if (name !== undefined) credentials.set(address, name);
+    }
+  }
+  return { credentials, blocked };
 }
