@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPki, type TestPki } from './helpers/test-pki.js';
-import { freePort, metric, RouterProcess, waitFor, type Entity } from './helpers/router-process.js';
+import { freePort, metric, RouterProcess, routerLogsOnFailure, waitFor, type Entity } from './helpers/router-process.js';
 import { connect, exchangeStream, openAndWatchEnd, pseudoRandomChunks, receiveAll, sendStream, sha256Of, startEchoServer, startServer, type TestServer } from './helpers/tcp-tools.js';
 
 const MiB = 1024 * 1024;
@@ -25,6 +25,8 @@ const servers: TestServer[] = [];
 /** Set by the slow backend when its reader resumes. */
 let configB: (resetsPort?: number) => Entity[];
 let slowBackendDone: Promise<{ bytes: number; sha256: string }> | undefined;
+
+routerLogsOnFailure(() => [a, b]);
 
 /** Awaits `promise`, or fails naming what it waited for, with the routers' flow logs for the address "resets". */
 async function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
@@ -160,9 +162,16 @@ describe('A==B over mutual TLS', () => {
     const socket = await connect(ports.halfClose);
     const chunks: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    const ended = new Promise<void>((resolve) => socket.once('end', () => resolve()));
+    // How the reply ends: a FIN ('end') after every byte, or a reset. The
+    // kernel may take all 3 MiB before the router reads any, so a reset can
+    // come after sendStream has resolved: it must fail the test, not hang it.
+    const ended = new Promise<string>((resolve) => {
+      socket.once('end', () => resolve('end'));
+      socket.once('error', (error: NodeJS.ErrnoException) => resolve(`error ${error.code ?? error.message}`));
+      socket.once('close', () => resolve('closed without end'));
+    });
     const sent = await sendStream(socket, 7, 3 * MiB, true); // ends our write side
-    await ended;
+    expect(await ended).toBe('end');
     const reply = Buffer.concat(chunks);
     expect(reply.subarray(0, 12).toString()).toBe(String(3 * MiB).padStart(12, '0'));
     expect(reply.subarray(12, 76).toString()).toBe(sent);

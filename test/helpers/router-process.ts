@@ -1,11 +1,12 @@
 // Runs real kskup-router processes for tests: writes their config, starts the
 // compiled binary, reads their JSON-lines log, samples their RSS, stops them.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll } from 'vitest';
+import { afterAll, afterEach } from 'vitest';
 
 export const ROUTER_BIN = resolve(import.meta.dirname, '../../dist/router/main.js');
 
@@ -69,6 +70,7 @@ export class RouterProcess {
   readonly exited: Promise<number | null>;
 
   private constructor(
+    readonly name: string,
     readonly configPath: string,
     args: string[],
   ) {
@@ -95,7 +97,7 @@ export class RouterProcess {
   static async start(dir: string, name: string, entities: Entity[], args: string[] = []): Promise<RouterProcess> {
     const path = join(dir, `${name}.json`);
     await writeFile(path, JSON.stringify(entities, null, 2));
-    return new RouterProcess(path, args);
+    return new RouterProcess(name, path, args);
   }
 
   async rewrite(entities: Entity[]): Promise<void> {
@@ -135,4 +137,32 @@ export function useRouters(): RouterProcess[] {
     await Promise.all(routers.map((router) => router.stop()));
   });
   return routers;
+}
+
+/** Where routerLogsOnFailure keeps the full logs of a failed test's routers. */
+export const FAILED_TEST_LOG_DIR = join(tmpdir(), 'kskup-failed-test-logs');
+
+/**
+ * After each failed test: writes every line each router logged (debug
+ * included) to FAILED_TEST_LOG_DIR, one file per router, and prints their
+ * non-debug lines with the file names, so that a failure seen once under load
+ * can be read afterwards. `routers` is called then, so it may name routers the
+ * file starts later (undefined ones are skipped).
+ */
+export function routerLogsOnFailure(routers: () => readonly (RouterProcess | undefined)[]): void {
+  afterEach((context) => {
+    if (context.task.result?.state !== 'fail') return;
+    mkdirSync(FAILED_TEST_LOG_DIR, { recursive: true });
+    const slug = `${context.task.name.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 60)}-${Date.now()}`;
+    const report: string[] = [];
+    for (const router of routers()) {
+      if (!router) continue;
+      const path = join(FAILED_TEST_LOG_DIR, `${slug}-${router.name}.log`);
+      writeFileSync(path, router.stderrText.join('\n') + '\n');
+      const notable = router.lines.filter((line) => line.level !== 'debug' && line.level !== 'trace');
+      report.push(`router ${router.name}: ${router.stderrText.length} lines in ${path}; its last non-debug lines:`);
+      report.push(...notable.slice(-60).map((line) => `  ${JSON.stringify(line)}`));
+    }
+    console.error(`routers' logs for the failed test "${context.task.name}":\n${report.join('\n')}`);
+  });
 }
