@@ -2,7 +2,7 @@
 // compiled binary, reads their JSON-lines log, samples their RSS, stops them.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -100,8 +100,17 @@ export class RouterProcess {
     return new RouterProcess(name, path, args);
   }
 
+  /**
+   * Replaces the config file the way a careful writer does: written next to it,
+   * then renamed over it. Written in place, the file is empty for a moment
+   * (truncated, not yet written); a router that reads it then logs an invalid
+   * file, which a test waiting for a reload error could take for the one it
+   * expects. Under load that moment exceeds the router's 100 ms settle time.
+   */
   async rewrite(entities: Entity[]): Promise<void> {
-    await writeFile(this.configPath, JSON.stringify(entities, null, 2));
+    const next = `${this.configPath}.next`;
+    await writeFile(next, JSON.stringify(entities, null, 2));
+    await rename(next, this.configPath);
   }
 
   waitForLog(what: string, match: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> {
