@@ -4,6 +4,9 @@
 //
 //   client --> A [tcpListener] ==(AMQP, mTLS)== proxy ==> B [tcpConnector] --> backend
 //
+// Holding the link silent for a moment also holds back the credit a new flow
+// waits for before A reads its client: what the client does meanwhile is
+// sitting unread in A's socket.
 // A listens for the inter-router link, B dials it through the proxy. Routers
 // keep the defaults: a hello every second, a neighbour lost after 3 s of silence.
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -13,7 +16,7 @@ import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LinkProxy } from './helpers/link-proxy.js';
 import { freePort, metric, RouterProcess, routerLogsOnFailure, waitFor, type Entity } from './helpers/router-process.js';
-import { connect, receiveAll, sendStream, startServer, type TestServer } from './helpers/tcp-tools.js';
+import { connect, howItEnds, receiveAll, sendStream, startServer, type TestServer } from './helpers/tcp-tools.js';
 import { createTestPki, type TestPki } from './helpers/test-pki.js';
 
 const MiB = 1024 * 1024;
@@ -30,15 +33,6 @@ const servers: TestServer[] = [];
 const held: { socket: net.Socket; received: number; sawEnd: boolean; ended: Promise<string> }[] = [];
 
 routerLogsOnFailure(() => [a, b]);
-
-/** How a socket's stream ends: 'end' (a FIN after every byte), 'error CODE', or 'closed' without either. */
-function howItEnds(socket: net.Socket): Promise<string> {
-  return new Promise((resolve) => {
-    socket.once('end', () => resolve('end'));
-    socket.once('error', (error: NodeJS.ErrnoException) => resolve(`error ${error.code ?? error.message}`));
-    socket.once('close', () => resolve('closed'));
-  });
-}
 
 async function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -68,12 +62,17 @@ async function linkUp(): Promise<void> {
  * Whether B has reset the backend connection of a flow. A socket that has had
  * its peer's FIN reads no more, so it notices a reset only when it writes:
  * once B counts no open flow for "hold", the backend writes a byte, which must
- * fail. Resolves with how the backend's connection ended.
+ * fail. Resolves with how the write ended.
  */
 async function backendReset(backend: (typeof held)[number], ms: number): Promise<string> {
   await waitFor('B to count no open flow for "hold"', async () => (await metric(ports.httpB, 'kskup_tcp_flows_open{address="hold"}')) === 0, ms);
-  backend.socket.write('?');
-  return within(1_000, backend.ended, 'the backend to see its connection reset');
+  const written = new Promise<string>((resolve) => {
+    backend.socket.once('error', (error: NodeJS.ErrnoException) => resolve(`error ${error.code ?? error.message}`));
+    backend.socket.write('?', (error) => {
+      if (!error) resolve('written: the connection is still up');
+    });
+  });
+  return within(1_000, written, 'the backend to see its connection reset');
 }
 
 /** A client of "hold" that sends 256 KiB and shuts its write side; resolves once the backend has it all. */
@@ -100,14 +99,9 @@ beforeAll(async () => {
   });
   // Reads everything and never answers: the client waits for a reply after its half-close.
   const hold = await startServer((socket) => {
-    const entry = { socket, received: 0, sawEnd: false, ended: Promise.resolve('') };
+    const entry = { socket, received: 0, sawEnd: false, ended: howItEnds(socket) };
     socket.on('data', (chunk: Buffer) => (entry.received += chunk.length));
-    socket.once('end', () => (entry.sawEnd = true));
-    // After our own FIN has arrived the stream can only end by a reset or a close.
-    entry.ended = new Promise((resolve) => {
-      socket.once('error', (error: NodeJS.ErrnoException) => resolve(`error ${error.code ?? error.message}`));
-      socket.once('close', () => resolve('closed'));
-    });
+    void entry.ended.then((how) => (entry.sawEnd = how === 'end'));
     held.push(entry);
   });
   servers.push(bulk, hold);
@@ -166,6 +160,30 @@ describe('A==B through a proxy', () => {
     expect(linkEvents(b)).toEqual([]);
     expect(await metric(ports.httpA, 'kskup_inter_router_connections')).toBe(1);
     expect(await metric(ports.httpB, 'kskup_inter_router_connections')).toBe(1);
+  });
+
+  it('A->B a client that writes and resets before A has read a byte: the backend sees the reset, not a clean end', async () => {
+    // libuv reports a reset that finds unread data in the socket as an end of
+    // stream; passed on as one, the backend would take the client's abort for a
+    // request sent in full.
+    await linkUp();
+    const before = held.length;
+    proxy.goSilent();
+    try {
+      const client = await connect(ports.hold);
+      client.on('error', () => undefined);
+      await new Promise<void>((resolve) => client.write('hello', () => resolve()));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      client.resetAndDestroy();
+      // Well inside helloMaxAge: the link itself survives the silence.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    } finally {
+      proxy.speak();
+    }
+    const backend = await waitFor('the backend connection', () => held[before]);
+    expect(await within(5_000, backend.ended, 'the backend to see the reset')).toBe('error ECONNRESET');
+    expect(backend.sawEnd).toBe(false);
+    expect(linkEvents(a)).toEqual([]);
   });
 
   it('A==B cut while a client that has shut its write side waits for the reply: the client and the backend are both reset at once', async () => {

@@ -12,7 +12,7 @@ import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPki, type TestPki } from './helpers/test-pki.js';
 import { freePort, metric, RouterProcess, routerLogsOnFailure, waitFor, type Entity } from './helpers/router-process.js';
-import { connect, exchangeStream, openAndWatchEnd, pseudoRandomChunks, receiveAll, sendStream, sha256Of, startEchoServer, startServer, type TestServer } from './helpers/tcp-tools.js';
+import { connect, exchangeStream, howItEnds, openAndWatchEnd, pseudoRandomChunks, receiveAll, sendStream, sha256Of, startEchoServer, startServer, type TestServer } from './helpers/tcp-tools.js';
 
 const MiB = 1024 * 1024;
 
@@ -271,8 +271,7 @@ describe('A==B over mutual TLS', () => {
     const backendClosed = new Promise<string>((resolve) => {
       const server = startServer((socket) => {
         backendSocket = socket;
-        socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
-        socket.on('close', () => resolve('closed'));
+        void howItEnds(socket).then(resolve);
       });
       void server.then((s) => {
         servers.push(s);
@@ -285,7 +284,7 @@ describe('A==B over mutual TLS', () => {
     await waitFor('the backend connection', () => backendSocket);
     const resetAt = Date.now();
     client.resetAndDestroy();
-    expect(['ECONNRESET', 'closed']).toContain(await within(5_000, backendClosed, 'the backend to see the reset'));
+    expect(['error ECONNRESET', 'closed']).toContain(await within(5_000, backendClosed, 'the backend to see the reset'));
     expect(Date.now() - resetAt).toBeLessThan(1_000);
 
     // Backend side resets: the client gets ECONNRESET.
@@ -396,6 +395,40 @@ describe('A==B over mutual TLS', () => {
 });
 
 describe('router process', () => {
+  it('C (listener and connector on one router): a client that resets while C holds its bytes unread resets the backend; no clean end is passed on', async () => {
+    // The backend reads nothing at first, so C stops reading the client and
+    // the client's bytes wait in C's socket when its reset arrives. libuv then
+    // reports an end of stream, not the reset (see router/tcp/peer-end.ts).
+    const port = await freePort();
+    let backend: { socket: net.Socket; outcome: Promise<string> } | undefined;
+    const server = await startServer((socket) => {
+      socket.pause();
+      backend = { socket, outcome: howItEnds(socket) };
+    });
+    servers.push(server);
+    const c = await RouterProcess.start(dir, 'C-reset', [
+      ['router', { id: 'C-reset' }],
+      ['tcpListener', { name: 'local', host: '127.0.0.1', port, address: 'local' }],
+      ['tcpConnector', { name: 'local', host: '127.0.0.1', port: server.port, address: 'local' }],
+    ]);
+    try {
+      await c.waitForLog('the listener', (l) => l.msg.includes('listening'));
+      const client = await connect(port);
+      client.on('error', () => undefined);
+      // More than the kernel's buffers on the way to a backend that reads nothing can hold.
+      client.write(Buffer.alloc(32 * MiB));
+      const held = await waitFor('the backend connection', () => backend);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      client.resetAndDestroy();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      held.socket.on('data', () => undefined);
+      held.socket.resume();
+      expect(await within(5_000, held.outcome, 'the backend connection to end')).toBe('error ECONNRESET');
+    } finally {
+      await c.stop();
+    }
+  });
+
   it('SIGTERM stops accepting, closes flows and exits 0', async () => {
     const port = await freePort();
     const echo = await startEchoServer();

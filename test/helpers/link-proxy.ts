@@ -35,6 +35,12 @@ export class LinkProxy {
     for (const socket of this.sockets) socket.pause();
   }
 
+  /** Forwards again what goSilent held back, and everything after it. */
+  speak(): void {
+    this.silent = false;
+    for (const socket of this.sockets) socket.resume();
+  }
+
   /** Resets every connection open through the proxy; new ones are forwarded as before. */
   cut(): void {
     this.silent = false;
