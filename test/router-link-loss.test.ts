@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LinkProxy } from './helpers/link-proxy.js';
-import { freePort, metric, RouterProcess, routerLogsOnFailure, waitFor, type Entity } from './helpers/router-process.js';
+import { freePort, keepRouterLogs, metric, RouterProcess, routerLogsOnFailure, waitFor, type Entity } from './helpers/router-process.js';
 import { connect, howItEnds, receiveAll, sendStream, startServer, type TestServer } from './helpers/tcp-tools.js';
 import { createTestPki, type TestPki } from './helpers/test-pki.js';
 
@@ -124,7 +124,10 @@ beforeAll(async () => {
     ['tcpConnector', { name: 'bulk', host: '127.0.0.1', port: bulk.port, address: 'bulk' }],
     ['tcpConnector', { name: 'hold', host: '127.0.0.1', port: hold.port, address: 'hold' }],
   ], ['--log-level', 'debug']);
-  await linkUp();
+  await linkUp().catch((error: unknown) => {
+    keepRouterLogs('start of A==B through a proxy', [a, b]);
+    throw error;
+  });
 });
 
 afterAll(async () => {

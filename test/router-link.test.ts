@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPki, type TestPki } from './helpers/test-pki.js';
-import { freePort, metric, RouterProcess, routerLogsOnFailure, waitFor, type Entity } from './helpers/router-process.js';
+import { freePort, keepRouterLogs, metric, RouterProcess, routerLogsOnFailure, waitFor, type Entity } from './helpers/router-process.js';
 import { connect, exchangeStream, howItEnds, openAndWatchEnd, pseudoRandomChunks, receiveAll, sendStream, sha256Of, startEchoServer, startServer, type TestServer } from './helpers/tcp-tools.js';
 
 const MiB = 1024 * 1024;
@@ -120,7 +120,10 @@ beforeAll(async () => {
     ...(resetsPort ? [['tcpConnector', { name: 'resets', host: '127.0.0.1', port: resetsPort, address: 'resets' }] as Entity] : []),
   ];
   b = await RouterProcess.start(dir, 'B', configB(), ['--log-level', 'debug']);
-  await waitFor('A to see a route for "echo"', async () => ((await metric(ports.httpA, 'kskup_tcp_listener_routes{address="echo"}').catch(() => 0)) ?? 0) >= 1);
+  await waitFor('A to see a route for "echo"', async () => ((await metric(ports.httpA, 'kskup_tcp_listener_routes{address="echo"}').catch(() => 0)) ?? 0) >= 1).catch((error: unknown) => {
+    keepRouterLogs('start of A==B', [a, b]);
+    throw error;
+  });
 });
 
 afterAll(async () => {

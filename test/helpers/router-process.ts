@@ -160,18 +160,22 @@ export const FAILED_TEST_LOG_DIR = join(tmpdir(), 'kskup-failed-test-logs');
  */
 export function routerLogsOnFailure(routers: () => readonly (RouterProcess | undefined)[]): void {
   afterEach((context) => {
-    if (context.task.result?.state !== 'fail') return;
-    mkdirSync(FAILED_TEST_LOG_DIR, { recursive: true });
-    const slug = `${context.task.name.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 60)}-${Date.now()}`;
-    const report: string[] = [];
-    for (const router of routers()) {
-      if (!router) continue;
-      const path = join(FAILED_TEST_LOG_DIR, `${slug}-${router.name}.log`);
-      writeFileSync(path, router.stderrText.join('\n') + '\n');
-      const notable = router.lines.filter((line) => line.level !== 'debug' && line.level !== 'trace');
-      report.push(`router ${router.name}: ${router.stderrText.length} lines in ${path}; its last non-debug lines:`);
-      report.push(...notable.slice(-60).map((line) => `  ${JSON.stringify(line)}`));
-    }
-    console.error(`routers' logs for the failed test "${context.task.name}":\n${report.join('\n')}`);
+    if (context.task.result?.state === 'fail') keepRouterLogs(context.task.name, routers());
   });
+}
+
+/** Writes the routers' full logs to FAILED_TEST_LOG_DIR and prints their last non-debug lines (for a failed hook, say). */
+export function keepRouterLogs(what: string, routers: readonly (RouterProcess | undefined)[]): void {
+  mkdirSync(FAILED_TEST_LOG_DIR, { recursive: true });
+  const slug = `${what.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 60)}-${Date.now()}`;
+  const report: string[] = [];
+  for (const router of routers) {
+    if (!router) continue;
+    const path = join(FAILED_TEST_LOG_DIR, `${slug}-${router.name}.log`);
+    writeFileSync(path, router.stderrText.join('\n') + '\n');
+    const notable = router.lines.filter((line) => line.level !== 'debug' && line.level !== 'trace');
+    report.push(`router ${router.name}: ${router.stderrText.length} lines in ${path}; its last non-debug lines:`);
+    report.push(...notable.slice(-60).map((line) => `  ${JSON.stringify(line)}`));
+  }
+  console.error(`routers' logs for the failed "${what}":\n${report.join('\n')}`);
 }
