@@ -1,10 +1,14 @@
 // The network agent's handling of neighbours, driven with stand-in peer
-// connections: what it sends them and the routes it computes.
+// connections: what it sends them and the routes it computes. Liveness is
+// driven with real PeerConnections on loopback sockets (no AMQP on them): what
+// counts is what arrives on the socket and when the router looks.
+import net from 'node:net';
 import pino from 'pino';
+import type { Connection } from 'rhea';
 import { describe, expect, it } from 'vitest';
 import type { ControlMessage } from '../router/network/control-messages.js';
 import { NetworkAgent } from '../router/network/network-agent.js';
-import type { PeerConnection } from '../router/peer/peer-connection.js';
+import { PeerConnection } from '../router/peer/peer-connection.js';
 import type { LinkStateAd } from '../router/routing/index.js';
 
 interface FakePeer {
@@ -98,3 +102,105 @@ describe('network agent: A -- B -- C, B restarts', () => {
     expect(routeTo(a, 'C')).toBe('B');
   });
 });
+
+/** A connected pair of loopback sockets: [ours, the neighbour's]. */
+async function socketPair(): Promise<[net.Socket, net.Socket]> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+  const ours = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const theirs = await accepted;
+  server.close();
+  return [ours, theirs];
+}
+
+/** Holds the event loop, as a long batch of work or a starved CPU does. */
+function busyFor(ms: number): void {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    // spin
+  }
+}
+
+describe('network agent: when a neighbour counts as lost', () => {
+  const MAX_AGE_MS = 1_500;
+
+  /** Agent A with one neighbour B on a real socket; `bSends` writes bytes as B would (flow data, no hello). */
+  async function linkedToB() {
+    const dropped: string[] = [];
+    const agent = new NetworkAgent({
+      selfId: 'A',
+      mode: 'interior',
+      log: pino({ level: 'silent' }),
+      helloIntervalMs: 1_000,
+      helloMaxAgeMs: MAX_AGE_MS,
+      servedAddresses: () => [],
+      dropPeer: (_peer, reason) => dropped.push(reason),
+      onNeighbourUp: () => undefined,
+    });
+    const [ours, theirs] = await socketPair();
+    // No AMQP here: the stand-in connection only has to take batchWrites' wrapper.
+    const connection = { output: () => undefined } as unknown as Connection;
+    const peer = new PeerConnection(connection, { kind: 'listener', name: 'inter-router', cost: 1 }, ours, pino({ level: 'silent' }));
+    agent.connectionOpened(peer);
+    agent.onControl(peer, hello('B', 100));
+    agent.start();
+    return {
+      dropped,
+      bSends: () => theirs.write(Buffer.alloc(1024)),
+      close: () => {
+        agent.stop();
+        ours.destroy();
+        theirs.destroy();
+      },
+    };
+  }
+
+  it('a neighbour whose flow data keeps arriving is kept though no hello comes for twice helloMaxAge; once silent it is dropped', async () => {
+    // Hellos share the connection with flow data and wait behind it: on a full,
+    // slow link they arrive late, though every byte shows the neighbour is there.
+    const link = await linkedToB();
+    try {
+      const sending = setInterval(link.bSends, 50);
+      await new Promise((resolve) => setTimeout(resolve, 2 * MAX_AGE_MS));
+      clearInterval(sending);
+      expect(link.dropped).toEqual([]);
+      const silentFrom = Date.now();
+      await waitUntil(() => link.dropped.length > 0, 5 * MAX_AGE_MS);
+      expect(link.dropped).toEqual([`nothing heard from B for ${MAX_AGE_MS / 1000} s`]);
+      expect(Date.now() - silentFrom).toBeGreaterThanOrEqual(MAX_AGE_MS);
+    } finally {
+      link.close();
+    }
+  });
+
+  it("the router's own stall is not taken for the neighbour's silence: what arrived meanwhile is read before the verdict", async () => {
+    const link = await linkedToB();
+    try {
+      link.bSends();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // B sends at the start of a stall longer than helloMaxAge; A reads it only
+      // once the stall is over. The stall is in the check phase, so the next
+      // loop turn runs the (now due) liveness timer before polling the socket.
+      await new Promise<void>((resolve) =>
+        setImmediate(() => {
+          link.bSends();
+          busyFor(MAX_AGE_MS + 500);
+          resolve();
+        }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(link.dropped).toEqual([]);
+    } finally {
+      link.close();
+    }
+  });
+});
+
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

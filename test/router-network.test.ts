@@ -188,7 +188,7 @@ describe('ring A--B--C--D--A, a router freezes', () => {
       // helloMaxAgeSeconds is 3: the silent neighbour is dropped by then, plus a hello round.
       expect(Date.now() - frozenAt).toBeLessThan(3_000 + 1_000 + 500);
       // C may notice first (its ad then takes B-C out of every route); A notices too.
-      await a.process!.waitForLog('A to drop silent B', (l) => String(l.msg).includes('no hello from frz-B'), 2_000);
+      await a.process!.waitForLog('A to drop silent B', (l) => String(l.msg).includes('nothing heard from frz-B'), 2_000);
     } finally {
       b.process!.child.kill('SIGCONT');
     }

@@ -37,6 +37,11 @@ async function pair(name: string, dialerProfile: Record<string, unknown>) {
   const l = await RouterProcess.start(folder.path, `${name}-L`, listenerSide);
   const d = await RouterProcess.start(folder.path, `${name}-D`, dialerSide);
   started.push(l, d);
+  // Counted from when both serve /metrics: how long a process takes to start
+  // depends on the machine's load (3 s from spawn was not always enough).
+  for (const router of [l, d]) {
+    await router.waitForLog('its http listener', (line) => line.msg === 'http listener "http" listening', 30_000);
+  }
   // Backoff starts at 250 ms: 3 s is several attempts.
   await new Promise((resolve) => setTimeout(resolve, 3_000));
   return { l, d, httpL, httpD };

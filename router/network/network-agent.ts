@@ -54,6 +54,7 @@ export class NetworkAgent {
   private seq = 0;
   private routeTable: RouteTable = new Map();
   private timers: NodeJS.Timeout[] = [];
+  private stopped = false;
 
   constructor(deps: NetworkAgentDeps) {
     this.deps = deps;
@@ -70,7 +71,12 @@ export class NetworkAgent {
       setInterval(() => this.sayHello(), this.deps.helloIntervalMs),
       // Checked more often than hellos are sent, so that a silent neighbour is
       // dropped within helloMaxAge + 1/4 s, not helloMaxAge + one hello interval.
-      setInterval(() => this.dropSilent(), LIVENESS_CHECK_MS),
+      // The verdict waits for the I/O poll (setImmediate runs after it): timers
+      // run first when the event loop comes back from a stall (a long batch of
+      // work, a machine short of CPU), and whatever the neighbour sent during
+      // the stall is still unread then. The router's own pause must not be
+      // taken for the neighbour's silence.
+      setInterval(() => setImmediate(() => this.dropSilent()), LIVENESS_CHECK_MS),
       // A copy of an ad seen before stops at the first router (flooding must end), so a
       // refresh is a new ad: re-sending the old one would reach only the neighbours.
       setInterval(() => this.originate('refresh'), this.refreshMs),
@@ -80,6 +86,7 @@ export class NetworkAgent {
   }
 
   stop(): void {
+    this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
   }
 
@@ -282,11 +289,13 @@ export class NetworkAgent {
     for (const peer of this.neighbours) peer.send(this.hello(peer));
   }
 
+  /** Drops neighbours from which nothing (no hello, no other frame) has arrived for helloMaxAge. */
   private dropSilent(): void {
+    if (this.stopped) return;
     const now = Date.now();
     for (const peer of [...this.neighbours]) {
       if (now - peer.lastHeard > this.deps.helloMaxAgeMs) {
-        this.deps.dropPeer(peer, `no hello from ${peer.remoteId} for ${this.deps.helloMaxAgeMs / 1000} s`);
+        this.deps.dropPeer(peer, `nothing heard from ${peer.remoteId} for ${this.deps.helloMaxAgeMs / 1000} s`);
       }
     }
   }

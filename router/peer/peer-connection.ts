@@ -27,7 +27,13 @@ export class PeerConnection implements FlowCarrier {
   remoteMode: 'interior' | 'edge' | undefined;
   /** Link cost for routing: the connector's cost, learnt from the dialling side's hello at the listening side. */
   cost: number;
-  /** When a control message last arrived (ms since epoch): a neighbour silent for helloMaxAge is lost. */
+  /**
+   * When anything last arrived from the peer (ms since epoch): a hello or any
+   * other frame, a flow's bytes included. A neighbour silent for helloMaxAge is
+   * lost. Hellos share the connection with flow data and queue behind it: with
+   * megabytes in flight on a slow or busy link a hello can arrive seconds late
+   * while the peer is plainly alive, so arriving bytes count as much as hellos.
+   */
   lastHeard = Date.now();
   /** Flows using this connection: closed with it. */
   readonly flows = new Set<{ abort(reason: string, origin: 'local' | 'network'): void }>();
@@ -44,6 +50,7 @@ export class PeerConnection implements FlowCarrier {
     this.log = log;
     this.cost = origin.cost;
     socket.on('drain', () => this.relieve());
+    socket.on('data', () => (this.lastHeard = Date.now()));
     batchWrites(connection, socket);
   }
 
@@ -82,7 +89,6 @@ export class PeerConnection implements FlowCarrier {
     receiver.on('message', (context: EventContext) => {
       context.delivery?.update(true);
       receiver.add_credit(1);
-      this.lastHeard = Date.now();
       const message = parseControlMessage(context.message?.body);
       if (message) onMessage(message);
       else this.log.warn({ peer: this.remoteId }, 'ignored a malformed control message');

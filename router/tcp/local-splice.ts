@@ -3,6 +3,7 @@
 // network flow (backpressure, half-close each way, a reset crosses over).
 import type { Socket } from 'node:net';
 import type { AddressCounters } from '../metrics.js';
+import { confirmPeerEnd } from './peer-end.js';
 
 export function spliceSockets(client: Socket, backend: Socket, counters: AddressCounters, onClosed: (error?: string) => void): void {
   counters.flowsOpened++;
@@ -21,7 +22,8 @@ export function spliceSockets(client: Socket, backend: Socket, counters: Address
       if (!to.write(chunk)) from.pause();
     });
     to.on('drain', () => from.resume());
-    from.on('end', () => to.end());
+    // Only a FIN is a half-close: a reset libuv reported as 'end' becomes an 'error'.
+    from.on('end', () => confirmPeerEnd(from, () => to.end()));
     from.on('error', (error: NodeJS.ErrnoException) => {
       if (!to.destroyed) {
         try {

@@ -17,6 +17,7 @@ import {
   classifyFlowMessage,
   encodeDataMessage,
 } from './flow-protocol.js';
+import { confirmPeerEnd } from './peer-end.js';
 
 export type FlowState = 'connecting' | 'open' | 'half-closed-in' | 'half-closed-out' | 'closing' | 'closed';
 
@@ -172,9 +173,13 @@ export class TcpFlow {
   }
 
   private onSocketEnd(): void {
-    this.inboundEnded = true;
-    this.moveTo(this.outboundEnded ? 'closing' : 'half-closed-in');
-    this.sendEndOfStream();
+    // Only a FIN is a half-close: a reset libuv reported as 'end' becomes an 'error'.
+    confirmPeerEnd(this.socket, () => {
+      if (this.state === 'closed') return;
+      this.inboundEnded = true;
+      this.moveTo(this.outboundEnded ? 'closing' : 'half-closed-in');
+      this.sendEndOfStream();
+    });
   }
 
   /** The end-of-stream marker needs credit like any message; without it, wait for `sendable`. */

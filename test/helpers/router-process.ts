@@ -1,11 +1,12 @@
 // Runs real kskup-router processes for tests: writes their config, starts the
 // compiled binary, reads their JSON-lines log, samples their RSS, stops them.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll } from 'vitest';
+import { afterAll, afterEach } from 'vitest';
 import { watchProcess } from './crash-watch.js';
 
 export const ROUTER_BIN = resolve(import.meta.dirname, '../../dist/router/main.js');
@@ -72,6 +73,7 @@ export class RouterProcess {
   private readonly watch: { signalled(signal: NodeJS.Signals): void };
 
   private constructor(
+    readonly name: string,
     readonly configPath: string,
     args: string[],
   ) {
@@ -113,11 +115,20 @@ export class RouterProcess {
   static async start(dir: string, name: string, entities: Entity[], args: string[] = []): Promise<RouterProcess> {
     const path = join(dir, `${name}.json`);
     await writeFile(path, JSON.stringify(entities, null, 2));
-    return new RouterProcess(path, args);
+    return new RouterProcess(name, path, args);
   }
 
+  /**
+   * Replaces the config file the way a careful writer does: written next to it,
+   * then renamed over it. Written in place, the file is empty for a moment
+   * (truncated, not yet written); a router that reads it then logs an invalid
+   * file, which a test waiting for a reload error could take for the one it
+   * expects. Under load that moment exceeds the router's 100 ms settle time.
+   */
   async rewrite(entities: Entity[]): Promise<void> {
-    await writeFile(this.configPath, JSON.stringify(entities, null, 2));
+    const next = `${this.configPath}.next`;
+    await writeFile(next, JSON.stringify(entities, null, 2));
+    await rename(next, this.configPath);
   }
 
   waitForLog(what: string, match: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> {
@@ -153,4 +164,36 @@ export function useRouters(): RouterProcess[] {
     await Promise.all(routers.map((router) => router.stop()));
   });
   return routers;
+}
+
+/** Where routerLogsOnFailure keeps the full logs of a failed test's routers. */
+export const FAILED_TEST_LOG_DIR = join(tmpdir(), 'kskup-failed-test-logs');
+
+/**
+ * After each failed test: writes every line each router logged (debug
+ * included) to FAILED_TEST_LOG_DIR, one file per router, and prints their
+ * non-debug lines with the file names, so that a failure seen once under load
+ * can be read afterwards. `routers` is called then, so it may name routers the
+ * file starts later (undefined ones are skipped).
+ */
+export function routerLogsOnFailure(routers: () => readonly (RouterProcess | undefined)[]): void {
+  afterEach((context) => {
+    if (context.task.result?.state === 'fail') keepRouterLogs(context.task.name, routers());
+  });
+}
+
+/** Writes the routers' full logs to FAILED_TEST_LOG_DIR and prints their last non-debug lines (for a failed hook, say). */
+export function keepRouterLogs(what: string, routers: readonly (RouterProcess | undefined)[]): void {
+  mkdirSync(FAILED_TEST_LOG_DIR, { recursive: true });
+  const slug = `${what.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 60)}-${Date.now()}`;
+  const report: string[] = [];
+  for (const router of routers) {
+    if (!router) continue;
+    const path = join(FAILED_TEST_LOG_DIR, `${slug}-${router.name}.log`);
+    writeFileSync(path, router.stderrText.join('\n') + '\n');
+    const notable = router.lines.filter((line) => line.level !== 'debug' && line.level !== 'trace');
+    report.push(`router ${router.name}: ${router.stderrText.length} lines in ${path}; its last non-debug lines:`);
+    report.push(...notable.slice(-60).map((line) => `  ${JSON.stringify(line)}`));
+  }
+  console.error(`routers' logs for the failed "${what}":\n${report.join('\n')}`);
 }

@@ -137,6 +137,27 @@ export function openAndWatchEnd(port: number, host = '127.0.0.1'): { socket: net
   return { socket, ended };
 }
 
+/**
+ * How a socket's stream ends: 'end' (the peer's FIN), 'error CODE' (a reset or
+ * other error) or 'closed' (neither). libuv reports a reset that finds unread
+ * bytes in the socket as an end of stream (see router/tcp/peer-end.ts), so an
+ * 'end' is checked with a zero-length write, which fails on a reset
+ * connection; without that a test would take a reset for a clean end, and,
+ * with half-open sockets, wait forever for a close.
+ */
+export function howItEnds(socket: net.Socket): Promise<string> {
+  return new Promise((resolve) => {
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(`error ${error.code ?? error.message}`));
+    socket.once('close', () => resolve('closed'));
+    socket.once('end', () => {
+      if (socket.writableEnded || socket.destroyed) return resolve('end');
+      socket.write(Buffer.alloc(0), (error) => {
+        if (!error) resolve('end');
+      });
+    });
+  });
+}
+
 /** An echo server for a whole test file: started before its tests, closed after them. */
 export function useEchoServer(): { readonly port: number } {
   let server: TestServer | undefined;
