@@ -4,7 +4,8 @@
 // it, as a user's would, with the cluster's kubeconfig in KUBECONFIG.
 import { AppsV1Api, CoreV1Api, RbacAuthorizationV1Api, type V1ConfigMap } from '@kubernetes/client-node';
 import { run } from '../../cli/run.js';
-import { NAMES } from '../../site-controller/kubernetes/manifests.js';
+import { ManagementClient } from '../../router/management/management-client.js';
+import { NAMES, PORTS } from '../../site-controller/kubernetes/manifests.js';
 import { PodRunner } from '../kube/pod-runner/index.js';
 
 export interface Cluster {
@@ -69,4 +70,25 @@ export async function podLogs(where: Cluster): Promise<string> {
     }),
   );
   return logs.join('\n');
+}
+
+/**
+ * The tcpConnectors the site's router runs now (`address@host:port`, sorted),
+ * asked over AMQP management at the router pod's local listener with the
+ * controller's client certificate: what the router applied, not what the
+ * ConfigMap says it should.
+ */
+export async function routerConnectors(where: Cluster): Promise<string[]> {
+  const secret = await apis(where).core.readNamespacedSecret({ name: NAMES.localClient, namespace: where.namespace });
+  const file = (key: string) => Buffer.from(secret.data?.[key] ?? '', 'base64');
+  const pod = where.runner.list('pods', where.namespace).find((p) => p.metadata.labels?.['app.kubernetes.io/name'] === 'kskup-router' && p.metadata.deletionTimestamp === undefined);
+  const host = (pod?.status as { podIP?: string } | undefined)?.podIP;
+  if (!host) throw new Error(`no router pod with an IP in ${where.namespace}: ${where.runner.podSummary(where.namespace)}`);
+  const client = await ManagementClient.connect({ host, port: PORTS.amqp, tls: { ca: file('ca.crt'), cert: file('tls.crt'), key: file('tls.key'), serverName: `${NAMES.routerLocal}.${where.namespace}.svc` } }, { timeoutMs: 2_000 });
+  try {
+    const rows = await client.query('tcpConnector', ['name', 'address', 'host', 'port']);
+    return rows.filter((row) => row.name !== 'claims').map((row) => `${String(row.address)}@${String(row.host)}:${String(row.port)}`).sort();
+  } finally {
+    await client.close().catch(() => undefined);
+  }
 }
