@@ -147,6 +147,20 @@ describe('three local sites in a line: A - B - C', () => {
     }
   });
 
+  it('two service ports on one target port, as in a Kubernetes Service', async () => {
+    try {
+      await home.ok('expose', 'host/127.0.0.1', '--port', '80,8080', '--target-port', `${echo.port},${echo.port}`, '--address', 'shared', '-n', 'c');
+      await echoThrough(await listenerAt('a', 'shared', 80), 64 * 1024, 21);
+      await echoThrough(await listenerAt('a', 'shared', 8080), 64 * 1024, 22);
+      expect((await service('a', 'shared'))?.targets).toEqual([
+        expect.objectContaining({ site: 'c', port: echo.port }),
+        expect.objectContaining({ site: 'c', port: echo.port }),
+      ]);
+    } finally {
+      await home.ok('unexpose', 'host/127.0.0.1', '--address', 'shared', '-n', 'c');
+    }
+  });
+
   it('an edge site linked to A uses services from C and serves its own to B', async () => {
     await home.ok('init', '-n', 'edge', '--router-mode', 'edge');
     await linkSites('a', 'edge');
