@@ -29,6 +29,9 @@ const EXPOSE_EXAMPLES = `
 Examples:
   kskup expose host/localhost --port 8080 --address web -n west        a local process on port 8080, as "web"
   kskup expose host/db.internal --port 5432 --address db -n west
+  kskup expose deployment/backend --port 8080 -n west                  kubernetes: the Deployment's ready pods, as "backend"
+  kskup expose deployment/backend --port 80,8080 --target-port 8080,8080 -n west
+                 two service ports on one target port
   kskup expose host/127.0.0.1 --port 80,443 --target-port 8080,8443 --address shop -n west
   kskup expose host/127.0.0.1 --port 8443 --address web --tls-credentials ./web-tls -n west
                  listeners serve TLS with the bundle "web-tls" (each listening site needs its own: kskup tls import)
@@ -42,7 +45,7 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
     program
       .command('expose')
       .description('make a service at this site usable at every linked site')
-      .argument('<type/name>', `what serves it: host/HOSTNAME (local and kubernetes), or deployment/, statefulset/, service/NAME (kubernetes)`)
+      .argument('<type/name>', `what serves it: host/HOSTNAME (local and kubernetes), or deployment/NAME (kubernetes)`)
       .addOption(new Option('--port <ports>', 'service port(s), comma-separated').argParser(parsePortList).makeOptionMandatory())
       .addOption(new Option('--target-port <ports>', 'port(s) the target listens on, one per --port (default: the same); several service ports may share one').argParser(parseTargetPortList))
       .addOption(new Option('--address <name>', 'the service name other sites use (default: the target name)'))
