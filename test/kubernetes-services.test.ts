@@ -170,6 +170,23 @@ describe('services on kubernetes', () => {
     }
   }, 60_000);
 
+  it('a controller restart in the listening cluster leaves its Service as it was (same uid, ClusterIP, resourceVersion)', async () => {
+    const before = addressService(b, 'backend');
+    const { core } = apis(b);
+    const controllerPods = async () => (await core.listNamespacedPod({ namespace: 'east', labelSelector: 'app.kubernetes.io/name=kskup-controller' })).items;
+    const [old] = await controllerPods();
+    await core.deleteNamespacedPod({ name: old?.metadata?.name ?? '', namespace: 'east' });
+    await waitUntil(b, 'a new ready controller pod', async () =>
+      (await controllerPods()).some((p) => p.metadata?.name !== old?.metadata?.name && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) ? true : undefined,
+    30_000);
+    // Its first passes, before and after it hears west again.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const after = addressService(b, 'backend');
+    expect(after?.metadata?.uid).toBe(before?.metadata?.uid);
+    expect(after?.spec?.clusterIP).toBe(before?.spec?.clusterIP);
+    expect(after?.metadata?.resourceVersion).toBe(before?.metadata?.resourceVersion);
+  }, 60_000);
+
   it('scaled to 0: no connectors, the Service stays, connections end at once; scaled back: served again', async () => {
     const { apps } = apis(a);
     await apps.patchNamespacedDeploymentScale(

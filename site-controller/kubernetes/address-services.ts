@@ -64,8 +64,13 @@ export class AddressServices {
     private readonly cachedAll: () => readonly V1Service[],
   ) {}
 
-  /** Brings the Services to `desired`; returns the problem of each address that has none, by address. */
-  async sync(desired: ReadonlyMap<string, V1ServicePort[]>, owner: V1OwnerReference): Promise<Record<string, string>> {
+  /**
+   * Brings the Services to `desired`; returns the problem of each address that
+   * has none, by address. `prune` false: Services of addresses not desired are
+   * kept (a controller that has just started has not heard the network yet, and
+   * a Service deleted and made again would get another ClusterIP).
+   */
+  async sync(desired: ReadonlyMap<string, V1ServicePort[]>, owner: V1OwnerReference, prune: boolean): Promise<Record<string, string>> {
     const problems: Record<string, string> = {};
     for (const [address, ports] of desired) {
       try {
@@ -78,7 +83,7 @@ export class AddressServices {
     for (const address of this.foreign.keys()) if (!desired.has(address)) this.foreign.delete(address);
     for (const service of this.cachedAll()) {
       const name = service.metadata?.name ?? '';
-      if (!isAddressService(service, name) || desired.has(name)) continue;
+      if (!prune || !isAddressService(service, name) || desired.has(name)) continue;
       // Preconditioned on the uid: a Service made again under that name since the cache saw it is not ours to delete.
       await this.core
         .deleteNamespacedService({ name, namespace: this.namespace, body: { preconditions: { uid: service.metadata?.uid ?? '' } } })

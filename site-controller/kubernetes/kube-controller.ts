@@ -105,6 +105,7 @@ class KubernetesSiteController implements RunningController {
   private readonly addressServices: AddressServices;
   /** The problems of address Services last recorded as Events, so each is recorded once. */
   private serviceProblems: Readonly<Record<string, string>> = {};
+  private readonly startedAt = Date.now();
   private pass: Promise<void> = Promise.resolve();
   private passQueued = false;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -445,7 +446,9 @@ class KubernetesSiteController implements RunningController {
   /** For the status commands: the network as this site knows it, and each link's state with the reason it is down. */
   private async writeSnapshot(withoutServices: NetworkSnapshot, owner: V1OwnerReference): Promise<void> {
     // Every address in the network gets its Service here first: what is written says which could not.
-    const problems = await this.addressServices.sync(desiredAddressServices(withoutServices), owner);
+    // As the site controller keeps listener ports for one TTL after a start, Services of addresses not heard of again are kept as long.
+    const prune = Date.now() - this.startedAt > this.options.timings.ttlMs;
+    const problems = await this.addressServices.sync(desiredAddressServices(withoutServices), owner, prune);
     for (const [address, problem] of Object.entries(problems)) {
       if (this.serviceProblems[address] === problem) continue;
       this.log.error({ address, reason: problem }, `no Service for address "${address}": ${problem}`);
