@@ -40,7 +40,10 @@ export async function exposeService(
 ): Promise<ExposeOutcome> {
   return storage.update<ExposeOutcome>((document) => {
     const existing = document.services.find((service) => service.address === request.address);
-    const ports = existing?.ports ?? knownElsewhere(request.address);
+    const elsewherePorts = knownElsewhere(request.address);
+    // The one target of a service no other site exposes may change its ports: no other target or site disagrees.
+    const onlyTarget = existing !== undefined && elsewherePorts === undefined && existing.targets.every((t) => t.type === request.type && t.name === request.name);
+    const ports = onlyTarget ? undefined : (existing?.ports ?? elsewherePorts);
     if (ports && !samePorts(ports, request.ports)) {
       const where = existing ? `at this site ("${document.site.name}")` : 'at another site';
       throw new SiteError(
@@ -58,7 +61,7 @@ export async function exposeService(
     const same = existing?.targets.find((t) => t.type === target.type && t.name === target.name);
     if (same && JSON.stringify(same) === JSON.stringify(target)) return { result: { service: existing as ServiceRecord, changed: false } };
     const service: ServiceRecord = existing
-      ? { ...existing, targets: [...existing.targets.filter((t) => t !== same), target] }
+      ? { ...existing, ports: request.ports, targets: [...existing.targets.filter((t) => t !== same), target] }
       : { address: request.address, protocol: 'tcp', ports: request.ports, targets: [target], ...(tlsCredentials !== undefined && { tlsCredentials }), createdAt: now.toISOString() };
     const services = [...document.services.filter((s) => s !== existing), service].sort((a, b) => a.address.localeCompare(b.address));
     return { document: { ...document, services }, result: { service, changed: true } };

@@ -10,59 +10,19 @@
 //   west --link--> local site "home" (reached at this host's address on A's pod network)
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppsV1Api, CoreV1Api, RbacAuthorizationV1Api, type V1ConfigMap, type V1ObjectMeta } from '@kubernetes/client-node';
-import { run } from '../cli/run.js';
+import type { V1ObjectMeta } from '@kubernetes/client-node';
 import { NAMES } from '../site-controller/kubernetes/manifests.js';
+import { apis, kskup, ok, podLogs, routerConfigMap, startCluster, waitForJson, type Cluster } from './helpers/kube-clusters.js';
 import { useKskupHome } from './helpers/kskup-cli.js';
 import { runKubeTool } from './helpers/kube-tools.js';
 import { useTestFolder } from './helpers/temp-dir.js';
-import { PodRunner } from './kube/pod-runner/index.js';
 
 const temp = useTestFolder('kskup-kube-sites');
 // The local site of the last test, and the clean-up of its process.
 const local = useKskupHome('kskup-kube-local');
 
-interface Cluster {
-  readonly runner: PodRunner;
-  readonly kubeconfig: string;
-  readonly namespace: string;
-}
-
 let a: Cluster;
 let b: Cluster;
-
-async function cluster(namespace: string): Promise<Cluster> {
-  // Probe delays as the manifests set them (the runner's default cap of 500 ms would have the liveness probe kill a pod still loading its modules on a busy machine).
-  const runner = await PodRunner.start({ probePeriodCapMs: 10_000 });
-  runner.api.ensureNamespace(namespace);
-  const kubeconfig = await runner.api.writeKubeconfig(`kubeconfig-${namespace}`, namespace);
-  return { runner, kubeconfig, namespace };
-}
-
-/** `kskup` in this process against a cluster: its kubeconfig in KUBECONFIG, as a user's shell would have it. */
-async function kskup(where: Cluster, ...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const env = { KUBECONFIG: where.kubeconfig, HOME: temp.path, PATH: process.env.PATH ?? '' };
-  const code = await run(argv, { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: (text: string) => (stderr += text) }, env });
-  return { code, stdout, stderr };
-}
-
-async function ok(where: Cluster, ...argv: string[]): Promise<string> {
-  const result = await kskup(where, ...argv);
-  if (result.code !== 0) throw new Error(`kskup ${argv.join(' ')} exited ${result.code}:\n${result.stderr}${result.stdout}\n${where.runner.podSummary(where.namespace)}\n${await podLogs(where)}`);
-  return result.stdout;
-}
-
-/** Admin API clients of a cluster, for checks (the CLI under test makes its own). */
-function apis(where: Cluster) {
-  const config = where.runner.kubeConfig(where.namespace);
-  return { core: config.makeApiClient(CoreV1Api), apps: config.makeApiClient(AppsV1Api), rbac: config.makeApiClient(RbacAuthorizationV1Api) };
-}
-
-function routerConfigMap(where: Cluster): Promise<V1ConfigMap> {
-  return apis(where).core.readNamespacedConfigMap({ name: NAMES.routerConfig, namespace: where.namespace });
-}
 
 const PART_OF = 'app.kubernetes.io/part-of=kskup';
 
@@ -86,7 +46,7 @@ async function siteObjects(where: Cluster): Promise<{ name: string; owner?: stri
 }
 
 beforeAll(async () => {
-  [a, b] = await Promise.all([cluster('west'), cluster('east')]);
+  [a, b] = await Promise.all([startCluster('west', temp.path), startCluster('east', temp.path)]);
 }, 60_000);
 
 afterAll(async () => {
@@ -194,25 +154,3 @@ describe('kubernetes sites', () => {
     expect(again.stderr).toMatch(/no site in namespace "east"/);
   }, 60_000);
 });
-
-/** Polls a `-o json` command until `done` holds; the last answer is returned either way. */
-async function waitForJson<T>(where: Cluster, argv: string[], done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = JSON.parse(await ok(where, ...argv, '-o', 'json')) as T;
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-/** What the site's pods said: shown when a command fails. */
-async function podLogs(where: Cluster): Promise<string> {
-  const logs = await Promise.all(
-    (await apis(where).core.listNamespacedPod({ namespace: where.namespace })).items.map(async (pod) => {
-      const container = pod.spec?.containers[0]?.name ?? '';
-      const text = await where.runner.logs(where.namespace, pod.metadata?.name ?? '', container).catch(() => '');
-      return `--- ${pod.metadata?.name}\n${text.split('\n').slice(-40).join('\n')}`;
-    }),
-  );
-  return logs.join('\n');
-}

@@ -147,6 +147,20 @@ describe('three local sites in a line: A - B - C', () => {
     }
   });
 
+  it('two service ports on one target port, as in a Kubernetes Service', async () => {
+    try {
+      await home.ok('expose', 'host/127.0.0.1', '--port', '80,8080', '--target-port', `${echo.port},${echo.port}`, '--address', 'shared', '-n', 'c');
+      await echoThrough(await listenerAt('a', 'shared', 80), 64 * 1024, 21);
+      await echoThrough(await listenerAt('a', 'shared', 8080), 64 * 1024, 22);
+      expect((await service('a', 'shared'))?.targets).toEqual([
+        expect.objectContaining({ site: 'c', port: echo.port }),
+        expect.objectContaining({ site: 'c', port: echo.port }),
+      ]);
+    } finally {
+      await home.ok('unexpose', 'host/127.0.0.1', '--address', 'shared', '-n', 'c');
+    }
+  });
+
   it('an edge site linked to A uses services from C and serves its own to B', async () => {
     await home.ok('init', '-n', 'edge', '--router-mode', 'edge');
     await linkSites('a', 'edge');
@@ -208,7 +222,9 @@ describe('three local sites in a line: A - B - C', () => {
       [['expose', 'host/127.0.0.1', '--port', '80'], 2, /the address defaults to the name "127.0.0.1", which cannot be a service address: give --address/],
       [['expose', 'host/127.0.0.1', '--port', '80', '--address', 'Bad_Name'], 2, /option --address: "Bad_Name" is not a valid name/],
       [['expose', 'host/127.0.0.1', '--port', '80', '--protocol', 'udp', '--address', 'x'], 2, /Allowed choices are tcp/],
-      [['expose', 'host/127.0.0.1', '--port', String(echo.port + 1), '--address', 'kept'], 1, /address "kept" is already exposed at this site \("c"\) with port\(s\) \d+/],
+      // A second target must have the service's ports (its only target may change them: docs/services.md).
+      [['expose', 'host/localhost', '--port', String(echo.port + 1), '--address', 'kept'], 1, /address "kept" is already exposed at this site \("c"\) with port\(s\) \d+/],
+      [['expose', 'host/127.0.0.1', '--port', '80', '--target-port', '8080,8080', '--address', 'x'], 2, /--target-port has 2 port\(s\) but --port has 1/],
       [['unexpose', 'host/nowhere', '-n', 'c'], 1, /host\/nowhere is not exposed at site "c"/],
     ];
     for (const [argv, code, message] of cases) {

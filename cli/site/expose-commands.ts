@@ -29,6 +29,9 @@ const EXPOSE_EXAMPLES = `
 Examples:
   kskup expose host/localhost --port 8080 --address web -n west        a local process on port 8080, as "web"
   kskup expose host/db.internal --port 5432 --address db -n west
+  kskup expose deployment/backend --port 8080 -n west                  kubernetes: the Deployment's ready pods, as "backend"
+  kskup expose deployment/backend --port 80,8080 --target-port 8080,8080 -n west
+                 two service ports on one target port
   kskup expose host/127.0.0.1 --port 80,443 --target-port 8080,8443 --address shop -n west
   kskup expose host/127.0.0.1 --port 8443 --address web --tls-credentials ./web-tls -n west
                  listeners serve TLS with the bundle "web-tls" (each listening site needs its own: kskup tls import)
@@ -42,9 +45,9 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
     program
       .command('expose')
       .description('make a service at this site usable at every linked site')
-      .argument('<type/name>', `what serves it: host/HOSTNAME (local and kubernetes), or deployment/, statefulset/, service/NAME (kubernetes)`)
+      .argument('<type/name>', `what serves it: host/HOSTNAME (local and kubernetes), or deployment/NAME (kubernetes)`)
       .addOption(new Option('--port <ports>', 'service port(s), comma-separated').argParser(parsePortList).makeOptionMandatory())
-      .addOption(new Option('--target-port <ports>', 'port(s) the target listens on, one per --port (default: the same)').argParser(parsePortList))
+      .addOption(new Option('--target-port <ports>', 'port(s) the target listens on, one per --port (default: the same); several service ports may share one').argParser(parseTargetPortList))
       .addOption(new Option('--address <name>', 'the service name other sites use (default: the target name)'))
       .addOption(new Option('--protocol <protocol>', 'how the service is carried').choices(['tcp']).default('tcp'))
       .addOption(new Option('--tls-credentials <name-or-folder>', 'listeners serve TLS with this bundle (a folder of tls.crt, tls.key, ca.crt is imported here first); every listening site needs a bundle of that name'))
@@ -66,6 +69,10 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
     }
     // Ports sorted, each with its target port: the order given on the command line does not make a different service.
     const pairs = options.port.map((port, index) => [port, targetPorts[index] as number] as const).sort(([a], [b]) => a - b);
+    if (target.platform === 'kubernetes' && type === 'deployment') {
+      const problem = await target.site.exposeProblem(name, address);
+      if (problem) throw new RuntimeError(`cannot expose ${type}/${name} as "${address}": ${problem}`);
+    }
     if (options.tlsCredentialsName !== undefined && options.tlsCredentials === undefined) throw new UsageError('option --tls-credentials-name needs --tls-credentials FOLDER');
     if (options.tlsNoVerifyHostname && options.tlsTrust === undefined) throw new UsageError('option --tls-no-verify-hostname applies to --tls-trust, which is not given');
     await target.storage.read();
@@ -181,15 +188,27 @@ function parseTarget(spec: string, site: ResolvedSite): { type: TargetType; name
   if (type !== 'host' && site.platform === 'local') {
     throw new UsageError(`"${spec}": a ${type} needs the kubernetes platform; on the local platform expose host/HOSTNAME`);
   }
-  if (type !== 'host') {
+  if (type !== 'host' && type !== 'deployment') {
     throw new RuntimeError(`"${spec}": exposing a ${type} on the kubernetes platform is not available in this version yet; expose host/NAME (a Service's DNS name, say) meanwhile`);
   }
+  if (type === 'deployment' && nameProblem(name)) throw new UsageError(`"${spec}": "${name}" is not a Deployment name: ${nameProblem(name)}`);
   if (type === 'host' && !isHostName(name)) throw new UsageError(`"${spec}": "${name}" is not a host name or IP address`);
   return { type: type as TargetType, name };
 }
 
 function isHostName(name: string): boolean {
   return isIP(name) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/.test(name);
+}
+
+/** Target ports: as a Kubernetes Service's targetPort, several service ports may lead to one. */
+function parseTargetPortList(value: string): number[] {
+  return value.split(',').map((item) => {
+    try {
+      return parsePort(item.trim());
+    } catch {
+      throw new InvalidArgumentError(`"${item}" is not a port number (1-65535).`);
+    }
+  });
 }
 
 function parsePortList(value: string): number[] {

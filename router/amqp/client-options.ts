@@ -12,6 +12,8 @@ export interface AmqpClientTarget {
     readonly ca?: Buffer;
     readonly cert?: Buffer;
     readonly key?: Buffer;
+    /** The name the server's certificate must carry when it is not `host` (a pod reached at its IP that serves as its Service's DNS name). */
+    readonly serverName?: string;
   };
 }
 
@@ -32,6 +34,6 @@ export function clientConnectionOptions(target: AmqpClientTarget, container: Con
     key: target.tls.key,
     enable_sasl_external: withCertificate,
     // No SNI for an IP address (RFC 6066); Node still checks the certificate against the host.
-    servername: isIP(target.host) ? '' : target.host,
+    servername: target.tls.serverName ?? (isIP(target.host) ? '' : target.host),
   } as ConnectionOptions;
 }

@@ -16,12 +16,14 @@
 import { createHash } from 'node:crypto';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ConfigMap, type V1OwnerReference, type V1Secret, type V1Service } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ConfigMap, type V1Deployment, type V1OwnerReference, type V1Pod, type V1Secret, type V1Service } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ManagementClient } from '../../router/management/management-client.js';
 import { SiteError } from '../site/errors.js';
 import { createLink } from '../site/links.js';
-import type { SiteDocument } from '../site/model.js';
+import type { ServiceTarget, SiteDocument } from '../site/model.js';
+import { AddressServices, desiredAddressServices } from './address-services.js';
+import { deploymentPods } from './workload-targets.js';
 import { SiteController, type ListenerStatus, type NetworkSnapshot, type SyncTimings } from '../site/site-controller.js';
 import { GOODBYE_ANNOTATION, LEAVING_ANNOTATION, NETWORK_KEYS } from './kube-site.js';
 import { redeemClaimAt } from '../site/tokens.js';
@@ -97,6 +99,13 @@ class KubernetesSiteController implements RunningController {
   private readonly secrets: WatchedKind<V1Secret>;
   private readonly tokens: WatchedKind<V1Secret>;
   private readonly services: WatchedKind<V1Service>;
+  /** Workloads and their pods, for the targets of services exposed here (all of the namespace: a workload is the user's, unlabelled). */
+  private readonly deployments: WatchedKind<V1Deployment>;
+  private readonly pods: WatchedKind<V1Pod>;
+  private readonly addressServices: AddressServices;
+  /** The problems of address Services last recorded as Events, so each is recorded once. */
+  private serviceProblems: Readonly<Record<string, string>> = {};
+  private readonly startedAt = Date.now();
   private pass: Promise<void> = Promise.resolve();
   private passQueued = false;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -160,10 +169,24 @@ class KubernetesSiteController implements RunningController {
       labelSelector: ours,
       list: () => this.core.listNamespacedService({ namespace: this.namespace, labelSelector: ours }),
     });
+    const apps = options.kubeConfig.makeApiClient(AppsV1Api);
+    this.deployments = new WatchedKind(options.kubeConfig, {
+      ...common,
+      what: 'Deployments',
+      path: `/apis/apps/v1/namespaces/${ns}/deployments`,
+      list: () => apps.listNamespacedDeployment({ namespace: this.namespace }),
+    });
+    this.pods = new WatchedKind(options.kubeConfig, {
+      ...common,
+      what: 'Pods',
+      path: `/api/v1/namespaces/${ns}/pods`,
+      list: () => this.core.listNamespacedPod({ namespace: this.namespace }),
+    });
+    this.addressServices = new AddressServices(this.core, this.namespace, (name) => this.services.get(name), () => this.services.list());
   }
 
   private get watched() {
-    return [this.configMaps, this.secrets, this.tokens, this.services];
+    return [this.configMaps, this.secrets, this.tokens, this.services, this.deployments, this.pods];
   }
 
   async start(): Promise<void> {
@@ -356,6 +379,7 @@ class KubernetesSiteController implements RunningController {
         // The router pod has its own network: no other site shares its ports.
         portsTakenElsewhere: async () => new Set<number>(),
         writeSnapshot: (snapshot) => this.writeSnapshot(snapshot, owner),
+        workloadHosts: (target) => this.workloadHosts(target),
       },
       document,
       current,
@@ -409,12 +433,29 @@ class KubernetesSiteController implements RunningController {
     }
   }
 
+  /** The ready pod IPs of a workload target, from the watched Deployments and Pods. */
+  private workloadHosts(target: ServiceTarget): readonly string[] {
+    if (target.type !== 'deployment') return [];
+    return deploymentPods(target.name, this.deployments.get(target.name), this.pods.list()).ips;
+  }
+
   private async applyRouterConfig(text: string, owner: V1OwnerReference): Promise<void> {
     await this.applyConfigMap(NAMES.routerConfig, { 'skrouterd.json': text }, owner);
   }
 
   /** For the status commands: the network as this site knows it, and each link's state with the reason it is down. */
-  private async writeSnapshot(snapshot: NetworkSnapshot, owner: V1OwnerReference): Promise<void> {
+  private async writeSnapshot(withoutServices: NetworkSnapshot, owner: V1OwnerReference): Promise<void> {
+    // Every address in the network gets its Service here first: what is written says which could not.
+    // As the site controller keeps listener ports for one TTL after a start, Services of addresses not heard of again are kept as long.
+    const prune = Date.now() - this.startedAt > this.options.timings.ttlMs;
+    const problems = await this.addressServices.sync(desiredAddressServices(withoutServices), owner, prune);
+    for (const [address, problem] of Object.entries(problems)) {
+      if (this.serviceProblems[address] === problem) continue;
+      this.log.error({ address, reason: problem }, `no Service for address "${address}": ${problem}`);
+      await this.recordEvent('Warning', 'ServiceNotCreated', `address "${address}": ${problem}`);
+    }
+    this.serviceProblems = problems;
+    const snapshot: NetworkSnapshot = Object.keys(problems).length > 0 ? { ...withoutServices, serviceProblems: problems } : withoutServices;
     // The time alone changes every heartbeat; written only when something else did, the API sees no write per heartbeat.
     const content = JSON.stringify({ ...snapshot, updatedAt: '' });
     if (content === this.lastSnapshot && JSON.stringify([...this.linkState]) === this.lastLinks) return;

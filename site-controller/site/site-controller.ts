@@ -17,7 +17,7 @@ import { SyncClient, type SyncClientOptions } from '../../service-controller/syn
 import { probeTargets } from '../../service-controller/target-health.js';
 import { routerConfigText, type ServiceConnector, type SiteState } from './desired-router-config.js';
 import { bundleUseProblem, type TlsBundleFiles } from './tls-bundles.js';
-import { routerAddress, type SiteDocument } from './model.js';
+import { routerAddress, type ServiceTarget, type SiteDocument } from './model.js';
 import type { SiteStorage } from './storage.js';
 
 export interface SyncTimings {
@@ -52,6 +52,11 @@ export interface NetworkSnapshot {
   readonly services: readonly NetworkService[];
   /** This site's listener of each `service:port`, and whether the router has it bound (if not, why). */
   readonly listeners: Readonly<Record<string, SnapshotListener>>;
+  /**
+   * Kubernetes sites: why the Service for an address (named after it) is not
+   * kskup's to keep, by address; absent when every one is in place.
+   */
+  readonly serviceProblems?: Readonly<Record<string, string>>;
 }
 
 export interface SnapshotListener {
@@ -88,6 +93,12 @@ export interface SiteControllerDeps {
   /** Ports other sites on this host have recorded or hold: never chosen for a listener here. */
   readonly portsTakenElsewhere: () => Promise<ReadonlySet<number>>;
   readonly writeSnapshot: (snapshot: NetworkSnapshot) => Promise<void>;
+  /**
+   * Where a workload target (deployment/NAME, …) is served now: the IP of each
+   * of its ready pods. Platforms without workloads leave it out; a target it
+   * gives no hosts for gets no tcpConnector (clients are then reset at once).
+   */
+  readonly workloadHosts?: (target: ServiceTarget) => readonly string[];
 }
 
 export class SiteController {
@@ -273,14 +284,17 @@ export class SiteController {
     const listeners = Object.entries(document.listenerPorts).filter(([address]) => wanted.has(address) && !tls.blocked.has(address));
     this.configuredListeners = new Set(listeners.map(([address]) => address));
     this.blockedListeners = new Map([...tls.blocked].filter(([address]) => wanted.has(address)));
+    // A host target is one connector per port; a workload target one per ready pod and port.
     const connectors = document.services.flatMap((service) =>
       service.targets.flatMap((target) =>
-        service.ports.map((port, index) => ({
-          address: routerAddress(service.address, port),
-          host: target.host,
-          port: target.targetPorts[index] ?? port,
-          ...(target.tlsTrust && { tlsTrust: target.tlsTrust }),
-        })),
+        this.targetHosts(target).flatMap((host) =>
+          service.ports.map((port, index) => ({
+            address: routerAddress(service.address, port),
+            host,
+            port: target.targetPorts[index] ?? port,
+            ...(target.tlsTrust && { tlsTrust: target.tlsTrust }),
+          })),
+        ),
       ),
     );
     this.reportMissingTrust(connectors, platform.tlsBundles ?? {});
@@ -308,11 +322,18 @@ export class SiteController {
     this.trustProblems = problems;
   }
 
-  /** Every host:port a local target listens on, once each, sorted (so two lists compare as text). */
+  private targetHosts(target: ServiceTarget): readonly string[] {
+    return target.type === 'host' ? [target.host] : (this.deps.workloadHosts?.(target) ?? []);
+  }
+
+  /** Every host:port a local host target listens on, once each, sorted (so two lists compare as text). Workloads are not probed: their readiness is the platform's. */
   private localTargets(): { host: string; port: number }[] {
     const byKey = new Map<string, { host: string; port: number }>();
     for (const service of this.document.services) {
-      for (const target of service.targets) for (const port of target.targetPorts) byKey.set(`${target.host}:${port}`, { host: target.host, port });
+      for (const target of service.targets) {
+        if (target.type !== 'host') continue;
+        for (const port of target.targetPorts) byKey.set(`${target.host}:${port}`, { host: target.host, port });
+      }
     }
     return [...byKey.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, target]) => target);
   }
@@ -324,7 +345,13 @@ export class SiteController {
   private announcement(final: boolean): SiteAnnouncement {
     this.seq = Math.max(this.seq + 1, Date.now());
     const connected = new Set(this.document.links.filter((link) => this.deps.linkIsUp(link.name)).map((link) => link.name));
-    return announce(this.document, this.seq, connected, (host, port) => this.health.get(`${host}:${port}`) === true, final);
+    // A workload target is healthy while it has a ready pod (Kubernetes readiness).
+    const ready = new Set(
+      this.document.services.flatMap((service) =>
+        service.targets.filter((t) => t.type !== 'host' && this.targetHosts(t).length > 0).flatMap((t) => t.targetPorts.map((port) => `${t.host}:${port}`)),
+      ),
+    );
+    return announce(this.document, this.seq, connected, (host, port) => this.health.get(`${host}:${port}`) === true || ready.has(`${host}:${port}`), final);
   }
 
   /** Sends our state if it changed since the last time, or always (heartbeats, newcomers). */

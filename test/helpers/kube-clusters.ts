@@ -1,0 +1,94 @@
+// Two-cluster tests (test/kubernetes-*.test.ts): each "cluster" is the API
+// server double with the pod runner running the kskup image's router and
+// controller (test/kube/README.md); the CLI runs in the test's process against
+// it, as a user's would, with the cluster's kubeconfig in KUBECONFIG.
+import { AppsV1Api, CoreV1Api, RbacAuthorizationV1Api, type V1ConfigMap } from '@kubernetes/client-node';
+import { run } from '../../cli/run.js';
+import { ManagementClient } from '../../router/management/management-client.js';
+import { NAMES, PORTS } from '../../site-controller/kubernetes/manifests.js';
+import { PodRunner } from '../kube/pod-runner/index.js';
+
+export interface Cluster {
+  readonly runner: PodRunner;
+  readonly kubeconfig: string;
+  readonly namespace: string;
+  /** HOME for the CLI (where it would keep local sites). */
+  readonly home: string;
+}
+
+export async function startCluster(namespace: string, home: string): Promise<Cluster> {
+  // Probe delays as the manifests set them (the runner's default cap of 500 ms would have the liveness probe kill a pod still loading its modules on a busy machine).
+  const runner = await PodRunner.start({ probePeriodCapMs: 10_000 });
+  runner.api.ensureNamespace(namespace);
+  const kubeconfig = await runner.api.writeKubeconfig(`kubeconfig-${namespace}`, namespace);
+  return { runner, kubeconfig, namespace, home };
+}
+
+/** `kskup` in this process against a cluster. */
+export async function kskup(where: Cluster, ...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const env = { KUBECONFIG: where.kubeconfig, HOME: where.home, PATH: process.env.PATH ?? '' };
+  const code = await run(argv, { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: (text: string) => (stderr += text) }, env });
+  return { code, stdout, stderr };
+}
+
+/** `kskup` that must succeed; its stdout. A failure says what the pods said. */
+export async function ok(where: Cluster, ...argv: string[]): Promise<string> {
+  const result = await kskup(where, ...argv);
+  if (result.code !== 0) throw new Error(`kskup ${argv.join(' ')} exited ${result.code}:\n${result.stderr}${result.stdout}\n${where.runner.podSummary(where.namespace)}\n${await podLogs(where)}`);
+  return result.stdout;
+}
+
+/** Admin API clients of a cluster, for checks (the CLI under test makes its own). */
+export function apis(where: Cluster) {
+  const config = where.runner.kubeConfig(where.namespace);
+  return { core: config.makeApiClient(CoreV1Api), apps: config.makeApiClient(AppsV1Api), rbac: config.makeApiClient(RbacAuthorizationV1Api) };
+}
+
+export function routerConfigMap(where: Cluster): Promise<V1ConfigMap> {
+  return apis(where).core.readNamespacedConfigMap({ name: NAMES.routerConfig, namespace: where.namespace });
+}
+
+/** Polls a `-o json` command until `done` holds; the last answer is returned either way. */
+export async function waitForJson<T>(where: Cluster, argv: string[], done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = JSON.parse(await ok(where, ...argv, '-o', 'json')) as T;
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** What the site's pods said (the last 40 lines of each): shown when a command fails. */
+export async function podLogs(where: Cluster): Promise<string> {
+  const logs = await Promise.all(
+    (await apis(where).core.listNamespacedPod({ namespace: where.namespace })).items.map(async (pod) => {
+      const container = pod.spec?.containers[0]?.name ?? '';
+      const text = await where.runner.logs(where.namespace, pod.metadata?.name ?? '', container).catch(() => '');
+      return `--- ${pod.metadata?.name}\n${text.split('\n').slice(-40).join('\n')}`;
+    }),
+  );
+  return logs.join('\n');
+}
+
+/**
+ * The tcpConnectors the site's router runs now (`address@host:port`, sorted),
+ * asked over AMQP management at the router pod's local listener with the
+ * controller's client certificate: what the router applied, not what the
+ * ConfigMap says it should.
+ */
+export async function routerConnectors(where: Cluster): Promise<string[]> {
+  const secret = await apis(where).core.readNamespacedSecret({ name: NAMES.localClient, namespace: where.namespace });
+  const file = (key: string) => Buffer.from(secret.data?.[key] ?? '', 'base64');
+  const pod = where.runner.list('pods', where.namespace).find((p) => p.metadata.labels?.['app.kubernetes.io/name'] === 'kskup-router' && p.metadata.deletionTimestamp === undefined);
+  const host = (pod?.status as { podIP?: string } | undefined)?.podIP;
+  if (!host) throw new Error(`no router pod with an IP in ${where.namespace}: ${where.runner.podSummary(where.namespace)}`);
+  const client = await ManagementClient.connect({ host, port: PORTS.amqp, tls: { ca: file('ca.crt'), cert: file('tls.crt'), key: file('tls.key'), serverName: `${NAMES.routerLocal}.${where.namespace}.svc` } }, { timeoutMs: 2_000 });
+  try {
+    const rows = await client.query('tcpConnector', ['name', 'address', 'host', 'port']);
+    return rows.filter((row) => row.name !== 'claims').map((row) => `${String(row.address)}@${String(row.host)}:${String(row.port)}`).sort();
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,249 @@
+// Services on Kubernetes end to end, on two clusters (test/helpers/kube-clusters.ts):
+// a Deployment of echo pods in cluster A, exposed with `kskup expose
+// deployment/backend`, is reached by name from a pod in cluster B.
+//
+//   cluster A, namespace west                       cluster B, namespace east
+//   [backend x2] <- tcpConnector per pod/port [router] <--link-- [router] <- Service "backend" <- [client pod]
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PatchStrategy, setHeaderOptions, type V1Container, type V1Deployment, type V1Pod, type V1Service } from '@kubernetes/client-node';
+import { NAMES } from '../site-controller/kubernetes/manifests.js';
+import { apis, kskup, ok, podLogs, routerConfigMap, routerConnectors, startCluster, type Cluster } from './helpers/kube-clusters.js';
+import { runKubeTool } from './helpers/kube-tools.js';
+import { useTestFolder } from './helpers/temp-dir.js';
+
+const temp = useTestFolder('kskup-kube-services');
+const CLIENT = ['node', join(import.meta.dirname, 'kube', 'images', 'client.mjs')];
+const LABELS = { app: 'backend' };
+
+let a: Cluster;
+let b: Cluster;
+
+function backend(replicas: number): V1Deployment {
+  const container: V1Container = {
+    name: 'echo',
+    image: 'kskup-test/echo:1',
+    ports: [{ name: 'echo', containerPort: 8080 }, { name: 'http', containerPort: 8081 }],
+    env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+    readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 1 },
+  };
+  return { metadata: { name: 'backend' }, spec: { replicas, selector: { matchLabels: LABELS }, template: { metadata: { labels: LABELS }, spec: { containers: [container], terminationGracePeriodSeconds: 1 } } } };
+}
+
+/** A program of the client image in B's client pod; its one JSON line. */
+async function client(...args: string[]): Promise<Record<string, unknown>> {
+  const result = await b.runner.execInPod('east', 'client', [...CLIENT, ...args]);
+  if (result.stderr !== '' || result.stdout === '') throw new Error(`client ${args.join(' ')}: ${result.stderr}${result.stdout}`);
+  return JSON.parse(result.stdout) as Record<string, unknown>;
+}
+
+/** The tcpConnectors (address, host, port) in a cluster site's router ConfigMap. */
+async function connectors(where: Cluster): Promise<string[]> {
+  const entities = JSON.parse((await routerConfigMap(where)).data?.['skrouterd.json'] ?? '[]') as [string, Record<string, unknown>][];
+  return entities.filter(([type, e]) => type === 'tcpConnector' && e.name !== 'claims').map(([, e]) => `${e.address}@${e.host}:${e.port}`).sort();
+}
+
+function readyPods(where: Cluster): { name: string; ip: string }[] {
+  return where.runner
+    .list('pods', where.namespace)
+    .filter((p) => p.metadata.labels?.app === 'backend' && p.metadata.deletionTimestamp === undefined)
+    .map((p) => ({ name: p.metadata.name, ip: String((p.status as { podIP?: string }).podIP) }))
+    .sort((x, y) => x.ip.localeCompare(y.ip));
+}
+
+/** Services named after addresses, as kskup keeps them, in a cluster. */
+function addressService(where: Cluster, name: string): V1Service | undefined {
+  return where.runner.list('services', where.namespace).find((s) => s.metadata.name === name) as V1Service | undefined;
+}
+
+async function waitUntil<T>(where: Cluster, what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${where.runner.podSummary(where.namespace)}\n${await podLogs(where)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Asks for the backend's pod name over `n` fresh connections through B's Service. */
+async function namesSeen(n: number): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    const answer = await client('http', 'http://backend:80/name');
+    expect(answer.status).toBe(200);
+    names.add(String(answer.body));
+  }
+  return names;
+}
+
+beforeAll(async () => {
+  [a, b] = await Promise.all([startCluster('west', temp.path), startCluster('east', temp.path)]);
+  await Promise.all([ok(a, 'init', '-n', 'west', '--timeout', '60'), ok(b, 'init', '-n', 'east', '--timeout', '60')]);
+  const token = join(temp.path, 'west-token.yaml');
+  await ok(a, 'token', 'create', token, '-n', 'west');
+  await runKubeTool('kubectl', ['apply', '--validate=false', '-f', token, '-n', 'east'], { KUBECONFIG: b.kubeconfig });
+  await ok(b, 'link', 'status', '-n', 'east', '--wait', '10');
+  await apis(a).apps.createNamespacedDeployment({ namespace: 'west', body: backend(2) });
+  await apis(b).core.createNamespacedPod({ namespace: 'east', body: { metadata: { name: 'client' }, spec: { containers: [{ name: 'client', image: 'kskup-test/client:1' }] } } as V1Pod });
+  await Promise.all([a.runner.waitForDeployment('west', 'backend', { ready: 2, timeoutMs: 30_000 }), b.runner.waitForPod('east', 'client')]);
+}, 150_000);
+
+afterAll(async () => {
+  await Promise.all([a?.runner.stop(), b?.runner.stop()]);
+}, 60_000);
+
+describe('services on kubernetes', () => {
+  it('kskup expose deployment/backend: a tcpConnector per ready pod and port in A, a Service with the ports in B, echo byte-exact, both pods answer', async () => {
+    const out = JSON.parse(await ok(a, 'expose', 'deployment/backend', '--port', '7,80', '--target-port', '8080,8081', '-n', 'west', '-o', 'json')) as { address: string; changed: boolean };
+    expect(out).toMatchObject({ address: 'backend', changed: true });
+    const pods = readyPods(a);
+    expect(pods).toHaveLength(2);
+    const wanted = pods.flatMap(({ ip }) => [`backend:7@${ip}:8080`, `backend:80@${ip}:8081`]).sort();
+    await waitUntil(a, 'a connector per pod and port', async () => ((await connectors(a)).join() === wanted.join() ? true : undefined));
+    await waitUntil(a, 'the running router with them', async () => ((await routerConnectors(a)).join() === wanted.join() ? true : undefined));
+
+    const service = await waitUntil(b, 'Service backend in east', () => {
+      const found = addressService(b, 'backend');
+      return found?.spec?.ports?.length === 2 ? found : undefined;
+    });
+    expect(service.metadata?.labels).toMatchObject({ 'app.kubernetes.io/part-of': 'kskup', 'kskup.io/address': 'backend' });
+    expect(service.spec?.selector).toEqual({ 'app.kubernetes.io/name': 'kskup-router', 'app.kubernetes.io/part-of': 'kskup' });
+    const owner = await apis(b).core.readNamespacedConfigMap({ name: NAMES.site, namespace: 'east' });
+    expect(service.metadata?.ownerReferences?.[0]?.uid).toBe(owner.metadata?.uid);
+    // targetPort: the router's tcpListener for that address and port.
+    const listeners = Object.fromEntries(
+      (JSON.parse((await routerConfigMap(b)).data?.['skrouterd.json'] ?? '[]') as [string, { address?: string; port?: number }][])
+        .filter(([type]) => type === 'tcpListener')
+        .map(([, e]) => [e.address, e.port]),
+    );
+    expect(service.spec?.ports?.map((p) => [p.port, p.targetPort])).toEqual([
+      [7, listeners['backend:7']],
+      [80, listeners['backend:80']],
+    ]);
+
+    await b.runner.settled();
+    const echo = await waitUntil(b, 'an echo through the Service', async () => {
+      const answer = await client('echo', 'backend', '7', String(256 * 1024));
+      return answer.error === undefined ? answer : undefined;
+    });
+    expect(echo.bytes).toBe(256 * 1024);
+    expect(echo.received).toBe(echo.sent);
+    // Flows spread over both pods.
+    expect([...(await namesSeen(8))].sort()).toEqual(pods.map((p) => p.name).sort());
+    expect(a.runner.errors).toEqual([]);
+  }, 90_000);
+
+  it('a pod deleted: its connectors are gone within 2 s and the service still answers', async () => {
+    const [gone] = readyPods(a);
+    const started = Date.now();
+    await apis(a).core.deleteNamespacedPod({ name: gone?.name ?? '', namespace: 'west' });
+    const without = (list: string[]) => (list.some((c) => c.includes(`@${gone?.ip}:`)) ? undefined : true);
+    await waitUntil(a, 'the deleted pod out of the router ConfigMap', async () => without(await connectors(a)), 2_000);
+    const inConfigMap = Date.now() - started;
+    // The router itself: the kubelet's volume update, then its file watch.
+    await waitUntil(a, 'the deleted pod out of the running router', async () => without(await routerConnectors(a)), 2_000);
+    console.log(`pod deleted -> its tcpConnectors gone from the router ConfigMap in ${inConfigMap} ms, from the running router in ${Date.now() - started} ms`);
+    expect((await namesSeen(3)).has(gone?.name ?? '')).toBe(false);
+    await a.runner.waitForDeployment('west', 'backend', { ready: 2, timeoutMs: 20_000 });
+    await waitUntil(a, 'the new pod in the router config', async () => ((await connectors(a)).length === 4 ? true : undefined));
+  }, 60_000);
+
+  it('ports change in place: the Service keeps its ClusterIP; two service ports share one target port', async () => {
+    const before = addressService(b, 'backend');
+    expect(before?.spec?.clusterIP).toMatch(/^10\./);
+    await ok(a, 'expose', 'deployment/backend', '--port', '7,80,8080', '--target-port', '8080,8081,8080', '-n', 'west');
+    const after = await waitUntil(b, 'Service backend with three ports', () => {
+      const found = addressService(b, 'backend');
+      return found?.spec?.ports?.length === 3 ? found : undefined;
+    });
+    expect(after.metadata?.uid).toBe(before?.metadata?.uid);
+    expect(after.spec?.clusterIP).toBe(before?.spec?.clusterIP);
+    expect(after.spec?.ports?.map((p) => p.port)).toEqual([7, 80, 8080]);
+    await b.runner.settled();
+    for (const port of ['7', '8080']) {
+      const echo = await waitUntil(b, `an echo on port ${port}`, async () => {
+        const answer = await client('echo', 'backend', port, '4096');
+        return answer.error === undefined ? answer : undefined;
+      });
+      expect(echo.received).toBe(echo.sent);
+    }
+  }, 60_000);
+
+  it('a controller restart in the listening cluster leaves its Service as it was (same uid, ClusterIP, resourceVersion)', async () => {
+    const before = addressService(b, 'backend');
+    const { core } = apis(b);
+    const controllerPods = async () => (await core.listNamespacedPod({ namespace: 'east', labelSelector: 'app.kubernetes.io/name=kskup-controller' })).items;
+    const [old] = await controllerPods();
+    await core.deleteNamespacedPod({ name: old?.metadata?.name ?? '', namespace: 'east' });
+    await waitUntil(b, 'a new ready controller pod', async () =>
+      (await controllerPods()).some((p) => p.metadata?.name !== old?.metadata?.name && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) ? true : undefined,
+    30_000);
+    // Its first passes, before and after it hears west again.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const after = addressService(b, 'backend');
+    expect(after?.metadata?.uid).toBe(before?.metadata?.uid);
+    expect(after?.spec?.clusterIP).toBe(before?.spec?.clusterIP);
+    expect(after?.metadata?.resourceVersion).toBe(before?.metadata?.resourceVersion);
+  }, 60_000);
+
+  it('scaled to 0: no connectors, the Service stays, connections end at once; scaled back: served again', async () => {
+    const { apps } = apis(a);
+    await apps.patchNamespacedDeploymentScale(
+      { name: 'backend', namespace: 'west', body: { spec: { replicas: 0 } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    await waitUntil(a, 'no backend connectors', async () => ((await connectors(a)).length === 0 ? true : undefined), 5_000);
+    expect(addressService(b, 'backend')?.spec?.ports).toHaveLength(3);
+    await waitUntil(a, 'no backend connectors in the running router', async () => ((await routerConnectors(a)).length === 0 ? true : undefined), 2_000);
+    const attempt = await client('connect', 'backend', '7', '3000');
+    expect(['reset', 'closed', 'refused']).toContain(attempt.outcome);
+    expect(attempt.ms).toBeLessThan(1_000);
+    await apps.patchNamespacedDeploymentScale(
+      { name: 'backend', namespace: 'west', body: { spec: { replicas: 2 } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    await a.runner.waitForDeployment('west', 'backend', { ready: 2, timeoutMs: 20_000 });
+    const echo = await waitUntil(b, 'an echo after scaling back', async () => {
+      const answer = await client('echo', 'backend', '7', '4096');
+      return answer.error === undefined ? answer : undefined;
+    });
+    expect(echo.received).toBe(echo.sent);
+  }, 60_000);
+
+  it('a Service of the address\'s name that kskup did not create is left alone: a clear error at expose, a reason in service status', async () => {
+    const foreign = (name: string): V1Service => ({ metadata: { name, labels: { owner: 'someone' } }, spec: { selector: { app: 'other' }, ports: [{ port: 1234, targetPort: 1234 }] } });
+    await apis(a).core.createNamespacedService({ namespace: 'west', body: foreign('taken') });
+    const refused = await kskup(a, 'expose', 'deployment/backend', '--port', '7', '--target-port', '8080', '--address', 'taken', '-n', 'west');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/cannot expose deployment\/backend as "taken": a Service "taken" that kskup did not create exists/);
+    // In the other cluster: its own Service "shop" stays as it is; the network's "shop" has no Service there, and says why.
+    const theirs = await apis(b).core.createNamespacedService({ namespace: 'east', body: foreign('shop') });
+    await ok(a, 'expose', 'deployment/backend', '--port', '7', '--target-port', '8080', '--address', 'shop', '-n', 'west');
+    await waitUntil(a, 'Service shop in west', () => addressService(a, 'shop'));
+    const status = await waitUntil(b, 'the reason in service status', async () => {
+      const all = JSON.parse(await ok(b, 'service', 'status', '-n', 'east', '-o', 'json')) as { services: { address: string; kubernetesServiceProblem?: string }[] };
+      return all.services.find((s) => s.address === 'shop' && s.kubernetesServiceProblem !== undefined);
+    });
+    expect(status.kubernetesServiceProblem).toMatch(/a Service "shop" that kskup did not create exists in this namespace/);
+    const now = await apis(b).core.readNamespacedService({ name: 'shop', namespace: 'east' });
+    expect(now.metadata?.resourceVersion).toBe(theirs.metadata?.resourceVersion);
+    const events = await apis(b).core.listNamespacedEvent({ namespace: 'east' });
+    expect(events.items.some((e) => e.reason === 'ServiceNotCreated' && e.message?.includes('"shop"'))).toBe(true);
+  }, 60_000);
+
+  it('unexpose removes the Services in every cluster within 2 s, and leaves the foreign ones', async () => {
+    const started = Date.now();
+    await ok(a, 'unexpose', 'deployment/backend', '-n', 'west');
+    for (const where of [a, b]) {
+      await waitUntil(where, 'no address Services', () => (where.runner.list('services', where.namespace).some((s) => s.metadata.labels?.['kskup.io/address'] !== undefined) ? undefined : true), 3_000);
+    }
+    console.log(`unexpose -> address Services gone in both clusters in ${Date.now() - started} ms`);
+    expect(Date.now() - started).toBeLessThan(2_000 + 1_000);
+    expect(addressService(b, 'shop')?.metadata?.labels).toEqual({ owner: 'someone' });
+    expect(addressService(a, 'taken')?.metadata?.labels).toEqual({ owner: 'someone' });
+    expect(await connectors(a)).toEqual([]);
+    expect(a.runner.errors).toEqual([]);
+    expect(b.runner.errors).toEqual([]);
+  }, 60_000);
+});
