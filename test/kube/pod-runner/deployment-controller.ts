@@ -11,7 +11,7 @@ import type { KubeObject } from '../store.js';
 import { specOf, statusOf, type ClusterObjects } from './cluster-objects.js';
 import { randomSuffix, templateHash } from './names.js';
 import { condition, controllerOf, controllerRef, isPodReady, isTerminating, keyOf, ownedBy, splitKey } from './pod-facts.js';
-import { WorkQueue } from './work-queue.js';
+import { QueuedController } from './work-queue.js';
 
 type Obj = Record<string, unknown>;
 
@@ -22,16 +22,14 @@ function deletionOrder(a: KubeObject, b: KubeObject): number {
   return b.metadata.creationTimestamp.localeCompare(a.metadata.creationTimestamp);
 }
 
-export class DeploymentController {
-  private readonly queue: WorkQueue;
-  private readonly unwatch: () => void;
+export class DeploymentController extends QueuedController {
 
   constructor(
     private readonly objects: ClusterObjects,
     private readonly nodeName: string,
     onError: (what: string, err: unknown) => void,
   ) {
-    this.queue = new WorkQueue((key) => this.sync(key), (key, err) => onError(`Deployment ${key}`, err));
+    super('Deployment', onError);
     this.unwatch = objects.watch(['deployments', 'pods'], (type, obj) => {
       if (type === 'deployments') return this.queue.add(keyOf(obj));
       const owner = controllerOf(obj);
@@ -40,16 +38,7 @@ export class DeploymentController {
     for (const d of objects.list('deployments')) this.queue.add(keyOf(d));
   }
 
-  idle(): Promise<void> {
-    return this.queue.idle();
-  }
-
-  stop(): void {
-    this.unwatch();
-    this.queue.stop();
-  }
-
-  private async sync(key: string): Promise<void> {
+  protected async sync(key: string): Promise<void> {
     const [namespace, name] = splitKey(key);
     const d = this.objects.get('deployments', namespace, name);
     if (d === undefined || isTerminating(d)) return; // the garbage collector deletes its pods

@@ -11,7 +11,7 @@
 import type { KubeObject } from '../store.js';
 import { isObj, specOf, statusOf, type ClusterObjects } from './cluster-objects.js';
 import { controllerRef, isPodReady, isTerminating, keyOf, ownedBy, splitKey } from './pod-facts.js';
-import { WorkQueue } from './work-queue.js';
+import { QueuedController } from './work-queue.js';
 
 type Obj = Record<string, unknown>;
 
@@ -36,15 +36,13 @@ export function selects(svc: KubeObject, pod: KubeObject): boolean {
   return Object.entries(selector).every(([k, v]) => pod.metadata.labels?.[k] === v);
 }
 
-export class EndpointSliceController {
-  private readonly queue: WorkQueue;
-  private readonly unwatch: () => void;
+export class EndpointSliceController extends QueuedController {
 
   constructor(
     private readonly objects: ClusterObjects,
     onError: (what: string, err: unknown) => void,
   ) {
-    this.queue = new WorkQueue((key) => this.sync(key), (key, err) => onError(`EndpointSlice of Service ${key}`, err));
+    super('EndpointSlice of Service', onError);
     this.unwatch = objects.watch(['services', 'pods', 'endpointSlices'], (type, obj) => {
       if (type === 'services') return this.queue.add(keyOf(obj));
       if (type === 'endpointSlices') {
@@ -57,16 +55,7 @@ export class EndpointSliceController {
     for (const s of objects.list('services')) this.queue.add(keyOf(s));
   }
 
-  idle(): Promise<void> {
-    return this.queue.idle();
-  }
-
-  stop(): void {
-    this.unwatch();
-    this.queue.stop();
-  }
-
-  private async sync(key: string): Promise<void> {
+  protected async sync(key: string): Promise<void> {
     const [namespace, name] = splitKey(key);
     const svc = this.objects.get('services', namespace, name);
     if (svc === undefined || isTerminating(svc) || !isObj(specOf(svc).selector)) return; // slices go with their Service (GC)

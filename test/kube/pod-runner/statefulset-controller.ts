@@ -13,20 +13,18 @@ import type { KubeObject } from '../store.js';
 import { specOf, type ClusterObjects } from './cluster-objects.js';
 import { templateHash } from './names.js';
 import { controllerOf, controllerRef, isPodReady, isTerminating, keyOf, ownedBy, splitKey } from './pod-facts.js';
-import { WorkQueue } from './work-queue.js';
+import { QueuedController } from './work-queue.js';
 
 type Obj = Record<string, unknown>;
 
-export class StatefulSetController {
-  private readonly queue: WorkQueue;
-  private readonly unwatch: () => void;
+export class StatefulSetController extends QueuedController {
 
   constructor(
     private readonly objects: ClusterObjects,
     private readonly nodeName: string,
     onError: (what: string, err: unknown) => void,
   ) {
-    this.queue = new WorkQueue((key) => this.sync(key), (key, err) => onError(`StatefulSet ${key}`, err));
+    super('StatefulSet', onError);
     this.unwatch = objects.watch(['statefulSets', 'pods'], (type, obj) => {
       if (type === 'statefulSets') return this.queue.add(keyOf(obj));
       const owner = controllerOf(obj);
@@ -35,16 +33,7 @@ export class StatefulSetController {
     for (const s of objects.list('statefulSets')) this.queue.add(keyOf(s));
   }
 
-  idle(): Promise<void> {
-    return this.queue.idle();
-  }
-
-  stop(): void {
-    this.unwatch();
-    this.queue.stop();
-  }
-
-  private async sync(key: string): Promise<void> {
+  protected async sync(key: string): Promise<void> {
     const [namespace, name] = splitKey(key);
     const set = this.objects.get('statefulSets', namespace, name);
     if (set === undefined || isTerminating(set)) return;

@@ -63,3 +63,29 @@ export class WorkQueue {
     for (const w of waiters) w();
   }
 }
+
+/**
+ * A controller over one WorkQueue: a subclass adds keys from its watch and
+ * handles them in sync(); idle() and stop() are the same for all of them.
+ */
+export abstract class QueuedController {
+  protected readonly queue: WorkQueue;
+  /** Set by the subclass once it watches what it follows. */
+  protected unwatch: () => void = () => undefined;
+
+  /** `what`: the kind of key, for errors (`Deployment ns/name`). */
+  constructor(what: string, onError: (what: string, err: unknown) => void) {
+    this.queue = new WorkQueue((key) => this.sync(key), (key, err) => onError(`${what} ${key}`, err));
+  }
+
+  protected abstract sync(key: string): Promise<void>;
+
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  stop(): void {
+    this.unwatch();
+    this.queue.stop();
+  }
+}
