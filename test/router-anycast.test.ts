@@ -176,9 +176,12 @@ describe('ring of four: A-B, B-C, C-D, D-A (A has two equal-cost paths to C)', (
     const got = [...atC.got, ...atD.got];
     expect(new Set(got).size).toBe(got.length);
     const accepted = [...sent.outcomes].filter(([, o]) => o === 'accepted').map(([body]) => body);
-    expect(got.filter((body) => accepted.includes(body))).toEqual(accepted);
-    // In order at each receiver.
-    for (const list of [atC.got, atD.got]) expect(list).toEqual([...list].sort((a, b) => numberOf(a) - numberOf(b)));
+    // Every accepted message arrived (once, checked above). Not in send order: what waited at C for credit
+    // is routed on to D after messages that went to D directly (docs/routing-protocol.md, "Anycast").
+    const byNumber = (a: string, b: string) => numberOf(a) - numberOf(b);
+    expect(got.filter((body) => accepted.includes(body)).sort(byNumber)).toEqual([...accepted].sort(byNumber));
+    // In order at C, where the route never changed.
+    expect(atC.got).toEqual([...atC.got].sort(byNumber));
   });
 
   it('no consumer anywhere: a Proton sender gets no credit; it gets it, and every message is accepted, once a receiver attaches', async () => {
