@@ -105,7 +105,6 @@ class KubernetesSiteController implements RunningController {
   private readonly addressServices: AddressServices;
   /** The problems of address Services last recorded as Events, so each is recorded once. */
   private serviceProblems: Readonly<Record<string, string>> = {};
-  private readonly startedAt = Date.now();
   private pass: Promise<void> = Promise.resolve();
   private passQueued = false;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -446,8 +445,8 @@ class KubernetesSiteController implements RunningController {
   /** For the status commands: the network as this site knows it, and each link's state with the reason it is down. */
   private async writeSnapshot(withoutServices: NetworkSnapshot, owner: V1OwnerReference): Promise<void> {
     // Every address in the network gets its Service here first: what is written says which could not.
-    // As the site controller keeps listener ports for one TTL after a start, Services of addresses not heard of again are kept as long.
-    const prune = Date.now() - this.startedAt > this.options.timings.ttlMs;
+    // Kept, like listener ports, until the site controller has heard the network once.
+    const prune = this.siteController?.heardTheNetwork() ?? false;
     const problems = await this.addressServices.sync(desiredAddressServices(withoutServices), owner, prune);
     for (const [address, problem] of Object.entries(problems)) {
       if (this.serviceProblems[address] === problem) continue;

@@ -225,13 +225,22 @@ export class SiteController {
       });
   }
 
+  /**
+   * One TTL since this controller started: every live site has announced
+   * itself since, so what is not heard of is gone. Until then nothing kept
+   * for the network (listener ports, a platform's per-address objects) is pruned.
+   */
+  heardTheNetwork(): boolean {
+    return Date.now() - this.startedAt > this.timings.ttlMs;
+  }
+
   private async follow(trigger: string): Promise<void> {
     const own = this.announcement(false);
     const services = networkServices([own, ...this.view.remote().map((heard) => heard.announcement)]);
     const wanted = new Map(services.flatMap((service) => service.ports.map((port) => [routerAddress(service.address, port), port] as const)));
     const recheck = new Set([...wanted.keys()].filter((address) => !this.configuredListeners.has(address)));
     const move = this.unboundListeners(wanted);
-    const prune = Date.now() - this.startedAt > this.timings.ttlMs;
+    const prune = this.heardTheNetwork();
     const { listenerHost } = this.document.site;
     const allocated = await allocateListenerPorts(this.document.listenerPorts, wanted, listenerHost, {
       prune,
