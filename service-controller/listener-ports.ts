@@ -4,6 +4,7 @@
 // cannot be bound there: another program (or another site on this host) took
 // the port while the listener was down, or between the choice and the bind.
 import { createServer } from 'node:net';
+import { freePort } from '../site-controller/site/free-port.js';
 
 export interface AllocationOptions {
   /**
@@ -90,19 +91,4 @@ function canListen(host: string, port: number): Promise<boolean> {
     server.once('error', () => resolve(false));
     server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
   });
-}
-
-/** A port nothing listens on at `host` now, and not one of `taken`; rejects with the bind error if `host` cannot be listened on. */
-export async function freePort(host: string, taken: ReadonlySet<number>): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen({ host, port: 0, exclusive: true }, () => {
-        const address = server.address();
-        server.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
-      });
-    });
-    if (!taken.has(port)) return port;
-  }
 }

@@ -4,10 +4,13 @@
 // so a site that joins late or restarts catches up, and a site that stops
 // sending is forgotten after a TTL. Messages from other sites are untrusted
 // input: they are checked field by field and a bad one is dropped whole.
+import { SYNC_PREFIX } from '../../site-controller/site/desired-router-config.js';
 import { nameProblem, type PlatformName, type RouterMode, type SiteDocument } from '../../site-controller/site/model.js';
 
-/** The multicast address prefix (an `address` entity) and the address sites announce on. */
-export const SYNC_PREFIX = 'kskup.sync';
+// The prefix is the router config's (every site's router distributes it as multicast).
+export { SYNC_PREFIX };
+
+/** The address sites announce on. */
 export const SYNC_ADDRESS = `${SYNC_PREFIX}/sites`;
 export const ANNOUNCEMENT_SUBJECT = 'kskup.site-state.v1';
 

@@ -3,7 +3,7 @@
 // state and only starts its process if that is not running.
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { freePort } from '../../service-controller/listener-ports.js';
+import { freePort } from '../site/free-port.js';
 import { SiteError } from '../site/errors.js';
 import type { RouterMode, SiteDocument, SitePorts } from '../site/model.js';
 import { newSiteDocument, newSiteIdentity } from '../site/new-site.js';

@@ -3,7 +3,6 @@
 // so "nothing changed" is cheap to see and a change reaches the running router
 // as a diff, never as a restart. Shared by every platform; paths are whatever
 // the platform stores the site's certificates as.
-import { SYNC_PREFIX } from '../../service-controller/sync/announcement.js';
 import { bundleUseProblem, tlsProfileName, type BundleUse, type TlsBundleFiles } from './tls-bundles.js';
 import { parseRouterConfig, serialiseRouterConfig, type EntityList, type RouterConfig } from '../../router/config/index.js';
 
@@ -91,6 +90,13 @@ export interface ServiceListener {
   /** Serve TLS with this bundle's certificate and key. */
   readonly tlsCredentials?: string;
 }
+
+/**
+ * The prefix of the service sync addresses (service-controller/sync): every
+ * site's router distributes it as multicast, so each site's controller hears
+ * every other's announcements.
+ */
+export const SYNC_PREFIX = 'kskup.sync';
 
 const SITE_PROFILE = 'site-server';
 const LOCAL_PROFILE = 'local';
