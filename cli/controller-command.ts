@@ -43,11 +43,12 @@ export function addControllerCommands(program: Command, context: CommandContext)
       context.debug = options.debug === true;
       const env = context.io.env ?? process.env;
       const router = options.router === undefined ? undefined : parseHostPort(options.router);
-      const [{ kubernetesAccess }, { runKubernetesController }, { createRouterLogging }, { syncTimingsFromEnv }] = await Promise.all([
+      const [{ kubernetesAccess }, { runKubernetesController }, { createRouterLogging }, { syncTimingsFromEnv }, { siteServices }] = await Promise.all([
         import('../site-controller/kubernetes/kube-access.js'),
         import('../site-controller/kubernetes/kube-controller.js'),
         import('../router/log/logger.js'),
-        import('../site-controller/site/site-controller.js'),
+        import('../service-controller/service-controller.js'),
+        import('../service-controller/compose.js'),
       ]);
       const access = kubernetesAccess(
         { ...(options.kubeconfig !== undefined && { kubeconfig: options.kubeconfig }), ...(options.context !== undefined && { context: options.context }), ...(options.namespace !== undefined && { namespace: options.namespace }) },
@@ -59,7 +60,8 @@ export function addControllerCommands(program: Command, context: CommandContext)
         kubeConfig: access.kubeConfig,
         namespace: access.namespace,
         log,
-        timings: syncTimingsFromEnv(env),
+        // The Kubernetes platform's composition: its site controller drives these services.
+        services: siteServices(syncTimingsFromEnv(env)),
         ...(options.healthPort !== undefined && { healthPort: options.healthPort }),
         ...(options.claimsPort !== undefined && { claimsPort: options.claimsPort }),
         ...(nodeAddress && { nodeAddress }),

@@ -1,7 +1,7 @@
 // The signals a kskup process answers, caught as the very first thing it does:
 // until a process has its own handler, Node's default for SIGTERM and SIGINT
 // ends it at once (exit by signal, no clean-up) and SIGHUP kills it. The entry
-// points (router/main.ts, site-controller/local/main.ts) call this before
+// points (router/main.ts, cli/site-process-main.ts) call this before
 // they load anything else, so a stop that comes while the config is being read
 // or the listeners are binding is remembered and carried out as a clean stop
 // (exit 0) once the process has something to stop.

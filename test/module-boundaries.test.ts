@@ -1,6 +1,7 @@
 // Module boundaries, checked by scanning imports: the router owns the data
-// plane and must run without the controllers or the CLI, and router/config
-// must stay importable on its own by anything (controllers build configs).
+// plane and must run without the controllers or the CLI, router/config must
+// stay importable on its own by anything (controllers build configs), and the
+// service controller depends on the site controller, never the other way.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -49,6 +50,11 @@ describe('module boundaries', () => {
     for (const folder of ['site-controller/site', 'site-controller/token', 'service-controller']) {
       expect(importsLeaving(folder, (target) => /^(cli|site-controller\/local)\//.test(target))).toEqual([]);
     }
+  });
+
+  it('the dependency runs one way: site-controller/ (what a site is) never imports service-controller/ (what a service is)', () => {
+    // The site loop drives the services through SiteServices, which it defines; each platform's entry composes the two (service-controller/compose.ts).
+    expect(importsLeaving('site-controller', (target) => /^service-controller\//.test(target))).toEqual([]);
   });
 
   it('each platform stands alone: local and kubernetes do not import each other', () => {

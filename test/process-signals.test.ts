@@ -19,7 +19,7 @@ import { freePort, ROUTER_BIN, type Entity } from './helpers/router-process.js';
 import { useTestFolder } from './helpers/temp-dir.js';
 import { writeFile } from 'node:fs/promises';
 
-const SITE_BIN = resolve(import.meta.dirname, '../dist/site-controller/local/main.js');
+const SITE_BIN = resolve(import.meta.dirname, '../dist/cli/site-process-main.js');
 const ROUNDS = 5;
 // Signal n is bit n-1 of SigCgt; SIGHUP is 1.
 const SIGHUP_BIT = 1n;

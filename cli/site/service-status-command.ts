@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { siteProcessState } from '../../site-controller/local/launcher.js';
 import { routerAddress } from '../../site-controller/site/model.js';
-import type { SnapshotListener } from '../../site-controller/site/site-controller.js';
+import type { SnapshotListener } from '../../service-controller/network-snapshot.js';
 import type { CommandContext } from '../command-context.js';
 import { render } from '../output.js';
 import { addSiteOptions, resolveSite, type SiteOptions } from './site-options.js';

@@ -10,7 +10,7 @@ import { delimiter, join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { SiteFolder } from '../../site-controller/local/site-folder.js';
 import type { KubernetesSite } from '../../site-controller/kubernetes/kube-site.js';
-import type { NetworkSnapshot } from '../../site-controller/site/site-controller.js';
+import type { NetworkSnapshot } from '../../service-controller/network-snapshot.js';
 import type { SiteStorage } from '../../site-controller/site/storage.js';
 import type { TlsBundleStore } from '../../site-controller/site/tls-bundles.js';
 import { nameProblem, type PlatformName } from '../../site-controller/site/model.js';
@@ -137,14 +137,14 @@ export async function resolveSite(options: SiteOptions, context: CommandContext)
     }
     const site = new KubernetesSite(access);
     const storage = await site.storage();
-    return { platform, ...chosen, namespace: access.namespace, site, storage, tlsBundles: storage, readSnapshot: () => site.readSnapshot() };
+    return { platform, ...chosen, namespace: access.namespace, site, storage, tlsBundles: storage, readSnapshot: () => site.readSnapshot<NetworkSnapshot>() };
   }
   if (options.context !== undefined || options.kubeconfig !== undefined) {
     throw new UsageError(`option ${options.context !== undefined ? '--context' : '--kubeconfig'} applies to the kubernetes platform only, and the platform is local`);
   }
   const namespace = options.namespace ?? DEFAULT_NAMESPACE;
   const folder = SiteFolder.of(env, namespace);
-  return { platform, ...chosen, namespace, folder, storage: folder, tlsBundles: folder, readSnapshot: async () => (await import('../../site-controller/local/network-snapshot.js')).readNetworkSnapshot(folder) };
+  return { platform, ...chosen, namespace, folder, storage: folder, tlsBundles: folder, readSnapshot: async () => (await import('../../site-controller/local/network-snapshot.js')).readNetworkSnapshot<NetworkSnapshot>(folder) };
 }
 
 /** For commands that only the local platform has yet: a clear refusal on the other. */

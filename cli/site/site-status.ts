@@ -8,7 +8,7 @@ import { readNetworkSnapshot } from '../../site-controller/local/network-snapsho
 import type { SiteFolder } from '../../site-controller/local/site-folder.js';
 import type { KubernetesSite } from '../../site-controller/kubernetes/kube-site.js';
 import type { ResolvedSite } from './site-options.js';
-import type { NetworkSnapshot } from '../../site-controller/site/site-controller.js';
+import type { NetworkSnapshot } from '../../service-controller/network-snapshot.js';
 import type { SiteDocument } from '../../site-controller/site/model.js';
 import { existsSync } from 'node:fs';
 import { ManagementClient, type Entity, type ManagementTarget } from '../../router/management/management-client.js';
@@ -53,7 +53,7 @@ export async function readSiteStatus(target: ResolvedSite): Promise<SiteStatus> 
 /** A cluster site: its document, and the link state and network its controller recorded. */
 async function readKubernetesSiteStatus(site: KubernetesSite): Promise<SiteStatus> {
   const storage = await site.storage();
-  const [document, snapshot, recorded, routerProblem] = await Promise.all([storage.read(), site.readSnapshot(), site.readLinkStates(), site.routerProblem()]);
+  const [document, snapshot, recorded, routerProblem] = await Promise.all([storage.read(), site.readSnapshot<NetworkSnapshot>(), site.readLinkStates(), site.routerProblem()]);
   const links = document.links.map((link): LinkStatus => {
     const state = recorded?.[link.name];
     const connected = state?.connected === true;
@@ -97,7 +97,7 @@ async function readLocalSiteStatus(folder: SiteFolder): Promise<SiteStatus> {
     return { name: link.name, connected, reason, cost: link.cost, remoteSite: link.remoteSiteName, remoteSiteId: link.remoteSiteId, host: link.host, port: link.port };
   });
   // Sites heard through service sync name the links made with cert tokens too.
-  const snapshot = await readNetworkSnapshot(folder);
+  const snapshot = await readNetworkSnapshot<NetworkSnapshot>(folder);
   const heard = snapshot?.sites.map(({ announcement }) => announcement.site) ?? [];
   return { document, process, ...(routerProblem && { routerProblem }), links, incoming: incomingLinks(document, connections, heard), snapshot };
 }

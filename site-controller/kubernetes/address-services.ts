@@ -10,7 +10,7 @@
 // reported instead. Removed when the address is gone from the network.
 import type { CoreV1Api, V1OwnerReference, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import { routerAddress } from '../site/model.js';
-import type { NetworkSnapshot } from '../site/site-controller.js';
+import type { ServicesSnapshot } from '../site/site-controller.js';
 import { apiStatus, describeApiError } from './kube-errors.js';
 import { NAME_LABEL, PART_OF_LABEL, siteLabels } from './manifests.js';
 
@@ -21,7 +21,7 @@ export const ADDRESS_LABEL = 'kskup.io/address';
 const FOREIGN_RECHECK_MS = 5_000;
 
 /** The ports each address's Service should have, from what the site controller configured: only ports with a listener here. */
-export function desiredAddressServices(snapshot: NetworkSnapshot): Map<string, V1ServicePort[]> {
+export function desiredAddressServices(snapshot: ServicesSnapshot): Map<string, V1ServicePort[]> {
   const desired = new Map<string, V1ServicePort[]>();
   for (const service of snapshot.services) {
     const ports = service.ports.flatMap((port) => {

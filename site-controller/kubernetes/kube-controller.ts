@@ -24,7 +24,7 @@ import { createLink } from '../site/links.js';
 import type { ServiceTarget, SiteDocument } from '../site/model.js';
 import { AddressServices, desiredAddressServices } from './address-services.js';
 import { deploymentPods } from './workload-targets.js';
-import { SiteController, type ListenerStatus, type NetworkSnapshot, type SyncTimings } from '../site/site-controller.js';
+import { SiteController, type ListenerStatus, type ServicesSnapshot, type SiteServicesFactory } from '../site/site-controller.js';
 import { GOODBYE_ANNOTATION, LEAVING_ANNOTATION, NETWORK_KEYS } from './kube-site.js';
 import { redeemClaimAt } from '../site/tokens.js';
 import { startClaimsServer } from '../token/claims-server.js';
@@ -52,7 +52,8 @@ export interface KubernetesControllerOptions {
   readonly kubeConfig: KubeConfig;
   readonly namespace: string;
   readonly log: Logger;
-  readonly timings: SyncTimings;
+  /** The site's services (service-controller/compose.ts). */
+  readonly services: SiteServicesFactory;
   /** /healthz and /readyz (default PORTS.controllerHealth); 0 picks a free port. */
   readonly healthPort?: number;
   /** The claims endpoint (default PORTS.claims); 0 picks a free port. */
@@ -368,7 +369,7 @@ class KubernetesSiteController implements RunningController {
       {
         storage,
         log: this.log,
-        timings: this.options.timings,
+        services: this.options.services,
         routerEndpoint: { host: router.host, port: router.port, tls },
         // Only what kskup-router-certs has been given: a link whose Secret arrived after it waits for the next pass.
         routerState: (state) => kubernetesRouterState(state, this.namespace, secretsInRouterCerts(this.routerCerts, state.links.map((link) => link.name))),
@@ -443,7 +444,7 @@ class KubernetesSiteController implements RunningController {
   }
 
   /** For the status commands: the network as this site knows it, and each link's state with the reason it is down. */
-  private async writeSnapshot(withoutServices: NetworkSnapshot, owner: V1OwnerReference): Promise<void> {
+  private async writeSnapshot(withoutServices: ServicesSnapshot, owner: V1OwnerReference): Promise<void> {
     // Every address in the network gets its Service here first: what is written says which could not.
     // Kept, like listener ports, until the site controller has heard the network once.
     const prune = this.siteController?.heardTheNetwork() ?? false;
@@ -454,7 +455,7 @@ class KubernetesSiteController implements RunningController {
       await this.recordEvent('Warning', 'ServiceNotCreated', `address "${address}": ${problem}`);
     }
     this.serviceProblems = problems;
-    const snapshot: NetworkSnapshot = Object.keys(problems).length > 0 ? { ...withoutServices, serviceProblems: problems } : withoutServices;
+    const snapshot: ServicesSnapshot = Object.keys(problems).length > 0 ? { ...withoutServices, serviceProblems: problems } : withoutServices;
     // The time alone changes every heartbeat; written only when something else did, the API sees no write per heartbeat.
     const content = JSON.stringify({ ...snapshot, updatedAt: '' });
     if (content === this.lastSnapshot && JSON.stringify([...this.linkState]) === this.lastLinks) return;

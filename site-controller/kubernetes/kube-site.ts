@@ -8,7 +8,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AppsV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubernetesObject, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
 import { SiteError } from '../site/errors.js';
 import type { RouterMode, SiteDocument } from '../site/model.js';
-import type { NetworkSnapshot } from '../site/site-controller.js';
 import { resolveIngress, type IngressResolution } from './ingress.js';
 import type { KubernetesAccess } from './kube-access.js';
 import { describeApiError, isConflict, isNotFound } from './kube-errors.js';
@@ -336,9 +335,9 @@ export class KubernetesSite {
     ];
   }
 
-  /** What the controller last wrote of the network (ConfigMap kskup-network), if it has. */
-  async readSnapshot(): Promise<NetworkSnapshot | undefined> {
-    return this.readNetworkKey<NetworkSnapshot>(NETWORK_KEYS.snapshot);
+  /** What the controller last wrote of the network (ConfigMap kskup-network), if it has: T is the service controller's NetworkSnapshot. */
+  async readSnapshot<T>(): Promise<T | undefined> {
+    return this.readNetworkKey<T>(NETWORK_KEYS.snapshot);
   }
 
   /** Each link's connection as the controller last saw it on the router. */

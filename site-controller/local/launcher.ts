@@ -14,11 +14,14 @@ const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 5_000;
 const POLL_MS = 50;
 
-/** The compiled entry point; under a TypeScript runner (tests) this file is source, so use the build. */
+/**
+ * The compiled entry point (cli/site-process-main.ts: it composes the site with
+ * its services); under a TypeScript runner (tests) this file is source, so use the build.
+ */
 function entryPoint(): string {
   const here = import.meta.url;
-  if (here.endsWith('.js')) return fileURLToPath(new URL('./main.js', here));
-  const built = fileURLToPath(new URL('../../dist/site-controller/local/main.js', here));
+  if (here.endsWith('.js')) return fileURLToPath(new URL('../../cli/site-process-main.js', here));
+  const built = fileURLToPath(new URL('../../dist/cli/site-process-main.js', here));
   if (!existsSync(built)) throw new SiteError(`the site process is not built (${built} is missing): run npm run build`);
   return built;
 }

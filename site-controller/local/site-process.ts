@@ -14,7 +14,7 @@ import { Router } from '../../router/router.js';
 import { routerConfigText } from '../site/desired-router-config.js';
 import { redeemClaimAt } from '../site/tokens.js';
 import { startClaimsServer } from '../token/claims-server.js';
-import { SiteController, type ListenerStatus, type SyncTimings } from '../site/site-controller.js';
+import { SiteController, type ListenerStatus, type SiteServicesFactory } from '../site/site-controller.js';
 import type { TcpListenerStatus } from '../../router/tcp/tcp-adaptor.js';
 import { portsOfOtherSites } from './other-sites.js';
 import type { SiteDocument } from '../site/model.js';
@@ -39,13 +39,14 @@ export interface RunningSite {
 }
 
 export interface SiteTuning {
-  readonly timings: SyncTimings;
+  /** The site's services (service-controller/compose.ts). */
+  readonly services: SiteServicesFactory;
   /** The router's AMQP idle timeout (SiteState.idleTimeoutSeconds); absent: the router's default. */
   readonly idleTimeoutSeconds?: number;
 }
 
 export async function runSite(folder: SiteFolder, tuning: SiteTuning): Promise<RunningSite> {
-  const { timings, idleTimeoutSeconds } = tuning;
+  const { services, idleTimeoutSeconds } = tuning;
   const routerState = (state: SiteDocument) => ({ ...folder.routerState(state), ...(idleTimeoutSeconds !== undefined && { idleTimeoutSeconds }) });
   const document = await folder.read();
   const { site } = document;
@@ -74,7 +75,7 @@ export async function runSite(folder: SiteFolder, tuning: SiteTuning): Promise<R
     {
       storage: folder,
       log,
-      timings,
+      services,
       routerEndpoint: { port: site.ports.amqp, ...(localTls && { tls: localTls }) },
       routerState,
       applyRouterConfig: async (text) => {

@@ -1,70 +1,33 @@
 // The control loop of a site, on any platform: keeps the router's config
-// equal to what the site's state and the network ask for, and keeps the
-// network told about this site. Inputs: the state (changed by the CLI),
-// announcements of other sites (service sync), target health probes, the
-// heartbeat clock. Outputs: the router config, applied as a diff; this site's
-// announcements; a snapshot of what this site knows of the network (for
-// `service status` and `network status`). All work runs one pass at a time.
+// equal to what the site's state asks for. Inputs: the state (changed by the
+// CLI) and whatever the site's services ask a pass for. Outputs: the router
+// config, applied as a diff. All work runs one pass at a time.
 // What differs between platforms (where files live, how a config reaches the
 // router, where the snapshot goes) comes in as SiteControllerDeps.
-// The router tells it when a service listener binds or fails to (an input like
-// the others): one that cannot bind its port moves to a free one at once.
+// The services of the site (service sync, target probes, listener ports: the
+// service part of the router config) are driven through SiteServices, an
+// interface this loop defines and service-controller/ implements: the site
+// imports nothing of the services; each platform's entry composes the two
+// (service-controller/compose.ts).
 import type { Logger } from 'pino';
-import { allocateListenerPorts } from '../../service-controller/listener-ports.js';
-import { announce, type SiteAnnouncement } from '../../service-controller/sync/announcement.js';
-import { NetworkView, networkServices, type NetworkService } from '../../service-controller/sync/network-view.js';
-import { SyncClient, type SyncClientOptions } from '../../service-controller/sync/sync-client.js';
-import { probeTargets } from '../../service-controller/target-health.js';
-import { routerConfigText, type ServiceConnector, type SiteState } from './desired-router-config.js';
-import { bundleUseProblem, type TlsBundleFiles } from './tls-bundles.js';
-import { routerAddress, type ServiceTarget, type SiteDocument } from './model.js';
+import { routerConfigText, type SiteState } from './desired-router-config.js';
+import type { TlsBundleFiles } from './tls-bundles.js';
+import type { ServiceTarget, SiteDocument } from './model.js';
 import type { SiteStorage } from './storage.js';
 
-export interface SyncTimings {
-  /** How often the full state is announced. */
-  readonly heartbeatMs: number;
-  /** A site unheard of for this long is forgotten, with its services. */
-  readonly ttlMs: number;
-  /** How often local targets are probed. */
-  readonly healthMs: number;
-}
-
-export const DEFAULT_SYNC_TIMINGS: SyncTimings = { heartbeatMs: 2_000, ttlMs: 10_000, healthMs: 5_000 };
-
-/** KSKUP_SYNC_HEARTBEAT_MS, KSKUP_SYNC_TTL_MS and KSKUP_SYNC_HEALTH_MS override the defaults (tests, tuning). */
-export function syncTimingsFromEnv(env: Readonly<Record<string, string | undefined>>): SyncTimings {
-  const read = (name: string, fallback: number) => {
-    const value = Number(env[name]);
-    return Number.isInteger(value) && value > 0 ? value : fallback;
-  };
-  return {
-    heartbeatMs: read('KSKUP_SYNC_HEARTBEAT_MS', DEFAULT_SYNC_TIMINGS.heartbeatMs),
-    ttlMs: read('KSKUP_SYNC_TTL_MS', DEFAULT_SYNC_TIMINGS.ttlMs),
-    healthMs: read('KSKUP_SYNC_HEALTH_MS', DEFAULT_SYNC_TIMINGS.healthMs),
-  };
-}
-
-/** What a site knows of the network (network.json on the local platform). */
-export interface NetworkSnapshot {
-  readonly updatedAt: string;
-  readonly self: SiteAnnouncement;
-  readonly sites: readonly { readonly announcement: SiteAnnouncement; readonly heardAt: string }[];
-  readonly services: readonly NetworkService[];
-  /** This site's listener of each `service:port`, and whether the router has it bound (if not, why). */
-  readonly listeners: Readonly<Record<string, SnapshotListener>>;
-  /**
-   * Kubernetes sites: why the Service for an address (named after it) is not
-   * kskup's to keep, by address; absent when every one is in place.
-   */
+/**
+ * What a site's services report of the network, for the status commands; the
+ * platform stores it whole. Its full shape is the service controller's
+ * (NetworkSnapshot in service-controller/network-snapshot.ts); typed here is
+ * only what a platform acts on (Kubernetes: a Service per address).
+ */
+export interface ServicesSnapshot {
+  /** Every service in the network, by router address prefix and service ports. */
+  readonly services: readonly { readonly address: string; readonly ports: readonly number[] }[];
+  /** This site's listener of each `service:port`. */
+  readonly listeners: Readonly<Record<string, { readonly port: number }>>;
+  /** Kubernetes: why the Service for an address is not kskup's to keep, by address (the platform adds it). */
   readonly serviceProblems?: Readonly<Record<string, string>>;
-}
-
-export interface SnapshotListener {
-  readonly host: string;
-  readonly port: number;
-  readonly listening: boolean;
-  /** Why it is not listening (the bind error), when it is not. */
-  readonly reason?: string;
 }
 
 /**
@@ -76,23 +39,27 @@ export type ListenerStatus =
   | { readonly port: number; readonly listening: true }
   | { readonly port: number; readonly listening: false; readonly reason: string; readonly failed: boolean };
 
-export interface SiteControllerDeps {
+/** The site router's local AMQP listener (management, service sync): plain, or mutual TLS with this site's local client certificate. */
+export interface RouterEndpoint {
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  readonly port: number;
+  readonly tls?: { readonly ca: Buffer; readonly cert: Buffer; readonly key: Buffer };
+}
+
+/** What the platform gives a site's services (through the site controller). */
+export interface SiteServicesDeps {
   readonly storage: SiteStorage;
   readonly log: Logger;
-  readonly timings: SyncTimings;
   /** The site router's local AMQP listener, for service sync. */
-  readonly routerEndpoint: Pick<SyncClientOptions, 'host' | 'port' | 'tls'>;
-  /** The router config's input for a state: the platform knows where it keeps certificates. */
-  readonly routerState: (document: SiteDocument) => SiteState;
-  /** Makes the router run this config; resolves once it is applied (listeners that cannot bind yet may keep retrying). */
-  readonly applyRouterConfig: (text: string) => Promise<void>;
+  readonly routerEndpoint: RouterEndpoint;
   /** Whether the link's connection is up now. */
   readonly linkIsUp: (linkName: string) => boolean;
   /** The router's bind status of the tcpListener for a router address (`service:port`); undefined if it has none. */
   readonly listenerStatus: (address: string) => ListenerStatus | undefined;
   /** Ports other sites on this host have recorded or hold: never chosen for a listener here. */
   readonly portsTakenElsewhere: () => Promise<ReadonlySet<number>>;
-  readonly writeSnapshot: (snapshot: NetworkSnapshot) => Promise<void>;
+  readonly writeSnapshot: (snapshot: ServicesSnapshot) => Promise<void>;
   /**
    * Where a workload target (deployment/NAME, …) is served now: the IP of each
    * of its ready pods. Platforms without workloads leave it out; a target it
@@ -101,28 +68,52 @@ export interface SiteControllerDeps {
   readonly workloadHosts?: (target: ServiceTarget) => readonly string[];
 }
 
+/**
+ * The services of a site as its control loop drives them. Their own inputs
+ * (announcements heard, heartbeats, probes, listener status) run as `work` of
+ * a pass through `schedule`; each pass then calls, in order: `allocate`,
+ * `routerServices`, and `published` once the router has the pass's config.
+ */
+export interface SiteServices {
+  /** Starts the services' own inputs. */
+  start(): void;
+  /** In a pass: the site document was read again. */
+  documentChanged(document: SiteDocument): Promise<void>;
+  /** A pass's first step: records what the services keep in the site document (listener ports); resolves with the document as stored now. */
+  allocate(document: SiteDocument): Promise<SiteDocument>;
+  /** The service part of the router config: tcpConnectors of targets here, tcpListeners of services in the network. */
+  routerServices(document: SiteDocument, tlsBundles: Readonly<Record<string, TlsBundleFiles>>): Pick<SiteState, 'serviceConnectors' | 'serviceListeners'>;
+  /** A pass's last step, once the router runs the config: tell the network, write the snapshot. */
+  published(): Promise<void>;
+  /** The router's listener for `address` bound or failed to bind. */
+  listenerStatusChanged(address: string): void;
+  /** Whether the services have heard the whole network since start (until then nothing kept for it is pruned). */
+  heardTheNetwork(): boolean;
+  /** Stops the services' own inputs at once; nothing is sent after this but what `close` sends. */
+  halt(): void;
+  /** After the last pass: a site leaving for good tells the network; then closes. */
+  close(leaving: boolean): Promise<void>;
+}
+
+/** Makes a site's services; `schedule` runs work in a pass of the site loop, one at a time with every other pass. */
+export type SiteServicesFactory = (deps: SiteServicesDeps & { readonly schedule: (trigger: string, work: () => Promise<void>) => void }, document: SiteDocument) => SiteServices;
+
+export interface SiteControllerDeps extends SiteServicesDeps {
+  /** The router config's input for a state: the platform knows where it keeps certificates. */
+  readonly routerState: (document: SiteDocument) => SiteState;
+  /** Makes the router run this config; resolves once it is applied (listeners that cannot bind yet may keep retrying). */
+  readonly applyRouterConfig: (text: string) => Promise<void>;
+  /** The site's services, as the platform's entry composed them. */
+  readonly services: SiteServicesFactory;
+}
+
 export class SiteController {
-  private readonly view: NetworkView;
-  private readonly sync: SyncClient;
+  private readonly services: SiteServices;
   private configText: string;
-  private health = new Map<string, boolean>();
-  private seq = 0;
-  private lastAnnounced = '';
   private pass: Promise<void> = Promise.resolve();
-  private readonly timers: NodeJS.Timeout[] = [];
   private stopped = false;
-  private readonly startedAt = Date.now();
-  /** Addresses this site has a tcpListener for in the config it last gave its router. */
-  private configuredListeners: ReadonlySet<string> = new Set();
-  /** Wanted listeners this site does not configure because their TLS credentials are missing here, with why. */
-  private blockedListeners: ReadonlyMap<string, string> = new Map();
-  /** Targets without their trust bundle, as last logged. */
-  private trustProblems: ReadonlySet<string> = new Set();
-  /** A pass for a listener's status change is queued and has not started yet. */
-  private listenerPassQueued = false;
 
   private readonly log: Logger;
-  private readonly timings: SyncTimings;
 
   /** `initialConfigText`: the config the router runs now. */
   constructor(
@@ -131,47 +122,28 @@ export class SiteController {
     initialConfigText: string,
   ) {
     this.log = deps.log;
-    this.timings = deps.timings;
     this.configText = initialConfigText;
-    this.view = new NetworkView(document.site.id);
-    this.sync = new SyncClient({
-      ...deps.routerEndpoint,
-      containerId: `${document.site.id}-controller`,
-      log: deps.log,
-      onAnnouncement: (announcement) => this.hear(announcement),
-      onReady: () => this.announce(true),
-    });
+    this.services = deps.services({ ...deps, schedule: (trigger, work) => this.schedule(trigger, work) }, document);
   }
 
   start(): void {
-    this.timers.push(
-      setInterval(() => this.heartbeat(), this.timings.heartbeatMs),
-      setInterval(() => this.schedule('health', () => this.probe()), this.timings.healthMs),
-    );
-    this.schedule('start', () => this.probe());
+    this.services.start();
   }
 
   /** The site state changed (or may have): re-read it and follow. */
   stateChanged(trigger: string): void {
     this.schedule(trigger, async () => {
-      const before = JSON.stringify(this.localTargets());
       this.document = await this.deps.storage.read();
-      // New targets are probed at once, so they are announced healthy without waiting a period.
-      if (JSON.stringify(this.localTargets()) !== before) await this.probe();
+      await this.services.documentChanged(this.document);
     });
   }
 
   /**
-   * The router's listener for `address` bound or failed to bind: a pass moves
-   * a failed one to another port and writes the new status to the snapshot.
-   * Changes that come while a pass for them is queued share that pass.
+   * The router's listener for `address` bound or failed to bind: the services
+   * ask a pass if it is theirs (one that failed moves to another port).
    */
   listenerStatusChanged(address: string): void {
-    if (this.listenerPassQueued || !this.configuredListeners.has(address)) return;
-    this.listenerPassQueued = true;
-    this.schedule('listener status', async () => {
-      this.listenerPassQueued = false;
-    });
+    this.services.listenerStatusChanged(address);
   }
 
   /**
@@ -181,34 +153,9 @@ export class SiteController {
    */
   async stop(leaving: boolean): Promise<void> {
     this.stopped = true;
-    for (const timer of this.timers) clearInterval(timer);
+    this.services.halt();
     await this.pass;
-    if (leaving) {
-      this.sync.publish(this.announcement(true));
-      await this.sync.drain(500);
-    }
-    this.sync.close();
-  }
-
-  private heartbeat(): void {
-    const gone = this.view.expire(Date.now(), this.timings.ttlMs);
-    for (const site of gone) this.log.info({ siteId: site.id }, `site "${site.name}" not heard from for ${this.timings.ttlMs / 1000}s: forgetting its services`);
-    this.announce(true);
-    // A pass per heartbeat keeps network.json fresh and notices links that came up or went down.
-    this.schedule(gone.length > 0 ? 'site expired' : 'heartbeat', async () => undefined);
-  }
-
-  private hear(announcement: SiteAnnouncement): void {
-    const heard = this.view.hear(announcement, Date.now());
-    if (heard === 'ignored' || heard === 'same') return;
-    const name = announcement.site.name;
-    if (heard === 'new') {
-      this.log.info({ siteId: announcement.site.id }, `heard from site "${name}"`);
-      // A newcomer learns about us now, not at our next heartbeat.
-      this.announce(true);
-    }
-    if (heard === 'gone') this.log.info({ siteId: announcement.site.id }, `site "${name}" left the network`);
-    this.schedule(`site "${name}" ${heard}`, async () => undefined);
+    await this.services.close(leaving);
   }
 
   /** Runs `work`, then brings router config, announcement and network.json up to date; one pass at a time. */
@@ -231,201 +178,18 @@ export class SiteController {
    * for the network (listener ports, a platform's per-address objects) is pruned.
    */
   heardTheNetwork(): boolean {
-    return Date.now() - this.startedAt > this.timings.ttlMs;
+    return this.services.heardTheNetwork();
   }
 
   private async follow(trigger: string): Promise<void> {
-    const own = this.announcement(false);
-    const services = networkServices([own, ...this.view.remote().map((heard) => heard.announcement)]);
-    const wanted = new Map(services.flatMap((service) => service.ports.map((port) => [routerAddress(service.address, port), port] as const)));
-    const recheck = new Set([...wanted.keys()].filter((address) => !this.configuredListeners.has(address)));
-    const move = this.unboundListeners(wanted);
-    const prune = this.heardTheNetwork();
-    const { listenerHost } = this.document.site;
-    const allocated = await allocateListenerPorts(this.document.listenerPorts, wanted, listenerHost, {
-      prune,
-      recheck,
-      move: new Set(move.keys()),
-      avoid: this.deps.portsTakenElsewhere,
-    });
-    for (const [address, reason] of move) {
-      const [from, to] = [this.document.listenerPorts[address], allocated?.[address]];
-      if (to !== undefined && to !== from) this.log.warn({ address, from, to, reason }, `listener for ${address} cannot listen on ${listenerHost}:${from} (${reason}): moving it to port ${to}`);
-    }
-    if (allocated) {
-      this.document = await this.deps.storage.update((current) => {
-        const document = { ...current, listenerPorts: allocated };
-        return { document, result: document };
-      });
-    }
-    const nextText = routerConfigText(this.routerState(wanted, services));
+    this.document = await this.services.allocate(this.document);
+    const platform = this.deps.routerState(this.document);
+    const nextText = routerConfigText({ ...platform, ...this.services.routerServices(this.document, platform.tlsBundles ?? {}) });
     if (nextText !== this.configText) {
       this.configText = nextText;
       await this.deps.applyRouterConfig(nextText);
       this.log.info({ trigger }, 'router configuration follows the site state');
     }
-    // The allocation above changed only listener ports, which announcements do not carry: `own` is still current.
-    this.announce(false, own);
-    await this.writeSnapshot(own, services);
+    await this.services.published();
   }
-
-  /** Wanted listeners the router tried and failed to bind at their recorded port, with the reason. */
-  private unboundListeners(wanted: ReadonlyMap<string, number>): Map<string, string> {
-    const unbound = new Map<string, string>();
-    for (const address of this.configuredListeners) {
-      const status = wanted.has(address) ? this.listenerStatus(address) : undefined;
-      if (status && !status.listening && status.failed) unbound.set(address, status.reason);
-    }
-    return unbound;
-  }
-
-  /** The router's status of the listener at its recorded port: one still at an older port (a change not applied yet) is not that listener. */
-  private listenerStatus(address: string): ListenerStatus | undefined {
-    const status = this.deps.listenerStatus(address);
-    return status && status.port === this.document.listenerPorts[address] ? status : undefined;
-  }
-
-  private routerState(wanted: ReadonlyMap<string, number>, services: readonly NetworkService[]): SiteState {
-    const { document } = this;
-    const platform = this.deps.routerState(document);
-    const tls = tlsOfListeners(services, platform.tlsBundles ?? {}, document.site.name);
-    // Ports kept for services not heard of (yet) are not listened on; nor are those whose TLS cannot be served here.
-    const listeners = Object.entries(document.listenerPorts).filter(([address]) => wanted.has(address) && !tls.blocked.has(address));
-    this.configuredListeners = new Set(listeners.map(([address]) => address));
-    this.blockedListeners = new Map([...tls.blocked].filter(([address]) => wanted.has(address)));
-    // A host target is one connector per port; a workload target one per ready pod and port.
-    const connectors = document.services.flatMap((service) =>
-      service.targets.flatMap((target) =>
-        this.targetHosts(target).flatMap((host) =>
-          service.ports.map((port, index) => ({
-            address: routerAddress(service.address, port),
-            host,
-            port: target.targetPorts[index] ?? port,
-            ...(target.tlsTrust && { tlsTrust: target.tlsTrust }),
-          })),
-        ),
-      ),
-    );
-    this.reportMissingTrust(connectors, platform.tlsBundles ?? {});
-    return {
-      ...platform,
-      serviceConnectors: connectors,
-      serviceListeners: listeners.map(([address, port]) => {
-        const credentials = tls.credentials.get(address);
-        return { address, host: document.site.listenerHost, port, ...(credentials !== undefined && { tlsCredentials: credentials }) };
-      }),
-    };
-  }
-
-  /** A target whose trust bundle is gone has no connector (never a plain one): said once per cause. */
-  private reportMissingTrust(connectors: readonly ServiceConnector[], bundles: Readonly<Record<string, TlsBundleFiles>>): void {
-    const problems = new Set<string>();
-    for (const connector of connectors) {
-      if (!connector.tlsTrust) continue;
-      const { name } = connector.tlsTrust;
-      const files = bundles[name];
-      const problem = files ? bundleUseProblem(name, { hasCert: files.certFile !== undefined, hasCa: files.caCertFile !== undefined }, 'trust') : `TLS trust "${name}" not found at this site`;
-      if (problem) problems.add(`${connector.address} at ${connector.host}:${connector.port}: ${problem}; the target takes no flows`);
-    }
-    for (const problem of problems) if (!this.trustProblems.has(problem)) this.log.error({ reason: problem }, `service target without its TLS trust: ${problem}`);
-    this.trustProblems = problems;
-  }
-
-  private targetHosts(target: ServiceTarget): readonly string[] {
-    return target.type === 'host' ? [target.host] : (this.deps.workloadHosts?.(target) ?? []);
-  }
-
-  /** Every host:port a local host target listens on, once each, sorted (so two lists compare as text). Workloads are not probed: their readiness is the platform's. */
-  private localTargets(): { host: string; port: number }[] {
-    const byKey = new Map<string, { host: string; port: number }>();
-    for (const service of this.document.services) {
-      for (const target of service.targets) {
-        if (target.type !== 'host') continue;
-        for (const port of target.targetPorts) byKey.set(`${target.host}:${port}`, { host: target.host, port });
-      }
-    }
-    return [...byKey.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, target]) => target);
-  }
-
-  private async probe(): Promise<void> {
-    this.health = await probeTargets(this.localTargets());
-  }
-
-  private announcement(final: boolean): SiteAnnouncement {
-    this.seq = Math.max(this.seq + 1, Date.now());
-    const connected = new Set(this.document.links.filter((link) => this.deps.linkIsUp(link.name)).map((link) => link.name));
-    // A workload target is healthy while it has a ready pod (Kubernetes readiness).
-    const ready = new Set(
-      this.document.services.flatMap((service) =>
-        service.targets.filter((t) => t.type !== 'host' && this.targetHosts(t).length > 0).flatMap((t) => t.targetPorts.map((port) => `${t.host}:${port}`)),
-      ),
-    );
-    return announce(this.document, this.seq, connected, (host, port) => this.health.get(`${host}:${port}`) === true || ready.has(`${host}:${port}`), final);
-  }
-
-  /** Sends our state if it changed since the last time, or always (heartbeats, newcomers). */
-  private announce(always: boolean, announcement = this.announcement(false)): void {
-    if (this.stopped) return;
-    const content = JSON.stringify({ ...announcement, seq: 0 });
-    if (!always && content === this.lastAnnounced) return;
-    this.lastAnnounced = content;
-    this.sync.publish(announcement);
-  }
-
-  private async writeSnapshot(own: SiteAnnouncement, services: readonly NetworkService[]): Promise<void> {
-    const { listenerHost } = this.document.site;
-    const snapshot: NetworkSnapshot = {
-      updatedAt: new Date().toISOString(),
-      self: own,
-      sites: this.view.remote().map((heard) => ({ announcement: heard.announcement, heardAt: new Date(heard.heardAt).toISOString() })),
-      services,
-      listeners: Object.fromEntries([
-        ...[...this.configuredListeners].flatMap((address) => {
-          const port = this.document.listenerPorts[address];
-          if (port === undefined) return [];
-          const status = this.listenerStatus(address);
-          const listener: SnapshotListener = status?.listening
-            ? { host: listenerHost, port, listening: true }
-            : { host: listenerHost, port, listening: false, reason: status?.reason ?? 'not in the router configuration yet' };
-          return [[address, listener]];
-        }),
-        ...[...this.blockedListeners].map(([address, reason]) => {
-          const port = this.document.listenerPorts[address];
-          const listener: SnapshotListener = { host: listenerHost, port: port ?? 0, listening: false, reason };
-          return [address, listener] as const;
-        }),
-      ]),
-    };
-    await this.deps.writeSnapshot(snapshot);
-  }
-}
-
-/**
- * Which listeners serve TLS with which credentials, and which cannot be had
- * here (with the reason `service status` shows): credentials this site lacks,
- * or exposing sites that disagree.
- */
-function tlsOfListeners(
-  services: readonly NetworkService[],
-  bundles: Readonly<Record<string, TlsBundleFiles>>,
-  siteName: string,
-): { credentials: Map<string, string>; blocked: Map<string, string> } {
-  const credentials = new Map<string, string>();
-  const blocked = new Map<string, string>();
-  for (const service of services) {
-    const addresses = service.ports.map((port) => routerAddress(service.address, port));
-    const name = service.tlsCredentials;
-    let problem = service.tlsConflict;
-    if (problem === undefined && name !== undefined) {
-      const files = bundles[name];
-      problem = files
-        ? bundleUseProblem(name, { hasCert: files.certFile !== undefined, hasCa: files.caCertFile !== undefined }, 'credentials')
-        : `TLS credentials "${name}" not found at this site: kskup tls import FOLDER --name ${name} -n ${siteName} (or, on Kubernetes, a Secret ${name})`;
-    }
-    for (const address of addresses) {
-      if (problem !== undefined) blocked.set(address, problem);
-      else if (name !== undefined) credentials.set(address, name);
-    }
-  }
-  return { credentials, blocked };
 }

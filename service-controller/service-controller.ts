@@ -1,0 +1,377 @@
+// The services of one site, on any platform, driven by the site's control loop
+// (SiteServices in site-controller/site/site-controller.ts): keeps the network
+// told about this site's services and hears the others (service sync), probes
+// the targets here, picks each service listener's local port, and gives the
+// service part of the router config (tcpConnectors, tcpListeners). Its own
+// inputs (announcements of other sites, target health probes, the heartbeat
+// clock, the router's listener status) each run as work of a site pass; after
+// the pass it announces this site and writes a snapshot of what this site
+// knows of the network (for `service status` and `network status`).
+// A listener the router cannot bind at its port moves to a free one at once.
+import type { Logger } from 'pino';
+import type { SiteServices, SiteServicesDeps } from '../site-controller/site/site-controller.js';
+import type { ServiceConnector, SiteState } from '../site-controller/site/desired-router-config.js';
+import { bundleUseProblem, type TlsBundleFiles } from '../site-controller/site/tls-bundles.js';
+import { routerAddress, type ServiceTarget, type SiteDocument } from '../site-controller/site/model.js';
+import { allocateListenerPorts } from './listener-ports.js';
+import type { NetworkSnapshot, SnapshotListener } from './network-snapshot.js';
+import { announce, type SiteAnnouncement } from './sync/announcement.js';
+import { NetworkView, networkServices, type NetworkService } from './sync/network-view.js';
+import { SyncClient } from './sync/sync-client.js';
+import { probeTargets } from './target-health.js';
+
+export interface SyncTimings {
+  /** How often the full state is announced. */
+  readonly heartbeatMs: number;
+  /** A site unheard of for this long is forgotten, with its services. */
+  readonly ttlMs: number;
+  /** How often local targets are probed. */
+  readonly healthMs: number;
+}
+
+export const DEFAULT_SYNC_TIMINGS: SyncTimings = { heartbeatMs: 2_000, ttlMs: 10_000, healthMs: 5_000 };
+
+/** KSKUP_SYNC_HEARTBEAT_MS, KSKUP_SYNC_TTL_MS and KSKUP_SYNC_HEALTH_MS override the defaults (tests, tuning). */
+export function syncTimingsFromEnv(env: Readonly<Record<string, string | undefined>>): SyncTimings {
+  const read = (name: string, fallback: number) => {
+    const value = Number(env[name]);
+    return Number.isInteger(value) && value > 0 ? value : fallback;
+  };
+  return {
+    heartbeatMs: read('KSKUP_SYNC_HEARTBEAT_MS', DEFAULT_SYNC_TIMINGS.heartbeatMs),
+    ttlMs: read('KSKUP_SYNC_TTL_MS', DEFAULT_SYNC_TIMINGS.ttlMs),
+    healthMs: read('KSKUP_SYNC_HEALTH_MS', DEFAULT_SYNC_TIMINGS.healthMs),
+  };
+}
+
+export interface ServiceControllerDeps extends SiteServicesDeps {
+  readonly timings: SyncTimings;
+  /** Runs `work` in a pass of the site loop (one at a time), then the pass. */
+  readonly schedule: (trigger: string, work: () => Promise<void>) => void;
+}
+
+/** What a pass computed in `allocate` for its later steps. */
+interface PassPlan {
+  readonly own: SiteAnnouncement;
+  readonly services: readonly NetworkService[];
+  readonly wanted: ReadonlyMap<string, number>;
+}
+
+export class ServiceController implements SiteServices {
+  private readonly view: NetworkView;
+  private readonly sync: SyncClient;
+  private health = new Map<string, boolean>();
+  private seq = 0;
+  private lastAnnounced = '';
+  private readonly timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+  private readonly startedAt = Date.now();
+  /** Addresses this site has a tcpListener for in the config it last gave its router. */
+  private configuredListeners: ReadonlySet<string> = new Set();
+  /** Wanted listeners this site does not configure because their TLS credentials are missing here, with why. */
+  private blockedListeners: ReadonlyMap<string, string> = new Map();
+  /** Targets without their trust bundle, as last logged. */
+  private trustProblems: ReadonlySet<string> = new Set();
+  /** A pass for a listener's status change is queued and has not started yet. */
+  private listenerPassQueued = false;
+  private plan: PassPlan | undefined;
+
+  private readonly log: Logger;
+  private readonly timings: SyncTimings;
+
+  constructor(
+    private readonly deps: ServiceControllerDeps,
+    private document: SiteDocument,
+  ) {
+    this.log = deps.log;
+    this.timings = deps.timings;
+    this.view = new NetworkView(document.site.id);
+    this.sync = new SyncClient({
+      ...deps.routerEndpoint,
+      containerId: `${document.site.id}-controller`,
+      log: deps.log,
+      onAnnouncement: (announcement) => this.hear(announcement),
+      onReady: () => this.announce(true),
+    });
+  }
+
+  start(): void {
+    this.timers.push(
+      setInterval(() => this.heartbeat(), this.timings.heartbeatMs),
+      setInterval(() => this.deps.schedule('health', () => this.probe()), this.timings.healthMs),
+    );
+    this.deps.schedule('start', () => this.probe());
+  }
+
+  async documentChanged(document: SiteDocument): Promise<void> {
+    const before = JSON.stringify(this.localTargets());
+    this.document = document;
+    // New targets are probed at once, so they are announced healthy without waiting a period.
+    if (JSON.stringify(this.localTargets()) !== before) await this.probe();
+  }
+
+  /**
+   * The router's listener for `address` bound or failed to bind: a pass moves
+   * a failed one to another port and writes the new status to the snapshot.
+   * Changes that come while a pass for them is queued share that pass.
+   */
+  listenerStatusChanged(address: string): void {
+    if (this.listenerPassQueued || !this.configuredListeners.has(address)) return;
+    this.listenerPassQueued = true;
+    this.deps.schedule('listener status', async () => {
+      this.listenerPassQueued = false;
+    });
+  }
+
+  halt(): void {
+    this.stopped = true;
+    for (const timer of this.timers) clearInterval(timer);
+  }
+
+  async close(leaving: boolean): Promise<void> {
+    if (leaving) {
+      this.sync.publish(this.announcement(true));
+      await this.sync.drain(500);
+    }
+    this.sync.close();
+  }
+
+  private heartbeat(): void {
+    const gone = this.view.expire(Date.now(), this.timings.ttlMs);
+    for (const site of gone) this.log.info({ siteId: site.id }, `site "${site.name}" not heard from for ${this.timings.ttlMs / 1000}s: forgetting its services`);
+    this.announce(true);
+    // A pass per heartbeat keeps network.json fresh and notices links that came up or went down.
+    this.deps.schedule(gone.length > 0 ? 'site expired' : 'heartbeat', async () => undefined);
+  }
+
+  private hear(announcement: SiteAnnouncement): void {
+    const heard = this.view.hear(announcement, Date.now());
+    if (heard === 'ignored' || heard === 'same') return;
+    const name = announcement.site.name;
+    if (heard === 'new') {
+      this.log.info({ siteId: announcement.site.id }, `heard from site "${name}"`);
+      // A newcomer learns about us now, not at our next heartbeat.
+      this.announce(true);
+    }
+    if (heard === 'gone') this.log.info({ siteId: announcement.site.id }, `site "${name}" left the network`);
+    this.deps.schedule(`site "${name}" ${heard}`, async () => undefined);
+  }
+
+  /**
+   * One TTL since this controller started: every live site has announced
+   * itself since, so what is not heard of is gone. Until then nothing kept
+   * for the network (listener ports, a platform's per-address objects) is pruned.
+   */
+  heardTheNetwork(): boolean {
+    return Date.now() - this.startedAt > this.timings.ttlMs;
+  }
+
+  async allocate(document: SiteDocument): Promise<SiteDocument> {
+    this.document = document;
+    const own = this.announcement(false);
+    const services = networkServices([own, ...this.view.remote().map((heard) => heard.announcement)]);
+    const wanted = new Map(services.flatMap((service) => service.ports.map((port) => [routerAddress(service.address, port), port] as const)));
+    const recheck = new Set([...wanted.keys()].filter((address) => !this.configuredListeners.has(address)));
+    const move = this.unboundListeners(wanted);
+    const prune = this.heardTheNetwork();
+    const { listenerHost } = this.document.site;
+    const allocated = await allocateListenerPorts(this.document.listenerPorts, wanted, listenerHost, {
+      prune,
+      recheck,
+      move: new Set(move.keys()),
+      avoid: this.deps.portsTakenElsewhere,
+    });
+    for (const [address, reason] of move) {
+      const [from, to] = [this.document.listenerPorts[address], allocated?.[address]];
+      if (to !== undefined && to !== from) this.log.warn({ address, from, to, reason }, `listener for ${address} cannot listen on ${listenerHost}:${from} (${reason}): moving it to port ${to}`);
+    }
+    if (allocated) {
+      this.document = await this.deps.storage.update((current) => {
+        const document = { ...current, listenerPorts: allocated };
+        return { document, result: document };
+      });
+    }
+    this.plan = { own, services, wanted };
+    return this.document;
+  }
+
+  routerServices(document: SiteDocument, tlsBundles: Readonly<Record<string, TlsBundleFiles>>): Pick<SiteState, 'serviceConnectors' | 'serviceListeners'> {
+    this.document = document;
+    const { wanted, services } = this.currentPlan();
+    return this.routerState(wanted, services, tlsBundles);
+  }
+
+  async published(): Promise<void> {
+    const { own, services } = this.currentPlan();
+    // The allocation changed only listener ports, which announcements do not carry: `own` is still current.
+    this.announce(false, own);
+    await this.writeSnapshot(own, services);
+  }
+
+  private currentPlan(): PassPlan {
+    if (!this.plan) throw new Error('a pass of the site services must start with allocate()');
+    return this.plan;
+  }
+
+  /** Wanted listeners the router tried and failed to bind at their recorded port, with the reason. */
+  private unboundListeners(wanted: ReadonlyMap<string, number>): Map<string, string> {
+    const unbound = new Map<string, string>();
+    for (const address of this.configuredListeners) {
+      const status = wanted.has(address) ? this.listenerStatus(address) : undefined;
+      if (status && !status.listening && status.failed) unbound.set(address, status.reason);
+    }
+    return unbound;
+  }
+
+  /** The router's status of the listener at its recorded port: one still at an older port (a change not applied yet) is not that listener. */
+  private listenerStatus(address: string): ReturnType<SiteServicesDeps['listenerStatus']> {
+    const status = this.deps.listenerStatus(address);
+    return status && status.port === this.document.listenerPorts[address] ? status : undefined;
+  }
+
+  private routerState(
+    wanted: ReadonlyMap<string, number>,
+    services: readonly NetworkService[],
+    tlsBundles: Readonly<Record<string, TlsBundleFiles>>,
+  ): Pick<SiteState, 'serviceConnectors' | 'serviceListeners'> {
+    const { document } = this;
+    const tls = tlsOfListeners(services, tlsBundles, document.site.name);
+    // Ports kept for services not heard of (yet) are not listened on; nor are those whose TLS cannot be served here.
+    const listeners = Object.entries(document.listenerPorts).filter(([address]) => wanted.has(address) && !tls.blocked.has(address));
+    this.configuredListeners = new Set(listeners.map(([address]) => address));
+    this.blockedListeners = new Map([...tls.blocked].filter(([address]) => wanted.has(address)));
+    // A host target is one connector per port; a workload target one per ready pod and port.
+    const connectors = document.services.flatMap((service) =>
+      service.targets.flatMap((target) =>
+        this.targetHosts(target).flatMap((host) =>
+          service.ports.map((port, index) => ({
+            address: routerAddress(service.address, port),
+            host,
+            port: target.targetPorts[index] ?? port,
+            ...(target.tlsTrust && { tlsTrust: target.tlsTrust }),
+          })),
+        ),
+      ),
+    );
+    this.reportMissingTrust(connectors, tlsBundles);
+    return {
+      serviceConnectors: connectors,
+      serviceListeners: listeners.map(([address, port]) => {
+        const credentials = tls.credentials.get(address);
+        return { address, host: document.site.listenerHost, port, ...(credentials !== undefined && { tlsCredentials: credentials }) };
+      }),
+    };
+  }
+
+  /** A target whose trust bundle is gone has no connector (never a plain one): said once per cause. */
+  private reportMissingTrust(connectors: readonly ServiceConnector[], bundles: Readonly<Record<string, TlsBundleFiles>>): void {
+    const problems = new Set<string>();
+    for (const connector of connectors) {
+      if (!connector.tlsTrust) continue;
+      const { name } = connector.tlsTrust;
+      const files = bundles[name];
+      const problem = files ? bundleUseProblem(name, { hasCert: files.certFile !== undefined, hasCa: files.caCertFile !== undefined }, 'trust') : `TLS trust "${name}" not found at this site`;
+      if (problem) problems.add(`${connector.address} at ${connector.host}:${connector.port}: ${problem}; the target takes no flows`);
+    }
+    for (const problem of problems) if (!this.trustProblems.has(problem)) this.log.error({ reason: problem }, `service target without its TLS trust: ${problem}`);
+    this.trustProblems = problems;
+  }
+
+  private targetHosts(target: ServiceTarget): readonly string[] {
+    return target.type === 'host' ? [target.host] : (this.deps.workloadHosts?.(target) ?? []);
+  }
+
+  /** Every host:port a local host target listens on, once each, sorted (so two lists compare as text). Workloads are not probed: their readiness is the platform's. */
+  private localTargets(): { host: string; port: number }[] {
+    const byKey = new Map<string, { host: string; port: number }>();
+    for (const service of this.document.services) {
+      for (const target of service.targets) {
+        if (target.type !== 'host') continue;
+        for (const port of target.targetPorts) byKey.set(`${target.host}:${port}`, { host: target.host, port });
+      }
+    }
+    return [...byKey.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, target]) => target);
+  }
+
+  private async probe(): Promise<void> {
+    this.health = await probeTargets(this.localTargets());
+  }
+
+  private announcement(final: boolean): SiteAnnouncement {
+    this.seq = Math.max(this.seq + 1, Date.now());
+    const connected = new Set(this.document.links.filter((link) => this.deps.linkIsUp(link.name)).map((link) => link.name));
+    // A workload target is healthy while it has a ready pod (Kubernetes readiness).
+    const ready = new Set(
+      this.document.services.flatMap((service) =>
+        service.targets.filter((t) => t.type !== 'host' && this.targetHosts(t).length > 0).flatMap((t) => t.targetPorts.map((port) => `${t.host}:${port}`)),
+      ),
+    );
+    return announce(this.document, this.seq, connected, (host, port) => this.health.get(`${host}:${port}`) === true || ready.has(`${host}:${port}`), final);
+  }
+
+  /** Sends our state if it changed since the last time, or always (heartbeats, newcomers). */
+  private announce(always: boolean, announcement = this.announcement(false)): void {
+    if (this.stopped) return;
+    const content = JSON.stringify({ ...announcement, seq: 0 });
+    if (!always && content === this.lastAnnounced) return;
+    this.lastAnnounced = content;
+    this.sync.publish(announcement);
+  }
+
+  private async writeSnapshot(own: SiteAnnouncement, services: readonly NetworkService[]): Promise<void> {
+    const { listenerHost } = this.document.site;
+    const snapshot: NetworkSnapshot = {
+      updatedAt: new Date().toISOString(),
+      self: own,
+      sites: this.view.remote().map((heard) => ({ announcement: heard.announcement, heardAt: new Date(heard.heardAt).toISOString() })),
+      services,
+      listeners: Object.fromEntries([
+        ...[...this.configuredListeners].flatMap((address) => {
+          const port = this.document.listenerPorts[address];
+          if (port === undefined) return [];
+          const status = this.listenerStatus(address);
+          const listener: SnapshotListener = status?.listening
+            ? { host: listenerHost, port, listening: true }
+            : { host: listenerHost, port, listening: false, reason: status?.reason ?? 'not in the router configuration yet' };
+          return [[address, listener]];
+        }),
+        ...[...this.blockedListeners].map(([address, reason]) => {
+          const port = this.document.listenerPorts[address];
+          const listener: SnapshotListener = { host: listenerHost, port: port ?? 0, listening: false, reason };
+          return [address, listener] as const;
+        }),
+      ]),
+    };
+    await this.deps.writeSnapshot(snapshot);
+  }
+}
+
+/**
+ * Which listeners serve TLS with which credentials, and which cannot be had
+ * here (with the reason `service status` shows): credentials this site lacks,
+ * or exposing sites that disagree.
+ */
+function tlsOfListeners(
+  services: readonly NetworkService[],
+  bundles: Readonly<Record<string, TlsBundleFiles>>,
+  siteName: string,
+): { credentials: Map<string, string>; blocked: Map<string, string> } {
+  const credentials = new Map<string, string>();
+  const blocked = new Map<string, string>();
+  for (const service of services) {
+    const addresses = service.ports.map((port) => routerAddress(service.address, port));
+    const name = service.tlsCredentials;
+    let problem = service.tlsConflict;
+    if (problem === undefined && name !== undefined) {
+      const files = bundles[name];
+      problem = files
+        ? bundleUseProblem(name, { hasCert: files.certFile !== undefined, hasCa: files.caCertFile !== undefined }, 'credentials')
+        : `TLS credentials "${name}" not found at this site: kskup tls import FOLDER --name ${name} -n ${siteName} (or, on Kubernetes, a Secret ${name})`;
+    }
+    for (const address of addresses) {
+      if (problem !== undefined) blocked.set(address, problem);
+      else if (name !== undefined) credentials.set(address, name);
+    }
+  }
+  return { credentials, blocked };
+}
