@@ -9,7 +9,7 @@
 // knows of the network (for `service status` and `network status`).
 // A listener the router cannot bind at its port moves to a free one at once.
 import type { Logger } from 'pino';
-import type { SiteServices, SiteServicesDeps } from '../site-controller/site/site-controller.js';
+import type { ListenerStatus, SiteServices, SiteServicesDeps } from '../site-controller/site/site-controller.js';
 import type { ServiceConnector, SiteState } from '../site-controller/site/desired-router-config.js';
 import { bundleUseProblem, type TlsBundleFiles } from '../site-controller/site/tls-bundles.js';
 import { routerAddress, type ServiceTarget, type SiteDocument } from '../site-controller/site/model.js';
@@ -224,7 +224,7 @@ export class ServiceController implements SiteServices {
   }
 
   /** The router's status of the listener at its recorded port: one still at an older port (a change not applied yet) is not that listener. */
-  private listenerStatus(address: string): ReturnType<SiteServicesDeps['listenerStatus']> {
+  private listenerStatus(address: string): ListenerStatus | undefined {
     const status = this.deps.listenerStatus(address);
     return status && status.port === this.document.listenerPorts[address] ? status : undefined;
   }
