@@ -17,7 +17,7 @@ import { SyncClient, type SyncClientOptions } from '../../service-controller/syn
 import { probeTargets } from '../../service-controller/target-health.js';
 import { routerConfigText, type ServiceConnector, type SiteState } from './desired-router-config.js';
 import { bundleUseProblem, type TlsBundleFiles } from './tls-bundles.js';
-import { routerAddress, type ServiceTarget, type SiteDocument } from './model.js';
+import { routerAddress, type ServiceRecord, type ServiceTarget, type SiteDocument } from './model.js';
 import type { SiteStorage } from './storage.js';
 
 export interface SyncTimings {
@@ -99,6 +99,11 @@ export interface SiteControllerDeps {
    * gives no hosts for gets no tcpConnector (clients are then reset at once).
    */
   readonly workloadHosts?: (target: ServiceTarget) => readonly string[];
+  /**
+   * Services the platform derives from the stored ones (a StatefulSet's
+   * per-pod addresses), served and announced as if exposed here; asked on every pass.
+   */
+  readonly derivedServices?: (document: SiteDocument) => readonly ServiceRecord[];
 }
 
 export class SiteController {
@@ -294,7 +299,7 @@ export class SiteController {
     this.configuredListeners = new Set(listeners.map(([address]) => address));
     this.blockedListeners = new Map([...tls.blocked].filter(([address]) => wanted.has(address)));
     // A host target is one connector per port; a workload target one per ready pod and port.
-    const connectors = document.services.flatMap((service) =>
+    const connectors = this.exposedServices().flatMap((service) =>
       service.targets.flatMap((target) =>
         this.targetHosts(target).flatMap((host) =>
           service.ports.map((port, index) => ({
@@ -331,6 +336,12 @@ export class SiteController {
     this.trustProblems = problems;
   }
 
+  /** The stored services and those the platform derives from them. */
+  private exposedServices(): readonly ServiceRecord[] {
+    const derived = this.deps.derivedServices?.(this.document) ?? [];
+    return derived.length === 0 ? this.document.services : [...this.document.services, ...derived];
+  }
+
   private targetHosts(target: ServiceTarget): readonly string[] {
     return target.type === 'host' ? [target.host] : (this.deps.workloadHosts?.(target) ?? []);
   }
@@ -355,12 +366,13 @@ export class SiteController {
     this.seq = Math.max(this.seq + 1, Date.now());
     const connected = new Set(this.document.links.filter((link) => this.deps.linkIsUp(link.name)).map((link) => link.name));
     // A workload target is healthy while it has a ready pod (Kubernetes readiness).
+    const services = this.exposedServices();
     const ready = new Set(
-      this.document.services.flatMap((service) =>
+      services.flatMap((service) =>
         service.targets.filter((t) => t.type !== 'host' && this.targetHosts(t).length > 0).flatMap((t) => t.targetPorts.map((port) => `${t.host}:${port}`)),
       ),
     );
-    return announce(this.document, this.seq, connected, (host, port) => this.health.get(`${host}:${port}`) === true || ready.has(`${host}:${port}`), final);
+    return announce({ ...this.document, services }, this.seq, connected, (host, port) => this.health.get(`${host}:${port}`) === true || ready.has(`${host}:${port}`), final);
   }
 
   /** Sends our state if it changed since the last time, or always (heartbeats, newcomers). */
