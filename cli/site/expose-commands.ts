@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { nameProblem, TARGET_TYPES, type TargetType } from '../../site-controller/site/model.js';
 import { exposeService, unexposeService } from '../../service-controller/services.js';
+import { SiteError } from '../../site-controller/site/errors.js';
 import { canonicalSelector, parseEqualitySelector } from '../../site-controller/kubernetes/workload-targets.js';
 import { parsePort } from '../arguments.js';
 import type { CommandContext } from '../command-context.js';
@@ -80,23 +81,26 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
     if (problem) {
       throw new UsageError(options.address === undefined ? `the address defaults to the name "${name}", which cannot be a service address: give --address` : `option --address: ${problem}`);
     }
+    if (options.tlsCredentialsName !== undefined && options.tlsCredentials === undefined) throw new UsageError('option --tls-credentials-name needs --tls-credentials FOLDER');
+    if (options.tlsNoVerifyHostname && options.tlsTrust === undefined) throw new UsageError('option --tls-no-verify-hostname applies to --tls-trust, which is not given');
     let chosen: { readonly ports: readonly number[]; readonly targetPorts: readonly number[] };
     if (target.platform === 'kubernetes' && type !== 'host') {
       const checks = target.site.exposeChecks;
+      const refused = (problem: string) => new RuntimeError(`cannot expose ${type}/${name} as "${address}": ${problem}`);
       const problem = await checks.problem(type, name, address);
-      if (problem) throw new RuntimeError(`cannot expose ${type}/${name} as "${address}": ${problem}`);
+      if (problem) throw refused(problem);
       // service/NAME: ports and target ports the command line leaves out are the Service's.
       chosen =
         type === 'service'
-          ? await checks.servicePorts(name, options.port && { ports: options.port, ...(options.targetPort && { targetPorts: options.targetPort }) })
+          ? await checks.servicePorts(name, options.port && { ports: options.port, ...(options.targetPort && { targetPorts: options.targetPort }) }).catch((error: unknown) => {
+              throw error instanceof SiteError ? refused(error.message) : error;
+            })
           : { ports: options.port ?? [], targetPorts: options.targetPort ?? options.port ?? [] };
     } else {
       chosen = { ports: options.port ?? [], targetPorts: options.targetPort ?? options.port ?? [] };
     }
     // Ports sorted, each with its target port: the order given on the command line does not make a different service.
     const pairs = chosen.ports.map((port, index) => [port, chosen.targetPorts[index] as number] as const).sort(([a], [b]) => a - b);
-    if (options.tlsCredentialsName !== undefined && options.tlsCredentials === undefined) throw new UsageError('option --tls-credentials-name needs --tls-credentials FOLDER');
-    if (options.tlsNoVerifyHostname && options.tlsTrust === undefined) throw new UsageError('option --tls-no-verify-hostname applies to --tls-trust, which is not given');
     await target.storage.read();
     const snapshot = await target.readSnapshot();
     const selfId = snapshot?.self.site.id;
