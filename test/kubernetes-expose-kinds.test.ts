@@ -111,11 +111,13 @@ describe('exposing statefulsets, services and pods on kubernetes', () => {
     const { core } = apis(a);
     await core.createNamespacedService({ namespace: 'west', body: { metadata: { name: 'manual' }, spec: { ports: [{ port: 80 }] } } });
     await core.createNamespacedService({ namespace: 'west', body: { metadata: { name: 'alias' }, spec: { type: 'ExternalName', externalName: 'db.example.com' } } });
+    await core.createNamespacedService({ namespace: 'west', body: { metadata: { name: 'ghost' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 'nope' as unknown as number }] } } });
     const cases: [string[], number, RegExp][] = [
       [['expose', 'statefulset/nope', '--port', '7'], 1, /cannot expose statefulset\/nope as "nope": StatefulSet nope not found in namespace "west"/],
       [['expose', 'service/nope'], 1, /cannot expose service\/nope as "nope": Service nope not found/],
       [['expose', 'service/manual', '--address', 'm'], 1, /Service manual has no spec.selector/],
       [['expose', 'service/alias', '--address', 'al'], 1, /Service alias is of type ExternalName \(a DNS alias for db.example.com\)/],
+      [['expose', 'service/ghost', '--address', 'gh'], 1, /cannot expose service\/ghost as "gh": Service ghost port 80: targetPort "nope" names no container port of the pods it selects/],
       [['expose', 'pods', '--selector', 'app=web', '--port', '7'], 2, /option --address is required/],
       [['expose', 'pods', '--address', 'x', '--port', '7'], 2, /option --selector k=v\[,k2=v2\] is required/],
       [['expose', 'pods', '--selector', 'app!=web', '--address', 'x', '--port', '7'], 2, /option --selector: "app!=web" is not k=v/],
