@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { ListenerStatus, SiteServices, SiteServicesDeps } from '../site-controller/site/site-controller.js';
 import type { ServiceConnector, SiteState } from '../site-controller/site/desired-router-config.js';
 import { bundleUseProblem, type TlsBundleFiles } from '../site-controller/site/tls-bundles.js';
-import { routerAddress, type ServiceTarget, type SiteDocument } from '../site-controller/site/model.js';
+import { routerAddress, type ServiceRecord, type ServiceTarget, type SiteDocument } from '../site-controller/site/model.js';
 import { allocateListenerPorts } from './listener-ports.js';
 import type { NetworkSnapshot, SnapshotListener } from './network-snapshot.js';
 import { announce, type SiteAnnouncement } from './sync/announcement.js';
@@ -241,7 +241,7 @@ export class ServiceController implements SiteServices {
     this.configuredListeners = new Set(listeners.map(([address]) => address));
     this.blockedListeners = new Map([...tls.blocked].filter(([address]) => wanted.has(address)));
     // A host target is one connector per port; a workload target one per ready pod and port.
-    const connectors = document.services.flatMap((service) =>
+    const connectors = this.exposedServices().flatMap((service) =>
       service.targets.flatMap((target) =>
         this.targetHosts(target).flatMap((host) =>
           service.ports.map((port, index) => ({
@@ -277,6 +277,12 @@ export class ServiceController implements SiteServices {
     this.trustProblems = problems;
   }
 
+  /** The stored services and those the platform derives from them. */
+  private exposedServices(): readonly ServiceRecord[] {
+    const derived = this.deps.derivedServices?.(this.document) ?? [];
+    return derived.length === 0 ? this.document.services : [...this.document.services, ...derived];
+  }
+
   private targetHosts(target: ServiceTarget): readonly string[] {
     return target.type === 'host' ? [target.host] : (this.deps.workloadHosts?.(target) ?? []);
   }
@@ -301,12 +307,13 @@ export class ServiceController implements SiteServices {
     this.seq = Math.max(this.seq + 1, Date.now());
     const connected = new Set(this.document.links.filter((link) => this.deps.linkIsUp(link.name)).map((link) => link.name));
     // A workload target is healthy while it has a ready pod (Kubernetes readiness).
+    const services = this.exposedServices();
     const ready = new Set(
-      this.document.services.flatMap((service) =>
+      services.flatMap((service) =>
         service.targets.filter((t) => t.type !== 'host' && this.targetHosts(t).length > 0).flatMap((t) => t.targetPorts.map((port) => `${t.host}:${port}`)),
       ),
     );
-    return announce(this.document, this.seq, connected, (host, port) => this.health.get(`${host}:${port}`) === true || ready.has(`${host}:${port}`), final);
+    return announce({ ...this.document, services }, this.seq, connected, (host, port) => this.health.get(`${host}:${port}`) === true || ready.has(`${host}:${port}`), final);
   }
 
   /** Sends our state if it changed since the last time, or always (heartbeats, newcomers). */

@@ -6,41 +6,38 @@
 //   [backend x2] <- tcpConnector per pod/port [router] <--link-- [router] <- Service "backend" <- [client pod]
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PatchStrategy, setHeaderOptions, type V1Container, type V1Deployment, type V1Pod, type V1Service } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type V1Deployment, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { NAMES } from '../site-controller/kubernetes/manifests.js';
-import { apis, kskup, ok, podLogs, routerConfigMap, routerConnectors, startCluster, type Cluster } from './helpers/kube-clusters.js';
+import {
+  apis,
+  clientIn,
+  configConnectors as connectors,
+  configListenerPorts,
+  echoContainer,
+  kskup,
+  ok,
+  routerConnectors,
+  serviceIn as addressService,
+  startCluster,
+  waitUntil,
+  type Cluster,
+} from './helpers/kube-clusters.js';
 import { runKubeTool } from './helpers/kube-tools.js';
 import { useTestFolder } from './helpers/temp-dir.js';
 
 const temp = useTestFolder('kskup-kube-services');
-const CLIENT = ['node', join(import.meta.dirname, 'kube', 'images', 'client.mjs')];
 const LABELS = { app: 'backend' };
 
 let a: Cluster;
 let b: Cluster;
 
 function backend(replicas: number): V1Deployment {
-  const container: V1Container = {
-    name: 'echo',
-    image: 'kskup-test/echo:1',
-    ports: [{ name: 'echo', containerPort: 8080 }, { name: 'http', containerPort: 8081 }],
-    env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
-    readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 1 },
-  };
-  return { metadata: { name: 'backend' }, spec: { replicas, selector: { matchLabels: LABELS }, template: { metadata: { labels: LABELS }, spec: { containers: [container], terminationGracePeriodSeconds: 1 } } } };
+  return { metadata: { name: 'backend' }, spec: { replicas, selector: { matchLabels: LABELS }, template: { metadata: { labels: LABELS }, spec: { containers: [echoContainer()], terminationGracePeriodSeconds: 1 } } } };
 }
 
 /** A program of the client image in B's client pod; its one JSON line. */
-async function client(...args: string[]): Promise<Record<string, unknown>> {
-  const result = await b.runner.execInPod('east', 'client', [...CLIENT, ...args]);
-  if (result.stderr !== '' || result.stdout === '') throw new Error(`client ${args.join(' ')}: ${result.stderr}${result.stdout}`);
-  return JSON.parse(result.stdout) as Record<string, unknown>;
-}
-
-/** The tcpConnectors (address, host, port) in a cluster site's router ConfigMap. */
-async function connectors(where: Cluster): Promise<string[]> {
-  const entities = JSON.parse((await routerConfigMap(where)).data?.['skrouterd.json'] ?? '[]') as [string, Record<string, unknown>][];
-  return entities.filter(([type, e]) => type === 'tcpConnector' && e.name !== 'claims').map(([, e]) => `${e.address}@${e.host}:${e.port}`).sort();
+function client(...args: string[]): Promise<Record<string, unknown>> {
+  return clientIn(b, 'client', ...args);
 }
 
 function readyPods(where: Cluster): { name: string; ip: string }[] {
@@ -51,20 +48,6 @@ function readyPods(where: Cluster): { name: string; ip: string }[] {
     .sort((x, y) => x.ip.localeCompare(y.ip));
 }
 
-/** Services named after addresses, as kskup keeps them, in a cluster. */
-function addressService(where: Cluster, name: string): V1Service | undefined {
-  return where.runner.list('services', where.namespace).find((s) => s.metadata.name === name) as V1Service | undefined;
-}
-
-async function waitUntil<T>(where: Cluster, what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${where.runner.podSummary(where.namespace)}\n${await podLogs(where)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** Asks for the backend's pod name over `n` fresh connections through B's Service. */
 async function namesSeen(n: number): Promise<Set<string>> {
@@ -112,11 +95,7 @@ describe('services on kubernetes', () => {
     const owner = await apis(b).core.readNamespacedConfigMap({ name: NAMES.site, namespace: 'east' });
     expect(service.metadata?.ownerReferences?.[0]?.uid).toBe(owner.metadata?.uid);
     // targetPort: the router's tcpListener for that address and port.
-    const listeners = Object.fromEntries(
-      (JSON.parse((await routerConfigMap(b)).data?.['skrouterd.json'] ?? '[]') as [string, { address?: string; port?: number }][])
-        .filter(([type]) => type === 'tcpListener')
-        .map(([, e]) => [e.address, e.port]),
-    );
+    const listeners = await configListenerPorts(b);
     expect(service.spec?.ports?.map((p) => [p.port, p.targetPort])).toEqual([
       [7, listeners['backend:7']],
       [80, listeners['backend:80']],

@@ -3,6 +3,8 @@ import { isIP } from 'node:net';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { nameProblem, TARGET_TYPES, type TargetType } from '../../site-controller/site/model.js';
 import { exposeService, unexposeService } from '../../service-controller/services.js';
+import { SiteError } from '../../site-controller/site/errors.js';
+import { canonicalSelector, parseEqualitySelector } from '../../site-controller/kubernetes/workload-targets.js';
 import { parsePort } from '../arguments.js';
 import type { CommandContext } from '../command-context.js';
 import { RuntimeError, UsageError } from '../errors.js';
@@ -11,7 +13,8 @@ import { addSiteOptions, resolveSite, type ResolvedSite, type SiteOptions } from
 import { bundleFromOption } from './tls-folder.js';
 
 interface ExposeOptions extends SiteOptions {
-  readonly port: readonly number[];
+  readonly port?: readonly number[];
+  readonly selector?: string;
   readonly targetPort?: readonly number[];
   readonly address?: string;
   readonly protocol: 'tcp';
@@ -23,6 +26,7 @@ interface ExposeOptions extends SiteOptions {
 
 interface UnexposeOptions extends SiteOptions {
   readonly address?: string;
+  readonly selector?: string;
 }
 
 const EXPOSE_EXAMPLES = `
@@ -32,6 +36,9 @@ Examples:
   kskup expose deployment/backend --port 8080 -n west                  kubernetes: the Deployment's ready pods, as "backend"
   kskup expose deployment/backend --port 80,8080 --target-port 8080,8080 -n west
                  two service ports on one target port
+  kskup expose statefulset/db --port 5432 -n west                      its ready pods as "db", and each pod as db-0.db, db-1.db, ...
+  kskup expose service/web -n west                                     the pods the Service selects, on its ports and targetPorts
+  kskup expose pods --selector app=cache,tier=edge --address cache --port 6379 -n west
   kskup expose host/127.0.0.1 --port 80,443 --target-port 8080,8443 --address shop -n west
   kskup expose host/127.0.0.1 --port 8443 --address web --tls-credentials ./web-tls -n west
                  listeners serve TLS with the bundle "web-tls" (each listening site needs its own: kskup tls import)
@@ -45,10 +52,15 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
     program
       .command('expose')
       .description('make a service at this site usable at every linked site')
-      .argument('<type/name>', `what serves it: host/HOSTNAME (local and kubernetes), or deployment/NAME (kubernetes)`)
-      .addOption(new Option('--port <ports>', 'service port(s), comma-separated').argParser(parsePortList).makeOptionMandatory())
-      .addOption(new Option('--target-port <ports>', 'port(s) the target listens on, one per --port (default: the same); several service ports may share one').argParser(parseTargetPortList))
-      .addOption(new Option('--address <name>', 'the service name other sites use (default: the target name)'))
+      .argument('<type/name>', `what serves it: host/HOSTNAME (local and kubernetes); deployment/NAME, statefulset/NAME, service/NAME, or pods with --selector (kubernetes)`)
+      .addOption(new Option('--port <ports>', 'service port(s), comma-separated (required, except for service/NAME: default its TCP ports)').argParser(parsePortList))
+      .addOption(
+        new Option('--target-port <ports>', 'port(s) the target listens on, one per --port (default: the same; for service/NAME its targetPorts); several service ports may share one').argParser(
+          parseTargetPortList,
+        ),
+      )
+      .addOption(new Option('--address <name>', 'the service name other sites use (default: the target name; required for pods)'))
+      .addOption(new Option('--selector <k=v,...>', 'with pods: the labels of the pods that serve it (equality only, comma-separated)'))
       .addOption(new Option('--protocol <protocol>', 'how the service is carried').choices(['tcp']).default('tcp'))
       .addOption(new Option('--tls-credentials <name-or-folder>', 'listeners serve TLS with this bundle (a folder of tls.crt, tls.key, ca.crt is imported here first); every listening site needs a bundle of that name'))
       .addOption(new Option('--tls-credentials-name <name>', 'the name to import the --tls-credentials folder as (default: the folder name)'))
@@ -57,24 +69,38 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
       .addHelpText('after', EXPOSE_EXAMPLES),
   ).action(async (spec: string, options: ExposeOptions) => {
     const target = await resolveSite(options, context);
-    const { type, name } = parseTarget(spec, target);
-    const targetPorts = options.targetPort ?? options.port;
-    if (targetPorts.length !== options.port.length) {
-      throw new UsageError(`option --target-port has ${targetPorts.length} port(s) but --port has ${options.port.length}: give one target port per service port`);
+    const { type, name } = parseTarget(spec, target, options.selector);
+    if (type === 'pods' && options.address === undefined) throw new UsageError(`"pods --selector ${name}": option --address is required (pods have no name to default it to)`);
+    if (options.port === undefined && type !== 'service') throw new UsageError(`option --port is required for ${type}/ (only service/NAME has ports to default to)`);
+    if (options.port === undefined && options.targetPort !== undefined) throw new UsageError('option --target-port needs --port: give the service port of each target port');
+    if (options.port && options.targetPort && options.targetPort.length !== options.port.length) {
+      throw new UsageError(`option --target-port has ${options.targetPort.length} port(s) but --port has ${options.port.length}: give one target port per service port`);
     }
     const address = options.address ?? name;
     const problem = nameProblem(address);
     if (problem) {
       throw new UsageError(options.address === undefined ? `the address defaults to the name "${name}", which cannot be a service address: give --address` : `option --address: ${problem}`);
     }
-    // Ports sorted, each with its target port: the order given on the command line does not make a different service.
-    const pairs = options.port.map((port, index) => [port, targetPorts[index] as number] as const).sort(([a], [b]) => a - b);
-    if (target.platform === 'kubernetes' && type === 'deployment') {
-      const problem = await target.site.exposeProblem(name, address);
-      if (problem) throw new RuntimeError(`cannot expose ${type}/${name} as "${address}": ${problem}`);
-    }
     if (options.tlsCredentialsName !== undefined && options.tlsCredentials === undefined) throw new UsageError('option --tls-credentials-name needs --tls-credentials FOLDER');
     if (options.tlsNoVerifyHostname && options.tlsTrust === undefined) throw new UsageError('option --tls-no-verify-hostname applies to --tls-trust, which is not given');
+    let chosen: { readonly ports: readonly number[]; readonly targetPorts: readonly number[] };
+    if (target.platform === 'kubernetes' && type !== 'host') {
+      const checks = target.site.exposeChecks;
+      const refused = (problem: string) => new RuntimeError(`cannot expose ${type}/${name} as "${address}": ${problem}`);
+      const problem = await checks.problem(type, name, address);
+      if (problem) throw refused(problem);
+      // service/NAME: ports and target ports the command line leaves out are the Service's.
+      chosen =
+        type === 'service'
+          ? await checks.servicePorts(name, options.port && { ports: options.port, ...(options.targetPort && { targetPorts: options.targetPort }) }).catch((error: unknown) => {
+              throw error instanceof SiteError ? refused(error.message) : error;
+            })
+          : { ports: options.port ?? [], targetPorts: options.targetPort ?? options.port ?? [] };
+    } else {
+      chosen = { ports: options.port ?? [], targetPorts: options.targetPort ?? options.port ?? [] };
+    }
+    // Ports sorted, each with its target port: the order given on the command line does not make a different service.
+    const pairs = chosen.ports.map((port, index) => [port, chosen.targetPorts[index] as number] as const).sort(([a], [b]) => a - b);
     await target.storage.read();
     const snapshot = await target.readSnapshot();
     const selfId = snapshot?.self.site.id;
@@ -162,10 +188,11 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
       .description('remove a target; when no site has a target left, the service goes away everywhere')
       .argument('<type/name>', 'the target, as given to kskup expose')
       .addOption(new Option('--address <name>', 'only as this service (default: every service it serves)'))
-      .addHelpText('after', '\nExample:\n  kskup unexpose host/localhost --address web -n west'),
+      .addOption(new Option('--selector <k=v,...>', 'with pods: the selector it was exposed with'))
+      .addHelpText('after', '\nExamples:\n  kskup unexpose host/localhost --address web -n west\n  kskup unexpose pods --selector app=cache -n west'),
   ).action(async (spec: string, options: UnexposeOptions) => {
     const target = await resolveSite(options, context);
-    const { type, name } = parseTarget(spec, target);
+    const { type, name } = parseTarget(spec, target, options.selector);
     const { removed } = await unexposeService(target.storage, type, name, options.address);
     context.io.stdout.write(
       await render(options.output, { target: `${type}/${name}`, removed }, () =>
@@ -177,21 +204,29 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
   });
 }
 
-function parseTarget(spec: string, site: ResolvedSite): { type: TargetType; name: string } {
+/** `type/NAME`, or `pods` with --selector (the target's name is then the selector, keys sorted). */
+function parseTarget(spec: string, site: ResolvedSite, selector: string | undefined): { type: TargetType; name: string } {
+  if (spec === 'pods' || spec.startsWith('pods/')) {
+    if (spec !== 'pods') throw new UsageError(`"${spec}": pods have no name; give "pods --selector k=v[,k2=v2]"`);
+    if (site.platform === 'local') throw new UsageError('"pods": pods need the kubernetes platform; on the local platform expose host/HOSTNAME');
+    if (selector === undefined) throw new UsageError('"pods": option --selector k=v[,k2=v2] is required (the labels of the pods that serve it)');
+    const labels = parseEqualitySelector(selector);
+    if (typeof labels === 'string') throw new UsageError(`option --selector: ${labels}`);
+    return { type: 'pods', name: canonicalSelector(labels) };
+  }
+  if (selector !== undefined) throw new UsageError(`option --selector applies to pods only, not to "${spec}"`);
   const slash = spec.indexOf('/');
   const type = slash < 0 ? spec : spec.slice(0, slash);
   const name = slash < 0 ? '' : spec.slice(slash + 1);
   if (!(TARGET_TYPES as readonly string[]).includes(type)) {
-    throw new UsageError(`"${spec}": unknown type "${type}"; use host/HOSTNAME, or deployment/, statefulset/ or service/NAME on the kubernetes platform`);
+    throw new UsageError(`"${spec}": unknown type "${type}"; use host/HOSTNAME, or deployment/NAME, statefulset/NAME, service/NAME or pods --selector k=v on the kubernetes platform`);
   }
   if (name === '') throw new UsageError(`"${spec}": no name after "${type}/"`);
   if (type !== 'host' && site.platform === 'local') {
     throw new UsageError(`"${spec}": a ${type} needs the kubernetes platform; on the local platform expose host/HOSTNAME`);
   }
-  if (type !== 'host' && type !== 'deployment') {
-    throw new RuntimeError(`"${spec}": exposing a ${type} on the kubernetes platform is not available in this version yet; expose host/NAME (a Service's DNS name, say) meanwhile`);
-  }
-  if (type === 'deployment' && nameProblem(name)) throw new UsageError(`"${spec}": "${name}" is not a Deployment name: ${nameProblem(name)}`);
+  const kind = { deployment: 'Deployment', statefulset: 'StatefulSet', service: 'Service' }[type as 'deployment' | 'statefulset' | 'service'];
+  if (kind && nameProblem(name)) throw new UsageError(`"${spec}": "${name}" is not a ${kind} name: ${nameProblem(name)}`);
   if (type === 'host' && !isHostName(name)) throw new UsageError(`"${spec}": "${name}" is not a host name or IP address`);
   return { type: type as TargetType, name };
 }

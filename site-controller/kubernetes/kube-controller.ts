@@ -16,14 +16,15 @@
 import { createHash } from 'node:crypto';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ConfigMap, type V1Deployment, type V1OwnerReference, type V1Pod, type V1Secret, type V1Service } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ConfigMap, type V1Deployment, type V1OwnerReference, type V1Pod, type V1Secret, type V1Service, type V1StatefulSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ManagementClient } from '../../router/management/management-client.js';
 import { SiteError } from '../site/errors.js';
 import { createLink } from '../site/links.js';
 import type { ServiceTarget, SiteDocument } from '../site/model.js';
 import { AddressServices, desiredAddressServices } from './address-services.js';
-import { deploymentPods } from './workload-targets.js';
+import { perPodServices } from './pod-addresses.js';
+import { targetPods } from './workload-targets.js';
 import { SiteController, type ListenerStatus, type ServicesSnapshot, type SiteServicesFactory } from '../site/site-controller.js';
 import { GOODBYE_ANNOTATION, LEAVING_ANNOTATION, NETWORK_KEYS } from './kube-site.js';
 import { redeemClaimAt } from '../site/tokens.js';
@@ -102,6 +103,9 @@ class KubernetesSiteController implements RunningController {
   private readonly services: WatchedKind<V1Service>;
   /** Workloads and their pods, for the targets of services exposed here (all of the namespace: a workload is the user's, unlabelled). */
   private readonly deployments: WatchedKind<V1Deployment>;
+  private readonly statefulSets: WatchedKind<V1StatefulSet>;
+  /** Every Service of the namespace: the user's are the targets of service/NAME (the labelled watch above sees only the site's). */
+  private readonly targetServices: WatchedKind<V1Service>;
   private readonly pods: WatchedKind<V1Pod>;
   private readonly addressServices: AddressServices;
   /** The problems of address Services last recorded as Events, so each is recorded once. */
@@ -113,6 +117,8 @@ class KubernetesSiteController implements RunningController {
   private stopped = false;
   private siteController: SiteController | undefined;
   private storage: KubernetesSiteStorage | undefined;
+  /** The site document as the last pass read it. */
+  private document: SiteDocument | undefined;
   private claims: HttpsServer | undefined;
   private claimsCert = '';
   private health: HttpServer | undefined;
@@ -176,6 +182,18 @@ class KubernetesSiteController implements RunningController {
       path: `/apis/apps/v1/namespaces/${ns}/deployments`,
       list: () => apps.listNamespacedDeployment({ namespace: this.namespace }),
     });
+    this.statefulSets = new WatchedKind(options.kubeConfig, {
+      ...common,
+      what: 'StatefulSets',
+      path: `/apis/apps/v1/namespaces/${ns}/statefulsets`,
+      list: () => apps.listNamespacedStatefulSet({ namespace: this.namespace }),
+    });
+    this.targetServices = new WatchedKind(options.kubeConfig, {
+      ...common,
+      what: 'Services',
+      path: `/api/v1/namespaces/${ns}/services`,
+      list: () => this.core.listNamespacedService({ namespace: this.namespace }),
+    });
     this.pods = new WatchedKind(options.kubeConfig, {
       ...common,
       what: 'Pods',
@@ -186,7 +204,7 @@ class KubernetesSiteController implements RunningController {
   }
 
   private get watched() {
-    return [this.configMaps, this.secrets, this.tokens, this.services, this.deployments, this.pods];
+    return [this.configMaps, this.secrets, this.tokens, this.services, this.deployments, this.statefulSets, this.targetServices, this.pods];
   }
 
   async start(): Promise<void> {
@@ -251,6 +269,7 @@ class KubernetesSiteController implements RunningController {
     await this.applyRouterCerts(routerSecrets, owner);
     if (document.site.mode === 'interior') await this.ensureClaimsServer(storage);
     await this.redeemTokenSecrets(storage);
+    this.document = document;
     this.ensureSiteController(storage, document, owner);
     this.siteController?.stateChanged('kubernetes state');
     if (!this.isReady) {
@@ -380,6 +399,7 @@ class KubernetesSiteController implements RunningController {
         portsTakenElsewhere: async () => new Set<number>(),
         writeSnapshot: (snapshot) => this.writeSnapshot(snapshot, owner),
         workloadHosts: (target) => this.workloadHosts(target),
+        derivedServices: (state) => perPodServices(state, (name) => this.statefulSets.get(name)),
       },
       document,
       current,
@@ -433,10 +453,14 @@ class KubernetesSiteController implements RunningController {
     }
   }
 
-  /** The ready pod IPs of a workload target, from the watched Deployments and Pods. */
+  /** The ready pod IPs of a workload target, from the watched workloads, Services and Pods. */
   private workloadHosts(target: ServiceTarget): readonly string[] {
-    if (target.type !== 'deployment') return [];
-    return deploymentPods(target.name, this.deployments.get(target.name), this.pods.list()).ips;
+    return targetPods(target, {
+      deployment: (name) => this.deployments.get(name),
+      statefulSet: (name) => this.statefulSets.get(name),
+      service: (name) => this.targetServices.get(name),
+      pods: this.pods.list(),
+    }).ips;
   }
 
   private async applyRouterConfig(text: string, owner: V1OwnerReference): Promise<void> {
@@ -448,7 +472,12 @@ class KubernetesSiteController implements RunningController {
     // Every address in the network gets its Service here first: what is written says which could not.
     // Kept, like listener ports, until the site controller has heard the network once.
     const prune = this.siteController?.heardTheNetwork() ?? false;
-    const problems = await this.addressServices.sync(desiredAddressServices(withoutServices), owner, prune);
+    const desired = desiredAddressServices(withoutServices);
+    // service/NAME exposed as NAME: the user's Service is the one pods here use (it selects the target's pods); no Service of kskup's beside it.
+    for (const service of this.document?.services ?? []) {
+      if (service.targets.some((t) => t.type === 'service' && t.name === service.address)) desired.delete(service.address);
+    }
+    const problems = await this.addressServices.sync(desired, owner, prune);
     for (const [address, problem] of Object.entries(problems)) {
       if (this.serviceProblems[address] === problem) continue;
       this.log.error({ address, reason: problem }, `no Service for address "${address}": ${problem}`);

@@ -12,7 +12,7 @@ import { resolveIngress, type IngressResolution } from './ingress.js';
 import type { KubernetesAccess } from './kube-access.js';
 import { describeApiError, isConflict, isNotFound } from './kube-errors.js';
 import { KubernetesSiteStorage } from './kube-storage.js';
-import { foreignServiceProblem, isAddressService } from './address-services.js';
+import { ExposeChecks } from './expose-checks.js';
 import { NAMES, PART_OF_LABEL, siteConfigMap, siteObjects, siteOwner, type IngressType, type KubernetesSiteSettings } from './manifests.js';
 
 /** What the user asked for; unset fields take defaults for a new site and are not compared with an existing one. */
@@ -186,21 +186,9 @@ export class KubernetesSite {
     }
   }
 
-  /**
-   * Why `kskup expose deployment/NAME --address ADDRESS` cannot be done here:
-   * no such Deployment, or a Service named ADDRESS that kskup did not create
-   * (it would never be overwritten, so pods here could not use the name).
-   */
-  async exposeProblem(deploymentName: string, address: string): Promise<string | undefined> {
-    if (!(await this.readDeployment(deploymentName))) return `Deployment ${deploymentName} not found in ${this.where()}`;
-    let service;
-    try {
-      service = await this.core.readNamespacedService({ name: address, namespace: this.namespace });
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw new SiteError(`cannot read Service ${address} in ${this.where()}: ${describeApiError(error)}`, { cause: error });
-    }
-    return isAddressService(service, address) ? undefined : foreignServiceProblem(address);
+  /** What `kskup expose` checks here first (expose-checks.ts). */
+  get exposeChecks(): ExposeChecks {
+    return new ExposeChecks(this.core, this.apps, this.namespace, this.where());
   }
 
   private async deploymentReady(name: string): Promise<true | undefined> {

@@ -87,8 +87,9 @@ export interface GrantRecord {
   readonly revokedAt?: string;
 }
 
-export type TargetType = 'host' | 'deployment' | 'statefulset' | 'service';
-export const TARGET_TYPES: readonly TargetType[] = ['host', 'deployment', 'statefulset', 'service'];
+/** `pods`: the pods a label selector selects; the target's name is the selector, `k=v[,k2=v2]` with keys sorted. */
+export type TargetType = 'host' | 'deployment' | 'statefulset' | 'service' | 'pods';
+export const TARGET_TYPES: readonly TargetType[] = ['host', 'deployment', 'statefulset', 'service', 'pods'];
 
 /** Something that serves an exposed service at this site. */
 export interface ServiceTarget {
@@ -104,6 +105,11 @@ export interface ServiceTarget {
    * certificate) and, with `verifyHostname`, that its certificate names `host`.
    */
   readonly tlsTrust?: { readonly name: string; readonly verifyHostname: boolean };
+  /**
+   * Only the pod of this name of the workload (a StatefulSet's `NAME-ORDINAL`):
+   * the target of a per-pod address, which the platform derives and never stores.
+   */
+  readonly pod?: string;
 }
 
 /** A service exposed at this site: the address every linked site can use, and its targets here. */

@@ -12,7 +12,7 @@
 import type { Logger } from 'pino';
 import { routerConfigText, type SiteState } from './desired-router-config.js';
 import type { TlsBundleFiles } from './tls-bundles.js';
-import type { ServiceTarget, SiteDocument } from './model.js';
+import type { ServiceRecord, ServiceTarget, SiteDocument } from './model.js';
 import type { SiteStorage } from './storage.js';
 
 /**
@@ -66,6 +66,11 @@ export interface SiteServicesDeps {
    * gives no hosts for gets no tcpConnector (clients are then reset at once).
    */
   readonly workloadHosts?: (target: ServiceTarget) => readonly string[];
+  /**
+   * Services the platform derives from the stored ones (a StatefulSet's
+   * per-pod addresses), served and announced as if exposed here; asked on every pass.
+   */
+  readonly derivedServices?: (document: SiteDocument) => readonly ServiceRecord[];
 }
 
 /**

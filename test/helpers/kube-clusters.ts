@@ -2,7 +2,8 @@
 // server double with the pod runner running the kskup image's router and
 // controller (test/kube/README.md); the CLI runs in the test's process against
 // it, as a user's would, with the cluster's kubeconfig in KUBECONFIG.
-import { AppsV1Api, CoreV1Api, RbacAuthorizationV1Api, type V1ConfigMap } from '@kubernetes/client-node';
+import { join } from 'node:path';
+import { AppsV1Api, CoreV1Api, RbacAuthorizationV1Api, type V1ConfigMap, type V1Container, type V1Service } from '@kubernetes/client-node';
 import { run } from '../../cli/run.js';
 import { ManagementClient } from '../../router/management/management-client.js';
 import { NAMES, PORTS } from '../../site-controller/kubernetes/manifests.js';
@@ -90,5 +91,53 @@ export async function routerConnectors(where: Cluster): Promise<string[]> {
     return rows.filter((row) => row.name !== 'claims').map((row) => `${String(row.address)}@${String(row.host)}:${String(row.port)}`).sort();
   } finally {
     await client.close().catch(() => undefined);
+  }
+}
+
+/** The test image kskup-test/echo:1 as a container: TCP echo on 8080 (port "echo"), HTTP /name on 8081 (port "http"), ready by /ready. */
+export function echoContainer(): V1Container {
+  return {
+    name: 'echo',
+    image: 'kskup-test/echo:1',
+    ports: [{ name: 'echo', containerPort: 8080 }, { name: 'http', containerPort: 8081 }],
+    env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+    readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 1 },
+  };
+}
+
+const CLIENT = ['node', join(import.meta.dirname, '..', 'kube', 'images', 'client.mjs')];
+
+/** A program of the client image (kskup-test/client:1) run in pod `pod` of the cluster's namespace; its one JSON line. */
+export async function clientIn(where: Cluster, pod: string, ...args: string[]): Promise<Record<string, unknown>> {
+  const result = await where.runner.execInPod(where.namespace, pod, [...CLIENT, ...args]);
+  if (result.stderr !== '' || result.stdout === '') throw new Error(`client ${args.join(' ')}: ${result.stderr}${result.stdout}`);
+  return JSON.parse(result.stdout) as Record<string, unknown>;
+}
+
+/** The tcpConnectors (`address@host:port`, sorted) in a cluster site's router ConfigMap. */
+export async function configConnectors(where: Cluster): Promise<string[]> {
+  const entities = JSON.parse((await routerConfigMap(where)).data?.['skrouterd.json'] ?? '[]') as [string, Record<string, unknown>][];
+  return entities.filter(([type, e]) => type === 'tcpConnector' && e.name !== 'claims').map(([, e]) => `${String(e.address)}@${String(e.host)}:${String(e.port)}`).sort();
+}
+
+/** The tcpListener port of each router address (`service:port`) in a cluster site's router ConfigMap. */
+export async function configListenerPorts(where: Cluster): Promise<Record<string, number>> {
+  const entities = JSON.parse((await routerConfigMap(where)).data?.['skrouterd.json'] ?? '[]') as [string, { address?: string; port?: number }][];
+  return Object.fromEntries(entities.filter(([type]) => type === 'tcpListener').map(([, e]) => [e.address, e.port]));
+}
+
+/** A Service of the cluster's namespace, as the pod runner sees it now. */
+export function serviceIn(where: Cluster, name: string): V1Service | undefined {
+  return where.runner.list('services', where.namespace).find((s) => s.metadata.name === name) as V1Service | undefined;
+}
+
+/** Polls `check` (every 50 ms) until it gives a value; on timeout the error shows the pods and their logs. */
+export async function waitUntil<T>(where: Cluster, what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${where.runner.podSummary(where.namespace)}\n${await podLogs(where)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
