@@ -9,8 +9,9 @@
 // watch.ts (streams), garbage-collector.ts, store.ts.
 
 import { createServer, type Server } from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,8 +23,9 @@ import { coreVersions, groupDocument, groupList, resourceList } from './discover
 import { GarbageCollector } from './garbage-collector.js';
 import { Registry, type DeleteOptions, type ListOptions } from './registry.js';
 import { findByKind, findResourceType, storageKind, type ResourceType } from './resources.js';
+import { parseForwardPorts, PortForwarder } from './port-forward.js';
 import { parseFieldSelector, parseLabelSelector, pinnedName } from './selectors.js';
-import { ApiError, badRequest, expired, forbidden, methodNotAllowed, pathNotFound, unauthorized, unsupportedMediaType } from './status.js';
+import { ApiError, badRequest, expired, forbidden, methodNotAllowed, notFound, pathNotFound, unauthorized, unsupportedMediaType } from './status.js';
 import { Store, type KubeObject } from './store.js';
 import { WatchStream } from './watch.js';
 
@@ -69,6 +71,7 @@ export class KubeApiServer {
   private readonly tokens = new TokenRegistry();
   private readonly authorizer: Authorizer;
   private readonly watches = new Set<WatchStream>();
+  private readonly portForwarder = new PortForwarder();
   private readonly clusterName: string;
   /** Token of the cluster admin (group system:masters). */
   readonly adminToken: string;
@@ -106,6 +109,11 @@ export class KubeApiServer {
       if (self === undefined) return void res.destroy();
       self.handle(req, res);
     });
+    // WebSocket upgrades: pods/portforward (port-forward.ts).
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (self === undefined) return void socket.destroy();
+      self.upgrade(req, socket, head);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, options.host ?? '127.0.0.1', () => resolve());
@@ -126,6 +134,7 @@ export class KubeApiServer {
   async stop(): Promise<void> {
     this.gc.stop();
     this.endWatches();
+    this.portForwarder.closeAll();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await rm(this.dir, { recursive: true, force: true });
@@ -315,6 +324,41 @@ export class KubeApiServer {
       }
     }
     throw methodNotAllowed(`the server does not allow this method on the requested resource`);
+  }
+
+  /**
+   * `GET /api/v1/namespaces/NS/pods/NAME/portforward?ports=P` with `Upgrade:
+   * websocket`. Authorized as kube-apiserver 1.35 does with
+   * AuthorizePodWebsocketUpgradeCreatePermission (on by default): `get` for the
+   * GET, and `create` on pods/portforward as well, which SPDY's POST always needed.
+   * Refusals are HTTP answers with a Status body, as for any request.
+   */
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => undefined);
+    try {
+      const url = new URL(req.url ?? '/', this.url);
+      this.requestLog.push(`UPGRADE ${url.pathname}${url.search}`);
+      const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/portforward\/?$/.exec(url.pathname);
+      if (m === null || req.method !== 'GET') throw pathNotFound();
+      const [namespace, name] = [decodeURIComponent(m[1]!), decodeURIComponent(m[2]!)];
+      const user = this.authenticate(req);
+      const pods = findResourceType('', 'v1', 'pods')!;
+      for (const verb of ['get', 'create']) {
+        const attributes: RequestAttributes = { verb, apiGroup: '', resource: 'pods', subresource: 'portforward', namespace, name };
+        if (!this.authorizer.allows(user, attributes)) throw forbidden(forbiddenMessage(user, attributes), pods, name);
+      }
+      const ports = parseForwardPorts(url.searchParams);
+      if (typeof ports === 'string') throw badRequest(ports);
+      const pod = this.store.get(storageKind(pods), namespace, name);
+      if (pod === undefined) throw notFound(pods, name);
+      const status = (pod.status ?? {}) as { phase?: string; podIP?: string };
+      if (status.phase !== 'Running' || !status.podIP) throw badRequest(`pod ${name} is not running (phase ${status.phase ?? 'Pending'}), so its ports cannot be forwarded`);
+      this.portForwarder.upgrade(req, socket, head, { pod: `${namespace}/${name}`, podIp: status.podIP, ports });
+    } catch (err) {
+      const status = err instanceof ApiError ? err.status : { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `internal error in the API server double: ${String(err)}`, code: 500 };
+      const text = JSON.stringify(status);
+      socket.end(`HTTP/1.1 ${status.code} ${STATUS_CODES[status.code] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+    }
   }
 
   private authenticate(req: IncomingMessage): UserInfo {
