@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PatchStrategy, setHeaderOptions, type V1Container, type V1Deployment, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { NAMES } from '../site-controller/kubernetes/manifests.js';
+import { controllerAccess, USED_ONLY_BY_SERVICES } from './helpers/rbac-usage.js';
 import { apis, kskup, ok, podLogs, routerConfigMap, routerConnectors, startCluster, type Cluster } from './helpers/kube-clusters.js';
 import { runKubeTool } from './helpers/kube-tools.js';
 import { useTestFolder } from './helpers/temp-dir.js';
@@ -246,4 +247,11 @@ describe('services on kubernetes', () => {
     expect(a.runner.errors).toEqual([]);
     expect(b.runner.errors).toEqual([]);
   }, 60_000);
+
+  it("the controller used the grants the sites test does not, and was refused nothing", () => {
+    const { used, denied } = controllerAccess([a, b]);
+    console.log(`controller access used: ${used.join(', ')}`);
+    expect(denied).toEqual([]);
+    expect(Object.keys(USED_ONLY_BY_SERVICES).filter((key) => !used.includes(key))).toEqual([]);
+  });
 });

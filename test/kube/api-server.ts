@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { createCertificateAuthority, issueCertificate } from '../../site-controller/pki/index.js';
+import { AccessLog } from './access-log.js';
 import { forbiddenMessage, RbacAuthorizer, TokenRegistry, type Authorizer, type RequestAttributes, type UserInfo } from './authorizer.js';
 import { coreVersions, groupDocument, groupList, resourceList } from './discovery.js';
 import { GarbageCollector } from './garbage-collector.js';
@@ -77,6 +78,8 @@ export class KubeApiServer {
   readonly adminToken: string;
   /** Requests served, by "VERB path": lets a test check what a client did (e.g. that it relisted). */
   readonly requestLog: string[] = [];
+  /** What each user was allowed and refused, by (verb, apiGroup, resource): for RBAC minimality checks. */
+  readonly accessLog = new AccessLog();
 
   private constructor(
     private readonly server: Server,
@@ -286,7 +289,7 @@ export class KubeApiServer {
       namespace: route.namespace ?? '',
       name: route.name ?? ((verb === 'list' || verb === 'watch') ? (pinnedName(fieldSelector) ?? '') : ''),
     };
-    if (!this.authorizer.allows(user, attributes)) throw forbidden(forbiddenMessage(user, attributes), route.rt, attributes.name);
+    if (!this.authorize(user, attributes)) throw forbidden(forbiddenMessage(user, attributes), route.rt, attributes.name);
     const dryRun = this.dryRun(query);
     const { rt, name, subresource } = route;
     const namespace = route.namespace ?? '';
@@ -345,7 +348,7 @@ export class KubeApiServer {
       const pods = findResourceType('', 'v1', 'pods')!;
       for (const verb of ['get', 'create']) {
         const attributes: RequestAttributes = { verb, apiGroup: '', resource: 'pods', subresource: 'portforward', namespace, name };
-        if (!this.authorizer.allows(user, attributes)) throw forbidden(forbiddenMessage(user, attributes), pods, name);
+        if (!this.authorize(user, attributes)) throw forbidden(forbiddenMessage(user, attributes), pods, name);
       }
       const ports = parseForwardPorts(url.searchParams);
       if (typeof ports === 'string') throw badRequest(ports);
@@ -359,6 +362,12 @@ export class KubeApiServer {
       const text = JSON.stringify(status);
       socket.end(`HTTP/1.1 ${status.code} ${STATUS_CODES[status.code] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
     }
+  }
+
+  private authorize(user: UserInfo, attributes: RequestAttributes): boolean {
+    const allowed = this.authorizer.allows(user, attributes);
+    this.accessLog.record(user, attributes, allowed);
+    return allowed;
   }
 
   private authenticate(req: IncomingMessage): UserInfo {
