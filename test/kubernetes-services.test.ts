@@ -83,7 +83,7 @@ beforeAll(async () => {
   await Promise.all([ok(a, 'init', '-n', 'west', '--timeout', '60'), ok(b, 'init', '-n', 'east', '--timeout', '60')]);
   const token = join(temp.path, 'west-token.yaml');
   await ok(a, 'token', 'create', token, '-n', 'west');
-  await runKubeTool('kubectl', ['apply', '--validate=false', '-f', token, '-n', 'east'], { KUBECONFIG: b.kubeconfig });
+  await runKubeTool('kubectl', ['apply', '-f', token, '-n', 'east'], { KUBECONFIG: b.kubeconfig });
   await ok(b, 'link', 'status', '-n', 'east', '--wait', '10');
   await apis(a).apps.createNamespacedDeployment({ namespace: 'west', body: backend(2) });
   await apis(b).core.createNamespacedPod({ namespace: 'east', body: { metadata: { name: 'client' }, spec: { containers: [{ name: 'client', image: 'kskup-test/client:1' }] } } as V1Pod });

@@ -21,7 +21,9 @@ import { createCertificateAuthority, issueCertificate } from '../../site-control
 import { AccessLog } from './access-log.js';
 import { forbiddenMessage, RbacAuthorizer, TokenRegistry, type Authorizer, type RequestAttributes, type UserInfo } from './authorizer.js';
 import { coreVersions, groupDocument, groupList, resourceList } from './discovery.js';
+import { checkFields, fieldValidationOf } from './field-validation.js';
 import { GarbageCollector } from './garbage-collector.js';
+import { openApiGroupVersion, openApiRoot } from './openapi.js';
 import { Registry, type DeleteOptions, type ListOptions } from './registry.js';
 import { findByKind, findResourceType, storageKind, type ResourceType } from './resources.js';
 import { parseForwardPorts, PortForwarder } from './port-forward.js';
@@ -270,6 +272,11 @@ export class KubeApiServer {
     }
     if (path === '/version') return this.sendJson(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0-kskup-double', platform: 'linux/amd64' });
     const user = this.authenticate(req);
+    if (path === '/openapi/v3' || path.startsWith('/openapi/v3/')) {
+      const document = path === '/openapi/v3' ? openApiRoot() : openApiGroupVersion(path.slice('/openapi/v3/'.length));
+      if (document === undefined) throw pathNotFound();
+      return this.sendJson(res, 200, document);
+    }
     const discovery = this.discovery(path);
     if (discovery !== undefined) {
       if (method !== 'GET') throw methodNotAllowed(`the server does not allow this method on the requested resource`);
@@ -302,19 +309,23 @@ export class KubeApiServer {
         return this.watch(route, query, { labelSelector, fieldSelector }, res);
       case 'create': {
         const body = await this.readBody(req, rt);
-        return this.sendJson(res, 201, this.registry.create(rt, namespace, body, dryRun));
+        const warnings = checkFields(rt, body, fieldValidationOf(query));
+        return this.sendJson(res, 201, this.registry.create(rt, namespace, body, dryRun), warnings);
       }
       case 'update': {
         const body = await this.readBody(req, rt);
         if (subresource === 'scale') return this.sendJson(res, 200, this.registry.updateScale(rt, namespace, name!, body, undefined, dryRun));
+        const warnings = checkFields(rt, body, fieldValidationOf(query));
         const { object, created } = this.registry.update(rt, namespace, name!, body, subresource === 'status' ? 'status' : undefined, dryRun);
-        return this.sendJson(res, created ? 201 : 200, object);
+        return this.sendJson(res, created ? 201 : 200, object, warnings);
       }
       case 'patch': {
         const contentType = req.headers['content-type'] ?? '';
         const body = await this.readBody(req, rt, true);
         if (subresource === 'scale') return this.sendJson(res, 200, this.registry.updateScale(rt, namespace, name!, body, contentType, dryRun));
-        return this.sendJson(res, 200, this.registry.patch(rt, namespace, name!, contentType, body, subresource === 'status' ? 'status' : undefined, dryRun));
+        // A merge or strategic merge patch has the object's shape; a JSON patch's paths are not checked.
+        const warnings = contentType.startsWith('application/json-patch+json') ? [] : checkFields(rt, body, fieldValidationOf(query));
+        return this.sendJson(res, 200, this.registry.patch(rt, namespace, name!, contentType, body, subresource === 'status' ? 'status' : undefined, dryRun), warnings);
       }
       case 'delete': {
         const options = this.deleteOptions(query, await this.readOptionalBody(req));
@@ -591,9 +602,12 @@ export class KubeApiServer {
     }
   }
 
-  private sendJson(res: ServerResponse, code: number, body: unknown): void {
+  /** `warnings`: sent as `Warning: 299 - "..."` headers, as kube-apiserver sends field validation warnings. */
+  private sendJson(res: ServerResponse, code: number, body: unknown, warnings: readonly string[] = []): void {
     const text = JSON.stringify(body);
-    res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+    const headers: Record<string, string | number | string[]> = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) };
+    if (warnings.length > 0) headers.Warning = warnings.map((warning) => `299 - ${JSON.stringify(warning)}`);
+    res.writeHead(code, headers);
     res.end(text);
   }
 }
