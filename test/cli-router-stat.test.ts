@@ -397,6 +397,8 @@ describe('kskup router stat failures', () => {
     { args: ['--config', 'r.json', '--host', 'a'], says: "option '--config <file>' cannot be used with option '--host <host>'" },
     { args: ['--ssl-cert', 'me.crt'], says: 'kskup: option --ssl-cert needs --ssl-key' },
     { args: ['--host'], says: "option '--host <host>' argument missing" },
+    { args: ['--platform', 'kubernetes'], says: 'kskup: options --platform, --kubeconfig and --context choose the site of --site (or of -n before "router stat"); give one' },
+    { args: ['--site', 'west', '--platform', 'cloud'], says: 'kskup: option --platform must be kubernetes or local, not "cloud"' },
   ])('usage error $args exits 2 naming the flag', async ({ args, says }) => {
     expectOneLineError(await kskup('router', 'stat', ...args), 2, says);
   });

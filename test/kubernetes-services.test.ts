@@ -22,6 +22,7 @@ import {
   waitUntil,
   type Cluster,
 } from './helpers/kube-clusters.js';
+import { controllerAccess, USED_ONLY_BY_SERVICES } from './helpers/rbac-usage.js';
 import { runKubeTool } from './helpers/kube-tools.js';
 import { useTestFolder } from './helpers/temp-dir.js';
 
@@ -65,7 +66,7 @@ beforeAll(async () => {
   await Promise.all([ok(a, 'init', '-n', 'west', '--timeout', '60'), ok(b, 'init', '-n', 'east', '--timeout', '60')]);
   const token = join(temp.path, 'west-token.yaml');
   await ok(a, 'token', 'create', token, '-n', 'west');
-  await runKubeTool('kubectl', ['apply', '--validate=false', '-f', token, '-n', 'east'], { KUBECONFIG: b.kubeconfig });
+  await runKubeTool('kubectl', ['apply', '-f', token, '-n', 'east'], { KUBECONFIG: b.kubeconfig });
   await ok(b, 'link', 'status', '-n', 'east', '--wait', '10');
   await apis(a).apps.createNamespacedDeployment({ namespace: 'west', body: backend(2) });
   await apis(b).core.createNamespacedPod({ namespace: 'east', body: { metadata: { name: 'client' }, spec: { containers: [{ name: 'client', image: 'kskup-test/client:1' }] } } as V1Pod });
@@ -225,4 +226,11 @@ describe('services on kubernetes', () => {
     expect(a.runner.errors).toEqual([]);
     expect(b.runner.errors).toEqual([]);
   }, 60_000);
+
+  it("the controller used the grants the sites test does not, and was refused nothing", () => {
+    const { used, denied } = controllerAccess([a, b]);
+    console.log(`controller access used: ${used.join(', ')}`);
+    expect(denied).toEqual([]);
+    expect(Object.keys(USED_ONLY_BY_SERVICES).filter((key) => !used.includes(key))).toEqual([]);
+  });
 });

@@ -339,7 +339,8 @@ describe('usage errors exit 2 with one line', () => {
     [['status', '--context', 'prod'], /--context applies to the kubernetes platform only/],
     [['nonsense'], /unknown command 'nonsense'/],
     [['-n', 'Bad_Name', 'status'], /'-n, --namespace <name>' argument 'Bad_Name' is invalid\. not a valid name/],
-    [['--kubeconfig', 'kc', 'router', 'stat'], /option --kubeconfig applies to site commands, not to "stat"/],
+    // router stat takes --kubeconfig for the site of its --site (or of -n before it), so without one it says so.
+    [['--kubeconfig', 'kc', 'router', 'stat'], /options --platform, --kubeconfig and --context choose the site of --site \(or of -n before "router stat"\); give one/],
     [['-o', 'yaml', 'router', 'stat'], /option --output: "yaml" is not one of text, json for "stat"/],
   ];
   it.each(cases)('kskup %j', async (argv, message) => {

@@ -3,12 +3,16 @@
 import { type Command, Option } from 'commander';
 import { parsePort, parseSeconds } from '../arguments.js';
 import type { CommandContext } from '../command-context.js';
-import type { ManagementTarget } from '../../router/management/management-client.js';
+import { UsageError } from '../errors.js';
 import { DEFAULT_HOST, DEFAULT_PORT, type RouterAddressOptions } from '../router-target.js';
+import { openSiteRouter, type SiteRouter } from './site-router.js';
 import type { OutputFormat, SectionName } from './sections.js';
 
 interface StatOptions extends RouterAddressOptions {
   readonly site?: string;
+  readonly platform?: string;
+  readonly kubeconfig?: string;
+  readonly context?: string;
   readonly general?: true;
   readonly connections?: true;
   readonly nodes?: true;
@@ -36,7 +40,8 @@ Examples:
   kskup router stat                            router attributes of the router at 127.0.0.1:5672
   kskup router stat -n --config router.json    the network as seen by the router router.json sets up
   kskup router stat -c --port 5673 -o json     its connections, as JSON
-  kskup router stat -n --site west             the network as the router of local site "west" sees it
+  kskup router stat -n --site west             the network as the router of site "west" sees it (a local site, or a namespace)
+  kskup -n west router stat --flows            the same site's open flows; on a cluster, through port-forward to its router pod
   kskup router stat --flows --host site-a --port 5671 --ssl-ca ca.crt --ssl-cert me.crt --ssl-key me.key`;
 
 export function addRouterStatCommand(router: Command, context: CommandContext): void {
@@ -54,10 +59,14 @@ export function addRouterStatCommand(router: Command, context: CommandContext): 
     .addOption(new Option('--port <port>', `router AMQP port (default ${DEFAULT_PORT})`).argParser(parsePort))
     .addOption(new Option('--config <file>', "reach the router through the first normal listener in its config file").conflicts(['host', 'port']))
     .addOption(
-      new Option('--site <name>', "the router of a local site (its folder in $KSKUP_HOME), with the site's local credentials").conflicts([
-        'host', 'port', 'config', 'sslCa', 'sslCert', 'sslKey',
-      ]),
+      new Option(
+        '--site <name>',
+        "the router of a site, with the site's local credentials: a local site (its folder in $KSKUP_HOME), or a Kubernetes namespace, reached by port-forward to its router pod",
+      ).conflicts(['host', 'port', 'config', 'sslCa', 'sslCert', 'sslKey']),
     )
+    .addOption(new Option('--platform <platform>', 'the platform of --site: kubernetes or local (or KSKUP_PLATFORM; default: kubernetes if a kubeconfig is found, else local)'))
+    .addOption(new Option('--kubeconfig <file>', 'kubeconfig file (--site on the kubernetes platform)'))
+    .addOption(new Option('--context <name>', 'kubeconfig context (--site on the kubernetes platform)'))
     .addOption(new Option('--ssl-ca <file>', 'CA certificates (PEM) to verify the router with; connects with TLS'))
     .addOption(new Option('--ssl-cert <file>', 'client certificate (PEM); authenticates with SASL EXTERNAL'))
     .addOption(new Option('--ssl-key <file>', 'private key (PEM) of --ssl-cert'))
@@ -73,19 +82,22 @@ export function addRouterStatCommand(router: Command, context: CommandContext): 
         import('../../router/management/management-client.js'),
         import('./sections.js'),
       ]);
-      const target = options.site === undefined ? await resolveRouterTarget(options) : await localSiteTarget(options.site, context);
-      const client = await ManagementClient.connect(target, { timeoutMs: options.timeout * 1000 });
+      if (options.site === undefined && (options.platform ?? options.kubeconfig ?? options.context) !== undefined) {
+        throw new UsageError('options --platform, --kubeconfig and --context choose the site of --site (or of -n before "router stat"); give one');
+      }
+      const router: SiteRouter = options.site === undefined ? { target: await resolveRouterTarget(options), close: async () => undefined } : await openSiteRouter(options.site, options, context);
       try {
-        const data = await fetchSection(client, section);
-        context.io.stdout.write(renderSection(section, data, options.output));
+        const client = await ManagementClient.connect(router.target, { timeoutMs: options.timeout * 1000 }).catch((error: unknown) => {
+          throw router.explain?.(error) ?? error;
+        });
+        try {
+          const data = await fetchSection(client, section);
+          context.io.stdout.write(renderSection(section, data, options.output));
+        } finally {
+          await client.close();
+        }
       } finally {
-        await client.close();
+        await router.close();
       }
     });
-}
-
-async function localSiteTarget(namespace: string, context: CommandContext): Promise<ManagementTarget> {
-  const [{ SiteFolder }, { localRouterTarget }] = await Promise.all([import('../../site-controller/local/site-folder.js'), import('../site/site-status.js')]);
-  const folder = SiteFolder.of(context.io.env ?? process.env, namespace);
-  return localRouterTarget(folder, await folder.read());
 }

@@ -62,7 +62,9 @@ export function acceptSiteOptionsFirst(program: Command): void {
     if (given.length === 0) return;
     const isSiteCommand = action.options.some((option) => option.attributeName() === 'namespace');
     for (const key of given) {
-      const target = isSiteCommand || key === 'output' || key === 'debug' ? key : key === 'namespace' ? 'site' : undefined;
+      // `router stat` takes --platform, --kubeconfig and --context for its --site too.
+      const hasOwn = action.options.some((option) => option.attributeName() === key);
+      const target = isSiteCommand || key === 'output' || key === 'debug' ? key : key === 'namespace' ? 'site' : hasOwn ? key : undefined;
       if (target === undefined) {
         throw new UsageError(`option --${key} applies to site commands, not to "${action.name()}"`);
       }

@@ -150,17 +150,20 @@ export function controllerServiceAccount(context: Context): V1ServiceAccount {
 /**
  * Exactly the verbs the controller uses, and no more (listed in docs/kubernetes.md):
  * it reads its settings, writes its state, secrets and router config, watches
- * token Secrets, keeps the per-service Services, reads pods and EndpointSlices
- * for targets, reads the ingress Service's address, and records Events.
+ * token Secrets, keeps the per-service Services, watches Deployments and Pods
+ * for targets (informers: list and watch, never get), reads the ingress
+ * Service's address, and records Events (created, never patched). The
+ * end-to-end tests check this against what the controller's ServiceAccount
+ * actually used (test/helpers/rbac-usage.ts): a new API call needs its verb
+ * here, and a verb nothing uses any more fails those tests until removed.
  */
 export const CONTROLLER_RULES: readonly V1PolicyRule[] = [
   { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] },
-  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
-  { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
-  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
-  { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
-  { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets'], verbs: ['get', 'list', 'watch'] },
-  { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] },
+  { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
+  { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
+  { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+  { apiGroups: ['apps'], resources: ['deployments', 'statefulsets'], verbs: ['list', 'watch'] },
 ];
 
 export function controllerRole(context: Context): V1Role {

@@ -9,21 +9,26 @@
 // watch.ts (streams), garbage-collector.ts, store.ts.
 
 import { createServer, type Server } from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { createCertificateAuthority, issueCertificate } from '../../site-controller/pki/index.js';
+import { AccessLog } from './access-log.js';
 import { forbiddenMessage, RbacAuthorizer, TokenRegistry, type Authorizer, type RequestAttributes, type UserInfo } from './authorizer.js';
 import { coreVersions, groupDocument, groupList, resourceList } from './discovery.js';
+import { checkFields, fieldValidationOf } from './field-validation.js';
 import { GarbageCollector } from './garbage-collector.js';
+import { openApiGroupVersion, openApiRoot } from './openapi.js';
 import { Registry, type DeleteOptions, type ListOptions } from './registry.js';
 import { findByKind, findResourceType, storageKind, type ResourceType } from './resources.js';
+import { parseForwardPorts, PortForwarder } from './port-forward.js';
 import { parseFieldSelector, parseLabelSelector, pinnedName } from './selectors.js';
-import { ApiError, badRequest, expired, forbidden, methodNotAllowed, pathNotFound, unauthorized, unsupportedMediaType } from './status.js';
+import { ApiError, badRequest, expired, forbidden, methodNotAllowed, notFound, pathNotFound, unauthorized, unsupportedMediaType } from './status.js';
 import { Store, type KubeObject } from './store.js';
 import { WatchStream } from './watch.js';
 
@@ -69,11 +74,14 @@ export class KubeApiServer {
   private readonly tokens = new TokenRegistry();
   private readonly authorizer: Authorizer;
   private readonly watches = new Set<WatchStream>();
+  private readonly portForwarder = new PortForwarder();
   private readonly clusterName: string;
   /** Token of the cluster admin (group system:masters). */
   readonly adminToken: string;
   /** Requests served, by "VERB path": lets a test check what a client did (e.g. that it relisted). */
   readonly requestLog: string[] = [];
+  /** What each user was allowed and refused, by (verb, apiGroup, resource): for RBAC minimality checks. */
+  readonly accessLog = new AccessLog();
 
   private constructor(
     private readonly server: Server,
@@ -106,6 +114,11 @@ export class KubeApiServer {
       if (self === undefined) return void res.destroy();
       self.handle(req, res);
     });
+    // WebSocket upgrades: pods/portforward (port-forward.ts).
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (self === undefined) return void socket.destroy();
+      self.upgrade(req, socket, head);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, options.host ?? '127.0.0.1', () => resolve());
@@ -126,6 +139,7 @@ export class KubeApiServer {
   async stop(): Promise<void> {
     this.gc.stop();
     this.endWatches();
+    this.portForwarder.closeAll();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await rm(this.dir, { recursive: true, force: true });
@@ -258,6 +272,11 @@ export class KubeApiServer {
     }
     if (path === '/version') return this.sendJson(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0-kskup-double', platform: 'linux/amd64' });
     const user = this.authenticate(req);
+    if (path === '/openapi/v3' || path.startsWith('/openapi/v3/')) {
+      const document = path === '/openapi/v3' ? openApiRoot() : openApiGroupVersion(path.slice('/openapi/v3/'.length));
+      if (document === undefined) throw pathNotFound();
+      return this.sendJson(res, 200, document);
+    }
     const discovery = this.discovery(path);
     if (discovery !== undefined) {
       if (method !== 'GET') throw methodNotAllowed(`the server does not allow this method on the requested resource`);
@@ -277,7 +296,7 @@ export class KubeApiServer {
       namespace: route.namespace ?? '',
       name: route.name ?? ((verb === 'list' || verb === 'watch') ? (pinnedName(fieldSelector) ?? '') : ''),
     };
-    if (!this.authorizer.allows(user, attributes)) throw forbidden(forbiddenMessage(user, attributes), route.rt, attributes.name);
+    if (!this.authorize(user, attributes)) throw forbidden(forbiddenMessage(user, attributes), route.rt, attributes.name);
     const dryRun = this.dryRun(query);
     const { rt, name, subresource } = route;
     const namespace = route.namespace ?? '';
@@ -290,19 +309,23 @@ export class KubeApiServer {
         return this.watch(route, query, { labelSelector, fieldSelector }, res);
       case 'create': {
         const body = await this.readBody(req, rt);
-        return this.sendJson(res, 201, this.registry.create(rt, namespace, body, dryRun));
+        const warnings = checkFields(rt, body, fieldValidationOf(query));
+        return this.sendJson(res, 201, this.registry.create(rt, namespace, body, dryRun), warnings);
       }
       case 'update': {
         const body = await this.readBody(req, rt);
         if (subresource === 'scale') return this.sendJson(res, 200, this.registry.updateScale(rt, namespace, name!, body, undefined, dryRun));
+        const warnings = checkFields(rt, body, fieldValidationOf(query));
         const { object, created } = this.registry.update(rt, namespace, name!, body, subresource === 'status' ? 'status' : undefined, dryRun);
-        return this.sendJson(res, created ? 201 : 200, object);
+        return this.sendJson(res, created ? 201 : 200, object, warnings);
       }
       case 'patch': {
         const contentType = req.headers['content-type'] ?? '';
         const body = await this.readBody(req, rt, true);
         if (subresource === 'scale') return this.sendJson(res, 200, this.registry.updateScale(rt, namespace, name!, body, contentType, dryRun));
-        return this.sendJson(res, 200, this.registry.patch(rt, namespace, name!, contentType, body, subresource === 'status' ? 'status' : undefined, dryRun));
+        // A merge or strategic merge patch has the object's shape; a JSON patch's paths are not checked.
+        const warnings = contentType.startsWith('application/json-patch+json') ? [] : checkFields(rt, body, fieldValidationOf(query));
+        return this.sendJson(res, 200, this.registry.patch(rt, namespace, name!, contentType, body, subresource === 'status' ? 'status' : undefined, dryRun), warnings);
       }
       case 'delete': {
         const options = this.deleteOptions(query, await this.readOptionalBody(req));
@@ -315,6 +338,47 @@ export class KubeApiServer {
       }
     }
     throw methodNotAllowed(`the server does not allow this method on the requested resource`);
+  }
+
+  /**
+   * `GET /api/v1/namespaces/NS/pods/NAME/portforward?ports=P` with `Upgrade:
+   * websocket`. Authorized as kube-apiserver 1.35 does with
+   * AuthorizePodWebsocketUpgradeCreatePermission (on by default): `get` for the
+   * GET, and `create` on pods/portforward as well, which SPDY's POST always needed.
+   * Refusals are HTTP answers with a Status body, as for any request.
+   */
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => undefined);
+    try {
+      const url = new URL(req.url ?? '/', this.url);
+      this.requestLog.push(`UPGRADE ${url.pathname}${url.search}`);
+      const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/portforward\/?$/.exec(url.pathname);
+      if (m === null || req.method !== 'GET') throw pathNotFound();
+      const [namespace, name] = [decodeURIComponent(m[1]!), decodeURIComponent(m[2]!)];
+      const user = this.authenticate(req);
+      const pods = findResourceType('', 'v1', 'pods')!;
+      for (const verb of ['get', 'create']) {
+        const attributes: RequestAttributes = { verb, apiGroup: '', resource: 'pods', subresource: 'portforward', namespace, name };
+        if (!this.authorize(user, attributes)) throw forbidden(forbiddenMessage(user, attributes), pods, name);
+      }
+      const ports = parseForwardPorts(url.searchParams);
+      if (typeof ports === 'string') throw badRequest(ports);
+      const pod = this.store.get(storageKind(pods), namespace, name);
+      if (pod === undefined) throw notFound(pods, name);
+      const status = (pod.status ?? {}) as { phase?: string; podIP?: string };
+      if (status.phase !== 'Running' || !status.podIP) throw badRequest(`pod ${name} is not running (phase ${status.phase ?? 'Pending'}), so its ports cannot be forwarded`);
+      this.portForwarder.upgrade(req, socket, head, { pod: `${namespace}/${name}`, podIp: status.podIP, ports });
+    } catch (err) {
+      const status = err instanceof ApiError ? err.status : { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `internal error in the API server double: ${String(err)}`, code: 500 };
+      const text = JSON.stringify(status);
+      socket.end(`HTTP/1.1 ${status.code} ${STATUS_CODES[status.code] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+    }
+  }
+
+  private authorize(user: UserInfo, attributes: RequestAttributes): boolean {
+    const allowed = this.authorizer.allows(user, attributes);
+    this.accessLog.record(user, attributes, allowed);
+    return allowed;
   }
 
   private authenticate(req: IncomingMessage): UserInfo {
@@ -538,9 +602,12 @@ export class KubeApiServer {
     }
   }
 
-  private sendJson(res: ServerResponse, code: number, body: unknown): void {
+  /** `warnings`: sent as `Warning: 299 - "..."` headers, as kube-apiserver sends field validation warnings. */
+  private sendJson(res: ServerResponse, code: number, body: unknown, warnings: readonly string[] = []): void {
     const text = JSON.stringify(body);
-    res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+    const headers: Record<string, string | number | string[]> = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) };
+    if (warnings.length > 0) headers.Warning = warnings.map((warning) => `299 - ${JSON.stringify(warning)}`);
+    res.writeHead(code, headers);
     res.end(text);
   }
 }

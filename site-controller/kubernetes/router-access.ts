@@ -1,0 +1,56 @@
+// Reaching a cluster site's router from outside the cluster, for `kskup router
+// stat`: port-forward through the API to the router pod's local AMQP listener
+// (5671), and authenticate as its controller does, with the client
+// certificate in Secret kskup-local-client (that listener takes no other).
+// Needs, in the site's namespace: list pods, get secrets, and get and create
+// on pods/portforward (docs/kubernetes.md).
+import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import type { AmqpClientTarget } from '../../router/amqp/client-options.js';
+import { SiteError } from '../site/errors.js';
+import type { KubernetesAccess } from './kube-access.js';
+import { describeApiError } from './kube-errors.js';
+import { NAME_LABEL, NAMES, PORTS } from './manifests.js';
+import { forwardPodPort, type ForwardedPort } from './pod-port-forward.js';
+
+export interface RouterAccess {
+  /** Where a management client connects: the forwarded port, TLS with the local client certificate. */
+  readonly target: AmqpClientTarget;
+  /** The router pod reached. */
+  readonly pod: string;
+  readonly forward: ForwardedPort;
+}
+
+/** Opens a port-forward to the site's ready router pod; close `forward` when done. */
+export async function openRouterAccess(access: KubernetesAccess): Promise<RouterAccess> {
+  const core = access.kubeConfig.makeApiClient(CoreV1Api);
+  const namespace = access.namespace;
+  const where = `namespace "${namespace}" of ${access.server}`;
+  let pods: V1Pod[];
+  try {
+    pods = (await core.listNamespacedPod({ namespace, labelSelector: `${NAME_LABEL}=${NAMES.router}` })).items;
+  } catch (error) {
+    throw new SiteError(`cannot list the router pods in ${where}: ${describeApiError(error)}`, { cause: error });
+  }
+  // One router per site for now; with more, the first ready one by name, so that repeated calls ask the same router.
+  const pod = pods
+    .filter((candidate) => !candidate.metadata?.deletionTimestamp && candidate.status?.phase === 'Running' && candidate.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+    .map((candidate) => candidate.metadata?.name ?? '')
+    .sort()[0];
+  if (!pod) throw new SiteError(`no ready router pod (Deployment ${NAMES.router}) in ${where}${pods.length === 0 ? ': is there a site? (kskup status)' : ''}`);
+  let data: Record<string, string>;
+  try {
+    data = (await core.readNamespacedSecret({ name: NAMES.localClient, namespace })).data ?? {};
+  } catch (error) {
+    throw new SiteError(`cannot read Secret ${NAMES.localClient} (the router's local client certificate) in ${where}: ${describeApiError(error)}`, { cause: error });
+  }
+  const file = (key: string) => Buffer.from(data[key] ?? '', 'base64');
+  const missing = ['tls.crt', 'tls.key', 'ca.crt'].filter((key) => file(key).length === 0);
+  if (missing.length > 0) throw new SiteError(`Secret ${NAMES.localClient} in ${where} has no ${missing.join(', ')} (the controller writes it at its first start)`);
+  const forward = await forwardPodPort(access.kubeConfig, namespace, pod, PORTS.amqp);
+  return {
+    pod,
+    forward,
+    // The router's local server certificate names its Service (site-identity.ts), not 127.0.0.1.
+    target: { host: forward.host, port: forward.port, tls: { ca: file('ca.crt'), cert: file('tls.crt'), key: file('tls.key'), serverName: `${NAMES.routerLocal}.${namespace}.svc` } },
+  };
+}
