@@ -233,4 +233,31 @@ describe('router replicas on kubernetes', () => {
       expect(answer.received).toBe(answer.sent);
     }
   }, 150_000);
+
+  it('kskup init --routers 3 on the site scales it in place: a third replica with its own key and id, linked to both others', async () => {
+    const out = JSON.parse(await ok(a, 'init', '-n', 'west', '--routers', '3', '--timeout', '90', '-o', 'json')) as { created: boolean; updated: string[]; site: { id: string } };
+    expect(out.created).toBe(false);
+    expect(out.updated).toEqual([`StatefulSet ${NAMES.router}`]);
+    expect((await apis(a).core.readNamespacedConfigMap({ name: NAMES.site, namespace: 'west' })).data?.routers).toBe('3');
+    await a.runner.waitForStatefulSet('west', NAMES.router, { ready: 3, timeoutMs: 60_000 });
+    expect(Object.keys((await routerConfigMap(a)).data ?? {}).sort()).toEqual(['kskup-router-0.json', 'kskup-router-1.json', 'kskup-router-2.json', 'skrouterd.json']);
+    const status = await waitUntil(a, 'three replicas answering, the third linked to both others', async () => {
+      const value = JSON.parse(await ok(a, 'status', '-n', 'west', '-o', 'json')) as StatusJson;
+      const replicas = value.router.replicas ?? [];
+      return replicas.length === 3 && replicas.every((r) => r.answered) && replicas[2]?.replicaLinks.up === 2 ? value : undefined;
+    }, 30_000);
+    expect(status.router.replicas?.map((r) => r.id)).toEqual([out.site.id, `${out.site.id}-1`, `${out.site.id}-2`]);
+    const third = routerPods(a).get('kskup-router-2')!;
+    expect(await interRouterPeers(a, third)).toEqual(expect.arrayContaining([out.site.id, `${out.site.id}-1`]));
+    // The new replica serves too: it has the listener of east's service and reaches it.
+    expect(await flowsOpened(third, 'backend:7')).toBe(0);
+    await a.runner.settled();
+    let served = 0;
+    for (let i = 0; i < 9 && served === 0; i++) {
+      const answer = await echo(a, 'backend', 4096);
+      expect(answer.received, `connection ${i}`).toBe(answer.sent);
+      served = await flowsOpened(third, 'backend:7');
+    }
+    expect(served).toBeGreaterThan(0);
+  }, 150_000);
 });
