@@ -61,6 +61,8 @@ const cases: [string, Record<string, unknown>, (namespace: string) => Kubernetes
     }),
   ],
   ['an interior site with no ingress', { ingress: { type: 'none' } }, (namespace) => defaultSettings(namespace, { ingress: 'none' }, VERSION)],
+  ['an interior site with 3 router replicas', { router: { replicas: 3 } }, (namespace) => defaultSettings(namespace, { routers: 3 }, VERSION)],
+  ['an edge site with 2 router replicas', { site: { mode: 'edge' }, router: { replicas: 2 } }, (namespace) => defaultSettings(namespace, { mode: 'edge', routers: 2 }, VERSION)],
 ];
 
 describe('Helm chart', () => {
@@ -82,6 +84,6 @@ describe('Helm chart', () => {
   it('refuses values that cannot make a site, naming the value', async () => {
     await expect(render({ ingress: { type: 'ingress-nginx' } }, 'team-a')).rejects.toThrow(/ingress.type must be loadbalancer, nodeport or none, not "ingress-nginx"/);
     await expect(render({ site: { mode: 'hub' } }, 'team-a')).rejects.toThrow(/site.mode must be interior or edge, not "hub"/);
-    await expect(render({ router: { replicas: 2 } }, 'team-a')).rejects.toThrow(/router.replicas: more than one router replica per site is not available in this version yet/);
+    await expect(render({ router: { replicas: 0 } }, 'team-a')).rejects.toThrow(/router.replicas must be 1 or more, not 0/);
   });
 });

@@ -11,8 +11,10 @@ import {
   controllerDeployment,
   MANAGED_BY_LABEL,
   PART_OF_LABEL,
-  routerDeployment,
+  routerStatefulSet,
+  routerPeersService,
   routerService,
+  ROUTER_PATHS,
   siteConfigMap,
   siteObjects,
   siteOwner,
@@ -54,7 +56,7 @@ describe('Kubernetes site manifests', () => {
   });
 
   it('containers run as non-root with a read-only root filesystem, no privilege escalation and no capabilities', () => {
-    for (const deployment of [routerDeployment({ settings }), controllerDeployment({ settings })]) {
+    for (const deployment of [routerStatefulSet({ settings }), controllerDeployment({ settings })]) {
       const pod = deployment.spec?.template.spec;
       expect(pod?.securityContext?.runAsNonRoot).toBe(true);
       for (const container of pod?.containers ?? []) {
@@ -91,19 +93,35 @@ describe('Kubernetes site manifests', () => {
     expect(service.spec?.type).toBe(type);
     expect(service.spec?.ports?.map((port) => port.name)).toEqual(['inter-router', 'edge', 'claims']);
     // Every Service port is a port the router container has.
-    const containerPorts = routerDeployment({ settings }).spec?.template.spec?.containers[0]?.ports?.map((port) => port.name);
+    const containerPorts = routerStatefulSet({ settings }).spec?.template.spec?.containers[0]?.ports?.map((port) => port.name);
     for (const port of service.spec?.ports ?? []) expect(containerPorts).toContain(port.targetPort);
   });
 
   it('an edge site opens no inter-router, edge or claims port, and has no ingress Service', () => {
     const edge = { ...settings, mode: 'edge' as const };
-    expect(siteObjects(edge).filter((object) => object.kind === 'Service').map((object) => object.metadata?.name)).toEqual(['kskup-controller', 'kskup-router-local']);
-    expect(routerDeployment({ settings: edge }).spec?.template.spec?.containers[0]?.ports?.map((port) => port.name)).toEqual(['amqp', 'http']);
+    expect(siteObjects(edge).filter((object) => object.kind === 'Service').map((object) => object.metadata?.name)).toEqual(['kskup-controller', 'kskup-router-local', 'kskup-router-peers']);
+    expect(routerPeersService({ settings: edge }).spec?.ports?.map((port) => port.name)).toEqual(['amqp']);
+    expect(routerStatefulSet({ settings: edge }).spec?.template.spec?.containers[0]?.ports?.map((port) => port.name)).toEqual(['amqp', 'http']);
+  });
+
+  it('routers are a StatefulSet behind a headless Service: a stable name per replica, each reading its own config key', () => {
+    const set = routerStatefulSet({ settings: { ...settings, routers: 3 } });
+    expect(set.kind).toBe('StatefulSet');
+    expect(set.spec).toMatchObject({ replicas: 3, serviceName: 'kskup-router-peers', podManagementPolicy: 'Parallel' });
+    const container = set.spec?.template.spec?.containers[0];
+    // $(POD_NAME) is expanded by the kubelet from the downward API variable.
+    expect(container?.args).toEqual(['-c', '/etc/kskup/router/$(POD_NAME).json']);
+    expect(ROUTER_PATHS.configFile).toBe('/etc/kskup/router/$(POD_NAME).json');
+    expect(container?.env).toEqual([{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }]);
+    const peers = routerPeersService({ settings });
+    expect(peers.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true, selector: set.spec?.selector.matchLabels });
+    expect(peers.spec?.ports?.map((port) => [port.name, port.port])).toEqual([['amqp', 5671], ['inter-router', 55671]]);
+    for (const port of peers.spec?.ports ?? []) expect(container?.ports?.map((p) => p.name)).toContain(port.targetPort);
   });
 
   it("the commands the manifests and the Containerfile run are package.json's bin entries", () => {
     const pkg = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
-    const commands = [routerDeployment({ settings }), controllerDeployment({ settings })].flatMap(
+    const commands = [routerStatefulSet({ settings }), controllerDeployment({ settings })].flatMap(
       (deployment) => deployment.spec?.template.spec?.containers.map((container) => container.command?.[0]) ?? [],
     );
     expect(commands).toEqual(['kskup-router', 'kskup']);

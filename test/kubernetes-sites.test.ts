@@ -39,6 +39,7 @@ async function siteObjects(where: Cluster): Promise<{ name: string; owner?: stri
     core.listNamespacedServiceAccount(query).then((l) => ['ServiceAccount', l.items] as const),
     core.listNamespacedPod(query).then((l) => ['Pod', l.items] as const),
     apps.listNamespacedDeployment(query).then((l) => ['Deployment', l.items] as const),
+    apps.listNamespacedStatefulSet(query).then((l) => ['StatefulSet', l.items] as const),
     rbac.listNamespacedRole(query).then((l) => ['Role', l.items] as const),
     rbac.listNamespacedRoleBinding(query).then((l) => ['RoleBinding', l.items] as const),
   ]);
@@ -66,16 +67,17 @@ describe('kubernetes sites', () => {
     expect(westSite.site.platform).toBe('kubernetes');
     expect(westSite.site.ingressHost).toBe(await a.runner.loadBalancerIp('west', NAMES.router));
     expect(JSON.parse(east)).toMatchObject({ created: true, site: { name: 'east' } });
-    // Everything of the site is owned by the settings ConfigMap (pods by their Deployment), so garbage collection can remove it.
+    // Everything of the site is owned by the settings ConfigMap (pods by their Deployment or StatefulSet), so garbage collection can remove it.
     const settings = await apis(a).core.readNamespacedConfigMap({ name: NAMES.site, namespace: 'west' });
     const objects = (await siteObjects(a)).filter((object) => !object.name.startsWith('Pod ') && object.name !== `ConfigMap ${NAMES.site}`);
-    expect(objects.map((object) => object.name)).toEqual(expect.arrayContaining([`Secret ${NAMES.siteCa}`, `Secret ${NAMES.routerCerts}`, `ConfigMap ${NAMES.routerConfig}`, `Deployment ${NAMES.router}`, `Role ${NAMES.controller}`]));
+    expect(objects.map((object) => object.name)).toEqual(expect.arrayContaining([`Secret ${NAMES.siteCa}`, `Secret ${NAMES.routerCerts}`, `ConfigMap ${NAMES.routerConfig}`, `StatefulSet ${NAMES.router}`, `Service ${NAMES.routerPeers}`, `Secret ${NAMES.routerPeer}`, `Role ${NAMES.controller}`]));
     for (const object of objects) expect(object.owner, object.name).toBe(settings.metadata?.uid);
     expect(a.runner.errors).toEqual([]);
   }, 120_000);
 
   it('init again changes nothing', async () => {
-    const versions = async () => (await apis(a).apps.listNamespacedDeployment({ namespace: 'west' })).items.map((d) => d.metadata?.resourceVersion);
+    const { apps } = apis(a);
+    const versions = async () => [...(await apps.listNamespacedDeployment({ namespace: 'west' })).items, ...(await apps.listNamespacedStatefulSet({ namespace: 'west' })).items].map((d) => d.metadata?.resourceVersion);
     const before = await versions();
     const again = JSON.parse(await ok(a, 'init', '-n', 'west', '-o', 'json')) as { created: boolean; updated: string[] };
     expect(again).toMatchObject({ created: false, updated: [] });
@@ -122,7 +124,7 @@ describe('kubernetes sites', () => {
     a.runner.api.ensureNamespace('nowhere');
     const none = await kskup(a, '-n', 'nowhere', 'router', 'stat');
     expect(none.code).toBe(1);
-    expect(none.stderr).toMatch(/no ready router pod \(Deployment kskup-router\) in namespace "nowhere"/);
+    expect(none.stderr).toMatch(/no ready router pod \(StatefulSet kskup-router\) in namespace "nowhere"/);
   }, 60_000);
 
   it('status, link status, network status and service status answer -o json and -o yaml alike on a cluster site', async () => {

@@ -41,7 +41,7 @@ export function addInitCommand(program: Command, context: CommandContext): void 
       .addOption(new Option('--router-mode <mode>', 'interior: accepts links; edge: only links out (default interior)').choices(['interior', 'edge']))
       .addOption(new Option('--ingress-host <host>', 'host or address other sites reach this site at (local default 127.0.0.1; kubernetes default: the ingress Service address)'))
       .addOption(new Option('--ingress <type>', 'kubernetes: how other sites reach this one (default loadbalancer)').choices(['loadbalancer', 'nodeport', 'none']))
-      .addOption(new Option('--routers <n>', 'kubernetes: router replicas (default 1)').argParser(parsePositiveInteger))
+      .addOption(new Option('--routers <n>', 'kubernetes: router replicas, each a router of its own, linked to the others (default 1; on an existing site, scales it)').argParser(parsePositiveInteger))
       .addOption(new Option('--image <image>', 'kubernetes: the kskup image (default kskup:VERSION)'))
       .addOption(new Option('--timeout <seconds>', 'kubernetes: how long to wait for the site to be ready').argParser(parseSeconds).default(120))
       .addOption(new Option('--ingress-bind-host <address>', 'address the links and claims listeners listen on (default: 127.0.0.1 for a loopback ingress host, else 0.0.0.0)'))
@@ -119,8 +119,6 @@ async function initKubernetes(target: KubernetesTarget, options: InitCommandOpti
   for (const [flag, given] of [['--ingress-bind-host', options.ingressBindHost], ['--listener-host', options.listenerHost], ['--inter-router-port', options.interRouterPort], ['--edge-port', options.edgePort]] as const) {
     if (given !== undefined) throw new UsageError(`option ${flag} applies to the local platform only; on kubernetes the ingress Service (--ingress) decides`);
   }
-  // Each replica would be a router with the site's id: they must first get ids and links of their own (docs/kubernetes.md).
-  if (options.routers !== undefined && options.routers > 1) throw new UsageError('option --routers: more than one router replica per site is not available in this version yet');
   const progress = await startProgress(context.io, options.output !== 'text');
   let outcome;
   try {

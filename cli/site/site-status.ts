@@ -7,6 +7,7 @@ import { siteProcessState, type ProcessState } from '../../site-controller/local
 import { readNetworkSnapshot } from '../../site-controller/local/network-snapshot.js';
 import type { SiteFolder } from '../../site-controller/local/site-folder.js';
 import type { KubernetesSite } from '../../site-controller/kubernetes/kube-site.js';
+import type { ReplicaReport } from '../../site-controller/kubernetes/replica-status.js';
 import type { ResolvedSite } from './site-options.js';
 import type { NetworkSnapshot } from '../../service-controller/network-snapshot.js';
 import type { SiteDocument } from '../../site-controller/site/model.js';
@@ -40,6 +41,8 @@ export interface SiteStatus {
   readonly routerProblem?: string;
   readonly links: readonly LinkStatus[];
   readonly incoming: readonly IncomingLink[];
+  /** Kubernetes: each router replica as the controller last asked it. */
+  readonly routers?: readonly ReplicaReport[];
   /** What the site's controller last wrote of the network; undefined before it first did. */
   readonly snapshot: NetworkSnapshot | undefined;
 }
@@ -53,7 +56,7 @@ export async function readSiteStatus(target: ResolvedSite): Promise<SiteStatus> 
 /** A cluster site: its document, and the link state and network its controller recorded. */
 async function readKubernetesSiteStatus(site: KubernetesSite): Promise<SiteStatus> {
   const storage = await site.storage();
-  const [document, snapshot, recorded, routerProblem] = await Promise.all([storage.read(), site.readSnapshot<NetworkSnapshot>(), site.readLinkStates(), site.routerProblem()]);
+  const [document, snapshot, recorded, routerProblem, routers] = await Promise.all([storage.read(), site.readSnapshot<NetworkSnapshot>(), site.readLinkStates(), site.routerProblem(), site.readRouterReports()]);
   const links = document.links.map((link): LinkStatus => {
     const state = recorded?.[link.name];
     const connected = state?.connected === true;
@@ -66,7 +69,7 @@ async function readKubernetesSiteStatus(site: KubernetesSite): Promise<SiteStatu
     (snapshot?.sites ?? []).flatMap(({ announcement }) => (announcement.links.some((link) => link.remoteSiteId === document.site.id && link.connected) ? [announcement.site.id] : [])),
   );
   const connections = [...incomingIds].map((id) => ({ dir: 'in', role: 'inter-router', container: id }));
-  return { document, ...(routerProblem && { routerProblem }), links, incoming: incomingLinks(document, connections, heard), snapshot };
+  return { document, ...(routerProblem && { routerProblem }), ...(routers && { routers }), links, incoming: incomingLinks(document, connections, heard), snapshot };
 }
 
 async function readLocalSiteStatus(folder: SiteFolder): Promise<SiteStatus> {

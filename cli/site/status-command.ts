@@ -1,5 +1,6 @@
 // `kskup status`: the site, what runs it (a local process, or a cluster's
 // Deployments), its router, links and services, and which platform and why.
+import type { ReplicaReport } from '../../site-controller/kubernetes/replica-status.js';
 import type { Command } from 'commander';
 import type { CommandContext } from '../command-context.js';
 import { render } from '../output.js';
@@ -33,7 +34,7 @@ export function addStatusCommand(program: Command, context: CommandContext): voi
         ports: site.ports,
       },
       ...runs.data,
-      router: { reachable: status.routerProblem === undefined, ...(status.routerProblem && { problem: status.routerProblem }) },
+      router: { reachable: status.routerProblem === undefined, ...(status.routerProblem && { problem: status.routerProblem }), ...(status.routers && { replicas: status.routers.map(replicaData) }) },
       ...linksData(status.links, status.incoming),
       services: status.document.services.map((service) => ({
         address: service.address,
@@ -50,6 +51,7 @@ export function addStatusCommand(program: Command, context: CommandContext): voi
           `  id:       ${site.id}`,
           runs.line,
           `  router:   ${status.routerProblem ?? runs.routerLine}`,
+          ...(status.routers ?? []).map(replicaLine),
           ...ingress,
         ];
         const connected = status.links.filter((link) => link.connected).length;
@@ -69,7 +71,7 @@ function runsData(target: ResolvedSite, status: SiteStatus): { data: Record<stri
     return {
       data: { kubernetes: { context: access.context, server: access.server, namespace: access.namespace } },
       line: `  cluster:  ${access.server} (context ${access.context}), namespace ${access.namespace}`,
-      routerLine: 'Deployments kskup-router and kskup-controller ready',
+      routerLine: 'StatefulSet kskup-router and Deployment kskup-controller ready',
     };
   }
   const { process } = status;
@@ -80,4 +82,17 @@ function runsData(target: ResolvedSite, status: SiteStatus): { data: Record<stri
     line: `  process:  ${running ? `running, pid ${process?.pid}` : `NOT RUNNING${process?.pid !== undefined ? ` (pid ${process.pid} has exited)` : ''}: kskup init -n ${target.namespace} starts it again; log ${log}`}`,
     routerLine: `answering on 127.0.0.1:${status.document.site.ports.amqp}`,
   };
+}
+
+/** A router replica in `-o json`: its id, and its links and links to the other replicas, as the controller last saw them. */
+function replicaData(report: ReplicaReport) {
+  const count = (states: Readonly<Record<string, { connected: boolean }>>) => ({ up: Object.values(states).filter((state) => state.connected).length, total: Object.keys(states).length });
+  return { pod: report.pod, answered: report.answered, ...(report.reason && { problem: report.reason }), ...(report.id && { id: report.id }), links: count(report.links), replicaLinks: count(report.peers) };
+}
+
+/** `    kskup-router-1 (id ID-1): links 1/1 up, to replicas 1/1 up`, or why it does not answer. */
+function replicaLine(report: ReplicaReport): string {
+  const data = replicaData(report);
+  if (!report.answered) return `    ${report.pod}: ${report.reason ?? 'does not answer'}`;
+  return `    ${report.pod} (id ${report.id}): links ${data.links.up}/${data.links.total} up, to replicas ${data.replicaLinks.up}/${data.replicaLinks.total} up`;
 }

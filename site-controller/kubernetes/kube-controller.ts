@@ -18,7 +18,6 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import type { Server as HttpsServer } from 'node:https';
 import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ConfigMap, type V1Deployment, type V1OwnerReference, type V1Pod, type V1Secret, type V1Service, type V1StatefulSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { ManagementClient } from '../../router/management/management-client.js';
 import { SiteError } from '../site/errors.js';
 import { createLink } from '../site/links.js';
 import type { ServiceTarget, SiteDocument } from '../site/model.js';
@@ -36,6 +35,9 @@ import { KubernetesSiteStorage, linkSecretName, TLS_BUNDLE_LABEL } from './kube-
 import { INGRESS_TYPES, NAMES, PART_OF_LABEL, PORTS, siteLabels, siteOwner, type IngressType } from './manifests.js';
 import { kubernetesRouterState, routerCertsData, secretsInRouterCerts, type RouterSecrets, type SecretText } from './router-materials.js';
 import { ensureSiteState } from './site-identity.js';
+import { askReplica, siteLinks, siteListeners, type ManagementTls, type ReplicaEndpoint, type ReplicaReport } from './replica-status.js';
+import { peerCredentialsToIssue, replicaConfigs, replicaHost, replicaPodName, SITE_CONFIG_KEY } from './router-replicas.js';
+import { CERT_FILES } from './router-materials.js';
 import { WatchedKind } from './watched-kind.js';
 import type { RouterMode } from '../site/model.js';
 
@@ -79,6 +81,8 @@ interface Settings {
   readonly mode: RouterMode;
   readonly ingress: IngressType;
   readonly ingressHost?: string;
+  /** Router replicas (the StatefulSet's replicas): one config key each. */
+  readonly routers: number;
 }
 
 const RETRY_MIN_MS = 500;
@@ -132,6 +136,12 @@ class KubernetesSiteController implements RunningController {
   private lastSnapshot = '';
   private lastLinks = '';
   private linkTimer: NodeJS.Timeout | undefined;
+  /** The site's router config as the site controller last made it (or found it), what each replica's is made from. */
+  private siteConfig = '';
+  private replicas = 1;
+  private routerConfigWrites: Promise<void> = Promise.resolve();
+  /** Each replica as it last answered (ConfigMap kskup-network, routers.json). */
+  private replicaReports: readonly ReplicaReport[] = [];
   private readonly events = new Map<string, number>();
   private markReady: () => void = () => undefined;
   private isReady = false;
@@ -257,6 +267,7 @@ class KubernetesSiteController implements RunningController {
     }
     const settings = readSettings(settingsMap);
     const owner = siteOwner(settingsMap);
+    this.replicas = settings.routers;
     if (settingsMap.metadata?.annotations?.[LEAVING_ANNOTATION]) return this.leave();
     const storage = (this.storage ??= new KubernetesSiteStorage(this.core, this.namespace, owner));
     const ingress = resolveIngress(
@@ -265,12 +276,15 @@ class KubernetesSiteController implements RunningController {
     );
     if (!ingress.ok) this.log.info({ reason: ingress.pending }, 'ingress address pending');
     const document = await ensureSiteState(storage, settings, ingress, this.log);
+    if (document.site.mode === 'interior') await this.ensurePeerCredentials(storage, document.site.name);
     const routerSecrets = this.routerSecrets(document);
     await this.applyRouterCerts(routerSecrets, owner);
     if (document.site.mode === 'interior') await this.ensureClaimsServer(storage);
     await this.redeemTokenSecrets(storage);
     this.document = document;
     this.ensureSiteController(storage, document, owner);
+    // Another replica count, or replica configs an older kskup did not write: the site config has not changed, so the site controller would not write them.
+    await this.writeRouterConfigs(owner);
     this.siteController?.stateChanged('kubernetes state');
     if (!this.isReady) {
       this.isReady = true;
@@ -289,6 +303,7 @@ class KubernetesSiteController implements RunningController {
     return {
       siteServer: this.secretText(NAMES.siteServer),
       localServer: this.secretText(NAMES.localServer),
+      routerPeer: this.secretText(NAMES.routerPeer),
       links: new Map(document.links.map((link) => [link.name, this.secretText(linkSecretName(link.name))])),
       tlsBundles: new Map(
         this.secrets
@@ -318,6 +333,17 @@ class KubernetesSiteController implements RunningController {
       stringData: data,
     });
     this.routerCerts = data;
+  }
+
+  /** The replicas' client certificate for links between them (router-replicas.ts): made once, kept, renewed near its end. */
+  private async ensurePeerCredentials(storage: KubernetesSiteStorage, siteName: string): Promise<void> {
+    // The watched Secret when it is there: a pass reads nothing from the API when nothing is to be done.
+    const cached = this.secretText(NAMES.siteCa);
+    const ca = cached?.['tls.crt'] && cached['tls.key'] ? { certPem: cached['tls.crt'], keyPem: cached['tls.key'] } : await storage.certificateAuthority();
+    const issued = await peerCredentialsToIssue(ca, siteName, this.secretText(NAMES.routerPeer));
+    if (!issued) return;
+    await storage.writeTlsSecret(NAMES.routerPeer, issued, { 'ca.crt': ca.certPem });
+    this.log.info('issued the router replicas\' client certificate');
   }
 
   private async ensureClaimsServer(storage: KubernetesSiteStorage): Promise<void> {
@@ -383,7 +409,8 @@ class KubernetesSiteController implements RunningController {
     if (!local?.['tls.crt'] || !local['tls.key'] || !local['ca.crt']) throw new SiteError(`Secret ${NAMES.localClient} is missing or incomplete`);
     const router = this.options.router ?? { host: `${NAMES.routerLocal}.${this.namespace}.svc`, port: PORTS.amqp };
     const tls = { ca: Buffer.from(local['ca.crt']), cert: Buffer.from(local['tls.crt']), key: Buffer.from(local['tls.key']) };
-    const current = this.configMaps.get(NAMES.routerConfig)?.data?.['skrouterd.json'] ?? '';
+    const current = this.configMaps.get(NAMES.routerConfig)?.data?.[SITE_CONFIG_KEY] ?? '';
+    this.siteConfig = current;
     this.siteController = new SiteController(
       {
         storage,
@@ -405,52 +432,37 @@ class KubernetesSiteController implements RunningController {
       current,
     );
     this.siteController.start();
-    this.linkTimer = setInterval(() => void this.pollRouter(router, tls), LINK_POLL_MS);
-    void this.pollRouter(router, tls);
+    this.linkTimer = setInterval(() => void this.pollRouter(tls), LINK_POLL_MS);
+    void this.pollRouter(tls);
+  }
+
+  /** Where each replica's management is asked: its name behind the headless Service, or the one router given (`--router`, development). */
+  private replicaEndpoints(): ReplicaEndpoint[] {
+    if (this.options.router) return [{ pod: `${this.options.router.host}:${this.options.router.port}`, ...this.options.router }];
+    const serverName = `${NAMES.routerLocal}.${this.namespace}.svc`;
+    return Array.from({ length: this.replicas }, (_, index) => ({ pod: replicaPodName(index), host: replicaHost(index, this.namespace), port: PORTS.amqp, serverName }));
   }
 
   /**
-   * Which links are up and which service listeners are bound, from the
-   * router's connectors and tcpListeners (AMQP management through its local
-   * listener). The router runs in another pod, so this is polled; a listener
-   * that failed to bind makes the site controller move it at once.
+   * Which links are up and which service listeners are bound, from each
+   * replica's connectors and tcpListeners (AMQP management through its local
+   * listener; replica-status.ts). The routers run in other pods, so this is
+   * polled; a listener that failed to bind makes the site controller move it at once.
    */
-  private async pollRouter(router: { host: string; port: number }, tls: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<void> {
-    let client: ManagementClient | undefined;
-    try {
-      client = await ManagementClient.connect({ ...router, tls }, { timeoutMs: LINK_POLL_MS });
-      const [connectors, listeners] = await Promise.all([
-        client.query('connector', ['name', 'connectionStatus', 'connectionMsg']),
-        client.query('tcpListener', ['name', 'port', 'operStatus', 'operStatusMsg']),
-      ]);
-      const links = new Map<string, { connected: boolean; reason: string }>();
-      for (const row of connectors) {
-        const name = String(row.name ?? '');
-        if (!name.startsWith('link-')) continue;
-        const connected = row.connectionStatus === 'up';
-        links.set(name.slice('link-'.length), { connected, reason: connected ? '' : String(row.connectionMsg || row.connectionStatus || 'unknown') });
-      }
-      const next = new Map<string, ListenerStatus>();
-      for (const row of listeners) {
-        const port = Number(row.port);
-        const name = String(row.name ?? '');
-        if (row.operStatus === 'up') next.set(name, { port, listening: true });
-        else next.set(name, { port, listening: false, reason: String(row.operStatusMsg || 'binding'), failed: Boolean(row.operStatusMsg) });
-      }
-      const changed = [...next].filter(([name, status]) => JSON.stringify(this.listenerState.get(name)) !== JSON.stringify(status)).map(([name]) => name);
-      const linksChanged = JSON.stringify([...links]) !== JSON.stringify([...this.linkState]);
-      this.linkState = links;
-      this.listenerState = next;
-      for (const name of changed) this.siteController?.listenerStatusChanged(name);
-      // A link that came up or went down is news for the network and for `link status`: a pass now, not at the next heartbeat.
-      if (linksChanged) this.siteController?.stateChanged('link state');
-    } catch (error) {
-      this.log.debug({ reason: error instanceof Error ? error.message : String(error) }, 'cannot ask the router for its state');
-      const reason = `the router does not answer: ${error instanceof Error ? error.message : String(error)}`;
-      this.linkState = new Map([...this.linkState.keys()].map((name) => [name, { connected: false, reason }]));
-    } finally {
-      await client?.close().catch(() => undefined);
-    }
+  private async pollRouter(tls: ManagementTls): Promise<void> {
+    const reports = await Promise.all(this.replicaEndpoints().map((endpoint) => askReplica(endpoint, tls, LINK_POLL_MS)));
+    for (const report of reports) if (!report.answered) this.log.debug({ router: report.pod, reason: report.reason }, 'cannot ask the router for its state');
+    const links = siteLinks(reports, this.linkState.keys());
+    const next = siteListeners(reports);
+    const changed = [...next].filter(([name, status]) => JSON.stringify(this.listenerState.get(name)) !== JSON.stringify(status)).map(([name]) => name);
+    const linksChanged = JSON.stringify([...links]) !== JSON.stringify([...this.linkState]);
+    this.linkState = links;
+    this.replicaReports = reports;
+    // A replica that does not answer says nothing about the listeners: keep what was known.
+    if (reports.some((report) => report.answered)) this.listenerState = next;
+    for (const name of changed) this.siteController?.listenerStatusChanged(name);
+    // A link that came up or went down is news for the network and for `link status`: a pass now, not at the next heartbeat.
+    if (linksChanged) this.siteController?.stateChanged('link state');
   }
 
   /** The ready pod IPs of a workload target, from the watched workloads, Services and Pods. */
@@ -464,7 +476,23 @@ class KubernetesSiteController implements RunningController {
   }
 
   private async applyRouterConfig(text: string, owner: V1OwnerReference): Promise<void> {
-    await this.applyConfigMap(NAMES.routerConfig, { 'skrouterd.json': text }, owner);
+    this.siteConfig = text;
+    await this.writeRouterConfigs(owner);
+  }
+
+  /**
+   * ConfigMap kskup-router: the site config and each replica's (router-replicas.ts).
+   * Writes run one after another, each with the newest content, so an older
+   * write never lands after a newer one.
+   */
+  private writeRouterConfigs(owner: V1OwnerReference): Promise<void> {
+    const write = this.routerConfigWrites.then(async () => {
+      if (this.siteConfig === '') return;
+      const peerCredentials = Boolean(this.routerCerts[CERT_FILES.routerPeerCert] && this.routerCerts[CERT_FILES.routerPeerKey]);
+      await this.applyConfigMap(NAMES.routerConfig, replicaConfigs(this.siteConfig, { replicas: this.replicas, namespace: this.namespace, peerCredentials }), owner);
+    });
+    this.routerConfigWrites = write.catch(() => undefined);
+    return write;
   }
 
   /** For the status commands: the network as this site knows it, and each link's state with the reason it is down. */
@@ -487,12 +515,17 @@ class KubernetesSiteController implements RunningController {
     const snapshot: ServicesSnapshot = Object.keys(problems).length > 0 ? { ...withoutServices, serviceProblems: problems } : withoutServices;
     // The time alone changes every heartbeat; written only when something else did, the API sees no write per heartbeat.
     const content = JSON.stringify({ ...snapshot, updatedAt: '' });
-    if (content === this.lastSnapshot && JSON.stringify([...this.linkState]) === this.lastLinks) return;
+    const links = JSON.stringify([...this.linkState, this.replicaReports]);
+    if (content === this.lastSnapshot && links === this.lastLinks) return;
     this.lastSnapshot = content;
-    this.lastLinks = JSON.stringify([...this.linkState]);
+    this.lastLinks = links;
     await this.applyConfigMap(
       NAMES.network,
-      { [NETWORK_KEYS.snapshot]: `${JSON.stringify(snapshot, null, 2)}\n`, [NETWORK_KEYS.links]: `${JSON.stringify(Object.fromEntries(this.linkState), null, 2)}\n` },
+      {
+        [NETWORK_KEYS.snapshot]: `${JSON.stringify(snapshot, null, 2)}\n`,
+        [NETWORK_KEYS.links]: `${JSON.stringify(Object.fromEntries(this.linkState), null, 2)}\n`,
+        [NETWORK_KEYS.routers]: `${JSON.stringify(this.replicaReports, null, 2)}\n`,
+      },
       owner,
     );
   }
@@ -589,7 +622,9 @@ function readSettings(map: V1ConfigMap): Settings {
   if (mode !== 'interior' && mode !== 'edge') throw problem('mode', `must be interior or edge, not "${mode}"`);
   const ingress = (data.ingress ?? 'loadbalancer') as IngressType;
   if (!INGRESS_TYPES.includes(ingress)) throw problem('ingress', `must be one of ${INGRESS_TYPES.join(', ')}, not "${ingress}"`);
-  return { name, mode, ingress, ...(data.ingressHost && { ingressHost: data.ingressHost }) };
+  const routers = Number(data.routers ?? '1');
+  if (!Number.isInteger(routers) || routers < 1) throw problem('routers', `must be a whole number of router replicas, 1 or more, not "${data.routers}"`);
+  return { name, mode, ingress, ...(data.ingressHost && { ingressHost: data.ingressHost }), routers };
 }
 
 function sorted(record: Readonly<Record<string, string>>): [string, string][] {

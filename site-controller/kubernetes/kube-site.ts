@@ -5,7 +5,7 @@
 // newer kskup wants different in its own objects (the image, say), which it
 // updates in place; the CA, keys and links are the controller's and stay.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppsV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubernetesObject, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubernetesObject, type V1ConfigMap, type V1Deployment, type V1StatefulSet } from '@kubernetes/client-node';
 import { SiteError } from '../site/errors.js';
 import type { RouterMode, SiteDocument } from '../site/model.js';
 import { resolveIngress, type IngressResolution } from './ingress.js';
@@ -13,6 +13,7 @@ import type { KubernetesAccess } from './kube-access.js';
 import { describeApiError, isConflict, isNotFound } from './kube-errors.js';
 import { KubernetesSiteStorage } from './kube-storage.js';
 import { ExposeChecks } from './expose-checks.js';
+import type { ReplicaReport } from './replica-status.js';
 import { NAMES, PART_OF_LABEL, siteConfigMap, siteObjects, siteOwner, type IngressType, type KubernetesSiteSettings } from './manifests.js';
 
 /** What the user asked for; unset fields take defaults for a new site and are not compared with an existing one. */
@@ -35,7 +36,7 @@ export interface KubernetesInitOutcome {
 }
 
 /** The keys of ConfigMap kskup-network, which the controller writes for the status commands. */
-export const NETWORK_KEYS = { snapshot: 'network.json', links: 'links.json' } as const;
+export const NETWORK_KEYS = { snapshot: 'network.json', links: 'links.json', routers: 'routers.json' } as const;
 
 /** links.json: link name -> whether its connection is up, and why not. */
 export type LinkStates = Readonly<Record<string, { readonly connected: boolean; readonly reason: string }>>;
@@ -121,9 +122,15 @@ export class KubernetesSite {
         ...(request.image !== undefined && { image: request.image }),
       }, version);
       ignored = differences(settings, request);
+      if (request.routers !== undefined && request.routers !== settings.routers) {
+        // Scaled in place: the controller writes the new replicas' configs, the StatefulSet makes their pods.
+        settingsMap = await this.scaleRouters(request.routers);
+        settings = { ...settings, routers: request.routers };
+      }
     }
     const owner = siteOwner(settingsMap);
     const updated: string[] = [];
+    if (await this.replaceRouterDeployment()) updated.push(`Deployment ${NAMES.router} (replaced by StatefulSet ${NAMES.router})`);
     for (const object of siteObjects(settings, owner)) {
       const outcome = await this.apply(object);
       if (outcome === 'updated') updated.push(`${object.kind} ${object.metadata?.name}`);
@@ -165,7 +172,7 @@ export class KubernetesSite {
         },
       );
     }
-    await until(`waiting for the router (Deployment ${NAMES.router}) to be ready`, () => this.deploymentReady(NAMES.router), () => this.deploymentProblem(NAMES.router));
+    await until(`waiting for the routers (StatefulSet ${NAMES.router}, ${settings.routers} replica${settings.routers === 1 ? '' : 's'}) to be ready`, () => this.routersReady(), () => this.routersProblem());
     return document;
   }
 
@@ -191,6 +198,57 @@ export class KubernetesSite {
     return new ExposeChecks(this.core, this.apps, this.namespace, this.where());
   }
 
+  /** `kskup init --routers N` on an existing site: the settings ConfigMap's `routers`, which the controller follows. */
+  private async scaleRouters(routers: number): Promise<V1ConfigMap> {
+    try {
+      return await this.core.patchNamespacedConfigMap(
+        { name: NAMES.site, namespace: this.namespace, body: { data: { routers: String(routers) } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    } catch (error) {
+      throw new SiteError(`cannot set routers in ConfigMap ${NAMES.site} in ${this.where()}: ${describeApiError(error)}`, { cause: error });
+    }
+  }
+
+  /**
+   * A site made by a kskup before router replicas ran its router as Deployment
+   * kskup-router: deleted, so that StatefulSet kskup-router takes its place (its
+   * pods read the same ConfigMap and Secret; the CA, keys and links are untouched).
+   */
+  private async replaceRouterDeployment(): Promise<boolean> {
+    if (!(await this.readDeployment(NAMES.router))) return false;
+    try {
+      await this.apps.deleteNamespacedDeployment({ name: NAMES.router, namespace: this.namespace, propagationPolicy: 'Background' });
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw new SiteError(`cannot delete the old Deployment ${NAMES.router} in ${this.where()}: ${describeApiError(error)}`, { cause: error });
+    }
+    return true;
+  }
+
+  private async readRouters(): Promise<V1StatefulSet | undefined> {
+    try {
+      return await this.apps.readNamespacedStatefulSet({ name: NAMES.router, namespace: this.namespace });
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw new SiteError(`cannot read StatefulSet ${NAMES.router} in ${this.where()}: ${describeApiError(error)}`, { cause: error });
+    }
+  }
+
+  private async routersReady(): Promise<true | undefined> {
+    const set = await this.readRouters();
+    const wanted = set?.spec?.replicas ?? 1;
+    return (set?.status?.readyReplicas ?? 0) >= wanted && wanted > 0 ? true : undefined;
+  }
+
+  /** `StatefulSet kskup-router has 1 of 2 pods ready (...)`. */
+  private async routersProblem(): Promise<string> {
+    const set = await this.readRouters();
+    if (!set) return `StatefulSet ${NAMES.router} does not exist`;
+    const reasons = await this.podProblems(set.spec?.selector.matchLabels ?? {});
+    return `StatefulSet ${NAMES.router} has ${set.status?.readyReplicas ?? 0} of ${set.spec?.replicas ?? 1} pods ready${reasons}`;
+  }
+
   private async deploymentReady(name: string): Promise<true | undefined> {
     const deployment = await this.readDeployment(name);
     const wanted = deployment?.spec?.replicas ?? 1;
@@ -202,7 +260,12 @@ export class KubernetesSite {
     const deployment = await this.readDeployment(name);
     if (!deployment) return `Deployment ${name} does not exist`;
     const wanted = deployment.spec?.replicas ?? 1;
-    const selector = Object.entries(deployment.spec?.selector.matchLabels ?? {}).map(([key, value]) => `${key}=${value}`).join(',');
+    return `Deployment ${name} has ${deployment.status?.readyReplicas ?? 0} of ${wanted} pods ready${await this.podProblems(deployment.spec?.selector.matchLabels ?? {})}`;
+  }
+
+  /** ` (ErrImagePull: ...; ...)`: why the selected pods are not ready, where they say; empty when they say nothing. */
+  private async podProblems(matchLabels: Readonly<Record<string, string>>): Promise<string> {
+    const selector = Object.entries(matchLabels).map(([key, value]) => `${key}=${value}`).join(',');
     const pods = await this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: selector }).catch(() => undefined);
     const reasons = new Set<string>();
     for (const pod of pods?.items ?? []) {
@@ -214,8 +277,7 @@ export class KubernetesSite {
         if (condition.type === 'PodScheduled' && condition.status === 'False') reasons.add(`not scheduled: ${condition.message ?? condition.reason ?? ''}`);
       }
     }
-    const because = reasons.size > 0 ? ` (${[...reasons].join('; ')})` : pods && pods.items.length === 0 ? ' (no pods)' : '';
-    return `Deployment ${name} has ${deployment.status?.readyReplicas ?? 0} of ${wanted} pods ready${because}`;
+    return reasons.size > 0 ? ` (${[...reasons].join('; ')})` : pods && pods.items.length === 0 ? ' (no pods)' : '';
   }
 
   /** Creates, or brings an existing object to what is wanted if it differs; never touches what already matches. */
@@ -301,12 +363,13 @@ export class KubernetesSite {
     const namespace = this.namespace;
     const named = <T extends { metadata?: { name?: string } }>(kind: string, items: readonly T[]) => items.map((item) => `${kind} ${item.metadata?.name}`);
     const rbac = this.access.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
-    const [configMaps, secrets, services, accounts, deployments, pods, roles, bindings] = await Promise.all([
+    const [configMaps, secrets, services, accounts, deployments, statefulSets, pods, roles, bindings] = await Promise.all([
       this.core.listNamespacedConfigMap({ namespace, labelSelector }),
       this.core.listNamespacedSecret({ namespace, labelSelector }),
       this.core.listNamespacedService({ namespace, labelSelector }),
       this.core.listNamespacedServiceAccount({ namespace, labelSelector }),
       this.apps.listNamespacedDeployment({ namespace, labelSelector }),
+      this.apps.listNamespacedStatefulSet({ namespace, labelSelector }),
       this.core.listNamespacedPod({ namespace, labelSelector }),
       rbac.listNamespacedRole({ namespace, labelSelector }),
       rbac.listNamespacedRoleBinding({ namespace, labelSelector }),
@@ -317,6 +380,7 @@ export class KubernetesSite {
       ...named('Service', services.items),
       ...named('ServiceAccount', accounts.items),
       ...named('Deployment', deployments.items),
+      ...named('StatefulSet', statefulSets.items),
       ...named('Pod', pods.items),
       ...named('Role', roles.items),
       ...named('RoleBinding', bindings.items),
@@ -333,11 +397,15 @@ export class KubernetesSite {
     return this.readNetworkKey<LinkStates>(NETWORK_KEYS.links);
   }
 
-  /** Why the site's router or controller is not serving, or undefined when both Deployments are ready. */
+  /** Each router replica as the controller last asked it. */
+  async readRouterReports(): Promise<readonly ReplicaReport[] | undefined> {
+    return this.readNetworkKey<ReplicaReport[]>(NETWORK_KEYS.routers);
+  }
+
+  /** Why the site's routers or controller are not serving, or undefined when all are ready. */
   async routerProblem(): Promise<string | undefined> {
-    for (const name of [NAMES.controller, NAMES.router]) {
-      if (!(await this.deploymentReady(name))) return this.deploymentProblem(name);
-    }
+    if (!(await this.deploymentReady(NAMES.controller))) return this.deploymentProblem(NAMES.controller);
+    if (!(await this.routersReady())) return this.routersProblem();
     return undefined;
   }
 
@@ -359,7 +427,6 @@ function differences(settings: KubernetesSiteSettings, request: KubernetesInitRe
   if (request.mode !== undefined && request.mode !== settings.mode) found.push(`--router-mode ${request.mode} (the site is ${settings.mode})`);
   if (request.ingress !== undefined && request.ingress !== settings.ingress) found.push(`--ingress ${request.ingress} (the site uses ${settings.ingress})`);
   if (request.ingressHost !== undefined && request.ingressHost !== settings.ingressHost) found.push(`--ingress-host ${request.ingressHost} (the site uses ${settings.ingressHost ?? 'its ingress Service address'})`);
-  if (request.routers !== undefined && request.routers !== settings.routers) found.push(`--routers ${request.routers} (the site has ${settings.routers})`);
   return found;
 }
 

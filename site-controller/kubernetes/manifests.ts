@@ -15,6 +15,7 @@ import type {
   V1Role,
   V1RoleBinding,
   V1Service,
+  V1StatefulSet,
   V1ServiceAccount,
   V1ServicePort,
   V1Toleration,
@@ -39,7 +40,7 @@ export interface KubernetesSiteSettings {
   readonly ingress: IngressType;
   /** Overrides the address read from the ingress Service. */
   readonly ingressHost?: string;
-  /** Router replicas (interior sites). */
+  /** Router replicas: pods kskup-router-0..N-1 of a StatefulSet, each a router of its own (docs/kubernetes.md#router-replicas). */
   readonly routers: number;
   /** `kskup:<version>` by default. */
   readonly image: string;
@@ -72,6 +73,14 @@ export const NAMES = {
   controller: 'kskup-controller',
   /** The router's AMQP listener inside the cluster (management, service sync), mutual TLS with the local CA. */
   routerLocal: 'kskup-router-local',
+  /**
+   * Headless Service of the router StatefulSet: a stable DNS name per replica
+   * (kskup-router-K.kskup-router-peers.NS.svc), which the replicas link to each
+   * other at and the controller asks each replica's management at.
+   */
+  routerPeers: 'kskup-router-peers',
+  /** The client certificate (site CA) a replica presents when it links to another replica. */
+  routerPeer: 'kskup-router-peer',
 } as const;
 
 /** Container ports. The inter-router and edge numbers are skupper's, so firewalls written for Skupper fit. */
@@ -84,10 +93,15 @@ export const PORTS = {
   controllerHealth: 8080,
 } as const;
 
-/** Where the router container finds its config and certificates (volumes; see routerDeployment). */
+/** Where the router container finds its config and certificates (volumes; see routerStatefulSet). */
 export const ROUTER_PATHS = {
   configFolder: '/etc/kskup/router',
-  configFile: '/etc/kskup/router/skrouterd.json',
+  /**
+   * Each replica's own key of ConfigMap kskup-router (`kskup-router-0.json`, ...):
+   * $(POD_NAME) is expanded by the kubelet from the env var of that name
+   * (downward API metadata.name), as Kubernetes does in command and args.
+   */
+  configFile: '/etc/kskup/router/$(POD_NAME).json',
   certsFolder: '/etc/kskup/certs',
 } as const;
 
@@ -211,13 +225,18 @@ function resources(settings: ResourceSettings) {
 }
 
 /**
- * The router: `kskup-router -c` on the config the controller keeps in a
- * ConfigMap, with its certificates from one Secret, both mounted as volumes.
- * The kubelet updates them by swapping a `..data` symbolic link, which the
- * router's file watch follows, so a change needs no pod restart. The Secret is
- * optional so that the pod can start before the controller has made the keys.
+ * The routers: a StatefulSet, so that each replica has a stable name
+ * (kskup-router-K), its own router id and config, and a DNS name behind the
+ * headless Service kskup-router-peers that the other replicas link to. Each
+ * runs `kskup-router -c` on its own key of the ConfigMap the controller keeps
+ * (ROUTER_PATHS.configFile), with its certificates from one Secret, both
+ * mounted as volumes. The kubelet updates them by swapping a `..data`
+ * symbolic link, which the router's file watch follows, so a change needs no
+ * pod restart. The Secret is optional so that the pods can start before the
+ * controller has made the keys. Parallel pod management: replicas do not
+ * wait for each other (they link whenever both run).
  */
-export function routerDeployment(context: Context): V1Deployment {
+export function routerStatefulSet(context: Context): V1StatefulSet {
   const { settings } = context;
   const labels = selectorLabels('router');
   const ports = [
@@ -234,10 +253,12 @@ export function routerDeployment(context: Context): V1Deployment {
   const probe = (path: string, periodSeconds: number) => ({ httpGet: { path, port: 'http' }, periodSeconds, timeoutSeconds: 2, failureThreshold: 3 });
   return {
     apiVersion: 'apps/v1',
-    kind: 'Deployment',
+    kind: 'StatefulSet',
     metadata: metadata(context, NAMES.router, { [COMPONENT_LABEL]: 'router' }),
     spec: {
       replicas: settings.routers,
+      serviceName: NAMES.routerPeers,
+      podManagementPolicy: 'Parallel',
       selector: { matchLabels: labels },
       template: {
         metadata: { labels: { ...siteLabels(settings), ...labels, [COMPONENT_LABEL]: 'router' } },
@@ -252,6 +273,7 @@ export function routerDeployment(context: Context): V1Deployment {
               imagePullPolicy: settings.imagePullPolicy,
               command: ['kskup-router'],
               args: ['-c', ROUTER_PATHS.configFile],
+              env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
               ports,
               livenessProbe: { ...probe('/healthz', 10), initialDelaySeconds: 5 },
               readinessProbe: probe('/healthz', 2),
@@ -347,6 +369,25 @@ export function routerLocalService(context: Context): V1Service {
   };
 }
 
+/**
+ * The routers' headless Service: a DNS name per replica (the StatefulSet's
+ * serviceName). Not-ready addresses are published, so that replicas can link
+ * to each other while they start. Ports: AMQP (the controller asks each
+ * replica's management) and, at an interior site, inter-router (replicas link).
+ */
+export function routerPeersService(context: Context): V1Service {
+  const ports: V1ServicePort[] = [
+    { name: 'amqp', port: PORTS.amqp, targetPort: 'amqp' },
+    ...(context.settings.mode === 'interior' ? [{ name: 'inter-router', port: PORTS.interRouter, targetPort: 'inter-router' }] : []),
+  ];
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: metadata(context, NAMES.routerPeers, { [COMPONENT_LABEL]: 'router' }),
+    spec: { type: 'ClusterIP', clusterIP: 'None', publishNotReadyAddresses: true, selector: selectorLabels('router'), ports },
+  };
+}
+
 /** Where the router sends claims connections: the controller's claims endpoint. */
 export function controllerService(context: Context): V1Service {
   return {
@@ -358,7 +399,7 @@ export function controllerService(context: Context): V1Service {
 }
 
 /** Everything `kskup init` creates after the site ConfigMap, in the order it creates them. */
-export function siteObjects(settings: KubernetesSiteSettings, owner?: V1OwnerReference): (V1ServiceAccount | V1Role | V1RoleBinding | V1Service | V1Deployment)[] {
+export function siteObjects(settings: KubernetesSiteSettings, owner?: V1OwnerReference): (V1ServiceAccount | V1Role | V1RoleBinding | V1Service | V1Deployment | V1StatefulSet)[] {
   const context = { settings, ...(owner && { owner }) };
   return [
     controllerServiceAccount(context),
@@ -366,9 +407,10 @@ export function siteObjects(settings: KubernetesSiteSettings, owner?: V1OwnerRef
     controllerRoleBinding(context),
     controllerService(context),
     routerLocalService(context),
+    routerPeersService(context),
     // An edge site accepts no links: no ingress.
     ...(settings.mode === 'interior' ? [routerService(context)] : []),
     controllerDeployment(context),
-    routerDeployment(context),
+    routerStatefulSet(context),
   ];
 }

@@ -31,12 +31,12 @@ export async function openRouterAccess(access: KubernetesAccess): Promise<Router
   } catch (error) {
     throw new SiteError(`cannot list the router pods in ${where}: ${describeApiError(error)}`, { cause: error });
   }
-  // One router per site for now; with more, the first ready one by name, so that repeated calls ask the same router.
+  // With router replicas, the first ready one by name (kskup-router-0 when it is ready), so that repeated calls ask the same router.
   const pod = pods
     .filter((candidate) => !candidate.metadata?.deletionTimestamp && candidate.status?.phase === 'Running' && candidate.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
     .map((candidate) => candidate.metadata?.name ?? '')
     .sort()[0];
-  if (!pod) throw new SiteError(`no ready router pod (Deployment ${NAMES.router}) in ${where}${pods.length === 0 ? ': is there a site? (kskup status)' : ''}`);
+  if (!pod) throw new SiteError(`no ready router pod (StatefulSet ${NAMES.router}) in ${where}${pods.length === 0 ? ': is there a site? (kskup status)' : ''}`);
   let data: Record<string, string>;
   try {
     data = (await core.readNamespacedSecret({ name: NAMES.localClient, namespace })).data ?? {};

@@ -20,6 +20,8 @@ export type SecretText = Readonly<Record<string, string>>;
 export interface RouterSecrets {
   readonly siteServer?: SecretText;
   readonly localServer?: SecretText;
+  /** The replicas' client certificate for links between them (Secret kskup-router-peer; router-replicas.ts). */
+  readonly routerPeer?: SecretText;
   readonly links: ReadonlyMap<string, SecretText | undefined>;
   /** TLS bundles of services (Secrets labelled kskup.io/tls-bundle), by name. Absent: none. */
   readonly tlsBundles?: ReadonlyMap<string, SecretText>;
@@ -33,6 +35,8 @@ export const CERT_FILES = {
   localCa: 'local-ca.crt',
   localServerCert: 'local-server.crt',
   localServerKey: 'local-server.key',
+  routerPeerCert: 'router-peer.crt',
+  routerPeerKey: 'router-peer.key',
   linkCa: (link: string) => `link-${link}-ca.crt`,
   linkCert: (link: string) => `link-${link}.crt`,
   linkKey: (link: string) => `link-${link}.key`,
@@ -42,7 +46,9 @@ export const CERT_FILES = {
   tlsCa: (bundle: string) => `tls-${bundle}-ca.crt`,
 } as const;
 
-const path = (file: string) => `${ROUTER_PATHS.certsFolder}/${file}`;
+/** Where a file of kskup-router-certs is in the router container. */
+export const certPath = (file: string) => `${ROUTER_PATHS.certsFolder}/${file}`;
+const path = certPath;
 
 /**
  * The content of kskup-router-certs. Links whose Secret is missing or
@@ -60,6 +66,8 @@ export function routerCertsData(secrets: RouterSecrets): Record<string, string> 
   put(CERT_FILES.localCa, secrets.localServer?.['ca.crt']);
   put(CERT_FILES.localServerCert, secrets.localServer?.['tls.crt']);
   put(CERT_FILES.localServerKey, secrets.localServer?.['tls.key']);
+  put(CERT_FILES.routerPeerCert, secrets.routerPeer?.['tls.crt']);
+  put(CERT_FILES.routerPeerKey, secrets.routerPeer?.['tls.key']);
   for (const [link, secret] of secrets.links) {
     if (!linkComplete(secret)) continue;
     put(CERT_FILES.linkCa(link), secret?.['ca.crt']);

@@ -12,6 +12,7 @@ import type { RouterMode, SiteDocument } from '../site/model.js';
 import type { IngressAddress, IngressResolution } from './ingress.js';
 import type { KubernetesSiteStorage } from './kube-storage.js';
 import { NAMES, PORTS, type IngressType } from './manifests.js';
+import { replicaHostPatterns } from './router-replicas.js';
 
 export interface SiteSettingsView {
   readonly name: string;
@@ -58,19 +59,18 @@ export async function ensureSiteState(
 
 async function followIngress(storage: KubernetesSiteStorage, settings: SiteSettingsView, ingress: IngressResolution, log: Logger): Promise<SiteDocument> {
   const current = await storage.read();
-  if (!ingress.ok) return current;
+  if (!ingress.ok) {
+    // No address known now: the certificate keeps the names it has and gets any cluster or replica name it lacks.
+    await ensureServerHosts(storage, settings, serverHosts(storage.namespace, undefined), log, true);
+    return current;
+  }
   const { address } = ingress;
+  // The certificate is checked on every start, not only when the address moves: a
+  // site made by an older kskup gets the names it lacks (the replicas' names).
+  await ensureServerHosts(storage, settings, serverHosts(storage.namespace, address), log);
   const ports = sitePorts(address);
   const samePorts = JSON.stringify(ports) === JSON.stringify(current.site.ports);
   if (address.host === current.site.ingressHost && samePorts && current.site.ingress === settings.ingress) return current;
-  const server = await storage.serverCertificate();
-  const hosts = serverHosts(storage.namespace, address);
-  const named = certificateInfo(server.certPem);
-  if (!sameHosts([...named.dnsNames, ...named.ipAddresses], hosts)) {
-    const ca = await storage.certificateAuthority();
-    await storage.writeTlsSecret(NAMES.siteServer, await issueServerCertificate(ca, settings.name, hosts), { 'ca.crt': ca.certPem });
-    log.info({ hosts }, 'the server certificate names the new ingress address');
-  }
   log.info({ host: address.host, ports }, `site "${settings.name}" is reached at ${address.host}`);
   return storage.update((document) => {
     const next = { ...document, site: { ...document.site, ingress: settings.ingress, ingressHost: address.host, ports } };
@@ -78,8 +78,21 @@ async function followIngress(storage: KubernetesSiteStorage, settings: SiteSetti
   });
 }
 
+/** Re-issues the server certificate (same CA, so linked sites keep trusting it) when it does not name exactly `wanted` (with keepOthers: at least `wanted`). */
+async function ensureServerHosts(storage: KubernetesSiteStorage, settings: SiteSettingsView, wanted: string[], log: Logger, keepOthers = false): Promise<void> {
+  const server = await storage.serverCertificate();
+  const named = certificateInfo(server.certPem);
+  const has = [...named.dnsNames, ...named.ipAddresses];
+  const hosts = keepOthers ? [...new Set([...has, ...wanted])] : wanted;
+  if (sameHosts(has, hosts)) return;
+  const ca = await storage.certificateAuthority();
+  await storage.writeTlsSecret(NAMES.siteServer, await issueServerCertificate(ca, settings.name, hosts), { 'ca.crt': ca.certPem });
+  log.info({ hosts }, 'the server certificate names the ingress address, the Services and the router replicas');
+}
+
+/** The ingress address, the ingress Service's cluster names, and every replica's name behind the headless Service (replicas link to each other). */
 function serverHosts(namespace: string, address: IngressAddress | undefined): string[] {
-  return [...(address ? [address.host] : []), ...clusterHosts(NAMES.router, namespace)];
+  return [...(address ? [address.host] : []), ...clusterHosts(NAMES.router, namespace), ...replicaHostPatterns(namespace)];
 }
 
 function sitePorts(address: IngressAddress | undefined) {

@@ -52,7 +52,7 @@ function keyValue(objects: ClusterObjects, namespace: string, ref: Obj, secret: 
 }
 
 /** $(VAR) expansion (third_party/forked/golang/expansion): unknown references stay as written. */
-function expand(value: string, env: Record<string, string>): string {
+export function expand(value: string, env: Record<string, string>): string {
   return value.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name: string | undefined) => (m === '$$' ? '$' : name !== undefined && name in env ? env[name]! : m));
 }
 

@@ -12,7 +12,7 @@ import { AtomicWriter } from './atomic-writer.js';
 import type { ClusterDns } from './cluster-dns.js';
 import type { ClusterNetwork, PodNetwork } from './cluster-network.js';
 import { isObj, specOf, statusOf, type ClusterObjects } from './cluster-objects.js';
-import { containerEnv, EnvError } from './container-env.js';
+import { containerEnv, EnvError, expand } from './container-env.js';
 import type { ContainerLaunch, Mount } from './container-process.js';
 import { ContainerWorker, WaitingError, type BackoffOptions } from './container-worker.js';
 import { containerArgv, findImage, ImageError, type ImageRegistry } from './images.js';
@@ -177,6 +177,9 @@ export class PodWorker {
       if (err instanceof EnvError) throw new WaitingError('CreateContainerConfigError', err.message);
       throw err;
     }
+    // The kubelet expands $(VAR) in the container's command and args with its environment (kubecontainer.ExpandContainerCommandAndArgs).
+    const expanded = (words: unknown) => (Array.isArray(words) ? words.map((word) => expand(String(word), env)) : undefined);
+    argv = containerArgv(this.node.images, { ...spec, ...(spec.command !== undefined && { command: expanded(spec.command) }), ...(spec.args !== undefined && { args: expanded(spec.args) }) });
     const volumes = new Set(((Array.isArray(specOf(this.pod).volumes) ? specOf(this.pod).volumes : []) as Obj[]).map((v) => String(v.name)));
     const mounts: Mount[] = [];
     for (const m of (Array.isArray(spec.volumeMounts) ? spec.volumeMounts : []) as Obj[]) {
@@ -282,3 +285,4 @@ export class PodWorker {
     this.node.objects.updateStatus('pods', pod, status);
   }
 }
+
