@@ -27,7 +27,7 @@ beforeAll(async () => {
   const [linkA, linkB] = [await freePort(), await freePort()];
   [amqpPort, httpA] = [await freePort(), await freePort()];
   const base = (id: string, link: number): Entity[] => [
-    ['router', { id }],
+    ['router', { id, mode: 'interior' }],
     ['listener', { name: 'inter-router', role: 'inter-router', host: '127.0.0.1', port: link }],
   ];
   routers.push(
@@ -38,7 +38,7 @@ beforeAll(async () => {
     ]),
     await RouterProcess.start(dir, 'B', [...base('mgmt-B', linkB), ['connector', { name: 'to-a', role: 'inter-router', host: '127.0.0.1', port: linkA }]]),
     await RouterProcess.start(dir, 'C', [
-      ['router', { id: 'mgmt-C' }],
+      ['router', { id: 'mgmt-C', mode: 'interior' }],
       ['connector', { name: 'to-b', role: 'inter-router', host: '127.0.0.1', port: linkB }],
       ['tcpConnector', { name: 'svc', host: '127.0.0.1', port: echo.port, address: 'mgmt-svc' }],
     ]),
@@ -155,7 +155,7 @@ describe('management on $management', () => {
   });
 
   it.each([
-    { what: 'a bad port', properties: { operation: 'CREATE', type: 'tcpListener', name: 'bad' }, body: { port: 'eighty', address: 'x' }, code: 400, says: 'port "eighty" is not a number' },
+    { what: 'a bad port', properties: { operation: 'CREATE', type: 'tcpListener', name: 'bad' }, body: { port: 'eighty', address: 'x' }, code: 400, says: 'port "eighty" is neither a port number nor a known service name' },
     { what: 'an existing name', properties: { operation: 'CREATE', type: 'listener', name: 'amqp' }, body: {}, code: 405, says: 'CREATE is not supported for listener' },
     { what: 'an unknown entity', properties: { operation: 'READ', type: 'tcpConnector', name: 'nope' }, body: {}, code: 404, says: 'no tcpConnector named "nope"' },
     { what: 'an unknown operation', properties: { operation: 'EXPLODE', type: 'router' }, body: {}, code: 405, says: 'operation "EXPLODE" is not supported' },
