@@ -281,7 +281,8 @@ function parseLogLevel(raw: unknown): Parsed<LogLevel> {
 // honours (the schema's `implemented`), checked against it when the module loads.
 
 type RawAttributes = Readonly<Record<string, unknown>>;
-type Report = (attribute: string | undefined, message: string) => void;
+/** `lineOf`: the attribute whose line to name, when the problem is not about one attribute's value (an unknown name). */
+type Report = (attribute: string | undefined, message: string, lineOf?: string) => void;
 type Warn = (key: string, warning: string) => void;
 
 /** An entity with where it came from, for problems that involve two entities. */
@@ -645,7 +646,7 @@ function defineKind<S extends Schema>(kind: EntityKind<S>): EntityHandler {
     implemented,
     read(raw, index, context) {
       const where = whereIs(kind, raw, index);
-      const report: Report = (attribute, message) => context.problem(index, where.label, attribute, message);
+      const report: Report = (attribute, message, lineOf) => context.problem(index, where.label, attribute, message, context.lineOf(index, lineOf));
       context.seen(kind.type, where);
       checkOtherAttributes(schema, kind.attributes, raw, where.label, report, context);
       const values = readAttributes(kind.attributes, raw, report);
@@ -681,7 +682,7 @@ function checkOtherAttributes(
     if (Object.hasOwn(read, attribute) || value === null) continue;
     const known = schema.attributes[attribute];
     if (known === undefined) {
-      report(undefined, `unknown attribute ${JSON.stringify(attribute)}${didYouMean(attribute, Object.keys(schema.attributes))}`);
+      report(undefined, `unknown attribute ${JSON.stringify(attribute)}${didYouMean(attribute, Object.keys(schema.attributes))}`, attribute);
     } else if (known.support === 'refused') {
       report(attribute, known.refusal ?? 'is not supported');
     } else {
@@ -805,6 +806,11 @@ class ParseContext {
     this.lines.set(index, entity);
   }
 
+  /** The line of an attribute of the entity at `index`, when the file gives lines per attribute. */
+  lineOf(index: number, attribute: string | undefined): number | undefined {
+    return attribute === undefined ? undefined : this.lines.get(index)?.attributeLines?.[attribute];
+  }
+
   /** index orders problems by position in the file; Infinity puts file-wide ones last. */
   problem(index: number, entity: string, attribute: string | undefined, message: string, line?: number): void {
     const where = this.lines.get(index);
@@ -887,7 +893,7 @@ function readIgnoredEntity(schema: EntityTypeSchema, raw: RawAttributes, index: 
     const known = schema.attributes[attribute];
     if (value === null) continue;
     if (known === undefined) {
-      context.problem(index, label, undefined, `unknown attribute ${JSON.stringify(attribute)}${didYouMean(attribute, Object.keys(schema.attributes))}`);
+      context.problem(index, label, undefined, `unknown attribute ${JSON.stringify(attribute)}${didYouMean(attribute, Object.keys(schema.attributes))}`, context.lineOf(index, attribute));
     } else {
       const problem = checkSchemaValue(known, value);
       if (problem !== undefined) context.problem(index, label, attribute, problem);
