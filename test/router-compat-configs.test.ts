@@ -9,6 +9,7 @@
 // ports through KSKUP_SERVICES_FILE (the one documented place, see
 // docs/router-config.md), and file 11's certificate paths point at the test
 // PKI, its server key encrypted with the file's own password.
+import { execFileSync } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
@@ -200,8 +201,12 @@ describe('config files written for skupper-router, as skupper-router 3.5.1 treat
     const router = start('08', copy);
     await startsServing(router, [port(copy, 20001), port(copy, 56721)]);
     await withManagement(port(copy, 56721), async (client) => {
-      expect(await client.query('tcpListener', ['name', 'address'])).toEqual([{ name: `tcpListener/127.0.0.1:${port(copy, 20001)}`, address: 'flimflam/tcp' }]);
+      expect(await client.query('tcpListener', ['name', 'address', 'backlog'])).toEqual([{ name: `tcpListener/127.0.0.1:${port(copy, 20001)}`, address: 'flimflam/tcp', backlog: 0 }]);
     });
+    // backlog 0 (skupper-router's default) is the operating system's maximum: ss shows a listening socket's backlog as Send-Q.
+    const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim());
+    const listening = execFileSync('ss', ['-ltnH', `sport = :${port(copy, 20001)}`], { encoding: 'utf8' }).trim().split(/\s+/);
+    expect(Number(listening[2])).toBe(somaxconn);
     // The one part it ignores is named once; the connector to the other router (not running here) retries.
     expect(router.lines.filter((line) => String(line.msg).endsWith('is ignored')).map((line) => line.msg)).toEqual(['router "skrouterd-tcp-1": attribute "workerThreads" is not supported by kskup yet and is ignored']);
   });
@@ -234,7 +239,8 @@ describe('config files written for skupper-router, as skupper-router 3.5.1 treat
     const { sent, got } = await exchangeStream(good, 11, 256 * 1024);
     expect(got.sha256).toBe(sent);
     // No client certificate, or one from another CA: nothing gets through (the echo would answer an accepted client).
-    for (const identity of [{}, { cert: readFileSync(folder.pki.otherClientCert), key: readFileSync(folder.pki.otherClientKey) }]) {
+    const refusedIdentities: tls.ConnectionOptions[] = [{}, { cert: readFileSync(folder.pki.otherClientCert), key: readFileSync(folder.pki.otherClientKey) }];
+    for (const identity of refusedIdentities) {
       const echoed = await tlsClient(tcpPort, { ca, ...identity, allowHalfOpen: false }).then(
         (socket) =>
           new Promise<number>((resolve) => {
