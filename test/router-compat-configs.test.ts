@@ -273,7 +273,7 @@ describe('config files written for skupper-router, as skupper-router 3.5.1 treat
   });
 });
 
-function tlsClient(port: number, options: tls.ConnectionOptions): Promise<tls.TLSSocket> {
+function tlsClient(port: number, options: tls.ConnectionOptions & { allowHalfOpen?: boolean }): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const socket = tls.connect({ host: 'localhost', port, servername: 'localhost', allowHalfOpen: true, ...options } as tls.ConnectionOptions, () => {
       socket.off('error', reject);
