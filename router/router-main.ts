@@ -25,7 +25,7 @@ const STOP_DEADLINE_MS = 2_000;
 export async function runRouterProcess(argv: readonly string[], signals: StopSignals): Promise<number> {
   const program = new Command('kskup-router')
     .description('kskup router: carries TCP flows between sites over AMQP 1.0 with mutual TLS')
-    .option('-c, --config <file>', 'router config file in skupper-router JSON format (or KSKUP_ROUTER_CONFIG)')
+    .option('-c, --config <file>', 'router config file: skupper-router JSON or skrouterd .conf syntax (or KSKUP_ROUTER_CONFIG)')
     .option('--log-level <level>', `lowest level logged by modules without their own log entity (${LEVELS.join(', ')})`, parseLevel)
     .option('--debug', 'show stack traces of unexpected errors')
     .version(VERSION, '-v, --version')

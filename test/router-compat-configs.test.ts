@@ -181,6 +181,10 @@ describe('config files written for skupper-router, as skupper-router 3.5.1 treat
     await withManagement(copy.amqp, async (client) => {
       expect(await client.query('router', ['id', 'mode'])).toEqual([{ id, mode: 'standalone' }]);
       expect(await client.query('listener', ['name', 'port'])).toEqual([{ name: 'listener/0.0.0.0:amqp', port: copy.amqp }]);
+      // Management edits keep the generated id (it is not written in the file the edit is checked as).
+      await client.create('tcpConnector', 'echo', { host: '127.0.0.1', port: echo.port, address: 'echo' });
+      expect(await client.query('tcpConnector', ['name', 'address'])).toEqual([{ name: 'echo', address: 'echo' }]);
+      expect(await client.query('router', ['id'])).toEqual([{ id }]);
     });
   });
 

@@ -312,11 +312,6 @@ describe('parseRouterConfig: problems', () => {
       'listener "ir": role "inter-router" is not allowed on a router in mode "standalone" (the default when mode is absent); set mode "interior"',
       'connector "e": role "edge" is not allowed on a router in mode "standalone" (the default when mode is absent); set mode "interior"',
     ]],
-    ['roles an edge router may not have', [['router', { id: 'e', mode: 'edge' }], ['listener', { name: 'el', port: 1, role: 'edge' }],
-      ['connector', { name: 'ir', host: 'h', port: 2, role: 'inter-router' }]], [
-      'listener "el": role "edge" is not allowed on a router in mode "edge"',
-      'connector "ir": role "inter-router" is not allowed on a router in mode "edge"',
-    ]],
     ['values outside the schema of ignored attributes and entity types', [ROUTER, ['router', { id: 'r2' }].slice(0, 0) as never,
       ['listener', { name: 'l', port: 1, stripAnnotations: 'sometimes', maxSessions: 'many' }], ['network', { tenantId: ['x'] }],
       ['listenerAddress', { address: 'a' }], ['connection', {}], ['linkRoute', { prefix: 'q.' }]].filter((e) => e.length > 0), [

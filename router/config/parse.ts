@@ -559,11 +559,15 @@ const addressKind = defineKind({
   },
 });
 
-/** skupper-router's modules; kskup also takes them in lower case. */
+/** kskup's own log modules (AMQP messaging between clients). */
+const KSKUP_LOG_MODULES: readonly string[] = ['MESSAGING'];
+
+/** skupper-router's modules and kskup's own; kskup also takes them in lower case. */
 function parseLogModule(raw: unknown): Parsed<string> {
   if (typeof raw !== 'string') return bad(`${show(raw)} is not a string`);
   const module = raw.trim().toUpperCase();
-  return (LOG_MODULES as readonly string[]).includes(module) ? ok(module) : bad(`${show(raw)} is not a log module of skupper-router 3${didYouMean(module, LOG_MODULES)}`);
+  const known = [...LOG_MODULES, ...KSKUP_LOG_MODULES];
+  return known.includes(module) ? ok(module) : bad(`${show(raw)} is not a log module of skupper-router 3 or kskup${didYouMean(module, known)}`);
 }
 
 const logKind = defineKind({
@@ -940,23 +944,19 @@ function checkSingleRouter(routers: readonly Where[], context: ParseContext): vo
 }
 
 /**
- * skupper-router's rules (its qdrouter.py): a standalone router makes no
- * inter-router or edge connections, only an interior router makes
- * inter-router ones, and an edge router accepts no edge connections.
+ * skupper-router's rule (its qdrouter.py): a standalone router makes no
+ * inter-router or edge connections. (It also keeps inter-router connections
+ * to interior routers and edge listeners off edge routers; kskup does not
+ * enforce that yet: its site model has built edge configs with inter-router
+ * links, which still run.)
  */
 function checkRolesForMode(context: ParseContext): void {
-  const mode = context.collected.routers[0]?.entity.mode;
-  if (mode === undefined || mode === 'interior') return;
-  const check = (entities: readonly Located<{ readonly role: string }>[], kind: 'listener' | 'connector') => {
-    for (const { entity, index, label } of entities) {
-      const refused =
-        (mode === 'standalone' && (entity.role === 'inter-router' || entity.role === 'edge')) ||
-        (mode === 'edge' && (entity.role === 'inter-router' || (kind === 'listener' && entity.role === 'edge')));
-      if (refused) context.problem(index, label, 'role', `"${entity.role}" is not allowed on a router in mode "${mode}"${mode === 'standalone' ? ' (the default when mode is absent); set mode "interior"' : ''}`);
+  if (context.collected.routers[0]?.entity.mode !== 'standalone') return;
+  for (const { entity, index, label } of [...context.collected.listeners, ...context.collected.connectors]) {
+    if (entity.role === 'inter-router' || entity.role === 'edge') {
+      context.problem(index, label, 'role', `"${entity.role}" is not allowed on a router in mode "standalone" (the default when mode is absent); set mode "interior"`);
     }
-  };
-  check(context.collected.listeners, 'listener');
-  check(context.collected.connectors, 'connector');
+  }
 }
 
 function checkUniqueNames(entities: readonly Located<{ readonly name: string }>[], context: ParseContext): void {

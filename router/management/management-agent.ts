@@ -230,8 +230,11 @@ export class ManagementAgent {
 
   private async apply(entities: [string, Record<string, unknown>][]): Promise<void> {
     let next: RouterConfig;
+    const current = this.view.config();
     try {
       next = parseRouterConfig(JSON.stringify(entities), 'management request').config;
+      // A generated router id came back as a written one: the running router entity stays as it is.
+      if (current.router.idGenerated && next.router.id === current.router.id) next = Object.freeze({ ...next, router: current.router });
     } catch (error) {
       if (error instanceof ConfigError) throw new ManagementError(400, error.problems.map((p) => `${p.entity}: ${p.attribute ? `${p.attribute} ` : ''}${p.message}`).join('; '));
       throw error;
