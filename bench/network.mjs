@@ -174,14 +174,14 @@ async function flows() {
   const iperfServer = await startIperfServer(tools, dir, iperfPort, 'flows');
   const echo = await startEchoServer(dir, echoPort);
   const a = await router('flows-A', [
-    ['router', { id: 'flows-A' }],
+    ['router', { id: 'flows-A', mode: 'interior' }],
     ['listener', { name: 'ir', role: 'inter-router', host: '127.0.0.1', port: linkA, maxFrameSize: 65536 }],
     ['listener', { name: 'http', host: '127.0.0.1', port: httpA, http: true }],
     ['tcpListener', { name: 'iperf', host: '127.0.0.1', port: iperfListen, address: 'iperf', backlog: 4096 }],
     ['tcpListener', { name: 'echo', host: '127.0.0.1', port: echoListen, address: 'echo', backlog: 4096 }],
   ], httpA);
   const b = await router('flows-B', [
-    ['router', { id: 'flows-B' }],
+    ['router', { id: 'flows-B', mode: 'interior' }],
     ['connector', { name: 'a', role: 'inter-router', host: '127.0.0.1', port: linkA, maxFrameSize: 65536 }],
     ['listener', { name: 'http', host: '127.0.0.1', port: httpB, http: true }],
     ['tcpConnector', { name: 'iperf', host: '127.0.0.1', port: iperfPort, address: 'iperf' }],

@@ -4,7 +4,7 @@
 // after every step of start-up, so a stop during start-up is a clean stop too.
 import { dirname, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { ConfigError, loadRouterConfigFile } from './config/index.js';
+import { ConfigError, loadRouterConfigFile, withRouterId } from './config/index.js';
 import type { LogLevel } from './config/types.js';
 import { createRouterLogging } from './log/logger.js';
 import { watchConfigFile } from './reload.js';
@@ -25,7 +25,7 @@ const STOP_DEADLINE_MS = 2_000;
 export async function runRouterProcess(argv: readonly string[], signals: StopSignals): Promise<number> {
   const program = new Command('kskup-router')
     .description('kskup router: carries TCP flows between sites over AMQP 1.0 with mutual TLS')
-    .option('-c, --config <file>', 'router config file in skupper-router JSON format (or KSKUP_ROUTER_CONFIG)')
+    .option('-c, --config <file>', 'router config file: skupper-router JSON or skrouterd .conf syntax (or KSKUP_ROUTER_CONFIG)')
     .option('--log-level <level>', `lowest level logged by modules without their own log entity (${LEVELS.join(', ')})`, parseLevel)
     .option('--debug', 'show stack traces of unexpected errors')
     .version(VERSION, '-v, --version')
@@ -60,6 +60,8 @@ export async function runRouterProcess(argv: readonly string[], signals: StopSig
   const logging = createRouterLogging({ commandLineLevel: options.logLevel, base: { router: loaded.config.router.id } });
   const log = logging.module('ROUTER');
   for (const warning of loaded.warnings) log.warn({ file }, warning);
+  if (loaded.config.router.idGenerated) log.info({ file }, `router id not set; using generated id ${loaded.config.router.id}`);
+  const generatedId = loaded.config.router.idGenerated ? loaded.config.router.id : undefined;
 
   const router = new Router(loaded.config, logging, dirname(resolve(file)));
   const stop = async (signal: string): Promise<number> => {
@@ -76,7 +78,8 @@ export async function runRouterProcess(argv: readonly string[], signals: StopSig
     try {
       const next = await loadRouterConfigFile(file);
       for (const warning of next.warnings) log.warn({ file }, warning);
-      await router.reconfigure(next.config);
+      // A file still without an id keeps the generated one: a new id on each reload would be a new router.
+      await router.reconfigure(generatedId !== undefined && next.config.router.idGenerated ? withRouterId(next.config, generatedId) : next.config);
       // SIGHUP also re-reads the key material, as skupper-router's does.
       if (trigger === 'SIGHUP') await router.checkProfileFiles();
     } catch (error) {

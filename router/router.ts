@@ -105,7 +105,8 @@ export class Router {
     });
     this.network = new NetworkAgent({
       selfId: config.router.id,
-      mode: config.router.mode,
+      // A standalone router is an interior one that the parser lets have no inter-router or edge connections.
+      mode: config.router.mode === 'edge' ? 'edge' : 'interior',
       log: logging.module('ROUTER_HELLO'),
       helloIntervalMs: config.router.helloIntervalSeconds * 1000,
       helloMaxAgeMs: config.router.helloMaxAgeSeconds * 1000,

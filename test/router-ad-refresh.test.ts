@@ -27,7 +27,7 @@ beforeAll(async () => {
   for (const [index, name] of NAMES.entries()) {
     const p = ports[name]!;
     const entities: Entity[] = [
-      ['router', { id: `refresh-${name}`, raIntervalSeconds: 1, remoteLsMaxAgeSeconds: 3 }],
+      ['router', { id: `refresh-${name}`, raIntervalSeconds: 1, remoteLsMaxAgeSeconds: 3, mode: 'interior' }],
       ['listener', { name: 'inter-router', role: 'inter-router', host: '127.0.0.1', port: p.link }],
       ['listener', { name: 'amqp', host: '127.0.0.1', port: p.amqp }],
       ['listener', { name: 'http', host: '127.0.0.1', port: p.http, http: true }],

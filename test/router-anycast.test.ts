@@ -36,7 +36,7 @@ function useNetwork(names: string[], links: [string, string][]): Ports {
     for (const name of names) {
       const p = ports[name]!;
       const entities: Entity[] = [
-        ['router', { id: name, helloMaxAgeSeconds: 3 }],
+        ['router', { id: name, helloMaxAgeSeconds: 3, mode: 'interior' }],
         ['listener', { name: 'inter-router', role: 'inter-router', host: '127.0.0.1', port: p.link }],
         ['listener', { name: 'amqp', host: '127.0.0.1', port: p.amqp }],
         ['listener', { name: 'http', host: '127.0.0.1', port: p.http, http: true }],

@@ -40,7 +40,7 @@ describe('sslProfile files changed on disk', () => {
     await mkdir(certs);
     const [amqpPort, tcpPort] = [await freePort(), await freePort()];
     const router = await RouterProcess.start(folder.path, 'rotating', [
-      ['router', { id: 'R' }],
+      ['router', { id: 'R', mode: 'interior' }],
       ['listener', { name: 'amqp', host: '127.0.0.1', port: amqpPort }],
       ['sslProfile', { name: 'edge', caCertFile: join(certs, 'ca.crt'), certFile: join(certs, 'tls.crt'), privateKeyFile: join(certs, 'tls.key') }],
       ['tcpListener', { name: 'secure', host: '127.0.0.1', port: tcpPort, address: 'echo', sslProfile: 'edge' }],

@@ -78,7 +78,7 @@ describe('kskup-router start-up', () => {
       ]),
       says: [
         '4 problems',
-        'router "x": mode "core" must be one of interior, edge',
+        'router "x": mode "core" must be one of standalone, interior, edge',
         'tcpListener "backend:8080": port "80a" is not a number',
         'listener "ir": authenticatePeer requires sslProfile',
         'unknown entity type "tcplistener" (did you mean "tcpListener"?)',
@@ -139,7 +139,7 @@ describe('seed config from a skupper-router teaching setup', () => {
     let squatterOpen = true;
     const http = await freePort();
     const router = await RouterProcess.start(dir, 'squatted', [
-      ['router', { id: 'squatted' }],
+      ['router', { id: 'squatted', mode: 'interior' }],
       ['listener', { name: 'http', port: http, http: true }],
       ['tcpListener', { name: 'mine', host: '127.0.0.1', port: squatter.port, address: 'mine' }],
     ]);

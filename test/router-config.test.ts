@@ -78,7 +78,7 @@ describe('parseRouterConfig: the skupper seed configs', () => {
       host: '0.0.0.0',
       port: 1028,
       address: 'backend:8080',
-      backlog: 128,
+      backlog: 0,
       siteId: 'c0',
       authenticatePeer: false,
     });
@@ -143,19 +143,21 @@ describe('parseRouterConfig: the skupper seed configs', () => {
 });
 
 describe('parseRouterConfig: defaults and lenient values', () => {
-  it('fills in every default', () => {
+  it('fills in every default, and names unnamed entities as skrouterd does (TYPE/HOST:PORT as written)', () => {
     const config = configOf([
       ['router', { id: 'r1' }],
       ['listener', { port: 5672 }],
       ['connector', { host: 'peer', port: 55671 }],
+      ['connector', { name: 'defaults' }],
       ['tcpListener', { port: 9000, address: 'db' }],
       ['tcpConnector', { host: 'db.local', port: 5432, address: 'db' }],
+      ['tcpConnector', { port: '5433', address: 'db' }],
       ['address', { pattern: 'a.*' }],
       ['log', { module: 'tcp_adaptor' }],
     ]);
-    expect(config.router).toEqual({ id: 'r1', mode: 'interior', helloIntervalSeconds: 1, helloMaxAgeSeconds: 3 });
-    expect(config.listeners.get('0.0.0.0:5672')).toEqual({
-      name: '0.0.0.0:5672',
+    expect(config.router).toEqual({ id: 'r1', mode: 'standalone', helloIntervalSeconds: 1, helloMaxAgeSeconds: 3 });
+    expect(config.listeners.get('listener/:5672')).toEqual({
+      name: 'listener/:5672',
       host: '0.0.0.0',
       port: 5672,
       role: 'normal',
@@ -168,9 +170,11 @@ describe('parseRouterConfig: defaults and lenient values', () => {
       metrics: true,
       websockets: true,
     });
-    expect(config.connectors.get('peer:55671')).toMatchObject({ role: 'normal', cost: 1, verifyHostname: true });
-    expect(config.tcpListeners.get('db')).toEqual({ name: 'db', host: '0.0.0.0', port: 9000, address: 'db', backlog: 128, authenticatePeer: false });
-    expect(config.tcpConnectors.get('db')).toEqual({ name: 'db', host: 'db.local', port: 5432, address: 'db', verifyHostname: true });
+    expect(config.connectors.get('connector/peer:55671')).toMatchObject({ role: 'normal', cost: 1, verifyHostname: true });
+    expect(config.connectors.get('defaults')).toMatchObject({ host: '127.0.0.1', port: 5672 });
+    expect(config.tcpListeners.get('tcpListener/:9000')).toEqual({ name: 'tcpListener/:9000', host: '0.0.0.0', port: 9000, address: 'db', backlog: 0, authenticatePeer: false });
+    expect(config.tcpConnectors.get('tcpConnector/db.local:5432')).toEqual({ name: 'tcpConnector/db.local:5432', host: 'db.local', port: 5432, address: 'db', verifyHostname: true });
+    expect(config.tcpConnectors.get('tcpConnector/127.0.0.1:5433')).toMatchObject({ host: '127.0.0.1', port: 5433, address: 'db' });
     expect(config.addresses).toEqual([{ pattern: 'a.*', distribution: 'balanced' }]);
     expect(config.logs).toEqual([{ module: 'TCP_ADAPTOR', level: 'info' }]);
   });
@@ -198,15 +202,13 @@ describe('parseRouterConfig: defaults and lenient values', () => {
     ['trace+', 'trace'],
     ['debug+', 'debug'],
     ['info+', 'info'],
-    ['notice+', 'info'],
     ['warning+', 'warn'],
     ['error+', 'error'],
     ['critical+', 'fatal'],
     ['none', 'silent'],
-    ['default', 'info'],
     ['info,error', 'info'],
     ['error, warning', 'warn'],
-    ['trace,debug,info,notice,warning,error,critical', 'trace'],
+    ['trace,debug,info,warning,error,critical', 'trace'],
   ])('maps log enable %j to level %j', (enable, level) => {
     const config = configOf([ROUTER, ['log', { module: 'Router', enable }]]);
     expect(config.logs).toEqual([{ module: 'ROUTER', level }]);
@@ -237,9 +239,7 @@ describe('parseRouterConfig: problems', () => {
       'entity #2: unknown entity type "tcplistener" (did you mean "tcpListener"?)',
       'entity #3: unknown entity type "bogus"',
     ]],
-    ['no router', [['listener', { name: 'amqp', port: 5672 }]], ['router: a "router" entity is required']],
     ['two routers', [ROUTER, ['router', {}]], [
-      'router #2: id is required',
       'router #2: only one "router" entity is allowed; the first is entity #1',
     ]],
     ['unknown attributes', [ROUTER, ['listener', { name: 'amqp', port: 5672, prot: 1, bogusThing: true }]], [
@@ -258,19 +258,19 @@ describe('parseRouterConfig: problems', () => {
       'connector "c": port 0 is out of range 1-65535',
       'tcpConnector "t": port "0" is out of range 1-65535',
     ]],
-    ['bad enums and booleans', [ROUTER, ['listener', { name: 'x', port: 1, role: 'foo', http: 'yes' }],
-      ['address', { prefix: 'p', distribution: 'fanout' }], ['router', { id: 'r2', mode: 'standalone' }]], [
-      'listener "x": role "foo" must be one of normal, inter-router, edge',
-      'listener "x": http "yes" is not a boolean (true or false)',
-      'address "p": distribution "fanout" must be one of balanced, closest, multicast',
-      'router "r2": mode "standalone" must be one of interior, edge',
+    ['bad enums and booleans', [ROUTER, ['listener', { name: 'x', port: 1, role: 'foo', http: 'maybe' }],
+      ['address', { prefix: 'p', distribution: 'fanout' }], ['router', { id: 'r2', mode: 'solo' }]], [
+      'listener "x": role "foo" must be one of normal, inter-router, route-container, edge, inter-edge, inter-network',
+      'listener "x": http "maybe" is not a boolean (yes/no, true/false, on/off, 1/0)',
+      'address "p": distribution "fanout" must be one of balanced, closest, multicast, unavailable',
+      'router "r2": mode "solo" must be one of standalone, interior, edge',
       'router "r2": only one "router" entity is allowed; the first is entity #1',
     ]],
-    ['missing and empty required attributes', [ROUTER, ['connector', { name: 'c' }], ['tcpListener', { port: 1, address: '' }],
+    ['missing and empty required attributes', [ROUTER, ['tcpConnector', { name: 'c' }], ['tcpListener', { port: 1, address: '' }],
       ['sslProfile', {}]], [
-      'connector "c": host is required',
-      'connector "c": port is required',
-      'tcpListener #3: address must not be empty',
+      'tcpConnector "c": port is required',
+      'tcpConnector "c": address is required',
+      'tcpListener "tcpListener/:1": address must not be empty',
       'sslProfile #4: name is required',
     ]],
     ['wrong types', [['router', { id: 7 }], ['tcpConnector', { name: 't', host: ['h'], port: 1, address: 'a' }]], [
@@ -279,8 +279,8 @@ describe('parseRouterConfig: problems', () => {
     ]],
     ['listener and connector labels from host:port', [ROUTER, ['listener', { host: 'localhost', port: 'amqp', role: 'x' }],
       ['connector', { host: 'peer', port: 55671, cost: 0 }]], [
-      'listener "localhost:5672": role "x" must be one of normal, inter-router, edge',
-      'connector "peer:55671": cost 0 must be at least 1',
+      'listener "listener/localhost:amqp": role "x" must be one of normal, inter-router, route-container, edge, inter-edge, inter-network',
+      'connector "connector/peer:55671": cost 0 is out of range 1-2147483647',
     ]],
     ['sslProfile rules', [ROUTER, ['sslProfile', { name: 'a', certFile: 'c.pem' }], ['sslProfile', { name: 'b', privateKeyFile: 'k.pem' }],
       ['listener', { name: 'l', port: 1, sslProfile: 'missing' }], ['listener', { name: 'm', port: 2, authenticatePeer: true }],
@@ -296,13 +296,32 @@ describe('parseRouterConfig: problems', () => {
       'address "a": has both prefix and pattern; give exactly one',
     ]],
     ['unknown log levels', [ROUTER, ['log', { module: 'router', enable: 'info+,loud,quiet' }], ['log', { enable: 'info+' }]], [
-      'log "ROUTER": enable "info+,loud,quiet" has unknown levels "loud", "quiet"',
+      `log "ROUTER": enable "info+,loud,quiet" has unknown levels "loud", "quiet"; skupper-router 3's are none, debug, info, warning, error, critical (kskup also takes trace)`,
       'log #3: module is required',
     ]],
     ['duplicate names', [ROUTER, ['tcpListener', { name: 'x', port: 1, address: 'a' }], ['tcpListener', { name: 'x', port: 2, address: 'b' }],
-      ['tcpConnector', { host: 'h', port: 1, address: 'db' }], ['tcpConnector', { host: 'h2', port: 1, address: 'db' }]], [
+      ['tcpConnector', { host: 'h', port: 1, address: 'db' }], ['tcpConnector', { host: 'h', port: 1, address: 'db2' }]], [
       'tcpListener "x": name "x" is already used by entity #2',
-      'tcpConnector "db": has no name and its default name "db" is already used by entity #4',
+      'tcpConnector "tcpConnector/h:1": has no name and its default name "tcpConnector/h:1" is already used by entity #4',
+    ]],
+    ['cost up to 2147483647', [ROUTER, ['connector', { name: 'c', host: 'h', port: 1, cost: 2147483648 }]], [
+      'connector "c": cost 2147483648 is out of range 1-2147483647',
+    ]],
+    ['roles a standalone router may not have', [['router', { id: 's' }], ['listener', { name: 'ir', port: 1, role: 'inter-router' }],
+      ['connector', { name: 'e', host: 'h', port: 2, role: 'edge' }]], [
+      'listener "ir": role "inter-router" is not allowed on a router in mode "standalone" (the default when mode is absent); set mode "interior"',
+      'connector "e": role "edge" is not allowed on a router in mode "standalone" (the default when mode is absent); set mode "interior"',
+    ]],
+    ['values outside the schema of ignored attributes and entity types', [ROUTER, ['router', { id: 'r2' }].slice(0, 0) as never,
+      ['listener', { name: 'l', port: 1, stripAnnotations: 'sometimes', maxSessions: 'many' }], ['network', { tenantId: ['x'] }],
+      ['listenerAddress', { address: 'a' }], ['connection', {}], ['linkRoute', { prefix: 'q.' }]].filter((e) => e.length > 0), [
+      'listener "l": stripAnnotations "sometimes" must be one of in, out, both, no',
+      'listener "l": maxSessions "many" is not a number',
+      'network #3: tenantId ["x"] is not a string',
+      'listenerAddress #4: value is required',
+      'listenerAddress #4: listener is required',
+      'connection #5: is an operational entity type (management shows it); a config file cannot create one',
+      'linkRoute #6: is not an entity type of skupper-router 3 (Qpid Dispatch Router\'s; skupper-router 3 has no link routes)',
     ]],
     ['two sockets on one port', [ROUTER, ['listener', { name: 'amqp', host: 'localhost', port: 5672 }],
       ['tcpListener', { name: 't', port: 5672, address: 'a' }], ['listener', { name: 'l', host: 'localhost', port: 5672 }],
@@ -331,17 +350,15 @@ describe('parseRouterConfig: problems', () => {
     const error = caught as ConfigError;
     expect(error.code).toBe('KSKUP_ROUTER_CONFIG_INVALID');
     expect(error.file).toBe('/etc/skupper-router/skrouterd.json');
-    expect(error.problems[2]).toEqual({ entity: 'tcpListener "backend:8080"', attribute: 'port', message: '"80a" is not a number' });
+    expect(error.problems[1]).toEqual({ entity: 'tcpListener "backend:8080"', attribute: 'port', message: '"80a" is not a number' });
     expect(error.message).toBe(
       [
-        '/etc/skupper-router/skrouterd.json: 7 problems:',
+        '/etc/skupper-router/skrouterd.json: 5 problems:',
         '  listener "amqp": unknown attribute "prot" (did you mean "port"?)',
-        '  listener "amqp": port is required',
         '  tcpListener "backend:8080": port "80a" is not a number',
         '  tcpConnector "backend": port 70000 is out of range 1-65535',
         '  tcpConnector "backend": siteId 3 is not a string',
-        '  log "TCP_ADAPTOR": enable "chatty+" has unknown level "chatty"',
-        '  router: a "router" entity is required',
+        `  log "TCP_ADAPTOR": enable "chatty+" has unknown level "chatty"; skupper-router 3's are none, debug, info, warning, error, critical (kskup also takes trace)`,
       ].join('\n'),
     );
   });
@@ -375,26 +392,31 @@ describe('parseRouterConfig: warnings', () => {
       ['connector', { name: 'c', host: 'h', port: 3, healthz: true }],
       ['sslProfile', { name: 's', uidFormat: 'cou' }],
       ['tcpListener', { name: 't', port: 4, address: 'a', observer: 'auto' }],
-      ['site', { id: 'x' }],
-      ['site', { id: 'y' }],
-      ['httpListener', { port: 5 }],
+      ['site', { name: 'x', platform: 'podman' }],
+      ['site', { name: 'y' }],
+      ['network', { tenantId: 't1' }],
+      ['listener', { name: 'rc', port: 6, role: 'route-container' }],
+      ['listener', { name: 'ie', port: 7, role: 'inter-edge' }],
+      ['address', { prefix: 'u', distribution: 'unavailable' }],
     ]);
     expect(warnings).toEqual([
       'router "r1": attribute "workerThreads" is not supported by kskup yet and is ignored',
-      'router "r1": attribute "name" is not supported by kskup yet and is ignored',
       'listener "a": attribute "httpRootDir" is not supported by kskup yet and is ignored',
-      'connector "c": attribute "healthz" is not supported by kskup yet and is ignored',
+      'connector "c": attribute "healthz" is not in skupper-router 3 and is ignored',
       'sslProfile "s": attribute "uidFormat" is not supported by kskup yet and is ignored',
       'tcpListener "t": attribute "observer" is not supported by kskup yet and is ignored',
       'entity type "site" is not supported by kskup yet and is ignored',
-      'entity type "httpListener" is not supported by kskup yet and is ignored',
+      'entity type "network" is not supported by kskup yet and is ignored',
+      'listener "rc": role "route-container" is run as "normal" (kskup has no link routes)',
+      'listener "ie": role "inter-edge" is not supported by kskup; the entity is ignored',
+      'address "u": distribution "unavailable" is not supported by kskup; the entity is ignored',
     ]);
   });
 });
 
 describe('diffRouterConfig', () => {
   const base: unknown[] = [
-    ['router', { id: 'r1' }],
+    ['router', { id: 'r1', mode: 'interior' }],
     ['listener', { name: 'amqp', port: 5672 }],
     ['connector', { name: 'link1', host: 'peer', port: 55671, role: 'inter-router' }],
     ['sslProfile', { name: 'tls', caCertFile: 'ca.pem' }],
@@ -422,7 +444,7 @@ describe('diffRouterConfig', () => {
   it('reports added, removed and changed entities per kind', () => {
     const before = configOf(base);
     const after = configOf([
-      ['router', { id: 'r1' }],
+      ['router', { id: 'r1', mode: 'interior' }],
       ['listener', { name: 'amqp', port: 5673 }],
       ['listener', { name: 'metrics', port: 9090, http: true }],
       ['sslProfile', { name: 'tls', caCertFile: 'ca.pem' }],
@@ -446,7 +468,7 @@ describe('diffRouterConfig', () => {
 
   it('reports router, address and log changes as wholes', () => {
     const changed = base.map((entity) => {
-      if (entity === base[0]) return ['router', { id: 'r1', helloMaxAgeSeconds: 6 }];
+      if (entity === base[0]) return ['router', { id: 'r1', mode: 'interior', helloMaxAgeSeconds: 6 }];
       if (entity === base[6]) return ['address', { prefix: 'mc', distribution: 'closest' }];
       if (entity === base[7]) return ['log', { module: 'DEFAULT', enable: 'debug+' }];
       return entity;
@@ -492,9 +514,9 @@ describe('parseRouterConfig: security attributes', () => {
     ['tcpListener with an unknown sslProfile', [['tcpListener', { name: 't', port: 1, address: 'a', sslProfile: 'nope' }]], 'tcpListener "t": sslProfile "nope" does not name an sslProfile in this file'],
     ['tcpListener verifyHostname', [['tcpListener', { name: 't', port: 1, address: 'a', verifyHostname: true }]], 'tcpListener "t": verifyHostname has no meaning on a tcpListener (it checks a server certificate, for a tcpConnector); use authenticatePeer to verify clients'],
     ['tcpConnector with a profile without caCertFile', [CERT_ONLY, ['tcpConnector', { name: 't', host: 'h', port: 1, address: 'a', sslProfile: 'cert' }]], `tcpConnector "t": sslProfile "cert" has no caCertFile, which is needed to verify the server's certificate`],
-    ['router enableVhostPolicy', [['router', { id: 'r1', enableVhostPolicy: true }]], 'router "r1": enableVhostPolicy is not supported: kskup enforces no vhost policy, so the limits it would apply do not'],
+    ['router enableVhostPolicy', [['router', { id: 'r1', enableVhostPolicy: true }]], 'router "r1": enableVhostPolicy is not supported: kskup enforces no vhost policy, so the limits it names would not apply'],
     ['policy entity', [['policy', { maxConnections: 10 }]], 'policy #2: is not supported: kskup enforces no connection or vhost policy, so the limits it asks for would not apply'],
-    ['authServicePlugin entity', [['authServicePlugin', { name: 'a', host: 'h', port: 1 }]], 'authServicePlugin #2: is not supported: kskup has no external authentication service; use authenticatePeer with an sslProfile'],
+    ['authServicePlugin entity', [['authServicePlugin', { name: 'a', host: 'h', port: 1 }]], 'authServicePlugin #2: is not an entity type of skupper-router 3 (Qpid Dispatch Router\'s external authentication service; use authenticatePeer with an sslProfile)'],
   ])('%s is an error', (_what, entities, expected) => {
     const withRouter = entities.some(([type]) => type === 'router') ? entities : [ROUTER, ...entities];
     expect(problemLines(JSON.stringify(withRouter))).toEqual([expected]);

@@ -386,9 +386,9 @@ describe('A==B over mutual TLS', () => {
 
   it('A rejects an invalid new config with a logged error and keeps the running one', async () => {
     const before = a.lines.length;
-    await a.rewrite([['router', { id: 'A' }], ['tcpListener', { name: 'x', port: 'eighty', address: 'x' }]]);
+    await a.rewrite([['router', { id: 'A', mode: 'interior' }], ['tcpListener', { name: 'x', port: 'eighty', address: 'x' }]]);
     const logged = await a.waitForLog('the reload error', (l) => a.lines.indexOf(l) >= before && l.level === 'error');
-    expect(logged.msg).toContain('tcpListener "x": port "eighty" is not a number');
+    expect(logged.msg).toContain('tcpListener "x": port "eighty" is neither a port number nor a known service name');
     expect(logged.msg).toContain('the running configuration stays');
     const socket = await connect(ports.echo);
     const { sent, got } = await exchangeStream(socket, 31, 256 * 1024);
@@ -410,7 +410,7 @@ describe('router process', () => {
     });
     servers.push(server);
     const c = await RouterProcess.start(dir, 'C-reset', [
-      ['router', { id: 'C-reset' }],
+      ['router', { id: 'C-reset', mode: 'interior' }],
       ['tcpListener', { name: 'local', host: '127.0.0.1', port, address: 'local' }],
       ['tcpConnector', { name: 'local', host: '127.0.0.1', port: server.port, address: 'local' }],
     ]);
@@ -437,7 +437,7 @@ describe('router process', () => {
     const echo = await startEchoServer();
     servers.push(echo);
     const c = await RouterProcess.start(dir, 'C', [
-      ['router', { id: 'C' }],
+      ['router', { id: 'C', mode: 'interior' }],
       ['tcpListener', { name: 'local', host: '127.0.0.1', port, address: 'local' }],
       ['tcpConnector', { name: 'local', host: '127.0.0.1', port: echo.port, address: 'local' }],
     ]);

@@ -27,7 +27,7 @@ beforeAll(async () => {
   const [linkA, linkB] = [await freePort(), await freePort()];
   [amqpPort, httpA] = [await freePort(), await freePort()];
   const base = (id: string, link: number): Entity[] => [
-    ['router', { id }],
+    ['router', { id, mode: 'interior' }],
     ['listener', { name: 'inter-router', role: 'inter-router', host: '127.0.0.1', port: link }],
   ];
   routers.push(
@@ -38,7 +38,7 @@ beforeAll(async () => {
     ]),
     await RouterProcess.start(dir, 'B', [...base('mgmt-B', linkB), ['connector', { name: 'to-a', role: 'inter-router', host: '127.0.0.1', port: linkA }]]),
     await RouterProcess.start(dir, 'C', [
-      ['router', { id: 'mgmt-C' }],
+      ['router', { id: 'mgmt-C', mode: 'interior' }],
       ['connector', { name: 'to-b', role: 'inter-router', host: '127.0.0.1', port: linkB }],
       ['tcpConnector', { name: 'svc', host: '127.0.0.1', port: echo.port, address: 'mgmt-svc' }],
     ]),
@@ -90,6 +90,33 @@ describe('management on $management', () => {
     const reply = await request({ operation: 'GET-TYPES', type: 'org.amqp.management' });
     expect(status(reply)).toBe(200);
     expect(Object.keys(reply.body as object)).toEqual(expect.arrayContaining(['io.skupper.router.router.node', 'io.skupper.router.tcpListener']));
+    // From the schema: every skupper-router 3 type, each with its base types, as skupper-router answers.
+    const types = reply.body as Record<string, string[]>;
+    expect(types['io.skupper.router.network']).toEqual(['io.skupper.router.configurationEntity', 'io.skupper.router.entity']);
+    expect(types['io.skupper.router.router.config.address']).toEqual(['io.skupper.router.configurationEntity', 'io.skupper.router.entity']);
+    expect(types['io.skupper.router.connection']).toEqual(['io.skupper.router.operationalEntity', 'io.skupper.router.entity']);
+    expect(Object.keys(types)).toEqual(expect.arrayContaining(['io.skupper.router.proxyProfile', 'io.skupper.router.listenerAddress']));
+  });
+
+  it('GET-ATTRIBUTES lists each type\'s attributes from the schema', async () => {
+    const reply = await request({ operation: 'GET-ATTRIBUTES', type: 'org.amqp.management' });
+    expect(status(reply)).toBe(200);
+    const attributes = reply.body as Record<string, string[]>;
+    expect(attributes['io.skupper.router.tcpListener']).toEqual(expect.arrayContaining(['name', 'address', 'port', 'backlog', 'multiAddressStrategy', 'operStatus']));
+    expect(attributes['io.skupper.router.router']).toEqual(expect.arrayContaining(['id', 'mode', 'dropTcpConnections', 'unreachableHoldoffSeconds']));
+    expect(attributes['io.skupper.router.tcpListener']).not.toContain('bogus');
+  });
+
+  it('QUERY naming an attribute the type does not have gets 404, as from skupper-router; a known type with no entities gets no rows', async () => {
+    const bad = await request({ operation: 'QUERY', type: 'org.amqp.management', entityType: 'tcpListener' }, { attributeNames: ['name', 'bogus'] });
+    expect(status(bad)).toBe(404);
+    expect(String((bad.application_properties as Record<string, unknown>).statusDescription)).toBe('tcpListener has no attribute "bogus"');
+    const good = await request({ operation: 'QUERY', type: 'org.amqp.management', entityType: 'io.skupper.router.listener' }, { attributeNames: ['name', 'port', 'failoverUrls'] });
+    expect(status(good)).toBe(200);
+    expect((good.body as { results: unknown[][] }).results).toEqual(expect.arrayContaining([['amqp', amqpPort, null]]));
+    const none = await request({ operation: 'QUERY', type: 'org.amqp.management', entityType: 'network' }, { attributeNames: [] });
+    expect(status(none)).toBe(200);
+    expect((none.body as { results: unknown[][] }).results).toEqual([]);
   });
 
   it('QUERY router.node and router.address show the A-B-C line as A sees it', async () => {
@@ -155,7 +182,7 @@ describe('management on $management', () => {
   });
 
   it.each([
-    { what: 'a bad port', properties: { operation: 'CREATE', type: 'tcpListener', name: 'bad' }, body: { port: 'eighty', address: 'x' }, code: 400, says: 'port "eighty" is not a number' },
+    { what: 'a bad port', properties: { operation: 'CREATE', type: 'tcpListener', name: 'bad' }, body: { port: 'eighty', address: 'x' }, code: 400, says: 'port "eighty" is neither a port number nor a known service name' },
     { what: 'an existing name', properties: { operation: 'CREATE', type: 'listener', name: 'amqp' }, body: {}, code: 405, says: 'CREATE is not supported for listener' },
     { what: 'an unknown entity', properties: { operation: 'READ', type: 'tcpConnector', name: 'nope' }, body: {}, code: 404, says: 'no tcpConnector named "nope"' },
     { what: 'an unknown operation', properties: { operation: 'EXPLODE', type: 'router' }, body: {}, code: 405, says: 'operation "EXPLODE" is not supported' },

@@ -28,7 +28,7 @@ beforeAll(async () => {
   for (const name of ['A', 'B', 'C', 'D']) {
     const p = ports[name]!;
     const entities: Entity[] = [
-      ['router', { id: `msg-${name}` }],
+      ['router', { id: `msg-${name}`, mode: 'interior' }],
       ['listener', { name: 'inter-router', role: 'inter-router', host: '127.0.0.1', port: p.link }],
       ['listener', { name: 'amqp', host: '127.0.0.1', port: p.amqp }],
       ['listener', { name: 'http', host: '127.0.0.1', port: p.http, http: true }],

@@ -22,14 +22,14 @@ describe('live reconfiguration', () => {
   it('A<==B a connector and its sslProfile added to a running router link it; removed, unlink it', async () => {
     const [linkPort, httpA, httpB, tcpPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const a = await RouterProcess.start(folder.path, 'A', [
-      ['router', { id: 'A' }],
+      ['router', { id: 'A', mode: 'interior' }],
       ['sslProfile', { name: 'tls', caCertFile: folder.pki.caCert, certFile: folder.pki.serverCert, privateKeyFile: folder.pki.serverKey }],
       ['listener', { name: 'inter-router', role: 'inter-router', host: '127.0.0.1', port: linkPort, sslProfile: 'tls', authenticatePeer: true }],
       ['listener', { name: 'http', host: '127.0.0.1', port: httpA, http: true }],
       ['tcpListener', { name: 'echo', host: '127.0.0.1', port: tcpPort, address: 'echo' }],
     ]);
     const bBase: Entity[] = [
-      ['router', { id: 'B' }],
+      ['router', { id: 'B', mode: 'interior' }],
       ['listener', { name: 'http', host: '127.0.0.1', port: httpB, http: true }],
       ['tcpConnector', { name: 'echo', host: '127.0.0.1', port: echo.port, address: 'echo' }],
     ];
@@ -62,7 +62,7 @@ describe('live reconfiguration', () => {
       folder.path,
       'logs',
       [
-        ['router', { id: 'L' }],
+        ['router', { id: 'L', mode: 'interior' }],
         ['log', { module: 'DEFAULT', enable: 'error+' }],
         ['log', { module: 'TCP_ADAPTOR', enable: 'debug+' }],
         ['listener', { name: 'http', host: '127.0.0.1', port: httpPort, http: true }],
@@ -75,7 +75,7 @@ describe('live reconfiguration', () => {
     await waitFor('the http listener', async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`).catch(() => undefined))?.ok);
     // A flow to a refused port makes a TCP_ADAPTOR debug line.
     await r.rewrite([
-      ['router', { id: 'L' }],
+      ['router', { id: 'L', mode: 'interior' }],
       ['log', { module: 'DEFAULT', enable: 'error+' }],
       ['log', { module: 'TCP_ADAPTOR', enable: 'debug+' }],
       ['listener', { name: 'http', host: '127.0.0.1', port: httpPort, http: true }],
@@ -115,7 +115,7 @@ describe('config from a Kubernetes ConfigMap volume', () => {
     await mkdir(volume);
     const [httpPort, tcpPort] = [await freePort(), await freePort()];
     const base: Entity[] = [
-      ['router', { id: 'K' }],
+      ['router', { id: 'K', mode: 'interior' }],
       ['listener', { name: 'http', host: '127.0.0.1', port: httpPort, http: true }],
       ['tcpConnector', { name: 'echo', host: '127.0.0.1', port: echo.port, address: 'echo' }],
     ];

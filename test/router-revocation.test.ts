@@ -33,7 +33,7 @@ const REVOKED = 'TLS: client certificate has been revoked';
 
 function profileOf(revokedSerials: unknown): SslProfileEntity | undefined {
   const text = JSON.stringify([
-    ['router', { id: 'r' }],
+    ['router', { id: 'r', mode: 'interior' }],
     ['sslProfile', { name: 'links', caCertFile: 'ca.crt', revokedSerials }],
   ]);
   return parseRouterConfig(text).config.sslProfiles.get('links');
@@ -71,7 +71,7 @@ describe('sslProfile revokedSerials (config)', () => {
 
   it('serialises as one string that parses back to the same config', () => {
     const text = JSON.stringify([
-      ['router', { id: 'r' }],
+      ['router', { id: 'r', mode: 'interior' }],
       ['sslProfile', { name: 'links', caCertFile: 'ca.crt', revokedSerials: 'FF 0a:1b' }],
     ]);
     const config = parseRouterConfig(text).config;
@@ -82,7 +82,7 @@ describe('sslProfile revokedSerials (config)', () => {
 
   it('a change of revokedSerials alone is told apart from other changes; reordering is no change', () => {
     const base = { name: 'links', caCertFile: 'ca.crt', certFile: 'a.crt', privateKeyFile: 'a.key' };
-    const parse = (profile: object) => parseRouterConfig(JSON.stringify([['router', { id: 'r' }], ['sslProfile', profile]])).config;
+    const parse = (profile: object) => parseRouterConfig(JSON.stringify([['router', { id: 'r', mode: 'interior' }], ['sslProfile', profile]])).config;
     const before = parse({ ...base, revokedSerials: 'aa bb' });
     expect(diffRouterConfig(before, parse({ ...base, revokedSerials: 'BB,AA' })).empty).toBe(true);
 
@@ -149,7 +149,7 @@ beforeAll(async () => {
   echo = await startEchoServer();
   for (const key of Object.keys(ports) as (keyof typeof ports)[]) ports[key] = await freePort();
   aBase = (revokedSerials) => [
-    ['router', { id: 'A' }],
+    ['router', { id: 'A', mode: 'interior' }],
     ['sslProfile', { name: 'links', caCertFile: files.ca, certFile: files.a, privateKeyFile: files.aKey, ...(revokedSerials === undefined ? {} : { revokedSerials }) }],
     ['listener', { name: 'inter-router', role: 'inter-router', host: '127.0.0.1', port: ports.link, sslProfile: 'links', authenticatePeer: true }],
     ['listener', { name: 'wss', role: 'inter-router', host: '127.0.0.1', port: ports.https, sslProfile: 'links', authenticatePeer: true, http: true }],
@@ -158,7 +158,7 @@ beforeAll(async () => {
     ['tcpListener', { name: 'echo', host: '127.0.0.1', port: ports.tcpA, address: 'echo-at-c' }],
   ];
   const dialler = (id: string, cert: string, key: string, connector: Record<string, unknown>, extra: Entity[] = []): Entity[] => [
-    ['router', { id }],
+    ['router', { id, mode: 'interior' }],
     ['sslProfile', { name: 'to-a', caCertFile: files.ca, certFile: cert, privateKeyFile: key }],
     ['connector', { name: 'to-a', role: 'inter-router', host: '127.0.0.1', sslProfile: 'to-a', ...connector }],
     ...extra,

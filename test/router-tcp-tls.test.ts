@@ -119,7 +119,7 @@ beforeAll(async () => {
   const clients = { name: 'clients', caCertFile: pki.caCert, certFile: pki.serverCert, privateKeyFile: pki.serverKey };
   const backendTrust = { name: 'backend', caCertFile: pki.caCert, certFile: pki.clientCert, privateKeyFile: pki.clientKey };
   const a = await RouterProcess.start(folder.path, 'A', [
-    ['router', { id: 'A' }],
+    ['router', { id: 'A', mode: 'interior' }],
     ['sslProfile', { name: 'link', caCertFile: pki.caCert, certFile: pki.bothCert, privateKeyFile: pki.bothKey }],
     ['sslProfile', clients],
     ['listener', { name: 'inter-router', role: 'inter-router', host: '127.0.0.1', port: ports.link, sslProfile: 'link', authenticatePeer: true }],
@@ -128,7 +128,7 @@ beforeAll(async () => {
     ['tcpListener', { name: 'remote-wrong-ca', host: '127.0.0.1', port: ports.remoteWrongCa, address: 'remote-wrong-ca' }],
   ]);
   const b = await RouterProcess.start(folder.path, 'B', [
-    ['router', { id: 'B' }],
+    ['router', { id: 'B', mode: 'interior' }],
     ['sslProfile', { name: 'link', caCertFile: pki.caCert, certFile: pki.bothCert, privateKeyFile: pki.bothKey }],
     ['sslProfile', backendTrust],
     ['sslProfile', { name: 'other-ca', caCertFile: pki.otherCaCert }],
@@ -144,7 +144,7 @@ beforeAll(async () => {
     { name, host: '127.0.0.1', port, address, ...extra },
   ];
   s = await RouterProcess.start(folder.path, 'S', [
-    ['router', { id: 'S' }],
+    ['router', { id: 'S', mode: 'interior' }],
     ['listener', { name: 'http', host: '127.0.0.1', port: ports.httpS, http: true }],
     ['sslProfile', clients],
     ['sslProfile', { ...clients, name: 'revoking', revokedSerials: files.revokedSerial }],
@@ -376,7 +376,7 @@ describe('reconfiguration never falls back to plain', () => {
     const [tcpPort, amqpPort] = [await freePort(), await freePort()];
     const pki = folder.pki;
     const config = (privateKeyFile: string): Entity[] => [
-      ['router', { id: 'R' }],
+      ['router', { id: 'R', mode: 'interior' }],
       ['listener', { name: 'amqp', host: '127.0.0.1', port: amqpPort }],
       ['sslProfile', { name: 'p', caCertFile: pki.caCert, certFile: pki.serverCert, privateKeyFile }],
       ['tcpListener', { name: 'secure', host: '127.0.0.1', port: tcpPort, address: 'echo', sslProfile: 'p' }],
@@ -436,7 +436,7 @@ describe('sslProfile changes reach the tcp edges', () => {
     const tcpPort = await freePort();
     const pki = folder.pki;
     const config = (revokedSerials?: string): Entity[] => [
-      ['router', { id: 'V' }],
+      ['router', { id: 'V', mode: 'interior' }],
       ['sslProfile', { name: 'p', caCertFile: pki.caCert, certFile: pki.serverCert, privateKeyFile: pki.serverKey, ...(revokedSerials && { revokedSerials }) }],
       ['tcpListener', { name: 'secure', host: '127.0.0.1', port: tcpPort, address: 'echo', sslProfile: 'p', authenticatePeer: true }],
       ['tcpConnector', { name: 'echo', host: '127.0.0.1', port: plainEcho.port, address: 'echo' }],
@@ -476,7 +476,7 @@ describe('sslProfile changes reach the tcp edges', () => {
     const [tcpPort, amqpPort] = [await freePort(), await freePort()];
     const pki = folder.pki;
     const r = await RouterProcess.start(folder.path, 'R2', [
-      ['router', { id: 'R2' }],
+      ['router', { id: 'R2', mode: 'interior' }],
       ['listener', { name: 'amqp', host: '127.0.0.1', port: amqpPort }],
       ['sslProfile', { name: 'locked', caCertFile: pki.caCert, certFile: pki.serverCert, privateKeyFile: files.encryptedServerKey }],
     ]);

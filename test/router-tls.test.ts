@@ -23,13 +23,13 @@ afterAll(async () => {
 async function pair(name: string, dialerProfile: Record<string, unknown>) {
   const [linkPort, httpL, httpD] = [await freePort(), await freePort(), await freePort()];
   const listenerSide: Entity[] = [
-    ['router', { id: `${name}-L` }],
+    ['router', { id: `${name}-L`, mode: 'interior' }],
     ['sslProfile', { name: 'tls', caCertFile: folder.pki.caCert, certFile: folder.pki.serverCert, privateKeyFile: folder.pki.serverKey }],
     ['listener', { name: 'inter-router', role: 'inter-router', host: '127.0.0.1', port: linkPort, sslProfile: 'tls', authenticatePeer: true }],
     ['listener', { name: 'http', host: '127.0.0.1', port: httpL, http: true }],
   ];
   const dialerSide: Entity[] = [
-    ['router', { id: `${name}-D` }],
+    ['router', { id: `${name}-D`, mode: 'interior' }],
     ['sslProfile', { name: 'tls', ...dialerProfile }],
     ['connector', { name: 'uplink', role: 'inter-router', host: 'localhost', port: linkPort, sslProfile: 'tls' }],
     ['listener', { name: 'http', host: '127.0.0.1', port: httpD, http: true }],

@@ -16,14 +16,14 @@ async function startPair(name: string, protocol: 'ws' | 'wss', dialerCert?: { ce
   const [web, httpB, tcpPort] = [await freePort(), await freePort(), await freePort()];
   const tls = protocol === 'wss';
   const a = await RouterProcess.start(folder.path, `${name}-A`, [
-    ['router', { id: `${name}-A` }],
+    ['router', { id: `${name}-A`, mode: 'interior' }],
     ...(tls ? [['sslProfile', { name: 'tls', caCertFile: folder.pki.caCert, certFile: folder.pki.serverCert, privateKeyFile: folder.pki.serverKey }] as Entity] : []),
     ['listener', { name: 'web', role: 'inter-router', host: '127.0.0.1', port: web, http: true, websockets: true, ...(tls ? { sslProfile: 'tls', authenticatePeer: true } : {}) }],
     ['tcpListener', { name: 'echo', host: '127.0.0.1', port: tcpPort, address: 'echo' }],
   ]);
   const cert = dialerCert ?? { cert: folder.pki.clientCert, key: folder.pki.clientKey };
   const b = await RouterProcess.start(folder.path, `${name}-B`, [
-    ['router', { id: `${name}-B` }],
+    ['router', { id: `${name}-B`, mode: 'interior' }],
     ...(tls ? [['sslProfile', { name: 'tls', caCertFile: folder.pki.caCert, certFile: cert.cert, privateKeyFile: cert.key }] as Entity] : []),
     ['connector', { name: 'to-a', role: 'inter-router', host: 'localhost', port: web, protocol, websocketPath: '/kskup', ...(tls ? { sslProfile: 'tls' } : {}) }],
     ['listener', { name: 'http', host: '127.0.0.1', port: httpB, http: true }],

@@ -334,6 +334,7 @@ describe('usage errors exit 2 with one line', () => {
     [['token', 'create', 'x.token', '--token-type', 'password'], /Allowed choices are claim, cert/],
     [['token', 'create', 'x.token', '--token-type', 'cert', '--uses', '3'], /--uses applies to claim tokens only/],
     [['link', 'create', 'x.token', '--cost', '-1'], /argument '-1' is invalid|unknown option '-1'/],
+    [['link', 'create', 'x.token', '--cost', '2147483648'], /argument '2147483648' is invalid\. at most 2147483647, skupper-router's largest cost/],
     [['link', 'status', '--wait', 'soon'], /not a positive number of seconds/],
     [['status', '-o', 'xml'], /Allowed choices are text, json, yaml/],
     [['status', '--context', 'prod'], /--context applies to the kubernetes platform only/],

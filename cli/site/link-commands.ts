@@ -1,7 +1,8 @@
 // `kskup link create|delete|status`: links from this site to others.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { MAX_COST } from '../../router/config/index.js';
 import { nameProblem } from '../../site-controller/site/model.js';
 import { parsePositiveInteger, parseSeconds } from '../arguments.js';
 import type { CommandContext } from '../command-context.js';
@@ -23,6 +24,13 @@ interface StatusOptions extends SiteOptions {
 
 const POLL_MS = 200;
 
+/** A link's cost is its connector's, which skupper-router bounds to 2147483647 (MAX_COST). */
+function parseCost(value: string): number {
+  const cost = parsePositiveInteger(value);
+  if (cost > MAX_COST) throw new InvalidArgumentError(`at most ${MAX_COST}, skupper-router's largest cost.`);
+  return cost;
+}
+
 export function addLinkCommands(program: Command, context: CommandContext): void {
   const link = program.command('link').description('link this site to other sites with their tokens');
   addSiteOptions(
@@ -31,7 +39,7 @@ export function addLinkCommands(program: Command, context: CommandContext): void
       .description('link to the site that issued a token (redeems a claim); the router picks it up without a restart')
       .argument('<file>', 'a token file from kskup token create at the other site')
       .addOption(new Option('--name <name>', "the link's name (default: the other site's name)"))
-      .addOption(new Option('--cost <n>', 'routing cost of the link: flows prefer cheaper paths').argParser(parsePositiveInteger).default(1))
+      .addOption(new Option('--cost <n>', 'routing cost of the link: flows prefer cheaper paths').argParser(parseCost).default(1))
       .addHelpText('after', '\nExamples:\n  kskup link create west.token -n east\n  kskup link create west.token -n east --name to-west --cost 5'),
   ).action(async (file: string, options: CreateOptions) => {
     const target = await resolveSite(options, context);

@@ -1,9 +1,10 @@
 import type { ConfigProblem } from './types.js';
 
-/** `tcpListener "backend:8080": port "80a" is not a number` */
+/** `tcpListener "backend:8080": port "80a" is not a number`, after `line 12: ` when the file has lines. */
 export function formatProblem(problem: ConfigProblem): string {
   const subject = problem.attribute === undefined ? '' : `${problem.attribute} `;
-  return `${problem.entity}: ${subject}${problem.message}`;
+  const line = problem.line === undefined ? '' : `line ${problem.line}: `;
+  return `${line}${problem.entity}: ${subject}${problem.message}`;
 }
 
 /**

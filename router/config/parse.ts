@@ -1,11 +1,17 @@
-// Reads skupper-router's JSON config (`[["router",{...}],["listener",{...}],...]`)
-// into the typed, frozen RouterConfig. Each entity type is a declarative table of
-// attribute specs driving one generic validator; every problem in the file is
-// collected before ConfigError is thrown, so one run shows everything to fix.
+// Reads a router config file, in skupper-router's JSON or in skrouterd's .conf
+// syntax (source.ts), into the typed, frozen RouterConfig. Which entity types
+// and attributes exist, and what kskup does with each, comes from the schema
+// (schema.ts); each implemented entity type has a table of attribute specs
+// here driving one generic validator. Every problem in the file is collected
+// before ConfigError is thrown, so one run shows everything to fix.
 
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from './errors.js';
+import { servicePort } from './named-ports.js';
+import { LOG_MODULES, MAX_COST, REMOVED_ENTITY_TYPES, ROUTER_SCHEMA, entityType, type AttributeSchema, type EntityTypeSchema } from './schema.js';
 import { parseSerialList } from './serials.js';
+import { NOT_A_PAIR, describeType, readSource, type RawEntity } from './source.js';
 import type {
   AddressEntity,
   ConfigProblem,
@@ -24,14 +30,21 @@ export interface ParsedRouterConfig {
   readonly config: RouterConfig;
   /** Accepted but ignored parts of the file, one line each, never a secret. */
   readonly warnings: string[];
+  /** Which syntax the file was read as. */
+  readonly syntax: 'json' | 'conf';
 }
 
 export function parseRouterConfig(text: string, file?: string): ParsedRouterConfig {
   const context = new ParseContext();
-  const document = parseJson(text, context);
-  if (document.ok && readEntities(document.value, context)) checkAcrossEntities(context);
+  const source = readSource(text);
+  if (source.ok) {
+    readEntities(source.entities, context);
+    checkAcrossEntities(context);
+  } else {
+    context.problem(0, 'file', undefined, source.message, source.line);
+  }
   if (context.problems.length > 0) throw new ConfigError(context.sortedProblems(), file);
-  return { config: assembleConfig(context.collected), warnings: context.warnings };
+  return { config: assembleConfig(context.collected), warnings: context.warnings, syntax: source.syntax };
 }
 
 export async function loadRouterConfigFile(path: string): Promise<ParsedRouterConfig> {
@@ -143,23 +156,35 @@ function parseInteger(raw: unknown, { min, max }: Range): Parsed<number> {
   return ok(value);
 }
 
-/** skupper accepts these service names where a port number goes. */
-const SERVICE_PORTS: ReadonlyMap<string, number> = new Map([
-  ['amqp', 5672],
-  ['amqps', 5671],
-]);
-
+/**
+ * A port number, or a service name as skrouterd resolves it (getaddrinfo: the
+ * services database, see named-ports.ts): `amqp` is 5672 unless
+ * KSKUP_SERVICES_FILE maps it elsewhere.
+ */
 function parsePort(raw: unknown, lowest: 0 | 1): Parsed<number> {
-  const service = typeof raw === 'string' ? SERVICE_PORTS.get(raw.trim()) : undefined;
-  return service === undefined ? parseInteger(raw, { min: lowest, max: 65535 }) : ok(service);
+  const name = typeof raw === 'string' ? raw.trim() : '';
+  if (/^[A-Za-z][\w.+-]*$/.test(name)) {
+    const service = servicePort(name);
+    return service === undefined ? bad(`${show(raw)} is neither a port number nor a known service name (as in /etc/services)`) : ok(service);
+  }
+  return parseInteger(raw, { min: lowest, max: 65535 });
 }
+
+/** skupper-router's booleans (its schema's BooleanType), in either case, as JSON values or strings. */
+const BOOLEAN_WORDS: ReadonlyMap<string, boolean> = new Map([
+  ['yes', true], ['true', true], ['on', true], ['1', true],
+  ['no', false], ['false', false], ['off', false], ['0', false],
+]);
 
 function parseBoolean(raw: unknown): Parsed<boolean> {
   if (typeof raw === 'boolean') return ok(raw);
-  const word = typeof raw === 'string' ? raw.trim().toLowerCase() : undefined;
-  if (word === 'true' || word === 'false') return ok(word === 'true');
-  return bad(`${show(raw)} is not a boolean (true or false)`);
+  if (raw === 1 || raw === 0) return ok(raw === 1);
+  const word = typeof raw === 'string' ? BOOLEAN_WORDS.get(raw.trim().toLowerCase()) : undefined;
+  return word === undefined ? bad(`${show(raw)} is not a boolean (yes/no, true/false, on/off, 1/0)`) : ok(word);
 }
+
+/** The default port of listeners and connectors: skupper-router's `amqp`, resolved. */
+const AMQP_PORT = servicePort('amqp') ?? 5672;
 
 /** skupper writes metadata as a JSON string; a hand-written file may inline the object. */
 function parseText(raw: unknown): Parsed<string> {
@@ -223,29 +248,27 @@ export function mechanismsOf(value: string | undefined): readonly string[] {
 
 const LOG_LEVEL_ORDER: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 
-/** skupper-router's severities by the pino level that shows them. */
+/**
+ * skupper-router 3's severities (its log.c) by the pino level that shows them;
+ * `trace` is kskup's own, below debug. Qpid Dispatch's `notice` is gone from
+ * skupper-router 3, which refuses it, and so does kskup.
+ */
 const SKUPPER_SEVERITIES: ReadonlyMap<string, LogLevel> = new Map([
   ['trace', 'trace'],
   ['debug', 'debug'],
   ['info', 'info'],
-  ['notice', 'info'],
   ['warning', 'warn'],
   ['error', 'error'],
   ['critical', 'fatal'],
-  ['default', 'info'],
 ]);
 
-/**
- * skupper's `enable` ("info+", "none", "info,error", ...) as the lowest level it
- * turns on: pino has one threshold per logger, not a set of severities.
- */
 function parseLogLevel(raw: unknown): Parsed<LogLevel> {
   if (typeof raw !== 'string') return bad(`${show(raw)} is not a string`);
   const words = raw.split(',').map((word) => word.trim().replace(/\+$/, ''));
   const unknown = words.filter((word) => word !== 'none' && !SKUPPER_SEVERITIES.has(word));
   if (unknown.length > 0) {
     const plural = unknown.length === 1 ? 'level' : 'levels';
-    return bad(`${show(raw)} has unknown ${plural} ${unknown.map((word) => show(word)).join(', ')}`);
+    return bad(`${show(raw)} has unknown ${plural} ${unknown.map((word) => show(word)).join(', ')}; skupper-router 3's are none, debug, info, warning, error, critical (kskup also takes trace)`);
   }
   const enabled = words.flatMap((word) => SKUPPER_SEVERITIES.get(word) ?? []);
   const lowest = LOG_LEVEL_ORDER.find((level) => enabled.includes(level));
@@ -253,10 +276,14 @@ function parseLogLevel(raw: unknown): Parsed<LogLevel> {
 }
 
 // ---------------------------------------------------------------------------
-// Entity kinds: one declarative table per entity type kskup implements.
+// Entity kinds: one table of attribute specs per entity type kskup implements.
+// The schema says which attributes exist; these say how kskup reads the ones it
+// honours (the schema's `implemented`), checked against it when the module loads.
 
 type RawAttributes = Readonly<Record<string, unknown>>;
-type Report = (attribute: string | undefined, message: string) => void;
+/** `lineOf`: the attribute whose line to name, when the problem is not about one attribute's value (an unknown name). */
+type Report = (attribute: string | undefined, message: string, lineOf?: string) => void;
+type Warn = (key: string, warning: string) => void;
 
 /** An entity with where it came from, for problems that involve two entities. */
 interface Located<T> {
@@ -288,36 +315,62 @@ interface Where {
 interface EntityKind<S extends Schema> {
   readonly type: string;
   readonly attributes: S;
-  /** skupper-router attributes kskup accepts with a warning and ignores. */
-  readonly unsupported: readonly string[];
-  /** Ignored like `unsupported`, with advice on what to write instead. */
-  readonly deprecated?: Readonly<Record<string, string>>;
-  /**
-   * skupper-router attributes that ask for security kskup cannot give: a
-   * problem (the message says why and what to use instead), never a warning.
-   */
-  readonly refused?: Readonly<Record<string, string>>;
   /** What to call an entity whose `name` is absent, when something else identifies it. */
   readonly fallbackName?: (raw: RawAttributes) => string | undefined;
   /** Rules that involve more than one attribute of the entity. */
   readonly check?: (values: Values<S>, report: Report) => void;
-  readonly collect: (values: Values<S>, where: Where, into: Collected) => void;
+  /** `warn` for a value kskup accepts but does not run as asked (a role, a distribution). */
+  readonly collect: (values: Values<S>, where: Where, into: Collected, warn: Warn, raw: RawAttributes) => void;
 }
 
 /** An EntityKind with its schema type erased, so kinds can share one registry. */
 interface EntityHandler {
   readonly type: string;
+  /** The attributes kskup honours: the schema's `implemented` ones. */
+  readonly implemented: readonly string[];
   read(raw: RawAttributes, index: number, context: ParseContext): void;
 }
 
-const ROLES = ['normal', 'inter-router', 'edge'] as const;
+const ROLES = ['normal', 'inter-router', 'route-container', 'edge', 'inter-edge', 'inter-network'] as const;
+type AnyRole = (typeof ROLES)[number];
 const WILDCARD_HOST = '0.0.0.0';
+/** skupper-router's default host of connectors and tcpConnectors (its schema). */
+const CONNECT_HOST = '127.0.0.1';
+
+/**
+ * kskup runs `normal`, `inter-router` and `edge`. A route-container connection
+ * is one to a broker or other container: kskup serves it as normal (it has no
+ * link routes). inter-edge and inter-network connections are not run at all.
+ */
+function runnableRole(role: AnyRole, label: string, warn: Warn): 'normal' | 'inter-router' | 'edge' | undefined {
+  if (role === 'normal' || role === 'inter-router' || role === 'edge') return role;
+  if (role === 'route-container') {
+    warn(`${label}.role`, `${label}: role "route-container" is run as "normal" (kskup has no link routes)`);
+    return 'normal';
+  }
+  warn(`${label}.role`, `${label}: role "${role}" is not supported by kskup; the entity is ignored`);
+  return undefined;
+}
+
+/** skrouterd's router ids may not hold whitespace, control characters, `|` or `$`. */
+function parseRouterId(raw: unknown): Parsed<string> {
+  if (typeof raw !== 'string') return bad(`${show(raw)} is not a string`);
+  if (raw.trim() === '') return bad('must not be empty');
+  if (/[\s\u0000-\u001f|$]/.test(raw)) return bad(`${show(raw)} may not contain whitespace, control characters, "|" or "$"`);
+  return ok(raw);
+}
+
+/** skrouterd's generated id: the mode's prefix and a random discriminator (src/dispatch.c). */
+function generatedRouterId(mode: RouterEntity['mode']): string {
+  const prefix = { standalone: 'Standalone_', interior: 'Interior_', edge: 'Edge_' }[mode];
+  return prefix + randomBytes(12).toString('base64url').slice(0, 15);
+}
 
 const routerKind = defineKind({
   type: 'router',
   attributes: {
-    id: string({ nonEmpty: true }).required(),
-    mode: oneOf(['interior', 'edge']).default('interior'),
+    id: attr(parseRouterId),
+    mode: oneOf(['standalone', 'interior', 'edge']).default('standalone'),
     helloIntervalSeconds: integer({ min: 1 }).default(1),
     helloMaxAgeSeconds: integer({ min: 1 }).default(3),
     // Optional: the network agent's defaults (10 s, 60 s) apply when absent.
@@ -325,19 +378,11 @@ const routerKind = defineKind({
     remoteLsMaxAgeSeconds: integer({ min: 1 }),
     metadata: text(),
   },
-  unsupported: [
-    'raIntervalFluxSeconds', 'workerThreads',
-    'debugDumpFile', 'saslConfigPath', 'saslConfigName', 'timestampsInUTC', 'timestampFormat',
-    'defaultDistribution', 'dataConnectionCount', 'maxConnections', 'allowUnsettledMulticast',
-    'vhostNamePatterns', 'type', 'name', 'area',
-  ],
-  refused: {
-    enableVhostPolicy: 'is not supported: kskup enforces no vhost policy, so the limits it would apply do not',
-    policyDir: 'is not supported: kskup enforces no vhost policy, so the limits it would apply do not',
-  },
   fallbackName: (raw) => nonEmptyString(raw['id']),
   collect: (values, where, into) => {
-    into.routers.push(located(where, definedOnly<RouterEntity>({ ...values })));
+    const id = values.id ?? generatedRouterId(values.mode);
+    const generated = values.id === undefined ? { idGenerated: true as const } : {};
+    into.routers.push(located(where, definedOnly<RouterEntity>({ ...values, id, ...generated })));
   },
 });
 
@@ -346,7 +391,7 @@ const listenerKind = defineKind({
   attributes: {
     name: string({ nonEmpty: true }),
     host: string().default(WILDCARD_HOST),
-    port: port(0).required(),
+    port: port(0).default(AMQP_PORT),
     role: oneOf(ROLES).default('normal'),
     sslProfile: string({ nonEmpty: true }),
     saslMechanisms: saslMechanisms(),
@@ -361,18 +406,7 @@ const listenerKind = defineKind({
     metrics: boolean().default(true),
     websockets: boolean().default(true),
   },
-  unsupported: [
-    'protocolFamily', 'socketAddressFamily', 'cost',
-    'initialHandshakeTimeoutSeconds', 'stripAnnotations', 'linkCapacity', 'multiTenant',
-    'httpRootDir', 'messageLoggingComponents', 'maxSessions',
-    'maxMessageSize', 'maxSessionWindow',
-  ],
-  refused: {
-    trustedCertsFile: "is not supported; put the CA in the sslProfile's caCertFile",
-    saslPlugin: 'is not supported: kskup has no external authentication service; use authenticatePeer with an sslProfile',
-    policyVhost: 'is not supported: kskup enforces no vhost policy, so the limits it names would not apply',
-  },
-  fallbackName: (raw) => hostPortName(raw, WILDCARD_HOST),
+  fallbackName: (raw) => hostPortName('listener', raw, ''),
   check: (values, report) => {
     if (values.authenticatePeer && values.sslProfile === undefined) {
       report('authenticatePeer', 'requires sslProfile');
@@ -385,9 +419,11 @@ const listenerKind = defineKind({
       report('saslMechanisms', 'EXTERNAL needs authenticatePeer true (the client certificate is the identity)');
     }
   },
-  collect: (values, where, into) => {
-    const name = values.name ?? `${values.host}:${values.port}`;
-    into.listeners.push(located(where, definedOnly<ListenerEntity>({ ...values, name })));
+  collect: (values, where, into, warn, raw) => {
+    const role = runnableRole(values.role, where.label, warn);
+    if (role === undefined) return;
+    const name = values.name ?? hostPortName('listener', raw, '') ?? `${values.host}:${values.port}`;
+    into.listeners.push(located(where, definedOnly<ListenerEntity>({ ...values, role, name })));
   },
 });
 
@@ -395,10 +431,10 @@ const connectorKind = defineKind({
   type: 'connector',
   attributes: {
     name: string({ nonEmpty: true }),
-    host: string({ nonEmpty: true }).required(),
-    port: port(1).required(),
+    host: string({ nonEmpty: true }).default(CONNECT_HOST),
+    port: port(1).default(AMQP_PORT),
     role: oneOf(ROLES).default('normal'),
-    cost: integer({ min: 1 }).default(1),
+    cost: integer({ min: 1, max: MAX_COST }).default(1),
     sslProfile: string({ nonEmpty: true }),
     saslMechanisms: saslMechanisms(),
     verifyHostname: boolean().default(true),
@@ -410,16 +446,7 @@ const connectorKind = defineKind({
     protocol: oneOf(['amqp', 'amqps', 'ws', 'wss']).default('amqp'),
     websocketPath: string({ nonEmpty: true }).default('/'),
   },
-  unsupported: [
-    'stripAnnotations', 'linkCapacity', 'messageLoggingComponents',
-    'failoverUrls', 'openProperties', 'policyVhost', 'allowRedirect', 'protocolFamily',
-    'socketAddressFamily', 'maxSessions', 'maxMessageSize', 'healthz',
-  ],
-  refused: {
-    saslUsername: 'is not supported: kskup cannot authenticate with SASL PLAIN; use an sslProfile with certFile (SASL EXTERNAL)',
-    saslPassword: 'is not supported: kskup cannot authenticate with SASL PLAIN; use an sslProfile with certFile (SASL EXTERNAL)',
-  },
-  fallbackName: (raw) => hostPortName(raw, undefined),
+  fallbackName: (raw) => hostPortName('connector', raw, CONNECT_HOST),
   check: (values, report) => {
     if ((values.protocol === 'amqps' || values.protocol === 'wss') && values.sslProfile === undefined) {
       report('protocol', `"${values.protocol}" requires sslProfile`);
@@ -428,9 +455,11 @@ const connectorKind = defineKind({
       report('saslMechanisms', 'EXTERNAL requires an sslProfile with certFile');
     }
   },
-  collect: (values, where, into) => {
-    const name = values.name ?? `${values.host}:${values.port}`;
-    into.connectors.push(located(where, definedOnly<ConnectorEntity>({ ...values, name })));
+  collect: (values, where, into, warn, raw) => {
+    const role = runnableRole(values.role, where.label, warn);
+    if (role === undefined) return;
+    const name = values.name ?? hostPortName('connector', raw, CONNECT_HOST) ?? `${values.host}:${values.port}`;
+    into.connectors.push(located(where, definedOnly<ConnectorEntity>({ ...values, role, name })));
   },
 });
 
@@ -447,11 +476,6 @@ const sslProfileKind = defineKind({
     // kskup's own: client certificates refused although the CA signed them.
     // A change of this alone is applied without restarting the listeners.
     revokedSerials: serialList(),
-  },
-  unsupported: ['uidFormat', 'uidNameMappingFile', 'displayNameFile'],
-  refused: {
-    trustedCertsFile: 'is not supported (skupper-router 3 has no such attribute); put the trusted CAs in caCertFile',
-    passwordFile: 'is not supported; write password "file:PATH" instead',
   },
   check: (values, report) => {
     if (values.certFile !== undefined && values.privateKeyFile === undefined) {
@@ -475,21 +499,18 @@ const tcpListenerKind = defineKind({
     host: string().default(WILDCARD_HOST),
     port: port(0).required(),
     address: string({ nonEmpty: true }).required(),
-    backlog: integer({ min: 1 }).default(128),
+    // skupper-router's default 0: the operating system's maximum (SOMAXCONN).
+    backlog: integer({ min: 0 }).default(0),
     siteId: string(),
     sslProfile: string({ nonEmpty: true }),
     authenticatePeer: boolean().default(false),
   },
-  unsupported: ['observer', 'processId'],
-  refused: {
-    verifyHostname: 'has no meaning on a tcpListener (it checks a server certificate, for a tcpConnector); use authenticatePeer to verify clients',
-  },
-  fallbackName: (raw) => nonEmptyString(raw['address']),
+  fallbackName: (raw) => hostPortName('tcpListener', raw, ''),
   check: (values, report) => {
     if (values.authenticatePeer && values.sslProfile === undefined) report('authenticatePeer', 'requires sslProfile');
   },
-  collect: (values, where, into) => {
-    const name = values.name ?? values.address;
+  collect: (values, where, into, _warn, raw) => {
+    const name = values.name ?? hostPortName('tcpListener', raw, '') ?? values.address;
     into.tcpListeners.push(located(where, definedOnly<TcpListenerEntity>({ ...values, name })));
   },
 });
@@ -498,17 +519,16 @@ const tcpConnectorKind = defineKind({
   type: 'tcpConnector',
   attributes: {
     name: string({ nonEmpty: true }),
-    host: string({ nonEmpty: true }).required(),
+    host: string({ nonEmpty: true }).default(CONNECT_HOST),
     port: port(1).required(),
     address: string({ nonEmpty: true }).required(),
     siteId: string(),
     sslProfile: string({ nonEmpty: true }),
     verifyHostname: boolean().default(true),
   },
-  unsupported: ['processId', 'observer'],
-  fallbackName: (raw) => nonEmptyString(raw['address']),
-  collect: (values, where, into) => {
-    const name = values.name ?? values.address;
+  fallbackName: (raw) => hostPortName('tcpConnector', raw, CONNECT_HOST),
+  collect: (values, where, into, _warn, raw) => {
+    const name = values.name ?? hostPortName('tcpConnector', raw, CONNECT_HOST) ?? values.address;
     into.tcpConnectors.push(located(where, definedOnly<TcpConnectorEntity>({ ...values, name })));
   },
 });
@@ -518,9 +538,8 @@ const addressKind = defineKind({
   attributes: {
     prefix: string({ nonEmpty: true }),
     pattern: string({ nonEmpty: true }),
-    distribution: oneOf(['balanced', 'closest', 'multicast']).default('balanced'),
+    distribution: oneOf(['balanced', 'closest', 'multicast', 'unavailable']).default('balanced'),
   },
-  unsupported: ['waypoint', 'ingressPhase', 'egressPhase', 'priority', 'enableFallback', 'name'],
   fallbackName: (raw) => nonEmptyString(raw['prefix']) ?? nonEmptyString(raw['pattern']),
   check: (values, report) => {
     if (values.prefix === undefined && values.pattern === undefined) {
@@ -530,21 +549,36 @@ const addressKind = defineKind({
       report(undefined, 'has both prefix and pattern; give exactly one');
     }
   },
-  collect: (values, _where, into) => {
-    into.addresses.push(Object.freeze(definedOnly<AddressEntity>({ ...values })));
+  collect: (values, where, into, warn) => {
+    const { distribution } = values;
+    if (distribution === 'unavailable') {
+      warn(`${where.label}.distribution`, `${where.label}: distribution "unavailable" is not supported by kskup; the entity is ignored`);
+      return;
+    }
+    into.addresses.push(Object.freeze(definedOnly<AddressEntity>({ ...values, distribution })));
   },
 });
+
+/** kskup's own log modules (AMQP messaging between clients). */
+const KSKUP_LOG_MODULES: readonly string[] = ['MESSAGING'];
+
+/** skupper-router's modules and kskup's own; kskup also takes them in lower case. */
+function parseLogModule(raw: unknown): Parsed<string> {
+  if (typeof raw !== 'string') return bad(`${show(raw)} is not a string`);
+  const module = raw.trim().toUpperCase();
+  const known = [...LOG_MODULES, ...KSKUP_LOG_MODULES];
+  return known.includes(module) ? ok(module) : bad(`${show(raw)} is not a log module of skupper-router 3 or kskup${didYouMean(module, known)}`);
+}
 
 const logKind = defineKind({
   type: 'log',
   attributes: {
-    module: string({ nonEmpty: true }).required(),
+    module: attr(parseLogModule).required(),
     enable: logLevel().default('info'),
   },
-  unsupported: ['includeTimestamp', 'includeSource', 'outputFile'],
   fallbackName: (raw) => nonEmptyString(raw['module'])?.toUpperCase(),
   collect: (values, _where, into) => {
-    into.logs.push(Object.freeze<LogEntity>({ module: values.module.toUpperCase(), level: values.enable }));
+    into.logs.push(Object.freeze<LogEntity>({ module: values.module, level: values.enable }));
   },
 });
 
@@ -554,27 +588,39 @@ const ENTITY_KINDS: ReadonlyMap<string, EntityHandler> = new Map(
   ),
 );
 
-/** Entity types skupper-router has that kskup accepts with a warning and ignores. */
-const UNSUPPORTED_ENTITY_TYPES: readonly string[] = [
-  'site', 'vhost', 'linkRoute', 'autoLink', 'exchange', 'binding', 'httpListener',
-  'httpConnector', 'console', 'management',
-];
+/** The schema's implemented entity types are exactly the kinds above: a mismatch is a bug, found when the module loads. */
+for (const type of ROUTER_SCHEMA) {
+  if ((type.support === 'implemented') !== ENTITY_KINDS.has(type.name)) {
+    throw new Error(`router config schema: entity type ${type.name} is ${type.support} in schema.ts but ${ENTITY_KINDS.has(type.name) ? 'has' : 'has no'} kind in parse.ts`);
+  }
+}
 
-/** Entity types that ask for access control kskup does not enforce: a problem, never ignored. */
-const REFUSED_ENTITY_TYPES: ReadonlyMap<string, string> = new Map([
-  ['policy', 'kskup enforces no connection or vhost policy, so the limits it asks for would not apply'],
-  ['authServicePlugin', 'kskup has no external authentication service; use authenticatePeer with an sslProfile'],
-]);
+/** The same config under another router id (a reload of a file without one keeps the running router's). */
+export function withRouterId(config: RouterConfig, id: string): RouterConfig {
+  return Object.freeze({ ...config, router: Object.freeze({ ...config.router, id }) });
+}
+
+/** The attribute names kskup reads for each implemented entity type (for tests that check them against the schema). */
+export function implementedAttributes(type: string): readonly string[] | undefined {
+  return ENTITY_KINDS.get(type)?.implemented;
+}
 
 function nonEmptyString(raw: unknown): string | undefined {
   return typeof raw === 'string' && raw.trim() !== '' ? raw : undefined;
 }
 
-/** The name a listener or connector gets when the file gives none; undefined if its port is bad. */
-function hostPortName(raw: RawAttributes, defaultHost: string | undefined): string | undefined {
-  const host = typeof raw['host'] === 'string' ? raw['host'] : defaultHost;
-  const parsedPort = parsePort(raw['port'], 0);
-  return host === undefined || !parsedPort.ok ? undefined : `${host}:${parsedPort.value}`;
+/**
+ * skrouterd's name of an unnamed listener, connector, tcpListener or
+ * tcpConnector: `TYPE/HOST:PORT`, host and port as written (the port not
+ * resolved) or the schema's defaults (its agent.py). Undefined when the host or
+ * port is not a string or number (that attribute is then reported).
+ */
+function hostPortName(type: string, raw: RawAttributes, defaultHost: string): string | undefined {
+  const written = (value: unknown, fallback: string | undefined): string | undefined =>
+    value === undefined || value === null ? fallback : typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+  const host = written(raw['host'], defaultHost);
+  const portName = written(raw['port'], type === 'listener' || type === 'connector' ? 'amqp' : undefined);
+  return host === undefined || portName === undefined ? undefined : `${type}/${host}:${portName}`;
 }
 
 function located<T extends object>(where: Where, entity: T): Located<T> {
@@ -593,23 +639,29 @@ function definedOnly<T extends object>(entity: T): T {
 // The generic validator.
 
 function defineKind<S extends Schema>(kind: EntityKind<S>): EntityHandler {
-  const known = [...Object.keys(kind.attributes), ...kind.unsupported, ...Object.keys(kind.deprecated ?? {}), ...Object.keys(kind.refused ?? {})];
+  const schema = entityType(kind.type);
+  if (schema === undefined) throw new Error(`router config schema: parse.ts has a kind for ${kind.type}, which schema.ts does not have`);
+  const implemented = Object.keys(kind.attributes);
+  const promised = Object.entries(schema.attributes).filter(([name, a]) => a.support === 'implemented' && name !== 'name').map(([name]) => name);
+  const mismatch = [...implemented.filter((name) => name !== 'name' && !promised.includes(name)), ...promised.filter((name) => !implemented.includes(name))];
+  if (mismatch.length > 0) throw new Error(`router config schema: ${kind.type} attributes ${mismatch.join(', ')} are implemented in one of schema.ts and parse.ts only`);
   return {
     type: kind.type,
+    implemented,
     read(raw, index, context) {
       const where = whereIs(kind, raw, index);
-      const report: Report = (attribute, message) => context.problem(index, where.label, attribute, message);
+      const report: Report = (attribute, message, lineOf) => context.problem(index, where.label, attribute, message, context.lineOf(index, lineOf));
       context.seen(kind.type, where);
-      checkAttributeNames(kind, raw, where.label, known, report, context);
+      checkOtherAttributes(schema, kind.attributes, raw, where.label, report, context);
       const values = readAttributes(kind.attributes, raw, report);
       if (values === undefined) return;
       kind.check?.(values, report);
-      kind.collect(values, where, context.collected);
+      kind.collect(values, where, context.collected, (key, warning) => context.warnOnce(key, warning), raw);
     },
   };
 }
 
-/** `listener "amqp"`, `listener "0.0.0.0:5672"` when unnamed, else `listener #3`. */
+/** `listener "amqp"`, `listener "listener/0.0.0.0:5672"` when unnamed, else `listener #3`. */
 function whereIs<S extends Schema>(kind: EntityKind<S>, raw: RawAttributes, index: number): Where {
   const written = 'name' in kind.attributes ? nonEmptyString(raw['name']) : undefined;
   const name = written ?? kind.fallbackName?.(raw);
@@ -617,27 +669,70 @@ function whereIs<S extends Schema>(kind: EntityKind<S>, raw: RawAttributes, inde
   return { label, index, named: written !== undefined };
 }
 
-function checkAttributeNames<S extends Schema>(
-  kind: EntityKind<S>,
+/**
+ * The attributes kskup does not read itself, by what the schema says of them:
+ * refused ones are problems, ignored and status ones are checked against their
+ * schema type and warned about once, unknown ones are problems.
+ */
+function checkOtherAttributes(
+  schema: EntityTypeSchema,
+  read: Readonly<Record<string, unknown>>,
   raw: RawAttributes,
   label: string,
-  known: readonly string[],
   report: Report,
   context: ParseContext,
 ): void {
-  for (const attribute of Object.keys(raw)) {
-    if (Object.hasOwn(kind.attributes, attribute)) continue;
-    const advice = kind.deprecated?.[attribute];
-    const refusal = kind.refused?.[attribute];
-    if (refusal !== undefined) {
-      report(attribute, refusal);
-    } else if (advice !== undefined) {
-      context.warnOnce(`${kind.type}.${attribute}`, `${label}: attribute "${attribute}" is deprecated and ignored by kskup; ${advice}`);
-    } else if (kind.unsupported.includes(attribute)) {
-      context.warnOnce(`${kind.type}.${attribute}`, `${label}: attribute "${attribute}" is not supported by kskup yet and is ignored`);
+  for (const [attribute, value] of Object.entries(raw)) {
+    if (Object.hasOwn(read, attribute) || value === null) continue;
+    const known = schema.attributes[attribute];
+    if (known === undefined) {
+      report(undefined, `unknown attribute ${JSON.stringify(attribute)}${didYouMean(attribute, Object.keys(schema.attributes))}`, attribute);
+    } else if (known.support === 'refused') {
+      report(attribute, known.refusal ?? 'is not supported');
     } else {
-      report(undefined, `unknown attribute ${JSON.stringify(attribute)}${didYouMean(attribute, known)}`);
+      const problem = checkSchemaValue(known, value);
+      if (problem !== undefined) report(attribute, problem);
+      // `name` of an entity kskup keeps no name for (address, log) only labels it.
+      else if (attribute !== 'name') context.warnOnce(`${schema.name}.${attribute}`, `${label}: attribute "${attribute}" ${ignoredBecause(known)}`);
     }
+  }
+}
+
+function ignoredBecause(attribute: AttributeSchema): string {
+  if (attribute.support === 'status') return 'is a read-only status and is ignored';
+  if (attribute.legacy) return 'is not in skupper-router 3 and is ignored';
+  return 'is not supported by kskup yet and is ignored';
+}
+
+/**
+ * Whether a value fits an attribute's schema type and range, as skupper-router
+ * converts it (its schema.py): strings take any scalar, integers take numeric
+ * strings, booleans the words of parseBoolean, enumerations their names.
+ * Undefined when it fits, else the problem; a secret's value is never quoted.
+ */
+function checkSchemaValue(attribute: AttributeSchema, raw: unknown): string | undefined {
+  const { type } = attribute;
+  if (Array.isArray(type)) {
+    return typeof raw === 'string' && type.includes(raw) ? undefined : `${show(raw)} must be one of ${type.join(', ')}`;
+  }
+  switch (type) {
+    case 'string':
+    case 'path':
+      if (typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean') return undefined;
+      return attribute.secret ? 'is not a string' : `${show(raw)} is not a string`;
+    case 'integer': {
+      const parsed = parseInteger(raw, { min: attribute.min ?? Number.MIN_SAFE_INTEGER, ...(attribute.max !== undefined && { max: attribute.max }) });
+      return parsed.ok ? undefined : parsed.message;
+    }
+    case 'boolean': {
+      const parsed = parseBoolean(raw);
+      return parsed.ok ? undefined : parsed.message;
+    }
+    case 'properties':
+    case 'map':
+      return typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? undefined : `is ${describeType(raw)}, not a map`;
+    case 'list':
+      return Array.isArray(raw) ? undefined : `is ${describeType(raw)}, not a list`;
   }
 }
 
@@ -692,7 +787,7 @@ function editDistance(a: string, b: string): number {
 }
 
 // ---------------------------------------------------------------------------
-// The file: JSON, its entity list, and rules across entities.
+// The file: its entity list, and rules across entities.
 
 class ParseContext {
   readonly warnings: string[] = [];
@@ -704,14 +799,27 @@ class ParseContext {
   /** Every entity of each implemented type, valid or not, for rules such as "one router". */
   private readonly seenByType = new Map<string, Where[]>();
   private readonly locatedProblems: { readonly index: number; readonly problem: ConfigProblem }[] = [];
+  /** Where each entity (by index) and its attributes are in the file, when it has lines. */
+  private readonly lines = new Map<number, Pick<RawEntity, 'line' | 'attributeLines'>>();
 
   get problems(): readonly ConfigProblem[] {
     return this.locatedProblems.map(({ problem }) => problem);
   }
 
+  locate(index: number, entity: Pick<RawEntity, 'line' | 'attributeLines'>): void {
+    this.lines.set(index, entity);
+  }
+
+  /** The line of an attribute of the entity at `index`, when the file gives lines per attribute. */
+  lineOf(index: number, attribute: string | undefined): number | undefined {
+    return attribute === undefined ? undefined : this.lines.get(index)?.attributeLines?.[attribute];
+  }
+
   /** index orders problems by position in the file; Infinity puts file-wide ones last. */
-  problem(index: number, entity: string, attribute: string | undefined, message: string): void {
-    const problem = attribute === undefined ? { entity, message } : { entity, attribute, message };
+  problem(index: number, entity: string, attribute: string | undefined, message: string, line?: number): void {
+    const where = this.lines.get(index);
+    const at = line ?? (attribute === undefined ? undefined : where?.attributeLines?.[attribute]) ?? where?.line;
+    const problem: ConfigProblem = { entity, ...(attribute !== undefined && { attribute }), message, ...(at !== undefined && { line: at }) };
     this.locatedProblems.push({ index, problem: Object.freeze(problem) });
   }
 
@@ -737,38 +845,22 @@ class ParseContext {
   }
 }
 
-function parseJson(text: string, context: ParseContext): Parsed<unknown> {
-  const withoutBom = text.startsWith('\uFEFF') ? text.slice(1) : text;
-  try {
-    return ok(JSON.parse(withoutBom));
-  } catch {
-    // V8's own message quotes a slice of the file, which may hold a password.
-    const { offset, reason } = locateJsonError(withoutBom);
-    const { line, column } = lineAndColumn(withoutBom, offset);
-    const message = `is not valid JSON: ${reason} at line ${line}, column ${column}`;
-    context.problem(0, 'file', undefined, message);
-    return bad(message);
-  }
+function readEntities(entities: readonly RawEntity[], context: ParseContext): void {
+  entities.forEach((entity, position) => readEntity(entity, position + 1, context));
+  // skrouterd adds a missing router entity with every attribute at its default
+  // (standalone, a generated id), as it does for every singleton type.
+  if (context.seenOf('router').length === 0) routerKind.read({}, 0, context);
 }
 
-/** False when the top level is not an entity list, so rules across entities would only add noise. */
-function readEntities(document: unknown, context: ParseContext): boolean {
-  if (!Array.isArray(document)) {
-    context.problem(0, 'file', undefined, `must be an array of [type, attributes] pairs, not ${describeType(document)}`);
-    return false;
-  }
-  document.forEach((element: unknown, position) => readEntity(element, position + 1, context));
-  return true;
-}
-
-function readEntity(element: unknown, index: number, context: ParseContext): void {
+function readEntity(element: RawEntity, index: number, context: ParseContext): void {
+  context.locate(index, element);
   const label = `entity #${index}`;
-  if (!Array.isArray(element) || element.length !== 2) {
-    const what = Array.isArray(element) ? `an array of ${element.length}` : describeType(element);
+  const { type, attributes } = element;
+  if (type === NOT_A_PAIR) {
+    const what = Array.isArray(attributes) ? `an array of ${attributes.length}` : describeType(attributes);
     context.problem(index, label, undefined, `must be a [type, attributes] pair, not ${what}`);
     return;
   }
-  const [type, attributes]: unknown[] = element;
   if (typeof type !== 'string') {
     context.problem(index, label, undefined, `type must be a string, not ${describeType(type)}`);
     return;
@@ -778,16 +870,48 @@ function readEntity(element: unknown, index: number, context: ParseContext): voi
     return;
   }
   const kind = ENTITY_KINDS.get(type);
-  const refusal = REFUSED_ENTITY_TYPES.get(type);
+  const schema = entityType(type);
+  const removed = REMOVED_ENTITY_TYPES.get(type);
   if (kind !== undefined) {
     kind.read(attributes, index, context);
-  } else if (refusal !== undefined) {
-    context.problem(index, `${type} #${index}`, undefined, `is not supported: ${refusal}`);
-  } else if (UNSUPPORTED_ENTITY_TYPES.includes(type)) {
-    context.warnOnce(`entity ${type}`, `entity type ${JSON.stringify(type)} is not supported by kskup yet and is ignored`);
+  } else if (schema?.support === 'refused') {
+    context.problem(index, `${type} #${index}`, undefined, `is not supported: ${schema.refusal ?? 'kskup cannot honour it'}`);
+  } else if (schema?.support === 'operational') {
+    context.problem(index, `${type} #${index}`, undefined, 'is an operational entity type (management shows it); a config file cannot create one');
+  } else if (schema !== undefined) {
+    readIgnoredEntity(schema, attributes, index, context);
+  } else if (removed !== undefined) {
+    context.problem(index, `${type} #${index}`, undefined, `is not an entity type of skupper-router 3 (${removed})`);
   } else {
-    const known = [...ENTITY_KINDS.keys(), ...UNSUPPORTED_ENTITY_TYPES, ...REFUSED_ENTITY_TYPES.keys()];
+    const known = ROUTER_SCHEMA.filter((t) => t.support !== 'operational').map((t) => t.name);
     context.problem(index, label, undefined, `unknown entity type ${JSON.stringify(type)}${didYouMean(type, known)}`);
+  }
+}
+
+/** An entity type kskup does not run: its attributes are still checked against the schema, then it is warned about once. */
+function readIgnoredEntity(schema: EntityTypeSchema, raw: RawAttributes, index: number, context: ParseContext): void {
+  const name = nonEmptyString(raw['name']);
+  const label = name === undefined ? `${schema.name} #${index}` : `${schema.name} ${JSON.stringify(name)}`;
+  const before = context.problems.length;
+  for (const [attribute, value] of Object.entries(raw)) {
+    const known = schema.attributes[attribute];
+    if (value === null) continue;
+    if (known === undefined) {
+      context.problem(index, label, undefined, `unknown attribute ${JSON.stringify(attribute)}${didYouMean(attribute, Object.keys(schema.attributes))}`, context.lineOf(index, attribute));
+    } else {
+      const problem = checkSchemaValue(known, value);
+      if (problem !== undefined) context.problem(index, label, attribute, problem);
+    }
+  }
+  for (const [attribute, spec] of Object.entries(schema.attributes)) {
+    if (spec.required && (raw[attribute] === undefined || raw[attribute] === null)) context.problem(index, label, attribute, 'is required');
+  }
+  if (schema.singleton && context.seenOf(schema.name).length > 0) {
+    context.problem(index, label, undefined, `only one "${schema.name}" entity is allowed`);
+  }
+  context.seen(schema.name, { label, index, named: name !== undefined });
+  if (context.problems.length === before) {
+    context.warnOnce(`entity ${schema.name}`, `entity type ${JSON.stringify(schema.name)} is not supported by kskup yet and is ignored`);
   }
 }
 
@@ -795,16 +919,11 @@ function isPlainObject(value: unknown): value is RawAttributes {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Names a value's type without quoting it: the value could be a secret. */
-function describeType(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
-}
 
 function checkAcrossEntities(context: ParseContext): void {
   const { collected } = context;
   checkSingleRouter(context.seenOf('router'), context);
+  checkRolesForMode(context);
   checkUniqueNames(collected.listeners, context);
   checkUniqueNames(collected.connectors, context);
   checkUniqueNames(collected.sslProfiles, context);
@@ -819,11 +938,24 @@ function checkAcrossEntities(context: ParseContext): void {
 /** Counts invalid router entities too: a second router is a problem whatever its attributes. */
 function checkSingleRouter(routers: readonly Where[], context: ParseContext): void {
   const [first, ...extra] = routers;
-  if (first === undefined) {
-    context.problem(Infinity, 'router', undefined, 'a "router" entity is required');
-  }
   for (const router of extra) {
     context.problem(router.index, router.label, undefined, `only one "router" entity is allowed; the first is entity #${first?.index}`);
+  }
+}
+
+/**
+ * skupper-router's rule (its qdrouter.py): a standalone router makes no
+ * inter-router or edge connections. (It also keeps inter-router connections
+ * to interior routers and edge listeners off edge routers; kskup does not
+ * enforce that yet: its site model has built edge configs with inter-router
+ * links, which still run.)
+ */
+function checkRolesForMode(context: ParseContext): void {
+  if (context.collected.routers[0]?.entity.mode !== 'standalone') return;
+  for (const { entity, index, label } of [...context.collected.listeners, ...context.collected.connectors]) {
+    if (entity.role === 'inter-router' || entity.role === 'edge') {
+      context.problem(index, label, 'role', `"${entity.role}" is not allowed on a router in mode "standalone" (the default when mode is absent); set mode "interior"`);
+    }
   }
 }
 
@@ -931,103 +1063,4 @@ function frozenMap<T extends { readonly name: string }>(entities: readonly Locat
   };
   Object.defineProperties(map, { set: { value: refuse }, delete: { value: refuse }, clear: { value: refuse } });
   return Object.freeze(map);
-}
-
-// ---------------------------------------------------------------------------
-// Locating a JSON syntax error ourselves: V8's messages differ between Node
-// versions, often lack a position, and quote file text that may be secret.
-
-class JsonSyntaxError {
-  constructor(
-    readonly offset: number,
-    readonly reason: string,
-  ) {}
-}
-
-function locateJsonError(source: string): { offset: number; reason: string } {
-  let at = 0;
-  const fail = (reason: string, offset = at): never => {
-    throw new JsonSyntaxError(offset, reason);
-  };
-  const skipWhitespace = (): void => {
-    while (at < source.length && ' \t\n\r'.includes(source.charAt(at))) at++;
-  };
-  const unexpected = (): never =>
-    at >= source.length ? fail('unexpected end of input') : fail(`unexpected character ${JSON.stringify(source.charAt(at))}`);
-  const expect = (char: string, reason: string): void => {
-    skipWhitespace();
-    if (source.charAt(at) !== char) fail(at >= source.length ? 'unexpected end of input' : reason);
-    at++;
-  };
-  const readString = (): void => {
-    const start = at++;
-    for (;;) {
-      if (at >= source.length) fail('unterminated string', start);
-      const char = source.charAt(at);
-      if (char === '"') break;
-      if (char < ' ') fail('control character in string');
-      if (char === '\\') {
-        const escape = source.charAt(at + 1);
-        if (escape === 'u' && /^[0-9a-fA-F]{4}$/.test(source.slice(at + 2, at + 6))) at += 4;
-        else if (!'"\\/bfnrt'.includes(escape) || escape === '') fail('invalid escape in string');
-        at++;
-      }
-      at++;
-    }
-    at++;
-  };
-  const readSequence = (close: string, readItem: () => void): void => {
-    at++;
-    skipWhitespace();
-    if (source.charAt(at) === close) {
-      at++;
-      return;
-    }
-    for (;;) {
-      readItem();
-      skipWhitespace();
-      if (source.charAt(at) === close) {
-        at++;
-        return;
-      }
-      expect(',', `expected "," or "${close}"`);
-    }
-  };
-  const readValue = (): void => {
-    skipWhitespace();
-    const char = source.charAt(at);
-    if (char === '{') {
-      readSequence('}', () => {
-        skipWhitespace();
-        if (source.charAt(at) !== '"') fail(at >= source.length ? 'unexpected end of input' : 'expected a property name in double quotes');
-        readString();
-        expect(':', 'expected ":" after a property name');
-        readValue();
-      });
-    } else if (char === '[') {
-      readSequence(']', readValue);
-    } else if (char === '"') {
-      readString();
-    } else {
-      const token = /-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?|true|false|null/y;
-      token.lastIndex = at;
-      if (!token.test(source)) unexpected();
-      at = token.lastIndex;
-    }
-  };
-  try {
-    readValue();
-    skipWhitespace();
-    if (at < source.length) fail('unexpected text after the JSON value');
-  } catch (error) {
-    if (error instanceof JsonSyntaxError) return { offset: error.offset, reason: error.reason };
-    throw error;
-  }
-  return { offset: at, reason: 'unexpected input' };
-}
-
-function lineAndColumn(source: string, offset: number): { line: number; column: number } {
-  const before = source.slice(0, offset);
-  const line = before.split('\n').length;
-  return { line, column: offset - before.lastIndexOf('\n') };
 }

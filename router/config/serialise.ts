@@ -22,7 +22,8 @@ function definedOnly(entity: object): Record<string, unknown> {
 
 export function serialiseRouterConfig(config: RouterConfig): EntityList {
   return [
-    ['router', definedOnly(config.router)],
+    // idGenerated is not an attribute: the generated id is written as the id.
+    ['router', definedOnly({ ...config.router, idGenerated: undefined })],
     ...[...config.sslProfiles.values()].map((e): [string, Record<string, unknown>] => ['sslProfile', serialiseSslProfile(e)]),
     ...[...config.listeners.values()].map((e): [string, Record<string, unknown>] => ['listener', definedOnly(e)]),
     ...[...config.connectors.values()].map((e): [string, Record<string, unknown>] => ['connector', definedOnly(e)]),

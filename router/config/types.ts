@@ -2,14 +2,18 @@
 // (`[["router",{...}],["listener",{...}],...]`) means once it has been parsed and
 // validated. Everything here is plain, frozen data; nothing imports the runtime.
 
-export type RouterMode = 'interior' | 'edge';
+/** skupper-router's modes; standalone runs as interior with no inter-router or edge connections (the parser enforces that). */
+export type RouterMode = 'standalone' | 'interior' | 'edge';
 export type ListenerRole = 'normal' | 'inter-router' | 'edge';
 export type Distribution = 'balanced' | 'closest' | 'multicast';
 /** pino level names; skupper-router's "notice" maps to info, "critical" to fatal. */
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
 export interface RouterEntity {
+  /** From the file, or generated as skrouterd does (`Interior_` and a random suffix) when the file gives none. */
   readonly id: string;
+  /** True when the id was generated: a reload keeps the running router's id rather than making another. */
+  readonly idGenerated?: true;
   readonly mode: RouterMode;
   readonly helloIntervalSeconds: number;
   readonly helloMaxAgeSeconds: number;
@@ -112,6 +116,7 @@ export interface TcpListenerEntity {
   readonly host: string;
   readonly port: number;
   readonly address: string;
+  /** listen() backlog; 0 (the default) means the operating system's maximum, SOMAXCONN. */
   readonly backlog: number;
   readonly siteId?: string;
   /** With one, clients must speak TLS: the profile's certFile/privateKeyFile serve it. */
@@ -188,4 +193,6 @@ export interface ConfigProblem {
   /** The attribute, when the problem is about one. */
   readonly attribute?: string;
   readonly message: string;
+  /** 1-based line in the file (of the attribute, else of the entity), when the file has lines. */
+  readonly line?: number;
 }

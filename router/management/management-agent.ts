@@ -4,7 +4,18 @@
 // configuration to `reconfigure`, validated by the same parser as a file.
 import { randomUUID } from 'node:crypto';
 import type { EventContext, Message, Receiver, Sender } from 'rhea';
-import { ConfigError, parseRouterConfig, serialiseRouterConfig, serialiseSslProfile, type RouterConfig, type SslProfileEntity } from '../config/index.js';
+import {
+  ConfigError,
+  ROUTER_SCHEMA,
+  baseTypes,
+  entityType,
+  longTypeName,
+  parseRouterConfig,
+  serialiseRouterConfig,
+  serialiseSslProfile,
+  type RouterConfig,
+  type SslProfileEntity,
+} from '../config/index.js';
 import type { Logger } from '../log/logger.js';
 import type { BindStatus } from '../net/bound-server.js';
 
@@ -115,12 +126,16 @@ export class ManagementAgent {
     const name = typeof properties.name === 'string' ? properties.name : typeof properties.identity === 'string' ? properties.identity : undefined;
     const body = (request.body ?? {}) as Record<string, unknown>;
     switch (operation) {
+      // Both from the schema (router/config/schema.ts), as skupper-router answers them from skrouter.json.
       case 'GET-TYPES':
-        return ok(Object.fromEntries([...RUNTIME_TYPES, ...CONFIG_TYPES].map((t) => [TYPE_PREFIX + t, []])));
+        return ok(Object.fromEntries(ROUTER_SCHEMA.map((t) => [longTypeName(t), baseTypes(t)])));
+      case 'GET-ATTRIBUTES':
+        return ok(Object.fromEntries(ROUTER_SCHEMA.map((t) => [longTypeName(t), Object.keys(t.attributes)])));
       case 'QUERY': {
         const entityType = shortType(String(properties.entityType ?? ''));
         const rows = this.rowsOf(entityType);
         const requested = Array.isArray(body.attributeNames) && body.attributeNames.length > 0 ? body.attributeNames.map(String) : undefined;
+        if (requested !== undefined) checkAttributeNames(entityType, requested);
         const attributeNames = requested ?? [...new Set(rows.flatMap((row) => Object.keys(row)))];
         return ok({ attributeNames, results: rows.map((row) => attributeNames.map((attribute) => row[attribute] ?? null)) });
       }
@@ -136,13 +151,17 @@ export class ManagementAgent {
       case 'DELETE':
         return this.remove(type, name);
       default:
-        throw new ManagementError(405, `operation "${operation}" is not supported (GET-TYPES, QUERY, READ, CREATE, UPDATE, DELETE)`);
+        throw new ManagementError(405, `operation "${operation}" is not supported (GET-TYPES, GET-ATTRIBUTES, QUERY, READ, CREATE, UPDATE, DELETE)`);
     }
   }
 
   private rowsOf(type: string): Row[] {
     if ((RUNTIME_TYPES as readonly string[]).includes(type)) return this.view.rows(type as RuntimeType);
-    if (!(CONFIG_TYPES as readonly string[]).includes(type)) throw new ManagementError(404, `unknown entity type "${type}"`);
+    if (!(CONFIG_TYPES as readonly string[]).includes(type)) {
+      // A type of the schema that kskup keeps no entities of (network, allocator, ...) has none to show.
+      if (entityType(type) !== undefined) return [];
+      throw new ManagementError(404, `unknown entity type "${type}"`);
+    }
     const entities = this.view.config()[CONFIG_KEYS[type as ConfigType]] as ReadonlyMap<string, object>;
     return [...entities.values()].map((entity) => {
       // Attributes as the config file writes them (revokedSerials is one string there).
@@ -211,8 +230,11 @@ export class ManagementAgent {
 
   private async apply(entities: [string, Record<string, unknown>][]): Promise<void> {
     let next: RouterConfig;
+    const current = this.view.config();
     try {
       next = parseRouterConfig(JSON.stringify(entities), 'management request').config;
+      // A generated router id came back as a written one: the running router entity stays as it is.
+      if (current.router.idGenerated && next.router.id === current.router.id) next = Object.freeze({ ...next, router: current.router });
     } catch (error) {
       if (error instanceof ConfigError) throw new ManagementError(400, error.problems.map((p) => `${p.entity}: ${p.attribute ? `${p.attribute} ` : ''}${p.message}`).join('; '));
       throw error;
@@ -230,6 +252,15 @@ function tcpListenerOperStatus(status: BindStatus | undefined): { operStatus: 'u
   if (status?.state === 'up') return { operStatus: 'up', operStatusMsg: '' };
   if (status?.state === 'down') return { operStatus: 'down', operStatusMsg: status.reason };
   return { operStatus: 'down', operStatusMsg: status ? 'binding' : 'not started' };
+}
+
+/** skupper-router answers a QUERY naming an attribute its type does not have with 404 Not Found. */
+function checkAttributeNames(type: string, names: readonly string[]): void {
+  const attributes = entityType(type)?.attributes ?? {};
+  const unknown = names.filter((name) => !Object.hasOwn(attributes, name));
+  if (unknown.length > 0) {
+    throw new ManagementError(404, `${type} has no attribute${unknown.length === 1 ? '' : 's'} ${unknown.map((name) => `"${name}"`).join(', ')}`);
+  }
 }
 
 function shortType(type: string): string {

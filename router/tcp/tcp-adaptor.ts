@@ -17,6 +17,7 @@ import type { TcpConnectorEntity, TcpListenerEntity } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { RouterMetrics } from '../metrics.js';
 import { bindServer, type BindStatus, type BoundServer } from '../net/bound-server.js';
+import { listenBacklog } from '../net/listen-backlog.js';
 import { markOwnLink } from '../peer/own-links.js';
 import type { Target } from '../routing/index.js';
 import type { PeerConnection } from '../peer/peer-connection.js';
@@ -111,7 +112,7 @@ export class TcpAdaptor {
     const { server, setRevokedSerials } = createTcpListenerServer(entity, material, this.deps.log, (socket) => this.onClient(entity, socket));
     const bound = bindServer(
       server,
-      { host: entity.host, port: entity.port, backlog: entity.backlog },
+      { host: entity.host, port: entity.port, backlog: listenBacklog(entity.backlog) },
       this.deps.log,
       `tcpListener "${entity.name}" for address ${entity.address}${material ? ' (TLS)' : ''}`,
       (status) => this.deps.onListenerStatus(entity, status),

@@ -76,8 +76,9 @@ export class RouterProcess {
     readonly name: string,
     readonly configPath: string,
     args: string[],
+    env: NodeJS.ProcessEnv = process.env,
   ) {
-    this.child = spawn(process.execPath, [ROUTER_BIN, '-c', configPath, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = spawn(process.execPath, [ROUTER_BIN, '-c', configPath, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
     let partial = '';
     this.child.stderr!.setEncoding('utf8');
     this.child.stderr!.on('data', (text: string) => {
@@ -103,6 +104,11 @@ export class RouterProcess {
       output: () => [...this.stderrText, partial].join('\n'),
       exit: () => this.exitStatus,
     });
+  }
+
+  /** Starts a router on a config file as it is (any syntax), with extra environment variables. */
+  static run(name: string, configPath: string, env: Record<string, string> = {}): RouterProcess {
+    return new RouterProcess(name, configPath, [], { ...process.env, ...env });
   }
 
   /** Sends a signal; one that ends the router is then not counted as a crash. */
