@@ -165,7 +165,7 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
       .addHelpText('after', '\nExample:\n  kskup unexpose host/localhost --address web -n west'),
   ).action(async (spec: string, options: UnexposeOptions) => {
     const target = await resolveSite(options, context);
-    const { type, name } = parseTarget(spec, target);
+    const { type, name } = parseTarget(spec, target, 'unexpose');
     const { removed } = await unexposeService(target.storage, type, name, options.address);
     context.io.stdout.write(
       await render(options.output, { target: `${type}/${name}`, removed }, () =>
@@ -177,7 +177,8 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
   });
 }
 
-function parseTarget(spec: string, site: ResolvedSite): { type: TargetType; name: string } {
+/** `unexpose` takes every kind a target can be of (annotations expose kinds the CLI cannot yet). */
+function parseTarget(spec: string, site: ResolvedSite, purpose: 'expose' | 'unexpose' = 'expose'): { type: TargetType; name: string } {
   const slash = spec.indexOf('/');
   const type = slash < 0 ? spec : spec.slice(0, slash);
   const name = slash < 0 ? '' : spec.slice(slash + 1);
@@ -188,8 +189,10 @@ function parseTarget(spec: string, site: ResolvedSite): { type: TargetType; name
   if (type !== 'host' && site.platform === 'local') {
     throw new UsageError(`"${spec}": a ${type} needs the kubernetes platform; on the local platform expose host/HOSTNAME`);
   }
-  if (type !== 'host' && type !== 'deployment') {
-    throw new RuntimeError(`"${spec}": exposing a ${type} on the kubernetes platform is not available in this version yet; expose host/NAME (a Service's DNS name, say) meanwhile`);
+  if (type !== 'host' && type !== 'deployment' && purpose === 'expose') {
+    throw new RuntimeError(
+      `"${spec}": exposing a ${type} with kskup expose is not available in this version yet; annotate it with kskup.io/proxy=tcp (docs/services.md, Annotations), or expose host/NAME (a Service's DNS name, say)`,
+    );
   }
   if (type === 'deployment' && nameProblem(name)) throw new UsageError(`"${spec}": "${name}" is not a Deployment name: ${nameProblem(name)}`);
   if (type === 'host' && !isHostName(name)) throw new UsageError(`"${spec}": "${name}" is not a host name or IP address`);

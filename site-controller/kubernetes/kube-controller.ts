@@ -16,14 +16,15 @@
 import { createHash } from 'node:crypto';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ConfigMap, type V1Deployment, type V1OwnerReference, type V1Pod, type V1Secret, type V1Service } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ConfigMap, type V1DaemonSet, type V1Deployment, type V1OwnerReference, type V1Pod, type V1Secret, type V1Service, type V1StatefulSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ManagementClient } from '../../router/management/management-client.js';
 import { SiteError } from '../site/errors.js';
 import { createLink } from '../site/links.js';
 import type { ServiceTarget, SiteDocument } from '../site/model.js';
 import { AddressServices, desiredAddressServices } from './address-services.js';
-import { deploymentPods } from './workload-targets.js';
+import { deploymentPods, selectedPods } from './workload-targets.js';
+import { AnnotatedServices } from './annotated-services.js';
 import { SiteController, type ListenerStatus, type NetworkSnapshot, type SyncTimings } from '../site/site-controller.js';
 import { GOODBYE_ANNOTATION, LEAVING_ANNOTATION, NETWORK_KEYS } from './kube-site.js';
 import { redeemClaimAt } from '../site/tokens.js';
@@ -102,6 +103,13 @@ class KubernetesSiteController implements RunningController {
   /** Workloads and their pods, for the targets of services exposed here (all of the namespace: a workload is the user's, unlabelled). */
   private readonly deployments: WatchedKind<V1Deployment>;
   private readonly pods: WatchedKind<V1Pod>;
+  /** More workloads, and every Service of the namespace (not only the site's): their kskup.io annotations may expose them. */
+  private readonly statefulSets: WatchedKind<V1StatefulSet>;
+  private readonly daemonSets: WatchedKind<V1DaemonSet>;
+  private readonly allServices: WatchedKind<V1Service>;
+  private readonly annotated: AnnotatedServices;
+  /** The network as last written to the snapshot: the ports other sites expose each address with. */
+  private lastNetwork: NetworkSnapshot | undefined;
   private readonly addressServices: AddressServices;
   /** The problems of address Services last recorded as Events, so each is recorded once. */
   private serviceProblems: Readonly<Record<string, string>> = {};
@@ -181,11 +189,30 @@ class KubernetesSiteController implements RunningController {
       path: `/api/v1/namespaces/${ns}/pods`,
       list: () => this.core.listNamespacedPod({ namespace: this.namespace }),
     });
+    this.statefulSets = new WatchedKind(options.kubeConfig, {
+      ...common,
+      what: 'StatefulSets',
+      path: `/apis/apps/v1/namespaces/${ns}/statefulsets`,
+      list: () => apps.listNamespacedStatefulSet({ namespace: this.namespace }),
+    });
+    this.daemonSets = new WatchedKind(options.kubeConfig, {
+      ...common,
+      what: 'DaemonSets',
+      path: `/apis/apps/v1/namespaces/${ns}/daemonsets`,
+      list: () => apps.listNamespacedDaemonSet({ namespace: this.namespace }),
+    });
+    this.allServices = new WatchedKind(options.kubeConfig, {
+      ...common,
+      what: 'Services',
+      path: `/api/v1/namespaces/${ns}/services`,
+      list: () => this.core.listNamespacedService({ namespace: this.namespace }),
+    });
+    this.annotated = new AnnotatedServices({ core: this.core, namespace: this.namespace, log: this.log });
     this.addressServices = new AddressServices(this.core, this.namespace, (name) => this.services.get(name), () => this.services.list());
   }
 
   private get watched() {
-    return [this.configMaps, this.secrets, this.tokens, this.services, this.deployments, this.pods];
+    return [this.configMaps, this.secrets, this.tokens, this.services, this.deployments, this.pods, this.statefulSets, this.daemonSets, this.allServices];
   }
 
   async start(): Promise<void> {
@@ -251,6 +278,11 @@ class KubernetesSiteController implements RunningController {
     if (document.site.mode === 'interior') await this.ensureClaimsServer(storage);
     await this.redeemTokenSecrets(storage);
     this.ensureSiteController(storage, document, owner);
+    await this.annotated.sync(
+      storage,
+      { deployments: this.deployments.list(), statefulSets: this.statefulSets.list(), daemonSets: this.daemonSets.list(), services: this.allServices.list() },
+      (address) => this.portsElsewhere(address),
+    );
     this.siteController?.stateChanged('kubernetes state');
     if (!this.isReady) {
       this.isReady = true;
@@ -432,10 +464,29 @@ class KubernetesSiteController implements RunningController {
     }
   }
 
-  /** The ready pod IPs of a workload target, from the watched Deployments and Pods. */
+  /** The ready pod IPs of a workload target, from the watched workloads, Services and Pods. */
   private workloadHosts(target: ServiceTarget): readonly string[] {
-    if (target.type !== 'deployment') return [];
-    return deploymentPods(target.name, this.deployments.get(target.name), this.pods.list()).ips;
+    const pods = this.pods.list();
+    if (target.type === 'deployment') return deploymentPods(target.name, this.deployments.get(target.name), pods).ips;
+    if (target.type === 'statefulset') {
+      const set = this.statefulSets.get(target.name);
+      return selectedPods(`StatefulSet ${target.name}`, set, set?.spec?.selector, pods).ips;
+    }
+    if (target.type === 'daemonset') {
+      const set = this.daemonSets.get(target.name);
+      return selectedPods(`DaemonSet ${target.name}`, set, set?.spec?.selector, pods).ips;
+    }
+    if (target.type === 'service') {
+      const service = this.allServices.get(target.name);
+      return selectedPods(`Service ${target.name}`, service, service?.spec?.selector && { matchLabels: service.spec.selector }, pods).ips;
+    }
+    return [];
+  }
+
+  /** The ports other sites expose `address` with, from the network as last heard. */
+  private portsElsewhere(address: string): readonly number[] | undefined {
+    const selfId = this.lastNetwork?.self.site.id;
+    return this.lastNetwork?.services.find((s) => s.address === address && s.exposedAt.some((site) => site.id !== selfId))?.ports;
   }
 
   private async applyRouterConfig(text: string, owner: V1OwnerReference): Promise<void> {
@@ -446,15 +497,24 @@ class KubernetesSiteController implements RunningController {
   private async writeSnapshot(withoutServices: NetworkSnapshot, owner: V1OwnerReference): Promise<void> {
     // Every address in the network gets its Service here first: what is written says which could not.
     // Kept, like listener ports, until the site controller has heard the network once.
+    this.lastNetwork = withoutServices;
     const prune = this.siteController?.heardTheNetwork() ?? false;
-    const problems = await this.addressServices.sync(desiredAddressServices(withoutServices), owner, prune);
+    const desired = desiredAddressServices(withoutServices);
+    // An annotated Service exposed under its own name is the name's Service here: it is the user's, and it serves.
+    for (const address of this.annotated.servedByTheirOwnService) desired.delete(address);
+    const problems = await this.addressServices.sync(desired, owner, prune);
     for (const [address, problem] of Object.entries(problems)) {
       if (this.serviceProblems[address] === problem) continue;
       this.log.error({ address, reason: problem }, `no Service for address "${address}": ${problem}`);
       await this.recordEvent('Warning', 'ServiceNotCreated', `address "${address}": ${problem}`);
     }
     this.serviceProblems = problems;
-    const snapshot: NetworkSnapshot = Object.keys(problems).length > 0 ? { ...withoutServices, serviceProblems: problems } : withoutServices;
+    const annotationProblems = this.annotated.problems;
+    const snapshot: NetworkSnapshot = {
+      ...withoutServices,
+      ...(Object.keys(problems).length > 0 && { serviceProblems: problems }),
+      ...(Object.keys(annotationProblems).length > 0 && { annotationProblems }),
+    };
     // The time alone changes every heartbeat; written only when something else did, the API sees no write per heartbeat.
     const content = JSON.stringify({ ...snapshot, updatedAt: '' });
     if (content === this.lastSnapshot && JSON.stringify([...this.linkState]) === this.lastLinks) return;

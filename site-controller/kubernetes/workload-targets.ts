@@ -21,6 +21,19 @@ export function deploymentPods(name: string, deployment: V1Deployment | undefine
   return { ips: [...new Set(ips)].sort() };
 }
 
+/**
+ * The ready pods of a workload found by its label selector (a StatefulSet's
+ * or DaemonSet's spec.selector; a Service's spec.selector as matchLabels).
+ * `what`: `DaemonSet agent`, for the problem.
+ */
+export function selectedPods(what: string, object: object | undefined, selector: V1LabelSelector | undefined, pods: readonly V1Pod[]): WorkloadPods {
+  if (!object) return { ips: [], problem: `${what} not found` };
+  const matches = selectorMatcher(selector);
+  if (typeof matches === 'string') return { ips: [], problem: `${what}: spec.selector ${matches}` };
+  const ips = pods.filter((pod) => matches(pod.metadata?.labels ?? {}) && isReady(pod)).map((pod) => pod.status?.podIP as string);
+  return { ips: [...new Set(ips)].sort() };
+}
+
 /** Ready, with an IP, and not terminating: a pod being deleted takes no new flows. */
 export function isReady(pod: V1Pod): boolean {
   if (pod.metadata?.deletionTimestamp || !pod.status?.podIP) return false;

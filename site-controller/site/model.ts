@@ -87,8 +87,8 @@ export interface GrantRecord {
   readonly revokedAt?: string;
 }
 
-export type TargetType = 'host' | 'deployment' | 'statefulset' | 'service';
-export const TARGET_TYPES: readonly TargetType[] = ['host', 'deployment', 'statefulset', 'service'];
+export type TargetType = 'host' | 'deployment' | 'statefulset' | 'daemonset' | 'service';
+export const TARGET_TYPES: readonly TargetType[] = ['host', 'deployment', 'statefulset', 'daemonset', 'service'];
 
 /** Something that serves an exposed service at this site. */
 export interface ServiceTarget {
@@ -104,6 +104,12 @@ export interface ServiceTarget {
    * certificate) and, with `verifyHostname`, that its certificate names `host`.
    */
   readonly tlsTrust?: { readonly name: string; readonly verifyHostname: boolean };
+  /**
+   * Who made it: absent for `kskup expose`; `annotation` for a Kubernetes
+   * object's kskup.io/* annotations, which the site's controller owns (it adds,
+   * changes and removes such targets as the annotations change; the CLI does not).
+   */
+  readonly source?: 'annotation';
 }
 
 /** A service exposed at this site: the address every linked site can use, and its targets here. */
