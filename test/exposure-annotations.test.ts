@@ -106,6 +106,17 @@ describe('annotated services in the site state', () => {
     expect(withAnnotatedServices(changed, [], none).document.services).toEqual([cli]);
   });
 
+  it('an object whose annotations turned bad keeps its annotated target as it was (held); removed, it goes', () => {
+    const { exposures } = annotatedExposures({ deployments: [annotated('web', { 'kskup.io/proxy': 'tcp', 'kskup.io/port': '80:8080' })], statefulSets: [], daemonSets: [], services: [] });
+    const exposed = withAnnotatedServices(siteDocument([]), exposures, none).document;
+    const bad = annotatedExposures({ deployments: [annotated('web', { 'kskup.io/proxy': 'tcp', 'kskup.io/port': '80:oops' })], statefulSets: [], daemonSets: [], services: [] });
+    expect(bad.problems).toHaveLength(1);
+    const held = withAnnotatedServices(exposed, bad.exposures, none, new Date(), new Set(['deployment/web']));
+    expect(held.document).toBe(exposed);
+    expect([...held.held]).toEqual(['deployment/web']);
+    expect(withAnnotatedServices(exposed, [], none).document.services).toEqual([]);
+  });
+
   it('a CLI target of the same object and address stays the CLI\'s; the annotation is reported, not applied', () => {
     const byCli: ServiceRecord = { address: 'web', protocol: 'tcp', ports: [80], targets: [{ type: 'deployment', name: 'web', host: 'web', targetPorts: [80] }], createdAt: 't0' };
     const start = siteDocument([byCli]);

@@ -65,19 +65,24 @@ export function annotatedExposures(sources: AnnotatedSources): { exposures: Anno
  * could not be applied, with why. The rules are `kskup expose`'s: one address
  * has one set of ports at every site and target; a target the CLI made stays
  * the CLI's. A service with only annotated targets here, and none elsewhere,
- * follows its annotation's ports.
+ * follows its annotation's ports. The annotated targets of objects in `hold`
+ * (whose annotations have a bad value now) stay as they are: a typo in an
+ * annotation does not take a running service away; `held` says which did.
  */
 export function withAnnotatedServices(
   document: SiteDocument,
   exposures: readonly AnnotatedExposure[],
   elsewhere: PortsElsewhere,
   now = new Date(),
-): { document: SiteDocument; problems: AnnotationProblem[] } {
+  hold: ReadonlySet<string> = new Set(),
+): { document: SiteDocument; problems: AnnotationProblem[]; held: Set<string> } {
   const problems: AnnotationProblem[] = [];
+  const held = new Set<string>();
   const before = new Map(document.services.map((service) => [service.address, service]));
   const byAddress = new Map<string, ServiceRecord>();
   for (const service of document.services) {
-    const targets = service.targets.filter((target) => target.source !== 'annotation');
+    const targets = service.targets.filter((target) => target.source !== 'annotation' || hold.has(`${target.type}/${target.name}`));
+    for (const target of targets) if (target.source === 'annotation') held.add(`${target.type}/${target.name}`);
     if (targets.length > 0) byAddress.set(service.address, { ...service, targets });
   }
   for (const exposure of exposures) {
@@ -105,7 +110,7 @@ export function withAnnotatedServices(
   }
   const services = [...byAddress.values()].sort((a, b) => a.address.localeCompare(b.address));
   const unchanged = JSON.stringify(services) === JSON.stringify(document.services);
-  return { document: unchanged ? document : { ...document, services }, problems };
+  return { document: unchanged ? document : { ...document, services }, problems, held };
 }
 
 /** Why an annotated object is not exposed, by target key (`deployment/backend`). */
@@ -135,19 +140,24 @@ export class AnnotatedServices {
   /** Brings the state to the annotations; true if it changed (the site controller then re-reads it). */
   async sync(storage: SiteStorage, sources: AnnotatedSources, elsewhere: PortsElsewhere): Promise<boolean> {
     const { exposures, problems: parsed } = annotatedExposures(sources);
-    const { changed, problems: refused } = await storage.update((current) => {
-      const next = withAnnotatedServices(current, exposures, elsewhere);
-      return next.document === current ? { result: { changed: false, problems: next.problems } } : { document: next.document, result: { changed: true, problems: next.problems } };
+    const hold = new Set(parsed.map((p) => targetKey(p.kind, p.name)));
+    const { changed, problems: refused, held } = await storage.update((current) => {
+      const next = withAnnotatedServices(current, exposures, elsewhere, new Date(), hold);
+      const result = { changed: next.document !== current, problems: next.problems, held: next.held };
+      return next.document === current ? { result } : { document: next.document, result };
     });
-    const problems = [...parsed, ...refused];
+    const problems = [
+      ...parsed.map((p) => (held.has(targetKey(p.kind, p.name)) ? { ...p, problem: `${p.problem}; the exposure stays as last applied until the annotations are fixed` } : p)),
+      ...refused,
+    ];
     const objects = objectsByKey(sources);
     const now: Record<string, string> = {};
     for (const { kind, name, problem } of problems) {
       const key = targetKey(kind, name);
       now[key] = problem;
       if (this.problems[key] === problem) continue;
-      this.deps.log.error({ target: key, reason: problem }, `${kind} ${name} is not exposed: ${problem}`);
-      await this.event(objects.get(key), kind, 'Warning', 'NotExposed', `not exposed by its ${EXPOSURE_ANNOTATIONS.proxy} annotations: ${problem}`);
+      this.deps.log.error({ target: key, reason: problem }, `${kind} ${name}: its kskup.io annotations are not applied: ${problem}`);
+      await this.event(objects.get(key), kind, 'Warning', 'NotExposed', `its ${EXPOSURE_ANNOTATIONS.proxy} annotations are not applied: ${problem}`);
     }
     const refusedKeys = new Set(Object.keys(now));
     const applied = new Map<string, string>();
