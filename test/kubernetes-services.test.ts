@@ -4,67 +4,22 @@
 //
 //   cluster A, namespace west                       cluster B, namespace east
 //   [backend x2] <- tcpConnector per pod/port [router] <--link-- [router] <- Service "backend" <- [client pod]
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PatchStrategy, setHeaderOptions, type V1Container, type V1Deployment, type V1Pod, type V1Service } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { NAMES } from '../site-controller/kubernetes/manifests.js';
-import { apis, kskup, ok, podLogs, routerConfigMap, routerConnectors, startCluster, type Cluster } from './helpers/kube-clusters.js';
-import { runKubeTool } from './helpers/kube-tools.js';
+import { apis, kskup, ok, routerConfigMap, routerConnectors, startLinkedClusters, type Cluster } from './helpers/kube-clusters.js';
+import { configuredConnectors, echoDeployment, podsOf, runClient, serviceNamed, waitUntil } from './helpers/kube-workloads.js';
 import { useTestFolder } from './helpers/temp-dir.js';
 
 const temp = useTestFolder('kskup-kube-services');
-const CLIENT = ['node', join(import.meta.dirname, 'kube', 'images', 'client.mjs')];
-const LABELS = { app: 'backend' };
 
 let a: Cluster;
 let b: Cluster;
 
-function backend(replicas: number): V1Deployment {
-  const container: V1Container = {
-    name: 'echo',
-    image: 'kskup-test/echo:1',
-    ports: [{ name: 'echo', containerPort: 8080 }, { name: 'http', containerPort: 8081 }],
-    env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
-    readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 1 },
-  };
-  return { metadata: { name: 'backend' }, spec: { replicas, selector: { matchLabels: LABELS }, template: { metadata: { labels: LABELS }, spec: { containers: [container], terminationGracePeriodSeconds: 1 } } } };
-}
-
-/** A program of the client image in B's client pod; its one JSON line. */
-async function client(...args: string[]): Promise<Record<string, unknown>> {
-  const result = await b.runner.execInPod('east', 'client', [...CLIENT, ...args]);
-  if (result.stderr !== '' || result.stdout === '') throw new Error(`client ${args.join(' ')}: ${result.stderr}${result.stdout}`);
-  return JSON.parse(result.stdout) as Record<string, unknown>;
-}
-
-/** The tcpConnectors (address, host, port) in a cluster site's router ConfigMap. */
-async function connectors(where: Cluster): Promise<string[]> {
-  const entities = JSON.parse((await routerConfigMap(where)).data?.['skrouterd.json'] ?? '[]') as [string, Record<string, unknown>][];
-  return entities.filter(([type, e]) => type === 'tcpConnector' && e.name !== 'claims').map(([, e]) => `${e.address}@${e.host}:${e.port}`).sort();
-}
-
-function readyPods(where: Cluster): { name: string; ip: string }[] {
-  return where.runner
-    .list('pods', where.namespace)
-    .filter((p) => p.metadata.labels?.app === 'backend' && p.metadata.deletionTimestamp === undefined)
-    .map((p) => ({ name: p.metadata.name, ip: String((p.status as { podIP?: string }).podIP) }))
-    .sort((x, y) => x.ip.localeCompare(y.ip));
-}
-
-/** Services named after addresses, as kskup keeps them, in a cluster. */
-function addressService(where: Cluster, name: string): V1Service | undefined {
-  return where.runner.list('services', where.namespace).find((s) => s.metadata.name === name) as V1Service | undefined;
-}
-
-async function waitUntil<T>(where: Cluster, what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${where.runner.podSummary(where.namespace)}\n${await podLogs(where)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const client = (...args: string[]) => runClient(b, ...args);
+const connectors = configuredConnectors;
+const readyPods = (where: Cluster) => podsOf(where, 'backend');
+const addressService = serviceNamed;
 
 /** Asks for the backend's pod name over `n` fresh connections through B's Service. */
 async function namesSeen(n: number): Promise<Set<string>> {
@@ -78,13 +33,8 @@ async function namesSeen(n: number): Promise<Set<string>> {
 }
 
 beforeAll(async () => {
-  [a, b] = await Promise.all([startCluster('west', temp.path), startCluster('east', temp.path)]);
-  await Promise.all([ok(a, 'init', '-n', 'west', '--timeout', '60'), ok(b, 'init', '-n', 'east', '--timeout', '60')]);
-  const token = join(temp.path, 'west-token.yaml');
-  await ok(a, 'token', 'create', token, '-n', 'west');
-  await runKubeTool('kubectl', ['apply', '--validate=false', '-f', token, '-n', 'east'], { KUBECONFIG: b.kubeconfig });
-  await ok(b, 'link', 'status', '-n', 'east', '--wait', '10');
-  await apis(a).apps.createNamespacedDeployment({ namespace: 'west', body: backend(2) });
+  [a, b] = await startLinkedClusters(temp.path);
+  await apis(a).apps.createNamespacedDeployment({ namespace: 'west', body: echoDeployment('backend', 2) });
   await apis(b).core.createNamespacedPod({ namespace: 'east', body: { metadata: { name: 'client' }, spec: { containers: [{ name: 'client', image: 'kskup-test/client:1' }] } } as V1Pod });
   await Promise.all([a.runner.waitForDeployment('west', 'backend', { ready: 2, timeoutMs: 30_000 }), b.runner.waitForPod('east', 'client')]);
 }, 150_000);

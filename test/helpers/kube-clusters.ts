@@ -2,11 +2,13 @@
 // server double with the pod runner running the kskup image's router and
 // controller (test/kube/README.md); the CLI runs in the test's process against
 // it, as a user's would, with the cluster's kubeconfig in KUBECONFIG.
+import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, RbacAuthorizationV1Api, type V1ConfigMap } from '@kubernetes/client-node';
 import { run } from '../../cli/run.js';
 import { ManagementClient } from '../../router/management/management-client.js';
 import { NAMES, PORTS } from '../../site-controller/kubernetes/manifests.js';
 import { PodRunner } from '../kube/pod-runner/index.js';
+import { runKubeTool } from './kube-tools.js';
 
 export interface Cluster {
   readonly runner: PodRunner;
@@ -22,6 +24,21 @@ export async function startCluster(namespace: string, home: string): Promise<Clu
   runner.api.ensureNamespace(namespace);
   const kubeconfig = await runner.api.writeKubeconfig(`kubeconfig-${namespace}`, namespace);
   return { runner, kubeconfig, namespace, home };
+}
+
+/**
+ * Two clusters, west (A) and east (B), each with a site (`kskup init`), east
+ * linked to west by a token Secret applied with kubectl: the start of the
+ * services tests.
+ */
+export async function startLinkedClusters(home: string): Promise<[Cluster, Cluster]> {
+  const [a, b] = await Promise.all([startCluster('west', home), startCluster('east', home)]);
+  await Promise.all([ok(a, 'init', '-n', 'west', '--timeout', '60'), ok(b, 'init', '-n', 'east', '--timeout', '60')]);
+  const token = join(home, 'west-token.yaml');
+  await ok(a, 'token', 'create', token, '-n', 'west');
+  await runKubeTool('kubectl', ['apply', '--validate=false', '-f', token, '-n', 'east'], { KUBECONFIG: b.kubeconfig });
+  await ok(b, 'link', 'status', '-n', 'east', '--wait', '10');
+  return [a, b];
 }
 
 /** `kskup` in this process against a cluster. */
