@@ -134,12 +134,21 @@ export class AnnotatedServices {
   servedByTheirOwnService: ReadonlySet<string> = new Set();
   /** The exposure of each object as last applied, so a change is said once. */
   private applied = new Map<string, string>();
+  /** What the last sync worked from: the same again (a pass for a pod change, say) reads and writes nothing. */
+  private lastInput = '';
 
   constructor(private readonly deps: AnnotatedServicesDeps) {}
 
-  /** Brings the state to the annotations; true if it changed (the site controller then re-reads it). */
-  async sync(storage: SiteStorage, sources: AnnotatedSources, elsewhere: PortsElsewhere): Promise<boolean> {
+  /**
+   * Brings the state to the annotations; true if it changed (the site
+   * controller then re-reads it). `stateVersion`: the resourceVersion of the
+   * site state as watched; with the same annotations, ports elsewhere and
+   * state as last time there is nothing to do.
+   */
+  async sync(storage: SiteStorage, sources: AnnotatedSources, elsewhere: PortsElsewhere, stateVersion?: string): Promise<boolean> {
     const { exposures, problems: parsed } = annotatedExposures(sources);
+    const input = JSON.stringify({ exposures, parsed, elsewhere: exposures.map((e) => elsewhere(e.address) ?? null), stateVersion });
+    if (stateVersion !== undefined && input === this.lastInput) return false;
     const hold = new Set(parsed.map((p) => targetKey(p.kind, p.name)));
     const { changed, problems: refused, held } = await storage.update((current) => {
       const next = withAnnotatedServices(current, exposures, elsewhere, new Date(), hold);
@@ -175,6 +184,8 @@ export class AnnotatedServices {
     }
     this.applied = applied;
     this.problems = now;
+    // After a write of ours the state has another version: the next pass looks once more, and then rests.
+    this.lastInput = input;
     this.servedByTheirOwnService = new Set(exposures.filter((e) => e.kind === 'Service' && e.name === e.address && !refusedKeys.has(targetKey(e.kind, e.name))).map((e) => e.address));
     return changed;
   }

@@ -282,6 +282,7 @@ class KubernetesSiteController implements RunningController {
       storage,
       { deployments: this.deployments.list(), statefulSets: this.statefulSets.list(), daemonSets: this.daemonSets.list(), services: this.allServices.list() },
       (address) => this.portsElsewhere(address),
+      this.configMaps.get(NAMES.state)?.metadata?.resourceVersion,
     );
     this.siteController?.stateChanged('kubernetes state');
     if (!this.isReady) {
