@@ -173,11 +173,12 @@ describe('services exposed by annotations', () => {
     await kubectl(a, 'annotate', 'deployment', 'backend', 'kskup.io/proxy-');
     await kubectl(a, 'annotate', 'service', 'web', 'kskup.io/proxy-');
     await kubectl(a, 'delete', 'daemonset', 'agent', '--wait=false');
+    const lastChange = Date.now();
     // The bound is for a hang, not for speed: the latency is printed (the kubectl calls included).
     for (const where of [a, b]) {
       const left = () => where.runner.list('services', where.namespace).filter((s) => s.metadata.labels?.['kskup.io/address'] !== undefined).map((s) => s.metadata.name);
       await waitUntil(where, `no address Services in ${where.namespace} (left: ${left().join(', ')})`, () => (left().length > 0 ? undefined : true), 15_000);
-      console.log(`annotations removed -> address Services gone in ${where.namespace} after ${Date.now() - started} ms`);
+      console.log(`annotations removed -> address Services gone in ${where.namespace} ${Date.now() - started} ms after the first kubectl call, ${Date.now() - lastChange} ms after the last`);
     }
     await waitUntil(a, 'no connectors', async () => ((await configuredConnectors(a)).length === 0 ? true : undefined), 5_000);
     expect(serviceNamed(a, 'web')?.metadata?.annotations?.['kskup.io/proxy']).toBeUndefined();
