@@ -9,8 +9,10 @@
 //   settings (ConfigMap kskup-site) -> ingress address (Service kskup-router)
 //   -> identity and site document (made once, then kept) -> the router's
 //   certificates (Secret kskup-router-certs) -> token Secrets applied with
-//   kubectl become links -> the site control loop (SiteController), which
-//   writes the router config (ConfigMap kskup-router) and does service sync.
+//   kubectl become links -> kskup.io annotations on the namespace's workloads
+//   and Services become annotated targets (annotated-services.ts) -> the site
+//   control loop (SiteController), which writes the router config (ConfigMap
+//   kskup-router) and does service sync.
 // Failures are logged, recorded as an Event on the site ConfigMap, shown in
 // `kskup status`, and retried by the next pass (with backoff).
 import { createHash } from 'node:crypto';
