@@ -16,6 +16,11 @@ export interface NetworkSnapshot {
    * kskup's to keep, by address; absent when every one is in place.
    */
   readonly serviceProblems?: Readonly<Record<string, string>>;
+  /**
+   * Kubernetes sites: objects whose kskup.io annotations do not expose them,
+   * and why, by target (`deployment/backend`); absent when there are none.
+   */
+  readonly annotationProblems?: Readonly<Record<string, string>>;
 }
 
 export interface SnapshotListener {

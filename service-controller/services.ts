@@ -40,6 +40,9 @@ export async function exposeService(
 ): Promise<ExposeOutcome> {
   return storage.update<ExposeOutcome>((document) => {
     const existing = document.services.find((service) => service.address === request.address);
+    if (existing?.targets.some((t) => t.type === request.type && t.name === request.name && t.source === 'annotation')) {
+      throw new SiteError(`${request.type}/${request.name} is exposed as "${request.address}" by its kskup.io annotations: change or remove those instead`);
+    }
     const elsewherePorts = knownElsewhere(request.address);
     // The one target of a service no other site exposes may change its ports: no other target or site disagrees.
     const onlyTarget = existing !== undefined && elsewherePorts === undefined && existing.targets.every((t) => t.type === request.type && t.name === request.name);
@@ -73,12 +76,25 @@ export interface UnexposeOutcome {
   readonly removed: readonly { readonly address: string; readonly serviceGone: boolean }[];
 }
 
-/** Removes `type/name` as a target of `address`, or of every address when none is given. */
+/**
+ * Removes `type/name` as a target of `address`, or of every address when none
+ * is given. Targets made by annotations are the controller's: they are left,
+ * and if only such match, the error says to remove the annotation.
+ */
 export async function unexposeService(storage: SiteStorage, type: TargetType, name: string, address?: string): Promise<UnexposeOutcome> {
   return storage.update<UnexposeOutcome>((document) => {
-    const matches = (service: ServiceRecord) => (address === undefined || service.address === address) && service.targets.some((t) => t.type === type && t.name === name);
+    const isIt = (t: ServiceTarget) => t.type === type && t.name === name && t.source !== 'annotation';
+    const matches = (service: ServiceRecord) => (address === undefined || service.address === address) && service.targets.some(isIt);
     const affected = document.services.filter(matches);
-    if (affected.length === 0) throw new SiteError(notExposed(document, type, name, address));
+    if (affected.length === 0) {
+      const annotated = document.services.filter((s) => (address === undefined || s.address === address) && s.targets.some((t) => t.type === type && t.name === name));
+      if (annotated.length > 0) {
+        throw new SiteError(
+          `${type}/${name} is exposed as ${annotated.map((s) => `"${s.address}"`).join(', ')} by its kskup.io annotations, not by kskup expose: remove the annotation kskup.io/proxy from it (kubectl annotate ${type} ${name} kskup.io/proxy-) to unexpose it`,
+        );
+      }
+      throw new SiteError(notExposed(document, type, name, address));
+    }
     const services: ServiceRecord[] = [];
     const removed: { address: string; serviceGone: boolean }[] = [];
     for (const service of document.services) {
@@ -86,7 +102,7 @@ export async function unexposeService(storage: SiteStorage, type: TargetType, na
         services.push(service);
         continue;
       }
-      const targets = service.targets.filter((t) => !(t.type === type && t.name === name));
+      const targets = service.targets.filter((t) => !isIt(t));
       removed.push({ address: service.address, serviceGone: targets.length === 0 });
       if (targets.length > 0) services.push({ ...service, targets });
     }

@@ -7,7 +7,7 @@
 //     client pod ──DNS echo.<ns>──> ClusterIP ──proxy──> echo pods (round robin)
 //   cluster B (runner b, one test): client pod ──> A's LoadBalancer IP ──> echo pod in A
 
-import { AppsV1Api, CoreV1Api, type V1Container, type V1Deployment, type V1Pod, type V1Service } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Container, type V1Deployment, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { execFileSync } from 'node:child_process';
 import { watch } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
@@ -203,6 +203,34 @@ describe('pod runner', () => {
       return pods.length === 1 && pods[0]!.metadata.name !== first!.metadata.name && isPodReady(pods[0]!) ? true : undefined;
     });
     expect(await a.logs(ns, first!.metadata.name, 'echo').catch((e: Error) => e.message)).toMatch(/no pod/);
+  });
+
+  it('a DaemonSet has one pod on the node: replaced when deleted and when its template changes', async () => {
+    const ns = await freshNamespace();
+    const labels = { app: 'agent' };
+    const set = { metadata: { name: 'agent' }, spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [echoContainer()], terminationGracePeriodSeconds: 1 } } } };
+    await apps.createNamespacedDaemonSet({ namespace: ns, body: set });
+    await a.waitForDaemonSet(ns, 'agent');
+    const agents = () => a.list('pods', ns).filter((p) => p.metadata.labels?.app === 'agent');
+    const [first] = agents();
+    expect(agents()).toHaveLength(1);
+    expect((first!.spec as { nodeName?: string }).nodeName).toBe(a.nodeName);
+    await core.deleteNamespacedPod({ namespace: ns, name: first!.metadata.name });
+    const replaced = await a.waitFor('a new agent pod Ready', () => {
+      const pods = agents();
+      return pods.length === 1 && pods[0]!.metadata.name !== first!.metadata.name && isPodReady(pods[0]!) ? pods[0] : undefined;
+    });
+    await apps.patchNamespacedDaemonSet(
+      { namespace: ns, name: 'agent', body: { spec: { template: { metadata: { labels: { ...labels, version: '2' } } } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    await a.waitFor('the agent pod of the new template Ready, alone', () => {
+      const pods = agents();
+      return pods.length === 1 && pods[0]!.metadata.labels?.version === '2' && isPodReady(pods[0]!) ? true : undefined;
+    });
+    await a.waitForDaemonSet(ns, 'agent');
+    expect(agents().map((p) => p.metadata.name)).not.toContain(replaced.metadata.name);
+    expect(a.errors).toEqual([]);
   });
 
   it('two clusters at once: pods of both listen on 55671; a pod in B reaches A\'s LoadBalancer address, 1 MiB byte-exact; so does the host', async () => {

@@ -4,51 +4,23 @@
 //
 //   cluster A, namespace west                       cluster B, namespace east
 //   [backend x2] <- tcpConnector per pod/port [router] <--link-- [router] <- Service "backend" <- [client pod]
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PatchStrategy, setHeaderOptions, type V1Deployment, type V1Pod, type V1Service } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { NAMES } from '../site-controller/kubernetes/manifests.js';
-import {
-  apis,
-  clientIn,
-  configConnectors as connectors,
-  configListenerPorts,
-  echoContainer,
-  kskup,
-  ok,
-  routerConnectors,
-  serviceIn as addressService,
-  startCluster,
-  waitUntil,
-  type Cluster,
-} from './helpers/kube-clusters.js';
+import { apis, configListenerPorts, kskup, ok, routerConfigMap, routerConnectors, startLinkedClusters, type Cluster } from './helpers/kube-clusters.js';
+import { configuredConnectors, echoDeployment, podsOf, runClient, serviceNamed, waitUntil } from './helpers/kube-workloads.js';
 import { controllerAccess, USED_ONLY_BY_SERVICES } from './helpers/rbac-usage.js';
-import { runKubeTool } from './helpers/kube-tools.js';
 import { useTestFolder } from './helpers/temp-dir.js';
 
 const temp = useTestFolder('kskup-kube-services');
-const LABELS = { app: 'backend' };
 
 let a: Cluster;
 let b: Cluster;
 
-function backend(replicas: number): V1Deployment {
-  return { metadata: { name: 'backend' }, spec: { replicas, selector: { matchLabels: LABELS }, template: { metadata: { labels: LABELS }, spec: { containers: [echoContainer()], terminationGracePeriodSeconds: 1 } } } };
-}
-
-/** A program of the client image in B's client pod; its one JSON line. */
-function client(...args: string[]): Promise<Record<string, unknown>> {
-  return clientIn(b, 'client', ...args);
-}
-
-function readyPods(where: Cluster): { name: string; ip: string }[] {
-  return where.runner
-    .list('pods', where.namespace)
-    .filter((p) => p.metadata.labels?.app === 'backend' && p.metadata.deletionTimestamp === undefined)
-    .map((p) => ({ name: p.metadata.name, ip: String((p.status as { podIP?: string }).podIP) }))
-    .sort((x, y) => x.ip.localeCompare(y.ip));
-}
-
+const client = (...args: string[]) => runClient(b, ...args);
+const connectors = configuredConnectors;
+const readyPods = (where: Cluster) => podsOf(where, 'backend');
+const addressService = serviceNamed;
 
 /** Asks for the backend's pod name over `n` fresh connections through B's Service. */
 async function namesSeen(n: number): Promise<Set<string>> {
@@ -62,13 +34,8 @@ async function namesSeen(n: number): Promise<Set<string>> {
 }
 
 beforeAll(async () => {
-  [a, b] = await Promise.all([startCluster('west', temp.path), startCluster('east', temp.path)]);
-  await Promise.all([ok(a, 'init', '-n', 'west', '--timeout', '60'), ok(b, 'init', '-n', 'east', '--timeout', '60')]);
-  const token = join(temp.path, 'west-token.yaml');
-  await ok(a, 'token', 'create', token, '-n', 'west');
-  await runKubeTool('kubectl', ['apply', '-f', token, '-n', 'east'], { KUBECONFIG: b.kubeconfig });
-  await ok(b, 'link', 'status', '-n', 'east', '--wait', '10');
-  await apis(a).apps.createNamespacedDeployment({ namespace: 'west', body: backend(2) });
+  [a, b] = await startLinkedClusters(temp.path);
+  await apis(a).apps.createNamespacedDeployment({ namespace: 'west', body: echoDeployment('backend', 2) });
   await apis(b).core.createNamespacedPod({ namespace: 'east', body: { metadata: { name: 'client' }, spec: { containers: [{ name: 'client', image: 'kskup-test/client:1' }] } } as V1Pod });
   await Promise.all([a.runner.waitForDeployment('west', 'backend', { ready: 2, timeoutMs: 30_000 }), b.runner.waitForPod('east', 'client')]);
 }, 150_000);

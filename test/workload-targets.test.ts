@@ -98,7 +98,7 @@ describe('statefulset, service and pods targets', () => {
   });
 
   it('targetPods picks the resolver by target type; a host target has no pods', () => {
-    const objects = { deployment: () => undefined, statefulSet: (name: string) => (name === 'db' ? db : undefined), service: () => undefined, pods };
+    const objects = { deployment: () => undefined, statefulSet: (name: string) => (name === 'db' ? db : undefined), daemonSet: () => undefined, service: () => undefined, pods };
     expect(targetPods({ type: 'statefulset', name: 'db', pod: 'db-0' }, objects)).toEqual({ ips: ['10.1.0.1'] });
     expect(targetPods({ type: 'pods', name: 'tier=edge' }, objects)).toEqual({ ips: ['10.1.0.4'] });
     expect(targetPods({ type: 'deployment', name: 'x' }, objects).problem).toBe('Deployment x not found');

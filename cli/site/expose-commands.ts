@@ -192,7 +192,7 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
       .addHelpText('after', '\nExamples:\n  kskup unexpose host/localhost --address web -n west\n  kskup unexpose pods --selector app=cache -n west'),
   ).action(async (spec: string, options: UnexposeOptions) => {
     const target = await resolveSite(options, context);
-    const { type, name } = parseTarget(spec, target, options.selector);
+    const { type, name } = parseTarget(spec, target, options.selector, 'unexpose');
     const { removed } = await unexposeService(target.storage, type, name, options.address);
     context.io.stdout.write(
       await render(options.output, { target: `${type}/${name}`, removed }, () =>
@@ -205,7 +205,8 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
 }
 
 /** `type/NAME`, or `pods` with --selector (the target's name is then the selector, keys sorted). */
-function parseTarget(spec: string, site: ResolvedSite, selector: string | undefined): { type: TargetType; name: string } {
+/** `unexpose` takes every kind a target can be of (annotations expose kinds the CLI cannot: daemonset/NAME). */
+function parseTarget(spec: string, site: ResolvedSite, selector: string | undefined, purpose: 'expose' | 'unexpose' = 'expose'): { type: TargetType; name: string } {
   if (spec === 'pods' || spec.startsWith('pods/')) {
     if (spec !== 'pods') throw new UsageError(`"${spec}": pods have no name; give "pods --selector k=v[,k2=v2]"`);
     if (site.platform === 'local') throw new UsageError('"pods": pods need the kubernetes platform; on the local platform expose host/HOSTNAME');
@@ -225,7 +226,10 @@ function parseTarget(spec: string, site: ResolvedSite, selector: string | undefi
   if (type !== 'host' && site.platform === 'local') {
     throw new UsageError(`"${spec}": a ${type} needs the kubernetes platform; on the local platform expose host/HOSTNAME`);
   }
-  const kind = { deployment: 'Deployment', statefulset: 'StatefulSet', service: 'Service' }[type as 'deployment' | 'statefulset' | 'service'];
+  if (type === 'daemonset' && purpose === 'expose') {
+    throw new RuntimeError(`"${spec}": exposing a DaemonSet with kskup expose is not available in this version yet; annotate it with kskup.io/proxy=tcp (docs/services.md, Annotations)`);
+  }
+  const kind = { deployment: 'Deployment', statefulset: 'StatefulSet', daemonset: 'DaemonSet', service: 'Service' }[type as 'deployment' | 'statefulset' | 'daemonset' | 'service'];
   if (kind && nameProblem(name)) throw new UsageError(`"${spec}": "${name}" is not a ${kind} name: ${nameProblem(name)}`);
   if (type === 'host' && !isHostName(name)) throw new UsageError(`"${spec}": "${name}" is not a host name or IP address`);
   return { type: type as TargetType, name };

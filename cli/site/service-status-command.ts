@@ -41,9 +41,11 @@ export function addServiceCommands(program: Command, context: CommandContext): v
         bytes: { in: total('bytesIn'), out: total('bytesOut') },
       };
     });
+    // Annotated objects the controller could not expose (a Kubernetes site): why, by target.
+    const annotationProblems = Object.entries(snapshot?.annotationProblems ?? {}).map(([target, reason]) => ({ target, reason }));
     const warning = !process || process.running ? undefined : `the site process is not running (kskup init -n ${target.namespace} starts it); this is what it knew when it stopped`;
     context.io.stdout.write(
-      await render(options.output, { services, ...(warning && { warning }) }, () => {
+      await render(options.output, { services, ...(annotationProblems.length > 0 && { annotationProblems }), ...(warning && { warning }) }, () => {
         const blocks = services.map((s) =>
           [
             `${s.address} (${s.protocol}${s.tlsCredentials === undefined ? '' : `, TLS with "${s.tlsCredentials}"`}) port(s) ${s.ports.join(',')}`,
@@ -55,7 +57,9 @@ export function addServiceCommands(program: Command, context: CommandContext): v
             `  flows here:    ${s.flows.open} open, ${s.flows.opened} since start; ${s.bytes.in} bytes in, ${s.bytes.out} out`,
           ].join('\n'),
         );
-        const body = blocks.length === 0 ? 'No services in the network. Expose one with: kskup expose host/HOSTNAME --port PORT --address NAME\n' : `${blocks.join('\n\n')}\n`;
+        const list = blocks.length === 0 ? 'No services in the network. Expose one with: kskup expose host/HOSTNAME --port PORT --address NAME\n' : `${blocks.join('\n\n')}\n`;
+        const notExposed = annotationProblems.map((p) => `NOT EXPOSED: ${p.target} (kskup.io annotations): ${p.reason}\n`).join('');
+        const body = notExposed === '' ? list : `${list}\n${notExposed}`;
         return warning ? `Warning: ${warning}\n${body}` : body;
       }),
     );

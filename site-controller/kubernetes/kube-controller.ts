@@ -9,14 +9,16 @@
 //   settings (ConfigMap kskup-site) -> ingress address (Service kskup-router)
 //   -> identity and site document (made once, then kept) -> the router's
 //   certificates (Secret kskup-router-certs) -> token Secrets applied with
-//   kubectl become links -> the site control loop (SiteController), which
-//   writes the router config (ConfigMap kskup-router) and does service sync.
+//   kubectl become links -> kskup.io annotations on the namespace's workloads
+//   and Services become annotated targets (annotated-services.ts) -> the site
+//   control loop (SiteController), which writes the router config (ConfigMap
+//   kskup-router) and does service sync.
 // Failures are logged, recorded as an Event on the site ConfigMap, shown in
 // `kskup status`, and retried by the next pass (with backoff).
 import { createHash } from 'node:crypto';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ConfigMap, type V1Deployment, type V1OwnerReference, type V1Pod, type V1Secret, type V1Service, type V1StatefulSet } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ConfigMap, type V1DaemonSet, type V1Deployment, type V1OwnerReference, type V1Pod, type V1Secret, type V1Service, type V1StatefulSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { SiteError } from '../site/errors.js';
 import { createLink } from '../site/links.js';
@@ -25,6 +27,7 @@ import { AddressServices, desiredAddressServices } from './address-services.js';
 import { perPodServices } from './pod-addresses.js';
 import { targetPods } from './workload-targets.js';
 import { SiteController, type ListenerStatus, type ServicesSnapshot, type SiteServicesFactory } from '../site/site-controller.js';
+import { AnnotatedServices } from './annotated-services.js';
 import { GOODBYE_ANNOTATION, LEAVING_ANNOTATION, NETWORK_KEYS } from './kube-site.js';
 import { redeemClaimAt } from '../site/tokens.js';
 import { startClaimsServer } from '../token/claims-server.js';
@@ -107,10 +110,14 @@ class KubernetesSiteController implements RunningController {
   private readonly services: WatchedKind<V1Service>;
   /** Workloads and their pods, for the targets of services exposed here (all of the namespace: a workload is the user's, unlabelled). */
   private readonly deployments: WatchedKind<V1Deployment>;
-  private readonly statefulSets: WatchedKind<V1StatefulSet>;
-  /** Every Service of the namespace: the user's are the targets of service/NAME (the labelled watch above sees only the site's). */
-  private readonly targetServices: WatchedKind<V1Service>;
   private readonly pods: WatchedKind<V1Pod>;
+  /** More workloads, and every Service of the namespace (not only the site's): the targets of statefulset/, daemonset/ and service/NAME, and their kskup.io annotations may expose them. */
+  private readonly statefulSets: WatchedKind<V1StatefulSet>;
+  private readonly daemonSets: WatchedKind<V1DaemonSet>;
+  private readonly allServices: WatchedKind<V1Service>;
+  private readonly annotated: AnnotatedServices;
+  /** The network as last written to the snapshot: the ports other sites expose each address with. */
+  private lastNetwork: ServicesSnapshot | undefined;
   private readonly addressServices: AddressServices;
   /** The problems of address Services last recorded as Events, so each is recorded once. */
   private serviceProblems: Readonly<Record<string, string>> = {};
@@ -192,29 +199,36 @@ class KubernetesSiteController implements RunningController {
       path: `/apis/apps/v1/namespaces/${ns}/deployments`,
       list: () => apps.listNamespacedDeployment({ namespace: this.namespace }),
     });
-    this.statefulSets = new WatchedKind(options.kubeConfig, {
-      ...common,
-      what: 'StatefulSets',
-      path: `/apis/apps/v1/namespaces/${ns}/statefulsets`,
-      list: () => apps.listNamespacedStatefulSet({ namespace: this.namespace }),
-    });
-    this.targetServices = new WatchedKind(options.kubeConfig, {
-      ...common,
-      what: 'Services',
-      path: `/api/v1/namespaces/${ns}/services`,
-      list: () => this.core.listNamespacedService({ namespace: this.namespace }),
-    });
     this.pods = new WatchedKind(options.kubeConfig, {
       ...common,
       what: 'Pods',
       path: `/api/v1/namespaces/${ns}/pods`,
       list: () => this.core.listNamespacedPod({ namespace: this.namespace }),
     });
+    this.statefulSets = new WatchedKind(options.kubeConfig, {
+      ...common,
+      what: 'StatefulSets',
+      path: `/apis/apps/v1/namespaces/${ns}/statefulsets`,
+      list: () => apps.listNamespacedStatefulSet({ namespace: this.namespace }),
+    });
+    this.daemonSets = new WatchedKind(options.kubeConfig, {
+      ...common,
+      what: 'DaemonSets',
+      path: `/apis/apps/v1/namespaces/${ns}/daemonsets`,
+      list: () => apps.listNamespacedDaemonSet({ namespace: this.namespace }),
+    });
+    this.allServices = new WatchedKind(options.kubeConfig, {
+      ...common,
+      what: 'Services',
+      path: `/api/v1/namespaces/${ns}/services`,
+      list: () => this.core.listNamespacedService({ namespace: this.namespace }),
+    });
+    this.annotated = new AnnotatedServices({ core: this.core, namespace: this.namespace, log: this.log });
     this.addressServices = new AddressServices(this.core, this.namespace, (name) => this.services.get(name), () => this.services.list());
   }
 
   private get watched() {
-    return [this.configMaps, this.secrets, this.tokens, this.services, this.deployments, this.statefulSets, this.targetServices, this.pods];
+    return [this.configMaps, this.secrets, this.tokens, this.services, this.deployments, this.statefulSets, this.daemonSets, this.allServices, this.pods];
   }
 
   async start(): Promise<void> {
@@ -285,6 +299,12 @@ class KubernetesSiteController implements RunningController {
     this.ensureSiteController(storage, document, owner);
     // Another replica count, or replica configs an older kskup did not write: the site config has not changed, so the site controller would not write them.
     await this.writeRouterConfigs(owner);
+    await this.annotated.sync(
+      storage,
+      { deployments: this.deployments.list(), statefulSets: this.statefulSets.list(), daemonSets: this.daemonSets.list(), services: this.allServices.list() },
+      (address) => this.portsElsewhere(address),
+      this.configMaps.get(NAMES.state)?.metadata?.resourceVersion,
+    );
     this.siteController?.stateChanged('kubernetes state');
     if (!this.isReady) {
       this.isReady = true;
@@ -470,9 +490,16 @@ class KubernetesSiteController implements RunningController {
     return targetPods(target, {
       deployment: (name) => this.deployments.get(name),
       statefulSet: (name) => this.statefulSets.get(name),
-      service: (name) => this.targetServices.get(name),
+      daemonSet: (name) => this.daemonSets.get(name),
+      service: (name) => this.allServices.get(name),
       pods: this.pods.list(),
     }).ips;
+  }
+
+  /** The ports other sites expose `address` with, from the network as last heard. */
+  private portsElsewhere(address: string): readonly number[] | undefined {
+    const selfId = this.lastNetwork?.self.site.id;
+    return this.lastNetwork?.services.find((s) => s.address === address && s.exposedAt.some((site) => site.id !== selfId))?.ports;
   }
 
   private async applyRouterConfig(text: string, owner: V1OwnerReference): Promise<void> {
@@ -499,12 +526,15 @@ class KubernetesSiteController implements RunningController {
   private async writeSnapshot(withoutServices: ServicesSnapshot, owner: V1OwnerReference): Promise<void> {
     // Every address in the network gets its Service here first: what is written says which could not.
     // Kept, like listener ports, until the site controller has heard the network once.
+    this.lastNetwork = withoutServices;
     const prune = this.siteController?.heardTheNetwork() ?? false;
     const desired = desiredAddressServices(withoutServices);
     // service/NAME exposed as NAME: the user's Service is the one pods here use (it selects the target's pods); no Service of kskup's beside it.
     for (const service of this.document?.services ?? []) {
       if (service.targets.some((t) => t.type === 'service' && t.name === service.address)) desired.delete(service.address);
     }
+    // An annotated Service exposed under its own name is the name's Service here: it is the user's, and it serves.
+    for (const address of this.annotated.servedByTheirOwnService) desired.delete(address);
     const problems = await this.addressServices.sync(desired, owner, prune);
     for (const [address, problem] of Object.entries(problems)) {
       if (this.serviceProblems[address] === problem) continue;
@@ -512,7 +542,12 @@ class KubernetesSiteController implements RunningController {
       await this.recordEvent('Warning', 'ServiceNotCreated', `address "${address}": ${problem}`);
     }
     this.serviceProblems = problems;
-    const snapshot: ServicesSnapshot = Object.keys(problems).length > 0 ? { ...withoutServices, serviceProblems: problems } : withoutServices;
+    const annotationProblems = this.annotated.problems;
+    const snapshot: ServicesSnapshot = {
+      ...withoutServices,
+      ...(Object.keys(problems).length > 0 && { serviceProblems: problems }),
+      ...(Object.keys(annotationProblems).length > 0 && { annotationProblems }),
+    };
     // The time alone changes every heartbeat; written only when something else did, the API sees no write per heartbeat.
     const content = JSON.stringify({ ...snapshot, updatedAt: '' });
     const links = JSON.stringify([...this.linkState, this.replicaReports]);

@@ -1,10 +1,10 @@
 // The pods behind a workload target: deployment/NAME, statefulset/NAME (and
-// one pod of it, for a per-pod address), service/NAME (the pods its
+// one pod of it, for a per-pod address), daemonset/NAME, service/NAME (the pods its
 // spec.selector selects) and `pods --selector k=v`. Each is the pods its
 // selector selects that are Ready, as the kubelet reports them (the Pod's
 // Ready condition, the same signal an EndpointSlice's `ready` is made of).
 // Pure functions of the watched objects, so the router config follows every change.
-import type { V1Deployment, V1LabelSelector, V1Pod, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1DaemonSet, V1Deployment, V1LabelSelector, V1Pod, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import type { ServiceTarget } from '../site/model.js';
 
 export interface WorkloadPods {
@@ -18,6 +18,7 @@ export interface WorkloadPods {
 export interface WorkloadObjects {
   readonly deployment: (name: string) => V1Deployment | undefined;
   readonly statefulSet: (name: string) => V1StatefulSet | undefined;
+  readonly daemonSet: (name: string) => V1DaemonSet | undefined;
   readonly service: (name: string) => V1Service | undefined;
   readonly pods: readonly V1Pod[];
 }
@@ -29,6 +30,8 @@ export function targetPods(target: Pick<ServiceTarget, 'type' | 'name' | 'pod'>,
       return deploymentPods(target.name, objects.deployment(target.name), objects.pods);
     case 'statefulset':
       return statefulSetPods(target.name, objects.statefulSet(target.name), objects.pods, target.pod);
+    case 'daemonset':
+      return daemonSetPods(target.name, objects.daemonSet(target.name), objects.pods);
     case 'service':
       return servicePods(target.name, objects.service(target.name), objects.pods);
     case 'pods':
@@ -89,6 +92,12 @@ function selectedPods(what: string, selector: V1LabelSelector | undefined, pods:
   if (typeof matches === 'string') return { ips: [], problem: `${what} ${matches}` };
   const ips = pods.filter((pod) => matches(pod.metadata?.labels ?? {}) && isReady(pod)).map((pod) => pod.status?.podIP as string);
   return { ips: [...new Set(ips)].sort() };
+}
+
+/** The ready pods of a DaemonSet (one per node it runs on). */
+export function daemonSetPods(name: string, set: V1DaemonSet | undefined, pods: readonly V1Pod[]): WorkloadPods {
+  if (!set) return { ips: [], problem: `DaemonSet ${name} not found` };
+  return selectedPods(`DaemonSet ${name}: spec.selector`, set.spec?.selector, pods);
 }
 
 /** Ready, with an IP, and not terminating: a pod being deleted takes no new flows. */

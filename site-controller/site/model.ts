@@ -88,8 +88,8 @@ export interface GrantRecord {
 }
 
 /** `pods`: the pods a label selector selects; the target's name is the selector, `k=v[,k2=v2]` with keys sorted. */
-export type TargetType = 'host' | 'deployment' | 'statefulset' | 'service' | 'pods';
-export const TARGET_TYPES: readonly TargetType[] = ['host', 'deployment', 'statefulset', 'service', 'pods'];
+export type TargetType = 'host' | 'deployment' | 'statefulset' | 'daemonset' | 'service' | 'pods';
+export const TARGET_TYPES: readonly TargetType[] = ['host', 'deployment', 'statefulset', 'daemonset', 'service', 'pods'];
 
 /** Something that serves an exposed service at this site. */
 export interface ServiceTarget {
@@ -110,6 +110,12 @@ export interface ServiceTarget {
    * the target of a per-pod address, which the platform derives and never stores.
    */
   readonly pod?: string;
+  /**
+   * Who made it: absent for `kskup expose`; `annotation` for a Kubernetes
+   * object's kskup.io/* annotations, which the site's controller owns (it adds,
+   * changes and removes such targets as the annotations change; the CLI does not).
+   */
+  readonly source?: 'annotation';
 }
 
 /** A service exposed at this site: the address every linked site can use, and its targets here. */

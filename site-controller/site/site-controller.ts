@@ -22,12 +22,19 @@ import type { SiteStorage } from './storage.js';
  * only what a platform acts on (Kubernetes: a Service per address).
  */
 export interface ServicesSnapshot {
-  /** Every service in the network, by router address prefix and service ports. */
-  readonly services: readonly { readonly address: string; readonly ports: readonly number[] }[];
+  /** This site, as announced. */
+  readonly self: { readonly site: { readonly id: string } };
+  /** Every service in the network, by router address prefix and service ports, and the sites that expose it. */
+  readonly services: readonly { readonly address: string; readonly ports: readonly number[]; readonly exposedAt: readonly { readonly id: string }[] }[];
   /** This site's listener of each `service:port`. */
   readonly listeners: Readonly<Record<string, { readonly port: number }>>;
   /** Kubernetes: why the Service for an address is not kskup's to keep, by address (the platform adds it). */
   readonly serviceProblems?: Readonly<Record<string, string>>;
+  /**
+   * Kubernetes sites: objects whose kskup.io annotations do not expose them,
+   * and why, by target (`deployment/backend`); absent when there are none.
+   */
+  readonly annotationProblems?: Readonly<Record<string, string>>;
 }
 
 /**

@@ -26,6 +26,7 @@ export const TYPES = {
   serviceAccounts: rt('', 'serviceaccounts'),
   deployments: rt('apps', 'deployments'),
   statefulSets: rt('apps', 'statefulsets'),
+  daemonSets: rt('apps', 'daemonsets'),
   endpointSlices: rt('discovery.k8s.io', 'endpointslices'),
 } as const;
 

@@ -1,5 +1,5 @@
-// The pod runner: what a cluster's kubelet, Deployment and StatefulSet
-// controllers, EndpointSlice controller, kube-proxy, cluster DNS and cloud
+// The pod runner: what a cluster's kubelet, Deployment, StatefulSet and
+// DaemonSet controllers, EndpointSlice controller, kube-proxy, cluster DNS and cloud
 // load balancer do, on this machine, for one API server double. Each runner
 // is one cluster with its own bridge, pod, service and load-balancer ranges,
 // so several run at once (two clusters in a test, test files in parallel).
@@ -17,6 +17,7 @@ import { ClusterDns, CLUSTER_DOMAIN } from './cluster-dns.js';
 import { ClusterNetwork } from './cluster-network.js';
 import { ClusterObjects, statusOf, type TypeName } from './cluster-objects.js';
 import type { BackoffOptions } from './container-worker.js';
+import { DaemonSetController } from './daemonset-controller.js';
 import { DeploymentController } from './deployment-controller.js';
 import { EndpointSliceController } from './endpoint-slice-controller.js';
 import { kskupImage, testImages, type ImageRegistry } from './images.js';
@@ -57,6 +58,7 @@ export class PodRunner {
   private readonly kubelet: Kubelet;
   private readonly deployments: DeploymentController;
   private readonly statefulSets: StatefulSetController;
+  private readonly daemonSets: DaemonSetController;
   private readonly slices: EndpointSliceController;
   private readonly proxy: ServiceProxy;
   private stopping: Promise<void> | undefined;
@@ -89,6 +91,7 @@ export class PodRunner {
     });
     this.deployments = new DeploymentController(this.objects, this.nodeName, onError);
     this.statefulSets = new StatefulSetController(this.objects, this.nodeName, onError);
+    this.daemonSets = new DaemonSetController(this.objects, this.nodeName, onError);
     this.slices = new EndpointSliceController(this.objects, onError);
     const apiUrl = new URL(api.url);
     this.proxy = new ServiceProxy(this.objects, network, { host: apiUrl.hostname, port: Number(apiUrl.port) }, onError);
@@ -190,6 +193,16 @@ export class PodRunner {
     }, want.timeoutMs);
   }
 
+  /** Waits until the DaemonSet has observed its generation and its one pod (one node) is ready and up to date. */
+  waitForDaemonSet(namespace: string, name: string, want: { timeoutMs?: number } = {}): Promise<KubeObject> {
+    return this.waitFor(`DaemonSet ${namespace}/${name} with its pod ready`, () => {
+      const d = this.objects.get('daemonSets', namespace, name);
+      if (d === undefined) return undefined;
+      const st = statusOf(d);
+      return st.observedGeneration === d.metadata.generation && st.numberReady === 1 && st.updatedNumberScheduled === 1 && st.currentNumberScheduled === 1 ? d : undefined;
+    }, want.timeoutMs, () => `status ${JSON.stringify(this.objects.get('daemonSets', namespace, name)?.status)}; pods ${this.podSummary(namespace)}`);
+  }
+
   /** Waits until a Pod satisfies `predicate` (default: Ready) and returns it. */
   waitForPod(namespace: string, name: string, predicate: (pod: KubeObject) => boolean = isPodReady, timeoutMs?: number): Promise<KubeObject> {
     return this.waitFor(`Pod ${namespace}/${name}`, () => {
@@ -213,7 +226,7 @@ export class PodRunner {
 
   /** Resolves when the proxy listens for every Service port and the hosts files are current. */
   async settled(): Promise<void> {
-    await Promise.all([this.deployments.idle(), this.statefulSets.idle(), this.slices.idle()]);
+    await Promise.all([this.deployments.idle(), this.statefulSets.idle(), this.daemonSets.idle(), this.slices.idle()]);
     await this.proxy.settled();
     await this.dns.settled();
   }
@@ -277,6 +290,7 @@ export class PodRunner {
     this.stopping ??= (async () => {
       this.deployments.stop();
       this.statefulSets.stop();
+      this.daemonSets.stop();
       this.slices.stop();
       await this.kubelet.stop();
       await this.proxy.stop();

@@ -1,0 +1,231 @@
+// Services exposed by kskup.io/* annotations on the namespace's Deployments,
+// StatefulSets, DaemonSets and Services, kept in the site state beside those
+// of `kskup expose`. The controller owns the annotated targets (marked
+// `source: annotation`): each pass it computes them from the watched objects
+// and writes the state only when they changed, so adding, changing or removing
+// an annotation (or deleting the object) exposes, changes or unexposes.
+//
+// The CLI and the annotations never fight over one target: whichever exposed
+// an object under an address first keeps it. An annotation whose target the
+// CLI made is reported, not applied; `kskup expose` of an annotated object and
+// `kskup unexpose` of an annotated target are refused (service-controller/services.ts).
+// A problem is logged once, recorded once as an Event on the object, and shown
+// by `kskup service status` (the snapshot's annotationProblems).
+import type { CoreV1Api, KubernetesObject, V1DaemonSet, V1Deployment, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { ServiceRecord, ServiceTarget, SiteDocument } from '../site/model.js';
+import type { SiteStorage } from '../site/storage.js';
+import { describeApiError } from './kube-errors.js';
+import {
+  ANNOTATED_KINDS,
+  EXPOSURE_ANNOTATIONS,
+  isProblem,
+  readExposureAnnotations,
+  type AnnotatedExposure,
+  type AnnotatedKind,
+  type AnnotatedObject,
+  type AnnotationProblem,
+} from './exposure-annotations.js';
+
+/** The watched objects whose annotations may expose them. */
+export interface AnnotatedSources {
+  readonly deployments: readonly V1Deployment[];
+  readonly statefulSets: readonly V1StatefulSet[];
+  readonly daemonSets: readonly V1DaemonSet[];
+  readonly services: readonly V1Service[];
+}
+
+/** Ports other sites expose an address with, as this site last heard (service sync). */
+export type PortsElsewhere = (address: string) => readonly number[] | undefined;
+
+/** `deployment/backend`: how targets, problems and `kskup expose` name an object. */
+export function targetKey(kind: AnnotatedKind, name: string): string {
+  return `${ANNOTATED_KINDS[kind]}/${name}`;
+}
+
+/** Every annotated object's exposure or problem, in a stable order (kind, then name). */
+export function annotatedExposures(sources: AnnotatedSources): { exposures: AnnotatedExposure[]; problems: AnnotationProblem[] } {
+  const read = (kind: AnnotatedKind, objects: readonly AnnotatedObject[]) =>
+    [...objects].sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? '')).flatMap((object) => {
+      const found = readExposureAnnotations(kind, object);
+      return found ? [found] : [];
+    });
+  const all = [
+    ...read('Deployment', sources.deployments.map((d) => ({ metadata: d.metadata, template: d.spec?.template }))),
+    ...read('StatefulSet', sources.statefulSets.map((s) => ({ metadata: s.metadata, template: s.spec?.template }))),
+    ...read('DaemonSet', sources.daemonSets.map((d) => ({ metadata: d.metadata, template: d.spec?.template }))),
+    ...read('Service', sources.services.map((s) => ({ metadata: s.metadata, serviceSpec: s.spec }))),
+  ];
+  return { exposures: all.filter((e): e is AnnotatedExposure => !isProblem(e)), problems: all.filter(isProblem) };
+}
+
+/**
+ * The document with its annotated targets replaced by `exposures` (the same
+ * object when nothing changes, so no write happens), and the exposures that
+ * could not be applied, with why. The rules are `kskup expose`'s: one address
+ * has one set of ports at every site and target; a target the CLI made stays
+ * the CLI's. A service with only annotated targets here, and none elsewhere,
+ * follows its annotation's ports. The annotated targets of objects in `hold`
+ * (whose annotations have a bad value now) stay as they are: a typo in an
+ * annotation does not take a running service away; `held` says which did.
+ */
+export function withAnnotatedServices(
+  document: SiteDocument,
+  exposures: readonly AnnotatedExposure[],
+  elsewhere: PortsElsewhere,
+  now = new Date(),
+  hold: ReadonlySet<string> = new Set(),
+): { document: SiteDocument; problems: AnnotationProblem[]; held: Set<string> } {
+  const problems: AnnotationProblem[] = [];
+  const held = new Set<string>();
+  const before = new Map(document.services.map((service) => [service.address, service]));
+  const byAddress = new Map<string, ServiceRecord>();
+  for (const service of document.services) {
+    const targets = service.targets.filter((target) => target.source !== 'annotation' || hold.has(`${target.type}/${target.name}`));
+    for (const target of targets) if (target.source === 'annotation') held.add(`${target.type}/${target.name}`);
+    if (targets.length > 0) byAddress.set(service.address, { ...service, targets });
+  }
+  for (const exposure of exposures) {
+    const { kind, name, address } = exposure;
+    const type = ANNOTATED_KINDS[kind];
+    const ports = exposure.ports.map((pair) => pair.port);
+    const existing = byAddress.get(address);
+    if (existing?.targets.some((target) => target.type === type && target.name === name && target.source !== 'annotation')) {
+      problems.push({ kind, name, problem: `${type}/${name} is exposed as "${address}" by kskup expose: its annotations are not applied; kskup unexpose ${type}/${name} --address ${address} to let them manage it` });
+      continue;
+    }
+    const have = existing?.ports ?? elsewhere(address);
+    if (have && !samePorts(have, ports)) {
+      const where = existing ? 'at this site' : 'at another site';
+      problems.push({ kind, name, problem: `address "${address}" is exposed ${where} with port(s) ${have.join(',')}, not ${ports.join(',')}: annotate the same ${EXPOSURE_ANNOTATIONS.port} ports, or another ${EXPOSURE_ANNOTATIONS.address}` });
+      continue;
+    }
+    const target: ServiceTarget = { type, name, host: name, targetPorts: exposure.ports.map((pair) => pair.targetPort), source: 'annotation' };
+    byAddress.set(
+      address,
+      existing
+        ? { ...existing, targets: [...existing.targets, target] }
+        : { address, protocol: 'tcp', ports, targets: [target], createdAt: before.get(address)?.createdAt ?? now.toISOString() },
+    );
+  }
+  const services = [...byAddress.values()].sort((a, b) => a.address.localeCompare(b.address));
+  const unchanged = JSON.stringify(services) === JSON.stringify(document.services);
+  return { document: unchanged ? document : { ...document, services }, problems, held };
+}
+
+/** Why an annotated object is not exposed, by target key (`deployment/backend`). */
+export type AnnotationProblems = Readonly<Record<string, string>>;
+
+export interface AnnotatedServicesDeps {
+  readonly core: CoreV1Api;
+  readonly namespace: string;
+  readonly log: Logger;
+}
+
+/** Keeps the site state's annotated targets following the annotations, and reports each problem once. */
+export class AnnotatedServices {
+  /** The problems of the last pass, for the snapshot. */
+  problems: AnnotationProblems = {};
+  /**
+   * Addresses of annotated Services exposed under their own name, as last
+   * applied: that Service is the name's Service in this namespace (it is the
+   * user's and it serves), so kskup makes none of its own there.
+   */
+  servedByTheirOwnService: ReadonlySet<string> = new Set();
+  /** The exposure of each object as last applied, so a change is said once. */
+  private applied = new Map<string, string>();
+  /** What the last sync worked from: the same again (a pass for a pod change, say) reads and writes nothing. */
+  private lastInput = '';
+
+  constructor(private readonly deps: AnnotatedServicesDeps) {}
+
+  /**
+   * Brings the state to the annotations; true if it changed (the site
+   * controller then re-reads it). `stateVersion`: the resourceVersion of the
+   * site state as watched; with the same annotations, ports elsewhere and
+   * state as last time there is nothing to do.
+   */
+  async sync(storage: SiteStorage, sources: AnnotatedSources, elsewhere: PortsElsewhere, stateVersion?: string): Promise<boolean> {
+    const { exposures, problems: parsed } = annotatedExposures(sources);
+    const input = JSON.stringify({ exposures, parsed, elsewhere: exposures.map((e) => elsewhere(e.address) ?? null), stateVersion });
+    if (stateVersion !== undefined && input === this.lastInput) return false;
+    const hold = new Set(parsed.map((p) => targetKey(p.kind, p.name)));
+    const { changed, problems: refused, held } = await storage.update((current) => {
+      const next = withAnnotatedServices(current, exposures, elsewhere, new Date(), hold);
+      const result = { changed: next.document !== current, problems: next.problems, held: next.held };
+      return next.document === current ? { result } : { document: next.document, result };
+    });
+    const problems = [
+      ...parsed.map((p) => (held.has(targetKey(p.kind, p.name)) ? { ...p, problem: `${p.problem}; the exposure stays as last applied until the annotations are fixed` } : p)),
+      ...refused,
+    ];
+    const objects = objectsByKey(sources);
+    const now: Record<string, string> = {};
+    for (const { kind, name, problem } of problems) {
+      const key = targetKey(kind, name);
+      now[key] = problem;
+      if (this.problems[key] === problem) continue;
+      this.deps.log.error({ target: key, reason: problem }, `${kind} ${name}: its kskup.io annotations are not applied: ${problem}`);
+      await this.event(objects.get(key), kind, 'Warning', 'NotExposed', `its ${EXPOSURE_ANNOTATIONS.proxy} annotations are not applied: ${problem}`);
+    }
+    const refusedKeys = new Set(Object.keys(now));
+    const applied = new Map<string, string>();
+    for (const exposure of exposures) {
+      const key = targetKey(exposure.kind, exposure.name);
+      if (refusedKeys.has(key)) continue;
+      const what = `as "${exposure.address}" on port(s) ${exposure.ports.map((p) => (p.port === p.targetPort ? String(p.port) : `${p.port}:${p.targetPort}`)).join(',')}`;
+      applied.set(key, what);
+      if (this.applied.get(key) === what) continue;
+      this.deps.log.info({ target: key, address: exposure.address }, `${exposure.kind} ${exposure.name} exposed by its annotations ${what}`);
+      await this.event(objects.get(key), exposure.kind, 'Normal', 'Exposed', `exposed by its annotations ${what}`);
+    }
+    for (const key of this.applied.keys()) {
+      if (!applied.has(key) && !refusedKeys.has(key)) this.deps.log.info({ target: key }, `${key} is no longer exposed by annotations`);
+    }
+    this.applied = applied;
+    this.problems = now;
+    // After a write of ours the state has another version: the next pass looks once more, and then rests.
+    this.lastInput = input;
+    this.servedByTheirOwnService = new Set(exposures.filter((e) => e.kind === 'Service' && e.name === e.address && !refusedKeys.has(targetKey(e.kind, e.name))).map((e) => e.address));
+    return changed;
+  }
+
+  /** An Event on the annotated object itself, where `kubectl describe` shows it. */
+  private async event(object: KubernetesObject | undefined, kind: AnnotatedKind, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const name = object?.metadata?.name;
+    if (!name || !object.metadata?.uid) return;
+    const time = new Date();
+    try {
+      await this.deps.core.createNamespacedEvent({
+        namespace: this.deps.namespace,
+        body: {
+          metadata: { generateName: `${name}.`, namespace: this.deps.namespace },
+          involvedObject: { apiVersion: kind === 'Service' ? 'v1' : 'apps/v1', kind, name, namespace: this.deps.namespace, uid: object.metadata.uid },
+          type,
+          reason,
+          message: message.slice(0, 1024),
+          source: { component: 'kskup-controller' },
+          firstTimestamp: time,
+          lastTimestamp: time,
+          count: 1,
+        },
+      });
+    } catch (error) {
+      this.deps.log.debug({ reason: describeApiError(error) }, 'cannot record an Event');
+    }
+  }
+}
+
+function objectsByKey(sources: AnnotatedSources): Map<string, KubernetesObject> {
+  const entries: [AnnotatedKind, readonly KubernetesObject[]][] = [
+    ['Deployment', sources.deployments],
+    ['StatefulSet', sources.statefulSets],
+    ['DaemonSet', sources.daemonSets],
+    ['Service', sources.services],
+  ];
+  return new Map(entries.flatMap(([kind, objects]) => objects.map((object) => [targetKey(kind, object.metadata?.name ?? ''), object] as const)));
+}
+
+function samePorts(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((port, index) => port === b[index]);
+}

@@ -1,0 +1,177 @@
+// The kskup.io/* exposure annotations (site-controller/kubernetes/exposure-annotations.ts)
+// and how annotated targets join the site state beside CLI-made ones
+// (site-controller/kubernetes/annotated-services.ts). The end-to-end behaviour
+// on two clusters is in kubernetes-annotations.test.ts.
+import { describe, expect, it } from 'vitest';
+import type { V1DaemonSet, V1Deployment, V1Service } from '@kubernetes/client-node';
+import { annotatedExposures, withAnnotatedServices } from '../site-controller/kubernetes/annotated-services.js';
+import { parsePortAnnotation, readExposureAnnotations } from '../site-controller/kubernetes/exposure-annotations.js';
+import type { ServiceRecord, SiteDocument } from '../site-controller/site/model.js';
+import { daemonSetPods } from '../site-controller/kubernetes/workload-targets.js';
+import { exposeService, unexposeService } from '../service-controller/services.js';
+import { MemoryStorage } from './helpers/memory-storage.js';
+
+describe('kskup.io/port', () => {
+  it.each([
+    ['8080', [{ port: 8080, targetPort: 8080 }]],
+    ['80:8080,443:8443', [{ port: 80, targetPort: 8080 }, { port: 443, targetPort: 8443 }]],
+    ['443:8443, 80:8080', [{ port: 80, targetPort: 8080 }, { port: 443, targetPort: 8443 }]],
+    ['80:8080,8080', [{ port: 80, targetPort: 8080 }, { port: 8080, targetPort: 8080 }]],
+    ['65535:1', [{ port: 65535, targetPort: 1 }]],
+  ])('"%s" parses', (value, pairs) => {
+    expect(parsePortAnnotation(value)).toEqual(pairs);
+  });
+
+  it.each([
+    ['', 'kskup.io/port "": is empty; give PORT or PORT:TARGETPORT[,…], e.g. 80:8080,443:8443'],
+    ['http', 'kskup.io/port "http": "http" in "http" is not a port number (1-65535)'],
+    ['80:http', 'kskup.io/port "80:http": target port "http" in "80:http" is not a port number (1-65535)'],
+    ['80:', 'kskup.io/port "80:": target port "" in "80:" is not a port number (1-65535)'],
+    ['0', 'kskup.io/port "0": "0" in "0" is not a port number (1-65535)'],
+    ['65536', 'kskup.io/port "65536": "65536" in "65536" is not a port number (1-65535)'],
+    ['-1', 'kskup.io/port "-1": "-1" in "-1" is not a port number (1-65535)'],
+    ['80,,443', 'kskup.io/port "80,,443": has an empty item; separate PORT or PORT:TARGETPORT items with single commas'],
+    ['80:8080:1', 'kskup.io/port "80:8080:1": "80:8080:1" has more than one ":"; use PORT or PORT:TARGETPORT'],
+    ['80:8080,80:9090', 'kskup.io/port "80:8080,80:9090": port 80 is given twice'],
+  ])('"%s" is refused: %s', (value, problem) => {
+    expect(parsePortAnnotation(value)).toBe(problem);
+  });
+});
+
+const template = { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'i', ports: [{ containerPort: 8443 }, { containerPort: 8080 }, { containerPort: 53, protocol: 'UDP' }] }] } };
+
+describe('exposure annotations', () => {
+  it('an object without kskup.io/proxy is not annotated, whatever else it has', () => {
+    expect(readExposureAnnotations('Deployment', { metadata: { name: 'web', annotations: { 'kskup.io/port': '80' } }, template })).toBeUndefined();
+  });
+
+  it('defaults: the address is the name; a workload\'s ports are its template\'s TCP containerPorts', () => {
+    expect(readExposureAnnotations('Deployment', { metadata: { name: 'web', annotations: { 'kskup.io/proxy': 'tcp' } }, template })).toEqual({
+      kind: 'Deployment',
+      name: 'web',
+      address: 'web',
+      ports: [{ port: 8080, targetPort: 8080 }, { port: 8443, targetPort: 8443 }],
+    });
+  });
+
+  it('a Service\'s default ports are its TCP ports and numeric targetPorts', () => {
+    const spec: V1Service['spec'] = { selector: { app: 'db' }, ports: [{ port: 5432, targetPort: 15432 }, { port: 9187 }, { port: 53, protocol: 'UDP' }] };
+    expect(readExposureAnnotations('Service', { metadata: { name: 'db', annotations: { 'kskup.io/proxy': 'tcp', 'kskup.io/address': 'pg' } }, serviceSpec: spec })).toEqual({
+      kind: 'Service',
+      name: 'db',
+      address: 'pg',
+      ports: [{ port: 5432, targetPort: 15432 }, { port: 9187, targetPort: 9187 }],
+    });
+  });
+
+  it.each([
+    ['Deployment', { 'kskup.io/proxy': 'http' }, template, undefined, 'kskup.io/proxy "http" is not a protocol kskup carries: use "tcp" (or remove the annotation)'],
+    ['Deployment', { 'kskup.io/proxy': 'tcp', 'kskup.io/address': 'Web_1' }, template, undefined, 'kskup.io/address: "Web_1" is not a valid name: use 1-63 lower-case letters, digits and \'-\', starting and ending with a letter or digit'],
+    ['Deployment', { 'kskup.io/proxy': 'tcp', 'kskup.io/port': '80:x' }, template, undefined, 'kskup.io/port "80:x": target port "x" in "80:x" is not a port number (1-65535)'],
+    ['DaemonSet', { 'kskup.io/proxy': 'tcp' }, { spec: { containers: [{ name: 'c' }] } }, undefined, 'the pod template declares no TCP containerPort: set kskup.io/port (PORT or PORT:TARGETPORT[,…])'],
+    ['Service', { 'kskup.io/proxy': 'tcp' }, undefined, { ports: [{ port: 80 }] }, 'the Service has no spec.selector: kskup finds a Service\'s pods by its selector (expose a Service without one as host/NAME)'],
+    ['Service', { 'kskup.io/proxy': 'tcp' }, undefined, { selector: { a: 'b' }, ports: [{ port: 80, targetPort: 'http' }] }, 'port 80 of the Service has the named targetPort "http", whose number kskup cannot know: set kskup.io/port (PORT or PORT:TARGETPORT[,…])'],
+  ] as const)('%s with %j is not exposed', (kind, annotations, podTemplate, serviceSpec, problem) => {
+    const object = { metadata: { name: 'x', annotations }, ...(podTemplate && { template: podTemplate }), ...(serviceSpec && { serviceSpec }) };
+    expect(readExposureAnnotations(kind, object as never)).toEqual({ kind, name: 'x', problem });
+  });
+});
+
+function siteDocument(services: ServiceRecord[]): SiteDocument {
+  return { site: { name: 'west' } as SiteDocument['site'], links: [], tokens: [], grants: [], services, listenerPorts: {} };
+}
+
+function annotated(name: string, annotations: Record<string, string>): V1Deployment {
+  return { metadata: { name, uid: `uid-${name}`, annotations }, spec: { selector: { matchLabels: { app: name } }, template } };
+}
+
+describe('annotated services in the site state', () => {
+  const none = () => undefined;
+  const cli: ServiceRecord = { address: 'shop', protocol: 'tcp', ports: [80], targets: [{ type: 'host', name: 'shop.internal', host: 'shop.internal', targetPorts: [80] }], createdAt: 't0' };
+
+  it('adds, changes and removes annotated targets; keeps the same document when nothing changed', () => {
+    const sources = { deployments: [annotated('web', { 'kskup.io/proxy': 'tcp', 'kskup.io/port': '80:8080' })], statefulSets: [], daemonSets: [], services: [] };
+    const { exposures, problems } = annotatedExposures(sources);
+    expect(problems).toEqual([]);
+    const start = siteDocument([cli]);
+    const added = withAnnotatedServices(start, exposures, none, new Date('2026-01-01T00:00:00Z'));
+    expect(added.document.services).toEqual([
+      cli,
+      { address: 'web', protocol: 'tcp', ports: [80], targets: [{ type: 'deployment', name: 'web', host: 'web', targetPorts: [8080], source: 'annotation' }], createdAt: '2026-01-01T00:00:00.000Z' },
+    ]);
+    expect(withAnnotatedServices(added.document, exposures, none).document).toBe(added.document);
+    const changedPorts = annotatedExposures({ ...sources, deployments: [annotated('web', { 'kskup.io/proxy': 'tcp', 'kskup.io/port': '80:8080,81:8081' })] }).exposures;
+    const changed = withAnnotatedServices(added.document, changedPorts, none).document;
+    expect(changed.services[1]).toMatchObject({ ports: [80, 81], createdAt: '2026-01-01T00:00:00.000Z', targets: [{ targetPorts: [8080, 8081] }] });
+    expect(withAnnotatedServices(changed, [], none).document.services).toEqual([cli]);
+  });
+
+  it('an object whose annotations turned bad keeps its annotated target as it was (held); removed, it goes', () => {
+    const { exposures } = annotatedExposures({ deployments: [annotated('web', { 'kskup.io/proxy': 'tcp', 'kskup.io/port': '80:8080' })], statefulSets: [], daemonSets: [], services: [] });
+    const exposed = withAnnotatedServices(siteDocument([]), exposures, none).document;
+    const bad = annotatedExposures({ deployments: [annotated('web', { 'kskup.io/proxy': 'tcp', 'kskup.io/port': '80:oops' })], statefulSets: [], daemonSets: [], services: [] });
+    expect(bad.problems).toHaveLength(1);
+    const held = withAnnotatedServices(exposed, bad.exposures, none, new Date(), new Set(['deployment/web']));
+    expect(held.document).toBe(exposed);
+    expect([...held.held]).toEqual(['deployment/web']);
+    expect(withAnnotatedServices(exposed, [], none).document.services).toEqual([]);
+  });
+
+  it('a CLI target of the same object and address stays the CLI\'s; the annotation is reported, not applied', () => {
+    const byCli: ServiceRecord = { address: 'web', protocol: 'tcp', ports: [80], targets: [{ type: 'deployment', name: 'web', host: 'web', targetPorts: [80] }], createdAt: 't0' };
+    const start = siteDocument([byCli]);
+    const { exposures } = annotatedExposures({ deployments: [annotated('web', { 'kskup.io/proxy': 'tcp', 'kskup.io/port': '80:8080' })], statefulSets: [], daemonSets: [], services: [] });
+    const result = withAnnotatedServices(start, exposures, none);
+    expect(result.document).toBe(start);
+    expect(result.problems).toEqual([
+      { kind: 'Deployment', name: 'web', problem: 'deployment/web is exposed as "web" by kskup expose: its annotations are not applied; kskup unexpose deployment/web --address web to let them manage it' },
+    ]);
+  });
+
+  it('ports must agree with the address\'s other targets here and with other sites', () => {
+    const { exposures } = annotatedExposures({ deployments: [annotated('api', { 'kskup.io/proxy': 'tcp', 'kskup.io/address': 'shop', 'kskup.io/port': '8080' })], statefulSets: [], daemonSets: [], services: [] });
+    expect(withAnnotatedServices(siteDocument([cli]), exposures, none).problems[0]?.problem).toBe(
+      'address "shop" is exposed at this site with port(s) 80, not 8080: annotate the same kskup.io/port ports, or another kskup.io/address',
+    );
+    const elsewhere = withAnnotatedServices(siteDocument([]), exposures, (address) => (address === 'shop' ? [443] : undefined));
+    expect(elsewhere.problems[0]?.problem).toMatch(/^address "shop" is exposed at another site with port\(s\) 443, not 8080/);
+    expect(elsewhere.document.services).toEqual([]);
+    // The same ports: a second target of the address.
+    const joined = annotatedExposures({ deployments: [annotated('api', { 'kskup.io/proxy': 'tcp', 'kskup.io/address': 'shop', 'kskup.io/port': '80:9000' })], statefulSets: [], daemonSets: [], services: [] });
+    expect(withAnnotatedServices(siteDocument([cli]), joined.exposures, none).document.services[0]?.targets.map((t) => `${t.type}/${t.name}`)).toEqual(['host/shop.internal', 'deployment/api']);
+  });
+});
+
+describe('the CLI and annotated targets', () => {
+  const byAnnotation: ServiceRecord = { address: 'web', protocol: 'tcp', ports: [80], targets: [{ type: 'deployment', name: 'web', host: 'web', targetPorts: [8080], source: 'annotation' }], createdAt: 't0' };
+
+  it('kskup unexpose of an annotated target says to remove the annotation, and changes nothing', async () => {
+    const storage = new MemoryStorage(siteDocument([byAnnotation]));
+    await expect(unexposeService(storage, 'deployment', 'web')).rejects.toThrow(
+      'deployment/web is exposed as "web" by its kskup.io annotations, not by kskup expose: remove the annotation kskup.io/proxy from it (kubectl annotate deployment web kskup.io/proxy-) to unexpose it',
+    );
+    expect(storage.writes).toBe(0);
+  });
+
+  it('kskup expose of an annotated target under its address is refused; under another address it is the CLI\'s own', async () => {
+    const storage = new MemoryStorage(siteDocument([byAnnotation]));
+    const request = { type: 'deployment', name: 'web', host: 'web', address: 'web', ports: [80], targetPorts: [9090] } as const;
+    await expect(exposeService(storage, request, () => undefined)).rejects.toThrow('deployment/web is exposed as "web" by its kskup.io annotations: change or remove those instead');
+    await exposeService(storage, { ...request, address: 'web-admin' }, () => undefined);
+    const { removed } = await unexposeService(storage, 'deployment', 'web');
+    expect(removed).toEqual([{ address: 'web-admin', serviceGone: true }]);
+    expect(storage.document.services).toEqual([byAnnotation]);
+  });
+});
+
+describe('selector targets (StatefulSet, DaemonSet, Service)', () => {
+  it('are the ready pods the selector selects; a missing object or an empty selector says why', () => {
+    const pods = [
+      { metadata: { labels: { app: 'agent' } }, status: { podIP: '10.1.0.7', conditions: [{ type: 'Ready', status: 'True' }] } },
+      { metadata: { labels: { app: 'agent' } }, status: { podIP: '10.1.0.8', conditions: [{ type: 'Ready', status: 'False' }] } },
+    ];
+    expect(daemonSetPods('agent', { spec: { selector: { matchLabels: { app: 'agent' } }, template: {} } } as V1DaemonSet, pods)).toEqual({ ips: ['10.1.0.7'] });
+    expect(daemonSetPods('gone', undefined, pods)).toEqual({ ips: [], problem: 'DaemonSet gone not found' });
+    expect(daemonSetPods('all', { spec: { selector: {}, template: {} } } as V1DaemonSet, pods)).toEqual({ ips: [], problem: 'DaemonSet all: spec.selector is empty: it would select every pod' });
+  });
+});
