@@ -23,7 +23,11 @@ import { SiteError } from '../site/errors.js';
 import { createLink } from '../site/links.js';
 import type { ServiceTarget, SiteDocument } from '../site/model.js';
 import { AddressServices, desiredAddressServices } from './address-services.js';
-import { deploymentPods } from './workload-targets.js';
+import { deploymentPodStates } from './workload-targets.js';
+import { PodProbes } from './pod-probes.js';
+import { podEndpoints } from './pod-targets.js';
+import { probeTarget } from '../../service-controller/target-health.js';
+import type { WorkloadEndpoints } from '../../service-controller/target-states.js';
 import { SiteController, type ListenerStatus, type NetworkSnapshot, type SyncTimings } from '../site/site-controller.js';
 import { GOODBYE_ANNOTATION, LEAVING_ANNOTATION, NETWORK_KEYS } from './kube-site.js';
 import { redeemClaimAt } from '../site/tokens.js';
@@ -62,6 +66,12 @@ export interface KubernetesControllerOptions {
   readonly nodeAddress?: string;
   /** Where the router's local AMQP listener is reached (default: its Service, kskup-router-local.NS.svc:5671). */
   readonly router?: { readonly host: string; readonly port: number };
+  /**
+   * Whether ready pods' target ports are probed over TCP (default true): only
+   * where the controller reaches pod IPs (in the cluster). Off, readiness
+   * alone counts, and `service status` says so.
+   */
+  readonly podProbes?: boolean;
 }
 
 export interface RunningController {
@@ -103,6 +113,7 @@ class KubernetesSiteController implements RunningController {
   private readonly deployments: WatchedKind<V1Deployment>;
   private readonly pods: WatchedKind<V1Pod>;
   private readonly addressServices: AddressServices;
+  private readonly podProbes: PodProbes;
   /** The problems of address Services last recorded as Events, so each is recorded once. */
   private serviceProblems: Readonly<Record<string, string>> = {};
   private pass: Promise<void> = Promise.resolve();
@@ -169,17 +180,25 @@ class KubernetesSiteController implements RunningController {
       list: () => this.core.listNamespacedService({ namespace: this.namespace, labelSelector: ours }),
     });
     const apps = options.kubeConfig.makeApiClient(AppsV1Api);
+    // Workloads and pods change targets only: the site controller follows them without a full pass (the router config sooner).
+    const targets = { log: this.log, onChange: (reason: string) => this.targetsChanged(reason) };
     this.deployments = new WatchedKind(options.kubeConfig, {
-      ...common,
+      ...targets,
       what: 'Deployments',
       path: `/apis/apps/v1/namespaces/${ns}/deployments`,
       list: () => apps.listNamespacedDeployment({ namespace: this.namespace }),
     });
     this.pods = new WatchedKind(options.kubeConfig, {
-      ...common,
+      ...targets,
       what: 'Pods',
       path: `/api/v1/namespaces/${ns}/pods`,
       list: () => this.core.listNamespacedPod({ namespace: this.namespace }),
+    });
+    this.podProbes = new PodProbes({
+      enabled: options.podProbes ?? true,
+      periodMs: options.timings.healthMs,
+      probe: (host, port) => probeTarget(host, port),
+      onChange: () => this.siteController?.targetsChanged('pod probe'),
     });
     this.addressServices = new AddressServices(this.core, this.namespace, (name) => this.services.get(name), () => this.services.list());
   }
@@ -205,6 +224,12 @@ class KubernetesSiteController implements RunningController {
       return void response.writeHead(code, { 'content-type': 'text/plain' }).end(this.isReady ? 'ready\n' : 'not ready: watches not synced or no site yet\n');
     }
     response.writeHead(404).end();
+  }
+
+  /** Workloads or pods changed: the site controller's targets pass alone once it runs; before that, a full pass. */
+  private targetsChanged(reason: string): void {
+    if (this.siteController) this.siteController.targetsChanged(reason);
+    else this.queue(reason);
   }
 
   /** One pass at a time; any number of changes during a pass make one more pass after it. */
@@ -378,12 +403,13 @@ class KubernetesSiteController implements RunningController {
         // The router pod has its own network: no other site shares its ports.
         portsTakenElsewhere: async () => new Set<number>(),
         writeSnapshot: (snapshot) => this.writeSnapshot(snapshot, owner),
-        workloadHosts: (target) => this.workloadHosts(target),
+        workloadEndpoints: (target) => this.workloadEndpoints(target),
       },
       document,
       current,
     );
     this.siteController.start();
+    this.podProbes.start();
     this.linkTimer = setInterval(() => void this.pollRouter(router, tls), LINK_POLL_MS);
     void this.pollRouter(router, tls);
   }
@@ -432,10 +458,11 @@ class KubernetesSiteController implements RunningController {
     }
   }
 
-  /** The ready pod IPs of a workload target, from the watched Deployments and Pods. */
-  private workloadHosts(target: ServiceTarget): readonly string[] {
-    if (target.type !== 'deployment') return [];
-    return deploymentPods(target.name, this.deployments.get(target.name), this.pods.list()).ips;
+  /** The pods of a workload target, from the watched Deployments and Pods, and the probes of the ready ones. */
+  private workloadEndpoints(target: ServiceTarget): WorkloadEndpoints {
+    if (target.type !== 'deployment') return { endpoints: [], problem: `${target.type} targets are not supported yet` };
+    const selected = deploymentPodStates(target.name, this.deployments.get(target.name), this.pods.list());
+    return podEndpoints(selected, target.targetPorts, (ip, port) => this.podProbes.state(ip, port));
   }
 
   private async applyRouterConfig(text: string, owner: V1OwnerReference): Promise<void> {
@@ -539,6 +566,7 @@ class KubernetesSiteController implements RunningController {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     clearInterval(this.linkTimer);
+    this.podProbes.stop();
     await this.pass;
     await this.siteController?.stop(false);
     await Promise.all(this.watched.map((kind) => kind.stop()));

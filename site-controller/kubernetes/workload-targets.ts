@@ -13,18 +13,47 @@ export interface WorkloadPods {
 
 /** The ready pods of `deployment` (undefined: no such Deployment) among `pods` of its namespace. */
 export function deploymentPods(name: string, deployment: V1Deployment | undefined, pods: readonly V1Pod[]): WorkloadPods {
-  if (!deployment) return { ips: [], problem: `Deployment ${name} not found` };
-  const selector = deployment.spec?.selector;
-  const matches = selectorMatcher(selector);
-  if (typeof matches === 'string') return { ips: [], problem: `Deployment ${name}: spec.selector ${matches}` };
-  const ips = pods.filter((pod) => matches(pod.metadata?.labels ?? {}) && isReady(pod)).map((pod) => pod.status?.podIP as string);
-  return { ips: [...new Set(ips)].sort() };
+  const selected = deploymentPodStates(name, deployment, pods);
+  const ips = selected.pods.flatMap((pod) => (pod.notReady === undefined && pod.ip !== undefined ? [pod.ip] : []));
+  return { ips: [...new Set(ips)].sort(), ...(selected.problem !== undefined && { problem: selected.problem }) };
+}
+
+/** A pod a workload selects: ready (no `notReady`), or why not. */
+export interface SelectedPod {
+  readonly name: string;
+  readonly ip?: string;
+  /** Why it takes no flows: terminating, no pod IP yet, or its Ready condition is not True. */
+  readonly notReady?: string;
+}
+
+/** Every pod `deployment` selects, ready or not, sorted by name (for `service status`); or why none can be. */
+export function deploymentPodStates(name: string, deployment: V1Deployment | undefined, pods: readonly V1Pod[]): { pods: SelectedPod[]; problem?: string } {
+  if (!deployment) return { pods: [], problem: `Deployment ${name} not found` };
+  const matches = selectorMatcher(deployment.spec?.selector);
+  if (typeof matches === 'string') return { pods: [], problem: `Deployment ${name}: spec.selector ${matches}` };
+  return {
+    pods: pods
+      .filter((pod) => matches(pod.metadata?.labels ?? {}))
+      .map((pod) => {
+        const notReady = notReadyReason(pod);
+        const ip = pod.status?.podIP;
+        return { name: pod.metadata?.name ?? '', ...(ip && { ip }), ...(notReady !== undefined && { notReady }) };
+      })
+      .sort((x, y) => x.name.localeCompare(y.name)),
+  };
 }
 
 /** Ready, with an IP, and not terminating: a pod being deleted takes no new flows. */
 export function isReady(pod: V1Pod): boolean {
-  if (pod.metadata?.deletionTimestamp || !pod.status?.podIP) return false;
-  return pod.status.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True') === true;
+  return notReadyReason(pod) === undefined;
+}
+
+function notReadyReason(pod: V1Pod): string | undefined {
+  if (pod.metadata?.deletionTimestamp) return 'terminating';
+  if (!pod.status?.podIP) return 'no pod IP yet';
+  const ready = pod.status.conditions?.find((condition) => condition.type === 'Ready');
+  if (ready?.status === 'True') return undefined;
+  return `not Ready${ready?.reason ? ` (${ready.reason})` : ''}`;
 }
 
 /**

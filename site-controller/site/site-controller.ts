@@ -14,7 +14,8 @@ import { allocateListenerPorts } from '../../service-controller/listener-ports.j
 import { announce, type SiteAnnouncement } from '../../service-controller/sync/announcement.js';
 import { NetworkView, networkServices, type NetworkService } from '../../service-controller/sync/network-view.js';
 import { SyncClient, type SyncClientOptions } from '../../service-controller/sync/sync-client.js';
-import { probeTargets } from '../../service-controller/target-health.js';
+import { probeTargets, type ProbeResult } from '../../service-controller/target-health.js';
+import { localTargetStates, workloadConnectors, type LocalTargetState, type WorkloadEndpoints } from '../../service-controller/target-states.js';
 import { routerConfigText, type ServiceConnector, type SiteState } from './desired-router-config.js';
 import { bundleUseProblem, type TlsBundleFiles } from './tls-bundles.js';
 import { routerAddress, type ServiceTarget, type SiteDocument } from './model.js';
@@ -57,6 +58,8 @@ export interface NetworkSnapshot {
    * kskup's to keep, by address; absent when every one is in place.
    */
   readonly serviceProblems?: Readonly<Record<string, string>>;
+  /** The targets of the services exposed here, one row per host target or pod, with each port's state. */
+  readonly targets?: readonly LocalTargetState[];
 }
 
 export interface SnapshotListener {
@@ -94,18 +97,19 @@ export interface SiteControllerDeps {
   readonly portsTakenElsewhere: () => Promise<ReadonlySet<number>>;
   readonly writeSnapshot: (snapshot: NetworkSnapshot) => Promise<void>;
   /**
-   * Where a workload target (deployment/NAME, …) is served now: the IP of each
-   * of its ready pods. Platforms without workloads leave it out; a target it
-   * gives no hosts for gets no tcpConnector (clients are then reset at once).
+   * The pods of a workload target (deployment/NAME, …) now, and which of their
+   * ports take flows (readiness and the platform's probes). Platforms without
+   * workloads leave it out; a target with no port taking flows gets no
+   * tcpConnector (clients are then reset at once).
    */
-  readonly workloadHosts?: (target: ServiceTarget) => readonly string[];
+  readonly workloadEndpoints?: (target: ServiceTarget) => WorkloadEndpoints;
 }
 
 export class SiteController {
   private readonly view: NetworkView;
   private readonly sync: SyncClient;
   private configText: string;
-  private health = new Map<string, boolean>();
+  private health = new Map<string, ProbeResult>();
   private seq = 0;
   private lastAnnounced = '';
   private pass: Promise<void> = Promise.resolve();
@@ -120,6 +124,8 @@ export class SiteController {
   private trustProblems: ReadonlySet<string> = new Set();
   /** A pass for a listener's status change is queued and has not started yet. */
   private listenerPassQueued = false;
+  /** A pass for a change of workload targets is queued and has not started yet. */
+  private targetsPassQueued = false;
 
   private readonly log: Logger;
   private readonly timings: SyncTimings;
@@ -171,6 +177,20 @@ export class SiteController {
     this.listenerPassQueued = true;
     this.schedule('listener status', async () => {
       this.listenerPassQueued = false;
+    });
+  }
+
+  /**
+   * The pods of workload targets changed (readiness, a probe): a pass that
+   * follows them without re-reading the state, so a pod that goes away leaves
+   * the router config as soon as possible. Changes that come while such a pass
+   * is queued share it.
+   */
+  targetsChanged(trigger: string): void {
+    if (this.targetsPassQueued) return;
+    this.targetsPassQueued = true;
+    this.schedule(trigger, async () => {
+      this.targetsPassQueued = false;
     });
   }
 
@@ -293,17 +313,13 @@ export class SiteController {
     const listeners = Object.entries(document.listenerPorts).filter(([address]) => wanted.has(address) && !tls.blocked.has(address));
     this.configuredListeners = new Set(listeners.map(([address]) => address));
     this.blockedListeners = new Map([...tls.blocked].filter(([address]) => wanted.has(address)));
-    // A host target is one connector per port; a workload target one per ready pod and port.
+    // A host target is one connector per port; a workload target one per pod and port that takes flows.
     const connectors = document.services.flatMap((service) =>
       service.targets.flatMap((target) =>
-        this.targetHosts(target).flatMap((host) =>
-          service.ports.map((port, index) => ({
-            address: routerAddress(service.address, port),
-            host,
-            port: target.targetPorts[index] ?? port,
-            ...(target.tlsTrust && { tlsTrust: target.tlsTrust }),
-          })),
-        ),
+        (target.type === 'host'
+          ? service.ports.map((port, index) => ({ address: routerAddress(service.address, port), host: target.host, port: target.targetPorts[index] ?? port }))
+          : workloadConnectors(service, target, this.workloadEndpoints(target))
+        ).map((connector) => ({ ...connector, ...(target.tlsTrust && { tlsTrust: target.tlsTrust }) })),
       ),
     );
     this.reportMissingTrust(connectors, platform.tlsBundles ?? {});
@@ -331,11 +347,11 @@ export class SiteController {
     this.trustProblems = problems;
   }
 
-  private targetHosts(target: ServiceTarget): readonly string[] {
-    return target.type === 'host' ? [target.host] : (this.deps.workloadHosts?.(target) ?? []);
+  private workloadEndpoints(target: ServiceTarget): WorkloadEndpoints {
+    return this.deps.workloadEndpoints?.(target) ?? { endpoints: [] };
   }
 
-  /** Every host:port a local host target listens on, once each, sorted (so two lists compare as text). Workloads are not probed: their readiness is the platform's. */
+  /** Every host:port a local host target listens on, once each, sorted (so two lists compare as text). Workload targets are the platform's to judge (readiness, its own probes). */
   private localTargets(): { host: string; port: number }[] {
     const byKey = new Map<string, { host: string; port: number }>();
     for (const service of this.document.services) {
@@ -354,13 +370,15 @@ export class SiteController {
   private announcement(final: boolean): SiteAnnouncement {
     this.seq = Math.max(this.seq + 1, Date.now());
     const connected = new Set(this.document.links.filter((link) => this.deps.linkIsUp(link.name)).map((link) => link.name));
-    // A workload target is healthy while it has a ready pod (Kubernetes readiness).
+    // A workload target is healthy on a port while a pod takes flows there (readiness and the platform's probe).
     const ready = new Set(
       this.document.services.flatMap((service) =>
-        service.targets.filter((t) => t.type !== 'host' && this.targetHosts(t).length > 0).flatMap((t) => t.targetPorts.map((port) => `${t.host}:${port}`)),
+        service.targets
+          .filter((t) => t.type !== 'host')
+          .flatMap((t) => workloadConnectors(service, t, this.workloadEndpoints(t)).map((connector) => `${t.host}:${connector.port}`)),
       ),
     );
-    return announce(this.document, this.seq, connected, (host, port) => this.health.get(`${host}:${port}`) === true || ready.has(`${host}:${port}`), final);
+    return announce(this.document, this.seq, connected, (host, port) => this.health.get(`${host}:${port}`)?.ok === true || ready.has(`${host}:${port}`), final);
   }
 
   /** Sends our state if it changed since the last time, or always (heartbeats, newcomers). */
@@ -379,6 +397,7 @@ export class SiteController {
       self: own,
       sites: this.view.remote().map((heard) => ({ announcement: heard.announcement, heardAt: new Date(heard.heardAt).toISOString() })),
       services,
+      targets: localTargetStates(this.document.services, this.health, this.deps.workloadEndpoints),
       listeners: Object.fromEntries([
         ...[...this.configuredListeners].flatMap((address) => {
           const port = this.document.listenerPorts[address];
