@@ -134,6 +134,43 @@ describe('services on kubernetes', () => {
     expect(a.runner.errors).toEqual([]);
   }, 90_000);
 
+  it('a Ready pod that refuses a target port gets no connector for it, and service status says so per pod', async () => {
+    // Port 9 goes to 8080's neighbour 9999, where no pod listens: readiness (HTTP on 8081) says ready, the controller's probe says refused.
+    await ok(a, 'expose', 'deployment/backend', '--port', '7,9', '--target-port', '8080,9999', '--address', 'partial', '-n', 'west');
+    const pods = readyPods(a);
+    const wanted = pods.map(({ ip }) => `partial:7@${ip}:8080`);
+    const partial = async () => (await connectors(a)).filter((c) => c.startsWith('partial:'));
+    await waitUntil(a, 'connectors for port 7 only', async () => ((await partial()).join() === wanted.join() ? true : undefined), 5_000);
+    type Here = { target: string; pod?: string; host?: string; ports: { servicePort: number; port: number; takesFlows: boolean; health: string; reason?: string }[] };
+    const here = await waitUntil(a, 'both pods probed in service status', async () => {
+      const all = JSON.parse(await ok(a, 'service', 'status', '-n', 'west', '-o', 'json')) as { services: { address: string; targetsHere: Here[] }[] };
+      const rows = all.services.find((s) => s.address === 'partial')?.targetsHere ?? [];
+      return rows.length === 2 && rows.every((row) => row.ports.every((port) => port.health !== 'unknown')) ? rows : undefined;
+    });
+    expect(here.map((row) => [row.pod, row.host]).sort()).toEqual(pods.map((pod) => [pod.name, pod.ip]).sort());
+    for (const row of here) {
+      expect(row.target).toBe('deployment/backend');
+      expect(row.ports[0]).toEqual({ servicePort: 7, port: 8080, takesFlows: true, health: 'healthy' });
+      expect(row.ports[1]).toMatchObject({ servicePort: 9, port: 9999, takesFlows: false, health: 'unhealthy' });
+      expect(row.ports[1]?.reason).toMatch(/^Ready, but connection refused \(ECONNREFUSED\) on port 9999: no tcpConnector/);
+    }
+    const text = await ok(a, 'service', 'status', '-n', 'west');
+    for (const pod of pods) expect(text).toContain(`deployment/backend pod ${pod.name} ${pod.ip}: 8080 for 7 healthy, 9999 for 9 NO FLOWS (Ready, but connection refused`);
+    // Through B: port 7 echoes, port 9 is refused at once.
+    await waitUntil(b, 'Service partial in east', () => (addressService(b, 'partial')?.spec?.ports?.length === 2 ? true : undefined));
+    await b.runner.settled();
+    const echo = await waitUntil(b, 'an echo on partial:7', async () => {
+      const answer = await client('echo', 'partial', '7', '65536');
+      return answer.error === undefined ? answer : undefined;
+    });
+    expect(echo.received).toBe(echo.sent);
+    const attempt = await client('connect', 'partial', '9', '3000');
+    expect(['reset', 'closed', 'refused']).toContain(attempt.outcome);
+    expect(attempt.ms).toBeLessThan(1_000);
+    await ok(a, 'unexpose', 'deployment/backend', '--address', 'partial', '-n', 'west');
+    await waitUntil(a, 'no partial connectors', async () => ((await partial()).length === 0 ? true : undefined), 5_000);
+  }, 60_000);
+
   it('a pod deleted: its connectors go (the time is printed) and the service still answers', async () => {
     const [gone] = readyPods(a);
     const started = Date.now();
