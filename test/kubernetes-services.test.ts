@@ -4,38 +4,24 @@
 //
 //   cluster A, namespace west                       cluster B, namespace east
 //   [backend x2] <- tcpConnector per pod/port [router] <--link-- [router] <- Service "backend" <- [client pod]
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PatchStrategy, setHeaderOptions, type V1Container, type V1Deployment, type V1Pod, type V1Service } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type V1Service } from '@kubernetes/client-node';
 import { NAMES } from '../site-controller/kubernetes/manifests.js';
-import { apis, kskup, ok, podLogs, routerConfigMap, routerConnectors, startCluster, type Cluster } from './helpers/kube-clusters.js';
+import { apis, kskup, ok, routerConfigMap, routerConnectors, startCluster, type Cluster } from './helpers/kube-clusters.js';
+import { clientIn, echoDeployment, podsOf, serviceNamed, startClientPod, waitUntil } from './helpers/kube-workloads.js';
 import { runKubeTool } from './helpers/kube-tools.js';
 import { useTestFolder } from './helpers/temp-dir.js';
 
 const temp = useTestFolder('kskup-kube-services');
-const CLIENT = ['node', join(import.meta.dirname, 'kube', 'images', 'client.mjs')];
-const LABELS = { app: 'backend' };
 
 let a: Cluster;
 let b: Cluster;
 
-function backend(replicas: number): V1Deployment {
-  const container: V1Container = {
-    name: 'echo',
-    image: 'kskup-test/echo:1',
-    ports: [{ name: 'echo', containerPort: 8080 }, { name: 'http', containerPort: 8081 }],
-    env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
-    readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 1 },
-  };
-  return { metadata: { name: 'backend' }, spec: { replicas, selector: { matchLabels: LABELS }, template: { metadata: { labels: LABELS }, spec: { containers: [container], terminationGracePeriodSeconds: 1 } } } };
-}
-
-/** A program of the client image in B's client pod; its one JSON line. */
-async function client(...args: string[]): Promise<Record<string, unknown>> {
-  const result = await b.runner.execInPod('east', 'client', [...CLIENT, ...args]);
-  if (result.stderr !== '' || result.stdout === '') throw new Error(`client ${args.join(' ')}: ${result.stderr}${result.stdout}`);
-  return JSON.parse(result.stdout) as Record<string, unknown>;
-}
+const client = (...args: string[]) => clientIn(b, ...args);
+const readyPods = (where: Cluster) => podsOf(where, 'backend');
+const addressService = serviceNamed;
 
 /** The tcpConnectors (address, host, port) in a cluster site's router ConfigMap. */
 async function connectors(where: Cluster): Promise<string[]> {
@@ -43,27 +29,29 @@ async function connectors(where: Cluster): Promise<string[]> {
   return entities.filter(([type, e]) => type === 'tcpConnector' && e.name !== 'claims').map(([, e]) => `${e.address}@${e.host}:${e.port}`).sort();
 }
 
-function readyPods(where: Cluster): { name: string; ip: string }[] {
-  return where.runner
-    .list('pods', where.namespace)
-    .filter((p) => p.metadata.labels?.app === 'backend' && p.metadata.deletionTimestamp === undefined)
-    .map((p) => ({ name: p.metadata.name, ip: String((p.status as { podIP?: string }).podIP) }))
-    .sort((x, y) => x.ip.localeCompare(y.ip));
-}
-
-/** Services named after addresses, as kskup keeps them, in a cluster. */
-function addressService(where: Cluster, name: string): V1Service | undefined {
-  return where.runner.list('services', where.namespace).find((s) => s.metadata.name === name) as V1Service | undefined;
-}
-
-async function waitUntil<T>(where: Cluster, what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${where.runner.podSummary(where.namespace)}\n${await podLogs(where)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+/** The first log line of a site pod (JSON, ISO `time`) with `msg` after `since`, as ms after it. */
+async function loggedAfter(where: Cluster, app: string, msg: string, since: number): Promise<number | undefined> {
+  const pod = where.runner.list('pods', where.namespace).find((p) => p.metadata.labels?.['app.kubernetes.io/name'] === app && p.metadata.deletionTimestamp === undefined);
+  const text = await where.runner.logs(where.namespace, pod?.metadata.name ?? '', (pod?.spec as { containers?: { name: string }[] } | undefined)?.containers?.[0]?.name ?? '').catch(() => '');
+  for (const line of text.split('\n')) {
+    if (!line.includes(msg)) continue;
+    const at = Date.parse(String((JSON.parse(line) as { time?: string }).time));
+    if (at >= since) return at - since;
   }
+  return undefined;
+}
+
+/**
+ * Where the time of a target change went, each step in ms after `since`: the
+ * controller's write of the router ConfigMap (its log), the kubelet's swap of
+ * the router pod's config volume (the `..data` link's mtime), the router's apply (its log).
+ */
+async function configTrail(where: Cluster, since: number): Promise<string> {
+  const router = where.runner.list('pods', where.namespace).find((p) => p.metadata.labels?.['app.kubernetes.io/name'] === 'kskup-router' && p.metadata.deletionTimestamp === undefined);
+  const swapped = await lstat(join(where.runner.volumeDir(where.namespace, router?.metadata.name ?? '', 'router-config'), '..data')).then((s) => Math.round(s.mtimeMs - since)).catch(() => undefined);
+  const written = await loggedAfter(where, 'kskup-controller', 'router configuration follows the site state', since);
+  const applied = await loggedAfter(where, 'kskup-router', 'configuration applied', since);
+  return `controller wrote the ConfigMap at ${written} ms, the volume swapped at ${swapped} ms, the router applied it at ${applied} ms`;
 }
 
 /** Asks for the backend's pod name over `n` fresh connections through B's Service. */
@@ -84,9 +72,8 @@ beforeAll(async () => {
   await ok(a, 'token', 'create', token, '-n', 'west');
   await runKubeTool('kubectl', ['apply', '--validate=false', '-f', token, '-n', 'east'], { KUBECONFIG: b.kubeconfig });
   await ok(b, 'link', 'status', '-n', 'east', '--wait', '10');
-  await apis(a).apps.createNamespacedDeployment({ namespace: 'west', body: backend(2) });
-  await apis(b).core.createNamespacedPod({ namespace: 'east', body: { metadata: { name: 'client' }, spec: { containers: [{ name: 'client', image: 'kskup-test/client:1' }] } } as V1Pod });
-  await Promise.all([a.runner.waitForDeployment('west', 'backend', { ready: 2, timeoutMs: 30_000 }), b.runner.waitForPod('east', 'client')]);
+  await apis(a).apps.createNamespacedDeployment({ namespace: 'west', body: echoDeployment('backend', 2) });
+  await Promise.all([a.runner.waitForDeployment('west', 'backend', { ready: 2, timeoutMs: 30_000 }), startClientPod(b)]);
 }, 150_000);
 
 afterAll(async () => {
@@ -100,7 +87,9 @@ describe('services on kubernetes', () => {
     const pods = readyPods(a);
     expect(pods).toHaveLength(2);
     const wanted = pods.flatMap(({ ip }) => [`backend:7@${ip}:8080`, `backend:80@${ip}:8081`]).sort();
-    await waitUntil(a, 'a connector per pod and port', async () => ((await connectors(a)).join() === wanted.join() ? true : undefined));
+    await waitUntil(a, 'a connector per pod and port', async () => ((await connectors(a)).join() === wanted.join() ? true : undefined)).catch(async (error: Error) => {
+      throw new Error(`${error.message}\nconnectors: ${(await connectors(a)).join(' ')}\nservice status at west:\n${await ok(a, 'service', 'status', '-n', 'west')}`);
+    });
     await waitUntil(a, 'the running router with them', async () => ((await routerConnectors(a)).join() === wanted.join() ? true : undefined));
 
     const service = await waitUntil(b, 'Service backend in east', () => {
@@ -181,7 +170,7 @@ describe('services on kubernetes', () => {
     const inConfigMap = Date.now() - started;
     // The router itself: the kubelet's volume update, then its file watch.
     await waitUntil(a, 'the deleted pod out of the running router', async () => without(await routerConnectors(a)), 5_000);
-    console.log(`pod deleted -> its tcpConnectors gone from the router ConfigMap in ${inConfigMap} ms, from the running router in ${Date.now() - started} ms`);
+    console.log(`pod deleted -> its tcpConnectors gone from the router ConfigMap in ${inConfigMap} ms, from the running router in ${Date.now() - started} ms (${await configTrail(a, started)})`);
     expect((await namesSeen(3)).has(gone?.name ?? '')).toBe(false);
     await a.runner.waitForDeployment('west', 'backend', { ready: 2, timeoutMs: 20_000 });
     await waitUntil(a, 'the new pod in the router config', async () => ((await connectors(a)).length === 4 ? true : undefined));
