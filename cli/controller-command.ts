@@ -15,6 +15,7 @@ interface RunOptions {
   readonly claimsPort?: number;
   readonly router?: string;
   readonly nodeAddress?: string;
+  readonly podProbes: 'auto' | 'on' | 'off';
   readonly logLevel: string;
   readonly debug?: true;
 }
@@ -36,6 +37,11 @@ export function addControllerCommands(program: Command, context: CommandContext)
     .addOption(new Option('--claims-port <port>', 'the claims endpoint (default 8081)').argParser(parsePort))
     .addOption(new Option('--router <host:port>', "the router's local AMQP listener (default: its Service, kskup-router-local.NAMESPACE.svc:5671)"))
     .addOption(new Option('--node-address <address>', 'the node this runs on, for --ingress nodeport (default: $KSKUP_NODE_ADDRESS)'))
+    .addOption(
+      new Option('--pod-probes <when>', 'probe ready pods\' target ports over TCP; auto: only in a pod (KUBERNETES_SERVICE_HOST), where pod IPs can be reached')
+        .choices(['auto', 'on', 'off'])
+        .default('auto'),
+    )
     .addOption(new Option('--log-level <level>', 'lowest level logged').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
     .option('--debug', 'show stack traces of errors')
     .addHelpText('after', EXAMPLES)
@@ -43,7 +49,7 @@ export function addControllerCommands(program: Command, context: CommandContext)
       context.debug = options.debug === true;
       const env = context.io.env ?? process.env;
       const router = options.router === undefined ? undefined : parseHostPort(options.router);
-      const [{ kubernetesAccess }, { runKubernetesController }, { createRouterLogging }, { syncTimingsFromEnv }, { siteServices }] = await Promise.all([
+      const [{ kubernetesAccess, isInCluster }, { runKubernetesController }, { createRouterLogging }, { syncTimingsFromEnv }, { siteServices }] = await Promise.all([
         import('../site-controller/kubernetes/kube-access.js'),
         import('../site-controller/kubernetes/kube-controller.js'),
         import('../router/log/logger.js'),
@@ -56,16 +62,20 @@ export function addControllerCommands(program: Command, context: CommandContext)
       );
       const log = createRouterLogging({ commandLineLevel: options.logLevel as 'info', base: { namespace: access.namespace } }).module('CONTROLLER');
       const nodeAddress = options.nodeAddress ?? env.KSKUP_NODE_ADDRESS;
+      const timings = syncTimingsFromEnv(env);
       const running = await runKubernetesController({
         kubeConfig: access.kubeConfig,
         namespace: access.namespace,
         log,
         // The Kubernetes platform's composition: its site controller drives these services.
-        services: siteServices(syncTimingsFromEnv(env)),
+        services: siteServices(timings),
+        podProbePeriodMs: timings.healthMs,
         ...(options.healthPort !== undefined && { healthPort: options.healthPort }),
         ...(options.claimsPort !== undefined && { claimsPort: options.claimsPort }),
         ...(nodeAddress && { nodeAddress }),
         ...(router && { router }),
+        // Outside the cluster pod IPs are (usually) out of reach: every probe would fail, so readiness alone counts.
+        podProbes: options.podProbes === 'auto' ? isInCluster(env) : options.podProbes === 'on',
       });
       await (context.io.stopped ?? new Promise<void>((resolve) => process.once('SIGTERM', resolve)));
       await running.stop();

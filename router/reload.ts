@@ -8,12 +8,17 @@
 // writer: the file is a symbolic link `NAME -> ..data/NAME`, and an update
 // writes a new timestamped folder and renames a new `..data` link over the old
 // one. The events then name `..data` (and the timestamped folders), never the
-// file, so those names count as a change of the file too.
+// file, so those names count as a change of the file too. The `..data` rename
+// is the writer's last step (the new content is complete), so it is checked at
+// once rather than after the settle time: a Pod change reaches the router
+// sooner (docs/kubernetes.md, "Config reload").
 import { createHash } from 'node:crypto';
 import { readFileSync, watch } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 
 const SETTLE_MS = 100;
+/** The name the kubelet's atomic writer renames over, last, to publish a new version of a volume. */
+const ATOMIC_SWAP = '..data';
 
 /** `settleMs`: how long a burst of events may last; a writer that replaces the file by rename needs almost none. */
 export function watchConfigFile(file: string, onChange: () => void, settleMs = SETTLE_MS): { close(): void } {
@@ -27,15 +32,22 @@ export function watchConfigFile(file: string, onChange: () => void, settleMs = S
   };
   let last = digest();
   let timer: NodeJS.Timeout | undefined;
+  let swapped = false;
+  const check = () => {
+    timer = undefined;
+    swapped = false;
+    const now = digest();
+    if (now === last) return;
+    last = now;
+    onChange();
+  };
   const watcher = watch(dirname(path), (_event, name) => {
     if (name !== null && name !== basename(path) && !name.startsWith('..')) return;
+    // A check due at once for a swap reads the complete new version; what follows it (the old version's removal) need not postpone it.
+    if (swapped) return;
     if (timer) clearTimeout(timer);
-    timer = setTimeout(() => {
-      const now = digest();
-      if (now === last) return;
-      last = now;
-      onChange();
-    }, settleMs);
+    swapped = name === ATOMIC_SWAP;
+    timer = setTimeout(check, swapped ? 0 : settleMs);
   });
   watcher.on('error', () => undefined);
   return {

@@ -3,6 +3,7 @@
 // on every pass, read by `service status` and `network status`.
 import type { SiteAnnouncement } from './sync/announcement.js';
 import type { NetworkService } from './sync/network-view.js';
+import type { LocalTargetState } from './target-states.js';
 
 export interface NetworkSnapshot {
   readonly updatedAt: string;
@@ -21,6 +22,8 @@ export interface NetworkSnapshot {
    * and why, by target (`deployment/backend`); absent when there are none.
    */
   readonly annotationProblems?: Readonly<Record<string, string>>;
+  /** The targets of the services exposed here, one row per host target or pod, with each port's state. */
+  readonly targets?: readonly LocalTargetState[];
 }
 
 export interface SnapshotListener {

@@ -18,7 +18,8 @@ import type { NetworkSnapshot, SnapshotListener } from './network-snapshot.js';
 import { announce, type SiteAnnouncement } from './sync/announcement.js';
 import { NetworkView, networkServices, type NetworkService } from './sync/network-view.js';
 import { SyncClient } from './sync/sync-client.js';
-import { probeTargets } from './target-health.js';
+import { probeTargets, type ProbeResult } from './target-health.js';
+import { localTargetStates, workloadConnectors, type WorkloadEndpoints } from './target-states.js';
 
 export interface SyncTimings {
   /** How often the full state is announced. */
@@ -60,7 +61,7 @@ interface PassPlan {
 export class ServiceController implements SiteServices {
   private readonly view: NetworkView;
   private readonly sync: SyncClient;
-  private health = new Map<string, boolean>();
+  private health = new Map<string, ProbeResult>();
   private seq = 0;
   private lastAnnounced = '';
   private readonly timers: NodeJS.Timeout[] = [];
@@ -74,6 +75,8 @@ export class ServiceController implements SiteServices {
   private trustProblems: ReadonlySet<string> = new Set();
   /** A pass for a listener's status change is queued and has not started yet. */
   private listenerPassQueued = false;
+  /** A pass for a change of workload targets is queued and has not started yet. */
+  private targetsPassQueued = false;
   private plan: PassPlan | undefined;
 
   private readonly log: Logger;
@@ -120,6 +123,20 @@ export class ServiceController implements SiteServices {
     this.listenerPassQueued = true;
     this.deps.schedule('listener status', async () => {
       this.listenerPassQueued = false;
+    });
+  }
+
+  /**
+   * The pods of workload targets changed (readiness, a probe): a pass that
+   * follows them without re-reading the state, so a pod that goes away leaves
+   * the router config as soon as possible. Changes that come while such a pass
+   * is queued share it.
+   */
+  targetsChanged(trigger: string): void {
+    if (this.targetsPassQueued) return;
+    this.targetsPassQueued = true;
+    this.deps.schedule(trigger, async () => {
+      this.targetsPassQueued = false;
     });
   }
 
@@ -240,17 +257,13 @@ export class ServiceController implements SiteServices {
     const listeners = Object.entries(document.listenerPorts).filter(([address]) => wanted.has(address) && !tls.blocked.has(address));
     this.configuredListeners = new Set(listeners.map(([address]) => address));
     this.blockedListeners = new Map([...tls.blocked].filter(([address]) => wanted.has(address)));
-    // A host target is one connector per port; a workload target one per ready pod and port.
+    // A host target is one connector per port; a workload target one per pod and port that takes flows.
     const connectors = this.exposedServices().flatMap((service) =>
       service.targets.flatMap((target) =>
-        this.targetHosts(target).flatMap((host) =>
-          service.ports.map((port, index) => ({
-            address: routerAddress(service.address, port),
-            host,
-            port: target.targetPorts[index] ?? port,
-            ...(target.tlsTrust && { tlsTrust: target.tlsTrust }),
-          })),
-        ),
+        (target.type === 'host'
+          ? service.ports.map((port, index) => ({ address: routerAddress(service.address, port), host: target.host, port: target.targetPorts[index] ?? port }))
+          : workloadConnectors(service, target, this.workloadEndpoints(target))
+        ).map((connector) => ({ ...connector, ...(target.tlsTrust && { tlsTrust: target.tlsTrust }) })),
       ),
     );
     this.reportMissingTrust(connectors, tlsBundles);
@@ -283,8 +296,8 @@ export class ServiceController implements SiteServices {
     return derived.length === 0 ? this.document.services : [...this.document.services, ...derived];
   }
 
-  private targetHosts(target: ServiceTarget): readonly string[] {
-    return target.type === 'host' ? [target.host] : (this.deps.workloadHosts?.(target) ?? []);
+  private workloadEndpoints(target: ServiceTarget): WorkloadEndpoints {
+    return this.deps.workloadEndpoints?.(target) ?? { endpoints: [] };
   }
 
   /** Every host:port a local host target listens on, once each, sorted (so two lists compare as text). Workloads are not probed: their readiness is the platform's. */
@@ -306,14 +319,16 @@ export class ServiceController implements SiteServices {
   private announcement(final: boolean): SiteAnnouncement {
     this.seq = Math.max(this.seq + 1, Date.now());
     const connected = new Set(this.document.links.filter((link) => this.deps.linkIsUp(link.name)).map((link) => link.name));
-    // A workload target is healthy while it has a ready pod (Kubernetes readiness).
+    // A workload target is healthy on a port while a pod takes flows there (readiness and the platform's probe).
     const services = this.exposedServices();
     const ready = new Set(
       services.flatMap((service) =>
-        service.targets.filter((t) => t.type !== 'host' && this.targetHosts(t).length > 0).flatMap((t) => t.targetPorts.map((port) => `${t.host}:${port}`)),
+        service.targets
+          .filter((t) => t.type !== 'host')
+          .flatMap((t) => workloadConnectors(service, t, this.workloadEndpoints(t)).map((connector) => `${t.host}:${connector.port}`)),
       ),
     );
-    return announce({ ...this.document, services }, this.seq, connected, (host, port) => this.health.get(`${host}:${port}`) === true || ready.has(`${host}:${port}`), final);
+    return announce({ ...this.document, services }, this.seq, connected, (host, port) => this.health.get(`${host}:${port}`)?.ok === true || ready.has(`${host}:${port}`), final);
   }
 
   /** Sends our state if it changed since the last time, or always (heartbeats, newcomers). */
@@ -332,6 +347,7 @@ export class ServiceController implements SiteServices {
       self: own,
       sites: this.view.remote().map((heard) => ({ announcement: heard.announcement, heardAt: new Date(heard.heardAt).toISOString() })),
       services,
+      targets: localTargetStates(this.exposedServices(), this.health, this.deps.workloadEndpoints),
       listeners: Object.fromEntries([
         ...[...this.configuredListeners].flatMap((address) => {
           const port = this.document.listenerPorts[address];

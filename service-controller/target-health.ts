@@ -1,24 +1,41 @@
 // Whether the targets of services exposed at this site answer: a TCP connect
 // that is closed at once, with a short timeout. The result travels in the
-// site's announcements, so `service status` anywhere shows it.
+// site's announcements, so `service status` anywhere shows it, and this
+// site's snapshot keeps the reason for `service status` here.
 import { connect } from 'node:net';
 
-const PROBE_TIMEOUT_MS = 1_000;
+/** How long a probe waits for the TCP handshake; one period of KSKUP_SYNC_HEALTH_MS (default 5 s) is far longer. */
+export const PROBE_TIMEOUT_MS = 1_000;
 
-export async function probeTargets(targets: readonly { host: string; port: number }[]): Promise<Map<string, boolean>> {
-  const results = await Promise.all(targets.map(async ({ host, port }) => [`${host}:${port}`, await answers(host, port)] as const));
+/**
+ * One probe's outcome. `refused`: the host answered with a reset (nothing
+ * listens on the port: the router's flows to it would fail too); `timeout`:
+ * no answer within PROBE_TIMEOUT_MS (down, or a firewall between prober and
+ * target); `error`: any other failure (no route, a name that does not resolve).
+ */
+export type ProbeResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly failure: 'refused' | 'timeout' | 'error'; readonly reason: string };
+
+/** Probes each `host:port` once, all at once; the results by `host:port`. */
+export async function probeTargets(targets: readonly { host: string; port: number }[]): Promise<Map<string, ProbeResult>> {
+  const results = await Promise.all(targets.map(async ({ host, port }) => [`${host}:${port}`, await probeTarget(host, port)] as const));
   return new Map(results);
 }
 
-function answers(host: string, port: number): Promise<boolean> {
+/** A TCP connect to `host:port`, closed as soon as it is made; never rejects. */
+export function probeTarget(host: string, port: number, timeoutMs = PROBE_TIMEOUT_MS): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
-    const done = (ok: boolean) => {
+    const done = (result: ProbeResult) => {
       socket.destroy();
-      resolve(ok);
+      resolve(result);
     };
-    socket.setTimeout(PROBE_TIMEOUT_MS, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
+    socket.setTimeout(timeoutMs, () => done({ ok: false, failure: 'timeout', reason: `no answer within ${timeoutMs} ms` }));
+    socket.once('connect', () => done({ ok: true }));
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      const refused = error.code === 'ECONNREFUSED';
+      done({ ok: false, failure: refused ? 'refused' : 'error', reason: refused ? 'connection refused (ECONNREFUSED)' : `${error.message}${error.code && !error.message.includes(error.code) ? ` (${error.code})` : ''}` });
+    });
   });
 }

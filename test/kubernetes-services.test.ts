@@ -4,6 +4,8 @@
 //
 //   cluster A, namespace west                       cluster B, namespace east
 //   [backend x2] <- tcpConnector per pod/port [router] <--link-- [router] <- Service "backend" <- [client pod]
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PatchStrategy, setHeaderOptions, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { NAMES } from '../site-controller/kubernetes/manifests.js';
@@ -21,6 +23,31 @@ const client = (...args: string[]) => runClient(b, ...args);
 const connectors = configuredConnectors;
 const readyPods = (where: Cluster) => podsOf(where, 'backend');
 const addressService = serviceNamed;
+
+/** The first log line of a site pod (JSON, ISO `time`) with `msg` after `since`, as ms after it. */
+async function loggedAfter(where: Cluster, app: string, msg: string, since: number): Promise<number | undefined> {
+  const pod = where.runner.list('pods', where.namespace).find((p) => p.metadata.labels?.['app.kubernetes.io/name'] === app && p.metadata.deletionTimestamp === undefined);
+  const text = await where.runner.logs(where.namespace, pod?.metadata.name ?? '', (pod?.spec as { containers?: { name: string }[] } | undefined)?.containers?.[0]?.name ?? '').catch(() => '');
+  for (const line of text.split('\n')) {
+    if (!line.includes(msg)) continue;
+    const at = Date.parse(String((JSON.parse(line) as { time?: string }).time));
+    if (at >= since) return at - since;
+  }
+  return undefined;
+}
+
+/**
+ * Where the time of a target change went, each step in ms after `since`: the
+ * controller's write of the router ConfigMap (its log), the kubelet's swap of
+ * the router pod's config volume (the `..data` link's mtime), the router's apply (its log).
+ */
+async function configTrail(where: Cluster, since: number): Promise<string> {
+  const router = where.runner.list('pods', where.namespace).find((p) => p.metadata.labels?.['app.kubernetes.io/name'] === 'kskup-router' && p.metadata.deletionTimestamp === undefined);
+  const swapped = await lstat(join(where.runner.volumeDir(where.namespace, router?.metadata.name ?? '', 'router-config'), '..data')).then((s) => Math.round(s.mtimeMs - since)).catch(() => undefined);
+  const written = await loggedAfter(where, 'kskup-controller', 'router configuration follows the site state', since);
+  const applied = await loggedAfter(where, 'kskup-router', 'configuration applied', since);
+  return `controller wrote the ConfigMap at ${written} ms, the volume swapped at ${swapped} ms, the router applied it at ${applied} ms`;
+}
 
 /** Asks for the backend's pod name over `n` fresh connections through B's Service. */
 async function namesSeen(n: number): Promise<Set<string>> {
@@ -51,7 +78,9 @@ describe('services on kubernetes', () => {
     const pods = readyPods(a);
     expect(pods).toHaveLength(2);
     const wanted = pods.flatMap(({ ip }) => [`backend:7@${ip}:8080`, `backend:80@${ip}:8081`]).sort();
-    await waitUntil(a, 'a connector per pod and port', async () => ((await connectors(a)).join() === wanted.join() ? true : undefined));
+    await waitUntil(a, 'a connector per pod and port', async () => ((await connectors(a)).join() === wanted.join() ? true : undefined)).catch(async (error: Error) => {
+      throw new Error(`${error.message}\nconnectors: ${(await connectors(a)).join(' ')}\nservice status at west:\n${await ok(a, 'service', 'status', '-n', 'west')}`);
+    });
     await waitUntil(a, 'the running router with them', async () => ((await routerConnectors(a)).join() === wanted.join() ? true : undefined));
 
     const service = await waitUntil(b, 'Service backend in east', () => {
@@ -81,6 +110,43 @@ describe('services on kubernetes', () => {
     expect(a.runner.errors).toEqual([]);
   }, 90_000);
 
+  it('a Ready pod that refuses a target port gets no connector for it, and service status says so per pod', async () => {
+    // Port 9 goes to 8080's neighbour 9999, where no pod listens: readiness (HTTP on 8081) says ready, the controller's probe says refused.
+    await ok(a, 'expose', 'deployment/backend', '--port', '7,9', '--target-port', '8080,9999', '--address', 'partial', '-n', 'west');
+    const pods = readyPods(a);
+    const wanted = pods.map(({ ip }) => `partial:7@${ip}:8080`);
+    const partial = async () => (await connectors(a)).filter((c) => c.startsWith('partial:'));
+    await waitUntil(a, 'connectors for port 7 only', async () => ((await partial()).join() === wanted.join() ? true : undefined), 5_000);
+    type Here = { target: string; pod?: string; host?: string; ports: { servicePort: number; port: number; takesFlows: boolean; health: string; reason?: string }[] };
+    const here = await waitUntil(a, 'both pods probed in service status', async () => {
+      const all = JSON.parse(await ok(a, 'service', 'status', '-n', 'west', '-o', 'json')) as { services: { address: string; targetsHere: Here[] }[] };
+      const rows = all.services.find((s) => s.address === 'partial')?.targetsHere ?? [];
+      return rows.length === 2 && rows.every((row) => row.ports.every((port) => port.health !== 'unknown')) ? rows : undefined;
+    });
+    expect(here.map((row) => [row.pod, row.host]).sort()).toEqual(pods.map((pod) => [pod.name, pod.ip]).sort());
+    for (const row of here) {
+      expect(row.target).toBe('deployment/backend');
+      expect(row.ports[0]).toEqual({ servicePort: 7, port: 8080, takesFlows: true, health: 'healthy' });
+      expect(row.ports[1]).toMatchObject({ servicePort: 9, port: 9999, takesFlows: false, health: 'unhealthy' });
+      expect(row.ports[1]?.reason).toMatch(/^Ready, but connection refused \(ECONNREFUSED\) on port 9999: no tcpConnector/);
+    }
+    const text = await ok(a, 'service', 'status', '-n', 'west');
+    for (const pod of pods) expect(text).toContain(`deployment/backend pod ${pod.name} ${pod.ip}: 8080 for 7 healthy, 9999 for 9 NO FLOWS (Ready, but connection refused`);
+    // Through B: port 7 echoes, port 9 is refused at once.
+    await waitUntil(b, 'Service partial in east', () => (addressService(b, 'partial')?.spec?.ports?.length === 2 ? true : undefined));
+    await b.runner.settled();
+    const echo = await waitUntil(b, 'an echo on partial:7', async () => {
+      const answer = await client('echo', 'partial', '7', '65536');
+      return answer.error === undefined ? answer : undefined;
+    });
+    expect(echo.received).toBe(echo.sent);
+    const attempt = await client('connect', 'partial', '9', '3000');
+    expect(['reset', 'closed', 'refused']).toContain(attempt.outcome);
+    expect(attempt.ms).toBeLessThan(1_000);
+    await ok(a, 'unexpose', 'deployment/backend', '--address', 'partial', '-n', 'west');
+    await waitUntil(a, 'no partial connectors', async () => ((await partial()).length === 0 ? true : undefined), 5_000);
+  }, 60_000);
+
   it('a pod deleted: its connectors go (the time is printed) and the service still answers', async () => {
     const [gone] = readyPods(a);
     const started = Date.now();
@@ -91,7 +157,7 @@ describe('services on kubernetes', () => {
     const inConfigMap = Date.now() - started;
     // The router itself: the kubelet's volume update, then its file watch.
     await waitUntil(a, 'the deleted pod out of the running router', async () => without(await routerConnectors(a)), 5_000);
-    console.log(`pod deleted -> its tcpConnectors gone from the router ConfigMap in ${inConfigMap} ms, from the running router in ${Date.now() - started} ms`);
+    console.log(`pod deleted -> its tcpConnectors gone from the router ConfigMap in ${inConfigMap} ms, from the running router in ${Date.now() - started} ms (${await configTrail(a, started)})`);
     expect((await namesSeen(3)).has(gone?.name ?? '')).toBe(false);
     await a.runner.waitForDeployment('west', 'backend', { ready: 2, timeoutMs: 20_000 });
     await waitUntil(a, 'the new pod in the router config', async () => ((await connectors(a)).length === 4 ? true : undefined));

@@ -161,6 +161,38 @@ describe('three local sites in a line: A - B - C', () => {
     }
   });
 
+  it('service status at the exposing site shows each host target port: healthy, or unhealthy with the probe\'s reason', async () => {
+    // A port nothing listens on: bound once to learn a free one, then closed.
+    const closed = await startEchoServer();
+    const closedPort = closed.port;
+    await closed.close();
+    try {
+      await home.ok('expose', 'host/127.0.0.1', '--port', `${echo.port},${closedPort}`, '--address', 'half', '-n', 'c');
+      type Here = { target: string; host: string; ports: { servicePort: number; port: number; takesFlows: boolean; health: string; reason?: string }[] };
+      const here = await waitFor(
+        'both ports of half probed at C',
+        async () => {
+          const row = (await home.json<{ services: { address: string; targetsHere: Here[] }[] }>('service', 'status', '-n', 'c')).services.find((s) => s.address === 'half')?.targetsHere[0];
+          return row?.ports.every((port) => port.health !== 'unknown') ? row : undefined;
+        },
+        5_000,
+      );
+      expect(here).toEqual({
+        target: 'host/127.0.0.1',
+        host: '127.0.0.1',
+        ports: [
+          { servicePort: echo.port, port: echo.port, takesFlows: true, health: 'healthy' },
+          { servicePort: closedPort, port: closedPort, takesFlows: true, health: 'unhealthy', reason: 'connection refused (ECONNREFUSED)' },
+        ].sort((x, y) => x.servicePort - y.servicePort),
+      });
+      const text = (await home.ok('service', 'status', '-n', 'c')).stdout;
+      expect(text).toContain(`here:          host/127.0.0.1: `);
+      expect(text).toContain(`${closedPort} NOT ANSWERING (connection refused (ECONNREFUSED))`);
+    } finally {
+      await home.ok('unexpose', 'host/127.0.0.1', '--address', 'half', '-n', 'c');
+    }
+  });
+
   it('an edge site linked to A uses services from C and serves its own to B', async () => {
     await home.ok('init', '-n', 'edge', '--router-mode', 'edge');
     await linkSites('a', 'edge');

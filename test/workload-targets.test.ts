@@ -17,6 +17,10 @@ import {
   targetPods,
 } from '../site-controller/kubernetes/workload-targets.js';
 import type { ServiceRecord, SiteDocument } from '../site-controller/site/model.js';
+import { createServer, type AddressInfo } from 'node:net';
+import { PodProbes, type PodProbeState } from '../site-controller/kubernetes/pod-probes.js';
+import { podEndpoints } from '../site-controller/kubernetes/pod-targets.js';
+import { probeTarget } from '../service-controller/target-health.js';
 
 function pod(name: string, ip: string | undefined, labels: Record<string, string>, ready: boolean, terminating = false, ports: V1ContainerPort[] = []): V1Pod {
   return {
@@ -42,13 +46,13 @@ describe('workload targets', () => {
       pod('no-ip', undefined, { app: 'backend' }, true),
       pod('other', '10.1.0.13', { app: 'frontend' }, true),
     ];
-    expect(deploymentPods('backend', deployment, pods)).toEqual({ ips: ['10.1.0.10', '10.1.0.9'] });
+    expect(deploymentPods('backend', deployment, pods)).toMatchObject({ ips: ['10.1.0.10', '10.1.0.9'], problem: undefined });
   });
 
   it('say why there are none when the Deployment is missing or selects everything', () => {
-    expect(deploymentPods('gone', undefined, [])).toEqual({ ips: [], problem: 'Deployment gone not found' });
+    expect(deploymentPods('gone', undefined, [])).toMatchObject({ ips: [], problem: 'Deployment gone not found' });
     const empty: V1Deployment = { metadata: { name: 'all' }, spec: { selector: {}, template: {} } };
-    expect(deploymentPods('all', empty, [pod('p', '10.1.0.1', { app: 'x' }, true)])).toEqual({ ips: [], problem: 'Deployment all: spec.selector is empty: it would select every pod' });
+    expect(deploymentPods('all', empty, [pod('p', '10.1.0.1', { app: 'x' }, true)])).toMatchObject({ ips: [], problem: 'Deployment all: spec.selector is empty: it would select every pod' });
   });
 
   it('match expressions as Kubernetes does', () => {
@@ -66,16 +70,16 @@ describe('statefulset, service and pods targets', () => {
   const pods = [pod('db-0', '10.1.0.1', { app: 'db' }, true), pod('db-1', '10.1.0.2', { app: 'db' }, true), pod('db-2', '10.1.0.3', { app: 'db' }, false), pod('web', '10.1.0.4', { app: 'web', tier: 'edge' }, true)];
 
   it('a StatefulSet: its ready pods, or one pod of it by name; a missing one says so', () => {
-    expect(statefulSetPods('db', db, pods)).toEqual({ ips: ['10.1.0.1', '10.1.0.2'] });
-    expect(statefulSetPods('db', db, pods, 'db-1')).toEqual({ ips: ['10.1.0.2'] });
-    expect(statefulSetPods('db', db, pods, 'db-2')).toEqual({ ips: [] });
+    expect(statefulSetPods('db', db, pods)).toMatchObject({ ips: ['10.1.0.1', '10.1.0.2'], problem: undefined });
+    expect(statefulSetPods('db', db, pods, 'db-1')).toMatchObject({ ips: ['10.1.0.2'], problem: undefined });
+    expect(statefulSetPods('db', db, pods, 'db-2')).toMatchObject({ ips: [], problem: undefined });
     // A pod of that name the StatefulSet does not select is not its pod.
-    expect(statefulSetPods('db', db, [pod('db-0', '10.1.0.9', { app: 'other' }, true)], 'db-0')).toEqual({ ips: [] });
-    expect(statefulSetPods('gone', undefined, pods)).toEqual({ ips: [], problem: 'StatefulSet gone not found' });
+    expect(statefulSetPods('db', db, [pod('db-0', '10.1.0.9', { app: 'other' }, true)], 'db-0')).toMatchObject({ ips: [], problem: undefined });
+    expect(statefulSetPods('gone', undefined, pods)).toMatchObject({ ips: [], problem: 'StatefulSet gone not found' });
   });
 
   it('a Service: the pods its selector selects; none, with the reason, without a selector or as ExternalName', () => {
-    expect(servicePods('web', service('web', { selector: { app: 'web' }, ports: [{ port: 80 }] }), pods)).toEqual({ ips: ['10.1.0.4'] });
+    expect(servicePods('web', service('web', { selector: { app: 'web' }, ports: [{ port: 80 }] }), pods)).toMatchObject({ ips: ['10.1.0.4'], problem: undefined });
     expect(servicePods('gone', undefined, pods).problem).toBe('Service gone not found');
     expect(servicePods('manual', service('manual', { ports: [{ port: 80 }] }), pods).problem).toMatch(/^Service manual has no spec.selector/);
     expect(servicePods('alias', service('alias', { type: 'ExternalName', externalName: 'db.example.com' }), pods).problem).toMatch(
@@ -93,16 +97,16 @@ describe('statefulset, service and pods targets', () => {
     expect(parseEqualitySelector('-x=1')).toBe('"-x" is not a label key');
     expect(parseEqualitySelector('a=1,a=2')).toBe('label "a" is given twice');
     expect(parseEqualitySelector(' ')).toBe('is empty: give k=v[,k2=v2]');
-    expect(labelledPods('app=web,tier=edge', pods)).toEqual({ ips: ['10.1.0.4'] });
-    expect(labelledPods('app=db', pods)).toEqual({ ips: ['10.1.0.1', '10.1.0.2'] });
+    expect(labelledPods('app=web,tier=edge', pods)).toMatchObject({ ips: ['10.1.0.4'], problem: undefined });
+    expect(labelledPods('app=db', pods)).toMatchObject({ ips: ['10.1.0.1', '10.1.0.2'], problem: undefined });
   });
 
   it('targetPods picks the resolver by target type; a host target has no pods', () => {
     const objects = { deployment: () => undefined, statefulSet: (name: string) => (name === 'db' ? db : undefined), daemonSet: () => undefined, service: () => undefined, pods };
-    expect(targetPods({ type: 'statefulset', name: 'db', pod: 'db-0' }, objects)).toEqual({ ips: ['10.1.0.1'] });
-    expect(targetPods({ type: 'pods', name: 'tier=edge' }, objects)).toEqual({ ips: ['10.1.0.4'] });
+    expect(targetPods({ type: 'statefulset', name: 'db', pod: 'db-0' }, objects)).toMatchObject({ ips: ['10.1.0.1'], problem: undefined });
+    expect(targetPods({ type: 'pods', name: 'tier=edge' }, objects)).toMatchObject({ ips: ['10.1.0.4'], problem: undefined });
     expect(targetPods({ type: 'deployment', name: 'x' }, objects).problem).toBe('Deployment x not found');
-    expect(targetPods({ type: 'host', name: 'localhost' }, objects)).toEqual({ ips: [] });
+    expect(targetPods({ type: 'host', name: 'localhost' }, objects)).toMatchObject({ ips: [], problem: undefined });
   });
 });
 
@@ -168,5 +172,54 @@ describe('per-pod addresses of a StatefulSet', () => {
     expect(addressServiceName(`${long}x`)).not.toBe(name);
     expect(addressServiceName('0-db')).toMatch(/^db-[0-9a-f]{8}$/);
     expect(addressServiceName('9.9')).toMatch(/^kskup-[0-9a-f]{8}$/);
+  });
+});
+
+describe('pod targets: readiness, then the TCP probe (pod-probes.ts, pod-targets.ts)', () => {
+  it('every selected pod is a row; a Ready pod takes flows unless its port refused the probe', () => {
+    const pods = [pod('b', '10.1.0.9', { app: 'backend' }, true), pod('a', '10.1.0.10', { app: 'backend' }, true), pod('unready', '10.1.0.11', { app: 'backend' }, false)];
+    const states: Record<string, PodProbeState> = {
+      '10.1.0.10:8080': { kind: 'probed', result: { ok: true } },
+      '10.1.0.10:9999': { kind: 'probed', result: { ok: false, failure: 'refused', reason: 'connection refused (ECONNREFUSED)' } },
+      '10.1.0.9:8080': { kind: 'pending' },
+      '10.1.0.9:9999': { kind: 'probed', result: { ok: false, failure: 'timeout', reason: 'no answer within 1000 ms' } },
+    };
+    const asked: string[] = [];
+    const endpoints = podEndpoints(deploymentPods('backend', deployment, pods), [8080, 9999], (ip, port) => {
+      asked.push(`${ip}:${port}`);
+      return states[`${ip}:${port}`] ?? { kind: 'off' };
+    });
+    expect(endpoints.endpoints.map((e) => [e.pod, e.ip, e.ports.map((p) => `${p.port} ${p.takesFlows ? 'flows' : 'none'} ${p.health}`)])).toEqual([
+      ['a', '10.1.0.10', ['8080 flows healthy', '9999 none unhealthy']],
+      ['b', '10.1.0.9', ['8080 flows unknown', '9999 flows unhealthy']],
+      ['unready', '10.1.0.11', ['8080 none unhealthy', '9999 none unhealthy']],
+    ]);
+    expect(endpoints.endpoints[2]?.ports[0]?.reason).toBe('not Ready');
+    // An unready pod is never probed.
+    expect(asked.some((key) => key.startsWith('10.1.0.11:'))).toBe(false);
+  });
+
+  it('probes a new endpoint at once and reports refused and answering ports of real sockets', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const open = (server.address() as AddressInfo).port;
+    const spare = createServer();
+    await new Promise<void>((resolve) => spare.listen(0, '127.0.0.1', resolve));
+    const closed = (spare.address() as AddressInfo).port;
+    await new Promise((resolve) => spare.close(resolve));
+    let changes = 0;
+    const probes = new PodProbes({ enabled: true, periodMs: 60_000, probe: probeTarget, onChange: () => changes++ });
+    try {
+      expect(probes.state('127.0.0.1', open)).toEqual({ kind: 'pending' });
+      expect(probes.state('127.0.0.1', closed)).toEqual({ kind: 'pending' });
+      const deadline = Date.now() + 5_000;
+      while (changes < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(probes.state('127.0.0.1', open)).toEqual({ kind: 'probed', result: { ok: true } });
+      expect(probes.state('127.0.0.1', closed)).toEqual({ kind: 'probed', result: { ok: false, failure: 'refused', reason: 'connection refused (ECONNREFUSED)' } });
+    } finally {
+      probes.stop();
+      server.close();
+    }
+    expect(new PodProbes({ enabled: false, periodMs: 1_000, probe: probeTarget, onChange: () => undefined }).state('127.0.0.1', open)).toEqual({ kind: 'off' });
   });
 });

@@ -2,10 +2,13 @@
 // ports, where it is exposed, this site's listeners, targets and their health,
 // and the flows and bytes through this site's router. A listener is shown as
 // listening only if the router has it bound; one that is not is shown with why.
+// At the exposing site each target is a row (a host, or one per pod of a
+// workload) with each port's state: probe, readiness, and whether it takes flows.
 import type { Command } from 'commander';
 import { siteProcessState } from '../../site-controller/local/launcher.js';
 import { routerAddress } from '../../site-controller/site/model.js';
 import type { SnapshotListener } from '../../service-controller/network-snapshot.js';
+import type { LocalTargetState } from '../../service-controller/target-states.js';
 import type { CommandContext } from '../command-context.js';
 import { render } from '../output.js';
 import { addSiteOptions, resolveSite, type SiteOptions } from './site-options.js';
@@ -37,6 +40,7 @@ export function addServiceCommands(program: Command, context: CommandContext): v
         ...(snapshot?.serviceProblems?.[entry.address] !== undefined && { kubernetesServiceProblem: snapshot.serviceProblems[entry.address] }),
         exposedAt: entry.exposedAt.map((site) => site.name),
         targets: entry.targets.flatMap((t) => t.ports.map((port) => ({ site: t.siteName, host: t.host, port, healthy: t.healthy }))),
+        targetsHere: (snapshot?.targets ?? []).filter((t) => t.address === entry.address).map(({ address: _, ...row }) => row),
         flows: { open: total('flowsOpen'), opened: total('flowsOpened') },
         bytes: { in: total('bytesIn'), out: total('bytesOut') },
       };
@@ -54,6 +58,7 @@ export function addServiceCommands(program: Command, context: CommandContext): v
             ...(s.kubernetesServiceProblem === undefined ? [] : [`  NO SERVICE:    ${s.kubernetesServiceProblem}`]),
             `  exposed at:    ${s.exposedAt.join(', ')}`,
             `  targets:       ${s.targets.map((t) => `${t.host}:${t.port} at ${t.site} (${t.healthy ? 'healthy' : 'NOT ANSWERING'})`).join(', ')}`,
+            ...s.targetsHere.map((row, index) => `  ${index === 0 ? 'here:' : '     '}          ${targetRow(row)}`),
             `  flows here:    ${s.flows.open} open, ${s.flows.opened} since start; ${s.bytes.in} bytes in, ${s.bytes.out} out`,
           ].join('\n'),
         );
@@ -96,4 +101,16 @@ function listenersHere(
     else notListening.push({ servicePort, ...where, reason: listener?.reason ?? 'no port chosen here yet' });
   }
   return { listeners, notListening };
+}
+
+/** One target here: `deployment/backend pod backend-0 10.101.0.5: 8080 healthy, 9999 NO FLOWS (why)`. */
+function targetRow(row: Omit<LocalTargetState, 'address'>): string {
+  const who = `${row.target}${row.pod === undefined ? '' : ` pod ${row.pod}`}${row.host === undefined || row.host === row.target.slice(row.target.indexOf('/') + 1) ? '' : ` ${row.host}`}`;
+  if (row.problem !== undefined) return `${who}: ${row.problem}`;
+  const ports = row.ports.map((port) => {
+    const state = !port.takesFlows ? 'NO FLOWS' : port.health === 'healthy' ? 'healthy' : port.health === 'unknown' ? 'not probed yet' : 'NOT ANSWERING';
+    const reason = port.reason === undefined || state === 'not probed yet' ? '' : ` (${port.reason})`;
+    return `${port.port}${port.port === port.servicePort ? '' : ` for ${port.servicePort}`} ${state}${reason}`;
+  });
+  return `${who}: ${ports.join(', ')}`;
 }

@@ -28,6 +28,10 @@ import { perPodServices } from './pod-addresses.js';
 import { targetPods } from './workload-targets.js';
 import { SiteController, type ListenerStatus, type ServicesSnapshot, type SiteServicesFactory } from '../site/site-controller.js';
 import { AnnotatedServices } from './annotated-services.js';
+import { PodProbes } from './pod-probes.js';
+import { podEndpoints } from './pod-targets.js';
+import { probeTarget } from '../../service-controller/target-health.js';
+import type { WorkloadEndpoints } from '../site/workload-endpoints.js';
 import { GOODBYE_ANNOTATION, LEAVING_ANNOTATION, NETWORK_KEYS } from './kube-site.js';
 import { redeemClaimAt } from '../site/tokens.js';
 import { startClaimsServer } from '../token/claims-server.js';
@@ -69,6 +73,14 @@ export interface KubernetesControllerOptions {
   readonly nodeAddress?: string;
   /** Where the router's local AMQP listener is reached (default: its Service, kskup-router-local.NS.svc:5671). */
   readonly router?: { readonly host: string; readonly port: number };
+  /**
+   * Whether ready pods' target ports are probed over TCP (default true): only
+   * where the controller reaches pod IPs (in the cluster). Off, readiness
+   * alone counts, and `service status` says so.
+   */
+  readonly podProbes?: boolean;
+  /** How often ready pods' target ports are probed, in ms (default 5000; the local platform's host-target period, KSKUP_SYNC_HEALTH_MS). */
+  readonly podProbePeriodMs?: number;
 }
 
 export interface RunningController {
@@ -119,6 +131,7 @@ class KubernetesSiteController implements RunningController {
   /** The network as last written to the snapshot: the ports other sites expose each address with. */
   private lastNetwork: ServicesSnapshot | undefined;
   private readonly addressServices: AddressServices;
+  private readonly podProbes: PodProbes;
   /** The problems of address Services last recorded as Events, so each is recorded once. */
   private serviceProblems: Readonly<Record<string, string>> = {};
   private pass: Promise<void> = Promise.resolve();
@@ -193,6 +206,9 @@ class KubernetesSiteController implements RunningController {
       list: () => this.core.listNamespacedService({ namespace: this.namespace, labelSelector: ours }),
     });
     const apps = options.kubeConfig.makeApiClient(AppsV1Api);
+    // Pods change targets only: the site controller follows them without a full pass (the router config sooner).
+    // Workloads take a full pass: their kskup.io annotations may expose them (annotated-services.ts).
+    const targets = { log: this.log, onChange: (reason: string) => this.targetsChanged(reason) };
     this.deployments = new WatchedKind(options.kubeConfig, {
       ...common,
       what: 'Deployments',
@@ -200,7 +216,7 @@ class KubernetesSiteController implements RunningController {
       list: () => apps.listNamespacedDeployment({ namespace: this.namespace }),
     });
     this.pods = new WatchedKind(options.kubeConfig, {
-      ...common,
+      ...targets,
       what: 'Pods',
       path: `/api/v1/namespaces/${ns}/pods`,
       list: () => this.core.listNamespacedPod({ namespace: this.namespace }),
@@ -224,6 +240,12 @@ class KubernetesSiteController implements RunningController {
       list: () => this.core.listNamespacedService({ namespace: this.namespace }),
     });
     this.annotated = new AnnotatedServices({ core: this.core, namespace: this.namespace, log: this.log });
+    this.podProbes = new PodProbes({
+      enabled: options.podProbes ?? true,
+      periodMs: options.podProbePeriodMs ?? 5_000,
+      probe: (host, port) => probeTarget(host, port),
+      onChange: () => this.siteController?.targetsChanged('pod probe'),
+    });
     this.addressServices = new AddressServices(this.core, this.namespace, (name) => this.services.get(name), () => this.services.list());
   }
 
@@ -248,6 +270,12 @@ class KubernetesSiteController implements RunningController {
       return void response.writeHead(code, { 'content-type': 'text/plain' }).end(this.isReady ? 'ready\n' : 'not ready: watches not synced or no site yet\n');
     }
     response.writeHead(404).end();
+  }
+
+  /** Workloads or pods changed: the site controller's targets pass alone once it runs; before that, a full pass. */
+  private targetsChanged(reason: string): void {
+    if (this.siteController) this.siteController.targetsChanged(reason);
+    else this.queue(reason);
   }
 
   /** One pass at a time; any number of changes during a pass make one more pass after it. */
@@ -445,13 +473,14 @@ class KubernetesSiteController implements RunningController {
         // The router pod has its own network: no other site shares its ports.
         portsTakenElsewhere: async () => new Set<number>(),
         writeSnapshot: (snapshot) => this.writeSnapshot(snapshot, owner),
-        workloadHosts: (target) => this.workloadHosts(target),
+        workloadEndpoints: (target) => this.workloadEndpoints(target),
         derivedServices: (state) => perPodServices(state, (name) => this.statefulSets.get(name)),
       },
       document,
       current,
     );
     this.siteController.start();
+    this.podProbes.start();
     this.linkTimer = setInterval(() => void this.pollRouter(tls), LINK_POLL_MS);
     void this.pollRouter(tls);
   }
@@ -485,15 +514,16 @@ class KubernetesSiteController implements RunningController {
     if (linksChanged) this.siteController?.stateChanged('link state');
   }
 
-  /** The ready pod IPs of a workload target, from the watched workloads, Services and Pods. */
-  private workloadHosts(target: ServiceTarget): readonly string[] {
-    return targetPods(target, {
+  /** The pods of a workload target, from the watched workloads, Services and Pods, and the probes of the ready ones. */
+  private workloadEndpoints(target: ServiceTarget): WorkloadEndpoints {
+    const selected = targetPods(target, {
       deployment: (name) => this.deployments.get(name),
       statefulSet: (name) => this.statefulSets.get(name),
       daemonSet: (name) => this.daemonSets.get(name),
       service: (name) => this.allServices.get(name),
       pods: this.pods.list(),
-    }).ips;
+    });
+    return podEndpoints(selected, target.targetPorts, (ip, port) => this.podProbes.state(ip, port));
   }
 
   /** The ports other sites expose `address` with, from the network as last heard. */
@@ -637,6 +667,7 @@ class KubernetesSiteController implements RunningController {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     clearInterval(this.linkTimer);
+    this.podProbes.stop();
     await this.pass;
     await this.siteController?.stop(false);
     await Promise.all(this.watched.map((kind) => kind.stop()));

@@ -10,6 +10,8 @@ import type { ServiceTarget } from '../site/model.js';
 export interface WorkloadPods {
   /** The IPs of its ready pods, sorted (the router config lists them in a stable order). */
   readonly ips: readonly string[];
+  /** Every pod it selects, ready or not, sorted by name (for `service status`); absent with a problem. */
+  readonly pods?: readonly SelectedPod[];
   /** Why it has none, when it has none for a reason other than having no ready pod. */
   readonly problem?: string;
 }
@@ -87,11 +89,27 @@ export function labelledPods(selectorText: string, pods: readonly V1Pod[]): Work
   return selectedPods(`selector "${selectorText}"`, { matchLabels: labels }, pods);
 }
 
+/** A pod a workload selects: ready (no `notReady`), or why not. */
+export interface SelectedPod {
+  readonly name: string;
+  readonly ip?: string;
+  /** Why it takes no flows: terminating, no pod IP yet, or its Ready condition is not True. */
+  readonly notReady?: string;
+}
+
 function selectedPods(what: string, selector: V1LabelSelector | undefined, pods: readonly V1Pod[]): WorkloadPods {
   const matches = selectorMatcher(selector);
   if (typeof matches === 'string') return { ips: [], problem: `${what} ${matches}` };
-  const ips = pods.filter((pod) => matches(pod.metadata?.labels ?? {}) && isReady(pod)).map((pod) => pod.status?.podIP as string);
-  return { ips: [...new Set(ips)].sort() };
+  const selected: SelectedPod[] = pods
+    .filter((pod) => matches(pod.metadata?.labels ?? {}))
+    .map((pod) => {
+      const notReady = notReadyReason(pod);
+      const ip = pod.status?.podIP;
+      return { name: pod.metadata?.name ?? '', ...(ip && { ip }), ...(notReady !== undefined && { notReady }) };
+    })
+    .sort((x, y) => x.name.localeCompare(y.name));
+  const ips = selected.flatMap((pod) => (pod.notReady === undefined && pod.ip !== undefined ? [pod.ip] : []));
+  return { ips: [...new Set(ips)].sort(), pods: selected };
 }
 
 /** The ready pods of a DaemonSet (one per node it runs on). */
@@ -102,8 +120,15 @@ export function daemonSetPods(name: string, set: V1DaemonSet | undefined, pods: 
 
 /** Ready, with an IP, and not terminating: a pod being deleted takes no new flows. */
 export function isReady(pod: V1Pod): boolean {
-  if (pod.metadata?.deletionTimestamp || !pod.status?.podIP) return false;
-  return pod.status.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True') === true;
+  return notReadyReason(pod) === undefined;
+}
+
+function notReadyReason(pod: V1Pod): string | undefined {
+  if (pod.metadata?.deletionTimestamp) return 'terminating';
+  if (!pod.status?.podIP) return 'no pod IP yet';
+  const ready = pod.status.conditions?.find((condition) => condition.type === 'Ready');
+  if (ready?.status === 'True') return undefined;
+  return `not Ready${ready?.reason ? ` (${ready.reason})` : ''}`;
 }
 
 /**

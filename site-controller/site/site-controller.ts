@@ -14,6 +14,7 @@ import { routerConfigText, type SiteState } from './desired-router-config.js';
 import type { TlsBundleFiles } from './tls-bundles.js';
 import type { ServiceRecord, ServiceTarget, SiteDocument } from './model.js';
 import type { SiteStorage } from './storage.js';
+import type { WorkloadEndpoints } from './workload-endpoints.js';
 
 /**
  * What a site's services report of the network, for the status commands; the
@@ -68,11 +69,12 @@ export interface SiteServicesDeps {
   readonly portsTakenElsewhere: () => Promise<ReadonlySet<number>>;
   readonly writeSnapshot: (snapshot: ServicesSnapshot) => Promise<void>;
   /**
-   * Where a workload target (deployment/NAME, …) is served now: the IP of each
-   * of its ready pods. Platforms without workloads leave it out; a target it
-   * gives no hosts for gets no tcpConnector (clients are then reset at once).
+   * The pods of a workload target (deployment/NAME, …) now, and which of their
+   * ports take flows (readiness and the platform's probes). Platforms without
+   * workloads leave it out; a target with no port taking flows gets no
+   * tcpConnector (clients are then reset at once).
    */
-  readonly workloadHosts?: (target: ServiceTarget) => readonly string[];
+  readonly workloadEndpoints?: (target: ServiceTarget) => WorkloadEndpoints;
   /**
    * Services the platform derives from the stored ones (a StatefulSet's
    * per-pod addresses), served and announced as if exposed here; asked on every pass.
@@ -99,6 +101,8 @@ export interface SiteServices {
   published(): Promise<void>;
   /** The router's listener for `address` bound or failed to bind. */
   listenerStatusChanged(address: string): void;
+  /** The platform's workload targets changed (pods, readiness, probes): a pass that does not re-read the state. */
+  targetsChanged(trigger: string): void;
   /** Whether the services have heard the whole network since start (until then nothing kept for it is pruned). */
   heardTheNetwork(): boolean;
   /** Stops the services' own inputs at once; nothing is sent after this but what `close` sends. */
@@ -156,6 +160,15 @@ export class SiteController {
    */
   listenerStatusChanged(address: string): void {
     this.services.listenerStatusChanged(address);
+  }
+
+  /**
+   * The pods of workload targets changed (readiness, a probe): a pass that
+   * follows them without re-reading the state, so a pod that goes away leaves
+   * the router config as soon as possible.
+   */
+  targetsChanged(trigger: string): void {
+    this.services.targetsChanged(trigger);
   }
 
   /**

@@ -3,8 +3,8 @@
 // backend's pod template, a client pod's programs, the tcpConnectors of a
 // site's router ConfigMap, and the Services named after addresses.
 import { join } from 'node:path';
-import type { V1Container, V1Deployment, V1PodTemplateSpec, V1Service } from '@kubernetes/client-node';
-import { podLogs, routerConfigMap, type Cluster } from './kube-clusters.js';
+import type { V1Container, V1Deployment, V1Pod, V1PodTemplateSpec, V1Service } from '@kubernetes/client-node';
+import { apis, podLogs, routerConfigMap, type Cluster } from './kube-clusters.js';
 
 const CLIENT = ['node', join(import.meta.dirname, '..', 'kube', 'images', 'client.mjs')];
 
@@ -24,6 +24,12 @@ export function echoTemplate(labels: Record<string, string>): V1PodTemplateSpec 
 export function echoDeployment(name: string, replicas: number): V1Deployment {
   const labels = { app: name };
   return { metadata: { name }, spec: { replicas, selector: { matchLabels: labels }, template: echoTemplate(labels) } };
+}
+
+/** Creates the pod `client` (the client image, sleeping) in the cluster's namespace and waits for it to run. */
+export async function startClientPod(where: Cluster): Promise<void> {
+  await apis(where).core.createNamespacedPod({ namespace: where.namespace, body: { metadata: { name: 'client' }, spec: { containers: [{ name: 'client', image: 'kskup-test/client:1' }] } } as V1Pod });
+  await where.runner.waitForPod(where.namespace, 'client');
 }
 
 /** A program of the client image in the client pod `client` of the cluster's namespace; its one JSON line. */
