@@ -49,12 +49,13 @@ export function addControllerCommands(program: Command, context: CommandContext)
       context.debug = options.debug === true;
       const env = context.io.env ?? process.env;
       const router = options.router === undefined ? undefined : parseHostPort(options.router);
-      const [{ kubernetesAccess, isInCluster }, { runKubernetesController }, { createRouterLogging }, { syncTimingsFromEnv }, { siteServices }] = await Promise.all([
+      const [{ kubernetesAccess, isInCluster }, { runKubernetesController }, { createRouterLogging }, { syncTimingsFromEnv }, { siteServices }, { probeTarget }] = await Promise.all([
         import('../site-controller/kubernetes/kube-access.js'),
         import('../site-controller/kubernetes/kube-controller.js'),
         import('../router/log/logger.js'),
         import('../service-controller/service-controller.js'),
         import('../service-controller/compose.js'),
+        import('../service-controller/target-health.js'),
       ]);
       const access = kubernetesAccess(
         { ...(options.kubeconfig !== undefined && { kubeconfig: options.kubeconfig }), ...(options.context !== undefined && { context: options.context }), ...(options.namespace !== undefined && { namespace: options.namespace }) },
@@ -70,6 +71,7 @@ export function addControllerCommands(program: Command, context: CommandContext)
         // The Kubernetes platform's composition: its site controller drives these services.
         services: siteServices(timings),
         podProbePeriodMs: timings.healthMs,
+        probeTarget,
         ...(options.healthPort !== undefined && { healthPort: options.healthPort }),
         ...(options.claimsPort !== undefined && { claimsPort: options.claimsPort }),
         ...(nodeAddress && { nodeAddress }),

@@ -3,19 +3,12 @@
 // site's announcements, so `service status` anywhere shows it, and this
 // site's snapshot keeps the reason for `service status` here.
 import { connect } from 'node:net';
+import type { ProbeResult } from '../site-controller/site/workload-endpoints.js';
+
+export type { ProbeResult } from '../site-controller/site/workload-endpoints.js';
 
 /** How long a probe waits for the TCP handshake; one period of KSKUP_SYNC_HEALTH_MS (default 5 s) is far longer. */
 export const PROBE_TIMEOUT_MS = 1_000;
-
-/**
- * One probe's outcome. `refused`: the host answered with a reset (nothing
- * listens on the port: the router's flows to it would fail too); `timeout`:
- * no answer within PROBE_TIMEOUT_MS (down, or a firewall between prober and
- * target); `error`: any other failure (no route, a name that does not resolve).
- */
-export type ProbeResult =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly failure: 'refused' | 'timeout' | 'error'; readonly reason: string };
 
 /** Probes each `host:port` once, all at once; the results by `host:port`. */
 export async function probeTargets(targets: readonly { host: string; port: number }[]): Promise<Map<string, ProbeResult>> {

@@ -30,8 +30,7 @@ import { SiteController, type ListenerStatus, type ServicesSnapshot, type SiteSe
 import { AnnotatedServices } from './annotated-services.js';
 import { PodProbes } from './pod-probes.js';
 import { podEndpoints } from './pod-targets.js';
-import { probeTarget } from '../../service-controller/target-health.js';
-import type { WorkloadEndpoints } from '../site/workload-endpoints.js';
+import type { ProbeResult, WorkloadEndpoints } from '../site/workload-endpoints.js';
 import { GOODBYE_ANNOTATION, LEAVING_ANNOTATION, NETWORK_KEYS } from './kube-site.js';
 import { redeemClaimAt } from '../site/tokens.js';
 import { startClaimsServer } from '../token/claims-server.js';
@@ -79,6 +78,8 @@ export interface KubernetesControllerOptions {
    * alone counts, and `service status` says so.
    */
   readonly podProbes?: boolean;
+  /** The TCP probe of a pod's target port (the services' probe, service-controller/target-health.ts); without it, readiness alone counts. */
+  readonly probeTarget?: (host: string, port: number) => Promise<ProbeResult>;
   /** How often ready pods' target ports are probed, in ms (default 5000; the local platform's host-target period, KSKUP_SYNC_HEALTH_MS). */
   readonly podProbePeriodMs?: number;
 }
@@ -241,9 +242,9 @@ class KubernetesSiteController implements RunningController {
     });
     this.annotated = new AnnotatedServices({ core: this.core, namespace: this.namespace, log: this.log });
     this.podProbes = new PodProbes({
-      enabled: options.podProbes ?? true,
+      enabled: (options.podProbes ?? true) && options.probeTarget !== undefined,
       periodMs: options.podProbePeriodMs ?? 5_000,
-      probe: (host, port) => probeTarget(host, port),
+      probe: (host, port) => options.probeTarget?.(host, port) ?? Promise.resolve({ ok: true }),
       onChange: () => this.siteController?.targetsChanged('pod probe'),
     });
     this.addressServices = new AddressServices(this.core, this.namespace, (name) => this.services.get(name), () => this.services.list());

@@ -7,7 +7,7 @@
 // Which ip:port to probe is learnt from what is asked (`state`): an endpoint
 // not asked about for two periods is forgotten. A new endpoint is probed at
 // once; known ones every period. A change of any outcome calls `onChange`.
-import type { ProbeResult } from '../../service-controller/target-health.js';
+import type { ProbeResult } from '../site/workload-endpoints.js';
 
 /** The probe's view of one ready pod's port. `off`: probes are disabled (the controller cannot reach pod IPs). */
 export type PodProbeState = { readonly kind: 'probed'; readonly result: ProbeResult } | { readonly kind: 'pending' } | { readonly kind: 'off' };

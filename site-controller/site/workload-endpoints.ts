@@ -2,7 +2,8 @@
 // …): each pod and, per target port, whether it takes flows and why. The site's
 // services turn it into tcpConnectors and `service status` rows
 // (service-controller/target-states.ts); the platform fills it in
-// (site-controller/kubernetes/pod-targets.ts). Types only.
+// (site-controller/kubernetes/pod-targets.ts), probing pods with the TCP probe
+// the composition hands it (ProbeResult). Types only.
 
 /** One port of a target. */
 export interface TargetPortState {
@@ -30,3 +31,13 @@ export interface WorkloadEndpoints {
   /** Why it has no pods, when that is not just "none is selected" (no such workload, a bad selector). */
   readonly problem?: string;
 }
+
+/**
+ * One probe's outcome. `refused`: the host answered with a reset (nothing
+ * listens on the port: the router's flows to it would fail too); `timeout`:
+ * no answer within the probe's timeout (service-controller/target-health.ts) (down, or a firewall between prober and
+ * target); `error`: any other failure (no route, a name that does not resolve).
+ */
+export type ProbeResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly failure: 'refused' | 'timeout' | 'error'; readonly reason: string };
