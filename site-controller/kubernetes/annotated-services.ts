@@ -15,7 +15,7 @@ import type { CoreV1Api, KubernetesObject, V1DaemonSet, V1Deployment, V1Service,
 import type { Logger } from 'pino';
 import type { ServiceRecord, ServiceTarget, SiteDocument } from '../site/model.js';
 import type { SiteStorage } from '../site/storage.js';
-import { describeApiError } from './kube-errors.js';
+import { recordEvent } from './events.js';
 import {
   ANNOTATED_KINDS,
   EXPOSURE_ANNOTATIONS,
@@ -194,25 +194,7 @@ export class AnnotatedServices {
   private async event(object: KubernetesObject | undefined, kind: AnnotatedKind, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     const name = object?.metadata?.name;
     if (!name || !object.metadata?.uid) return;
-    const time = new Date();
-    try {
-      await this.deps.core.createNamespacedEvent({
-        namespace: this.deps.namespace,
-        body: {
-          metadata: { generateName: `${name}.`, namespace: this.deps.namespace },
-          involvedObject: { apiVersion: kind === 'Service' ? 'v1' : 'apps/v1', kind, name, namespace: this.deps.namespace, uid: object.metadata.uid },
-          type,
-          reason,
-          message: message.slice(0, 1024),
-          source: { component: 'kskup-controller' },
-          firstTimestamp: time,
-          lastTimestamp: time,
-          count: 1,
-        },
-      });
-    } catch (error) {
-      this.deps.log.debug({ reason: describeApiError(error) }, 'cannot record an Event');
-    }
+    await recordEvent(this.deps.core, this.deps.namespace, this.deps.log, { apiVersion: kind === 'Service' ? 'v1' : 'apps/v1', kind, name, uid: object.metadata.uid }, type, reason, message);
   }
 }
 

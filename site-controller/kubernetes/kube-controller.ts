@@ -28,6 +28,7 @@ import { perPodServices } from './pod-addresses.js';
 import { targetPods } from './workload-targets.js';
 import { SiteController, type ListenerStatus, type ServicesSnapshot, type SiteServicesFactory } from '../site/site-controller.js';
 import { AnnotatedServices } from './annotated-services.js';
+import { recordEvent as recordEventOn } from './events.js';
 import { PodProbes } from './pod-probes.js';
 import { podEndpoints } from './pod-targets.js';
 import type { ProbeResult, WorkloadEndpoints } from '../site/workload-endpoints.js';
@@ -627,25 +628,7 @@ class KubernetesSiteController implements RunningController {
     const now = Date.now();
     if (!site?.metadata?.uid || (this.events.get(key) ?? 0) > now - EVENT_REPEAT_MS) return;
     this.events.set(key, now);
-    const time = new Date();
-    try {
-      await this.core.createNamespacedEvent({
-        namespace: this.namespace,
-        body: {
-          metadata: { generateName: `${NAMES.site}.`, namespace: this.namespace },
-          involvedObject: { apiVersion: 'v1', kind: 'ConfigMap', name: NAMES.site, namespace: this.namespace, uid: site.metadata.uid },
-          type,
-          reason,
-          message: message.slice(0, 1024),
-          source: { component: 'kskup-controller' },
-          firstTimestamp: time,
-          lastTimestamp: time,
-          count: 1,
-        },
-      });
-    } catch (error) {
-      this.log.debug({ reason: describeApiError(error) }, 'cannot record an Event');
-    }
+    await recordEventOn(this.core, this.namespace, this.log, { apiVersion: 'v1', kind: 'ConfigMap', name: NAMES.site, uid: site.metadata.uid }, type, reason, message);
   }
 
   /**

@@ -2,22 +2,12 @@
 // (kubernetes-services.test.ts, kubernetes-annotations.test.ts): the echo
 // backend's pod template, a client pod's programs, the tcpConnectors of a
 // site's router ConfigMap, and the Services named after addresses.
-import { join } from 'node:path';
-import type { V1Container, V1Deployment, V1Pod, V1PodTemplateSpec, V1Service } from '@kubernetes/client-node';
-import { apis, podLogs, routerConfigMap, type Cluster } from './kube-clusters.js';
-
-const CLIENT = ['node', join(import.meta.dirname, '..', 'kube', 'images', 'client.mjs')];
+import type { V1Deployment, V1Pod, V1PodTemplateSpec } from '@kubernetes/client-node';
+import { apis, clientIn, echoContainer, type Cluster } from './kube-clusters.js';
 
 /** Echo pods (TCP echo on 8080, HTTP on 8081 answering /name with the pod name), Ready by an HTTP probe. */
 export function echoTemplate(labels: Record<string, string>): V1PodTemplateSpec {
-  const container: V1Container = {
-    name: 'echo',
-    image: 'kskup-test/echo:1',
-    ports: [{ name: 'echo', containerPort: 8080 }, { name: 'http', containerPort: 8081 }],
-    env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
-    readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 1 },
-  };
-  return { metadata: { labels }, spec: { containers: [container], terminationGracePeriodSeconds: 1 } };
+  return { metadata: { labels }, spec: { containers: [echoContainer()], terminationGracePeriodSeconds: 1 } };
 }
 
 /** A Deployment `name` of echo pods labelled app=NAME. */
@@ -33,16 +23,8 @@ export async function startClientPod(where: Cluster): Promise<void> {
 }
 
 /** A program of the client image in the client pod `client` of the cluster's namespace; its one JSON line. */
-export async function runClient(where: Cluster, ...args: string[]): Promise<Record<string, unknown>> {
-  const result = await where.runner.execInPod(where.namespace, 'client', [...CLIENT, ...args]);
-  if (result.stderr !== '' || result.stdout === '') throw new Error(`client ${args.join(' ')}: ${result.stderr}${result.stdout}`);
-  return JSON.parse(result.stdout) as Record<string, unknown>;
-}
-
-/** The tcpConnectors (address@host:port, sorted) in a cluster site's router ConfigMap. */
-export async function configuredConnectors(where: Cluster): Promise<string[]> {
-  const entities = JSON.parse((await routerConfigMap(where)).data?.['skrouterd.json'] ?? '[]') as [string, Record<string, unknown>][];
-  return entities.filter(([type, e]) => type === 'tcpConnector' && e.name !== 'claims').map(([, e]) => `${e.address}@${e.host}:${e.port}`).sort();
+export function runClient(where: Cluster, ...args: string[]): Promise<Record<string, unknown>> {
+  return clientIn(where, 'client', ...args);
 }
 
 /** The not terminating pods labelled app=APP, sorted by IP. */
@@ -54,18 +36,5 @@ export function podsOf(where: Cluster, app: string): { name: string; ip: string 
     .sort((x, y) => x.ip.localeCompare(y.ip));
 }
 
-/** The Service of that name in the cluster's namespace, if any. */
-export function serviceNamed(where: Cluster, name: string): V1Service | undefined {
-  return where.runner.list('services', where.namespace).find((s) => s.metadata.name === name) as V1Service | undefined;
-}
-
-/** Polls `check` every 50 ms until it answers; a timeout says what was awaited, with the cluster's pods and their logs. */
-export async function waitUntil<T>(where: Cluster, what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${where.runner.podSummary(where.namespace)}\n${await podLogs(where)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+// One implementation each, named as these tests call them.
+export { configConnectors as configuredConnectors, serviceIn as serviceNamed, waitUntil } from './kube-clusters.js';
