@@ -10,6 +10,8 @@ import { siteLinks, siteListeners, type ReplicaReport } from '../site-controller
 import { CERT_FILES, kubernetesRouterState } from '../site-controller/kubernetes/router-materials.js';
 import { peerCredentialsToIssue, replicaConfigKey, replicaConfigs, replicaHostPatterns, replicaRouterId, SITE_CONFIG_KEY } from '../site-controller/kubernetes/router-replicas.js';
 import { routerConfigText } from '../site-controller/site/desired-router-config.js';
+import { ROUTER_POD_PORTS } from '../site-controller/kubernetes/manifests.js';
+import { allocateListenerPorts } from '../service-controller/listener-ports.js';
 import { parseRouterConfig } from '../router/config/index.js';
 import { westSiteDocument } from './helpers/site-fixtures.js';
 
@@ -136,5 +138,19 @@ describe('the site state from every replica', () => {
     const failed = { port: 1024, listening: false, reason: 'EADDRINUSE', failed: true } as const;
     expect(siteListeners([report('kskup-router-0', {}, { 'backend:80': up }), report('kskup-router-1', {}, { 'backend:80': up })]).get('backend:80')).toEqual(up);
     expect(siteListeners([report('kskup-router-0', {}, { 'backend:80': up }), report('kskup-router-1', {}, { 'backend:80': failed })]).get('backend:80')).toEqual({ ...failed, reason: 'kskup-router-1: EADDRINUSE' });
+  });
+
+  it("the ports the router pod's own listeners hold are never given to a service's tcpListener", async () => {
+    for (const mode of ['interior', 'edge'] as const) {
+      const config = parse(siteConfig(mode).text);
+      const own = [...config.listeners.values(), ...[...config.tcpListeners.values()].filter((l) => l.address !== 'backend:80')].map((l) => Number(l.port));
+      expect(own.length).toBeGreaterThanOrEqual(2);
+      for (const port of own) expect(ROUTER_POD_PORTS.has(port), `${mode} site: router port ${port}`).toBe(true);
+    }
+    // A service whose port is one of them (as the edge port once was) gets another listener port.
+    const wanted = new Map([...ROUTER_POD_PORTS].map((port) => [`svc:${port}`, port] as const));
+    const allocated = await allocateListenerPorts({}, wanted, '127.0.0.1', { avoid: async () => ROUTER_POD_PORTS });
+    expect(Object.values(allocated ?? {}).filter((port) => ROUTER_POD_PORTS.has(port))).toEqual([]);
+    expect(Object.keys(allocated ?? {}).sort()).toEqual([...wanted.keys()].sort());
   });
 });

@@ -39,7 +39,7 @@ import { TOKEN_TYPE_LABEL, TOKEN_TYPE_VALUES, tokenFromSecret } from '../token/t
 import { resolveIngress } from './ingress.js';
 import { describeApiError, isConflict, isNotFound } from './kube-errors.js';
 import { KubernetesSiteStorage, linkSecretName, TLS_BUNDLE_LABEL } from './kube-storage.js';
-import { INGRESS_TYPES, NAMES, PART_OF_LABEL, PORTS, siteLabels, siteOwner, type IngressType } from './manifests.js';
+import { INGRESS_TYPES, NAMES, PART_OF_LABEL, PORTS, ROUTER_POD_PORTS, siteLabels, siteOwner, type IngressType } from './manifests.js';
 import { kubernetesRouterState, routerCertsData, secretsInRouterCerts, type RouterSecrets, type SecretText } from './router-materials.js';
 import { ensureSiteState } from './site-identity.js';
 import { askReplica, siteLinks, siteListeners, type ManagementTls, type ReplicaEndpoint, type ReplicaReport } from './replica-status.js';
@@ -472,8 +472,9 @@ class KubernetesSiteController implements RunningController {
         applyRouterConfig: (text) => this.applyRouterConfig(text, owner),
         linkIsUp: (name) => this.linkState.get(name)?.connected === true,
         listenerStatus: (address) => this.listenerState.get(address),
-        // The router pod has its own network: no other site shares its ports.
-        portsTakenElsewhere: async () => new Set<number>(),
+        // The router pod has its own network: no other site shares its ports, but its own listeners hold some
+        // (a service on port 45671 once got a tcpListener on the edge listener's port, and every config was refused).
+        portsTakenElsewhere: async () => ROUTER_POD_PORTS,
         writeSnapshot: (snapshot) => this.writeSnapshot(snapshot, owner),
         workloadEndpoints: (target) => this.workloadEndpoints(target),
         derivedServices: (state) => perPodServices(state, (name) => this.statefulSets.get(name)),

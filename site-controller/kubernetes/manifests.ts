@@ -93,6 +93,13 @@ export const PORTS = {
   controllerHealth: 8080,
 } as const;
 
+/**
+ * The ports the router pod's own listeners hold (AMQP, inter-router, edge,
+ * HTTP, the claims tcpListener): never a service's tcpListener port. The
+ * controller runs in another pod, so it cannot learn them by trying to bind.
+ */
+export const ROUTER_POD_PORTS: ReadonlySet<number> = new Set([PORTS.amqp, PORTS.interRouter, PORTS.edge, PORTS.http, PORTS.claims]);
+
 /** Where the router container finds its config and certificates (volumes; see routerStatefulSet). */
 export const ROUTER_PATHS = {
   configFolder: '/etc/kskup/router',
