@@ -156,6 +156,12 @@ describe('per-pod addresses of a StatefulSet', () => {
     expect(derived[0]).toEqual({ ...record, address: 'pg-0.db', targets: [{ type: 'statefulset', name: 'pg', host: 'pg-0', pod: 'pg-0', targetPorts: [5433] }] });
   });
 
+  it('a StatefulSet exposed by its kskup.io annotations gets them too', () => {
+    const annotated = { services: [{ ...record, targets: [{ ...record.targets[0]!, source: 'annotation' as const }] }] } as unknown as SiteDocument;
+    const sets: Record<string, V1StatefulSet> = { pg: { metadata: { name: 'pg' }, spec: { replicas: 2, serviceName: 'pg', selector: {}, template: {} } } };
+    expect(perPodServices(annotated, (name) => sets[name]).map((s) => [s.address, s.targets[0]?.pod])).toEqual([['pg-0.db', 'pg-0'], ['pg-1.db', 'pg-1']]);
+  });
+
   it('none for a missing StatefulSet or one scaled to 0; spec.replicas defaults to 1', () => {
     expect(perPodServices(document, () => undefined)).toEqual([]);
     expect(perPodServices(document, () => ({ spec: { replicas: 0, serviceName: 'pg', selector: {}, template: {} } }))).toEqual([]);
