@@ -162,12 +162,15 @@ describe('three local sites in a line: A - B - C', () => {
   });
 
   it('service status at the exposing site shows each host target port: healthy, or unhealthy with the probe\'s reason', async () => {
-    // A port nothing listens on: bound once to learn a free one, then closed.
+    // A port nothing listens on: bound once to learn a free one, then closed. The service ports differ from the
+    // target ports: a service port is where every site's router listens, on this same host, and a listener at the
+    // closed port would answer the probe.
     const closed = await startEchoServer();
     const closedPort = closed.port;
     await closed.close();
+    const [open, shut] = [9301, 9302];
     try {
-      await home.ok('expose', 'host/127.0.0.1', '--port', `${echo.port},${closedPort}`, '--address', 'half', '-n', 'c');
+      await home.ok('expose', 'host/127.0.0.1', '--port', `${open},${shut}`, '--target-port', `${echo.port},${closedPort}`, '--address', 'half', '-n', 'c');
       type Here = { target: string; host: string; ports: { servicePort: number; port: number; takesFlows: boolean; health: string; reason?: string }[] };
       const here = await waitFor(
         'both ports of half probed at C',
@@ -181,13 +184,13 @@ describe('three local sites in a line: A - B - C', () => {
         target: 'host/127.0.0.1',
         host: '127.0.0.1',
         ports: [
-          { servicePort: echo.port, port: echo.port, takesFlows: true, health: 'healthy' },
-          { servicePort: closedPort, port: closedPort, takesFlows: true, health: 'unhealthy', reason: 'connection refused (ECONNREFUSED)' },
-        ].sort((x, y) => x.servicePort - y.servicePort),
+          { servicePort: open, port: echo.port, takesFlows: true, health: 'healthy' },
+          { servicePort: shut, port: closedPort, takesFlows: true, health: 'unhealthy', reason: 'connection refused (ECONNREFUSED)' },
+        ],
       });
       const text = (await home.ok('service', 'status', '-n', 'c')).stdout;
       expect(text).toContain(`here:          host/127.0.0.1: `);
-      expect(text).toContain(`${closedPort} NOT ANSWERING (connection refused (ECONNREFUSED))`);
+      expect(text).toContain(`${closedPort} for ${shut} NOT ANSWERING (connection refused (ECONNREFUSED))`);
     } finally {
       await home.ok('unexpose', 'host/127.0.0.1', '--address', 'half', '-n', 'c');
     }
