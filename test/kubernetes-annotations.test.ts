@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1DaemonSet, V1Pod, V1Service } from '@kubernetes/client-node';
 import { apis, kskup, ok, routerConnectors, startLinkedClusters, type Cluster } from './helpers/kube-clusters.js';
 import { runKubeTool } from './helpers/kube-tools.js';
-import { configuredConnectors, echoDeployment, echoTemplate, podsOf, runClient, serviceNamed, waitUntil } from './helpers/kube-workloads.js';
+import { configuredConnectors, echoDeployment, echoTemplate, podsOf, runClient, serviceNamed, startClientPod, waitUntil } from './helpers/kube-workloads.js';
 import { useTestFolder } from './helpers/temp-dir.js';
 
 const temp = useTestFolder('kskup-kube-annotations');
@@ -64,8 +64,7 @@ async function eventsOn(kind: string, name: string): Promise<{ reason: string; m
 beforeAll(async () => {
   [a, b] = await startLinkedClusters(temp.path);
   await apis(a).apps.createNamespacedDeployment({ namespace: 'west', body: echoDeployment('backend', 2) });
-  await apis(b).core.createNamespacedPod({ namespace: 'east', body: { metadata: { name: 'client' }, spec: { containers: [{ name: 'client', image: 'kskup-test/client:1' }] } } as V1Pod });
-  await Promise.all([a.runner.waitForDeployment('west', 'backend', { ready: 2, timeoutMs: 30_000 }), b.runner.waitForPod('east', 'client')]);
+  await Promise.all([a.runner.waitForDeployment('west', 'backend', { ready: 2, timeoutMs: 30_000 }), startClientPod(b)]);
 }, 150_000);
 
 afterAll(async () => {

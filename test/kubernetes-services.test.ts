@@ -7,10 +7,10 @@
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PatchStrategy, setHeaderOptions, type V1Pod, type V1Service } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type V1Service } from '@kubernetes/client-node';
 import { NAMES } from '../site-controller/kubernetes/manifests.js';
 import { apis, configListenerPorts, kskup, ok, routerConfigMap, routerConnectors, startLinkedClusters, type Cluster } from './helpers/kube-clusters.js';
-import { configuredConnectors, echoDeployment, podsOf, runClient, serviceNamed, waitUntil } from './helpers/kube-workloads.js';
+import { configuredConnectors, echoDeployment, podsOf, runClient, serviceNamed, startClientPod, waitUntil } from './helpers/kube-workloads.js';
 import { controllerAccess, USED_ONLY_BY_SERVICES } from './helpers/rbac-usage.js';
 import { useTestFolder } from './helpers/temp-dir.js';
 
@@ -63,8 +63,7 @@ async function namesSeen(n: number): Promise<Set<string>> {
 beforeAll(async () => {
   [a, b] = await startLinkedClusters(temp.path);
   await apis(a).apps.createNamespacedDeployment({ namespace: 'west', body: echoDeployment('backend', 2) });
-  await apis(b).core.createNamespacedPod({ namespace: 'east', body: { metadata: { name: 'client' }, spec: { containers: [{ name: 'client', image: 'kskup-test/client:1' }] } } as V1Pod });
-  await Promise.all([a.runner.waitForDeployment('west', 'backend', { ready: 2, timeoutMs: 30_000 }), b.runner.waitForPod('east', 'client')]);
+  await Promise.all([a.runner.waitForDeployment('west', 'backend', { ready: 2, timeoutMs: 30_000 }), startClientPod(b)]);
 }, 150_000);
 
 afterAll(async () => {
