@@ -1,8 +1,9 @@
 // Which local port each service port's listener gets at this site: the
 // service's own port if nothing holds it, otherwise a free one. Picked once and
-// recorded, so restarts and unrelated changes never move a listener, unless it
-// cannot be bound there: another program (or another site on this host) took
-// the port while the listener was down, or between the choice and the bind.
+// recorded, so restarts, unrelated changes and a service that is out of sight
+// for a while never move a listener, unless it cannot be bound there: another
+// program (or another site on this host) took the port while the listener was
+// down, or between the choice and the bind.
 import { createServer } from 'node:net';
 import { freePort } from '../site-controller/site/free-port.js';
 
@@ -14,6 +15,12 @@ export interface AllocationOptions {
    * Default: true.
    */
   readonly prune: boolean;
+  /**
+   * Addresses not wanted now whose recorded port is kept all the same: their
+   * service went out of sight only a short while ago (its site is cut off or
+   * paused), and when it is back its listener must be where clients expect it.
+   */
+  readonly retain: ReadonlySet<string>;
   /**
    * Addresses whose recorded port this site does not hold yet (no listener of
    * ours is bound there): if another program took the port meanwhile, the
@@ -34,7 +41,7 @@ export interface AllocationOptions {
   readonly avoid: () => Promise<ReadonlySet<number>>;
 }
 
-const DEFAULTS: AllocationOptions = { prune: true, recheck: new Set(), move: new Set(), avoid: async () => new Set() };
+const DEFAULTS: AllocationOptions = { prune: true, retain: new Set(), recheck: new Set(), move: new Set(), avoid: async () => new Set() };
 
 /**
  * `wanted` maps each router address (`service:port`) to its service port;
@@ -55,7 +62,7 @@ export async function allocateListenerPorts(
   /** Ports that failed to bind: not to be chosen again now. */
   const failed = new Set<number>();
   for (const [address, port] of Object.entries(current)) {
-    if (!wanted.has(address) && options.prune) continue;
+    if (!wanted.has(address) && options.prune && !options.retain.has(address)) continue;
     if (wanted.has(address) && options.move.has(address)) {
       failed.add(port);
       continue;

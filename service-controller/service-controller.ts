@@ -32,6 +32,14 @@ export interface SyncTimings {
 
 export const DEFAULT_SYNC_TIMINGS: SyncTimings = { heartbeatMs: 2_000, ttlMs: 10_000, healthMs: 5_000 };
 
+/**
+ * How long a listener's port stays recorded for a service that went out of
+ * sight (its site cut off, paused or restarting; or unexposed): one hour, so
+ * that clients find it on the same port when it is back. Other sites on this
+ * host avoid recorded ports meanwhile.
+ */
+export const LISTENER_PORT_RETENTION_MS = 60 * 60_000;
+
 /** KSKUP_SYNC_HEARTBEAT_MS, KSKUP_SYNC_TTL_MS and KSKUP_SYNC_HEALTH_MS override the defaults (tests, tuning). */
 export function syncTimingsFromEnv(env: Readonly<Record<string, string | undefined>>): SyncTimings {
   const read = (name: string, fallback: number) => {
@@ -67,6 +75,8 @@ export class ServiceController implements SiteServices {
   private readonly timers: NodeJS.Timeout[] = [];
   private stopped = false;
   private readonly startedAt = Date.now();
+  /** Recorded addresses not wanted now, and since when (ms since the epoch), for LISTENER_PORT_RETENTION_MS. */
+  private readonly goneSince = new Map<string, number>();
   /** Addresses this site has a tcpListener for in the config it last gave its router. */
   private configuredListeners: ReadonlySet<string> = new Set();
   /** Wanted listeners this site does not configure because their TLS credentials are missing here, with why. */
@@ -194,6 +204,7 @@ export class ServiceController implements SiteServices {
     const { listenerHost } = this.document.site;
     const allocated = await allocateListenerPorts(this.document.listenerPorts, wanted, listenerHost, {
       prune,
+      retain: this.recentlyGone(wanted),
       recheck,
       move: new Set(move.keys()),
       avoid: this.deps.portsTakenElsewhere,
@@ -210,6 +221,24 @@ export class ServiceController implements SiteServices {
     }
     this.plan = { own, services, wanted };
     return this.document;
+  }
+
+  /**
+   * Recorded addresses not wanted now that went out of sight less than
+   * LISTENER_PORT_RETENTION_MS ago, counted from when this process first saw
+   * them missing (a restart counts afresh: it keeps more, never less).
+   */
+  private recentlyGone(wanted: ReadonlyMap<string, number>): ReadonlySet<string> {
+    const now = Date.now();
+    for (const address of this.goneSince.keys()) if (wanted.has(address) || !(address in this.document.listenerPorts)) this.goneSince.delete(address);
+    const kept = new Set<string>();
+    for (const address of Object.keys(this.document.listenerPorts)) {
+      if (wanted.has(address)) continue;
+      const since = this.goneSince.get(address) ?? now;
+      this.goneSince.set(address, since);
+      if (now - since < LISTENER_PORT_RETENTION_MS) kept.add(address);
+    }
+    return kept;
   }
 
   routerServices(document: SiteDocument, tlsBundles: Readonly<Record<string, TlsBundleFiles>>): Pick<SiteState, 'serviceConnectors' | 'serviceListeners'> {

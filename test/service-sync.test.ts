@@ -580,6 +580,11 @@ describe('allocateListenerPorts', () => {
     expect(await allocateListenerPorts({ 'db:5432': 40001 }, new Map(), HOST)).toEqual({});
   });
 
+  it('keeps the ports of retained addresses not wanted now (a service out of sight for a while), and drops the others', async () => {
+    const table = { 'db:5432': 40001, 'web:80': 40002, 'old:22': 40003 };
+    expect(await allocateListenerPorts(table, new Map([['web:80', 80]]), HOST, { prune: true, retain: new Set(['db:5432']), recheck: new Set() })).toEqual({ 'db:5432': 40001, 'web:80': 40002 });
+  });
+
   it('keeps the ports of addresses not wanted now when told not to prune (a site that just started)', async () => {
     const keep = { prune: false, recheck: new Set<string>() };
     expect(await allocateListenerPorts({ 'db:5432': 40001 }, new Map(), HOST, keep)).toBeUndefined();

@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useKskupHome } from './helpers/kskup-cli.js';
 import { waitFor } from './helpers/router-process.js';
-import { startEchoServer, type TestServer } from './helpers/tcp-tools.js';
+import { connect, exchangeStream, sha256Of, startEchoServer, type TestServer } from './helpers/tcp-tools.js';
 
 const TTL_MS = 3_000;
 const PAUSE_MS = 4_000;
@@ -31,8 +31,16 @@ interface StatusJson {
   router: { reachable: boolean };
 }
 const status = (site: string) => home.json<StatusJson>('status', '-n', site);
-const serviceAt = async (site: string, address: string) =>
-  (await home.json<{ services: { address: string; targets: { site: string }[] }[] }>('service', 'status', '-n', site)).services.find((s) => s.address === address);
+interface ServiceJson {
+  address: string;
+  targets: { site: string }[];
+  /** Bound listeners only (unbound ones are in notListening). */
+  listeners: { host: string; port: number }[];
+}
+const serviceAt = async (site: string, address: string) => (await home.json<{ services: ServiceJson[] }>('service', 'status', '-n', site)).services.find((s) => s.address === address);
+/** The port of `address`'s bound listener at `site`, once there is one. */
+const listenerPort = (site: string, address: string) =>
+  waitFor(`${address} listening at ${site}`, async () => (await serviceAt(site, address))?.listeners[0]?.port, 10_000);
 
 /** The HTTP status the claims endpoint answers a GET with (405: claims are POSTed), or the error. */
 function claimsAnswer(port: number): Promise<number | string> {
@@ -64,6 +72,7 @@ afterAll(() => echo?.close());
 describe('a paused site', () => {
   it('SIGSTOP past the idle timeouts and the sync TTL, then SIGCONT: the process, its router and claims endpoint live, and service sync converges again', async () => {
     const { pid } = (await status('west')).process;
+    const portBefore = await listenerPort('east', 'before-pause');
     await home.kill('west', 'SIGSTOP');
     try {
       await waitFor('east forgets before-pause', async () => ((await serviceAt('east', 'before-pause')) === undefined ? true : undefined), TTL_MS + 3_000);
@@ -81,6 +90,11 @@ describe('a paused site', () => {
     expect(await claimsAnswer(ports.claims)).toBe(405);
     // East hears west again: the old service comes back, a new one arrives.
     await waitFor('before-pause back at east', () => serviceAt('east', 'before-pause'), 10_000);
+    // At the port it had: clients that use it must not have to be told another one.
+    expect(await listenerPort('east', 'before-pause')).toBe(portBefore);
+    const { sent, got } = await exchangeStream(await connect(portBefore), 7, 256 * 1024);
+    expect(got.sha256).toBe(sent);
+    expect(sent).toBe(sha256Of(7, 256 * 1024));
     await home.ok('expose', 'host/127.0.0.1', '--port', String(echo.port), '--address', 'after-pause', '-n', 'west');
     await waitFor('after-pause at east', () => serviceAt('east', 'after-pause'), 10_000);
     await home.ok('link', 'status', '-n', 'east', '--wait', '10');
