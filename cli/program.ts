@@ -13,6 +13,7 @@ import { addServiceCommands } from './site/service-status-command.js';
 import { addInitCommand } from './site/init-command.js';
 import { addLinkCommands } from './site/link-commands.js';
 import { addRevokeAccessCommand } from './site/revoke-access-command.js';
+import { addRotateCertsCommand } from './site/rotate-certs-command.js';
 import { acceptSiteOptionsFirst, GLOBAL_OPTIONS_HELP } from './site/site-options.js';
 import { addStatusCommand } from './site/status-command.js';
 import { addTlsCommands } from './site/tls-commands.js';
@@ -30,6 +31,7 @@ Examples:
   kskup service status -n east                    where "web" listens at east
   kskup network status -n east
   kskup status -n west
+  kskup rotate-certs -n west                      a new server certificate; links stay up
   kskup router stat -n --config router.json       the router network as the router of router.json sees it
 
 The router runs as its own program too: kskup-router -c router.json`;
@@ -54,6 +56,7 @@ export function buildProgram(context: CommandContext): Command {
   addTokenCommands(program, context);
   addLinkCommands(program, context);
   addRevokeAccessCommand(program, context);
+  addRotateCertsCommand(program, context);
   addExposeCommands(program, context);
   addServiceCommands(program, context);
   addTlsCommands(program, context);

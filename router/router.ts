@@ -181,9 +181,18 @@ export class Router {
       ...diff.sslProfiles.removed.map((p) => p.name),
     ]);
     const usesChangedProfile = (entity: { sslProfile?: string }) => entity.sslProfile !== undefined && changedProfiles.has(entity.sslProfile);
+    // Renewed files (the entity unchanged) reach running AMQP listeners and
+    // connectors in place: restarting them would drop every link that uses
+    // the profile, and a site renewing its certificate must keep its links.
+    const renewsInPlace = (entity: { name: string; sslProfile?: string; http?: boolean }, running: ReadonlyMap<string, unknown>) =>
+      entity.sslProfile !== undefined && filesChanged.has(entity.sslProfile) && !entity.http && running.has(entity.name);
+    const listenerRenewals = [...this.config.listeners.values()].filter((entity) => renewsInPlace(entity, this.amqpListeners));
+    const connectorRenewals = [...this.config.connectors.values()].filter((entity) => renewsInPlace(entity, this.connectors));
+    const restartsFor = (renewed: readonly { name: string }[]) => (entity: { name: string; sslProfile?: string }) =>
+      usesChangedProfile(entity) && !renewed.some((r) => r.name === entity.name);
 
-    const { toStop: listenersToStop, toStart: listenersToStart } = restarts(diff.listeners, this.config.listeners, usesChangedProfile);
-    const { toStop: connectorsToStop, toStart: connectorsToStart } = restarts(diff.connectors, this.config.connectors, usesChangedProfile);
+    const { toStop: listenersToStop, toStart: listenersToStart } = restarts(diff.listeners, this.config.listeners, restartsFor(listenerRenewals));
+    const { toStop: connectorsToStop, toStart: connectorsToStart } = restarts(diff.connectors, this.config.connectors, restartsFor(connectorRenewals));
     // tcpListeners and tcpConnectors restart on a profile change like listeners:
     // new clients get the new key material; flows already open carry on.
     const tcpListeners = restarts(diff.tcpListeners, this.config.tcpListeners, usesChangedProfile);
@@ -215,8 +224,28 @@ export class Router {
       if (started) ready.push(started);
     }
     for (const entity of connectorsToStart) this.startConnector(entity);
+    for (const entity of listenerRenewals) this.renewInPlace(entity, 'listener', (material) => this.amqpListeners.get(entity.name)?.renewMaterial(material));
+    for (const entity of connectorRenewals) this.renewInPlace(entity, 'connector', (material) => this.connectors.get(entity.name)?.renewMaterial(material));
     for (const profile of revocations) this.applyRevokedSerials(profile);
     await Promise.all(ready);
+  }
+
+  /**
+   * Hands a running listener or connector its profile's renewed material. Files
+   * that do not load (a certificate renewed before its key was written) leave
+   * it running with what it had, and the profile is looked at again at the next
+   * check, which sees the complete pair.
+   */
+  private renewInPlace(entity: { name: string; sslProfile?: string }, type: 'listener' | 'connector', renew: (material: TlsMaterial) => void): void {
+    const profile = entity.sslProfile === undefined ? undefined : this.config.sslProfiles.get(entity.sslProfile);
+    if (!profile) return;
+    try {
+      renew(loadTlsMaterial(profile, this.baseDir));
+      this.log.info({ [type]: entity.name, sslProfile: profile.name }, `${type} "${entity.name}" uses the renewed files of sslProfile "${profile.name}" for new connections; open ones stay`);
+    } catch (error) {
+      this.profileFiles.delete(profile.name);
+      this.log.warn({ [type]: entity.name, sslProfile: profile.name, reason: (error as Error).message }, `${type} "${entity.name}" keeps its current key material: the renewed files do not load yet`);
+    }
   }
 
   private recordProfileFiles(profile: SslProfileEntity): void {

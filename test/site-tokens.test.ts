@@ -415,7 +415,7 @@ describe('createToken', () => {
     expect(record).toMatchObject({ name: 'cert-east', type: 'cert', usesAllowed: 1, usesMade: 0 });
     expect(record?.passwordSha256).toBeUndefined();
     expect(storage.document.grants).toEqual([
-      { serial: serialOf(token.certPem), tokenName: 'cert-east', issuedAt: NOW.toISOString(), expiresAt: new Date(cert.validTo).toISOString() },
+      { serial: serialOf(token.certPem), tokenName: 'cert-east', issuedAt: NOW.toISOString(), expiresAt: new Date(cert.validTo).toISOString(), caSerial: serialOf(westCa.certPem) },
     ]);
     // The file written from it reads back to the same token.
     expect(tokenFromYaml(tokenToYaml(token), 'cert-east.token')).toEqual(token);
@@ -490,6 +490,7 @@ describe('redeemClaimAt', () => {
         siteName: 'east',
         issuedAt: redeemedAt.toISOString(),
         expiresAt: new Date(cert.validTo).toISOString(),
+        caSerial: serialOf(westCa.certPem),
       },
     ]);
   });

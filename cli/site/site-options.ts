@@ -11,7 +11,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { SiteFolder } from '../../site-controller/local/site-folder.js';
 import type { KubernetesSite } from '../../site-controller/kubernetes/kube-site.js';
 import type { NetworkSnapshot } from '../../service-controller/network-snapshot.js';
-import type { SiteStorage } from '../../site-controller/site/storage.js';
+import type { SiteCertificateStore, SiteStorage } from '../../site-controller/site/storage.js';
 import type { TlsBundleStore } from '../../site-controller/site/tls-bundles.js';
 import { nameProblem, type PlatformName } from '../../site-controller/site/model.js';
 import type { CommandContext } from '../command-context.js';
@@ -96,6 +96,8 @@ interface SiteTargetCommon {
   readonly namespace: string;
   /** The site's state: the one thing tokens, links and services change. */
   readonly storage: SiteStorage;
+  /** The site's own certificates (files in its folder, or Secrets in its namespace), with its state: the same storage. */
+  readonly certificates: SiteStorage & SiteCertificateStore;
   /** The TLS bundles of services kept at this site: files in its folder, or Secrets in its namespace. */
   readonly tlsBundles: TlsBundleStore;
   /** What the site's controller last recorded of the network; undefined before it first did. */
@@ -139,14 +141,14 @@ export async function resolveSite(options: SiteOptions, context: CommandContext)
     }
     const site = new KubernetesSite(access);
     const storage = await site.storage();
-    return { platform, ...chosen, namespace: access.namespace, site, storage, tlsBundles: storage, readSnapshot: () => site.readSnapshot<NetworkSnapshot>() };
+    return { platform, ...chosen, namespace: access.namespace, site, storage, certificates: storage, tlsBundles: storage, readSnapshot: () => site.readSnapshot<NetworkSnapshot>() };
   }
   if (options.context !== undefined || options.kubeconfig !== undefined) {
     throw new UsageError(`option ${options.context !== undefined ? '--context' : '--kubeconfig'} applies to the kubernetes platform only, and the platform is local`);
   }
   const namespace = options.namespace ?? DEFAULT_NAMESPACE;
   const folder = SiteFolder.of(env, namespace);
-  return { platform, ...chosen, namespace, folder, storage: folder, tlsBundles: folder, readSnapshot: async () => (await import('../../site-controller/local/network-snapshot.js')).readNetworkSnapshot<NetworkSnapshot>(folder) };
+  return { platform, ...chosen, namespace, folder, storage: folder, certificates: folder, tlsBundles: folder, readSnapshot: async () => (await import('../../site-controller/local/network-snapshot.js')).readNetworkSnapshot<NetworkSnapshot>(folder) };
 }
 
 /** For commands that only the local platform has yet: a clear refusal on the other. */

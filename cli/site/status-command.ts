@@ -7,6 +7,8 @@ import { render } from '../output.js';
 import { addSiteOptions, resolveSite, type ResolvedSite, type SiteOptions } from './site-options.js';
 import type { SiteStatus } from './site-status.js';
 import { linksData, linksText } from './status-text.js';
+import { certificatesText } from './certificates-text.js';
+import type { SiteDocument } from '../../site-controller/site/model.js';
 
 export function addStatusCommand(program: Command, context: CommandContext): void {
   addSiteOptions(
@@ -19,6 +21,7 @@ export function addStatusCommand(program: Command, context: CommandContext): voi
     const { readSiteStatus } = await import('./site-status.js');
     const status = await readSiteStatus(target);
     const { site } = status.document;
+    const certificates = await readCertificates(target, status.document);
     const runs = runsData(target, status);
     const data = {
       site: {
@@ -42,6 +45,7 @@ export function addStatusCommand(program: Command, context: CommandContext): voi
         targets: service.targets.map((t) => ({ type: t.type, name: t.name, host: t.host, ports: t.targetPorts })),
       })),
       servicesInNetwork: status.snapshot?.services.length ?? 0,
+      ...certificates.data,
     };
     context.io.stdout.write(
       await render(options.output, data, () => {
@@ -58,7 +62,7 @@ export function addStatusCommand(program: Command, context: CommandContext): voi
         const summary = `${status.links.length} link(s) out, ${connected} connected; ${status.incoming.filter((link) => link.connected).length} in`;
         const exposed = data.services.map((s) => `  ${s.address} port(s) ${s.ports.join(',')}: ${s.targets.map((t) => `${t.type}/${t.name}`).join(', ')}\n`).join('');
         const services = `Services exposed here:${exposed ? `\n${exposed}` : ' none\n'}Services in the network: ${data.servicesInNetwork} (kskup service status -n ${target.namespace})\n`;
-        return `${lines.join('\n')}\n  links:    ${summary}\n\n${linksText(status.links, status.incoming)}\n${services}`;
+        return `${certificates.warnings}${lines.join('\n')}\n  links:    ${summary}\n\n${linksText(status.links, status.incoming)}\n${services}\n${certificates.text}`;
       }),
     );
   });
@@ -95,4 +99,27 @@ function replicaLine(report: ReplicaReport): string {
   const data = replicaData(report);
   if (!report.answered) return `    ${report.pod}: ${report.reason ?? 'does not answer'}`;
   return `    ${report.pod} (id ${report.id}): links ${data.links.up}/${data.links.total} up, to replicas ${data.replicaLinks.up}/${data.replicaLinks.total} up`;
+}
+
+/**
+ * The certificates' expiry and the CA rotation phase: `certificates`,
+ * `certificateWarnings` (one line each; empty when none) and `caRotation` in
+ * JSON; a WARNING line each at the top of the text and a table at its end. A
+ * certificate that cannot be read is reported, not fatal: status must work on
+ * a damaged site.
+ */
+async function readCertificates(target: ResolvedSite, document: SiteDocument): Promise<{ data: Record<string, unknown>; warnings: string; text: string }> {
+  const { siteCertificatesReport } = await import('../../site-controller/site/certificate-expiry.js');
+  try {
+    const report = await siteCertificatesReport(target.certificates, document, target.namespace);
+    const warnings = report.certificates.flatMap((certificate) => (certificate.warning !== undefined ? [certificate.warning] : []));
+    return {
+      data: { certificates: report.certificates, certificateWarnings: warnings, caRotation: report.caRotation },
+      warnings: warnings.map((warning) => `WARNING: ${warning}\n`).join(''),
+      text: certificatesText(report),
+    };
+  } catch (error) {
+    const problem = `cannot read the site's certificates: ${error instanceof Error ? error.message : String(error)}`;
+    return { data: { certificatesProblem: problem }, warnings: `WARNING: ${problem}\n`, text: '' };
+  }
 }

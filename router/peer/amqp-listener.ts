@@ -13,6 +13,28 @@ import { bindServer, type BoundServer } from '../net/bound-server.js';
 import { RevocationList } from '../tls/revocation-list.js';
 import { tlsServerOptions, type TlsMaterial } from '../tls/ssl-profile.js';
 import { describeTlsClientError, describeUnauthorizedClient, REVOKED_CLIENT_CERTIFICATE } from './socket-errors.js';
+import { X509Certificate } from 'node:crypto';
+
+const UNTRUSTED_AFTER_RENEWAL = 'TLS: client certificate is not signed by a CA the listener trusts any more (its sslProfile caCertFile changed)';
+
+/** Every certificate of a PEM bundle (caCertFile may hold several CAs). */
+function caCertificates(pem: Buffer): X509Certificate[] {
+  const blocks = pem.toString('utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return blocks.flatMap((block) => {
+    try {
+      return [new X509Certificate(block)];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Whether the client certificate of an accepted connection was signed by one of `cas`. */
+function issuedByOneOf(socket: tls.TLSSocket, cas: readonly X509Certificate[]): boolean {
+  const peer = socket.getPeerX509Certificate();
+  if (!peer) return false;
+  return cas.some((ca) => peer.checkIssued(ca) && peer.verify(ca.publicKey));
+}
 
 export interface AmqpListenerDeps {
   readonly log: Logger;
@@ -28,6 +50,7 @@ export class AmqpListener {
   readonly entity: ListenerEntity;
   private readonly deps: AmqpListenerDeps;
   private readonly bound: BoundServer;
+  private readonly tlsServer: tls.Server | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly revocations: RevocationList<Socket>;
   private readonly loggedRefusals = new Set<string>();
@@ -60,6 +83,7 @@ export class AmqpListener {
       tlsServer.on('secureConnection', onSocket);
       tlsServer.on('tlsClientError', (error, socket) => this.logRefusal(socket, describeTlsClientError(error)));
       server = tlsServer;
+      this.tlsServer = tlsServer;
     } else {
       server = net.createServer(onSocket);
     }
@@ -81,6 +105,28 @@ export class AmqpListener {
    */
   setRevokedSerials(serials: readonly string[]): void {
     this.revocations.replaceAndDrop(serials, { name: this.entity.name, noun: 'connection', log: this.deps.log }, this.deps.drop);
+  }
+
+  /**
+   * The sslProfile's files were renewed on disk (same entity): new handshakes
+   * get the new certificate and verify clients against the new CAs; the
+   * connections already accepted stay, as a renewal must not drop every link
+   * (skupper-router keeps them too, unless oldestValidOrdinal says otherwise).
+   */
+  renewMaterial(material: TlsMaterial): void {
+    if (!this.tlsServer) return;
+    this.tlsServer.setSecureContext(tlsServerOptions(material, this.entity.authenticatePeer));
+    if (!this.entity.authenticatePeer || !material.ca) return;
+    // A CA no longer trusted (a site CA rotation's cut-over) takes the
+    // connections it vouched for with it: trust that was withdrawn is not kept.
+    const trusted = caCertificates(material.ca);
+    const untrusted = [...this.sockets].filter((socket) => socket instanceof tls.TLSSocket && !issuedByOneOf(socket, trusted));
+    if (untrusted.length === 0) return;
+    this.deps.log.warn(
+      { listener: this.entity.name, connections: untrusted.length, reason: UNTRUSTED_AFTER_RENEWAL },
+      `listener "${this.entity.name}" dropped ${untrusted.length} connection${untrusted.length === 1 ? '' : 's'}: ${UNTRUSTED_AFTER_RENEWAL}`,
+    );
+    for (const socket of untrusted) this.deps.drop(socket, UNTRUSTED_AFTER_RENEWAL);
   }
 
   /** Stops accepting and drops the connections it accepted. */

@@ -40,7 +40,7 @@ export interface InterRouterConnectorDeps {
 
 export class InterRouterConnector {
   readonly entity: ConnectorEntity;
-  private readonly material: TlsMaterial | undefined;
+  private material: TlsMaterial | undefined;
   private readonly deps: InterRouterConnectorDeps;
   private status: ConnectorStatus = { state: 'connecting' };
   private loggedStatus = '';
@@ -58,6 +58,15 @@ export class InterRouterConnector {
 
   start(): void {
     this.dial();
+  }
+
+  /**
+   * The sslProfile's files were renewed on disk (same entity): the next dial
+   * presents and verifies with them; the connection that is up stays up, as
+   * it was authenticated when it was made.
+   */
+  renewMaterial(material: TlsMaterial): void {
+    if (this.material) this.material = material;
   }
 
   current(): ConnectorStatus {

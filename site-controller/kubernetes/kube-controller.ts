@@ -389,7 +389,7 @@ class KubernetesSiteController implements RunningController {
   private async ensurePeerCredentials(storage: KubernetesSiteStorage, siteName: string): Promise<void> {
     // The watched Secret when it is there: a pass reads nothing from the API when nothing is to be done.
     const cached = this.secretText(NAMES.siteCa);
-    const ca = cached?.['tls.crt'] && cached['tls.key'] ? { certPem: cached['tls.crt'], keyPem: cached['tls.key'] } : await storage.certificateAuthority();
+    const ca = cached?.['tls.crt'] && cached['tls.key'] ? { certPem: cached['tls.crt'], keyPem: cached['tls.key'] } : await storage.siteCertificateAuthority();
     const issued = await peerCredentialsToIssue(ca, siteName, this.secretText(NAMES.routerPeer));
     if (!issued) return;
     await storage.writeTlsSecret(NAMES.routerPeer, issued, { 'ca.crt': ca.certPem });

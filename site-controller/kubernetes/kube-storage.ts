@@ -12,7 +12,7 @@ import type { CoreV1Api, V1ConfigMap, V1OwnerReference, V1Secret } from '@kubern
 import type { CertificateAuthority } from '../pki/index.js';
 import { SiteError } from '../site/errors.js';
 import type { SiteDocument } from '../site/model.js';
-import type { Change, KeyedCertificate, LinkSecrets, SiteStorage } from '../site/storage.js';
+import type { Change, KeyedCertificate, LinkSecrets, SiteCertificateStore, SiteStorage } from '../site/storage.js';
 import { BUNDLE_FILES, type TlsBundle, type TlsBundleStore } from '../site/tls-bundles.js';
 import { describeApiError, isConflict, isNotFound } from './kube-errors.js';
 import { NAMES, siteLabels } from './manifests.js';
@@ -35,7 +35,7 @@ export const TLS_BUNDLE_LABEL = 'kskup.io/tls-bundle';
 const UPDATE_ATTEMPTS = 10;
 const CONFLICT_BACKOFF_MS = 20;
 
-export class KubernetesSiteStorage implements SiteStorage, TlsBundleStore {
+export class KubernetesSiteStorage implements SiteStorage, SiteCertificateStore, TlsBundleStore {
   /**
    * `owner`: the site ConfigMap, which every Secret written here gets as owner,
    * so that deleting the site removes them.
@@ -98,11 +98,52 @@ export class KubernetesSiteStorage implements SiteStorage, TlsBundleStore {
   }
 
   async certificateAuthority(): Promise<CertificateAuthority> {
+    return (await this.nextCertificateAuthority()) ?? this.siteCertificateAuthority();
+  }
+
+  async siteCertificateAuthority(): Promise<CertificateAuthority> {
     return this.readKeyed(NAMES.siteCa);
+  }
+
+  async nextCertificateAuthority(): Promise<CertificateAuthority | undefined> {
+    const data = await this.readSecretData(NAMES.siteCaNext);
+    const certPem = data?.['tls.crt'];
+    const keyPem = data?.['tls.key'];
+    return certPem && keyPem ? { certPem, keyPem } : undefined;
+  }
+
+  /** The ca.crt of Secret kskup-site-server: the router's caCertFile of the site listeners. */
+  async trustedCaPem(): Promise<string> {
+    const trusted = (await this.readSecretData(NAMES.siteServer))?.['ca.crt'];
+    return trusted || (await this.siteCertificateAuthority()).certPem;
   }
 
   async serverCertificate(): Promise<KeyedCertificate> {
     return this.readKeyed(NAMES.siteServer);
+  }
+
+  /** One Secret write: the router's files change together (one ..data swap of its volume). */
+  async writeServerCertificate(server: KeyedCertificate, trustedCaPem: string): Promise<void> {
+    await this.writeTlsSecret(NAMES.siteServer, server, { 'ca.crt': trustedCaPem });
+  }
+
+  async writeNextCertificateAuthority(ca: CertificateAuthority): Promise<void> {
+    await this.writeTlsSecret(NAMES.siteCaNext, ca);
+  }
+
+  async promoteNextCertificateAuthority(): Promise<void> {
+    const next = await this.nextCertificateAuthority();
+    if (!next) throw new SiteError(`no Secret ${NAMES.siteCaNext} in ${this.where()}: nothing to promote`);
+    await this.writeTlsSecret(NAMES.siteCa, next);
+    try {
+      await this.core.deleteNamespacedSecret({ name: NAMES.siteCaNext, namespace: this.namespace });
+    } catch (error) {
+      if (!isNotFound(error)) throw new SiteError(`cannot remove Secret ${NAMES.siteCaNext} in ${this.where()}: ${describeApiError(error)}`, { cause: error });
+    }
+  }
+
+  async linkCertificate(linkName: string): Promise<string | undefined> {
+    return (await this.readSecretData(linkSecretName(linkName)))?.['tls.crt'] || undefined;
   }
 
   async writeLinkSecrets(linkName: string, secrets: LinkSecrets): Promise<void> {

@@ -63,6 +63,8 @@ export const NAMES = {
   /** Every certificate and key the router's sslProfiles name, in one Secret, so a new link changes no pod spec. */
   routerCerts: 'kskup-router-certs',
   siteCa: 'kskup-site-ca',
+  /** The CA a rotation moves to (`kskup rotate-certs --ca`), until its cut-over. */
+  siteCaNext: 'kskup-site-ca-next',
   siteServer: 'kskup-site-server',
   /** The router's local listener: its server certificate, and the only client certificate it takes (controller, CLI). */
   localServer: 'kskup-local-server',

@@ -85,8 +85,9 @@ async function ensureServerHosts(storage: KubernetesSiteStorage, settings: SiteS
   const has = [...named.dnsNames, ...named.ipAddresses];
   const hosts = keepOthers ? [...new Set([...has, ...wanted])] : wanted;
   if (sameHosts(has, hosts)) return;
-  const ca = await storage.certificateAuthority();
-  await storage.writeTlsSecret(NAMES.siteServer, await issueServerCertificate(ca, settings.name, hosts), { 'ca.crt': ca.certPem });
+  // The site CA (not a rotation's next one, which linked sites may not trust yet); the trusted CAs stay as they are.
+  const ca = await storage.siteCertificateAuthority();
+  await storage.writeServerCertificate(await issueServerCertificate(ca, settings.name, hosts), await storage.trustedCaPem());
   log.info({ hosts }, 'the server certificate names the ingress address, the Services and the router replicas');
 }
 

@@ -15,7 +15,7 @@ import type { SiteState } from '../site/desired-router-config.js';
 import { SiteError } from '../site/errors.js';
 import { nameProblem, revokedSerials, type SiteDocument } from '../site/model.js';
 import { BUNDLE_FILES, type TlsBundle, type TlsBundleFiles, type TlsBundleStore } from '../site/tls-bundles.js';
-import type { Change, KeyedCertificate, LinkSecrets, SiteStorage } from '../site/storage.js';
+import type { Change, KeyedCertificate, LinkSecrets, SiteCertificateStore, SiteStorage } from '../site/storage.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -30,7 +30,7 @@ const SECRET_MODE = 0o600;
 const PUBLIC_MODE = 0o644;
 const FOLDER_MODE = 0o700;
 
-export class SiteFolder implements SiteStorage, TlsBundleStore {
+export class SiteFolder implements SiteStorage, SiteCertificateStore, TlsBundleStore {
   constructor(readonly path: string) {}
 
   static of(env: Env, namespace: string): SiteFolder {
@@ -60,8 +60,13 @@ export class SiteFolder implements SiteStorage, TlsBundleStore {
   private get caFiles() {
     return { cert: join(this.path, 'ca', 'tls.crt'), key: join(this.path, 'ca', 'tls.key') };
   }
+  /** The CA a rotation moves to, from `rotate-certs --ca` to its `--finish`. */
+  private get nextCaFiles() {
+    return { cert: join(this.path, 'ca-next', 'tls.crt'), key: join(this.path, 'ca-next', 'tls.key') };
+  }
+  /** The site listeners' certificate, and `ca`: the CAs whose client certificates they accept (both during a CA rotation). */
   get serverFiles() {
-    return { cert: join(this.path, 'server', 'tls.crt'), key: join(this.path, 'server', 'tls.key') };
+    return { cert: join(this.path, 'server', 'tls.crt'), key: join(this.path, 'server', 'tls.key'), ca: join(this.path, 'server', 'ca.crt') };
   }
   /** The router's local AMQP listener: its CA, its server certificate, and the client certificate the CLI and controller use. */
   get localFiles() {
@@ -173,6 +178,7 @@ export class SiteFolder implements SiteStorage, TlsBundleStore {
     await mkdir(this.path, { recursive: true, mode: FOLDER_MODE });
     await writeSecretPair(this.caFiles, identity.ca.certPem, identity.ca.keyPem);
     await writeSecretPair(this.serverFiles, identity.server.certPem, identity.server.keyPem);
+    await atomicWrite(this.serverFiles.ca, identity.ca.certPem, PUBLIC_MODE);
     const local = this.localFiles;
     await writeSecretPair({ cert: local.serverCert, key: local.serverKey }, identity.local.server.certPem, identity.local.server.keyPem);
     await writeSecretPair({ cert: local.clientCert, key: local.clientKey }, identity.local.client.certPem, identity.local.client.keyPem);
@@ -214,13 +220,58 @@ export class SiteFolder implements SiteStorage, TlsBundleStore {
   }
 
   async certificateAuthority(): Promise<CertificateAuthority> {
+    return (await this.nextCertificateAuthority()) ?? this.siteCertificateAuthority();
+  }
+
+  async siteCertificateAuthority(): Promise<CertificateAuthority> {
     const [certPem, keyPem] = await Promise.all([readFile(this.caFiles.cert, 'utf8'), readFile(this.caFiles.key, 'utf8')]);
     return { certPem, keyPem };
+  }
+
+  async nextCertificateAuthority(): Promise<CertificateAuthority | undefined> {
+    const [certPem, keyPem] = await Promise.all([readIfThere(this.nextCaFiles.cert), readIfThere(this.nextCaFiles.key)]);
+    return certPem !== undefined && keyPem !== undefined ? { certPem, keyPem } : undefined;
+  }
+
+  /** server/ca.crt; a site made before kskup wrote it trusts its CA alone. */
+  async trustedCaPem(): Promise<string> {
+    return (await readIfThere(this.serverFiles.ca)) ?? readFile(this.caFiles.cert, 'utf8');
+  }
+
+  /** Writes server/ca.crt where a site made by an older kskup lacks it: the router config names it from the start. */
+  async ensureTrustFile(): Promise<void> {
+    if (!existsSync(this.serverFiles.ca)) await atomicWrite(this.serverFiles.ca, await readFile(this.caFiles.cert, 'utf8'), PUBLIC_MODE);
   }
 
   async serverCertificate(): Promise<KeyedCertificate> {
     const [certPem, keyPem] = await Promise.all([readFile(this.serverFiles.cert, 'utf8'), readFile(this.serverFiles.key, 'utf8')]);
     return { certPem, keyPem };
+  }
+
+  /**
+   * Trusted CAs first (new ones only add trust), then key and certificate. The
+   * router checks the files every second: a key without its certificate does
+   * not load, and the router keeps the pair it has until both are there.
+   */
+  async writeServerCertificate(server: KeyedCertificate, trustedCaPem: string): Promise<void> {
+    await atomicWrite(this.serverFiles.ca, trustedCaPem, PUBLIC_MODE);
+    await atomicWrite(this.serverFiles.key, server.keyPem, SECRET_MODE);
+    await atomicWrite(this.serverFiles.cert, server.certPem, PUBLIC_MODE);
+  }
+
+  async writeNextCertificateAuthority(ca: CertificateAuthority): Promise<void> {
+    await writeSecretPair(this.nextCaFiles, ca.certPem, ca.keyPem);
+  }
+
+  async promoteNextCertificateAuthority(): Promise<void> {
+    const next = await this.nextCertificateAuthority();
+    if (!next) throw new SiteError(`no next CA in ${this.path}/ca-next: nothing to promote`);
+    await writeSecretPair(this.caFiles, next.certPem, next.keyPem);
+    await rm(join(this.nextCaFiles.cert, '..'), { recursive: true, force: true });
+  }
+
+  async linkCertificate(linkName: string): Promise<string | undefined> {
+    return readIfThere(this.linkFiles(linkName).cert);
   }
 
   async writeLinkSecrets(name: string, secrets: LinkSecrets): Promise<void> {
@@ -250,7 +301,7 @@ export class SiteFolder implements SiteStorage, TlsBundleStore {
       edgePort: site.ports.edge,
       amqpPort: site.ports.amqp,
       httpPort: site.ports.http,
-      caCertFile: this.caFiles.cert,
+      caCertFile: this.serverFiles.ca,
       serverCertFile: this.serverFiles.cert,
       serverKeyFile: this.serverFiles.key,
       local: { caCertFile: this.localFiles.ca, certFile: this.localFiles.serverCert, privateKeyFile: this.localFiles.serverKey },
@@ -289,4 +340,8 @@ export async function atomicWrite(file: string, text: string, mode: number): Pro
   const temporary = `${file}.${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(temporary, text, { mode });
   await rename(temporary, file);
+}
+
+async function readIfThere(file: string): Promise<string | undefined> {
+  return readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
 }

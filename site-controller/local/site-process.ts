@@ -52,6 +52,7 @@ export async function runSite(folder: SiteFolder, tuning: SiteTuning): Promise<R
   const { site } = document;
   const logging = createRouterLogging({ base: { site: site.name } });
   const log = logging.module('SITE');
+  await folder.ensureTrustFile();
   // The first config has the links but no services: the controller adds those once it has allocated listener ports.
   const configText = routerConfigText(routerState(document));
   await atomicWrite(folder.routerConfigFile, configText, 0o644);
@@ -59,8 +60,10 @@ export async function runSite(folder: SiteFolder, tuning: SiteTuning): Promise<R
   await withDeadline(router.start(), START_DEADLINE_MS, () => router.stop(), 'the router could not open its ports (is another process using them? see the log above)');
 
   let claims: Server | undefined;
+  let claimsCert = '';
   if (site.mode === 'interior') {
     const server = await folder.serverCertificate();
+    claimsCert = server.certPem;
     claims = await startClaimsServer({
       host: site.bindHost,
       port: site.ports.claims,
@@ -100,7 +103,24 @@ export async function runSite(folder: SiteFolder, tuning: SiteTuning): Promise<R
   controller.stateChanged('start');
   // Every writer replaces site.json by rename, so one event means a whole new file: no need to let a burst settle.
   const watcher = watchConfigFile(folder.stateFile, () => controller.stateChanged('state change'), STATE_SETTLE_MS);
-  const timer = setInterval(() => controller.stateChanged('periodic check'), RECHECK_MS);
+  // A renewed server certificate (kskup rotate-certs) reaches the claims endpoint
+  // at the next look, as the router's listeners take it from the same files.
+  const followServerCertificate = async () => {
+    if (!claims) return;
+    const server = await folder.serverCertificate();
+    if (server.certPem === claimsCert) return;
+    try {
+      claims.setSecureContext({ cert: server.certPem, key: server.keyPem });
+      claimsCert = server.certPem;
+      log.info('the claims endpoint serves the renewed server certificate');
+    } catch {
+      // The certificate was written before its key: the pair is complete at the next look.
+    }
+  };
+  const timer = setInterval(() => {
+    controller.stateChanged('periodic check');
+    followServerCertificate().catch((error: unknown) => log.warn({ reason: error instanceof Error ? error.message : String(error) }, 'cannot read the server certificate for the claims endpoint'));
+  }, RECHECK_MS);
   log.info({ id: site.id, mode: site.mode, ports: site.ports }, `site "${site.name}" is running`);
 
   return {

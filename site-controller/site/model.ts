@@ -85,6 +85,25 @@ export interface GrantRecord {
   readonly issuedAt: string;
   readonly expiresAt: string;
   readonly revokedAt?: string;
+  /**
+   * The serial (lower-case hex) of the site CA that signed it. Absent in grants
+   * made before kskup recorded it: those are from the CA the site had before
+   * its first CA rotation.
+   */
+  readonly caSerial?: string;
+}
+
+/**
+ * A CA rotation in its overlap phase (`kskup rotate-certs --ca`): the site
+ * trusts client certificates of both CAs and issues from the new one; the
+ * server certificate is still the old CA's until the cut-over
+ * (`--finish`), which drops the old CA and ends this record.
+ */
+export interface CaRotationRecord {
+  readonly startedAt: string;
+  /** Serials (lower-case hex) of the CA certificates. */
+  readonly fromCaSerial: string;
+  readonly toCaSerial: string;
 }
 
 /** `pods`: the pods a label selector selects; the target's name is the selector, `k=v[,k2=v2]` with keys sorted. */
@@ -145,6 +164,8 @@ export interface SiteDocument {
    * restart does not move a service. Written by the site's controller.
    */
   readonly listenerPorts: Readonly<Record<string, number>>;
+  /** Present while a CA rotation is in its overlap phase. */
+  readonly caRotation?: CaRotationRecord;
 }
 
 /** The router address of one port of a service: each port is its own address. */

@@ -25,7 +25,34 @@ export interface SiteStorage {
   read(): Promise<SiteDocument>;
   /** Reads, changes and writes the document with no other writer in between (other processes included). */
   update<T>(change: (document: SiteDocument) => Change<T> | Promise<Change<T>>): Promise<T>;
+  /** The CA that signs client certificates now: during a CA rotation, the new one. */
   certificateAuthority(): Promise<CertificateAuthority>;
+  /**
+   * Every CA whose client certificates the site's listeners accept, PEM
+   * certificates concatenated (both CAs during a rotation): what tokens and
+   * claim answers give linking sites to verify this site with.
+   */
+  trustedCaPem(): Promise<string>;
   writeLinkSecrets(linkName: string, secrets: LinkSecrets): Promise<void>;
   removeLinkSecrets(linkName: string): Promise<void>;
+}
+
+/**
+ * The site's own certificates as a platform keeps them (a folder, Secrets):
+ * what renewal and CA rotation (site/cert-rotation.ts) and the expiry report
+ * of `kskup status` read and write.
+ */
+export interface SiteCertificateStore {
+  /** The site CA: the issuer of the server certificate. */
+  siteCertificateAuthority(): Promise<CertificateAuthority>;
+  /** The CA a rotation moves to, from its start to its cut-over; undefined otherwise. */
+  nextCertificateAuthority(): Promise<CertificateAuthority | undefined>;
+  serverCertificate(): Promise<KeyedCertificate>;
+  /** Replaces the server certificate and the trusted CAs beside it (the router's caCertFile of the site listeners). */
+  writeServerCertificate(server: KeyedCertificate, trustedCaPem: string): Promise<void>;
+  writeNextCertificateAuthority(ca: CertificateAuthority): Promise<void>;
+  /** The cut-over: the next CA becomes the site CA, and there is no next one. */
+  promoteNextCertificateAuthority(): Promise<void>;
+  /** This site's client certificate for a link it made (PEM); undefined when it has none. */
+  linkCertificate(linkName: string): Promise<string | undefined>;
 }

@@ -24,7 +24,9 @@ export interface TokenOptions {
 export async function createToken(storage: SiteStorage, options: TokenOptions, now = new Date()): Promise<Token> {
   const problem = options.name === undefined ? undefined : nameProblem(options.name);
   if (problem) throw new SiteError(`token name ${problem}`);
-  const ca = await storage.certificateAuthority();
+  // During a CA rotation: signed by the new CA, and the token carries both CAs
+  // (the server certificate is still the old one's until the cut-over).
+  const [ca, trustedCaPem] = await Promise.all([storage.certificateAuthority(), storage.trustedCaPem()]);
   // The certificate of a cert token is made before taking the lock: key generation is the slow part.
   const document = await storage.read();
   assertCanIssue(document);
@@ -45,12 +47,12 @@ export async function createToken(storage: SiteStorage, options: TokenOptions, n
       usesMade: 0,
       ...(options.type === 'claim' && { passwordSha256: passwordDigest(password) }),
     };
-    const common = { name, siteId: site.id, siteName: site.name, expiresAt, caPem: ca.certPem };
+    const common = { name, siteId: site.id, siteName: site.name, expiresAt, caPem: trustedCaPem };
     if (!issued) {
       const token: Token = { ...common, type: 'claim', url: claimUrl(site.ingressHost, site.ports.claims, name), password };
       return { document: { ...current, tokens: [...current.tokens, record] }, result: token };
     }
-    const grant = grantOf(issued.certPem, name, now);
+    const grant = grantOf(issued.certPem, ca.certPem, name, now);
     const token: Token = {
       ...common,
       type: 'cert',
@@ -78,7 +80,7 @@ function assertCanIssue(document: SiteDocument): void {
 
 /** The claims endpoint's answer to one claim: checks, signs the caller's key, counts the use, records the grant. */
 export async function redeemClaimAt(storage: SiteStorage, tokenName: string, request: ClaimRequest, now = new Date()): Promise<RedeemResult> {
-  const ca = await storage.certificateAuthority();
+  const [ca, trustedCaPem] = await Promise.all([storage.certificateAuthority(), storage.trustedCaPem()]);
   return storage.update<RedeemResult>((document) => {
     const verdict = judgeClaim(document, tokenName, request, now);
     if (!verdict.ok) return { result: { ok: false, status: verdict.status, reason: verdict.reason } };
@@ -89,7 +91,7 @@ export async function redeemClaimAt(storage: SiteStorage, tokenName: string, req
       if (error instanceof PkiError) return { result: { ok: false, status: 400, reason: error.message } };
       throw error;
     }
-    const grant: GrantRecord = { ...grantOf(certPem, tokenName, now), siteId: request.site.id, siteName: request.site.name };
+    const grant: GrantRecord = { ...grantOf(certPem, ca.certPem, tokenName, now), siteId: request.site.id, siteName: request.site.name };
     const tokens = document.tokens.map((token) => (token.name === tokenName ? { ...token, usesMade: token.usesMade + 1 } : token));
     const { site } = document;
     return {
@@ -97,7 +99,7 @@ export async function redeemClaimAt(storage: SiteStorage, tokenName: string, req
       result: {
         ok: true,
         response: {
-          caPem: ca.certPem,
+          caPem: trustedCaPem,
           certPem,
           site: { id: site.id, name: site.name },
           interRouter: { host: site.ingressHost, port: site.ports.interRouter },
@@ -117,9 +119,9 @@ function clientCommonName(siteName: string, tokenName: string): string {
   return `${siteName}/${tokenName}`.slice(0, 64);
 }
 
-function grantOf(certPem: string, tokenName: string, now: Date): GrantRecord {
+function grantOf(certPem: string, caPem: string, tokenName: string, now: Date): GrantRecord {
   const info = certificateInfo(certPem);
-  return { serial: info.serialHex, tokenName, issuedAt: now.toISOString(), expiresAt: info.notAfter.toISOString() };
+  return { serial: info.serialHex, tokenName, issuedAt: now.toISOString(), expiresAt: info.notAfter.toISOString(), caSerial: certificateInfo(caPem).serialHex };
 }
 
 /**

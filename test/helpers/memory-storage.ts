@@ -43,6 +43,10 @@ export class MemoryStorage implements SiteStorage {
     return this.ca;
   }
 
+  async trustedCaPem(): Promise<string> {
+    return (await this.certificateAuthority()).certPem;
+  }
+
   async writeLinkSecrets(linkName: string, secrets: LinkSecrets): Promise<void> {
     this.secrets.set(linkName, secrets);
   }
