@@ -13,7 +13,7 @@
 //   (a warm standby: about 70 MB): loading the site's modules takes a
 //   second, and up to two on a busy machine, while starting the site from
 //   loaded modules takes a few hundred ms; a restart uses the standby, so
-//   the site is back well within 2 s, and a new standby is loaded once it is up.
+//   the site is back well within 2 s, and a new standby is loaded 5 s after it is up.
 // - The first start is not retried: if the site cannot start, the supervisor
 //   exits with its code, and `kskup init` reports the log.
 // - SIGTERM and SIGINT are passed on, and the supervisor ends once the site
@@ -44,6 +44,8 @@ import {
 
 /** The site process stops within 3 s of a signal by itself (site-main.ts); this is for one that cannot. */
 const STOP_KILL_MS = 4_000;
+/** How long after the site is up the standby is loaded. */
+const STANDBY_DELAY_MS = 5_000;
 /** How much of the log's end is searched for the site process's last error line. */
 const LOG_TAIL_BYTES = 64 * 1024;
 
@@ -136,6 +138,7 @@ class Supervisor {
   private backoffMs: number | undefined;
   private healthyTimer: NodeJS.Timeout | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
+  private standbyTimer: NodeJS.Timeout | undefined;
   private restarts = 0;
   private exits: SiteExit[] = [];
   /** The supervisor's exit code once it stops: the site process's, if a stop failed or the first start did. */
@@ -220,7 +223,9 @@ class Supervisor {
     } else {
       this.log('info', 'the site process is up again', { pid: child.pid, restarts: this.restarts, tookMs: Date.now() - this.activeSince });
     }
-    this.keepStandby();
+    // Not at once: loading it takes a CPU for a second or two, which the site's own start (links, service sync) needs more.
+    clearTimeout(this.standbyTimer);
+    this.standbyTimer = setTimeout(() => this.keepStandby(), STANDBY_DELAY_MS);
   }
 
   private exited(child: SiteChild | undefined, { code, signal, error }: Exit): void {
@@ -268,6 +273,7 @@ class Supervisor {
     this.stopping = true;
     clearTimeout(this.healthyTimer);
     clearTimeout(this.restartTimer);
+    clearTimeout(this.standbyTimer);
     const children = [this.active, this.standby].filter((child): child is SiteChild => child !== undefined && !child.exit);
     this.log('info', `${why}: stopping`, { pids: children.map((child) => child.pid) });
     if (this.active) this.setState('stopping', this.active.pid);
