@@ -99,6 +99,8 @@ describe('two linked local sites, the site process of each killed in turn', () =
     const before = await status(site);
     const { ports } = (await home.folder(site).read()).site;
     const supervisorPid = before.process.pid;
+    // The supervisor, the site process and its warm standby (loaded 5 s after the site is up): the restart this measures uses it.
+    await waitFor(`${site}'s standby loaded`, async () => ((await processesOf(home.folder(site).path)).length === 3 ? true : undefined), 15_000);
     const killedPid = await home.kill(site, 'SIGKILL');
     const killedAt = Date.now();
 
@@ -198,7 +200,7 @@ describe('the supervisor killed', () => {
 
   it('SIGTERM to the supervisor stops the site process and the standby, and removes the pid file', async () => {
     const folder = home.folder('crashy');
-    await waitFor('a standby loaded', async () => ((await processesOf(folder.path)).length === 3 ? true : undefined), 10_000);
+    await waitFor('a standby loaded', async () => ((await processesOf(folder.path)).length === 3 ? true : undefined), 15_000);
     await home.kill('crashy', 'SIGTERM', 'supervisor');
     await waitFor('every process of crashy gone', async () => ((await processesOf(folder.path)).length === 0 ? true : undefined), 6_000);
     expect(existsSync(folder.pidFile)).toBe(false);
