@@ -1,5 +1,6 @@
 // A stop at any moment is a clean stop (exit 0, not death by signal), for the
-// router binary and for a local site's process, also while they start.
+// router binary and for a local site's process and its supervisor, also while
+// they start.
 //
 // Before Node runs a program's first line nothing can catch a signal (Node's
 // own SIGTERM handler then ends the process), so "at once" is the first moment
@@ -9,7 +10,7 @@
 // repeated, each with the signal at the mark (modules still loading, config
 // not yet read) and at the first log line (config read, listeners binding).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stopSiteProcess } from '../site-controller/local/launcher.js';
@@ -20,6 +21,7 @@ import { useTestFolder } from './helpers/temp-dir.js';
 import { writeFile } from 'node:fs/promises';
 
 const SITE_BIN = resolve(import.meta.dirname, '../dist/cli/site-process-main.js');
+const SUPERVISOR_BIN = resolve(import.meta.dirname, '../dist/cli/site-supervisor-main.js');
 const ROUNDS = 5;
 // Signal n is bit n-1 of SigCgt; SIGHUP is 1.
 const SIGHUP_BIT = 1n;
@@ -111,4 +113,24 @@ describe('site process stopped during start-up', () => {
       expect(existsSync(folder.pidFile), `round ${round}: pid file left behind`).toBe(false);
     }
   });
+
+  it.each(['handlers', 'first output'] as const)(`the supervisor: SIGTERM at %s exits 0, leaves no pid file and no site process, ${ROUNDS} times in a row`, async (when) => {
+    const folder = home.folder('solo');
+    for (let round = 0; round < ROUNDS; round++) {
+      const outcome = await stopEarly([SUPERVISOR_BIN, folder.path], when);
+      expect(outcome, `round ${round}: ${outcome.output}`).toMatchObject({ code: 0, signal: null });
+      expect(existsSync(folder.pidFile), `round ${round}: pid file left behind`).toBe(false);
+      // The supervisor ends after its site process: none is left running the folder.
+      const left = readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && readCommandLine(pid).includes(folder.path));
+      expect(left, `round ${round}: processes left`).toEqual([]);
+    }
+  });
 });
+
+function readCommandLine(pid: string): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return [];
+  }
+}

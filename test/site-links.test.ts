@@ -254,7 +254,7 @@ describe('two and three local sites', () => {
 
   it('a site process that died is reported, and init starts it again', async () => {
     const before = await home.json<{ process: { pid: number } }>('status', '-n', 'north');
-    await home.kill('north', 'SIGKILL');
+    await home.kill('north', 'SIGKILL', 'all');
     await within(async () => (await home.json<{ process: { running: boolean } }>('status', '-n', 'north')).process.running === false, 3_000, 'north reported down');
     const text = await home.ok('status', '-n', 'north');
     expect(text.stdout).toContain('NOT RUNNING');

@@ -28,7 +28,8 @@ interface ServiceJson {
 }
 
 const services = async (site: string) => (await home.json<{ services: ServiceJson[] }>('service', 'status', '-n', site)).services;
-const pidOf = async (site: string) => (await home.json<{ process: { pid: number } }>('status', '-n', site)).process.pid;
+// The site process's pid (its router's ports), not its supervisor's.
+const pidOf = async (site: string) => (await home.json<{ process: { site: { pid: number } } }>('status', '-n', site)).process.site.pid;
 
 async function echoThrough(port: number, bytes: number, seed: number): Promise<void> {
   const socket = await connect(port);

@@ -288,7 +288,7 @@ describe('three local sites in a line: A - B - C', () => {
   });
 
   it('a site that dies without a word ages out at A and B after the TTL', async () => {
-    await home.kill('c', 'SIGKILL');
+    await home.kill('c', 'SIGKILL', 'all');
     const killed = Date.now();
     for (const site of ['a', 'b']) await waitFor(`kept aged out at ${site}`, async () => ((await service(site, 'kept')) === undefined ? true : undefined), TTL_MS + 5_000);
     // Not before the TTL: heartbeats stopped, nothing else told them.

@@ -4,11 +4,15 @@ import type { ReplicaReport } from '../../site-controller/kubernetes/replica-sta
 import type { Command } from 'commander';
 import type { CommandContext } from '../command-context.js';
 import { render } from '../output.js';
-import { addSiteOptions, resolveSite, type ResolvedSite, type SiteOptions } from './site-options.js';
+import { addSiteOptions, resolveSite, type LocalTarget, type ResolvedSite, type SiteOptions } from './site-options.js';
 import type { SiteStatus } from './site-status.js';
+import { SiteError } from '../../site-controller/site/errors.js';
+import { siteProcessState, type ProcessState } from '../../site-controller/local/launcher.js';
 import { linksData, linksText } from './status-text.js';
 import { certificatesText } from './certificates-text.js';
 import type { SiteDocument } from '../../site-controller/site/model.js';
+import { formatCell } from '../table.js';
+import { exitReason, type SupervisorRecord } from '../../site-controller/local/supervisor-record.js';
 
 export function addStatusCommand(program: Command, context: CommandContext): void {
   addSiteOptions(
@@ -19,10 +23,17 @@ export function addStatusCommand(program: Command, context: CommandContext): voi
   ).action(async (options: SiteOptions) => {
     const target = await resolveSite(options, context);
     const { readSiteStatus } = await import('./site-status.js');
-    const status = await readSiteStatus(target);
+    let status: SiteStatus;
+    try {
+      status = await readSiteStatus(target);
+    } catch (error) {
+      // A damaged site.json stops the site process at each start: what its supervisor recorded says so, and is worth showing.
+      if (target.platform === 'local' && error instanceof SiteError && (await target.folder.exists())) await writeUnreadable(target, error, options, context);
+      throw error;
+    }
     const { site } = status.document;
     const certificates = await readCertificates(target, status.document);
-    const runs = runsData(target, status);
+    const runs = runsData(target, status.process, status.document.site.ports.amqp);
     const data = {
       site: {
         name: site.name,
@@ -69,7 +80,7 @@ export function addStatusCommand(program: Command, context: CommandContext): voi
 }
 
 /** What runs the site: the local site process, or the namespace's router and controller Deployments. */
-function runsData(target: ResolvedSite, status: SiteStatus): { data: Record<string, unknown>; line: string; routerLine: string } {
+function runsData(target: ResolvedSite, process: ProcessState | undefined, amqpPort: number): { data: Record<string, unknown>; line: string; routerLine: string } {
   if (target.platform === 'kubernetes') {
     const { access } = target.site;
     return {
@@ -78,13 +89,47 @@ function runsData(target: ResolvedSite, status: SiteStatus): { data: Record<stri
       routerLine: 'StatefulSet kskup-router and Deployment kskup-controller ready',
     };
   }
-  const { process } = status;
   const log = target.folder.logFile;
   const running = process?.running === true;
+  const supervision = supervisionData(process?.supervision, running);
   return {
-    data: { process: { running, ...(process?.pid !== undefined && { pid: process.pid }), log } },
-    line: `  process:  ${running ? `running, pid ${process?.pid}` : `NOT RUNNING${process?.pid !== undefined ? ` (pid ${process.pid} has exited)` : ''}: kskup init -n ${target.namespace} starts it again; log ${log}`}`,
-    routerLine: `answering on 127.0.0.1:${status.document.site.ports.amqp}`,
+    data: { process: { running, ...(process?.pid !== undefined && { pid: process.pid }), log, ...supervision?.data } },
+    line: [
+      `  process:  ${running ? `running, pid ${process?.pid} (supervisor)${supervision ? `; ${supervision.siteLine}` : ''}` : `NOT RUNNING${process?.pid !== undefined ? ` (pid ${process.pid} has exited)` : ''}: kskup init -n ${target.namespace} starts it again; log ${log}`}`,
+      ...(supervision ? [`  restarts: ${supervision.restartsLine}`] : []),
+    ].join('\n'),
+    routerLine: `answering on 127.0.0.1:${amqpPort}`,
+  };
+}
+
+/** A local site whose site.json cannot be read: the problem, and its process as far as its supervisor recorded it (`site.problem` in JSON). */
+async function writeUnreadable(target: LocalTarget, error: SiteError, options: SiteOptions, context: CommandContext): Promise<void> {
+  const runs = runsData(target, await siteProcessState(target.folder), 0);
+  const data = { site: { namespace: target.namespace, platform: target.platform, problem: error.message }, ...runs.data };
+  context.io.stdout.write(await render(options.output, data, () => `Site in ${target.folder.path} (local platform): CANNOT READ ITS STATE
+${runs.line}
+`));
+}
+
+/**
+ * What the supervisor recorded: in JSON `site` (the site process: pid, state,
+ * since, nextStartAt; only while the supervisor runs), `restarts` and
+ * `lastExit` (code or signal, at, ranMs, error, reason); in text a clause
+ * for the process line and the restarts line.
+ */
+function supervisionData(record: SupervisorRecord | undefined, running: boolean) {
+  if (!record) return undefined;
+  const { site, restarts, lastExit } = record;
+  const exit = lastExit && { code: lastExit.code, signal: lastExit.signal, reason: exitReason(lastExit), at: lastExit.at, ranMs: lastExit.ranMs, ...(lastExit.error !== undefined && { error: lastExit.error }) };
+  const siteLine =
+    site.state === 'waiting'
+      ? `site process down, restarting at ${site.nextStartAt ?? '?'} (backoff)`
+      : `site process ${site.pid !== undefined ? `pid ${site.pid} ` : ''}${site.state} since ${site.since}`;
+  const exitLine = exit ? `last exit: ${exit.reason}, at ${exit.at} after ${(exit.ranMs / 1000).toFixed(1)} s${exit.error ? `: ${formatCell(exit.error)}` : ''}` : 'no exit so far';
+  return {
+    data: { ...(running && { site: { ...(site.pid !== undefined && { pid: site.pid }), state: site.state, since: site.since, ...(site.nextStartAt && { nextStartAt: site.nextStartAt }) } }), restarts, ...(exit && { lastExit: exit }) },
+    siteLine,
+    restartsLine: `${restarts}${running ? '' : ' (when it last ran)'}, ${exitLine}`,
   };
 }
 

@@ -1,7 +1,10 @@
-// Starts, finds and stops the background process of a local site. The process
-// is detached with its output in the site's log file; it writes its pid file
-// when it is up, which is what `start` waits for. A pid file whose process is
-// gone, or is some other program that got the pid, counts as not running.
+// Starts, finds and stops the background process of a local site: its
+// supervisor (supervisor.ts), which runs the site process as its child and
+// restarts it. The supervisor is detached with its output (and the site
+// process's) in the site's log file; it writes the pid file, holding its own
+// pid, when the site is first up, which is what `start` waits for. A pid file
+// whose process is gone, or is some other program that got the pid, counts as
+// not running.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -9,29 +12,38 @@ import { open, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { SiteError } from '../site/errors.js';
 import type { SiteFolder } from './site-folder.js';
+import { readSupervisorRecord, type SupervisorRecord } from './supervisor-record.js';
 
 const START_TIMEOUT_MS = 20_000;
-const STOP_TIMEOUT_MS = 5_000;
+/** Past the supervisor's own SIGKILL of a site process that does not stop (4 s, supervisor.ts). */
+const STOP_TIMEOUT_MS = 6_000;
 const POLL_MS = 50;
 
 /**
- * The compiled entry point (cli/site-process-main.ts: it composes the site with
- * its services); under a TypeScript runner (tests) this file is source, so use the build.
+ * The compiled entry point (cli/site-supervisor-main.ts, which runs
+ * cli/site-process-main.ts: it composes the site with its services); under a
+ * TypeScript runner (tests) this file is source, so use the build.
  */
 function entryPoint(): string {
   const here = import.meta.url;
-  if (here.endsWith('.js')) return fileURLToPath(new URL('../../cli/site-process-main.js', here));
-  const built = fileURLToPath(new URL('../../dist/cli/site-process-main.js', here));
+  if (here.endsWith('.js')) return fileURLToPath(new URL('../../cli/site-supervisor-main.js', here));
+  const built = fileURLToPath(new URL('../../dist/cli/site-supervisor-main.js', here));
   if (!existsSync(built)) throw new SiteError(`the site process is not built (${built} is missing): run npm run build`);
   return built;
 }
 
-export type ProcessState = { readonly running: true; readonly pid: number } | { readonly running: false; readonly pid?: number };
+/**
+ * `pid` is the supervisor's (the pid file's). `supervision`: what the
+ * supervisor last recorded (the site process's pid and state, restarts, the
+ * last exit), also after it ended; absent for a site that never ran supervised.
+ */
+export type ProcessState = ({ readonly running: true; readonly pid: number } | { readonly running: false; readonly pid?: number }) & { readonly supervision?: SupervisorRecord };
 
 export async function siteProcessState(folder: SiteFolder): Promise<ProcessState> {
-  const pid = await readPid(folder.pidFile);
-  if (pid === undefined) return { running: false };
-  return isOurs(pid, folder) ? { running: true, pid } : { running: false, pid };
+  const [pid, supervision] = await Promise.all([readPid(folder.pidFile), readSupervisorRecord(folder.supervisorFile)]);
+  const recorded = supervision && { supervision };
+  if (pid === undefined) return { running: false, ...recorded };
+  return isOurs(pid, folder) ? { running: true, pid, ...recorded } : { running: false, pid, ...recorded };
 }
 
 /** `env` is the environment the process gets (the CLI's own, so KSKUP_SYNC_* settings reach it). */
@@ -57,21 +69,32 @@ export async function startSiteProcess(folder: SiteFolder, env: NodeJS.ProcessEn
     if (exited !== undefined) throw new SiteError(`the site process exited at start (code ${exited}):\n${await logTail(folder)}`);
     await sleep(POLL_MS);
   }
-  child.kill('SIGKILL');
+  // The supervisor and the site process it may have started: the supervisor leads their process group.
+  if (child.pid !== undefined) signal(-child.pid, 'SIGKILL');
   throw new SiteError(`the site process did not come up within ${START_TIMEOUT_MS / 1000}s:\n${await logTail(folder)}`);
 }
 
-/** Stops the site's process if it runs; true if there was one. */
+/**
+ * Stops the site if it runs: SIGTERM to the supervisor, which stops the site
+ * process and ends; after STOP_TIMEOUT_MS, SIGKILL to both (the supervisor
+ * leads their process group). A site process whose supervisor is already gone
+ * (it stops by itself then) is stopped too, so that a delete never removes
+ * the folder under it. True if there was anything to stop.
+ */
 export async function stopSiteProcess(folder: SiteFolder): Promise<boolean> {
   const state = await siteProcessState(folder);
-  if (!state.running) return false;
-  signal(state.pid, 'SIGTERM');
+  const sitePid = state.supervision?.site.pid;
+  const orphan = sitePid !== undefined && isOurs(sitePid, folder) ? sitePid : undefined;
+  if (!state.running && orphan === undefined) return false;
+  const pids = [...(state.running ? [state.pid] : []), ...(orphan !== undefined ? [orphan] : [])];
+  for (const pid of pids) signal(pid, 'SIGTERM');
   const deadline = Date.now() + STOP_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (!alive(state.pid)) return true;
+    if (!pids.some(alive)) return true;
     await sleep(POLL_MS);
   }
-  signal(state.pid, 'SIGKILL');
+  if (state.running) signal(-state.pid, 'SIGKILL');
+  for (const pid of pids) signal(pid, 'SIGKILL');
   return true;
 }
 

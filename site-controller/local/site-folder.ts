@@ -16,6 +16,9 @@ import { SiteError } from '../site/errors.js';
 import { nameProblem, revokedSerials, type SiteDocument } from '../site/model.js';
 import { BUNDLE_FILES, type TlsBundle, type TlsBundleFiles, type TlsBundleStore } from '../site/tls-bundles.js';
 import type { Change, KeyedCertificate, LinkSecrets, SiteCertificateStore, SiteStorage } from '../site/storage.js';
+import { atomicWrite } from './atomic-write.js';
+
+export { atomicWrite };
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -51,11 +54,16 @@ export class SiteFolder implements SiteStorage, SiteCertificateStore, TlsBundleS
   get leavingFile(): string {
     return join(this.path, 'leaving');
   }
+  /** The supervisor's pid, written once the site first came up, removed when it stops (supervisor.ts). */
   get pidFile(): string {
     return join(this.path, 'site.pid');
   }
   get logFile(): string {
     return join(this.path, 'site.log');
+  }
+  /** What the supervisor records of the site process: its state, restarts, last exit (supervisor-record.ts). */
+  get supervisorFile(): string {
+    return join(this.path, 'supervisor.json');
   }
   private get caFiles() {
     return { cert: join(this.path, 'ca', 'tls.crt'), key: join(this.path, 'ca', 'tls.key') };
@@ -333,13 +341,6 @@ async function writeSecretPair(files: { cert: string; key: string }, certPem: st
   await mkdir(join(files.key, '..'), { recursive: true, mode: FOLDER_MODE });
   await atomicWrite(files.cert, certPem, PUBLIC_MODE);
   await atomicWrite(files.key, keyPem, SECRET_MODE);
-}
-
-/** Writes beside the target and renames over it: readers never see a partial file. */
-export async function atomicWrite(file: string, text: string, mode: number): Promise<void> {
-  const temporary = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(temporary, text, { mode });
-  await rename(temporary, file);
 }
 
 async function readIfThere(file: string): Promise<string | undefined> {

@@ -6,7 +6,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Server } from 'node:https';
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { parseRouterConfig } from '../../router/config/index.js';
 import { createRouterLogging } from '../../router/log/logger.js';
 import { watchConfigFile } from '../../router/reload.js';
@@ -133,7 +132,6 @@ export async function runSite(folder: SiteFolder, tuning: SiteTuning): Promise<R
       claims?.close();
       claims?.closeAllConnections();
       await router.stop();
-      await rm(folder.pidFile, { force: true });
       log.info(`site "${site.name}" stopped`);
     },
   };
