@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Server } from 'node:https';
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { parseRouterConfig } from '../../router/config/index.js';
 import { createRouterLogging } from '../../router/log/logger.js';
 import { watchConfigFile } from '../../router/reload.js';
@@ -48,6 +49,10 @@ export async function runSite(folder: SiteFolder, tuning: SiteTuning): Promise<R
   const { services, idleTimeoutSeconds } = tuning;
   const routerState = (state: SiteDocument) => ({ ...folder.routerState(state), ...(idleTimeoutSeconds !== undefined && { idleTimeoutSeconds }) });
   const document = await folder.read();
+  // network.json is the account of a running process: the last one's would be
+  // shown as this one's (listeners at ports it may not hold) until this one
+  // writes its own. Missing means "not known yet" to the status commands.
+  await rm(folder.networkFile, { force: true });
   const { site } = document;
   const logging = createRouterLogging({ base: { site: site.name } });
   const log = logging.module('SITE');
