@@ -1,16 +1,19 @@
 #!/usr/bin/env node
-// kskup benchmark: throughput, round trip, new connections/s and memory of a
-// two-router kskup tunnel (mutual TLS), next to a two-process stunnel tunnel and
-// to no tunnel at all. See docs/benchmarks.md.
+// kskup benchmark: throughput, round trip, new connections/s, a connection burst
+// and memory of a two-router kskup tunnel (mutual TLS), next to a two-process
+// stunnel tunnel, to no tunnel at all, and (with --skrouterd PATH) to two
+// skupper-router processes with the same configs, with kskup/skupper-router
+// ratios. See docs/benchmarks.md.
 //
-//   npm run bench -- [--runs N] [--quick] [--only direct|stunnel|kskup|kskup-64k|kskup-16k]... [--out FILE]
+//   npm run bench -- [--runs N] [--quick] [--only direct|stunnel|kskup|kskup-64k|kskup-16k|skrouterd]... [--skrouterd PATH] [--out FILE]
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { basename, dirname, join, resolve, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { commandVersion, cpuElsewhere, cpuSnapshot, freePorts, median, registerTempDir, removeTempDir, sleep, stopAll } from './lib/common.mjs';
-import { connectionsPerSecond, iperf, roundTrips, rssWithFlows } from './lib/measure.mjs';
+import { runOrder, sideBySideRatios } from './lib/side-by-side.mjs';
+import { connectionBurst, connectionsPerSecond, cpuSecondsOf, iperf, roundTrips, rssWithFlows } from './lib/measure.mjs';
 import {
   BENCH_DIR,
   REPO_DIR,
@@ -18,18 +21,26 @@ import {
   createPki,
   findTools,
   logIssues,
+  skrouterdVersion,
   snapshotDist,
   startDirect,
   startEchoServer,
   startIperfServer,
   startKskup,
+  startSkrouterd,
   startStunnel,
 } from './lib/setup.mjs';
 
 const USAGE = `usage: npm run bench -- [options]
   --runs N        runs per path (default 3; 1 with --quick)
   --quick         short durations for a smoke run (under a minute)
-  --only PATH     direct, stunnel, kskup (= kskup-64k and kskup-16k), kskup-64k, kskup-16k; repeatable
+  --only PATH     direct, stunnel, kskup (= kskup-64k and kskup-16k), kskup-64k, kskup-16k,
+                  skrouterd (needs --skrouterd); repeatable
+  --skrouterd BIN also run two skupper-router processes (the skrouterd binary BIN) with the
+                  same configs as the kskup row, right beside it in every run (which of the
+                  two goes first alternates), and print kskup/skupper-router ratios
+  --burst N       clients in the connection burst (default 2000; 0 = no burst)
+  --burst-bytes B bytes each burst client sends and checks (default 1024)
   --out FILE      JSON results (default bench/results/latest.json; the Markdown table goes next to it as .md)
   --router-ref R  build the router from git commit/branch R (git archive + tsc) instead of
                   using dist/ as it is (which others may be rebuilding or editing meanwhile)
@@ -39,8 +50,12 @@ const USAGE = `usage: npm run bench -- [options]
   --quiet-threshold CORES (default 0.25), and repeats a measurement during which they
   used more (up to --retries N times, default 1; 0 with --quick), keeping the quietest.`;
 
-/** Paths in table order. "kskup" runs with maxFrameSize 65536, "kskup-16k" with the default 16384. */
-const PATHS = ['direct', 'stunnel', 'kskup', 'kskup-16k'];
+/**
+ * Paths in table order. "kskup" runs with maxFrameSize 65536, "kskup-16k" with
+ * the default 16384; "skrouterd" (only with --skrouterd) is skupper-router with
+ * the kskup row's config, maxFrameSize 65536 included.
+ */
+const PATHS = ['direct', 'stunnel', 'kskup', 'skrouterd', 'kskup-16k'];
 
 export const METRICS = [
   { key: 'tput1', label: 'Throughput, 1 stream (Gbit/s)', digits: 2 },
@@ -50,10 +65,22 @@ export const METRICS = [
   { key: 'rttP50', label: '64-byte round trip p50 (ms)', digits: 3 },
   { key: 'rttP99', label: '64-byte round trip p99 (ms)', digits: 3 },
   { key: 'cps', label: 'New connections/s (8 concurrent)', digits: 0 },
-  { key: 'rssIdle', label: 'RSS idle, MB (sum: first + second process)', digits: 1, perProcess: true },
-  { key: 'rssFlows', label: 'RSS with 1000 idle flows, MB (sum: first + second)', digits: 1, perProcess: true },
-  { key: 'kbPerFlow', label: 'RSS per idle flow, KB (both processes)', digits: 1 },
+  { key: 'cps1', label: 'New connections/s (sequential)', digits: 0 },
+  { key: 'burstMs', label: 'Connection burst: all done, ms', digits: 0, better: 'lower' },
+  {
+    key: 'burstFailed',
+    label: 'Connection burst: failed (of them reset)',
+    digits: 0,
+    better: 'lower',
+    noRatio: true, // mostly 0 against 0
+    format: (summary) => `${summary.burstFailed} (${summary.burstResets ?? 0})`,
+  },
+  { key: 'cpuPerGbit', label: 'CPU s per Gbit, 1 stream (both processes)', digits: 2, better: 'lower' },
+  { key: 'rssIdle', label: 'RSS idle, MB (sum: first + second process)', digits: 1, perProcess: true, better: 'lower' },
+  { key: 'rssFlows', label: 'RSS with 1000 idle flows, MB (sum: first + second)', digits: 1, perProcess: true, better: 'lower' },
+  { key: 'kbPerFlow', label: 'RSS per idle flow, KB (both processes)', digits: 1, better: 'lower' },
 ];
+for (const metric of METRICS) metric.better ??= metric.key.startsWith('rtt') ? 'lower' : 'higher';
 
 export const REFERENCE = {
   'skupper-router 3.5.1': {
@@ -89,6 +116,9 @@ function parseOptions(argv) {
       keep: { type: 'boolean', default: false },
       'wait-quiet': { type: 'string' },
       'router-ref': { type: 'string' },
+      skrouterd: { type: 'string' },
+      burst: { type: 'string' },
+      'burst-bytes': { type: 'string' },
       'quiet-threshold': { type: 'string', default: '0.25' },
       retries: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -100,15 +130,19 @@ function parseOptions(argv) {
   }
   const runs = values.runs === undefined ? (values.quick ? 1 : 3) : Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error(`--runs must be an integer from 1 to 20, not ${values.runs}`);
-  let paths = PATHS;
+  const skrouterd = values.skrouterd === undefined ? undefined : resolve(values.skrouterd);
+  let paths = PATHS.filter((p) => p !== 'skrouterd' || skrouterd);
   if (values.only?.length) {
     const chosen = new Set();
     for (const item of values.only.flatMap((o) => o.split(','))) {
       if (item === 'kskup') chosen.add('kskup').add('kskup-16k');
       else if (item === 'kskup-64k') chosen.add('kskup');
+      else if (item === 'skrouterd' && !skrouterd) throw new Error('--only skrouterd: give the skupper-router binary with --skrouterd PATH');
       else if (PATHS.includes(item)) chosen.add(item);
-      else throw new Error(`--only ${item}: expected one of direct, stunnel, kskup, kskup-64k, kskup-16k`);
+      else throw new Error(`--only ${item}: expected one of direct, stunnel, kskup, kskup-64k, kskup-16k, skrouterd`);
     }
+    // Side by side means in the same invocation: --skrouterd always adds its path.
+    if (skrouterd) chosen.add('skrouterd');
     paths = PATHS.filter((p) => chosen.has(p));
   }
   const quick = values.quick;
@@ -127,12 +161,16 @@ function parseOptions(argv) {
     out: resolve(values.out),
     keep: values.keep,
     routerRef: values['router-ref'],
+    skrouterd,
     settings: {
       iperfSeconds: quick ? 2 : 5,
       rttCount: quick ? 2000 : 20_000,
       rttWarmup: quick ? 200 : 1000,
       cpsSeconds: quick ? 2 : 5,
       cpsConcurrency: 8,
+      burstCount: Math.floor(number('burst', values.burst, 2000, 20_000)),
+      burstBytes: Math.floor(number('burst-bytes', values['burst-bytes'], 1024, 1 << 20)),
+      burstTimeoutSeconds: quick ? 30 : 60,
       idleFlows: 1000,
       rssSettleMs: quick ? 500 : 1000,
       pauseMs: quick ? 100 : 500,
@@ -141,7 +179,7 @@ function parseOptions(argv) {
   };
 }
 
-function machineInfo(tools) {
+function machineInfo(tools, skrouterd) {
   const cpus = os.cpus();
   return {
     nproc: os.availableParallelism(),
@@ -151,6 +189,7 @@ function machineInfo(tools) {
     node: process.version,
     iperf3: commandVersion(tools.iperf3, ['--version']),
     stunnel: commandVersion(tools.stunnel4, ['-version']),
+    ...(skrouterd ? { skrouterd: { binary: skrouterd.binary, version: skrouterd.version } } : {}),
     loadavgAtStart: os.loadavg().map((x) => Number(x.toFixed(2))),
   };
 }
@@ -189,6 +228,7 @@ async function measurePath(pathName, run, attempt, context) {
     const started = Date.now();
     if (pathName === 'direct') path = await startDirect({ targets });
     else if (pathName === 'stunnel') path = await startStunnel({ tools, dir, pki, targets, tag });
+    else if (pathName === 'skrouterd') path = await startSkrouterd({ binary: options.skrouterd, dir, pki, targets, tag, maxFrameSize: s.kskupMaxFrameSize });
     else
       path = await startKskup({
         distDir,
@@ -230,10 +270,16 @@ async function measurePath(pathName, run, attempt, context) {
       ['tput8R', 8, true],
     ]) {
       try {
+        // CPU of the path's processes (both routers, all threads) over the whole test.
+        const pids = path.processes.map((p) => p.child.pid);
+        const cpuBefore = cpuSecondsOf(pids);
         const result = await iperf(tools, path.iperfPort, { seconds: s.iperfSeconds, streams, reverse });
+        result.cpuSeconds = cpuSecondsOf(pids) - cpuBefore;
+        result.cpuSecondsPerGbit = pids.length ? result.cpuSeconds / result.receivedGbit : null;
         record.values[key] = result.gbps;
+        if (key === 'tput1' && pids.length) record.values.cpuPerGbit = result.cpuSecondsPerGbit;
         record.details[key] = result;
-        log(`    iperf3 ${streams} stream(s)${reverse ? ' -R' : ''}: ${result.gbps.toFixed(2)} Gbit/s`);
+        log(`    iperf3 ${streams} stream(s)${reverse ? ' -R' : ''}: ${result.gbps.toFixed(2)} Gbit/s${pids.length ? `, ${result.cpuSecondsPerGbit.toFixed(2)} CPU s per Gbit` : ''}`);
       } catch (error) {
         fail(`iperf3 -P ${streams}${reverse ? ' -R' : ''}`, error);
       }
@@ -251,14 +297,35 @@ async function measurePath(pathName, run, attempt, context) {
     }
     await sleep(s.pauseMs);
 
-    try {
-      const cps = await connectionsPerSecond(path.echoPort, { seconds: s.cpsSeconds, concurrency: s.cpsConcurrency });
-      record.values.cps = cps.perSecond;
-      record.details.cps = cps;
-      log(`    new connections/s: ${cps.perSecond.toFixed(0)}${cps.failed ? ` (${cps.failed} failed: ${JSON.stringify(cps.errors)})` : ''}`);
-      if (cps.failed) fail('connections/s', new Error(`${cps.failed} connections failed: ${JSON.stringify(cps.errors)}`));
-    } catch (error) {
-      fail('connections/s', error);
+    for (const [key, concurrency] of [
+      ['cps', s.cpsConcurrency],
+      ['cps1', 1],
+    ]) {
+      const what = `connections/s (${concurrency === 1 ? 'sequential' : `${concurrency} concurrent`})`;
+      try {
+        const cps = await connectionsPerSecond(path.echoPort, { seconds: s.cpsSeconds, concurrency });
+        record.values[key] = cps.perSecond;
+        record.details[key] = cps;
+        log(`    new ${what}: ${cps.perSecond.toFixed(0)}${cps.failed ? ` (${cps.failed} failed: ${JSON.stringify(cps.errors)})` : ''}`);
+        if (cps.failed) fail(what, new Error(`${cps.failed} connections failed: ${JSON.stringify(cps.errors)}`));
+      } catch (error) {
+        fail(what, error);
+      }
+      await sleep(s.pauseMs);
+    }
+
+    // Last: the burst leaves thousands of flows closing, which must not touch the other figures.
+    if (s.burstCount > 0) {
+      try {
+        const burst = await connectionBurst(path.echoPort, { count: s.burstCount, bytes: s.burstBytes, timeoutSeconds: s.burstTimeoutSeconds });
+        record.values.burstMs = burst.totalMs;
+        record.values.burstFailed = burst.failed;
+        record.values.burstResets = burst.resets;
+        record.details.burst = burst;
+        log(`    burst of ${burst.count}: all done in ${burst.totalMs.toFixed(0)} ms (p50 ${burst.p50Ms?.toFixed(0)} ms), ${burst.completed} checked, ${burst.failed} failed, ${burst.resets} reset${burst.failed ? ` ${JSON.stringify(burst.errors)}` : ''}`);
+      } catch (error) {
+        fail('connection burst', error);
+      }
     }
   } catch (error) {
     fail('start', error);
@@ -270,8 +337,8 @@ async function measurePath(pathName, run, attempt, context) {
         const exit = exits[i];
         if (exit && (exit.code !== 0 || exit.signal)) fail(`${p.child.benchName} exit`, new Error(`exited with ${exit.code ?? exit.signal} after SIGTERM`));
       }
-      if (pathName.startsWith('kskup')) {
-        const issues = path.logs.flatMap((file) => logIssues(file, path.stoppingAt).map((line) => `${file.includes('router-A') ? 'A' : 'B'}: ${line}`));
+      if (pathName.startsWith('kskup') || pathName === 'skrouterd') {
+        const issues = path.logs.flatMap((file) => logIssues(file, path.stoppingAt).map((line) => `${/-A-/.test(basename(file)) ? 'A' : 'B'}: ${line}`));
         record.details.logIssues = issues.slice(0, 20);
         record.details.logIssueCount = issues.length;
         if (issues.length) log(`    ! ${issues.length} line(s) worth a look in the router logs (warnings, errors, links down), first: ${issues[0].slice(0, 300)}`);
@@ -336,6 +403,7 @@ async function measureQuietly(pathName, run, context) {
 function formatCell(path, metric, summary) {
   const m = summary[path]?.[metric.key];
   if (m === undefined || m === null) return 'n/a';
+  if (metric.format) return metric.format(summary[path]);
   const value = m.toFixed(metric.digits);
   if (!metric.perProcess) return value;
   const parts = [0, 1].map((i) => summary[path]?.[`${metric.key}.${i}`]);
@@ -343,7 +411,26 @@ function formatCell(path, metric, summary) {
   return `${value} (${parts.map((p) => p.toFixed(metric.digits)).join(' + ')})`;
 }
 
+/** The side-by-side table: kskup, skupper-router, and their ratio with the direction that is better. */
+export function ratioTable(summary, ratios) {
+  const header = ['Metric (median)', 'kskup', 'skupper-router', 'kskup / skupper-router'];
+  const lines = [`| ${header.join(' | ')} |`, `|---|---:|---:|---:|`];
+  for (const metric of METRICS) {
+    const ratio = ratios[metric.key]?.median;
+    const text = typeof ratio === 'number' ? `${ratio.toFixed(2)} (${metric.better} is better)` : '';
+    lines.push(`| ${[metric.label, formatCell('kskup', metric, summary), formatCell('skrouterd', metric, summary), text].join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
 export function markdownTable(summary, paths) {
+  // A measured skupper-router column makes the quoted one from another day pointless.
+  if (paths.includes('skrouterd')) {
+    const header = ['Metric (median)', ...paths.map((p) => (p === 'skrouterd' ? 'skupper-router' : p))];
+    const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`];
+    for (const metric of METRICS) lines.push(`| ${[metric.label, ...paths.map((p) => formatCell(p, metric, summary))].join(' | ')} |`);
+    return lines.join('\n');
+  }
   const ref = REFERENCE['skupper-router 3.5.1'];
   const st = REFERENCE['stunnel (two-process), same issue'];
   const stRef = (key) => {
@@ -371,6 +458,15 @@ async function main() {
     console.error(`missing tools: install them with\n  sudo apt-get update && sudo apt-get install -y ${missing.join(' ')}`);
     process.exit(1);
   }
+  let skrouterd;
+  if (options.skrouterd) {
+    try {
+      skrouterd = { binary: options.skrouterd, version: skrouterdVersion(options.skrouterd) };
+    } catch (error) {
+      console.error(error.message);
+      process.exit(1);
+    }
+  }
 
   mkdirSync(join(BENCH_DIR, 'tmp'), { recursive: true });
   const dir = mkdtempSync(join(BENCH_DIR, 'tmp', 'run-'));
@@ -391,16 +487,16 @@ async function main() {
     router = { source: 'dist/ of the working tree (copied at start)', ...gitInfo() };
   }
   log(`router under test: ${router.source}${router.commit ? ` ${router.commit.slice(0, 12)}` : ''}`);
+  if (skrouterd) log(`beside it: skupper-router ${skrouterd.binary} (${skrouterd.version})`);
   const pki = await createPki(distDir, join(dir, 'pki'));
   const [echoPort] = await freePorts(1);
   const echo = await startEchoServer(dir, echoPort);
   const context = { options, tools, dir, pki, distDir, echoPort, stamp: startedAt.toISOString().replace(/[:.]/g, '-') };
-  const machine = machineInfo(tools);
+  const machine = machineInfo(tools, skrouterd);
 
   const records = Object.fromEntries(options.paths.map((p) => [p, []]));
   for (let run = 0; run < options.runs; run++) {
-    // Rotate the order every run, so that slow drifts of the machine hit all paths alike.
-    const order = options.paths.map((_, i) => options.paths[(i + run) % options.paths.length]);
+    const order = runOrder(options.paths, run);
     log(`run ${run + 1}/${options.runs}: ${order.join(' -> ')}`);
     for (const [position, pathName] of order.entries()) {
       const record = await measureQuietly(pathName, run, context);
@@ -428,6 +524,7 @@ async function main() {
         stunnel: 'two stunnel processes, mutual TLS (client side: plain TCP in, TLS + client cert out; server side: verifies the client cert, plain TCP to the target)',
         kskup: `two kskup routers, mutual TLS inter-router link, maxFrameSize ${options.settings.kskupMaxFrameSize} on listener and connector`,
         'kskup-16k': 'two kskup routers, mutual TLS inter-router link, default maxFrameSize (16384)',
+        skrouterd: `two skupper-router processes (${skrouterd?.version ?? ''}, ${options.skrouterd ?? ''}), the kskup row's config: mutual TLS inter-router link, maxFrameSize ${options.settings.kskupMaxFrameSize}`,
       }[pathName],
       processes: records[pathName].find((r) => r.details.processes)?.details.processes ?? [],
       metrics,
@@ -436,6 +533,9 @@ async function main() {
   }
 
   const table = markdownTable(summary, options.paths);
+  const sideBySide = options.paths.includes('kskup') && options.paths.includes('skrouterd');
+  const ratios = sideBySide ? sideBySideRatios(records.kskup, records.skrouterd, METRICS) : undefined;
+  const ratios_table = sideBySide ? ratioTable(summary, ratios) : undefined;
   const output = {
     benchmark: 'kskup bench/run.mjs',
     date: startedAt.toISOString(),
@@ -460,12 +560,17 @@ async function main() {
       rttP50: 'ms',
       rttP99: 'ms',
       cps: 'connections/s',
+      cps1: 'connections/s',
+      burstMs: 'ms from the first connect to the last connection settled (checked, or failed)',
+      burstFailed: 'connections that did not get their bytes back intact',
+      burstResets: 'of the failed, those reset (ECONNRESET)',
+      cpuPerGbit: 'CPU seconds (user + system, all threads) of the two processes per Gbit received, 1-stream iperf3 test',
       rssIdle: 'MB (MiB), sum of the two processes; rssIdle.0 / rssIdle.1 per process',
       rssFlows: 'MB (MiB), sum of the two processes; rssFlows.0 / rssFlows.1 per process',
       kbPerFlow: 'KB (KiB) per flow: (rssFlows - rssIdle) / flows, summed over the two processes',
     },
     results,
-    reference: REFERENCE,
+    ...(sideBySide ? { ratios, ratioTable: ratios_table } : { reference: REFERENCE }),
     table,
   };
   mkdirSync(dirname(options.out), { recursive: true });
@@ -473,11 +578,12 @@ async function main() {
   const mdOut = options.out.replace(/\.json$/, '') + '.md';
   writeFileSync(
     mdOut,
-    `Medians of ${options.runs} run(s), ${startedAt.toISOString()}, ${machine.nproc} cores (${machine.cpuModel}), Node ${machine.node}\n\n${table}\n`,
+    `Medians of ${options.runs} run(s), ${startedAt.toISOString()}, ${machine.nproc} cores (${machine.cpuModel}), Node ${machine.node}, load average ${machine.loadavgAtStart.join(' ')} at the start\n\n${table}\n${sideBySide ? `\nkskup against ${skrouterd.version} (ratios: medians of the per-run ratios)\n\n${ratios_table}\n` : ''}`,
   );
 
   log(`\nMedians of ${options.runs} run(s) (${output.durationSeconds} s):\n`);
   log(table);
+  if (sideBySide) log(`\nkskup against skupper-router ${skrouterd.version}, ratio kskup / skupper-router (median of the per-run ratios):\n\n${ratios_table}`);
   const errors = options.paths.flatMap((p) =>
     records[p].flatMap((r) =>
       [r, ...(r.discardedAttempts ?? [])].flatMap((a) => [

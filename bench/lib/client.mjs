@@ -5,6 +5,10 @@
 //   node client.mjs cps  PORT SECONDS CONCURRENCY  connect, 64 bytes, echo, close; in loops
 //   node client.mjs hold PORT FLOWS                open FLOWS connections, one round trip each,
 //                                                  print {"ready":...}, then wait for "close" on stdin
+//   node client.mjs burst PORT COUNT BYTES TIMEOUT_S  COUNT connections started at once, each sends
+//                                                  BYTES random bytes of its own and checks them
+//                                                  byte for byte when they come back
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 
 const [mode, portText, a, b] = process.argv.slice(2);
@@ -175,13 +179,89 @@ async function hold(flows) {
   process.stdin.on('end', finish);
 }
 
+/**
+ * One connection of a burst: connect, send `payload`, read until as many bytes
+ * came back, check them byte for byte, end, and wait for the peer's close.
+ * Resolves with the time it took (ms), rejects with an error whose `code` says
+ * what went wrong (ECONNRESET, ECONNREFUSED, ETIMEDOUT, EMISMATCH, ESHORT).
+ */
+function burstConnection(payload, deadline) {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const socket = net.connect({ host: '127.0.0.1', port, noDelay: true });
+    const chunks = [];
+    let got = 0;
+    let checked = false;
+    let settled = false;
+    const fail = (code, message) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      reject(Object.assign(new Error(message), { code }));
+    };
+    const timer = setTimeout(() => fail('ETIMEDOUT', `not done within the burst's time limit (${got} of ${payload.length} bytes back)`), deadline - Date.now());
+    socket.on('connect', () => socket.write(payload));
+    socket.on('data', (chunk) => {
+      got += chunk.length;
+      if (got > payload.length) return fail('EMISMATCH', `${got} bytes back, ${payload.length} sent`);
+      chunks.push(chunk);
+      if (got === payload.length) {
+        if (!Buffer.concat(chunks).equals(payload)) return fail('EMISMATCH', 'the bytes that came back differ from those sent');
+        checked = true;
+        socket.end(); // only now: a half-close is not what this figure is about
+      }
+    });
+    socket.on('error', (error) => fail(error.code ?? 'ERROR', error.message));
+    socket.on('close', () => {
+      if (!checked) return fail('ESHORT', `closed after ${got} of ${payload.length} bytes`);
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(Number(process.hrtime.bigint() - started) / 1e6);
+    });
+  });
+}
+
+/**
+ * COUNT connections, all started in the same tick (so their SYNs reach the
+ * listener together, the way a client fleet reconnecting after a failover does),
+ * each with its own BYTES random bytes; a connection ends its side once its bytes
+ * are back. Reports the time until the last one settled, how many completed,
+ * and failures by code (resets separately).
+ */
+async function burst(count, bytes, timeoutSeconds) {
+  const payloads = Array.from({ length: count }, () => randomBytes(bytes));
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  const started = process.hrtime.bigint();
+  const results = await Promise.allSettled(payloads.map((payload) => burstConnection(payload, deadline)));
+  const totalMs = Number(process.hrtime.bigint() - started) / 1e6;
+  const times = results.filter((r) => r.status === 'fulfilled').map((r) => r.value).sort((x, y) => x - y);
+  const errors = {};
+  for (const r of results) if (r.status === 'rejected') errors[r.reason.code] = (errors[r.reason.code] ?? 0) + 1;
+  const pct = (p) => (times.length ? times[Math.min(times.length - 1, Math.ceil((p / 100) * times.length) - 1)] : null);
+  out({
+    count,
+    bytes,
+    completed: times.length,
+    failed: count - times.length,
+    resets: errors.ECONNRESET ?? 0,
+    errors,
+    totalMs,
+    p50Ms: pct(50),
+    p99Ms: pct(99),
+    maxMs: times.length ? times[times.length - 1] : null,
+  });
+}
+
 const modes = {
   rtt: () => rtt(Number(a), Number(b)),
   cps: () => cps(Number(a), Number(b)),
   hold: () => hold(Number(a)),
+  burst: () => burst(Number(a), Number(b), Number(process.argv[6] ?? 60)),
 };
 if (!modes[mode] || !port) {
-  process.stderr.write('usage: client.mjs rtt|cps|hold PORT ...\n');
+  process.stderr.write('usage: client.mjs rtt|cps|hold|burst PORT ...\n');
   process.exit(2);
 }
 modes[mode]().catch((error) => {

@@ -252,8 +252,8 @@ export function livePids() {
   return [...live].filter(isAlive).map((child) => child.pid);
 }
 
-/** utime + stime + cutime + cstime of one process, in clock ticks (0 when it is gone). */
-function processTicks(pid) {
+/** utime + stime + cutime + cstime of one process, in clock ticks (USER_HZ, 100 on Linux; 0 when it is gone). */
+export function processTicks(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

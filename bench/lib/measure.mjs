@@ -2,7 +2,7 @@
 // second, and RSS with 1000 idle flows. Load generators are child processes.
 import { join } from 'node:path';
 import { BENCH_DIR } from './setup.mjs';
-import { isAlive, rssBytes, sleep, spawnTracked, stopChild } from './common.mjs';
+import { isAlive, processTicks, rssBytes, sleep, spawnTracked, stopChild } from './common.mjs';
 
 const CLIENT = join(BENCH_DIR, 'lib', 'client.mjs');
 
@@ -62,6 +62,7 @@ export async function iperf(tools, port, { seconds, streams, reverse }) {
   if (typeof received !== 'number') throw new Error(`iperf3 ${args.join(' ')}: no end.sum_received in the report`);
   return {
     gbps: received / 1e9,
+    receivedGbit: (report.end.sum_received.bytes * 8) / 1e9,
     sentGbps: (report.end?.sum_sent?.bits_per_second ?? NaN) / 1e9,
     retransmits: report.end?.sum_sent?.retransmits,
     // Per-second rates, to see whether a low result was steady or a dip.
@@ -116,4 +117,21 @@ export async function rssWithFlows(path, port, { flows, settleMs }) {
     await child.exited;
     clearTimeout(timer);
   }
+}
+
+/**
+ * A connection burst: `count` clients connect at once, each sends `bytes` random
+ * bytes of its own and checks them when they come back (client.mjs burst).
+ * Returns { count, completed, failed, resets, errors, totalMs, p50Ms, p99Ms, maxMs }.
+ */
+export async function connectionBurst(port, { count, bytes, timeoutSeconds }) {
+  const result = await runChild(process.execPath, [CLIENT, 'burst', String(port), String(count), String(bytes), String(timeoutSeconds)], (timeoutSeconds + 30) * 1000, 'burst client');
+  const report = lastJsonLine(result.stdout);
+  if (!report || report.error) throw new Error(`connection burst: ${report?.error ?? `exit ${result.code}${result.timedOut ? ' (timed out)' : ''} ${result.stderr.trim()}`}`);
+  return report;
+}
+
+/** CPU time (user + system) of the processes, in seconds, at this moment; a gone process counts 0. */
+export function cpuSecondsOf(pids, ticksPerSecond = 100) {
+  return pids.reduce((sum, pid) => sum + processTicks(pid), 0) / ticksPerSecond;
 }

@@ -16,6 +16,7 @@ import {
   waitForLog,
   which,
 } from './common.mjs';
+import { tunnelConfigs } from './router-configs.mjs';
 
 export const BENCH_DIR = resolve(import.meta.dirname, '..');
 export const REPO_DIR = resolve(BENCH_DIR, '..');
@@ -228,24 +229,11 @@ export async function startStunnel({ tools, dir, pki, targets, tag }) {
  */
 export async function startKskup({ distDir, dir, pki, targets, tag, maxFrameSize, nodeArgs = [], routerArgs = [], name = 'kskup' }) {
   const [interRouter, httpA, httpB, iperfPort, echoPort] = await freePorts(5);
-  const frame = maxFrameSize ? { maxFrameSize } : {};
-  const ssl = (cert, key) => ['sslProfile', { name: 'inter-router', caCertFile: pki.caCert, certFile: cert, privateKeyFile: key }];
-  const configA = [
-    ['router', { id: 'A', mode: 'interior' }],
-    ssl(pki.serverCert, pki.serverKey),
-    ['listener', { name: 'inter-router', role: 'inter-router', host: '127.0.0.1', port: interRouter, sslProfile: 'inter-router', authenticatePeer: true, saslMechanisms: 'EXTERNAL', ...frame }],
-    ['listener', { name: 'http', host: '127.0.0.1', port: httpA, http: true }],
-    ['tcpListener', { name: 'iperf', host: '127.0.0.1', port: iperfPort, address: 'iperf' }],
-    ['tcpListener', { name: 'echo', host: '127.0.0.1', port: echoPort, address: 'echo' }],
-  ];
-  const configB = [
-    ['router', { id: 'B', mode: 'interior' }],
-    ssl(pki.clientCert, pki.clientKey),
-    ['connector', { name: 'to-A', role: 'inter-router', host: 'localhost', port: interRouter, sslProfile: 'inter-router', saslMechanisms: 'EXTERNAL', ...frame }],
-    ['listener', { name: 'http', host: '127.0.0.1', port: httpB, http: true }],
-    ['tcpConnector', { name: 'iperf', host: '127.0.0.1', port: targets.iperfPort, address: 'iperf' }],
-    ['tcpConnector', { name: 'echo', host: '127.0.0.1', port: targets.echoPort, address: 'echo' }],
-  ];
+  const { A: configA, B: configB } = tunnelConfigs(
+    'kskup',
+    tunnelDescription({ pki, targets, interRouterPort: interRouter, iperfPort, echoPort, maxFrameSize }),
+    { httpPortA: httpA, httpPortB: httpB },
+  );
   const confA = join(dir, `router-A-${tag}.json`);
   const confB = join(dir, `router-B-${tag}.json`);
   writeFileSync(confA, JSON.stringify(configA, null, 2));
@@ -304,6 +292,116 @@ export async function startKskup({ distDir, dir, pki, targets, tag, maxFrameSize
   return path;
 }
 
+/**
+ * The bench's tunnel as a description for tunnelConfigs(): two services,
+ * "iperf" and "echo", listened for on A and connected to the targets from B.
+ */
+export function tunnelDescription({ pki, targets, interRouterPort, iperfPort, echoPort, maxFrameSize }) {
+  return {
+    pki,
+    interRouterPort,
+    maxFrameSize,
+    services: [
+      { address: 'iperf', listenPort: iperfPort, targetPort: targets.iperfPort },
+      { address: 'echo', listenPort: echoPort, targetPort: targets.echoPort },
+    ],
+  };
+}
+
+/**
+ * Resolves `skrouterd --version` of a skupper-router binary, or throws naming
+ * the binary and what went wrong (missing, not executable, no version line).
+ */
+export function skrouterdVersion(binary) {
+  let output;
+  try {
+    output = execFileSync(binary, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+  } catch (error) {
+    throw new Error(`--skrouterd ${binary}: cannot run it with --version: ${error.message.split('\n')[0]}`);
+  }
+  const version = output.trim().split('\n')[0];
+  if (!/\d+\.\d+/.test(version)) throw new Error(`--skrouterd ${binary}: --version printed no version: ${JSON.stringify(output.slice(0, 200))}`);
+  return version;
+}
+
+/**
+ * Two skupper-router (skrouterd) processes with the same tunnel as startKskup()
+ * (tunnelConfigs('skrouterd', ...)): A listens for the inter-router link and has
+ * the tcpListeners, B dials A and has the tcpConnectors. skrouterd opens a
+ * tcpListener's port only once the address has a consumer, so the path is up
+ * when an echo round trip passes.
+ */
+export async function startSkrouterd({ binary, dir, pki, targets, tag, maxFrameSize, name = 'skrouterd' }) {
+  const [interRouter, iperfPort, echoPort] = await freePorts(3);
+  const { A: configA, B: configB } = tunnelConfigs('skrouterd', tunnelDescription({ pki, targets, interRouterPort: interRouter, iperfPort, echoPort, maxFrameSize }));
+  // skrouterd reads the JSON format when the file name ends in .json.
+  const confA = join(dir, `skrouterd-A-${tag}.json`);
+  const confB = join(dir, `skrouterd-B-${tag}.json`);
+  writeFileSync(confA, JSON.stringify(configA, null, 2));
+  writeFileSync(confB, JSON.stringify(configB, null, 2));
+  const logA = join(dir, `skrouterd-A-${tag}.log`);
+  const logB = join(dir, `skrouterd-B-${tag}.log`);
+  const a = spawnTracked(binary, ['-c', confA], { logFile: logA, name: 'skrouterd A' });
+  // As for kskup, B is started once A listens on its inter-router port (seen in
+  // /proc/net/tcp: a probe connection would make A log a framing error).
+  await waitFor(
+    'skrouterd A to listen',
+    async () => {
+      if (!isAlive(a)) throw Object.assign(new Error('skrouterd A exited'), { fatal: true });
+      return isListening(interRouter);
+    },
+    10_000,
+    50,
+  ).catch(() => undefined);
+  const b = spawnTracked(binary, ['-c', confB], { logFile: logB, name: 'skrouterd B' });
+  const path = {
+    name,
+    iperfPort,
+    echoPort,
+    processes: [
+      { label: 'A', child: a },
+      { label: 'B', child: b },
+    ],
+    logs: [logA, logB],
+    stop: async () => {
+      path.stoppingAt = new Date();
+      const exitB = await stopChild(b, 5000);
+      const exitA = await stopChild(a, 5000);
+      return [exitA, exitB];
+    },
+  };
+  try {
+    await waitFor(
+      'an echo through both skrouterd routers',
+      async () => {
+        for (const p of path.processes) if (!isAlive(p.child)) throw Object.assign(new Error(`skrouterd ${p.label} exited`), { fatal: true });
+        return echoOnce(echoPort, 64, 2000);
+      },
+      20_000,
+      100,
+    );
+    // The iperf address too: its listener opens when B's connector is known.
+    // Looked up in /proc/net/tcp rather than probed: a probe connection would
+    // reach iperf3 -s, which takes an empty connection for a failed test.
+    await waitFor('the iperf tcpListener of skrouterd A to listen', () => isListening(iperfPort), 10_000, 50);
+  } catch (error) {
+    await path.stop();
+    throw new Error(`skrouterd path did not come up: ${error.message}; A: ${tail(logA)} | B: ${tail(logB)}`);
+  }
+  return path;
+}
+
+/** Whether a socket listens on 127.0.0.1:`port` (a LISTEN row, state 0A, in /proc/net/tcp). */
+function isListening(port) {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .some((line) => {
+      const fields = line.trim().split(/\s+/);
+      return fields[1] === local && fields[3] === '0A';
+    });
+}
+
 /** The last few lines of a log file, for error messages. */
 export function tail(file, lines = 5) {
   if (!existsSync(file)) return '(no log)';
@@ -321,6 +419,17 @@ export function logIssues(file, stoppingAt) {
   let stopping = false;
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     if (!line.trim()) continue;
+    // skrouterd: text lines, "DATE TIME ZONE MODULE (level) text". Once the
+    // routers are being stopped, its lines do not count: A logs every connection
+    // of B's (the inter-router one and its data connections) as failed with an
+    // SSL error when B exits, as it does not end them with a TLS close_notify.
+    if (!line.startsWith('{')) {
+      const stamp = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d+) ([+-]\d\d)(\d\d) /.exec(line);
+      const at = stamp ? Date.parse(`${stamp[1]}T${stamp[2].slice(0, 12)}${stamp[3]}:${stamp[4]}`) : NaN;
+      if (stoppingAt && at >= stoppingAt.getTime()) continue;
+      if (!/\((info|debug|trace|notice)\)/.test(line)) issues.push(line);
+      continue;
+    }
     try {
       const entry = JSON.parse(line);
       const level = typeof entry.level === 'number' ? entry.level : { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 }[entry.level] ?? 30;
