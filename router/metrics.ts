@@ -17,6 +17,8 @@ export class RouterMetrics {
   readonly registry = new client.Registry();
   private readonly byAddress = new Map<string, AddressCounters>();
   interRouterConnections = 0;
+  /** Deliveries rhea's sessions hold on the inter-router and edge connections (router/peer/held-deliveries.ts). */
+  heldDeliveries: () => { incoming: number; outgoing: number } = () => ({ incoming: 0, outgoing: 0 });
   /** Per tcpListener address: how many targets (local tcpConnectors, peers serving it) a new flow could go to. */
   routes: () => ReadonlyMap<string, number> = () => new Map();
 
@@ -61,6 +63,17 @@ export class RouterMetrics {
       registers: [this.registry],
       collect(this: client.Gauge) {
         this.set(self.interRouterConnections);
+      },
+    });
+    new client.Gauge({
+      name: 'kskup_inter_router_deliveries_held',
+      help: 'Deliveries held in the AMQP sessions of inter-router and edge connections (incoming: not yet settled here, or behind one that is not); steady traffic keeps it small',
+      labelNames: ['direction'],
+      registers: [this.registry],
+      collect(this: client.Gauge) {
+        const held = self.heldDeliveries();
+        this.set({ direction: 'incoming' }, held.incoming);
+        this.set({ direction: 'outgoing' }, held.outgoing);
       },
     });
   }

@@ -11,6 +11,7 @@ import type { Logger, RouterLogging } from './log/logger.js';
 import { RouterMetrics } from './metrics.js';
 import type { BindStatus } from './net/bound-server.js';
 import { AmqpListener } from './peer/amqp-listener.js';
+import { heldDeliveries } from './peer/held-deliveries.js';
 import { isOwnLink } from './peer/own-links.js';
 import { tuneRhea } from './peer/rhea-tuning.js';
 import { describeSocketError } from './peer/socket-errors.js';
@@ -129,6 +130,15 @@ export class Router {
       logging.module('AGENT'),
     );
     this.metrics.routes = () => new Map(this.tcp.listenedAddresses().map((address) => [address, this.network.targets(address).length]));
+    this.metrics.heldDeliveries = () => {
+      const total = { incoming: 0, outgoing: 0 };
+      for (const peer of this.established) {
+        const held = heldDeliveries(peer.connection);
+        total.incoming += held.incoming;
+        total.outgoing += held.outgoing;
+      }
+      return total;
+    };
   }
 
   get id(): string {

@@ -112,6 +112,12 @@ describe('messaging', () => {
     await waitFor('30 at each', () => ['B', 'C', 'D'].every((n) => got[n]!.length >= 30));
     await new Promise((r) => setTimeout(r, 300)); // duplicates would arrive by now
     for (const name of ['B', 'C', 'D']) expect(got[name]).toEqual(Array.from({ length: 30 }, (_, i) => `news ${i}`));
+    // Copies between routers go pre-settled; each must still be settled where it
+    // arrives, or rhea keeps it, and every later delivery on that connection (TCP
+    // flows' bytes included), until the session's buffer overflows.
+    for (const name of ['B', 'C', 'D']) {
+      expect(await metric(ports[name]!.http, 'kskup_inter_router_deliveries_held{direction="incoming"}')).toBeLessThan(5);
+    }
   });
 
   it('a receiver whose client connection drops stops being a consumer: A->C messages are then released', async () => {

@@ -273,7 +273,13 @@ export class MessagingAgent {
   private multicast(address: string, message: Message, delivery: Delivery): void {
     const annotations = (message.message_annotations ?? {}) as Record<string, unknown>;
     const listed = annotations[MULTICAST_TARGETS];
-    if (!delivery.remote_settled) this.settle(delivery, (d) => d.accept());
+    // Settled here either way: rhea frees a session's incoming deliveries in
+    // order, and only settled ones, so one left unsettled (a pre-settled copy
+    // has no outcome to send back, but needs settling all the same) held every
+    // later delivery on the connection, the flows' bytes included, until the
+    // session's buffer overflowed.
+    if (delivery.remote_settled) delivery.update(true);
+    else this.settle(delivery, (d) => d.accept());
     if (this.deps.isEdge) return this.multicastAtEdge(address, message, Array.isArray(listed));
     // At the first router: every router with receivers. Further on: the ones this copy is for.
     const targets = Array.isArray(listed)
