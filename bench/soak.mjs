@@ -115,6 +115,21 @@ async function listenerPort(site) {
 
 // ---- processes and samples ------------------------------------------------------
 
+/** The pid of the site's active site process, as its supervisor records it (the other site process is the warm standby). */
+function activeSitePid(site) {
+  try {
+    return JSON.parse(readFileSync(join(home, site, 'supervisor.json'), 'utf8')).site?.pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a process of a site is: supervisor, site (the active site process) or standby. */
+function roleOf(script, site, pid) {
+  if (script.includes('supervisor')) return 'supervisor';
+  return pid === activeSitePid(site) ? 'site' : 'standby';
+}
+
 /** Every process whose command line names a site folder of this run: { site, pid, role }. */
 function siteProcesses() {
   const found = [];
@@ -129,7 +144,7 @@ function siteProcesses() {
     for (const site of SITES) {
       if (argv.includes(join(home, site))) {
         const script = argv.find((arg) => arg.endsWith('.js')) ?? argv[0];
-        found.push({ site, pid: Number(entry), role: script.split('/').pop().replace(/\.js$/, '') });
+        found.push({ site, pid: Number(entry), role: roleOf(script, site, Number(entry)) });
       }
     }
   }
