@@ -22,8 +22,17 @@ import { createFaultPki, PORTS, siteMetric, startFaultRouter, waitForRoutes } fr
 import { routerLogsOnFailure, waitFor, type RouterProcess } from './helpers/router-process.js';
 import { useTestFolder } from './helpers/temp-dir.js';
 
-/** How long the link is down; KSKUP_FAULT_CUT_SECONDS overrides it (bench/faults.mjs). */
-const CUT_MS = Number(process.env.KSKUP_FAULT_CUT_SECONDS ?? 30) * 1000;
+/**
+ * How long the link is down: 30 s, and 3 s more. A's connector dials at a
+ * rhythm fixed from the cut (the neighbour is dropped 3 s in, then each
+ * attempt and backoff follow), so the length of the cut decides how far the
+ * restore is from A's next SYN. With the old redial (attempts ran 10 s, SYNs
+ * at 0, 1, 3, 7 s, backoff up to 5 s) a 30 s cut happened to end 2 s before a
+ * SYN (link back in 2.9 s) and a 33 s cut ended just after one: the link came
+ * back 6.0 s after the restore. KSKUP_FAULT_CUT_SECONDS overrides it
+ * (bench/faults.mjs runs 60 s).
+ */
+const CUT_MS = Number(process.env.KSKUP_FAULT_CUT_SECONDS ?? 33) * 1000;
 const FLOWS = 10;
 /** 64 KiB/s for 3 MiB: 48 s at least, so every flow is still running when the link is cut. */
 const RATE = 64 * 1024;
