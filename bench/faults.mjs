@@ -59,7 +59,7 @@ function runCase(c) {
     const started = Date.now();
     const child = spawn(process.execPath, [join(REPO, 'node_modules/vitest/vitest.mjs'), 'run', c.file, '--testTimeout', '900000', '--hookTimeout', '120000'], {
       cwd: REPO,
-      env: { ...process.env, ...c.env, FORCE_COLOR: '0' },
+      env: { ...process.env, ...c.env, NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const lines = [];
@@ -81,7 +81,7 @@ function runCase(c) {
     child.once('exit', (code) => {
       process.off('SIGINT', stop);
       // The figures: what the tests print of their flows and timings.
-      const figures = lines.filter((l) => /after the|after SIGSTOP|after a |satellite wire|link up|every flow had/.test(l)).map((l) => l.trim());
+      const figures = lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, '')).filter((l) => /after the|after SIGSTOP|after a |satellite wire|link up|every flow had/.test(l)).map((l) => l.trim());
       resolveRun({ name: c.name, file: c.file, env: c.env, passed: code === 0, seconds: Math.round((Date.now() - started) / 1000), figures });
     });
   });
