@@ -110,9 +110,22 @@ export class InterRouterConnector {
     const socket = this.material ? tls.connect({ host, port, ...this.tlsOptions() }) : net.connect({ host, port });
     socket.setNoDelay(true);
     this.watchEstablishing(socket);
-    const connectTimer = setTimeout(() => socket.destroy(connectTimeout()), CONNECT_TIMEOUT_MS);
+    let connected = false;
+    // Judged after this turn's I/O (setImmediate runs after the poll phase): a
+    // router whose event loop was held up (a pause, a loaded machine) finds the
+    // timer overdue before it has seen the connect that completed meanwhile.
+    const connectTimer = setTimeout(
+      () =>
+        setImmediate(() => {
+          if (!connected) socket.destroy(connectTimeout());
+        }),
+      CONNECT_TIMEOUT_MS,
+    );
     // 'connect' is the TCP handshake, for a TLS socket too (its 'secureConnect' comes later).
-    socket.once('connect', () => clearTimeout(connectTimer));
+    socket.once('connect', () => {
+      connected = true;
+      clearTimeout(connectTimer);
+    });
     socket.once('close', () => clearTimeout(connectTimer));
     // `on`: fail() acts once, and a socket may report more than one error while it dies.
     socket.on('error', (error) => fail(describeSocketError(error)));
