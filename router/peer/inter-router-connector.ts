@@ -13,13 +13,33 @@ import type { Logger } from '../log/logger.js';
 import { tlsClientOptions, type TlsMaterial } from '../tls/ssl-profile.js';
 import { describeSocketError } from './socket-errors.js';
 
+// How soon a link comes back once its path is restored is bounded by the
+// longest gap between two connection attempts (TCP SYNs): the retry delay, and
+// within one attempt the kernel's SYN retransmissions, 1, 2, 4, 8 s apart
+// (TCP_TIMEOUT_INIT, then doubling). An attempt whose SYN goes unanswered is
+// therefore given up after CONNECT_TIMEOUT_MS, and the delay is capped at
+// MAX_RETRY_MS: a restored path is dialled within CONNECT_TIMEOUT_MS -
+// 1 s + MAX_RETRY_MS (3 s). Before, an attempt ran to the 10 s establish
+// timeout (SYNs at 0, 1, 3 and 7 s) and the delay grew to 5 s: up to 8 s
+// with no SYN, and links came back as late as 7 s after the restore
+// (test/fault-link-cut.test.ts).
 const FIRST_RETRY_MS = 250;
-const MAX_RETRY_MS = 5_000;
-/** From TCP connect to the peer's first hello. */
+const MAX_RETRY_MS = 2_000;
+/**
+ * From dialling to the TCP handshake done. A SYN and one retransmission fit
+ * (the second leaves at 1 s); over a 600 ms round trip a peer whose SYN-ACK
+ * or the first SYN was lost still answers by 1.6 s.
+ */
+const CONNECT_TIMEOUT_MS = 2_000;
+/** From dialling to the peer's first hello (a peer that accepts but never answers: a frozen process). */
 const ESTABLISH_TIMEOUT_MS = 10_000;
 
 function establishTimeout(): Error {
   return Object.assign(new Error(`no answer from the peer router within ${ESTABLISH_TIMEOUT_MS / 1000} s`), { code: 'KSKUP_ESTABLISH_TIMEOUT' });
+}
+
+function connectTimeout(): Error {
+  return Object.assign(new Error(`no TCP connection within ${CONNECT_TIMEOUT_MS / 1000} s (no answer to SYN)`), { code: 'KSKUP_CONNECT_TIMEOUT' });
 }
 
 export type ConnectorState = 'connecting' | 'up' | 'down' | 'stopped';
@@ -99,6 +119,23 @@ export class InterRouterConnector {
     const socket = this.material ? tls.connect({ host, port, ...this.tlsOptions() }) : net.connect({ host, port });
     socket.setNoDelay(true);
     this.watchEstablishing(socket);
+    let connected = false;
+    // Judged after this turn's I/O (setImmediate runs after the poll phase): a
+    // router whose event loop was held up (a pause, a loaded machine) finds the
+    // timer overdue before it has seen the connect that completed meanwhile.
+    const connectTimer = setTimeout(
+      () =>
+        setImmediate(() => {
+          if (!connected) socket.destroy(connectTimeout());
+        }),
+      CONNECT_TIMEOUT_MS,
+    );
+    // 'connect' is the TCP handshake, for a TLS socket too (its 'secureConnect' comes later).
+    socket.once('connect', () => {
+      connected = true;
+      clearTimeout(connectTimer);
+    });
+    socket.once('close', () => clearTimeout(connectTimer));
     // `on`: fail() acts once, and a socket may report more than one error while it dies.
     socket.on('error', (error) => fail(describeSocketError(error)));
     socket.once(this.material ? 'secureConnect' : 'connect', () => {

@@ -28,7 +28,7 @@ const REASONS: Record<string, string> = {
 
 export function describeSocketError(error: unknown): string {
   const code = (error as { code?: unknown }).code;
-  if (code === 'KSKUP_ESTABLISH_TIMEOUT') return (error as Error).message;
+  if (code === 'KSKUP_ESTABLISH_TIMEOUT' || code === 'KSKUP_CONNECT_TIMEOUT') return (error as Error).message;
   if (typeof code === 'string' && REASONS[code]) return REASONS[code];
   const message = error instanceof Error ? error.message : String(error);
   return typeof code === 'string' ? `${code}: ${message}` : message;

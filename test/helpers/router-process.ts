@@ -77,8 +77,11 @@ export class RouterProcess {
     readonly configPath: string,
     args: string[],
     env: NodeJS.ProcessEnv = process.env,
+    prefix: readonly string[] = [],
   ) {
-    this.child = spawn(process.execPath, [ROUTER_BIN, '-c', configPath, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
+    // `prefix` execs the router (ip netns exec ...): the child's pid is the router's, so signals reach it.
+    const argv = [...prefix, process.execPath, ROUTER_BIN, '-c', configPath, ...args];
+    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env });
     let partial = '';
     this.child.stderr!.setEncoding('utf8');
     this.child.stderr!.on('data', (text: string) => {
@@ -117,11 +120,14 @@ export class RouterProcess {
     this.child.kill(signal);
   }
 
-  /** Writes `entities` to `dir/<name>.json` and starts a router on it. */
-  static async start(dir: string, name: string, entities: Entity[], args: string[] = []): Promise<RouterProcess> {
+  /**
+   * Writes `entities` to `dir/<name>.json` and starts a router on it; with
+   * `prefix`, through a command that execs it (`ip netns exec NETNS`).
+   */
+  static async start(dir: string, name: string, entities: Entity[], args: string[] = [], prefix: readonly string[] = []): Promise<RouterProcess> {
     const path = join(dir, `${name}.json`);
     await writeFile(path, JSON.stringify(entities, null, 2));
-    return new RouterProcess(name, path, args);
+    return new RouterProcess(name, path, args, process.env, prefix);
   }
 
   /**
@@ -154,8 +160,8 @@ export class RouterProcess {
 }
 
 /** Fetches the router's /metrics and returns the value of one series, or undefined. */
-export async function metric(port: number, series: string): Promise<number | undefined> {
-  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+export async function metric(port: number, series: string, host = '127.0.0.1'): Promise<number | undefined> {
+  const response = await fetch(`http://${host}:${port}/metrics`);
   const text = await response.text();
   for (const line of text.split('\n')) {
     if (line.startsWith(series + ' ')) return Number(line.slice(series.length + 1));
