@@ -4,7 +4,7 @@
 import type { Duplex } from 'node:stream';
 import rhea from 'rhea';
 import type { Connection, Container, EventContext } from 'rhea';
-import { diffRouterConfig, onlyRevokedSerialsChanged } from './config/diff.js';
+import { diffRouterConfig, tlsMaterialChanged } from './config/diff.js';
 import type { ConfigDiff, ConnectorEntity, EntityDiff, ListenerEntity, RouterConfig, SslProfileEntity } from './config/types.js';
 import { HttpListener } from './http/http-listener.js';
 import type { Logger, RouterLogging } from './log/logger.js';
@@ -15,13 +15,15 @@ import { heldDeliveries } from './peer/held-deliveries.js';
 import { isOwnLink } from './peer/own-links.js';
 import { tuneRhea } from './peer/rhea-tuning.js';
 import { describeSocketError } from './peer/socket-errors.js';
-import { InterRouterConnector } from './peer/inter-router-connector.js';
+import { ConnectorGenerations } from './peer/connector-generations.js';
+import { GROUP_ORDINAL_KEY, InterRouterConnector } from './peer/inter-router-connector.js';
 import { ManagementAgent, MANAGEMENT_ADDRESS, type RuntimeType } from './management/management-agent.js';
 import { CONSUMER_PREFIX, MESSAGES_ADDRESS, MessagingAgent } from './messaging/messaging-agent.js';
 import { NetworkAgent } from './network/network-agent.js';
 import { VERSION } from './version.js';
 import { CONTROL_ADDRESS, PeerConnection, type PeerOrigin } from './peer/peer-connection.js';
 import { TcpAdaptor, type TcpListenerStatus } from './tcp/tcp-adaptor.js';
+import { ordinalsOf } from './tls/connection-ordinals.js';
 import { profileFingerprint } from './tls/profile-files.js';
 import { loadTlsMaterial, type TlsMaterial } from './tls/ssl-profile.js';
 
@@ -45,7 +47,7 @@ export class Router {
   private readonly network: NetworkAgent;
   private readonly amqpListeners = new Map<string, AmqpListener>();
   private readonly httpListeners = new Map<string, HttpListener>();
-  private readonly connectors = new Map<string, InterRouterConnector>();
+  private readonly connectors = new Map<string, ConnectorGenerations>();
   private readonly management: ManagementAgent;
   private readonly messaging: MessagingAgent;
   private readonly connections = new Set<ConnectionRecord>();
@@ -175,38 +177,33 @@ export class Router {
 
   /**
    * `filesChanged`: profiles whose files changed on disk while their entity
-   * stayed the same; they restart what uses them like a changed profile.
+   * stayed the same; they are applied like a changed profile.
+   *
+   * A changed sslProfile is applied in place to the AMQP and HTTP listeners and
+   * connectors that use it and are running (applyProfile): new handshakes use
+   * the new files, links stay up, and the rotation ordinals act as in
+   * skupper-router. Restarting them would drop every link they carry. Such an
+   * entity that is not running (its profile could not be loaded) is started
+   * again. tcpListeners and tcpConnectors restart when the handshake material
+   * changed: new clients get the new key material, flows already open carry on.
    */
   private async apply(diff: ConfigDiff, filesChanged: ReadonlySet<string> = new Set()): Promise<void> {
     for (const profile of [...diff.sslProfiles.added, ...diff.sslProfiles.changed.map((c) => c.after)]) this.recordProfileFiles(profile);
     for (const profile of diff.sslProfiles.removed) this.profileFiles.delete(profile.name);
-    // An sslProfile change restarts whatever uses it, except a change of its
-    // revokedSerials alone: that is applied to the running listeners, so that
-    // revoking one link does not drop all the others (applyRevokedSerials).
-    const revocations = diff.sslProfiles.changed
-      .filter((c) => !filesChanged.has(c.after.name) && onlyRevokedSerialsChanged(c.before, c.after))
-      .map((c) => c.after);
-    const changedProfiles = new Set([
-      ...diff.sslProfiles.changed.map((c) => c.after.name).filter((name) => !revocations.some((p) => p.name === name)),
-      ...diff.sslProfiles.removed.map((p) => p.name),
-    ]);
-    const usesChangedProfile = (entity: { sslProfile?: string }) => entity.sslProfile !== undefined && changedProfiles.has(entity.sslProfile);
-    // Renewed files (the entity unchanged) reach running AMQP listeners and
-    // connectors in place: restarting them would drop every link that uses
-    // the profile, and a site renewing its certificate must keep its links.
-    const renewsInPlace = (entity: { name: string; sslProfile?: string; http?: boolean }, running: ReadonlyMap<string, unknown>) =>
-      entity.sslProfile !== undefined && filesChanged.has(entity.sslProfile) && !entity.http && running.has(entity.name);
-    const listenerRenewals = [...this.config.listeners.values()].filter((entity) => renewsInPlace(entity, this.amqpListeners));
-    const connectorRenewals = [...this.config.connectors.values()].filter((entity) => renewsInPlace(entity, this.connectors));
-    const restartsFor = (renewed: readonly { name: string }[]) => (entity: { name: string; sslProfile?: string }) =>
-      usesChangedProfile(entity) && !renewed.some((r) => r.name === entity.name);
+    const removedProfiles = new Set(diff.sslProfiles.removed.map((p) => p.name));
+    const updatedProfiles = new Map(diff.sslProfiles.changed.map((c) => [c.after.name, c.after]));
+    const materialChanged = new Set(
+      diff.sslProfiles.changed.filter((c) => filesChanged.has(c.after.name) || tlsMaterialChanged(c.before, c.after)).map((c) => c.after.name),
+    );
+    const profileGone = (entity: { sslProfile?: string }) => entity.sslProfile !== undefined && removedProfiles.has(entity.sslProfile);
+    const peerRestart = (running: (name: string) => boolean) => (entity: { name: string; sslProfile?: string }) =>
+      profileGone(entity) || (entity.sslProfile !== undefined && updatedProfiles.has(entity.sslProfile) && !running(entity.name));
+    const tcpRestart = (entity: { sslProfile?: string }) => profileGone(entity) || (entity.sslProfile !== undefined && materialChanged.has(entity.sslProfile));
 
-    const { toStop: listenersToStop, toStart: listenersToStart } = restarts(diff.listeners, this.config.listeners, restartsFor(listenerRenewals));
-    const { toStop: connectorsToStop, toStart: connectorsToStart } = restarts(diff.connectors, this.config.connectors, restartsFor(connectorRenewals));
-    // tcpListeners and tcpConnectors restart on a profile change like listeners:
-    // new clients get the new key material; flows already open carry on.
-    const tcpListeners = restarts(diff.tcpListeners, this.config.tcpListeners, usesChangedProfile);
-    const tcpConnectors = restarts(diff.tcpConnectors, this.config.tcpConnectors, usesChangedProfile);
+    const { toStop: listenersToStop, toStart: listenersToStart } = restarts(diff.listeners, this.config.listeners, peerRestart((name) => this.listenerRunning(name)));
+    const { toStop: connectorsToStop, toStart: connectorsToStart } = restarts(diff.connectors, this.config.connectors, peerRestart((name) => this.connectors.has(name)));
+    const tcpListeners = restarts(diff.tcpListeners, this.config.tcpListeners, tcpRestart);
+    const tcpConnectors = restarts(diff.tcpConnectors, this.config.tcpConnectors, tcpRestart);
 
     for (const entity of listenersToStop) this.stopListener(entity.name);
     for (const entity of connectorsToStop) this.stopConnector(entity.name);
@@ -219,6 +216,10 @@ export class Router {
       this.entityErrors.delete(`tcpConnector "${entity.name}"`);
     }
 
+    // Before anything starts: what starts now has the profile's new state already.
+    const started = new Set([...listenersToStart.map((e) => `listener "${e.name}"`), ...connectorsToStart.map((e) => `connector "${e.name}"`)]);
+    for (const profile of updatedProfiles.values()) this.applyProfile(profile, started);
+
     for (const entity of tcpConnectors.toStart) {
       const material = this.material(entity.sslProfile, `tcpConnector "${entity.name}"`);
       if (material !== 'invalid') this.tcp.addConnector(entity, material);
@@ -230,31 +231,55 @@ export class Router {
       if (material !== 'invalid') ready.push(this.tcp.addListener(entity, material).bound.settled);
     }
     for (const entity of listenersToStart) {
-      const started = this.startListener(entity);
-      if (started) ready.push(started);
+      const start = this.startListener(entity);
+      if (start) ready.push(start);
     }
     for (const entity of connectorsToStart) this.startConnector(entity);
-    for (const entity of listenerRenewals) this.renewInPlace(entity, 'listener', (material) => this.amqpListeners.get(entity.name)?.renewMaterial(material));
-    for (const entity of connectorRenewals) this.renewInPlace(entity, 'connector', (material) => this.connectors.get(entity.name)?.renewMaterial(material));
-    for (const profile of revocations) this.applyRevokedSerials(profile);
     await Promise.all(ready);
   }
 
+  private listenerRunning(name: string): boolean {
+    return this.amqpListeners.has(name) || this.httpListeners.has(name);
+  }
+
   /**
-   * Hands a running listener or connector its profile's renewed material. Files
-   * that do not load (a certificate renewed before its key was written) leave
-   * it running with what it had, and the profile is looked at again at the next
-   * check, which sees the complete pair.
+   * A changed sslProfile reaches the running listeners and connectors that use
+   * it (except those in `skip`, about to be started with it): new key material
+   * for new handshakes, the revokedSerials list, and the rotation ordinals.
+   * New files that cannot be loaded leave the running entities on the key
+   * material they have, with an error logged; revocations and the expiry of
+   * old ordinals are applied all the same, since they only end connections.
+   * tcpListeners take the revokedSerials list here too.
    */
-  private renewInPlace(entity: { name: string; sslProfile?: string }, type: 'listener' | 'connector', renew: (material: TlsMaterial) => void): void {
-    const profile = entity.sslProfile === undefined ? undefined : this.config.sslProfiles.get(entity.sslProfile);
-    if (!profile) return;
+  private applyProfile(profile: SslProfileEntity, skip: ReadonlySet<string>): void {
+    const serials = profile.revokedSerials ?? [];
+    this.tcp.setRevokedSerials(profile.name, serials);
+    const listeners = [...this.amqpListeners.values(), ...this.httpListeners.values()].filter(
+      (l) => l.entity.sslProfile === profile.name && !skip.has(`listener "${l.entity.name}"`),
+    );
+    const connectors = [...this.connectors.values()].filter((c) => c.entity.sslProfile === profile.name && !skip.has(`connector "${c.entity.name}"`));
+    if (listeners.length === 0 && connectors.length === 0) return;
+    const ordinals = ordinalsOf(profile);
+    let material: TlsMaterial | undefined;
     try {
-      renew(loadTlsMaterial(profile, this.baseDir));
-      this.log.info({ [type]: entity.name, sslProfile: profile.name }, `${type} "${entity.name}" uses the renewed files of sslProfile "${profile.name}" for new connections; open ones stay`);
+      material = loadTlsMaterial(profile, this.baseDir);
     } catch (error) {
-      this.profileFiles.delete(profile.name);
-      this.log.warn({ [type]: entity.name, sslProfile: profile.name, reason: (error as Error).message }, `${type} "${entity.name}" keeps its current key material: the renewed files do not load yet`);
+      const users = [...listeners.map((l) => `listener "${l.entity.name}"`), ...connectors.map((c) => `connector "${c.entity.name}"`)];
+      this.serverLog.error(
+        { sslProfile: profile.name, reason: (error as Error).message },
+        `${(error as Error).message}; ${users.join(', ')} keep${users.length === 1 ? 's' : ''} the key material ${users.length === 1 ? 'it has' : 'they have'}`,
+      );
+    }
+    for (const listener of listeners) {
+      if (material) listener.updateTls(material, ordinals);
+      else {
+        listener.setRevokedSerials(serials);
+        listener.expire(ordinals.oldestValidOrdinal);
+      }
+    }
+    for (const connector of connectors) {
+      if (material) connector.update(material, ordinals);
+      else connector.expire(ordinals.oldestValidOrdinal);
     }
   }
 
@@ -276,15 +301,6 @@ export class Router {
     this.log.info({ sslProfiles: [...names] }, `the files of sslProfile ${[...names].map((name) => `"${name}"`).join(', ')} changed on disk: applying them`);
     const unchanged = diffRouterConfig(this.config, this.config);
     await this.apply({ ...unchanged, empty: false, sslProfiles: { ...unchanged.sslProfiles, changed: changed.map((profile) => ({ before: profile, after: profile })) } }, names);
-  }
-
-  /** Connectors present certificates and revoke nothing, so only listeners take the new list. */
-  private applyRevokedSerials(profile: SslProfileEntity): void {
-    const serials = profile.revokedSerials ?? [];
-    for (const listener of [...this.amqpListeners.values(), ...this.httpListeners.values()]) {
-      if (listener.entity.sslProfile === profile.name) listener.setRevokedSerials(serials);
-    }
-    this.tcp.setRevokedSerials(profile.name, serials);
   }
 
   /**
@@ -319,23 +335,23 @@ export class Router {
     if (entity.http) {
       const material = this.material(entity.sslProfile, `listener "${entity.name}"`);
       if (material === 'invalid') return undefined;
-      const http = new HttpListener(entity, material, {
+      const http = new HttpListener(entity, material, this.ordinalsOf(entity.sslProfile), {
         log: this.logging.module('HTTP'),
         metrics: this.metrics,
         isReady: () => !this.stopped,
-        acceptWebSocket: (stream) => this.acceptConnection(stream, entity),
-        drop: (stream, reason) => this.dropConnection(stream, reason),
+        acceptWebSocket: (stream, tlsOrdinal) => this.acceptConnection(stream, entity, tlsOrdinal),
+        drop: (stream, reason, condition) => this.dropConnection(stream, reason, condition),
       });
       this.httpListeners.set(entity.name, http);
       return http.ready;
     }
     const material = this.material(entity.sslProfile, `listener "${entity.name}"`);
     if (material === 'invalid') return undefined;
-    const listener = new AmqpListener(entity, material, {
+    const listener = new AmqpListener(entity, material, this.ordinalsOf(entity.sslProfile), {
       log: this.serverLog,
-      accept: (socket, accepted) => this.acceptConnection(socket, accepted),
+      accept: (socket, accepted, tlsOrdinal) => this.acceptConnection(socket, accepted, tlsOrdinal),
       refuse: (socket, reason) => this.refuseConnection(socket, entity, reason),
-      drop: (socket, reason) => this.dropConnection(socket, reason),
+      drop: (socket, reason, condition) => this.dropConnection(socket, reason, condition),
     });
     this.amqpListeners.set(entity.name, listener);
     return listener.ready;
@@ -352,15 +368,27 @@ export class Router {
   private startConnector(entity: ConnectorEntity): void {
     const material = this.material(entity.sslProfile, `connector "${entity.name}"`);
     if (material === 'invalid') return;
-    const connector = new InterRouterConnector(entity, material, {
-      container: this.container,
-      log: this.serverLog,
-      connectionOptions: (e) => this.connectionOptions(e, Boolean(material?.cert)),
-      adopt: (connection, socket, e, established) =>
-        this.adopt(connection, socket, { kind: 'connector', name: e.name, cost: e.cost }, e.role, established),
-    });
+    const make = (generationMaterial: TlsMaterial | undefined, ordinal: number) =>
+      new InterRouterConnector(
+        entity,
+        generationMaterial,
+        {
+          container: this.container,
+          log: this.serverLog,
+          connectionOptions: (e) => this.connectionOptions(e, Boolean(generationMaterial?.cert)),
+          adopt: (connection, socket, e, established, tlsOrdinal) =>
+            this.adopt(connection, socket, { kind: 'connector', name: e.name, cost: e.cost, tlsOrdinal, groupOrdinal: ordinal }, e.role, established),
+        },
+        ordinal,
+      );
+    const connector = new ConnectorGenerations(entity, material, this.ordinalsOf(entity.sslProfile), make, this.serverLog);
     this.connectors.set(entity.name, connector);
     connector.start();
+  }
+
+  /** The rotation ordinals of the named sslProfile now (0 and 0 without one). */
+  private ordinalsOf(profileName: string | undefined) {
+    return ordinalsOf(profileName === undefined ? undefined : this.config.sslProfiles.get(profileName));
   }
 
   private stopConnector(name: string): void {
@@ -400,7 +428,7 @@ export class Router {
     return options;
   }
 
-  private acceptConnection(socket: Duplex, entity: ListenerEntity): void {
+  private acceptConnection(socket: Duplex, entity: ListenerEntity, tlsOrdinal: number | undefined): void {
     const options = {
       ...this.connectionOptions(entity, false),
       enable_sasl_external: entity.authenticatePeer,
@@ -408,7 +436,7 @@ export class Router {
     };
     const connection = this.container.create_connection(options as never) as Connection & { accept(socket: Duplex): Connection };
     this.acceptedConnections.set(socket, connection);
-    this.adopt(connection, socket, { kind: 'listener', name: entity.name, cost: 1 }, entity.role);
+    this.adopt(connection, socket, { kind: 'listener', name: entity.name, cost: 1, tlsOrdinal }, entity.role);
     connection.accept(socket);
   }
 
@@ -417,11 +445,11 @@ export class Router {
    * does, so that the dialling router's connector status says why. adopt() ends
    * the socket when the peer answers the close; one that does not is cut off.
    */
-  private dropConnection(socket: Duplex, reason: string): void {
+  private dropConnection(socket: Duplex, reason: string, condition = 'amqp:unauthorized-access'): void {
     const timer = setTimeout(() => socket.destroy(), DROP_GRACE_MS);
     socket.once('close', () => clearTimeout(timer));
     const connection = this.acceptedConnections.get(socket);
-    if (connection) connection.close({ condition: 'amqp:unauthorized-access', description: reason });
+    if (connection) connection.close({ condition, description: reason });
     else socket.destroy();
   }
 
@@ -458,6 +486,8 @@ export class Router {
     connection.on('connection_open', () => {
       if (!peer) return;
       open = true;
+      // The dialling side's group ordinal (its sslProfile ordinal), as skupper-router passes it.
+      if (origin.kind === 'listener') peer.groupOrdinal = groupOrdinalOf(connection);
       peer.remoteId = connection.container_id;
       peer.startControl();
       this.network.connectionOpened(peer);
@@ -470,6 +500,8 @@ export class Router {
       via: origin.name,
       container: () => peer?.remoteId ?? connection.container_id ?? '',
       opened: () => (peer ? this.established.has(peer) : open),
+      tlsOrdinal: origin.tlsOrdinal,
+      groupOrdinal: () => peer?.groupOrdinal,
     };
     this.connections.add(record);
     socket.once('close', () => {
@@ -593,6 +625,10 @@ export class Router {
           via: c.via,
           container: c.container(),
           opened: c.opened(),
+          // skupper-router: tlsOrdinal only for TLS connections; groupOrdinal for inter-router ones.
+          ssl: c.tlsOrdinal !== undefined,
+          tlsOrdinal: c.tlsOrdinal ?? null,
+          groupOrdinal: c.role === 'inter-router' ? (c.groupOrdinal() ?? 0) : null,
         }));
       case 'router.node': {
         const routes = this.network.routes();
@@ -656,7 +692,7 @@ export class Router {
 
   /** A connector's link state, for management (`connectionStatus`, `connectionMsg`). */
   connectorStatus(name: string) {
-    return this.connectors.get(name)?.current();
+    return this.connectors.get(name)?.status();
   }
 
   /** Stops accepting, closes flows and connections. */
@@ -724,6 +760,16 @@ interface ConnectionRecord {
   readonly via: string;
   container(): string;
   opened(): boolean;
+  /** The sslProfile ordinal a TLS connection was made with; undefined without TLS. */
+  readonly tlsOrdinal: number | undefined;
+  groupOrdinal(): number | undefined;
+}
+
+/** The group ordinal a dialling router put in its open properties (GROUP_ORDINAL_KEY), or 0. */
+function groupOrdinalOf(connection: Connection): number {
+  const properties = (connection as unknown as { remote?: { open?: { properties?: Record<string, unknown> } } }).remote?.open?.properties;
+  const value = Number(properties?.[GROUP_ORDINAL_KEY] ?? 0);
+  return Number.isSafeInteger(value) && value >= 0 ? value : 0;
 }
 
 function remoteOf(socket: Duplex): string {

@@ -296,11 +296,14 @@ export class ServiceController implements SiteServices {
       ),
     );
     this.reportMissingTrust(connectors, tlsBundles);
+    // The backlog travels with the service (its announcements): every router address of it gets it.
+    const backlogs = new Map(services.flatMap((s) => (s.backlog === undefined ? [] : s.ports.map((port) => [routerAddress(s.address, port), s.backlog as number] as const))));
     return {
       serviceConnectors: connectors,
       serviceListeners: listeners.map(([address, port]) => {
         const credentials = tls.credentials.get(address);
-        return { address, host: document.site.listenerHost, port, ...(credentials !== undefined && { tlsCredentials: credentials }) };
+        const backlog = backlogs.get(address);
+        return { address, host: document.site.listenerHost, port, ...(credentials !== undefined && { tlsCredentials: credentials }), ...(backlog !== undefined && { backlog }) };
       }),
     };
   }

@@ -17,6 +17,8 @@ export interface ExposeRequest {
   readonly tlsCredentials?: string;
   /** The target speaks TLS: verify it against this site's bundle. */
   readonly tlsTrust?: ServiceTarget['tlsTrust'];
+  /** The listeners' listen() backlog (ServiceRecord.backlog); undefined: as the service has it now. */
+  readonly backlog?: number;
 }
 
 /** The TLS credentials other sites expose an address with: a name, null for plain, undefined if unknown. */
@@ -62,10 +64,20 @@ export async function exposeService(
     }
     const target: ServiceTarget = { type: request.type, name: request.name, host: request.host, targetPorts: request.targetPorts, ...(request.tlsTrust && { tlsTrust: request.tlsTrust }) };
     const same = existing?.targets.find((t) => t.type === target.type && t.name === target.name);
-    if (same && JSON.stringify(same) === JSON.stringify(target)) return { result: { service: existing as ServiceRecord, changed: false } };
+    // The backlog is the service's, not the target's: a request may change it (it is a tuning, no other setting depends on it).
+    const backlog = request.backlog ?? existing?.backlog;
+    if (same && JSON.stringify(same) === JSON.stringify(target) && backlog === existing?.backlog) return { result: { service: existing as ServiceRecord, changed: false } };
     const service: ServiceRecord = existing
-      ? { ...existing, ports: request.ports, targets: [...existing.targets.filter((t) => t !== same), target] }
-      : { address: request.address, protocol: 'tcp', ports: request.ports, targets: [target], ...(tlsCredentials !== undefined && { tlsCredentials }), createdAt: now.toISOString() };
+      ? { ...existing, ports: request.ports, targets: [...existing.targets.filter((t) => t !== same), target], ...(backlog !== undefined && { backlog }) }
+      : {
+          address: request.address,
+          protocol: 'tcp',
+          ports: request.ports,
+          targets: [target],
+          ...(tlsCredentials !== undefined && { tlsCredentials }),
+          ...(backlog !== undefined && { backlog }),
+          createdAt: now.toISOString(),
+        };
     const services = [...document.services.filter((s) => s !== existing), service].sort((a, b) => a.address.localeCompare(b.address));
     return { document: { ...document, services }, result: { service, changed: true } };
   });

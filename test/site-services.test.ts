@@ -1,5 +1,7 @@
 // Service exposure across three local sites in a line, A - B - C: real site
 // processes, service sync over the router network, data checked byte for byte.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +15,7 @@ const home = useKskupHome('site-services', { KSKUP_SYNC_HEARTBEAT_MS: '500', KSK
 
 interface ServiceJson {
   address: string;
+  backlog?: number;
   ports: number[];
   listeners: { host: string; port: number; servicePort: number }[];
   exposedAt: string[];
@@ -25,6 +28,12 @@ const service = async (site: string, address: string) => (await services(site)).
 /** The listener port of `address` (for `servicePort`) at `site`, once it is there. */
 async function listenerAt(site: string, address: string, servicePort: number): Promise<number> {
   return waitFor(`${address}:${servicePort} listener at ${site}`, async () => (await service(site, address))?.listeners.find((l) => l.servicePort === servicePort)?.port, 5_000);
+}
+
+/** The backlog of the socket listening on 127.0.0.1:`port`, as the kernel has it: ss shows it as a listening socket's Send-Q. */
+function listenBacklog(port: number): number | undefined {
+  const line = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).trim();
+  return line === '' ? undefined : Number(line.split(/\s+/)[2]);
 }
 
 /** Sends `bytes` pseudo-random bytes through `port` to an echo service and checks they come back the same. */
@@ -245,6 +254,28 @@ describe('three local sites in a line: A - B - C', () => {
     await echoThrough(before, 64 * 1024, 13);
   });
 
+  it('expose --backlog at C travels with the service: the listener at A has that backlog, in service status too; a new --backlog 0 there means SOMAXCONN', async () => {
+    const server = await startEchoServer();
+    try {
+      const exposed = await home.json<{ backlog?: number }>('expose', 'host/127.0.0.1', '--port', String(server.port), '--address', 'queued', '--backlog', '77', '-n', 'c');
+      expect(exposed.backlog).toBe(77);
+      const port = await listenerAt('a', 'queued', server.port);
+      await waitFor('backlog 77 at A\'s listener', () => (listenBacklog(port) === 77 ? true : undefined), 5_000);
+      expect(await service('a', 'queued')).toMatchObject({ backlog: 77 });
+      expect((await home.ok('service', 'status', '-n', 'a')).stdout).toMatch(/^queued \(tcp, backlog 77\) port\(s\) \d+$/m);
+      await waitFor('queued routed at A', async () => (await service('a', 'queued'))?.targets[0]?.healthy || undefined, 5_000);
+      await echoThrough(port, 1 << 16, 11);
+
+      const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim());
+      await home.ok('expose', 'host/127.0.0.1', '--port', String(server.port), '--address', 'queued', '--backlog', '0', '-n', 'c');
+      await waitFor('SOMAXCONN at A\'s listener', async () => (listenBacklog(await listenerAt('a', 'queued', server.port)) === somaxconn ? true : undefined), 5_000);
+      expect(await service('a', 'queued')).toMatchObject({ backlog: 0 });
+    } finally {
+      await home.ok('unexpose', 'host/127.0.0.1', '--address', 'queued', '-n', 'c');
+      await server.close();
+    }
+  });
+
   it('bad input exits with a clear message and changes nothing', async () => {
     const state = await readFile(home.folder('c').stateFile, 'utf8');
     const cases: [string[], number, RegExp][] = [
@@ -258,6 +289,9 @@ describe('three local sites in a line: A - B - C', () => {
       [['expose', 'host/127.0.0.1', '--port', '80'], 2, /the address defaults to the name "127.0.0.1", which cannot be a service address: give --address/],
       [['expose', 'host/127.0.0.1', '--port', '80', '--address', 'Bad_Name'], 2, /option --address: "Bad_Name" is not a valid name/],
       [['expose', 'host/127.0.0.1', '--port', '80', '--protocol', 'udp', '--address', 'x'], 2, /Allowed choices are tcp/],
+      [['expose', 'host/127.0.0.1', '--port', '80', '--address', 'x', '--backlog', '-1'], 2, /option '--backlog <n>' argument '-1' is invalid\. "-1" is not a listen\(\) backlog: give a whole number of at least 0/],
+      [['expose', 'host/127.0.0.1', '--port', '80', '--address', 'x', '--backlog', 'many'], 2, /option '--backlog <n>' argument 'many' is invalid/],
+      [['expose', 'host/127.0.0.1', '--port', '80', '--address', 'x', '--backlog', '1.5'], 2, /"1\.5" is not a listen\(\) backlog/],
       // A second target must have the service's ports (its only target may change them: docs/services.md).
       [['expose', 'host/localhost', '--port', String(echo.port + 1), '--address', 'kept'], 1, /address "kept" is already exposed at this site \("c"\) with port\(s\) \d+/],
       [['expose', 'host/127.0.0.1', '--port', '80', '--target-port', '8080,8080', '--address', 'x'], 2, /--target-port has 2 port\(s\) but --port has 1/],

@@ -1,6 +1,7 @@
 // `kskup expose` and `kskup unexpose`: services at this site, for every linked site.
 import { isIP } from 'node:net';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { entityType } from '../../router/config/index.js';
 import { nameProblem, TARGET_TYPES, type TargetType } from '../../site-controller/site/model.js';
 import { exposeService, unexposeService } from '../../service-controller/services.js';
 import { SiteError } from '../../site-controller/site/errors.js';
@@ -22,6 +23,7 @@ interface ExposeOptions extends SiteOptions {
   readonly tlsCredentialsName?: string;
   readonly tlsTrust?: string;
   readonly tlsNoVerifyHostname?: true;
+  readonly backlog?: number;
 }
 
 interface UnexposeOptions extends SiteOptions {
@@ -44,6 +46,8 @@ Examples:
                  listeners serve TLS with the bundle "web-tls" (each listening site needs its own: kskup tls import)
   kskup expose host/db.internal --port 5432 --address db --tls-trust ./db-ca -n west
                  the router speaks TLS to db.internal and verifies it against db-ca/ca.crt
+  kskup expose host/127.0.0.1 --port 8080 --address web --backlog 4096 -n west
+                 every site's listener for "web" queues up to 4096 connections not yet accepted
 
 Every linked site then has a listener for each port (kskup service status shows where).`;
 
@@ -66,6 +70,11 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
       .addOption(new Option('--tls-credentials-name <name>', 'the name to import the --tls-credentials folder as (default: the folder name)'))
       .addOption(new Option('--tls-trust <name-or-folder>', 'the target speaks TLS: verify it against this bundle\'s ca.crt (and present its tls.crt, if any); a folder is imported here first'))
       .addOption(new Option('--tls-no-verify-hostname', 'with --tls-trust: do not check that the target\'s certificate names the target host (any certificate from the CA is accepted)'))
+      .addOption(
+        new Option('--backlog <n>', 'listen() backlog of the service\'s listener at every site: connections queued before the router accepts them (0: the system\'s maximum, SOMAXCONN, the default)').argParser(
+          parseBacklog,
+        ),
+      )
       .addHelpText('after', EXPOSE_EXAMPLES),
   ).action(async (spec: string, options: ExposeOptions) => {
     const target = await resolveSite(options, context);
@@ -141,6 +150,7 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
           targetPorts: pairs.map(([, port]) => port),
           ...(credentials && { tlsCredentials: credentials.name }),
           ...(trust && { tlsTrust: { name: trust.name, verifyHostname } }),
+          ...(options.backlog !== undefined && { backlog: options.backlog }),
         },
         (wanted) => elsewhere(wanted)?.ports,
         new Date(),
@@ -159,6 +169,7 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
       ports: outcome.service.ports,
       target: { type, name, host: name, ports: pairs.map(([, port]) => port), ...tlsTarget },
       ...(tlsCredentials !== undefined && { tlsCredentials }),
+      ...(outcome.service.backlog !== undefined && { backlog: outcome.service.backlog }),
       ...(imported.length > 0 && { importedTlsBundles: imported }),
       changed: outcome.changed,
     };
@@ -168,6 +179,7 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
         ? [`Listeners serve TLS with the bundle "${tlsCredentials}"; a site without its own bundle of that name has no listener (kskup tls import FOLDER --name ${tlsCredentials} -n SITE).`]
         : []),
       ...(credentials && !credentials.found ? [`This site has no bundle "${credentials.name}" yet: it will not listen for "${address}" until it has.`] : []),
+      ...(options.backlog !== undefined ? [`Its listeners at every site have backlog ${options.backlog}${options.backlog === 0 ? ' (the system\'s maximum, SOMAXCONN)' : ''}.`] : []),
       ...(trust && !verifyHostname ? [`The target's certificate is not checked for the name "${name}": any certificate from the bundle's CA is accepted.`] : []),
     ];
     context.io.stdout.write(
@@ -237,6 +249,16 @@ function parseTarget(spec: string, site: ResolvedSite, selector: string | undefi
 
 function isHostName(name: string): boolean {
   return isIP(name) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/.test(name);
+}
+
+/** skupper-router's tcpListener `backlog`, in the range its schema gives (router/config/schema.ts). */
+function parseBacklog(value: string): number {
+  const { min = 0, max } = entityType('tcpListener')?.attributes.backlog ?? {};
+  const backlog = /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(backlog) || backlog < min || (max !== undefined && backlog > max)) {
+    throw new InvalidArgumentError(`"${value}" is not a listen() backlog: give a whole number of at least ${min}${max === undefined ? '' : ` and at most ${max}`} (0: the system's maximum, SOMAXCONN).`);
+  }
+  return backlog;
 }
 
 /** Target ports: as a Kubernetes Service's targetPort, several service ports may lead to one. */

@@ -36,6 +36,7 @@ export function addServiceCommands(program: Command, context: CommandContext): v
         protocol: entry.protocol,
         ports: entry.ports,
         ...(entry.tlsCredentials !== undefined && { tlsCredentials: entry.tlsCredentials }),
+        ...(entry.backlog !== undefined && { backlog: entry.backlog }),
         ...listenersHere(entry.ports, (port) => snapshot?.listeners[routerAddress(entry.address, port)], process?.running ?? true),
         ...(snapshot?.serviceProblems?.[entry.address] !== undefined && { kubernetesServiceProblem: snapshot.serviceProblems[entry.address] }),
         exposedAt: entry.exposedAt.map((site) => site.name),
@@ -52,7 +53,7 @@ export function addServiceCommands(program: Command, context: CommandContext): v
       await render(options.output, { services, ...(annotationProblems.length > 0 && { annotationProblems }), ...(warning && { warning }) }, () => {
         const blocks = services.map((s) =>
           [
-            `${s.address} (${s.protocol}${s.tlsCredentials === undefined ? '' : `, TLS with "${s.tlsCredentials}"`}) port(s) ${s.ports.join(',')}`,
+            `${s.address} (${s.protocol}${s.tlsCredentials === undefined ? '' : `, TLS with "${s.tlsCredentials}"`}${s.backlog === undefined ? '' : `, backlog ${s.backlog}`}) port(s) ${s.ports.join(',')}`,
             `  listener here: ${s.listeners.map((l) => `${l.host}:${l.port}${l.port === l.servicePort ? '' : ` (for port ${l.servicePort})`}`).join(', ') || 'none'}`,
             ...s.notListening.map((n) => `  NOT LISTENING: for port ${n.servicePort}${n.port === undefined ? '' : ` at ${n.host}:${n.port}`}: ${n.reason}`),
             ...(s.kubernetesServiceProblem === undefined ? [] : [`  NO SERVICE:    ${s.kubernetesServiceProblem}`]),

@@ -46,6 +46,16 @@ export function onlyRevokedSerialsChanged(before: SslProfileEntity, after: SslPr
   return !deepEqual(before, after) && deepEqual(withoutRevocations(before), withoutRevocations(after));
 }
 
+/**
+ * True when two versions of an sslProfile differ in what a TLS handshake uses
+ * (files, password, protocols, ciphers), not only in revokedSerials or the
+ * rotation ordinals, which the router applies to running entities in place.
+ */
+export function tlsMaterialChanged(before: SslProfileEntity, after: SslProfileEntity): boolean {
+  const handshake = (profile: SslProfileEntity) => ({ ...profile, revokedSerials: undefined, ordinal: undefined, oldestValidOrdinal: undefined });
+  return !deepEqual(handshake(before), handshake(after));
+}
+
 /** added and changed in `after`'s order, removed in `before`'s. */
 function diffByName<T>(before: ReadonlyMap<string, T>, after: ReadonlyMap<string, T>): EntityDiff<T> {
   const added: T[] = [];

@@ -13,7 +13,7 @@ export type { AttributeSchema, AttributeSupport, EntitySupport, EntityTypeSchema
 export { renderConfigReference } from './reference.js';
 export { servicePort, SERVICES_FILE_VARIABLE } from './named-ports.js';
 export type { ParsedRouterConfig } from './parse.js';
-export { diffRouterConfig, onlyRevokedSerialsChanged, sameRouterConfig } from './diff.js';
+export { diffRouterConfig, onlyRevokedSerialsChanged, sameRouterConfig, tlsMaterialChanged } from './diff.js';
 export { normaliseSerial, parseSerialList, formatSerialList, type SerialList } from './serials.js';
 export { ConfigError, formatProblem } from './errors.js';
 export { serialiseRouterConfig, serialiseSslProfile, type EntityList } from './serialise.js';

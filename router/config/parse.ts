@@ -476,8 +476,15 @@ const sslProfileKind = defineKind({
     // kskup's own: client certificates refused although the CA signed them.
     // A change of this alone is applied without restarting the listeners.
     revokedSerials: serialList(),
+    // skupper-router 3's certificate rotation (types.ts); negative values are refused there too.
+    ordinal: integer({ min: 0 }).default(0),
+    oldestValidOrdinal: integer({ min: 0 }).default(0),
   },
   check: (values, report) => {
+    // skupper-router refuses the profile with "ordinal must be >= oldestValidOrdinal".
+    if (values.oldestValidOrdinal > values.ordinal) {
+      report('oldestValidOrdinal', `${values.oldestValidOrdinal} is above ordinal ${values.ordinal}: ordinal must be >= oldestValidOrdinal`);
+    }
     if (values.certFile !== undefined && values.privateKeyFile === undefined) {
       report('certFile', 'is set but privateKeyFile is not');
     }

@@ -109,6 +109,22 @@ export interface SslProfileEntity {
    * and without duplicates. Absent when the file lists none.
    */
   readonly revokedSerials?: readonly string[];
+  /**
+   * skupper-router 3's certificate rotation (its skrouter.json, sslProfile):
+   * the revision of the files, raised each time they are renewed. Every TLS
+   * connection of a listener or connector records the ordinal it was made
+   * with (management `connection` rows, `tlsOrdinal`). Raising it makes each
+   * inter-router and edge connector open a new connection with the new files
+   * while the old one carries on, without reconnecting, until it ends.
+   * The parser always sets it (default 0); hand-built profiles may leave it out.
+   */
+  readonly ordinal?: number;
+  /**
+   * Connections made with an ordinal below this are closed when it is raised,
+   * at listeners and connectors alike; never above `ordinal` (the parser
+   * refuses it, as skupper-router does). Default 0, as ordinal.
+   */
+  readonly oldestValidOrdinal?: number;
 }
 
 export interface TcpListenerEntity {

@@ -16,6 +16,7 @@ import type { Logger } from '../log/logger.js';
 import type { RouterMetrics } from '../metrics.js';
 import { bindServer, type BoundServer } from '../net/bound-server.js';
 import { describeUnauthorizedClient, REVOKED_CLIENT_CERTIFICATE } from '../peer/socket-errors.js';
+import { ConnectionOrdinals, expiredOrdinalReason, type Ordinals } from '../tls/connection-ordinals.js';
 import { RevocationList } from '../tls/revocation-list.js';
 import { tlsServerOptions, type TlsMaterial } from '../tls/ssl-profile.js';
 
@@ -23,10 +24,10 @@ export interface HttpListenerDeps {
   readonly log: Logger;
   readonly metrics: RouterMetrics;
   readonly isReady: () => boolean;
-  /** Takes over an AMQP connection that arrived as a WebSocket. */
-  readonly acceptWebSocket: (stream: Duplex) => void;
-  /** Ends an accepted WebSocket link whose client certificate has been revoked since, telling the peer why. */
-  readonly drop: (stream: Duplex, reason: string) => void;
+  /** Takes over an AMQP connection that arrived as a WebSocket; `tlsOrdinal` as AmqpListenerDeps.accept's. */
+  readonly acceptWebSocket: (stream: Duplex, tlsOrdinal: number | undefined) => void;
+  /** Ends an accepted WebSocket link, telling the peer why (as AmqpListenerDeps.drop). */
+  readonly drop: (stream: Duplex, reason: string, condition?: string) => void;
 }
 
 export class HttpListener {
@@ -34,6 +35,8 @@ export class HttpListener {
   private readonly deps: HttpListenerDeps;
   private readonly bound: BoundServer;
   private readonly revocations: RevocationList<Duplex>;
+  private readonly ordinals: ConnectionOrdinals<Duplex>;
+  private readonly httpsServer: https.Server | undefined;
   private readonly webSockets = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
@@ -41,10 +44,11 @@ export class HttpListener {
   });
   private readonly loggedRefusals = new Set<string>();
 
-  constructor(entity: ListenerEntity, material: TlsMaterial | undefined, deps: HttpListenerDeps) {
+  constructor(entity: ListenerEntity, material: TlsMaterial | undefined, ordinals: Ordinals, deps: HttpListenerDeps) {
     this.entity = entity;
     this.deps = deps;
     this.revocations = new RevocationList(material?.revokedSerials);
+    this.ordinals = new ConnectionOrdinals(ordinals);
     const handle = (request: http.IncomingMessage, response: http.ServerResponse) => {
       const path = (request.url ?? '/').split('?')[0];
       if (path === '/healthz' && entity.healthz) {
@@ -62,10 +66,9 @@ export class HttpListener {
         response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       }
     };
-    const server = material
-      ? // The client certificate is verified at the upgrade, and a refusal says why.
-        https.createServer(tlsServerOptions(material, entity.authenticatePeer), handle)
-      : http.createServer(handle);
+    // The client certificate is verified at the upgrade, and a refusal says why.
+    this.httpsServer = material ? https.createServer(tlsServerOptions(material, entity.authenticatePeer), handle) : undefined;
+    const server = this.httpsServer ?? http.createServer(handle);
     server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       // node:http takes its own 'error' listener off a socket it hands over for an
       // upgrade: without this, a client that resets while it is refused (or during
@@ -84,13 +87,17 @@ export class HttpListener {
       this.webSockets.handleUpgrade(request, socket, head, (ws) => {
         this.loggedRefusals.clear();
         const stream = createWebSocketStream(ws);
+        const tlsOrdinal = material ? this.ordinals.record(stream) : undefined;
         if (material) {
           this.revocations.track(stream, tlsSocket);
-          ws.once('close', () => this.revocations.forget(stream));
+          ws.once('close', () => {
+            this.revocations.forget(stream);
+            this.ordinals.forget(stream);
+          });
         }
         // What rhea looks at to offer SASL EXTERNAL: the verified TLS underneath.
         Object.assign(stream, { encrypted: Boolean(material), authorized: Boolean(material) && tlsSocket.authorized === true });
-        deps.acceptWebSocket(stream);
+        deps.acceptWebSocket(stream, tlsOrdinal);
       });
     });
     this.bound = bindServer(server, { host: entity.host, port: entity.port }, deps.log, `http listener "${entity.name}"`);
@@ -107,6 +114,26 @@ export class HttpListener {
   /** As AmqpListener.setRevokedSerials, for the WebSocket links. */
   setRevokedSerials(serials: readonly string[]): void {
     this.revocations.replaceAndDrop(serials, { name: this.entity.name, noun: 'WebSocket link', log: this.deps.log }, this.deps.drop);
+  }
+
+  /** As AmqpListener.updateTls: new handshakes get `material`; a raised oldestValidOrdinal ends older WebSocket links. */
+  updateTls(material: TlsMaterial, ordinals: Ordinals): void {
+    this.httpsServer?.setSecureContext(tlsServerOptions(material, this.entity.authenticatePeer));
+    this.setRevokedSerials(material.revokedSerials ?? []);
+    this.applyOrdinals(ordinals);
+  }
+
+  /** As AmqpListener.expire. */
+  expire(oldestValidOrdinal: number): void {
+    this.applyOrdinals({ ordinal: this.ordinals.ordinal, oldestValidOrdinal });
+  }
+
+  private applyOrdinals(ordinals: Ordinals): void {
+    for (const [stream, ordinal] of this.ordinals.update(ordinals)) {
+      const reason = expiredOrdinalReason(ordinal, this.ordinals.oldestValidOrdinal);
+      this.deps.log.info({ listener: this.entity.name, reason }, `listener "${this.entity.name}" closes a WebSocket link: ${reason}`);
+      this.deps.drop(stream, reason, 'amqp:connection:forced');
+    }
   }
 
   stop(): void {

@@ -114,10 +114,18 @@ export class NetworkAgent {
     return this.deps.mode === 'edge';
   }
 
-  /** At an edge router: the uplink in use, the first edge connection that came up and is still up. */
+  /**
+   * At an edge router: the uplink in use, the first edge connection that came
+   * up and is still up; one with a higher group ordinal (made after a
+   * certificate rotation) takes over, as skupper-router's edge connection
+   * manager upgrades to the connection with the higher TLS ordinal.
+   */
   uplink(): PeerConnection | undefined {
-    for (const peer of this.neighbours) if (peer.remoteMode === 'interior') return peer;
-    return undefined;
+    let best: PeerConnection | undefined;
+    for (const peer of this.neighbours) {
+      if (peer.remoteMode === 'interior' && (!best || peer.groupOrdinal > best.groupOrdinal)) best = peer;
+    }
+    return best;
   }
 
   private announcedTo: PeerConnection | undefined;
@@ -134,8 +142,11 @@ export class NetworkAgent {
 
   /** At an interior router: an attached edge router that serves the address. */
   edgeServing(address: string): PeerConnection | undefined {
-    for (const [peer, addresses] of this.edges) if (addresses.includes(address)) return peer;
-    return undefined;
+    let best: PeerConnection | undefined;
+    for (const [peer, addresses] of this.edges) {
+      if (addresses.includes(address) && (!best || peer.groupOrdinal > best.groupOrdinal)) best = peer;
+    }
+    return best;
   }
 
   /** At an interior router: every attached edge router that serves the address (multicast reaches them all). */
@@ -171,12 +182,16 @@ export class NetworkAgent {
       const uplink = this.uplink();
       return uplink && uplink.remoteId === routerId ? uplink : undefined;
     }
-    for (const edge of this.edges.keys()) if (edge.remoteId === routerId) return edge;
+    let edge: PeerConnection | undefined;
+    for (const peer of this.edges.keys()) if (peer.remoteId === routerId && (!edge || peer.groupOrdinal > edge.groupOrdinal)) edge = peer;
+    if (edge) return edge;
     const route = this.routeTable.get(routerId);
     if (!route) return undefined;
+    // The cheapest; of equal cost, the newest rotation (the higher group ordinal).
     let best: PeerConnection | undefined;
     for (const peer of this.interiorNeighbours()) {
-      if (peer.remoteId === route.nextHop && (!best || peer.cost < best.cost)) best = peer;
+      if (peer.remoteId !== route.nextHop) continue;
+      if (!best || peer.cost < best.cost || (peer.cost === best.cost && peer.groupOrdinal > best.groupOrdinal)) best = peer;
     }
     return best;
   }

@@ -3,62 +3,49 @@
 // profile's CA (mutual TLS) and offers SASL EXTERNAL, and refuses certificates
 // whose serial the profile lists in revokedSerials. Refused handshakes are
 // logged once per reason until a handshake succeeds again, so a peer retrying
-// with a wrong certificate does not flood the log.
+// with a wrong certificate does not flood the log. A changed sslProfile is
+// applied in place (updateTls): new handshakes get the new key material, open
+// connections carry on unless its oldestValidOrdinal expires them.
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Socket } from 'node:net';
 import type { ListenerEntity } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { bindServer, type BoundServer } from '../net/bound-server.js';
+import { ConnectionOrdinals, expiredOrdinalReason, type Ordinals } from '../tls/connection-ordinals.js';
 import { RevocationList } from '../tls/revocation-list.js';
 import { tlsServerOptions, type TlsMaterial } from '../tls/ssl-profile.js';
 import { describeTlsClientError, describeUnauthorizedClient, REVOKED_CLIENT_CERTIFICATE } from './socket-errors.js';
-import { X509Certificate } from 'node:crypto';
-
-const UNTRUSTED_AFTER_RENEWAL = 'TLS: client certificate is not signed by a CA the listener trusts any more (its sslProfile caCertFile changed)';
-
-/** Every certificate of a PEM bundle (caCertFile may hold several CAs). */
-function caCertificates(pem: Buffer): X509Certificate[] {
-  const blocks = pem.toString('utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  return blocks.flatMap((block) => {
-    try {
-      return [new X509Certificate(block)];
-    } catch {
-      return [];
-    }
-  });
-}
-
-/** Whether the client certificate of an accepted connection was signed by one of `cas`. */
-function issuedByOneOf(socket: tls.TLSSocket, cas: readonly X509Certificate[]): boolean {
-  const peer = socket.getPeerX509Certificate();
-  if (!peer) return false;
-  return cas.some((ca) => peer.checkIssued(ca) && peer.verify(ca.publicKey));
-}
 
 export interface AmqpListenerDeps {
   readonly log: Logger;
-  /** Takes over an accepted (and, with TLS, verified) socket. */
-  readonly accept: (socket: Socket, entity: ListenerEntity) => void;
+  /** Takes over an accepted (and, with TLS, verified) socket; `tlsOrdinal`: the sslProfile ordinal it was made with, for TLS. */
+  readonly accept: (socket: Socket, entity: ListenerEntity, tlsOrdinal: number | undefined) => void;
   /** Turns away a TLS client whose certificate failed verification, telling it why. */
   readonly refuse: (socket: Socket, reason: string) => void;
-  /** Ends an accepted connection whose client certificate has been revoked since, telling the peer why. */
-  readonly drop: (socket: Socket, reason: string) => void;
+  /**
+   * Ends an accepted connection whose client certificate has been revoked
+   * since (condition amqp:unauthorized-access, the default) or whose TLS
+   * ordinal expired (amqp:connection:forced), telling the peer why.
+   */
+  readonly drop: (socket: Socket, reason: string, condition?: string) => void;
 }
 
 export class AmqpListener {
   readonly entity: ListenerEntity;
   private readonly deps: AmqpListenerDeps;
   private readonly bound: BoundServer;
-  private readonly tlsServer: tls.Server | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly revocations: RevocationList<Socket>;
+  private readonly ordinals: ConnectionOrdinals<Socket>;
+  private readonly tlsServer: tls.Server | undefined;
   private readonly loggedRefusals = new Set<string>();
 
-  constructor(entity: ListenerEntity, material: TlsMaterial | undefined, deps: AmqpListenerDeps) {
+  constructor(entity: ListenerEntity, material: TlsMaterial | undefined, ordinals: Ordinals, deps: AmqpListenerDeps) {
     this.entity = entity;
     this.deps = deps;
     this.revocations = new RevocationList(material?.revokedSerials);
+    this.ordinals = new ConnectionOrdinals(ordinals);
     const onSocket = (socket: Socket) => {
       const reason = this.refusalOf(socket);
       if (reason !== undefined) {
@@ -68,13 +55,15 @@ export class AmqpListener {
       }
       this.loggedRefusals.clear();
       this.sockets.add(socket);
+      const tlsOrdinal = socket instanceof tls.TLSSocket ? this.ordinals.record(socket) : undefined;
       if (socket instanceof tls.TLSSocket) this.revocations.track(socket, socket);
       socket.once('close', () => {
         this.sockets.delete(socket);
         this.revocations.forget(socket);
+        this.ordinals.forget(socket);
       });
       socket.setNoDelay(true);
-      deps.accept(socket, entity);
+      deps.accept(socket, entity, tlsOrdinal);
     };
     let server: net.Server;
     if (material) {
@@ -108,25 +97,28 @@ export class AmqpListener {
   }
 
   /**
-   * The sslProfile's files were renewed on disk (same entity): new handshakes
-   * get the new certificate and verify clients against the new CAs; the
-   * connections already accepted stay, as a renewal must not drop every link
-   * (skupper-router keeps them too, unless oldestValidOrdinal says otherwise).
+   * The sslProfile changed (its files or attributes): handshakes from now on
+   * use `material`, connections already open carry on, except that a raised
+   * oldestValidOrdinal closes those made with a lower ordinal (telling the
+   * peer why), as skupper-router's listeners do.
    */
-  renewMaterial(material: TlsMaterial): void {
-    if (!this.tlsServer) return;
-    this.tlsServer.setSecureContext(tlsServerOptions(material, this.entity.authenticatePeer));
-    if (!this.entity.authenticatePeer || !material.ca) return;
-    // A CA no longer trusted (a site CA rotation's cut-over) takes the
-    // connections it vouched for with it: trust that was withdrawn is not kept.
-    const trusted = caCertificates(material.ca);
-    const untrusted = [...this.sockets].filter((socket) => socket instanceof tls.TLSSocket && !issuedByOneOf(socket, trusted));
-    if (untrusted.length === 0) return;
-    this.deps.log.warn(
-      { listener: this.entity.name, connections: untrusted.length, reason: UNTRUSTED_AFTER_RENEWAL },
-      `listener "${this.entity.name}" dropped ${untrusted.length} connection${untrusted.length === 1 ? '' : 's'}: ${UNTRUSTED_AFTER_RENEWAL}`,
-    );
-    for (const socket of untrusted) this.deps.drop(socket, UNTRUSTED_AFTER_RENEWAL);
+  updateTls(material: TlsMaterial, ordinals: Ordinals): void {
+    this.tlsServer?.setSecureContext(tlsServerOptions(material, this.entity.authenticatePeer));
+    this.setRevokedSerials(material.revokedSerials ?? []);
+    this.applyOrdinals(ordinals);
+  }
+
+  /** Expires the connections made before a raised oldestValidOrdinal; the ordinal new connections record stays. */
+  expire(oldestValidOrdinal: number): void {
+    this.applyOrdinals({ ordinal: this.ordinals.ordinal, oldestValidOrdinal });
+  }
+
+  private applyOrdinals(ordinals: Ordinals): void {
+    for (const [socket, ordinal] of this.ordinals.update(ordinals)) {
+      const reason = expiredOrdinalReason(ordinal, this.ordinals.oldestValidOrdinal);
+      this.deps.log.info({ listener: this.entity.name, remote: `${socket.remoteAddress}:${socket.remotePort}`, reason }, `listener "${this.entity.name}" closes a connection: ${reason}`);
+      this.deps.drop(socket, reason, 'amqp:connection:forced');
+    }
   }
 
   /** Stops accepting and drops the connections it accepted. */

@@ -3,11 +3,18 @@
 // and, unless verifyHostname is false, the host name), hands the socket to rhea,
 // and on failure retries with bounded exponential backoff. Each change of state
 // (or of the reason it is down) is logged once, not once per attempt.
+//
+// Certificate rotation (skupper-router 3, qd_connector.c): each connector is
+// made for one sslProfile `ordinal`, which its TLS connection records and
+// announces to the listening router in its open properties (GROUP_ORDINAL_KEY),
+// so that both ends prefer the newest connection for new flows. A connector
+// retired for a higher ordinal no longer reconnects: its connection carries on
+// until it ends (or is expired by oldestValidOrdinal), then the connector stops.
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import WebSocket, { createWebSocketStream } from 'ws';
-import type { Connection, Container } from 'rhea';
+import rhea, { type Connection, type Container } from 'rhea';
 import type { ConnectorEntity } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { tlsClientOptions, type TlsMaterial } from '../tls/ssl-profile.js';
@@ -33,6 +40,12 @@ const MAX_RETRY_MS = 2_000;
 const CONNECT_TIMEOUT_MS = 2_000;
 /** From dialling to the peer's first hello (a peer that accepts but never answers: a frozen process). */
 const ESTABLISH_TIMEOUT_MS = 10_000;
+/**
+ * skupper-router's open-properties key for the connection group ordinal (its
+ * QD_CONNECTION_PROPERTY_GROUP_ORDINAL_KEY, a ulong): the connector's sslProfile
+ * ordinal; the connection with the highest one in a group takes new flows.
+ */
+export const GROUP_ORDINAL_KEY = 'qd.group-ordinal';
 
 function establishTimeout(): Error {
   return Object.assign(new Error(`no answer from the peer router within ${ESTABLISH_TIMEOUT_MS / 1000} s`), { code: 'KSKUP_ESTABLISH_TIMEOUT' });
@@ -54,14 +67,28 @@ export interface InterRouterConnectorDeps {
   readonly log: Logger;
   /** rhea options every inter-router connection gets (container id, frame size, ...). */
   readonly connectionOptions: (entity: ConnectorEntity) => Record<string, unknown>;
-  /** Takes over a fresh rhea connection; calls `established` once the peer router has introduced itself. */
-  readonly adopt: (connection: Connection, socket: Duplex, entity: ConnectorEntity, established: () => void) => void;
+  /**
+   * Takes over a fresh rhea connection; calls `established` once the peer
+   * router has introduced itself. `tlsOrdinal`: the sslProfile ordinal of a TLS
+   * connection, undefined without TLS.
+   */
+  readonly adopt: (connection: Connection, socket: Duplex, entity: ConnectorEntity, established: () => void, tlsOrdinal: number | undefined) => void;
+}
+
+/** Stopping with an AMQP close that tells the peer why (an expired ordinal). */
+export interface CloseReason {
+  readonly condition: string;
+  readonly description: string;
 }
 
 export class InterRouterConnector {
   readonly entity: ConnectorEntity;
+  /** The sslProfile ordinal this connector was made for (0 without one). */
+  readonly ordinal: number;
   private material: TlsMaterial | undefined;
   private readonly deps: InterRouterConnectorDeps;
+  /** Set by retire(): called once the connection has ended, instead of redialling. */
+  private retired: (() => void) | undefined;
   private status: ConnectorStatus = { state: 'connecting' };
   private loggedStatus = '';
   private failures = 0;
@@ -70,34 +97,48 @@ export class InterRouterConnector {
   private connection: Connection | undefined;
   private establishTimer: NodeJS.Timeout | undefined;
 
-  constructor(entity: ConnectorEntity, material: TlsMaterial | undefined, deps: InterRouterConnectorDeps) {
+  constructor(entity: ConnectorEntity, material: TlsMaterial | undefined, deps: InterRouterConnectorDeps, ordinal = 0) {
     this.entity = entity;
     this.material = material;
     this.deps = deps;
+    this.ordinal = ordinal;
   }
 
   start(): void {
     this.dial();
   }
 
-  /**
-   * The sslProfile's files were renewed on disk (same entity): the next dial
-   * presents and verifies with them; the connection that is up stays up, as
-   * it was authenticated when it was made.
-   */
-  renewMaterial(material: TlsMaterial): void {
-    if (this.material) this.material = material;
-  }
-
   current(): ConnectorStatus {
     return this.status;
   }
 
-  stop(): void {
-    this.setStatus({ state: 'stopped' });
+  /** `reason`: sent in the AMQP close and logged; a plain stop (entity removed) closes without one. */
+  stop(reason?: CloseReason): void {
+    this.setStatus({ state: 'stopped', ...(reason && { reason: reason.description }) });
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.connection?.close();
-    this.socket?.destroy();
+    if (reason) this.connection?.close({ condition: reason.condition, description: reason.description });
+    else this.connection?.close();
+    // The peer has a moment to read the close before the socket goes.
+    const socket = this.socket;
+    if (reason && socket) setTimeout(() => socket.destroy(), 1_000).unref();
+    else socket?.destroy();
+  }
+
+  /** Key material for the next dial; the open connection keeps what it was made with. */
+  setMaterial(material: TlsMaterial | undefined): void {
+    this.material = material;
+  }
+
+  /**
+   * No more redials: the open connection carries on until it ends, then
+   * `ended` is called. Without one up, the connector stops at once.
+   */
+  retire(ended: () => void): void {
+    this.retired = ended;
+    if (this.status.state !== 'up') {
+      this.stop();
+      ended();
+    }
   }
 
   private dial(): void {
@@ -206,8 +247,11 @@ export class InterRouterConnector {
 
   /** Gives the connected socket to rhea and follows the AMQP connection's life. */
   private hand(socket: Duplex, down: (reason: string) => void): void {
+    const options = this.deps.connectionOptions(this.entity);
+    const properties = { ...(options.properties as Record<string, unknown> | undefined), ...(this.material && { [GROUP_ORDINAL_KEY]: rhea.types.wrap_ulong(this.ordinal) }) };
     const connection = this.deps.container.connect({
-      ...this.deps.connectionOptions(this.entity),
+      ...options,
+      properties,
       reconnect: false,
       connection_details: () => ({
         port: this.entity.port,
@@ -238,16 +282,27 @@ export class InterRouterConnector {
           : 'connection closed';
       down(reason);
     });
-    this.deps.adopt(connection, socket, this.entity, () => {
-      clearTimeout(this.establishTimer);
-      this.failures = 0;
-      this.setStatus({ state: 'up' });
-    });
+    this.deps.adopt(
+      connection,
+      socket,
+      this.entity,
+      () => {
+        clearTimeout(this.establishTimer);
+        this.failures = 0;
+        this.setStatus({ state: 'up' });
+      },
+      this.material ? this.ordinal : undefined,
+    );
   }
 
   private onDown(reason: string): void {
     this.connection = undefined;
     if (this.status.state === 'stopped') return;
+    if (this.retired) {
+      this.setStatus({ state: 'stopped', reason: `retired for a newer sslProfile ordinal; its connection ended: ${reason}` });
+      this.retired();
+      return;
+    }
     this.setStatus({ state: 'down', reason });
     const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** this.failures);
     this.failures++;

@@ -17,7 +17,18 @@ import { markOwnLink } from './own-links.js';
 export const CONTROL_ADDRESS = '_kskup/control';
 const CONTROL_CREDIT = 200;
 
-export type PeerOrigin = { readonly kind: 'listener' | 'connector'; readonly name: string; readonly cost: number };
+/**
+ * Which entity made the connection. `tlsOrdinal`: the sslProfile ordinal a TLS
+ * connection was made with (undefined without TLS); `groupOrdinal`: at the
+ * dialling side, its connector's ordinal (inter-router-connector.ts).
+ */
+export type PeerOrigin = {
+  readonly kind: 'listener' | 'connector';
+  readonly name: string;
+  readonly cost: number;
+  readonly tlsOrdinal?: number | undefined;
+  readonly groupOrdinal?: number;
+};
 
 export class PeerConnection implements FlowCarrier {
   readonly connection: Connection;
@@ -27,6 +38,14 @@ export class PeerConnection implements FlowCarrier {
   remoteMode: 'interior' | 'edge' | undefined;
   /** Link cost for routing: the connector's cost, learnt from the dialling side's hello at the listening side. */
   cost: number;
+  /**
+   * skupper-router's connection group ordinal: the dialling connector's
+   * sslProfile ordinal (learnt from its open properties at the listening
+   * side). Of two connections to one neighbour at the same cost, the one with
+   * the higher group ordinal takes new flows: after a certificate rotation,
+   * the connection made with the new files.
+   */
+  groupOrdinal: number;
   /**
    * When anything last arrived from the peer (ms since epoch): a hello or any
    * other frame, a flow's bytes included. A neighbour silent for helloMaxAge is
@@ -49,6 +68,7 @@ export class PeerConnection implements FlowCarrier {
     this.socket = socket;
     this.log = log;
     this.cost = origin.cost;
+    this.groupOrdinal = origin.groupOrdinal ?? 0;
     socket.on('drain', () => this.relieve());
     socket.on('data', () => (this.lastHeard = Date.now()));
     batchWrites(connection, socket);

@@ -30,6 +30,8 @@ export interface AnnouncedService {
    * listening site keeps itself. Only the name: keys never travel.
    */
   readonly tlsCredentials?: string;
+  /** The listen() backlog its listeners should have (ServiceRecord.backlog); absent: the router's default. */
+  readonly backlog?: number;
 }
 
 export interface AnnouncedSite {
@@ -71,6 +73,7 @@ export function announce(
           ports: service.ports,
           targets: service.targets.map((target) => ({ host: target.host, ports: target.targetPorts, healthy: target.targetPorts.every((port) => healthy(target.host, port)) })),
           ...(service.tlsCredentials !== undefined && { tlsCredentials: service.tlsCredentials }),
+          ...(service.backlog !== undefined && { backlog: service.backlog }),
         })),
   };
 }
@@ -112,7 +115,8 @@ function isService(value: unknown): value is AnnouncedService {
     isPorts(value.ports) &&
     Array.isArray(value.targets) &&
     value.targets.every((t) => isRecord(t) && isString(t.host) && isPorts(t.ports) && typeof t.healthy === 'boolean') &&
-    (value.tlsCredentials === undefined || (typeof value.tlsCredentials === 'string' && nameProblem(value.tlsCredentials) === undefined))
+    (value.tlsCredentials === undefined || (typeof value.tlsCredentials === 'string' && nameProblem(value.tlsCredentials) === undefined)) &&
+    (value.backlog === undefined || (typeof value.backlog === 'number' && Number.isSafeInteger(value.backlog) && value.backlog >= 0))
   );
 }
 

@@ -84,10 +84,16 @@ export interface NetworkService {
    * ignore what one of them asked for. Says who asked for what.
    */
   readonly tlsConflict?: string;
+  /**
+   * The listen() backlog of its listeners: the largest any exposing site asks
+   * for (a larger queue refuses fewer clients and costs only memory), absent
+   * when none asks (the router's default, SOMAXCONN).
+   */
+  readonly backlog?: number;
 }
 
 export function networkServices(announcements: readonly SiteAnnouncement[]): NetworkService[] {
-  const byAddress = new Map<string, { ports: Set<number>; exposedAt: Map<string, string>; targets: NetworkTarget[]; tls: Map<string, string[]> }>();
+  const byAddress = new Map<string, { ports: Set<number>; exposedAt: Map<string, string>; targets: NetworkTarget[]; tls: Map<string, string[]>; backlog?: number }>();
   for (const { site, services } of announcements) {
     for (const service of services) {
       let merged = byAddress.get(service.address);
@@ -96,6 +102,7 @@ export function networkServices(announcements: readonly SiteAnnouncement[]): Net
       merged.tls.set(tls, [...(merged.tls.get(tls) ?? []), site.name]);
       for (const port of service.ports) merged.ports.add(port);
       merged.exposedAt.set(site.id, site.name);
+      if (service.backlog !== undefined) merged.backlog = Math.max(merged.backlog ?? 0, service.backlog);
       for (const target of service.targets) merged.targets.push({ siteId: site.id, siteName: site.name, host: target.host, ports: target.ports, healthy: target.healthy });
     }
   }
@@ -108,6 +115,7 @@ export function networkServices(announcements: readonly SiteAnnouncement[]): Net
       exposedAt: [...merged.exposedAt.entries()].map(([id, name]) => ({ id, name })).sort((a, b) => a.name.localeCompare(b.name)),
       targets: merged.targets,
       ...tlsOf(merged.tls),
+      ...(merged.backlog !== undefined && { backlog: merged.backlog }),
     }));
 }
 

@@ -100,9 +100,15 @@ export async function finishCaRotation(site: CertificateSite, options: { readonl
   // The new CA only: certificates of the old one are refused from now on.
   await site.writeServerCertificate(issued, next.certPem);
   await site.promoteNextCertificateAuthority();
+  // Certificates of the old CA are revoked: the router keeps connections made
+  // with files it no longer uses (as skupper-router does, until an sslProfile's
+  // oldestValidOrdinal ends them), and revocation ends exactly these, leaving the
+  // links of sites that moved to the new CA as they are.
+  const revokedAt = now.toISOString();
   await site.update((latest) => {
     const { caRotation: _done, ...rest } = latest;
-    return { document: rest, result: undefined };
+    const grants = rest.grants.map((grant) => (grant.revokedAt === undefined && grant.caSerial !== rotation.toCaSerial ? { ...grant, revokedAt } : grant));
+    return { document: { ...rest, grants }, result: undefined };
   });
   return { server: certificateInfo(issued.certPem), ca: certificateInfo(next.certPem), leftBehind: behind };
 }

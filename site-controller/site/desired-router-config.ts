@@ -89,6 +89,8 @@ export interface ServiceListener {
   readonly port: number;
   /** Serve TLS with this bundle's certificate and key. */
   readonly tlsCredentials?: string;
+  /** The tcpListener's `backlog` (0: SOMAXCONN); absent: the router's default, which is 0 too. */
+  readonly backlog?: number;
 }
 
 /**
@@ -162,7 +164,14 @@ function serviceEntities(site: SiteState): EntityList {
     }));
   const listeners = (site.serviceListeners ?? [])
     .filter((l) => l.tlsCredentials === undefined || usable(l.tlsCredentials, 'credentials'))
-    .map((l) => ({ name: l.address, address: l.address, host: l.host, port: l.port, ...(l.tlsCredentials !== undefined && { sslProfile: tlsProfileName(l.tlsCredentials) }) }));
+    .map((l) => ({
+      name: l.address,
+      address: l.address,
+      host: l.host,
+      port: l.port,
+      ...(l.tlsCredentials !== undefined && { sslProfile: tlsProfileName(l.tlsCredentials) }),
+      ...(l.backlog !== undefined && { backlog: l.backlog }),
+    }));
   const entities: EntityList = [];
   for (const name of [...used].sort()) entities.push(['sslProfile', { name: tlsProfileName(name), ...bundles[name] }]);
   for (const connector of connectors.sort(byName)) entities.push(['tcpConnector', connector]);

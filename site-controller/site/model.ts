@@ -148,6 +148,13 @@ export interface ServiceRecord {
    * site its own (Skupper's tlsCredentials). Only the name is announced.
    */
   readonly tlsCredentials?: string;
+  /**
+   * The listen() backlog of this service's tcpListeners at every site
+   * (skupper-router's tcpListener `backlog`; 0 means the operating system's
+   * maximum, SOMAXCONN). Absent: the router's default, 0. Announced with the
+   * service, since the listeners are made at the other sites.
+   */
+  readonly backlog?: number;
   readonly createdAt: string;
 }
 
