@@ -245,6 +245,7 @@ async function runProperty(name: string, arb: fc.Arbitrary<WireCase>, listener: 
   // Every connection of the cases is gone at R too (some close only when R's answer was read).
   await waitFor('the cases\' connections to be gone', async () => ((await connectionCount()) <= connectionsBefore ? true : undefined), 10_000);
   const growth = router.rssBytes() - rssBefore;
+  console.log(`RSS of R: ${Math.round(rssBefore / 1048576)} MiB before, ${Math.round(router.rssBytes() / 1048576)} MiB after "${name}"`);
   expect(growth, `RSS grew by ${Math.round(growth / 1024 / 1024)} MiB`).toBeLessThan(RSS_GROWTH_BOUND);
   await controlRoundTrip();
 }
