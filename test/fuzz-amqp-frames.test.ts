@@ -234,7 +234,11 @@ async function runProperty(name: string, arb: fc.Arbitrary<WireCase>, listener: 
   const rssBefore = router.rssBytes();
   await fc.assert(
     fc.asyncProperty(arb, async (wireCase) => {
+      const rssAtCase = router.rssBytes();
       const result = await exchange(targets[listener], wireCase.phases);
+      // One case that alone costs a large part of the bound fails here, so that fast-check shrinks it to the bytes responsible.
+      const caseGrowth = router.rssBytes() - rssAtCase;
+      if (caseGrowth > RSS_GROWTH_BOUND / 2) throw new Error(`R's RSS grew by ${Math.round(caseGrowth / 1048576)} MiB in one case: ${wireCase.what}`);
       const problem = verdict(wireCase, result);
       if (problem) throw new Error(`${problem}; case ${wireCase.what}; R said ${JSON.stringify(result.reply)}`);
       expect(router.child.exitCode).toBeNull();
