@@ -14,6 +14,7 @@ import { AmqpListener } from './peer/amqp-listener.js';
 import { heldDeliveries } from './peer/held-deliveries.js';
 import { isOwnLink } from './peer/own-links.js';
 import { tuneRhea } from './peer/rhea-tuning.js';
+import { rejectUnreadableInput } from './peer/unreadable-input.js';
 import { describeSocketError } from './peer/socket-errors.js';
 import { ConnectorGenerations } from './peer/connector-generations.js';
 import { GROUP_ORDINAL_KEY, InterRouterConnector } from './peer/inter-router-connector.js';
@@ -468,7 +469,8 @@ export class Router {
     connection.on('receiver_open', (context: EventContext) => context.receiver?.close());
     connection.on('sender_open', (context: EventContext) => context.sender?.close());
     connection.on('disconnected', () => undefined);
-    connection.on('error', () => undefined);
+    connection.on('error', (error: unknown) => rejectUnreadableInput(connection, error));
+    connection.on('protocol_error', (error: unknown) => rejectUnreadableInput(connection, error));
     connection.accept(socket);
   }
 
@@ -539,9 +541,19 @@ export class Router {
     connection.on('sender_close', () => undefined);
     connection.on('receiver_close', () => undefined);
     connection.on('connection_error', () => undefined);
-    connection.on('protocol_error', (error: unknown) => this.serverLog.warn({ reason: String(error) }, 'AMQP protocol error; connection dropped'));
-    // rhea reports here what went wrong inside its own processing; the connection is dropped after it.
-    connection.on('error', (error: unknown) => this.serverLog.warn({ reason: String(error), stack: (error as Error).stack?.split('\n').slice(0, 6).join(' | ') }, 'AMQP connection error; connection dropped'));
+    // Bytes that cannot be read: the peer is told why (unreadable-input.ts) before rhea hangs up.
+    connection.on('protocol_error', (error: unknown) => {
+      const told = rejectUnreadableInput(connection, error);
+      this.serverLog.warn({ reason: String(error), remote: record.host }, `AMQP protocol error; connection ${told ? 'refused' : 'dropped'}`);
+    });
+    // rhea reports here what went wrong inside its own processing (a frame that does not decode, too); the connection is dropped after it.
+    connection.on('error', (error: unknown) => {
+      const told = rejectUnreadableInput(connection, error);
+      this.serverLog.warn(
+        { reason: String(error), remote: record.host, stack: (error as Error).stack?.split('\n').slice(0, 6).join(' | ') },
+        `AMQP connection error; connection ${told ? 'refused' : 'dropped'}`,
+      );
+    });
     let down = false;
     const onDown = (reason: string) => {
       if (!peer || down) return;

@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startClaimsServer } from '../site-controller/token/claims-server.js';
+import { DEFAULT_GUESS_LIMITS, GuessLimiter } from '../site-controller/token/guess-limit.js';
 import { freePort } from './helpers/router-process.js';
 import { useTestFolder } from './helpers/temp-dir.js';
 
@@ -25,12 +26,15 @@ const CLAIM = JSON.stringify({ password: 'p', site: { id: 'east-1', name: 'east'
 
 beforeAll(async () => {
   port = await freePort();
+  const log = pino({ level: 'debug' }, { write: (line: string) => void logged.push(JSON.parse(line) as { level: number; msg: string }) });
   server = await startClaimsServer({
     host: '127.0.0.1',
     port,
     certPem: await readFile(folder.pki.serverCert, 'utf8'),
     keyPem: await readFile(folder.pki.serverKey, 'utf8'),
-    log: pino({ level: 'debug' }, { write: (line: string) => void logged.push(JSON.parse(line) as { level: number; msg: string }) }),
+    log,
+    // Every claim here is refused (403): guessing limits (claims-guess-limit.test.ts) would lock this client out.
+    guessLimiter: new GuessLimiter(log, { ...DEFAULT_GUESS_LIMITS, freeFailures: 1_000 }),
     // Slow on purpose: a client can leave while its claim is looked at.
     redeem: async () => {
       redeemed++;

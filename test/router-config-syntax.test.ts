@@ -111,9 +111,9 @@ describe('the .conf syntax', () => {
     ]],
     ['a file that ends inside an entity', 'router {\n  id: r\n', ['line 1: file: router does not end: a "}" is missing']],
     ['a line that is none of the forms', 'router {\n  id = r\n}\n', [
-      'line 2: file: cannot read "id = r": expected "name: value", "name: {", "TYPE {" or "}", each on a line of its own',
+      'line 2: file: cannot read the line: expected "name: value", "name: {", "TYPE {" or "}", each on a line of its own',
     ]],
-    ['a value outside an entity', 'mode: interior\n', ['line 1: file: cannot read "mode: interior" outside an entity: expected "TYPE {" on a line of its own']],
+    ['a value outside an entity', 'mode: interior\n', ['line 1: file: cannot read "mode: ..." outside an entity: expected "TYPE {" on a line of its own']],
     ['a bad boolean and a bad attribute name', 'router {\n  mode: interior\n  id: r\n}\ntcpListener {\n  address: a\n  port: 1\n  authenticatePeer: maybe\n  bogus-thing: 1\n}\n', [
       'line 9: tcpListener "tcpListener/:1": unknown attribute "bogusThing"',
       'line 8: tcpListener "tcpListener/:1": authenticatePeer "maybe" is not a boolean (yes/no, true/false, on/off, 1/0)',

@@ -198,7 +198,7 @@ function readConfEntities(lines: readonly string[]): RawEntity[] {
     } else if (entityStart !== null) {
       throw new ConfSyntaxError(line, `"${content}" starts an entity inside ${open?.type} (line ${open?.line}), which has not ended: a "}" is missing`);
     } else if (open === undefined) {
-      throw new ConfSyntaxError(line, `cannot read "${shorten(content)}" outside an entity: expected "TYPE {" on a line of its own`);
+      throw new ConfSyntaxError(line, `cannot read ${shorten(content)} outside an entity: expected "TYPE {" on a line of its own`);
     } else if (mapStart !== null) {
       const key = mapStart[1] ?? '';
       if (open.maps.length === 0 && JSON_MAPS.has(camelCase(key))) {
@@ -217,7 +217,7 @@ function readConfEntities(lines: readonly string[]): RawEntity[] {
         open = undefined;
       }
     } else {
-      throw new ConfSyntaxError(line, `cannot read "${shorten(content)}": expected "name: value", "name: {", "TYPE {" or "}", each on a line of its own`);
+      throw new ConfSyntaxError(line, `cannot read ${shorten(content)}: expected "name: value", "name: {", "TYPE {" or "}", each on a line of its own`);
     }
   });
   if (json !== undefined) throw new ConfSyntaxError(json.line, `the JSON value of ${json.key} does not end: a "}" is missing`);
@@ -249,9 +249,15 @@ function count(text: string, char: string): number {
   return text.split(char).length - 1;
 }
 
-/** A line quoted in an error; long lines are cut (a line may be a password). */
+/**
+ * A malformed line as an error names it: by its leading name when that is
+ * followed by `:` or `{` (`"password: ..."`), else not at all. A value is never
+ * quoted, nor is a line whose shape is unknown: either could be a secret
+ * (`password: pass:hunter2` with its colon lost).
+ */
 function shorten(text: string): string {
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+  const name = /^([\w$.-]{1,40})[ \t]*([:{])/.exec(text);
+  return name ? `"${name[1]}${name[2] === ':' ? ':' : ' {'} ..."` : 'the line';
 }
 
 // ---------------------------------------------------------------------------

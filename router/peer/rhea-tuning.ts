@@ -2,6 +2,7 @@
 // traffic of TCP flows. Measured with `node --cpu-prof` on a bulk transfer
 // (see docs/benchmarks.md); each change keeps the bytes on the wire identical.
 import { createRequire } from 'node:module';
+import { installInputLimits } from './unreadable-input.js';
 
 interface Frame {
   payload?: Buffer;
@@ -49,6 +50,7 @@ export function tuneRhea(): void {
   shareLinkAccessors(links, require('rhea/lib/frames.js') as LinkFrames, require('rhea/lib/endpoint.js') as new () => unknown);
   dropTransfersOnDetachedLinks(require('rhea/lib/session.js') as { prototype: Record<string, unknown> });
   readBeforeIdleClose(require('rhea/lib/connection.js') as { prototype: Record<string, unknown> });
+  installInputLimits();
 }
 
 interface IdleInternals {

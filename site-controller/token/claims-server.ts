@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { CLAIMS_PATH, parseClaimRequest, type ClaimRequest, type ClaimResponse } from './claims.js';
+import { GuessLimiter } from './guess-limit.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -18,9 +19,12 @@ export interface ClaimsServerOptions {
   readonly keyPem: string;
   readonly log: Logger;
   readonly redeem: (tokenName: string, request: ClaimRequest) => Promise<RedeemResult>;
+  /** Password guessing limits (guess-limit.ts); by default its DEFAULT_GUESS_LIMITS. */
+  readonly guessLimiter?: GuessLimiter;
 }
 
-export async function startClaimsServer(options: ClaimsServerOptions): Promise<Server> {
+export async function startClaimsServer(given: ClaimsServerOptions): Promise<Server> {
+  const options = { ...given, guessLimiter: given.guessLimiter ?? new GuessLimiter(given.log) };
   const server = createServer({ cert: options.certPem, key: options.keyPem }, (request, response) => {
     handle(request, response, options).catch((error: unknown) => {
       // A client that went away (reset, aborted body) is no failure of ours: there is no one to answer.
@@ -48,7 +52,7 @@ export async function startClaimsServer(options: ClaimsServerOptions): Promise<S
   return server;
 }
 
-async function handle(request: IncomingMessage, response: ServerResponse, options: ClaimsServerOptions): Promise<void> {
+async function handle(request: IncomingMessage, response: ServerResponse, options: ClaimsServerOptions & { guessLimiter: GuessLimiter }): Promise<void> {
   const path = new URL(request.url ?? '/', 'https://claims').pathname;
   if (!path.startsWith(CLAIMS_PATH) || path.length === CLAIMS_PATH.length) {
     answer(response, 404, { error: 'not a claim' });
@@ -59,7 +63,20 @@ async function handle(request: IncomingMessage, response: ServerResponse, option
     answer(response, 405, { error: 'claims are redeemed with POST' });
     return;
   }
-  const tokenName = decodeURIComponent(path.slice(CLAIMS_PATH.length));
+  let tokenName: string;
+  try {
+    tokenName = decodeURIComponent(path.slice(CLAIMS_PATH.length));
+  } catch {
+    answer(response, 400, { error: 'the claim name in the path is not valid percent-encoding' });
+    return;
+  }
+  const remote = request.socket.remoteAddress ?? '';
+  const verdict = options.guessLimiter.check(remote, tokenName);
+  if (!verdict.allowed) {
+    response.setHeader('retry-after', String(verdict.retryAfterSeconds));
+    answer(response, 429, { error: verdict.reason });
+    return;
+  }
   const body = await readBody(request);
   if (body === undefined) {
     answer(response, 413, { error: `the body is larger than ${MAX_BODY_BYTES} bytes` });
@@ -78,7 +95,7 @@ async function handle(request: IncomingMessage, response: ServerResponse, option
     return;
   }
   const result = await options.redeem(tokenName, claim);
-  const remote = request.socket.remoteAddress;
+  options.guessLimiter.record(remote, tokenName, result.ok ? 200 : result.status);
   if (result.ok) {
     options.log.info({ claim: tokenName, site: claim.site.name, siteId: claim.site.id, remote }, `claim "${tokenName}" redeemed by site "${claim.site.name}"`);
     answer(response, 200, result.response);

@@ -111,7 +111,13 @@ export function tokenFromYaml(text: string, file: string): Token {
     const [first] = parsed.errors;
     fail(`not a token: not valid YAML (${first?.message.split('\n')[0] ?? 'parse error'})`);
   }
-  const document: unknown = parsed.toJS();
+  let document: unknown;
+  try {
+    document = parsed.toJS();
+  } catch {
+    // An alias without its anchor, or aliases that expand without end; yaml's message may quote the file.
+    fail('not a token: not valid YAML (an alias that cannot be resolved)');
+  }
   if (!isRecord(document) || document.kind !== 'Secret' || document.apiVersion !== 'v1') {
     fail('not a token: expected a Kubernetes Secret (apiVersion v1, kind Secret) as written by `kskup token create`');
   }
