@@ -128,7 +128,8 @@ const requestArb = fc
   .map(({ method, path, headers, body, lengthDelta, source }) => {
     const bytes = Buffer.from(body, 'latin1');
     const chunked = headers.includes('Transfer-Encoding: chunked');
-    const payload = chunked ? Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`), bytes, Buffer.from('\r\n0\r\n\r\n')]) : bytes;
+    // A chunk of size 0 is the last chunk (RFC 9112 7.1): an empty body is that alone, or the bytes after it are a second, broken request.
+    const payload = chunked ? (bytes.length === 0 ? Buffer.from('0\r\n\r\n') : Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`), bytes, Buffer.from('\r\n0\r\n\r\n')])) : bytes;
     const length = chunked ? [] : [`Content-Length: ${Math.max(0, bytes.length + lengthDelta)}`];
     const head = [`${method} ${path} HTTP/1.1`, 'Host: claims', ...headers, ...length, 'Connection: close', '', ''].join('\r\n');
     return { raw: Buffer.concat([Buffer.from(head, 'latin1'), payload]), source: `127.0.1.${source}`, whole: chunked || lengthDelta === 0 || (lengthDelta < 0 && bytes.length === 0), what: `${method} ${path} [${headers.join('; ')}] body ${bytes.length} bytes (length ${lengthDelta})` };

@@ -2,6 +2,7 @@
 // traffic of TCP flows. Measured with `node --cpu-prof` on a bulk transfer
 // (see docs/benchmarks.md); each change keeps the bytes on the wire identical.
 import { createRequire } from 'node:module';
+import { installDecodeLimits } from './decode-limits.js';
 import { installInputLimits } from './unreadable-input.js';
 
 interface Frame {
@@ -51,6 +52,7 @@ export function tuneRhea(): void {
   dropTransfersOnDetachedLinks(require('rhea/lib/session.js') as { prototype: Record<string, unknown> });
   readBeforeIdleClose(require('rhea/lib/connection.js') as { prototype: Record<string, unknown> });
   installInputLimits();
+  installDecodeLimits();
 }
 
 interface IdleInternals {

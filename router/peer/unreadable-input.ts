@@ -78,6 +78,17 @@ const SASL_SYS_PERM = 3;
 let installed = false;
 
 /** Makes rhea refuse frames of impossible sizes as soon as their size is read, and drop input after a refusal. */
+/**
+ * Whether the bytes at `at` are (or, when too few have come, may yet be) the
+ * AMQP protocol header a client sends ahead of the SASL outcome (protocol id 0,
+ * AMQP 1.0 part 5.3.1). Any other "AMQP..." there, such as the SASL header sent
+ * again, is read as a frame header, whose size (0x414d5150) is then refused.
+ */
+function nextLayerHeader(buffer: Buffer, at: number): boolean {
+  if (buffer.subarray(at, at + 4).toString('latin1') !== 'AMQP') return false;
+  return buffer.length - at < 5 || buffer[at + 4] === 0;
+}
+
 export function installInputLimits(): void {
   if (installed) return;
   installed = true;
@@ -86,7 +97,7 @@ export function installInputLimits(): void {
   const read = Transport.prototype.read;
   Transport.prototype.peek_size = function limitedPeekSize(this: TransportInternals, buffer: Buffer) {
     // In the SASL layer, "AMQP" here is the next layer's header sent ahead of the outcome, not a frame.
-    if (this.frame_type === frames.TYPE_SASL && buffer.subarray(0, 4).toString('latin1') === 'AMQP') return undefined;
+    if (this.frame_type === frames.TYPE_SASL && nextLayerHeader(buffer, 0)) return undefined;
     const size = peekSize.call(this, buffer);
     if (size !== undefined) checkFrameSize(this, size);
     return size;
@@ -101,7 +112,7 @@ export function installInputLimits(): void {
       at = 8;
     }
     while (!this.read_complete && buffer.length - at >= 4) {
-      if (this.frame_type === frames.TYPE_SASL && buffer.subarray(at, at + 4).toString('latin1') === 'AMQP') break;
+      if (this.frame_type === frames.TYPE_SASL && nextLayerHeader(buffer, at)) break;
       const size = buffer.readUInt32BE(at);
       try {
         checkFrameSize(this, size);
