@@ -15,11 +15,10 @@
 // once, not left hanging; and within 5 s of the restore the link is back and
 // the service answers byte-exact. The figures are printed.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeFlow, startAccountingEcho, startFlow, type AccountingEcho } from './helpers/flow-accounting.js';
-import { FaultNetwork, type Link, type Site } from './helpers/fault-network.js';
-import { createFaultPki, PORTS, siteMetric, startFaultRouter, waitForRoutes } from './helpers/fault-routers.js';
-import { routerLogsOnFailure, waitFor, type RouterProcess } from './helpers/router-process.js';
+import { describe, expect, it } from 'vitest';
+import { describeFlow, startFlow } from './helpers/flow-accounting.js';
+import { PORTS, siteMetric, useFaultPair, waitForRoutes } from './helpers/fault-routers.js';
+import { waitFor } from './helpers/router-process.js';
 import { useTestFolder } from './helpers/temp-dir.js';
 
 /**
@@ -42,34 +41,11 @@ const FLOWS_END_WITHIN_MS = 6_000;
 const BACK_WITHIN_MS = 5_000;
 
 const folder = useTestFolder('fault-cut');
-let network: FaultNetwork;
-let echo: AccountingEcho;
-let a: Site;
-let b: Site;
-let link: Link;
-const routers: { a?: RouterProcess; b?: RouterProcess } = {};
-routerLogsOnFailure(() => [routers.a, routers.b]);
-
-beforeAll(async () => {
-  network = await FaultNetwork.create();
-  a = await network.addSite('A');
-  b = await network.addSite('B');
-  link = await network.link(a, b);
-  echo = await startAccountingEcho(network.hostIp);
-  const pki = await createFaultPki(`${folder.path}/pki`);
-  routers.b = await startFaultRouter(folder.path, pki, { site: b, listenOn: [link], tcpConnector: { address: 'echo', host: network.hostIp, port: echo.port } });
-  routers.a = await startFaultRouter(folder.path, pki, { site: a, dial: [link], tcpListener: 'echo' });
-  await waitForRoutes(a, 'echo', 1, 1);
-});
-
-afterAll(async () => {
-  await Promise.all([routers.a?.stop(), routers.b?.stop()]);
-  await echo?.close();
-  await network?.remove();
-});
+const pair = useFaultPair(folder);
 
 describe(`a link cut for ${CUT_MS / 1000} s`, () => {
   it(`link1 down for ${CUT_MS / 1000} s under ${FLOWS} flows: they end with a reset within 6 s, exact to the last byte; a client during the cut is reset; link and service back within 5 s of the restore`, async () => {
+    const { network, a, b, link, echo } = pair;
     const flows = Array.from({ length: FLOWS }, (_, i) => startFlow(a.accessIp, PORTS.tcpListener, 3000 + i, FLOW_BYTES, { bytesPerSecond: RATE, hangAfterMs: CUT_MS + 60_000 }));
     await waitFor('every flow to have 64 KiB echoed', () => flows.every((f) => f.report.received >= 64 * 1024) || undefined, 20_000);
 

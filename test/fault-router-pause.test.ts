@@ -16,11 +16,10 @@
 // gone and ends the backend side of each flow; within 5 s of the SIGCONT the
 // link is back and the service answers byte-exact.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeFlow, startAccountingEcho, startFlow, type AccountingEcho } from './helpers/flow-accounting.js';
-import { FaultNetwork, type Link, type Site } from './helpers/fault-network.js';
-import { createFaultPki, PORTS, siteMetric, startFaultRouter, waitForRoutes } from './helpers/fault-routers.js';
-import { routerLogsOnFailure, waitFor, type RouterProcess } from './helpers/router-process.js';
+import { describe, expect, it } from 'vitest';
+import { describeFlow, startFlow } from './helpers/flow-accounting.js';
+import { PORTS, siteMetric, useFaultPair, waitForRoutes } from './helpers/fault-routers.js';
+import { waitFor } from './helpers/router-process.js';
 import { useTestFolder } from './helpers/temp-dir.js';
 
 const PAUSE_MS = Number(process.env.KSKUP_FAULT_PAUSE_SECONDS ?? 10) * 1000;
@@ -32,35 +31,11 @@ const FLOWS_END_WITHIN_MS = 6_000;
 const BACK_WITHIN_MS = 5_000;
 
 const folder = useTestFolder('fault-pause');
-let network: FaultNetwork;
-let echo: AccountingEcho;
-let a: Site;
-let b: Site;
-let link: Link;
-const routers: { a?: RouterProcess; b?: RouterProcess } = {};
-routerLogsOnFailure(() => [routers.a, routers.b]);
-
-beforeAll(async () => {
-  network = await FaultNetwork.create();
-  a = await network.addSite('A');
-  b = await network.addSite('B');
-  link = await network.link(a, b);
-  echo = await startAccountingEcho(network.hostIp);
-  const pki = await createFaultPki(`${folder.path}/pki`);
-  routers.b = await startFaultRouter(folder.path, pki, { site: b, listenOn: [link], tcpConnector: { address: 'echo', host: network.hostIp, port: echo.port } });
-  routers.a = await startFaultRouter(folder.path, pki, { site: a, dial: [link], tcpListener: 'echo' });
-  await waitForRoutes(a, 'echo', 1, 1);
-});
-
-afterAll(async () => {
-  routers.b?.signal('SIGCONT');
-  await Promise.all([routers.a?.stop(), routers.b?.stop()]);
-  await echo?.close();
-  await network?.remove();
-});
+const pair = useFaultPair(folder);
 
 describe(`a router stopped for ${PAUSE_MS / 1000} s`, () => {
   it(`B SIGSTOPped ${PAUSE_MS / 1000} s under ${FLOWS} flows: A resets them within 6 s, exact to the last byte; after SIGCONT B ends the backend side, and link and service are back within 5 s`, async () => {
+    const { a, echo, routers } = pair;
     const flows = Array.from({ length: FLOWS }, (_, i) => startFlow(a.accessIp, PORTS.tcpListener, 5000 + i, FLOW_BYTES, { bytesPerSecond: RATE, hangAfterMs: PAUSE_MS + 60_000 }));
     await waitFor('every flow to have 64 KiB echoed', () => flows.every((f) => f.report.received >= 64 * 1024) || undefined, 20_000);
 

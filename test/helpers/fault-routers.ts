@@ -7,7 +7,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createCertificateAuthority, issueCertificate } from '../../site-controller/pki/index.js';
 import { FaultNetwork, type Link, type Site } from './fault-network.js';
-import { metric, RouterProcess, waitFor, type Entity } from './router-process.js';
+import { afterAll, beforeAll } from 'vitest';
+import { startAccountingEcho, type AccountingEcho } from './flow-accounting.js';
+import { metric, RouterProcess, routerLogsOnFailure, waitFor, type Entity } from './router-process.js';
 
 /** Ports are the same at every site: each router has its namespace to itself. */
 export const PORTS = { interRouter: 55671, http: 9090, tcpListener: 9000 } as const;
@@ -107,4 +109,44 @@ export async function within<T>(ms: number, promise: Promise<T>, what: string): 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * The two-site set-up of the link-cut and pause tests, started in beforeAll
+ * and removed in afterAll (a paused B is resumed first):
+ *
+ *   clients -> A [tcpListener echo] == link (A dials B) == B [tcpConnector echo] -> accounting echo (host)
+ *
+ * Its fields are filled in once beforeAll has run.
+ */
+export interface FaultPair {
+  network: FaultNetwork;
+  a: Site;
+  b: Site;
+  link: Link;
+  echo: AccountingEcho;
+  routers: { a?: RouterProcess; b?: RouterProcess };
+}
+
+export function useFaultPair(folder: { readonly path: string }): FaultPair {
+  const pair = { routers: {} } as FaultPair;
+  routerLogsOnFailure(() => [pair.routers.a, pair.routers.b]);
+  beforeAll(async () => {
+    pair.network = await FaultNetwork.create();
+    pair.a = await pair.network.addSite('A');
+    pair.b = await pair.network.addSite('B');
+    pair.link = await pair.network.link(pair.a, pair.b);
+    pair.echo = await startAccountingEcho(pair.network.hostIp);
+    const pki = await createFaultPki(`${folder.path}/pki`);
+    pair.routers.b = await startFaultRouter(folder.path, pki, { site: pair.b, listenOn: [pair.link], tcpConnector: { address: 'echo', host: pair.network.hostIp, port: pair.echo.port } });
+    pair.routers.a = await startFaultRouter(folder.path, pki, { site: pair.a, dial: [pair.link], tcpListener: 'echo' });
+    await waitForRoutes(pair.a, 'echo', 1, 1);
+  });
+  afterAll(async () => {
+    pair.routers.b?.signal('SIGCONT');
+    await Promise.all([pair.routers.a?.stop(), pair.routers.b?.stop()]);
+    await pair.echo?.close();
+    await pair.network?.remove();
+  });
+  return pair;
 }
