@@ -217,7 +217,9 @@ describe('router replicas on kubernetes', () => {
       `replica ${landed} deleted -> the service answered again after ${answeredAt - started} ms (${readyAtAnswer === undefined ? 'before its replacement was ready' : `its replacement was ready ${readyAtAnswer - started} ms after the deletion`}); replacement ready after ${replacementReady()! - started} ms`,
     );
     // The replica left served: the answer did not wait for the deleted one (on a quiet machine the replacement takes longer than the answer; printed above).
-    expect(await flowsOpened(survivorIp, 'backend:7'), survivor).toBeGreaterThan(servedBefore);
+    // When the replacement was ready first (a loaded run: 21 s once, while east's redials met the deleted pod's
+    // endpoint), the answer may have come through either replica, and which one says nothing about this.
+    if (readyAtAnswer === undefined) expect(await flowsOpened(survivorIp, 'backend:7'), survivor).toBeGreaterThan(servedBefore);
     expect(back.metadata.name).toBe(NAMES.router);
     // Back: linked to the other replica again, and every connection through west's Service answers, whichever replica it lands on.
     await waitUntil(a, 'the replicas linked again', async () => {
