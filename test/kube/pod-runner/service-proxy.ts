@@ -65,6 +65,11 @@ export class ServiceProxy {
   async settled(): Promise<void> {
     let last: Promise<void>;
     do {
+      // A sync that is scheduled starts from setImmediate: let it. Awaiting only
+      // the settled `syncing` here would loop in microtasks for ever, and the
+      // immediate (which clears `scheduled`) would never run: a test process
+      // spinning at 100% CPU, seen once in a clean-clone CI run.
+      if (this.scheduled) await new Promise<void>((resolve) => setImmediate(resolve));
       last = this.syncing;
       await last;
     } while (last !== this.syncing || this.scheduled);
