@@ -594,8 +594,7 @@ export class Router {
   /** A neighbour that stopped saying hello: drop the connection so that routes move and a connector redials. */
   private dropPeer(peer: PeerConnection, reason: string): void {
     this.serverLog.warn({ peer: peer.remoteId, reason }, `dropping inter-router connection: ${reason}`);
-    peer.connection.close({ condition: 'amqp:resource-limit-exceeded', description: reason });
-    peer.socket.destroy();
+    peer.drop({ condition: 'amqp:resource-limit-exceeded', description: reason });
   }
 
   private refuseLink(context: EventContext, role: string): void {

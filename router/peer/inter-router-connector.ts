@@ -121,7 +121,8 @@ export class InterRouterConnector {
     // The peer has a moment to read the close before the socket goes.
     const socket = this.socket;
     if (reason && socket) setTimeout(() => socket.destroy(), 1_000).unref();
-    else socket?.destroy();
+    // Frames go out at the end of the turn (amqp/frame-output.ts): the close first, then the socket goes.
+    else if (socket) queueMicrotask(() => socket.destroy());
   }
 
   /** Key material for the next dial; the open connection keeps what it was made with. */

@@ -7,6 +7,7 @@
 // credit: rhea keeps them in order.
 import type { Duplex } from 'node:stream';
 import type { Connection, EventContext, Receiver, Sender } from 'rhea';
+import { attachFrameOutput } from '../amqp/frame-output.js';
 import type { Logger } from '../log/logger.js';
 import { parseControlMessage, type ControlMessage } from '../network/control-messages.js';
 import { CONNECTION_WRITE_HIGH_WATER } from '../tcp/flow-protocol.js';
@@ -61,6 +62,7 @@ export class PeerConnection implements FlowCarrier {
   private controlSender: Sender | undefined;
   private readonly reliefWaiters: (() => void)[] = [];
   private readonly log: Logger;
+  private readonly flushFrames: () => void;
 
   constructor(connection: Connection, origin: PeerOrigin, socket: Duplex, log: Logger) {
     this.connection = connection;
@@ -71,7 +73,14 @@ export class PeerConnection implements FlowCarrier {
     this.groupOrdinal = origin.groupOrdinal ?? 0;
     socket.on('drain', () => this.relieve());
     socket.on('data', () => (this.lastHeard = Date.now()));
-    batchWrites(connection, socket);
+    this.flushFrames = attachFrameOutput(connection, socket);
+  }
+
+  /** Closes the connection with `error` and destroys the socket at once, the close frame written first. */
+  drop(error: { condition: string; description: string }): void {
+    this.connection.close(error);
+    this.flushFrames();
+    this.socket.destroy();
   }
 
   congested(): boolean {
@@ -119,22 +128,4 @@ export class PeerConnection implements FlowCarrier {
     for (const flow of [...this.flows]) flow.abort(reason, 'network');
     this.flows.clear();
   }
-}
-
-/**
- * rhea writes every frame with its own socket.write(). Corking around its output
- * pass hands the socket all frames of one pass at once: one writev and, under
- * TLS, full records instead of one small record per flow or attach frame.
- */
-function batchWrites(connection: Connection, socket: Duplex): void {
-  const internals = connection as unknown as { output(): void };
-  const output = internals.output;
-  internals.output = function batchedOutput(this: unknown) {
-    socket.cork();
-    try {
-      output.call(this);
-    } finally {
-      socket.uncork();
-    }
-  };
 }

@@ -1,16 +1,11 @@
-// Changes to how rhea encodes frames, made once at start-up, for the byte-stream
-// traffic of TCP flows. Measured with `node --cpu-prof` on a bulk transfer
-// (see docs/benchmarks.md); each change keeps the bytes on the wire identical.
+// Changes to rhea's internals, made once at start-up, for the number of links
+// TCP flows open, and for robustness against peers and pauses. Written for rhea
+// 3.0.5 (pinned in package.json; test/rhea-version.test.ts fails on another).
+// Each change keeps the bytes on the wire identical. How frames are written on
+// inter-router connections is not a patch: see amqp/frame-output.ts.
 import { createRequire } from 'node:module';
 import { installDecodeLimits } from './decode-limits.js';
 import { installInputLimits } from './unreadable-input.js';
-
-interface Frame {
-  payload?: Buffer;
-}
-interface FramesModule {
-  write_frame(frame: Frame): Buffer;
-}
 
 interface LinkFrames {
   attach(fields: Record<string, unknown>): Record<string, unknown>;
@@ -39,13 +34,24 @@ interface LinkModule {
   Receiver: { prototype: Record<string, Method> };
 }
 
+/** The rhea release these changes and amqp/frame-output.ts are written for (package.json pins it). */
+export const RHEA_VERSION = '3.0.5';
+
 let applied = false;
 
+/**
+ * Applies the changes below, once per process. Throws if the rhea installed is
+ * not RHEA_VERSION: the changes reach into its internals, and on another
+ * release they could put wrong bytes on the wire rather than fail.
+ */
 export function tuneRhea(): void {
   if (applied) return;
-  applied = true;
   const require = createRequire(import.meta.url);
-  encodeTransfersWithOneCopy(require('rhea/lib/frames.js') as FramesModule);
+  const installed = (require('rhea/package.json') as { version: string }).version;
+  if (installed !== RHEA_VERSION) {
+    throw new Error(`kskup's router is written for rhea ${RHEA_VERSION} (its frame output and router/peer/rhea-tuning.ts use rhea's internals); rhea ${installed} is installed: run npm ci`);
+  }
+  applied = true;
   const links = require('rhea/lib/link.js') as LinkModule;
   processOnlyPendingLinks(links, require('rhea/lib/session.js') as { prototype: Record<string, unknown> });
   shareLinkAccessors(links, require('rhea/lib/frames.js') as LinkFrames, require('rhea/lib/endpoint.js') as new () => unknown);
@@ -117,26 +123,6 @@ function dropTransfersOnDetachedLinks(Session: { prototype: Record<string, unkno
       return;
     }
     this.incoming.on_transfer(frame, link);
-  };
-}
-
-function encodeTransfersWithOneCopy(frames: FramesModule): void {
-  // The same CommonJS instance that rhea's transport calls through `frames.write_frame`.
-  const encodeFrame = frames.write_frame;
-  // rhea encodes a frame into a 1 KiB buffer that doubles as it fills: a 16 KiB
-  // transfer payload is copied five times on the way. Encode the frame header
-  // and performative alone, then append the payload with one exact-size copy.
-  frames.write_frame = function writeFrameWithPayload(frame: Frame): Buffer {
-    const payload = frame.payload;
-    if (!payload || payload.length < 512) return encodeFrame(frame);
-    frame.payload = undefined;
-    const head = encodeFrame(frame);
-    frame.payload = payload;
-    const whole = Buffer.allocUnsafe(head.length + payload.length);
-    head.copy(whole, 0);
-    payload.copy(whole, head.length);
-    whole.writeUInt32BE(whole.length, 0);
-    return whole;
   };
 }
 

@@ -7,16 +7,18 @@
 // The router that owns a tcpConnector for the address (the connector side) sees the
 // pair arrive, opens the TCP connection to the backend and pumps bytes both ways.
 //
-// Each chunk read from a socket travels as one pre-settled message whose body is a
+// The bytes read from a socket travel as pre-settled messages whose body is a
 // single AMQP data section (standard message format 0, so any AMQP tool can read a
-// captured link). The end of one direction (a TCP FIN) is a message with no data
+// captured link), each at most one transfer frame's worth (messageChunkBytes), so
+// that no message needs putting together at the far side. The end of one direction (a TCP FIN) is a message with no data
 // and the application property `kskup-end-of-stream`; it is ordered behind the
 // data on the same link, so the far side shuts its socket's write side only after
 // writing every byte. Both directions ended = flow done, links detached without
 // error. A reset, a failed connect or a lost connection detaches with an error,
 // and the far side resets its socket.
 //
-// Flow control is AMQP link credit, one credit per message:
+// Flow control is AMQP link credit, one credit per message, a window of about
+// FLOW_WINDOW_BYTES (flowCreditWindow):
 //   - a sender never queues a message without credit, so one flow that has run
 //     out of credit cannot hold up the others that share the session (rhea sends
 //     queued deliveries in order across all links of a session);
@@ -24,17 +26,55 @@
 //     slow reader stops the far side from reading its socket: TCP backpressure.
 import rhea from 'rhea';
 import type { Message } from 'rhea';
+import { DATA_SECTION_HEADER_LENGTH } from '../amqp/data-section.js';
 
 /**
- * Messages (socket reads of up to 64 KiB) a flow may have in flight per direction.
- * 32 x 64 KiB = 2 MiB covers loopback and LAN bandwidth-delay products for one
- * stream, and bounds what a stalled reader can make a router hold per flow.
- * An idle flow holds none of it.
+ * Bytes a flow may have in flight per direction, whatever the message size:
+ * 2 MiB covers loopback and LAN bandwidth-delay products for one stream, and
+ * bounds what a stalled reader can make a router hold per flow. An idle flow
+ * holds none of it.
  */
-export const FLOW_CREDIT_WINDOW = 32;
+export const FLOW_WINDOW_BYTES = 2 * 1024 * 1024;
 
-/** Credit is handed back in batches to save a flow frame per message; below a quarter of the window, so the sender never runs dry while the reader keeps up. */
-export const FLOW_CREDIT_BATCH = 4;
+/** The fewest messages a flow's credit window holds, however large its messages. */
+const MIN_CREDIT_WINDOW = 32;
+
+/**
+ * rhea 3.0.5 (session.js, Outgoing.compute_max_payload) cuts a message into
+ * frames of max-frame-size less 50 bytes and the delivery tag, its allowance for
+ * the transfer performative.
+ */
+const TRANSFER_ALLOWANCE = 50 + 1; // + the 1-byte PRESETTLED_TAG
+
+/** Below this, one frame's worth is too little for a message of its own: the message goes in several frames. */
+const MIN_MESSAGE_CHUNK = 8 * 1024;
+
+/** A socket read's worth (Node reads sockets 64 KiB at a time). */
+const MAX_MESSAGE_CHUNK = 64 * 1024;
+
+/**
+ * Bytes of a flow's stream one message carries on a connection whose receiver
+ * takes frames of up to `maxFrameSize` bytes (its open's max-frame-size;
+ * undefined or 0: no limit). One frame's worth when that is at least 8 KiB: a
+ * message in one frame is never cut up by the sender nor put together again by
+ * the receiver (a copy of every byte). With smaller frames, a socket read's worth
+ * in several frames.
+ */
+export function messageChunkBytes(maxFrameSize: number | undefined): number {
+  if (!maxFrameSize) return MAX_MESSAGE_CHUNK;
+  const oneFrame = maxFrameSize - TRANSFER_ALLOWANCE - DATA_SECTION_HEADER_LENGTH;
+  return oneFrame >= MIN_MESSAGE_CHUNK ? Math.min(oneFrame, MAX_MESSAGE_CHUNK) : MAX_MESSAGE_CHUNK;
+}
+
+/** Link credit (messages) a flow's receiver grants: FLOW_WINDOW_BYTES of the messages its sender will send, at least MIN_CREDIT_WINDOW. */
+export function flowCreditWindow(maxFrameSize: number | undefined): number {
+  return Math.max(MIN_CREDIT_WINDOW, Math.ceil(FLOW_WINDOW_BYTES / messageChunkBytes(maxFrameSize)));
+}
+
+/** Credit is handed back in batches of an eighth of the window, to save a flow frame per message; the sender never runs dry while the reader keeps up. */
+export function flowCreditBatch(window: number): number {
+  return Math.max(1, Math.floor(window / 8));
+}
 
 /**
  * When the inter-router socket has this much waiting to be written, flows stop
@@ -62,20 +102,6 @@ export const END_OF_STREAM_MESSAGE: Buffer = rhea.message.encode({
 
 /** Delivery tags of pre-settled messages need not be unique; one shared tag saves an allocation per message. */
 export const PRESETTLED_TAG = Buffer.from([0]);
-
-/** AMQP data section: descriptor 0x75 (small ulong), then vbin32 with a 4-byte length. */
-const DATA_SECTION_HEADER_LENGTH = 8;
-
-export function encodeDataMessage(chunk: Buffer): Buffer {
-  const encoded = Buffer.allocUnsafe(DATA_SECTION_HEADER_LENGTH + chunk.length);
-  encoded[0] = 0x00;
-  encoded[1] = 0x53;
-  encoded[2] = 0x75;
-  encoded[3] = 0xb0;
-  encoded.writeUInt32BE(chunk.length, 4);
-  chunk.copy(encoded, DATA_SECTION_HEADER_LENGTH);
-  return encoded;
-}
 
 export type FlowMessage = { kind: 'data'; bytes: Buffer } | { kind: 'end' } | { kind: 'invalid'; reason: string };
 

@@ -12,7 +12,8 @@
 import type { EventContext, Receiver, Sender } from 'rhea';
 import type { Logger } from '../log/logger.js';
 import { linkCredit, spendableCredit, transferred } from '../amqp/sender-credit.js';
-import { END_OF_STREAM_MESSAGE, PRESETTLED_TAG, classifyFlowMessage, encodeDataMessage } from './flow-protocol.js';
+import { DataSection } from '../amqp/data-section.js';
+import { END_OF_STREAM_MESSAGE, PRESETTLED_TAG, classifyFlowMessage } from './flow-protocol.js';
 
 /** One direction: messages from `from` are sent on `to`, and `from` gets `to`'s credit. */
 class RelayDirection {
@@ -49,8 +50,9 @@ class RelayDirection {
       return;
     }
     this.queued++;
-    const encoded = message.kind === 'data' ? encodeDataMessage(message.bytes) : END_OF_STREAM_MESSAGE;
-    (this.to.send(encoded, PRESETTLED_TAG, 0) as { settled: boolean }).settled = true;
+    // Passed on uncopied (rhea takes a DataSection as a payload: see data-section.ts); rhea cuts it into frames if the next hop's are smaller.
+    const encoded = message.kind === 'data' ? DataSection.of(message.bytes) : END_OF_STREAM_MESSAGE;
+    (this.to.send(encoded as Buffer, PRESETTLED_TAG, 0) as { settled: boolean }).settled = true;
   }
 
   /** True when every message received has been put on the wire downstream. */

@@ -9,14 +9,8 @@ import type { EventContext, Receiver, Sender } from 'rhea';
 import { linkCredit, spendableCredit, transferred } from '../amqp/sender-credit.js';
 import type { Logger } from '../log/logger.js';
 import type { AddressCounters } from '../metrics.js';
-import {
-  END_OF_STREAM_MESSAGE,
-  FLOW_CREDIT_BATCH,
-  FLOW_CREDIT_WINDOW,
-  PRESETTLED_TAG,
-  classifyFlowMessage,
-  encodeDataMessage,
-} from './flow-protocol.js';
+import { DataSection } from '../amqp/data-section.js';
+import { END_OF_STREAM_MESSAGE, PRESETTLED_TAG, classifyFlowMessage, flowCreditBatch, flowCreditWindow, messageChunkBytes } from './flow-protocol.js';
 import { confirmPeerEnd } from './peer-end.js';
 
 export type FlowState = 'connecting' | 'open' | 'half-closed-in' | 'half-closed-out' | 'closing' | 'closed';
@@ -82,6 +76,19 @@ export class TcpFlow {
   private endOfStreamSent = false;
   private outboundEnded = false;
   private waitingForRelief = false;
+  /** Bytes read from the socket that wait for credit to be sent; the socket stays paused meanwhile. */
+  private held: Buffer | undefined;
+  /** Bytes per message on this flow's connection (see messageChunkBytes). */
+  private readonly chunkBytes: number;
+  /** Credit granted to the far side (messages) and handed back in batches. */
+  private readonly creditWindow: number;
+  private readonly creditBatch: number;
+  /** True while the socket is corked for this turn's writes. */
+  private corked = false;
+  private readonly uncork = () => {
+    this.corked = false;
+    this.socket.uncork();
+  };
   bytesIn = 0;
   bytesOut = 0;
   // Kept so that letGo() can take exactly these off the socket again.
@@ -101,6 +108,9 @@ export class TcpFlow {
     this.sender = options.sender;
     this.receiver = options.receiver;
     this.state = options.connecting ? 'connecting' : 'open';
+    this.chunkBytes = messageChunkBytes(frameSizes(this.sender).remote);
+    this.creditWindow = flowCreditWindow(frameSizes(this.receiver).local);
+    this.creditBatch = flowCreditBatch(this.creditWindow);
     options.counters.flowsOpened++;
     options.counters.flowsOpen++;
 
@@ -115,10 +125,10 @@ export class TcpFlow {
       // try another target for its client.
       socket.once(options.readyEvent ?? 'connect', () => {
         this.moveTo('open');
-        this.receiver.add_credit(FLOW_CREDIT_WINDOW);
+        this.receiver.add_credit(this.creditWindow);
       });
     } else {
-      this.receiver.add_credit(FLOW_CREDIT_WINDOW);
+      this.receiver.add_credit(this.creditWindow);
     }
 
     this.sender.on('sendable', () => this.onSendable());
@@ -139,14 +149,34 @@ export class TcpFlow {
   private onSocketData(chunk: Buffer): void {
     this.bytesIn += chunk.length;
     this.options.counters.bytesIn += chunk.length;
-    this.sendPresettled(encodeDataMessage(chunk));
-    if (this.credit() <= 0 || this.options.carrier.congested()) this.pauseInbound();
+    this.sendChunk(chunk);
+    if (this.held !== undefined || this.credit() <= 0 || this.options.carrier.congested()) this.pauseInbound();
+  }
+
+  /**
+   * Sends `chunk` as messages of at most chunkBytes each, as far as credit
+   * goes. What credit does not cover waits in `held` (never queued in rhea
+   * without credit: it would hold up every flow of the session) until 'sendable'.
+   */
+  private sendChunk(chunk: Buffer): void {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.credit() <= 0) {
+        this.held = chunk.subarray(offset);
+        return;
+      }
+      const end = Math.min(offset + this.chunkBytes, chunk.length);
+      this.sendPresettled(DataSection.of(offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end)));
+      offset = end;
+    }
+    this.held = undefined;
   }
 
   /** Sends an encoded message settled: byte streams need no per-message acknowledgement. */
-  private sendPresettled(encoded: Buffer): void {
+  private sendPresettled(encoded: Buffer | DataSection): void {
     this.messagesQueued++;
-    const delivery = this.sender.send(encoded, PRESETTLED_TAG, 0) as { settled: boolean };
+    // rhea takes any payload with a length and slice() (see data-section.ts); its typings say Buffer.
+    const delivery = this.sender.send(encoded as Buffer, PRESETTLED_TAG, 0) as { settled: boolean };
     delivery.settled = true;
   }
 
@@ -163,11 +193,15 @@ export class TcpFlow {
 
   private resumeInbound(): void {
     if (this.state === 'closed' || this.inboundEnded) return;
-    if (this.credit() > 0 && !this.options.carrier.congested()) this.socket.resume();
+    if (this.held === undefined && this.credit() > 0 && !this.options.carrier.congested()) this.socket.resume();
     else this.pauseInbound();
   }
 
   private onSendable(): void {
+    if (this.held !== undefined) {
+      this.sendChunk(this.held);
+      if (this.held !== undefined) return;
+    }
     if (this.inboundEnded) this.sendEndOfStream();
     else if (this.socket.isPaused()) this.resumeInbound();
   }
@@ -184,7 +218,7 @@ export class TcpFlow {
 
   /** The end-of-stream marker needs credit like any message; without it, wait for `sendable`. */
   private sendEndOfStream(): void {
-    if (this.endOfStreamSent || this.credit() <= 0) return;
+    if (this.endOfStreamSent || this.held !== undefined || this.credit() <= 0) return;
     this.endOfStreamSent = true;
     this.sendPresettled(END_OF_STREAM_MESSAGE);
     this.finishIfDone();
@@ -199,6 +233,7 @@ export class TcpFlow {
       case 'data': {
         this.bytesOut += message.bytes.length;
         this.options.counters.bytesOut += message.bytes.length;
+        this.corkForThisTurn();
         if (this.socket.write(message.bytes)) this.returnCredit(1);
         else this.creditHeld++;
         return;
@@ -215,9 +250,17 @@ export class TcpFlow {
     }
   }
 
+  /** The messages of one turn (often several from one read of the inter-router socket) go to the socket in one writev. */
+  private corkForThisTurn(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    queueMicrotask(this.uncork);
+  }
+
   private returnCredit(count: number): void {
     this.creditOwed += count;
-    if (this.creditOwed >= FLOW_CREDIT_BATCH) {
+    if (this.creditOwed >= this.creditBatch) {
       this.receiver.add_credit(this.creditOwed);
       this.creditOwed = 0;
     }
@@ -343,4 +386,14 @@ export class TcpFlow {
   get currentState(): FlowState {
     return this.state;
   }
+}
+
+/**
+ * The max-frame-size of the link's connection, as rhea 3.0.5 holds it: `remote`
+ * from the peer's open (what this side may send), `local` from ours (what the
+ * peer may send here). Undefined: no limit announced.
+ */
+function frameSizes(link: Sender | Receiver): { remote?: number; local?: number } {
+  const connection = link.connection as unknown as { max_frame_size?: number; local?: { open?: { max_frame_size?: number } } };
+  return { remote: connection.max_frame_size, local: connection.local?.open?.max_frame_size };
 }
