@@ -1,6 +1,7 @@
 // Everything `kskup debug dump` puts in the archive, in the order a reader
 // wants it: the site's state first (it needs nothing running), then what runs
 // it, its logs, and only then its router, which may not answer.
+import { existsSync } from 'node:fs';
 import type { ResolvedSite } from '../site/site-options.js';
 import { DumpContents } from './dump-contents.js';
 import type { LogLimits } from './local-parts.js';
@@ -27,6 +28,8 @@ export async function gatherDump(target: ResolvedSite, options: DumpOptions): Pr
   let versions: Record<string, unknown>;
   if (target.platform === 'local') {
     const { addLocalParts } = await import('./local-parts.js');
+    // No folder, no site: nothing of it to gather (the state's problem says so), and no process or log to look for.
+    if (!existsSync(target.folder.path)) return { contents: dump, siteName: target.namespace };
     versions = await addLocalParts(dump, target, document, options.logs, options.timeoutMs);
   } else {
     const { addKubernetesParts, addSettings } = await import('./kubernetes-parts.js');

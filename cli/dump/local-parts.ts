@@ -77,7 +77,7 @@ export async function addLocalParts(dump: DumpContents, target: LocalTarget, doc
       const clean = redactLogLines(kept.join('\n'));
       redacted += clean.redacted;
       const what = { site: "the site process (controller, claims, service sync; anything it wrote that is not a log line, such as an error's trace)", supervisor: 'the supervisor (starts, exits, restarts of the site process)', router: 'the router (in the site process)' }[part];
-      const shown = `${kept.length < lines.length || cut ? "the last" : "all"} ${kept.length} line(s)`;
+      const shown = `${kept.length < lines.length || cut ? 'the last' : 'all'} ${kept.length} line(s)`;
       dump.addText(`logs/${part}.log`, clean.text === '' ? '' : `${clean.text}\n`, `${shown} of ${what}, from ${folder.logFile}`);
     }
     if (redacted > 0) dump.redactions.push(`logs/*.log: ${redacted} value(s) of fields named like secrets in JSON log lines`);
