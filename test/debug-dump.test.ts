@@ -259,6 +259,26 @@ describe('kskup debug dump, local sites west <- east', () => {
     expect(existsSync(archive)).toBe(false);
   });
 
+  it('west with its site process paused (SIGSTOP): the router does not answer within --timeout 1, the rest is dumped, exit 0 with a warning', async () => {
+    await home.kill('west', 'SIGSTOP', 'site');
+    try {
+      const archive = join(home.path, 'west-paused.tar.gz');
+      const started = Date.now();
+      const result = await home.kskup('debug', 'dump', archive, '-n', 'west', '--timeout', '1');
+      const tookMs = Date.now() - started;
+      expect(result.code).toBe(0);
+      expect(result.stderr).toMatch(/^kskup: warning: the dump lacks what could not be gathered \(also in its README\.txt\):\n {2}- router management: the site process's router at 127\.0\.0\.1:(\d+): [^\n]*router at 127\.0\.0\.1:\1[^\n]* within 1 s\n$/);
+      // One timeout, not one per query.
+      expect(tookMs).toBeLessThan(5_000);
+      const west = await unpack(archive);
+      const files = await filesUnder(west);
+      for (const file of ['site.yaml', 'router-config.json', 'process.json', 'logs/router.log', 'management/ERROR.txt']) expect(files).toContain(file);
+      expect(await readFile(join(west, 'management/ERROR.txt'), 'utf8')).toMatch(/^The router could not be asked \(the site process's router at 127\.0\.0\.1:\d+\):\n.* within 1 s\n$/);
+    } finally {
+      await home.kill('west', 'SIGCONT', 'site');
+    }
+  });
+
   it('west with its supervisor and site process killed (-9): the dump has its state and logs, says the router is down, exit 0 with a warning', async () => {
     await home.kill('west', 'SIGKILL', 'all');
     await waitFor('west to be down', async () => ((await home.json<{ process: { running: boolean } }>('status', '-n', 'west')).process.running ? undefined : true));

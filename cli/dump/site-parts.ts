@@ -91,7 +91,7 @@ export interface RouterReach {
  * management/ERROR.txt. Returns the router's version, if it said.
  */
 export async function addManagement(dump: DumpContents, reach: RouterReach, timeoutMs: number): Promise<string | undefined> {
-  const { ManagementClient } = await import('../../router/management/management-client.js');
+  const { ManagementClient, ManagementStatusError } = await import('../../router/management/management-client.js');
   let client;
   try {
     client = await ManagementClient.connect(reach.target, { timeoutMs });
@@ -101,8 +101,15 @@ export async function addManagement(dump: DumpContents, reach: RouterReach, time
     return undefined;
   }
   let version: string | undefined;
+  // A router that stopped answering (a timeout, a lost connection; not an error status) is not asked the rest: each would wait out the timeout too.
+  let silent: string | undefined;
   try {
     for (const type of MANAGEMENT_TYPES) {
+      if (silent !== undefined) {
+        dump.addText(`management/${type}.error.txt`, `QUERY ${type} to ${reach.where} was not sent: the router stopped answering (${silent})\n`, `why the ${type} query has no answer`);
+        dump.problem(`management query ${type}`, 'not sent: the router stopped answering');
+        continue;
+      }
       try {
         const results = await client.query(type);
         if (type === 'router' && typeof results[0]?.version === 'string') version = results[0].version;
@@ -112,6 +119,7 @@ export async function addManagement(dump: DumpContents, reach: RouterReach, time
       } catch (error) {
         dump.addText(`management/${type}.error.txt`, `QUERY ${type} to ${reach.where} failed:\n${reason(error)}\n`, `why the ${type} query has no answer`);
         dump.problem(`management query ${type}`, error);
+        if (!(error instanceof ManagementStatusError)) silent = reason(error);
       }
     }
   } finally {
