@@ -5,6 +5,7 @@
 // router pod's management through port-forward. No key or password of any
 // Secret of the namespace may be in any byte of it.
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,7 +77,8 @@ describe('kskup debug dump, a cluster site', () => {
     const config = await json<[string, Record<string, unknown>][]>('router-config.json');
     expect(config).toContainEqual(['sslProfile', expect.objectContaining({ name: 'site-server', privateKeyFile: expect.stringMatching(/site-server\.key$/) })]);
     // Each pod's container log, through the API: the router's and the controller's JSON lines.
-    const pods = await json<{ pods: { name: string; ready: boolean }[] }>('pods.json');
+    const pods = await json<{ pods: { name: string; ready: boolean }[]; replicas: { pod: string; answered: boolean }[] }>('pods.json');
+    expect(pods.replicas).toEqual([expect.objectContaining({ pod: 'kskup-router-0', answered: true })]);
     const router = pods.pods.find((pod) => pod.name === 'kskup-router-0');
     const controller = pods.pods.find((pod) => pod.name.startsWith('kskup-controller-'));
     expect(router?.ready).toBe(true);
@@ -100,5 +102,14 @@ describe('kskup debug dump, a cluster site', () => {
       ...(/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(text) ? [`a private key marker in ${file}`] : []),
     ]);
     expect(leaks).toEqual([]);
+  });
+
+  it('a namespace with no site: exit 1, nothing written', async () => {
+    a.runner.api.ensureNamespace('empty');
+    const archive = join(temp.path, 'empty.tar.gz');
+    const result = await kskup(a, 'debug', 'dump', archive, '-n', 'empty');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^kskup: nothing could be gathered of site "empty" \(kubernetes platform\), so no dump was written:\n {2}- site state: no site in namespace "empty": create one with kskup init\n/);
+    expect(existsSync(archive)).toBe(false);
   });
 });

@@ -33,7 +33,8 @@ export async function gatherDump(target: ResolvedSite, options: DumpOptions): Pr
     versions = await addLocalParts(dump, target, document, options.logs, options.timeoutMs);
   } else {
     const { addKubernetesParts, addSettings } = await import('./kubernetes-parts.js');
-    await addSettings(dump, target);
+    // Neither settings nor state: no site in this namespace, and nothing of one to gather.
+    if (!(await addSettings(dump, target)) && document === undefined) return { contents: dump, siteName: target.namespace };
     versions = await addKubernetesParts(dump, target, options.logs, options.timeoutMs);
   }
   // The policy (issue 14) has its place here once kskup has one: policy.yaml, from the site's policy store, redacted like site.yaml.

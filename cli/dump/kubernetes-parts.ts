@@ -5,7 +5,6 @@
 // config ConfigMap, the site's pods and the logs of their containers, the
 // server's version, and a router's management answers through port-forward.
 import { AppsV1Api, CoreV1Api, VersionApi, type V1Pod } from '@kubernetes/client-node';
-import { NETWORK_KEYS } from '../../site-controller/kubernetes/kube-site.js';
 import { describeApiError } from '../../site-controller/kubernetes/kube-errors.js';
 import { NAMES, PART_OF_LABEL } from '../../site-controller/kubernetes/manifests.js';
 import { SITE_CONFIG_KEY } from '../../site-controller/kubernetes/router-replicas.js';
@@ -79,9 +78,9 @@ export async function addKubernetesParts(dump: DumpContents, target: KubernetesT
           startedAt: pod.status?.startTime,
           containers: (pod.status?.containerStatuses ?? []).map((status) => ({ name: status.name, image: status.image, ready: status.ready, restarts: status.restartCount, state: status.state, lastState: status.lastState })),
         })),
-        // What the controller last recorded (ConfigMap kskup-network).
-        [NETWORK_KEYS.routers]: reports,
-        [NETWORK_KEYS.links]: links,
+        // What the controller last recorded (ConfigMap kskup-network, keys routers.json and links.json).
+        replicas: reports,
+        links,
       },
       "what runs the site: StatefulSet kskup-router, Deployment kskup-controller and their pods; each replica and link as the controller last saw them",
     );
@@ -125,8 +124,8 @@ export async function addKubernetesParts(dump: DumpContents, target: KubernetesT
 }
 
 /** settings.json: the settings ConfigMap (what init or the Helm chart asked for), less values of fields named like secrets. */
-export async function addSettings(dump: DumpContents, target: KubernetesTarget): Promise<void> {
-  await dump.part('settings', async () => {
+export async function addSettings(dump: DumpContents, target: KubernetesTarget): Promise<boolean> {
+  return dump.part('settings', async () => {
     const settings = await target.site.readSettings();
     if (!settings) throw new Error(`no ConfigMap ${NAMES.site} in namespace "${target.namespace}"`);
     dump.addJson('settings.json', redactSecretFields({ labels: settings.metadata?.labels, annotations: settings.metadata?.annotations, data: settings.data }), `the site's settings (ConfigMap ${NAMES.site}: what kskup init or the Helm chart asked for)`);
