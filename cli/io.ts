@@ -6,8 +6,15 @@ export interface TextSink {
   write(text: string): unknown;
 }
 
+/** Where bytes go (an archive written to stdout): process.stdout in main.ts. */
+export interface ByteSink {
+  write(bytes: Uint8Array): unknown;
+}
+
 export interface CliIO {
   readonly stdout: TextSink;
+  /** stdout for bytes; absent where stdout takes text only (a test's string sink). */
+  readonly stdoutBytes?: ByteSink;
   readonly stderr: TextSink;
   /** Environment variables (KSKUP_HOME, KSKUP_PLATFORM, KUBECONFIG, HOME); process.env when absent. */
   readonly env?: Readonly<Record<string, string | undefined>>;

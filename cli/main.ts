@@ -19,6 +19,7 @@ for (const stream of [process.stdout, process.stderr]) {
 
 process.exitCode = await run(argv, {
   stdout: process.stdout,
+  stdoutBytes: process.stdout,
   stderr: process.stderr,
   env: process.env,
   // A terminal that reports no width (some ptys) would make a spinner redraw without end.

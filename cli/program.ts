@@ -6,6 +6,7 @@ import { VERSION } from '../router/version.js';
 import type { CommandContext } from './command-context.js';
 import { addControllerCommands } from './controller-command.js';
 import { addRouterStatCommand } from './router-stat/command.js';
+import { addDebugCommands } from './dump/dump-command.js';
 import { addDeleteCommand } from './site/delete-command.js';
 import { addExposeCommands } from './site/expose-commands.js';
 import { addNetworkCommands } from './site/network-status-command.js';
@@ -33,6 +34,7 @@ Examples:
   kskup status -n west
   kskup rotate-certs -n west                      a new server certificate; links stay up
   kskup router stat -n --config router.json       the router network as the router of router.json sees it
+  kskup debug dump west.tar.gz -n west            what it takes to diagnose site west, without its secrets
 
 The router runs as its own program too: kskup-router -c router.json`;
 
@@ -62,6 +64,7 @@ export function buildProgram(context: CommandContext): Command {
   addTlsCommands(program, context);
   addNetworkCommands(program, context);
   addControllerCommands(program, context);
+  addDebugCommands(program, context);
   const router = program.command('router').description('inspect a running kskup router');
   addRouterStatCommand(router, context);
   return program;

@@ -351,6 +351,29 @@ describe('apps/v1 workloads and subresources', () => {
     await expectFailure(core.patchNamespacedPod({ namespace: ns, name: 'p', body: { spec: { restartPolicy: 'Never' } } }, mergePatch), 422, 'Invalid');
     await expectFailure(core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'q' }, spec: { containers: [] } } }), 422, 'Invalid');
   });
+
+  it('pods/log gives the podLogs hook\'s text: a container must be named when there are two, tailLines then limitBytes; read-only', async () => {
+    const ns = await freshNamespace();
+    await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'two' }, spec: { containers: [{ name: 'a', image: 'img' }, { name: 'b', image: 'img' }] } } });
+    await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'one' }, spec: { containers: [{ name: 'only', image: 'img' }] } } });
+    api.podLogs = async (namespace, pod, container) => {
+      if (pod === 'one') throw new Error('not started');
+      return `${namespace}/${pod}/${container} 1\nline 2\nline 3\n`;
+    };
+    try {
+      expect(await core.readNamespacedPodLog({ namespace: ns, name: 'two', container: 'b' })).toBe(`${ns}/two/b 1\nline 2\nline 3\n`);
+      expect(await core.readNamespacedPodLog({ namespace: ns, name: 'two', container: 'a', tailLines: 2 })).toBe('line 2\nline 3\n');
+      expect(await core.readNamespacedPodLog({ namespace: ns, name: 'two', container: 'a', tailLines: 2, limitBytes: 8 })).toBe('line 2\nl');
+      const unnamed = await expectFailure(core.readNamespacedPodLog({ namespace: ns, name: 'two' }), 400, 'BadRequest');
+      expect(unnamed.status?.message).toBe('a container name must be specified for pod two, choose one of: [a b]');
+      await expectFailure(core.readNamespacedPodLog({ namespace: ns, name: 'two', container: 'c' }), 400, 'BadRequest');
+      const waiting = await expectFailure(core.readNamespacedPodLog({ namespace: ns, name: 'one' }), 400, 'BadRequest');
+      expect(waiting.status?.message).toMatch(/^container "only" in pod "one" is waiting to start/);
+      await expectFailure(core.readNamespacedPodLog({ namespace: ns, name: 'none', container: 'a' }), 404, 'NotFound');
+    } finally {
+      api.podLogs = undefined;
+    }
+  });
 });
 
 describe('selectors', () => {
@@ -664,5 +687,8 @@ describe('raw HTTP edges client-node does not reach', () => {
     expect((await raw('POST', '/api/v1/namespaces/default/configmaps', '{not json')).json).toMatchObject({ code: 400, reason: 'BadRequest' });
     expect((await raw('PATCH', '/api/v1/namespaces/default/configmaps/kube-root-ca.crt', '{}', 'text/plain')).json).toMatchObject({ code: 415, reason: 'UnsupportedMediaType' });
     expect((await raw('GET', '/api/v1/namespaces/default/configmaps/kube-root-ca.crt/status')).code).toBe(404);
+    // pods/log is read-only; a write to it must not reach the pod.
+    expect((await raw('PUT', '/api/v1/namespaces/default/pods/p/log', '{}')).json).toMatchObject({ code: 405, reason: 'MethodNotAllowed' });
+    expect((await raw('GET', '/api/v1/namespaces/default/configmaps/kube-root-ca.crt/log')).code).toBe(404);
   });
 });

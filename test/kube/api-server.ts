@@ -80,6 +80,8 @@ export class KubeApiServer {
   readonly adminToken: string;
   /** Requests served, by "VERB path": lets a test check what a client did (e.g. that it relisted). */
   readonly requestLog: string[] = [];
+  /** Where pods/log reads a container's output (the pod runner sets it to its kubelet's logs); unset: empty logs. */
+  podLogs: ((namespace: string, pod: string, container: string) => Promise<string>) | undefined;
   /** What each user was allowed and refused, by (verb, apiGroup, resource): for RBAC minimality checks. */
   readonly accessLog = new AccessLog();
 
@@ -300,6 +302,10 @@ export class KubeApiServer {
     const dryRun = this.dryRun(query);
     const { rt, name, subresource } = route;
     const namespace = route.namespace ?? '';
+    if (subresource === 'log') {
+      if (verb !== 'get') throw methodNotAllowed(`the server does not allow this method on the requested resource`);
+      return this.sendPodLog(res, namespace, name!, query);
+    }
     switch (verb) {
       case 'get':
         return this.sendJson(res, 200, subresource === 'scale' ? this.registry.getScale(rt, namespace, name!) : this.registry.get(rt, namespace, name!));
@@ -600,6 +606,44 @@ export class KubeApiServer {
     } catch (err) {
       throw badRequest(`the DeleteOptions body is not valid JSON: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * `GET .../pods/NAME/log`: the container's output from the podLogs hook (the
+   * pod runner's kubelet), as kube-apiserver answers: `container` may be left
+   * out only for a pod of one container, `tailLines` keeps the last lines and
+   * `limitBytes` then cuts what is sent; text/plain. A pod whose output the
+   * hook cannot give (not started, no runner) is 400, as the kubelet's
+   * "container ... is waiting to start".
+   */
+  private async sendPodLog(res: ServerResponse, namespace: string, name: string, query: URLSearchParams): Promise<void> {
+    const pod = this.registry.get(findResourceType('', 'v1', 'pods')!, namespace, name) as KubeObject;
+    const containers = ((pod.spec as { containers?: { name: string }[] } | undefined)?.containers ?? []).map((container) => container.name);
+    const container = query.get('container') ?? (containers.length === 1 ? containers[0]! : undefined);
+    if (container === undefined) throw badRequest(`a container name must be specified for pod ${name}, choose one of: [${containers.join(' ')}]`);
+    if (!containers.includes(container)) throw badRequest(`container ${container} is not valid for pod ${name}`);
+    const count = (param: string) => {
+      const value = query.get(param);
+      if (value === null) return undefined;
+      if (!/^\d+$/.test(value)) throw badRequest(`${param}: Invalid value: ${JSON.stringify(value)}: must be a non-negative integer`);
+      return Number(value);
+    };
+    const [tailLines, limitBytes] = [count('tailLines'), count('limitBytes')];
+    let text: string;
+    try {
+      text = this.podLogs ? await this.podLogs(namespace, name, container) : '';
+    } catch (err) {
+      throw badRequest(`container "${container}" in pod "${name}" is waiting to start: ${(err as Error).message}`);
+    }
+    if (tailLines !== undefined) {
+      const lines = text.split('\n');
+      if (lines.at(-1) === '') lines.pop();
+      text = tailLines === 0 ? '' : lines.slice(-tailLines).map((line) => `${line}\n`).join('');
+    }
+    let body = Buffer.from(text, 'utf8');
+    if (limitBytes !== undefined) body = body.subarray(0, limitBytes);
+    res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': body.length });
+    res.end(body);
   }
 
   /** `warnings`: sent as `Warning: 299 - "..."` headers, as kube-apiserver sends field validation warnings. */

@@ -50,7 +50,9 @@ function resourceEntries(rt: ResourceType): object[] {
   const subs = rt.subresources.map((sub) =>
     sub === 'status'
       ? { name: `${rt.plural}/status`, singularName: '', namespaced: rt.namespaced, kind: rt.kind, verbs: ['get', 'patch', 'update'] }
-      : { name: `${rt.plural}/scale`, singularName: '', namespaced: rt.namespaced, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] },
+      : sub === 'log'
+        ? { name: `${rt.plural}/log`, singularName: '', namespaced: rt.namespaced, kind: rt.kind, verbs: ['get'] }
+        : { name: `${rt.plural}/scale`, singularName: '', namespaced: rt.namespaced, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] },
   );
   return [main, ...subs];
 }

@@ -23,7 +23,8 @@ export interface ResourceType {
   readonly singular: string;
   readonly namespaced: boolean;
   readonly shortNames: readonly string[];
-  readonly subresources: readonly ('status' | 'scale')[];
+  /** `log`: pods/log, a container's output (GET only; the api-server's podLogs hook supplies it). */
+  readonly subresources: readonly ('status' | 'scale' | 'log')[];
   readonly nameRule: NameRule;
   /** metadata.generation is set at 1 and bumped on every change outside metadata and status. */
   readonly generation: boolean;
@@ -54,7 +55,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = Object.freeze([
   row({ group: '', version: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true }),
   row({ group: '', version: 'v1', kind: 'Service', plural: 'services', namespaced: true, shortNames: ['svc'], subresources: ['status'], nameRule: 'label1035' }),
   row({ group: '', version: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts', namespaced: true, shortNames: ['sa'] }),
-  row({ group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true, shortNames: ['po'], subresources: ['status'], returnDeletedObject: true }),
+  row({ group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true, shortNames: ['po'], subresources: ['status', 'log'], returnDeletedObject: true }),
   row({ group: '', version: 'v1', kind: 'Endpoints', plural: 'endpoints', singular: 'endpoints', namespaced: true, shortNames: ['ep'], allowCreateOnUpdate: true }),
   row({ group: '', version: 'v1', kind: 'Event', plural: 'events', namespaced: true, shortNames: ['ev'], allowCreateOnUpdate: true }),
   row({ group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true, shortNames: ['deploy'], subresources: ['status', 'scale'], generation: true }),

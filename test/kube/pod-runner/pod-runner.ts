@@ -95,6 +95,8 @@ export class PodRunner {
     this.slices = new EndpointSliceController(this.objects, onError);
     const apiUrl = new URL(api.url);
     this.proxy = new ServiceProxy(this.objects, network, { host: apiUrl.hostname, port: Number(apiUrl.port) }, onError);
+    // pods/log (kubectl logs, readNamespacedPodLog) reads what this kubelet's containers wrote.
+    api.podLogs = (namespace, pod, container) => this.logs(namespace, pod, container);
   }
 
   /**
