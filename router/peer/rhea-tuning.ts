@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import { installDecodeLimits } from './decode-limits.js';
 import { installInputLimits } from './unreadable-input.js';
+import { installSaslPipelining } from './sasl-pipelining.js';
 
 interface Frame {
   payload?: Buffer;
@@ -52,6 +53,7 @@ export function tuneRhea(): void {
   dropTransfersOnDetachedLinks(require('rhea/lib/session.js') as { prototype: Record<string, unknown> });
   readBeforeIdleClose(require('rhea/lib/connection.js') as { prototype: Record<string, unknown> });
   installInputLimits();
+  installSaslPipelining();
   installDecodeLimits();
 }
 
