@@ -16,6 +16,7 @@ import { routerAddress, type ServiceRecord, type ServiceTarget, type SiteDocumen
 import { allocateListenerPorts } from './listener-ports.js';
 import type { NetworkSnapshot, SnapshotListener } from './network-snapshot.js';
 import { announce, type SiteAnnouncement } from './sync/announcement.js';
+import { StallClock } from './stall-clock.js';
 import { NetworkView, networkServices, type NetworkService } from './sync/network-view.js';
 import { SyncClient } from './sync/sync-client.js';
 import { probeTargets, type ProbeResult } from './target-health.js';
@@ -39,6 +40,17 @@ export const DEFAULT_SYNC_TIMINGS: SyncTimings = { heartbeatMs: 2_000, ttlMs: 10
  * host avoid recorded ports meanwhile.
  */
 export const LISTENER_PORT_RETENTION_MS = 60 * 60_000;
+
+/**
+ * After this process stood still (a heartbeat came a whole period late), it
+ * announces itself every RESYNC_EVERY_MS for RESYNC_FOR_MS: its links were
+ * dropped by the other sites meanwhile and come back within about 3 s (a
+ * connector redials at most 3 s after an attempt, routing-protocol.md), and the
+ * first announcement that gets through makes the others announce back at once
+ * (a newcomer is answered), instead of both waiting for a heartbeat.
+ */
+const RESYNC_EVERY_MS = 250;
+const RESYNC_FOR_MS = 5_000;
 
 /** KSKUP_SYNC_HEARTBEAT_MS, KSKUP_SYNC_TTL_MS and KSKUP_SYNC_HEALTH_MS override the defaults (tests, tuning). */
 export function syncTimingsFromEnv(env: Readonly<Record<string, string | undefined>>): SyncTimings {
@@ -88,6 +100,8 @@ export class ServiceController implements SiteServices {
   /** A pass for a change of workload targets is queued and has not started yet. */
   private targetsPassQueued = false;
   private plan: PassPlan | undefined;
+  private stallClock: StallClock | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
 
   private readonly log: Logger;
   private readonly timings: SyncTimings;
@@ -109,6 +123,7 @@ export class ServiceController implements SiteServices {
   }
 
   start(): void {
+    this.stallClock = new StallClock(this.timings.heartbeatMs);
     this.timers.push(
       setInterval(() => this.heartbeat(), this.timings.heartbeatMs),
       setInterval(() => this.deps.schedule('health', () => this.probe()), this.timings.healthMs),
@@ -153,6 +168,7 @@ export class ServiceController implements SiteServices {
   halt(): void {
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
+    clearInterval(this.resyncTimer);
   }
 
   async close(leaving: boolean): Promise<void> {
@@ -164,11 +180,25 @@ export class ServiceController implements SiteServices {
   }
 
   private heartbeat(): void {
+    const stoodStillMs = this.stallClock?.tick() ?? 0;
+    if (stoodStillMs > 0) this.resync(stoodStillMs);
     const gone = this.view.expire(Date.now(), this.timings.ttlMs);
     for (const site of gone) this.log.info({ siteId: site.id }, `site "${site.name}" not heard from for ${this.timings.ttlMs / 1000}s: forgetting its services`);
     this.announce(true);
     // A pass per heartbeat keeps network.json fresh and notices links that came up or went down.
     this.deps.schedule(gone.length > 0 ? 'site expired' : 'heartbeat', async () => undefined);
+  }
+
+  /** After this process stood still for `ms`: keep what the others announced, and announce often until the links are back. */
+  private resync(ms: number): void {
+    this.view.pardon(ms);
+    this.log.info({ stoodStillMs: ms }, `this process stood still for ${(ms / 1000).toFixed(1)}s (paused or starved): announcing every ${RESYNC_EVERY_MS} ms for ${RESYNC_FOR_MS / 1000}s`);
+    clearInterval(this.resyncTimer);
+    const until = Date.now() + RESYNC_FOR_MS;
+    this.resyncTimer = setInterval(() => {
+      if (Date.now() >= until) clearInterval(this.resyncTimer);
+      this.announce(true);
+    }, RESYNC_EVERY_MS);
   }
 
   private hear(announcement: SiteAnnouncement): void {

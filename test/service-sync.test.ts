@@ -9,6 +9,7 @@ import { allocateListenerPorts } from '../service-controller/listener-ports.js';
 import { exposeService, unexposeService, type ExposeRequest } from '../service-controller/services.js';
 import { announce, parseAnnouncement, SYNC_PREFIX, type AnnouncedService, type SiteAnnouncement } from '../service-controller/sync/announcement.js';
 import { NetworkView, networkServices } from '../service-controller/sync/network-view.js';
+import { StallClock } from '../service-controller/stall-clock.js';
 import { desiredRouterConfig, routerConfigText, type SiteState } from '../site-controller/site/desired-router-config.js';
 import { SiteError } from '../site-controller/site/errors.js';
 import type { LinkRecord, ServiceRecord, SiteDocument } from '../site-controller/site/model.js';
@@ -288,12 +289,36 @@ describe('NetworkView.expire and remote', () => {
     expect(view.remote().map((h) => h.announcement.site.name)).toEqual(['south']);
   });
 
+  it('pardon(ms): the time this process stood still does not count against the others (sites and departures)', () => {
+    const view = new NetworkView('west-1a2b');
+    view.hear(heard('east-9z', 'east', 1), 1_000);
+    view.hear({ ...heard('north-7y', 'north', 5), final: true }, 1_000);
+    // Paused from 2 s to 62 s: at 62 s east has been silent 61 s, 59 s of them while we did not listen.
+    view.pardon(60_000);
+    expect(view.expire(62_000, 10_000)).toEqual([]);
+    // The departure still holds back an older announcement of north.
+    expect(view.hear(heard('north-7y', 'north', 4), 62_000)).toBe('ignored');
+    // East has the rest of its TTL, counted while we listened: 9 s from 62 s.
+    expect(view.expire(71_000, 10_000)).toEqual([]);
+    expect(view.expire(71_001, 10_000).map((s) => s.name)).toEqual(['east']);
+  });
+
   it('remote() is sorted by site name, whatever the order sites were heard in', () => {
     const view = new NetworkView('west-1a2b');
     view.hear(heard('c', 'west-2', 1), 1);
     view.hear(heard('a', 'north', 1), 1);
     view.hear(heard('b', 'east', 1), 1);
     expect(view.remote().map((h) => h.announcement.site.name)).toEqual(['east', 'north', 'west-2']);
+  });
+});
+
+describe('StallClock', () => {
+  it('reports a tick more than a whole period late as a stall of the ms beyond the period; a busy turn is none', () => {
+    const clock = new StallClock(2_000, 0);
+    expect(clock.tick(2_000)).toBe(0);
+    expect(clock.tick(5_900)).toBe(0); // 1.9 s late: less than a period
+    expect(clock.tick(67_900)).toBe(60_000); // paused for a minute
+    expect(clock.tick(69_900)).toBe(0);
   });
 });
 

@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import { installDecodeLimits } from './decode-limits.js';
 import { installInputLimits } from './unreadable-input.js';
+import { installSaslPipelining } from './sasl-pipelining.js';
 
 interface LinkFrames {
   attach(fields: Record<string, unknown>): Record<string, unknown>;
@@ -58,6 +59,7 @@ export function tuneRhea(): void {
   dropTransfersOnDetachedLinks(require('rhea/lib/session.js') as { prototype: Record<string, unknown> });
   readBeforeIdleClose(require('rhea/lib/connection.js') as { prototype: Record<string, unknown> });
   installInputLimits();
+  installSaslPipelining();
   installDecodeLimits();
 }
 

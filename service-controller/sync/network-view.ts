@@ -53,6 +53,16 @@ export class NetworkView {
     return gone;
   }
 
+  /**
+   * This process stood still for `ms` (a pause, starvation): the others'
+   * silence over that time is not held against them, so what they announced
+   * is kept until they have had the TTL, counted while this site listened.
+   */
+  pardon(ms: number): void {
+    for (const [id, heard] of this.sites) this.sites.set(id, { ...heard, heardAt: heard.heardAt + ms });
+    for (const [id, left] of this.departed) this.departed.set(id, { ...left, at: left.at + ms });
+  }
+
   remote(): HeardSite[] {
     return [...this.sites.values()].sort((a, b) => a.announcement.site.name.localeCompare(b.announcement.site.name));
   }
