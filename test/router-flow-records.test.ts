@@ -8,7 +8,7 @@
 //
 // Each case counts the bytes it sends and checks the records at both ends, as
 // the routers there report them through a flow query asked at A, at C and at B.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -239,6 +239,16 @@ describe('A--B--C flow records', () => {
     });
     expect(rtt).toBeGreaterThanOrEqual(0);
     expect(rtt).toBeLessThan(1);
+  });
+
+  it('the Grafana dashboard (docs/grafana/kskup-services.json) parses, and every metric its queries use is in a scrape of A and B', async () => {
+    const dashboard = JSON.parse(await readFile(join(import.meta.dirname, '../docs/grafana/kskup-services.json'), 'utf8')) as { panels: { targets: { expr: string }[] }[] };
+    const exprs = dashboard.panels.flatMap((panel) => panel.targets.map((target) => target.expr));
+    expect(exprs.length).toBeGreaterThan(5);
+    const used = new Set(exprs.flatMap((expr) => [...expr.matchAll(/\bkskup_[a-z_]+/g)].map((m) => m[0])));
+    const scraped = (await Promise.all([ports.aHttp, ports.bHttp].map(async (port) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text()))).join('\n');
+    const series = new Set([...scraped.matchAll(/^(kskup_[a-z_]+)[{ ]/gm)].map((m) => m[1]));
+    expect([...used].filter((name) => !series.has(name))).toEqual([]);
   });
 
   it(`A keeps at most ${RING} records after 3 x ${RING} flows; the totals count every flow`, async () => {
