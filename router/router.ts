@@ -19,7 +19,7 @@ import { describeSocketError } from './peer/socket-errors.js';
 import { ConnectorGenerations } from './peer/connector-generations.js';
 import { GROUP_ORDINAL_KEY, InterRouterConnector } from './peer/inter-router-connector.js';
 import { ManagementAgent, MANAGEMENT_ADDRESS, type FlowType, type RuntimeType } from './management/management-agent.js';
-import { answerFlowQuery } from './flows/flow-query.js';
+import { answerFlowQuery, FLOWS_ADDRESS_PREFIX } from './flows/flow-query.js';
 import { CONSUMER_PREFIX, MESSAGES_ADDRESS, MessagingAgent } from './messaging/messaging-agent.js';
 import { NetworkAgent } from './network/network-agent.js';
 import { FlowRecorder } from './flows/flow-records.js';
@@ -694,13 +694,13 @@ export class Router {
             cost: self ? 0 : (route?.cost ?? null),
             hops: self ? 0 : (route?.hops ?? null),
             mode: ad.mode,
-            addresses: ad.addresses,
+            addresses: ad.addresses.filter(isShownAddress),
             neighbours: Object.keys(ad.neighbours).sort(),
           };
         });
       }
       case 'router.address': {
-        const addresses = new Set([...this.tcp.listenedAddresses(), ...this.tcp.servedAddresses(), ...this.network.knownRouters().flatMap((ad) => ad.addresses)]);
+        const addresses = new Set([...this.tcp.listenedAddresses(), ...this.tcp.servedAddresses(), ...this.network.knownRouters().flatMap((ad) => ad.addresses.filter(isShownAddress))]);
         return [...addresses].sort().map((address) => {
           const targets = this.network.targets(address);
           return {
@@ -826,4 +826,9 @@ function groupOrdinalOf(connection: Connection): number {
 function remoteOf(socket: Duplex): string {
   const { remoteAddress, remotePort } = socket as Duplex & { remoteAddress?: string; remotePort?: number };
   return remoteAddress ? `${remoteAddress}:${remotePort}` : 'websocket';
+}
+
+/** Each router's flow-query address is in link state for routing, but it is the router's own machinery, not an address anyone serves: management leaves it out. */
+function isShownAddress(address: string): boolean {
+  return !address.startsWith(`${CONSUMER_PREFIX}${FLOWS_ADDRESS_PREFIX}`);
 }
