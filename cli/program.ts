@@ -9,6 +9,7 @@ import { addRouterStatCommand } from './router-stat/command.js';
 import { addDebugCommands } from './dump/dump-command.js';
 import { addDeleteCommand } from './site/delete-command.js';
 import { addExposeCommands } from './site/expose-commands.js';
+import { addFlowCommands } from './site/flow-list-command.js';
 import { addNetworkCommands } from './site/network-status-command.js';
 import { addServiceCommands } from './site/service-status-command.js';
 import { addInitCommand } from './site/init-command.js';
@@ -30,6 +31,7 @@ Examples:
   kskup link status -n east --wait 10
   kskup expose host/localhost --port 8080 --address web -n west   "web" at every linked site
   kskup service status -n east                    where "web" listens at east
+  kskup flow list -n east --errors                recent flows of the whole network that failed
   kskup network status -n east
   kskup status -n west
   kskup rotate-certs -n west                      a new server certificate; links stay up
@@ -61,6 +63,7 @@ export function buildProgram(context: CommandContext): Command {
   addRotateCertsCommand(program, context);
   addExposeCommands(program, context);
   addServiceCommands(program, context);
+  addFlowCommands(program, context);
   addTlsCommands(program, context);
   addNetworkCommands(program, context);
   addControllerCommands(program, context);

@@ -1,7 +1,17 @@
 // Router counters. The data path only bumps plain numbers in a per-address
 // record (no label hashing per chunk); prom-client reads them when /metrics is
 // scraped, and adds the usual process metrics (CPU, memory, event-loop lag).
+// The per-service metrics are read from the flow totals (router/flows/) at
+// scrape time in the same way. Names and units: docs/metrics.md.
 import client from 'prom-client';
+import { LATENCY_BUCKETS_SECONDS, type FlowTotals } from './flows/flow-records.js';
+
+/** A neighbour link as the network agent knows it. */
+export interface LinkView {
+  readonly routerId: string;
+  readonly site?: string;
+  readonly rttMs?: number;
+}
 
 export interface AddressCounters {
   flowsOpened: number;
@@ -21,6 +31,14 @@ export class RouterMetrics {
   heldDeliveries: () => { incoming: number; outgoing: number } = () => ({ incoming: 0, outgoing: 0 });
   /** Per tcpListener address: how many targets (local tcpConnectors, peers serving it) a new flow could go to. */
   routes: () => ReadonlyMap<string, number> = () => new Map();
+  /** The flow totals per (service address, peer router, side). */
+  flowTotals: () => readonly FlowTotals[] = () => [];
+  /** A router's site name, when link state knows it. */
+  siteOf: (routerId: string) => string | undefined = () => undefined;
+  /** Neighbours that are up. */
+  links: () => readonly LinkView[] = () => [];
+  /** Configured inter-router and edge connectors, and whether each has its connection up. */
+  connectors: () => readonly { readonly name: string; readonly up: boolean }[] = () => [];
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'kskup_router_' });
@@ -74,6 +92,99 @@ export class RouterMetrics {
         const held = self.heldDeliveries();
         this.set({ direction: 'incoming' }, held.incoming);
         this.set({ direction: 'outgoing' }, held.outgoing);
+      },
+    });
+    this.registerFlowMetrics();
+  }
+
+  /** The per-service metrics from the flow totals, and link state and round-trip time. */
+  private registerFlowMetrics(): void {
+    const self = this;
+    const peerSite = (routerId: string) => (routerId === '' ? 'none' : (self.siteOf(routerId) ?? routerId));
+    const labelsOf = (t: FlowTotals) => ({ service: t.vanAddress, side: t.role === 'listener-side' ? 'listener' : 'connector', peer_site: peerSite(t.peerRouter) });
+    const fromTotals = (name: string, help: string, values: (t: FlowTotals) => [Record<string, string>, number][], labelNames: string[]) =>
+      new client.Counter({
+        name,
+        help,
+        labelNames,
+        registers: [this.registry],
+        collect(this: client.Counter) {
+          // Several peer routers of one site (router replicas) add up under the one label set.
+          this.reset();
+          for (const totals of self.flowTotals()) for (const [labels, value] of values(totals)) this.inc(labels, value);
+        },
+      });
+    const serviceLabels = ['service', 'side', 'peer_site'];
+    fromTotals('kskup_service_flows_opened_total', 'TCP flows opened at this router, per service address, side and peer site', (t) => [[labelsOf(t), t.opened]], serviceLabels);
+    fromTotals(
+      'kskup_service_flows_closed_total',
+      'TCP flows ended at this router, per service address, side, peer site and result (closed, reset-by-client, reset-by-server, refused, no-route, unreachable)',
+      (t) => Object.entries(t.ended).map(([result, count]): [Record<string, string>, number] => [{ ...labelsOf(t), result }, count]),
+      [...serviceLabels, 'result'],
+    );
+    fromTotals('kskup_service_request_bytes_total', 'Bytes from clients towards backends in ended flows, per service address, side and peer site', (t) => [[labelsOf(t), t.octets]], serviceLabels);
+    fromTotals('kskup_service_response_bytes_total', 'Bytes from backends back to clients in ended flows, per service address, side and peer site', (t) => [[labelsOf(t), t.octetsReverse]], serviceLabels);
+    // A histogram from plain counts: prom-client's Histogram would need an observe() (a label lookup) per flow.
+    const histogramName = 'kskup_service_first_byte_seconds';
+    const histogramHelp = 'Time from a client connecting to a tcpListener to the first byte back to it, per service address and peer site (listener side; ended flows)';
+    this.registry.registerMetric({
+      name: histogramName,
+      help: histogramHelp,
+      type: 'histogram',
+      get() {
+        const merged = new Map<string, { labels: Record<string, string>; buckets: number[]; sum: number; count: number }>();
+        for (const totals of self.flowTotals()) {
+          if (totals.role !== 'listener-side' || totals.latencyCount === 0) continue;
+          const labels = { service: totals.vanAddress, peer_site: peerSite(totals.peerRouter) };
+          const key = `${labels.service}\u0000${labels.peer_site}`;
+          const entry = merged.get(key) ?? { labels, buckets: new Array<number>(LATENCY_BUCKETS_SECONDS.length + 1).fill(0), sum: 0, count: 0 };
+          merged.set(key, entry);
+          totals.latencyBuckets.forEach((count, index) => (entry.buckets[index]! += count));
+          entry.sum += totals.latencySum;
+          entry.count += totals.latencyCount;
+        }
+        const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+        for (const { labels, buckets, sum, count } of merged.values()) {
+          let cumulative = 0;
+          buckets.forEach((bucket, index) => {
+            cumulative += bucket;
+            const le = index < LATENCY_BUCKETS_SECONDS.length ? String(LATENCY_BUCKETS_SECONDS[index]) : '+Inf';
+            values.push({ metricName: `${histogramName}_bucket`, labels: { ...labels, le }, value: cumulative });
+          });
+          values.push({ metricName: `${histogramName}_sum`, labels, value: sum }, { metricName: `${histogramName}_count`, labels, value: count });
+        }
+        return { name: histogramName, help: histogramHelp, type: 'histogram', values, aggregator: 'sum' };
+      },
+      reset: () => undefined,
+    } as unknown as client.Metric);
+    new client.Gauge({
+      name: 'kskup_link_up',
+      help: 'Inter-router and edge links to neighbours that are up (1), per peer site and router; a configured connector whose link is down shows in kskup_connector_up',
+      labelNames: ['peer_site', 'peer_router'],
+      registers: [this.registry],
+      collect(this: client.Gauge) {
+        this.reset();
+        for (const link of self.links()) this.set({ peer_site: link.site ?? link.routerId, peer_router: link.routerId }, 1);
+      },
+    });
+    new client.Gauge({
+      name: 'kskup_connector_up',
+      help: 'Whether each configured inter-router or edge connector has its connection up (1) or not (0)',
+      labelNames: ['connector'],
+      registers: [this.registry],
+      collect(this: client.Gauge) {
+        this.reset();
+        for (const connector of self.connectors()) this.set({ connector: connector.name }, connector.up ? 1 : 0);
+      },
+    });
+    new client.Gauge({
+      name: 'kskup_link_rtt_seconds',
+      help: 'Round-trip time of each neighbour link, from the last hello echoed both ways (includes what queued ahead of it on a busy link)',
+      labelNames: ['peer_site', 'peer_router'],
+      registers: [this.registry],
+      collect(this: client.Gauge) {
+        this.reset();
+        for (const link of self.links()) if (link.rttMs !== undefined) this.set({ peer_site: link.site ?? link.routerId, peer_router: link.routerId }, link.rttMs / 1000);
       },
     });
   }

@@ -8,6 +8,7 @@ import { ConfigError, loadRouterConfigFile, withRouterId } from './config/index.
 import type { LogLevel } from './config/types.js';
 import { createRouterLogging } from './log/logger.js';
 import { watchConfigFile } from './reload.js';
+import { DEFAULT_FLOW_RECORD_CAPACITY, MAX_FLOW_RECORD_CAPACITY } from './flows/flow-records.js';
 import { Router } from './router.js';
 import type { StopSignals } from './stop-signals.js';
 import { VERSION } from './version.js';
@@ -63,7 +64,12 @@ export async function runRouterProcess(argv: readonly string[], signals: StopSig
   if (loaded.config.router.idGenerated) log.info({ file }, `router id not set; using generated id ${loaded.config.router.id}`);
   const generatedId = loaded.config.router.idGenerated ? loaded.config.router.id : undefined;
 
-  const router = new Router(loaded.config, logging, dirname(resolve(file)));
+  const flowRecords = flowRecordCapacity(process.env.KSKUP_FLOW_RECORDS);
+  if (typeof flowRecords === 'string') {
+    process.stderr.write(`kskup-router: ${flowRecords}\n`);
+    return 2;
+  }
+  const router = new Router(loaded.config, logging, dirname(resolve(file)), { flowRecords });
   const stop = async (signal: string): Promise<number> => {
     log.info({ signal }, `received ${signal}; shutting down`);
     setTimeout(() => process.exit(0), STOP_DEADLINE_MS).unref();
@@ -95,4 +101,14 @@ export async function runRouterProcess(argv: readonly string[], signals: StopSig
   const signal = await signals.stopped;
   watcher.close();
   return stop(signal);
+}
+
+/** KSKUP_FLOW_RECORDS: how many flow records the router keeps (router/flows/flow-records.ts); the default when unset. */
+function flowRecordCapacity(value: string | undefined): number | string {
+  if (value === undefined || value === '') return DEFAULT_FLOW_RECORD_CAPACITY;
+  const count = Number(value);
+  if (!/^\d+$/.test(value) || count < 1 || count > MAX_FLOW_RECORD_CAPACITY) {
+    return `KSKUP_FLOW_RECORDS "${value}" is not a whole number from 1 to ${MAX_FLOW_RECORD_CAPACITY}`;
+  }
+  return count;
 }

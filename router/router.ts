@@ -18,9 +18,13 @@ import { rejectUnreadableInput } from './peer/unreadable-input.js';
 import { describeSocketError } from './peer/socket-errors.js';
 import { ConnectorGenerations } from './peer/connector-generations.js';
 import { GROUP_ORDINAL_KEY, InterRouterConnector } from './peer/inter-router-connector.js';
-import { ManagementAgent, MANAGEMENT_ADDRESS, type RuntimeType } from './management/management-agent.js';
+import { ManagementAgent, MANAGEMENT_ADDRESS, type FlowType, type RuntimeType } from './management/management-agent.js';
+import { answerFlowQuery, FLOWS_ADDRESS_PREFIX } from './flows/flow-query.js';
 import { CONSUMER_PREFIX, MESSAGES_ADDRESS, MessagingAgent } from './messaging/messaging-agent.js';
 import { NetworkAgent } from './network/network-agent.js';
+import { FlowRecorder } from './flows/flow-records.js';
+import { FlowQueryAgent } from './flows/flow-query-agent.js';
+import { siteNameOf } from './flows/site-name.js';
 import { VERSION } from './version.js';
 import { CONTROL_ADDRESS, PeerConnection, type PeerOrigin } from './peer/peer-connection.js';
 import { TcpAdaptor, type TcpListenerStatus } from './tcp/tcp-adaptor.js';
@@ -51,6 +55,8 @@ export class Router {
   private readonly connectors = new Map<string, ConnectorGenerations>();
   private readonly management: ManagementAgent;
   private readonly messaging: MessagingAgent;
+  readonly flowRecords: FlowRecorder;
+  private readonly flowQuery: FlowQueryAgent;
   private readonly connections = new Set<ConnectionRecord>();
   /** The AMQP connection of each accepted socket, to close one whose certificate is revoked. */
   private readonly acceptedConnections = new WeakMap<Duplex, Connection>();
@@ -70,8 +76,12 @@ export class Router {
   /** Relative file names in sslProfiles are resolved against this folder (the config file's). */
   private readonly baseDir: string;
 
-  constructor(config: RouterConfig, logging: RouterLogging, baseDir = process.cwd()) {
+  /** `options.flowRecords`: how many flow records the ring keeps (router/flows/flow-records.ts). */
+  constructor(config: RouterConfig, logging: RouterLogging, baseDir = process.cwd(), options: { readonly flowRecords?: number } = {}) {
     this.config = config;
+    this.flowRecords = new FlowRecorder(options.flowRecords);
+    // Read once: the router id does not change either without a restart.
+    const siteName = siteNameOf(config.router.metadata);
     this.baseDir = baseDir;
     this.logging = logging;
     logging.setLevels(config.logs);
@@ -98,6 +108,7 @@ export class Router {
       routerId: config.router.id,
       log: logging.module('TCP_ADAPTOR'),
       metrics: this.metrics,
+      flowRecords: this.flowRecords,
       targets: (address) => this.network.targets(address),
       peerTowards: (routerId) => this.network.peerTowards(routerId),
       edgeServing: (address) => this.network.edgeServing(address),
@@ -120,18 +131,32 @@ export class Router {
       dropPeer: (peer, reason) => this.dropPeer(peer, reason),
       onNeighbourUp: (peer) => this.onNeighbourUp(peer),
       onRoutingChanged: () => this.messaging.routingChanged(),
+      ...(siteName !== undefined && { siteName }),
+    });
+    this.flowQuery = new FlowQueryAgent({
+      selfId: config.router.id,
+      ...(siteName !== undefined && { siteName }),
+      recorder: this.flowRecords,
+      siteOf: (routerId) => this.network.siteOf(routerId),
+      messaging: this.messaging,
+      log: logging.module('ROUTER'),
     });
     this.management = new ManagementAgent(
       {
         config: () => this.config,
         reconfigure: async (next) => void (await this.reconfigure(next)),
         rows: (type) => this.rows(type),
+        flowRows: (type) => this.flowRows(type),
         connectorStatus: (name) => this.connectorStatus(name),
         tcpListenerStatus: (name) => this.tcpListenerStatus(name)?.bind,
         entityError: (type, name) => this.entityError(type, name),
       },
       logging.module('AGENT'),
     );
+    this.metrics.flowTotals = () => this.flowRecords.allTotals();
+    this.metrics.siteOf = (routerId) => this.network.siteOf(routerId);
+    this.metrics.links = () => this.network.links();
+    this.metrics.connectors = () => [...this.connectors.keys()].map((name) => ({ name, up: this.connectorStatus(name)?.state === 'up' }));
     this.metrics.routes = () => new Map(this.tcp.listenedAddresses().map((address) => [address, this.network.targets(address).length]));
     this.metrics.heldDeliveries = () => {
       const total = { incoming: 0, outgoing: 0 };
@@ -158,6 +183,7 @@ export class Router {
     await this.apply(empty);
     // Stopped while the listeners were binding: start nothing more.
     if (this.stopped) return;
+    this.flowQuery.start();
     this.network.start();
     this.profileTimer = setInterval(() => void this.checkProfileFiles().catch((error: unknown) => this.log.error({ reason: String(error) }, 'could not apply changed sslProfile files')), PROFILE_CHECK_MS);
     this.profileTimer.unref();
@@ -606,6 +632,19 @@ export class Router {
     link?.close({ condition: 'amqp:not-implemented', description });
   }
 
+  /** kskup.flowRecord and kskup.flowTotal rows: what a flow query answers, every record and total (docs/flows.md). */
+  private flowRows(type: FlowType): Record<string, unknown>[] {
+    const reply = answerFlowQuery(
+      { limit: this.flowRecords.capacity },
+      { router: this.id, capacity: this.flowRecords.capacity },
+      this.flowRecords.records(),
+      this.flowRecords.allTotals(),
+      (routerId) => this.network.siteOf(routerId),
+    );
+    if (type === 'kskup.flowRecord') return reply.records.map((record) => ({ ...record, name: record.identity }));
+    return reply.totals.map((totals) => ({ ...totals, identity: `${totals.vanAddress}/${totals.role}/${totals.peerRouter}` }));
+  }
+
   /** Management's view of the runtime entity types (docs/management.md). */
   private rows(type: RuntimeType): Record<string, unknown>[] {
     switch (type) {
@@ -654,13 +693,13 @@ export class Router {
             cost: self ? 0 : (route?.cost ?? null),
             hops: self ? 0 : (route?.hops ?? null),
             mode: ad.mode,
-            addresses: ad.addresses,
+            addresses: ad.addresses.filter(isShownAddress),
             neighbours: Object.keys(ad.neighbours).sort(),
           };
         });
       }
       case 'router.address': {
-        const addresses = new Set([...this.tcp.listenedAddresses(), ...this.tcp.servedAddresses(), ...this.network.knownRouters().flatMap((ad) => ad.addresses)]);
+        const addresses = new Set([...this.tcp.listenedAddresses(), ...this.tcp.servedAddresses(), ...this.network.knownRouters().flatMap((ad) => ad.addresses.filter(isShownAddress))]);
         return [...addresses].sort().map((address) => {
           const targets = this.network.targets(address);
           return {
@@ -786,4 +825,9 @@ function groupOrdinalOf(connection: Connection): number {
 function remoteOf(socket: Duplex): string {
   const { remoteAddress, remotePort } = socket as Duplex & { remoteAddress?: string; remotePort?: number };
   return remoteAddress ? `${remoteAddress}:${remotePort}` : 'websocket';
+}
+
+/** Each router's flow-query address is in link state for routing, but it is the router's own machinery, not an address anyone serves: management leaves it out. */
+function isShownAddress(address: string): boolean {
+  return !address.startsWith(`${CONSUMER_PREFIX}${FLOWS_ADDRESS_PREFIX}`);
 }

@@ -23,7 +23,7 @@ export interface SiteRouterOptions {
   readonly debug?: true;
 }
 
-export async function openSiteRouter(site: string, options: SiteRouterOptions, context: CommandContext): Promise<SiteRouter> {
+export async function openSiteRouter(site: string | undefined, options: SiteRouterOptions, context: CommandContext): Promise<SiteRouter> {
   const { resolveSite } = await import('../site/site-options.js');
   const resolved = await resolveSite({ ...options, namespace: site, output: 'text' }, context);
   if (resolved.platform === 'local') {

@@ -4,6 +4,8 @@
 // listening only if the router has it bound; one that is not is shown with why.
 // At the exposing site each target is a row (a host, or one per pod of a
 // workload) with each port's state: probe, readiness, and whether it takes flows.
+// Network-wide flow totals come from every router, asked through this site's
+// router (a flow query, docs/flows.md); when that fails the rest still shows.
 import type { Command } from 'commander';
 import { siteProcessState } from '../../site-controller/local/launcher.js';
 import { routerAddress } from '../../site-controller/site/model.js';
@@ -12,6 +14,12 @@ import type { LocalTargetState } from '../../service-controller/target-states.js
 import type { CommandContext } from '../command-context.js';
 import { render } from '../output.js';
 import { addSiteOptions, resolveSite, type SiteOptions } from './site-options.js';
+import { serviceMatches } from '../../router/flows/flow-query.js';
+import { gatherFlows, type GatheredFlows } from '../../service-controller/flows/flow-gatherer.js';
+import { openSiteRouter } from '../router-stat/site-router.js';
+
+/** How long status waits for the routers' flow totals: it is a status command, not a query tool. */
+const NETWORK_TOTALS_TIMEOUT_MS = 3_000;
 import { fetchAddressCounters, type AddressCounters } from './router-metrics.js';
 
 export function addServiceCommands(program: Command, context: CommandContext): void {
@@ -28,6 +36,7 @@ export function addServiceCommands(program: Command, context: CommandContext): v
     // Flows and bytes come from the local router's /metrics; a cluster site's router is not reachable from here.
     const process = target.platform === 'local' ? await siteProcessState(target.folder) : undefined;
     const counters = process?.running ? await fetchAddressCounters(document.site.ports.http) : new Map<string, AddressCounters>();
+    const network = process === undefined || process.running ? await networkTotals(options, context) : { problem: 'the site process is not running' };
     const services = (snapshot?.services ?? []).map((entry) => {
       const addresses = entry.ports.map((port) => routerAddress(entry.address, port));
       const total = (key: keyof AddressCounters) => addresses.reduce((sum, address) => sum + (counters.get(address)?.[key] ?? 0), 0);
@@ -44,13 +53,15 @@ export function addServiceCommands(program: Command, context: CommandContext): v
         targetsHere: (snapshot?.targets ?? []).filter((t) => t.address === entry.address).map(({ address: _, ...row }) => row),
         flows: { open: total('flowsOpen'), opened: total('flowsOpened') },
         bytes: { in: total('bytesIn'), out: total('bytesOut') },
+        ...('gathered' in network && { network: networkOf(entry.address, network.gathered) }),
       };
     });
     // Annotated objects the controller could not expose (a Kubernetes site): why, by target.
     const annotationProblems = Object.entries(snapshot?.annotationProblems ?? {}).map(([target, reason]) => ({ target, reason }));
+    const networkProblem = 'problem' in network ? network.problem : undefined;
     const warning = !process || process.running ? undefined : `the site process is not running (kskup init -n ${target.namespace} starts it); this is what it knew when it stopped`;
     context.io.stdout.write(
-      await render(options.output, { services, ...(annotationProblems.length > 0 && { annotationProblems }), ...(warning && { warning }) }, () => {
+      await render(options.output, { services, ...(annotationProblems.length > 0 && { annotationProblems }), ...(warning && { warning }), ...(networkProblem !== undefined && { networkTotalsProblem: networkProblem }) }, () => {
         const blocks = services.map((s) =>
           [
             `${s.address} (${s.protocol}${s.tlsCredentials === undefined ? '' : `, TLS with "${s.tlsCredentials}"`}${s.backlog === undefined ? '' : `, backlog ${s.backlog}`}) port(s) ${s.ports.join(',')}`,
@@ -61,11 +72,17 @@ export function addServiceCommands(program: Command, context: CommandContext): v
             `  targets:       ${s.targets.map((t) => `${t.host}:${t.port} at ${t.site} (${t.healthy ? 'healthy' : 'NOT ANSWERING'})`).join(', ')}`,
             ...s.targetsHere.map((row, index) => `  ${index === 0 ? 'here:' : '     '}          ${targetRow(row)}`),
             `  flows here:    ${s.flows.open} open, ${s.flows.opened} since start; ${s.bytes.in} bytes in, ${s.bytes.out} out`,
+            ...(s.network === undefined
+              ? []
+              : [
+                  `  network:       ${s.network.opened} flows opened, ${s.network.failed} failed; ${s.network.requestBytes} bytes to targets, ${s.network.responseBytes} back (${s.network.routers} router(s) answered${s.network.missing > 0 ? `, ${s.network.missing} did not` : ''})`,
+                ]),
           ].join('\n'),
         );
         const list = blocks.length === 0 ? 'No services in the network. Expose one with: kskup expose host/HOSTNAME --port PORT --address NAME\n' : `${blocks.join('\n\n')}\n`;
         const notExposed = annotationProblems.map((p) => `NOT EXPOSED: ${p.target} (kskup.io annotations): ${p.reason}\n`).join('');
-        const body = notExposed === '' ? list : `${list}\n${notExposed}`;
+        const withNetwork = networkProblem === undefined ? list : `${list}(network-wide flow totals not available: ${networkProblem})\n`;
+        const body = notExposed === '' ? withNetwork : `${withNetwork}\n${notExposed}`;
         return warning ? `Warning: ${warning}\n${body}` : body;
       }),
     );
@@ -114,4 +131,35 @@ function targetRow(row: Omit<LocalTargetState, 'address'>): string {
     return `${port.port}${port.port === port.servicePort ? '' : ` for ${port.servicePort}`} ${state}${reason}`;
   });
   return `${who}: ${ports.join(', ')}`;
+}
+
+/** Every router's flow totals, asked through the site's router; why not, when they cannot be had. */
+async function networkTotals(options: SiteOptions, context: CommandContext): Promise<{ gathered: GatheredFlows } | { problem: string }> {
+  try {
+    const router = await openSiteRouter(options.namespace, options, context);
+    try {
+      return { gathered: await gatherFlows(router.target, { limit: 0 }, NETWORK_TOTALS_TIMEOUT_MS) };
+    } finally {
+      await router.close();
+    }
+  } catch (error) {
+    return { problem: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** A service's flows over the whole network: listener-side totals of every router, so each flow counts once. */
+function networkOf(address: string, gathered: GatheredFlows) {
+  let opened = 0;
+  let failed = 0;
+  let requestBytes = 0;
+  let responseBytes = 0;
+  for (const totals of gathered.totals) {
+    if (totals.role !== 'listener-side' || !serviceMatches(totals.vanAddress, address)) continue;
+    opened += totals.opened;
+    failed += Object.entries(totals.ended).reduce((sum, [result, count]) => sum + (result === 'closed' ? 0 : count), 0);
+    requestBytes += totals.octets;
+    responseBytes += totals.octetsReverse;
+  }
+  const answered = gathered.routers.filter((r) => r.state === 'answered').length;
+  return { opened, failed, requestBytes, responseBytes, routers: answered, missing: gathered.routers.length - answered };
 }

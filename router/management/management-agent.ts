@@ -33,9 +33,21 @@ export interface ManagementView {
   rows(type: RuntimeType): Row[];
   connectorStatus(name: string): { state: string; reason?: string } | undefined;
   tcpListenerStatus(name: string): BindStatus | undefined;
+  /** kskup's own flow types: the flow records (newest first) and the per-service totals (docs/flows.md). */
+  flowRows(type: FlowType): Row[];
   /** Why a configured entity is not running (its sslProfile could not be loaded), or undefined. */
   entityError(type: 'listener' | 'connector' | 'tcpListener' | 'tcpConnector', name: string): string | undefined;
 }
+
+/** kskup's own entity types, outside skupper-router's schema: the flow records and totals (router/flows/). */
+export type FlowType = 'kskup.flowRecord' | 'kskup.flowTotal';
+const FLOW_ATTRIBUTES: Record<FlowType, readonly string[]> = {
+  'kskup.flowRecord': [
+    'identity', 'router', 'role', 'vanAddress', 'startTime', 'endTime', 'sourceHost', 'sourcePort', 'listener', 'listenerRouter', 'listenerSite',
+    'connectorRouter', 'connectorSite', 'connector', 'destinationHost', 'destinationPort', 'octets', 'octetsReverse', 'latency', 'result', 'reason',
+  ],
+  'kskup.flowTotal': ['identity', 'vanAddress', 'role', 'peerRouter', 'peerSite', 'opened', 'ended', 'octets', 'octetsReverse', 'latencySum', 'latencyCount'],
+};
 
 export type RuntimeType = 'router' | 'connection' | 'router.node' | 'router.address' | 'router.link' | 'flow';
 const RUNTIME_TYPES: readonly RuntimeType[] = ['router', 'connection', 'router.node', 'router.address', 'router.link', 'flow'];
@@ -156,6 +168,7 @@ export class ManagementAgent {
   }
 
   private rowsOf(type: string): Row[] {
+    if (Object.hasOwn(FLOW_ATTRIBUTES, type)) return this.view.flowRows(type as FlowType);
     if ((RUNTIME_TYPES as readonly string[]).includes(type)) return this.view.rows(type as RuntimeType);
     if (!(CONFIG_TYPES as readonly string[]).includes(type)) {
       // A type of the schema that kskup keeps no entities of (network, allocator, ...) has none to show.
@@ -256,7 +269,7 @@ function tcpListenerOperStatus(status: BindStatus | undefined): { operStatus: 'u
 
 /** skupper-router answers a QUERY naming an attribute its type does not have with 404 Not Found. */
 function checkAttributeNames(type: string, names: readonly string[]): void {
-  const attributes = entityType(type)?.attributes ?? {};
+  const attributes = Object.hasOwn(FLOW_ATTRIBUTES, type) ? Object.fromEntries(FLOW_ATTRIBUTES[type as FlowType].map((name) => [name, true])) : (entityType(type)?.attributes ?? {});
   const unknown = names.filter((name) => !Object.hasOwn(attributes, name));
   if (unknown.length > 0) {
     throw new ManagementError(404, `${type} has no attribute${unknown.length === 1 ? '' : 's'} ${unknown.map((name) => `"${name}"`).join(', ')}`);

@@ -69,6 +69,12 @@ export interface MessagingDeps {
   readonly onConsumersChanged: () => void;
 }
 
+/**
+ * The origin of a message a part of this router sends itself (a flow-query
+ * reply): sent pre-settled, so nothing waits for its outcome.
+ */
+const SETTLED_HERE = { remote_settled: true, link: undefined, update: () => undefined } as unknown as Delivery;
+
 /** An anycast message being routed, with what its annotations say. */
 interface AnycastSend {
   readonly address: string;
@@ -84,6 +90,8 @@ export class MessagingAgent {
   private readonly peerSenders = new Map<PeerConnection, Sender>();
   /** Messages handed to rhea per sender; with rhea's delivery_count, what is still queued. */
   private readonly queued = new WeakMap<Sender, number>();
+  /** Addresses a part of this router consumes itself (router/flows/flow-query-agent.ts), advertised like a receiver's. */
+  private readonly internal = new Map<string, (message: Message) => void>();
   dropped = 0;
 
   constructor(private readonly deps: MessagingDeps) {
@@ -95,7 +103,25 @@ export class MessagingAgent {
 
   /** Addresses with receivers here, as advertised in link state. */
   advertised(): string[] {
-    return this.consumers.addresses().map((address) => CONSUMER_PREFIX + address);
+    return [...this.consumers.addresses(), ...this.internal.keys()].map((address) => CONSUMER_PREFIX + address);
+  }
+
+  /** This router consumes `address` itself: anycast messages to it, from anywhere in the network, go to `handler`. */
+  addInternalConsumer(address: string, handler: (message: Message) => void): void {
+    this.internal.set(address, handler);
+    this.deps.onConsumersChanged();
+  }
+
+  /**
+   * Sends a message of this router's own, pre-settled, to a receiver of
+   * `address` attached at `router` (this one or another): it is forwarded
+   * towards that router by name, so the address need not be in link state
+   * yet (a reply address a client has just attached). Dropped (and counted)
+   * when there is no way there.
+   */
+  sendToRouter(address: string, router: string, message: Message): void {
+    const annotations = { ...((message.message_annotations ?? {}) as Record<string, unknown>), [TO_ROUTER]: router };
+    this.anycast(address, { ...message, to: address, message_annotations: annotations }, SETTLED_HERE);
   }
 
   /** Routes or the consumers they lead to changed: senders whose address became reachable get credit. */
@@ -235,6 +261,12 @@ export class MessagingAgent {
     if (delivery.remote_settled) {
       // Sent pre-settled (at most once): nothing to report back, so forward it settled too.
       delivery.update(true);
+    }
+    const internal = this.internal.get(address);
+    if (internal) {
+      if (!delivery.remote_settled) this.settle(delivery, (d) => d.accept());
+      internal(message);
+      return;
     }
     const send = { address, message, delivery, annotations, hops };
     if (named === this.deps.selfId) {

@@ -5,7 +5,20 @@ import { isLinkStateAd, type LinkStateAd, type LinkStateSummary } from '../routi
 
 export type ControlMessage =
   /** Every helloInterval: "I am here". `cost` is the dialling side's connector cost, 0 from the listening side. */
-  | { readonly type: 'hello'; readonly id: string; readonly mode: 'interior' | 'edge'; readonly epoch: number; readonly cost: number }
+  | {
+      readonly type: 'hello';
+      readonly id: string;
+      readonly mode: 'interior' | 'edge';
+      readonly epoch: number;
+      readonly cost: number;
+      /** The sender's site name (its router metadata), if it has one. */
+      readonly site?: string;
+      /** The sender's clock (ms) when it sent this hello. */
+      readonly time?: number;
+      /** The `time` of the last hello the sender heard from us, and how long (ms) it held it: our round-trip time is now - echo - held. */
+      readonly echo?: number;
+      readonly held?: number;
+    }
   /** A link-state advertisement, the router's own or flooded on behalf of another. */
   | { readonly type: 'lsa'; readonly ad: LinkStateAd }
   /** Sent once a neighbour is up: the versions of every ad held, so that the neighbour sends what is missing or newer. */
@@ -21,7 +34,18 @@ export function parseControlMessage(body: unknown): ControlMessage | undefined {
       const { id, mode, epoch, cost } = message;
       if (typeof id !== 'string' || (mode !== 'interior' && mode !== 'edge')) return undefined;
       if (typeof epoch !== 'number' || typeof cost !== 'number') return undefined;
-      return { type: 'hello', id, mode, epoch, cost };
+      const { site, time, echo, held } = message;
+      const finite = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+      return {
+        type: 'hello',
+        id,
+        mode,
+        epoch,
+        cost,
+        ...(typeof site === 'string' && { site }),
+        ...(finite(time) && { time }),
+        ...(finite(echo) && finite(held) && held >= 0 && { echo, held }),
+      };
     }
     case 'lsa':
       return isLinkStateAd(message.ad) ? { type: 'lsa', ad: message.ad } : undefined;

@@ -41,6 +41,18 @@ export interface NetworkAgentDeps {
    * an edge router's uplink changed: what targets() answers may differ now.
    */
   readonly onRoutingChanged?: () => void;
+  /** This router's site name (router metadata), advertised in hellos and link state. */
+  readonly siteName?: string;
+}
+
+/** Per neighbour connection: what its hellos told us about the link. */
+interface LinkTiming {
+  /** The `time` of its last hello, and when (our clock, ms) it arrived. */
+  lastTime?: number;
+  lastAt?: number;
+  /** The last round-trip time measured (ms). */
+  rttMs?: number;
+  site?: string;
 }
 
 export class NetworkAgent {
@@ -53,6 +65,7 @@ export class NetworkAgent {
   private readonly epoch = Date.now();
   private seq = 0;
   private routeTable: RouteTable = new Map();
+  private readonly timings = new WeakMap<PeerConnection, LinkTiming>();
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
 
@@ -215,17 +228,51 @@ export class NetworkAgent {
   }
 
   private hello(peer: PeerConnection): ControlMessage {
+    const timing = this.timings.get(peer);
+    const now = Date.now();
     return {
       type: 'hello',
       id: this.deps.selfId,
       mode: this.deps.mode,
       epoch: this.epoch,
       cost: peer.origin.kind === 'connector' ? peer.origin.cost : 0,
+      ...(this.deps.siteName !== undefined && { site: this.deps.siteName }),
+      time: now,
+      ...(timing?.lastTime !== undefined && timing.lastAt !== undefined && { echo: timing.lastTime, held: now - timing.lastAt }),
     };
+  }
+
+  /**
+   * The neighbours that are up: router id, site name, and the last round-trip
+   * time of the link (ms; from hellos echoed both ways, so it includes what
+   * queued ahead of them on a busy link).
+   */
+  links(): { routerId: string; site?: string; rttMs?: number }[] {
+    return [...this.neighbours].flatMap((peer) => {
+      if (!peer.remoteId) return [];
+      const timing = this.timings.get(peer);
+      return [{ routerId: peer.remoteId, ...(timing?.site !== undefined && { site: timing.site }), ...(timing?.rttMs !== undefined && { rttMs: timing.rttMs }) }];
+    });
+  }
+
+  /** A router's site name, from its link-state ad or (an edge neighbour) its hello. */
+  siteOf(routerId: string): string | undefined {
+    if (routerId === this.deps.selfId) return this.deps.siteName;
+    const fromAd = this.database.get(routerId)?.site;
+    if (fromAd !== undefined) return fromAd;
+    for (const peer of this.neighbours) if (peer.remoteId === routerId) return this.timings.get(peer)?.site;
+    return undefined;
   }
 
   private onHello(peer: PeerConnection, hello: Extract<ControlMessage, { type: 'hello' }>): void {
     if (hello.cost > 0) peer.cost = hello.cost;
+    const now = Date.now();
+    const timing = this.timings.get(peer) ?? {};
+    this.timings.set(peer, timing);
+    if (hello.time !== undefined) Object.assign(timing, { lastTime: hello.time, lastAt: now });
+    if (hello.site !== undefined) timing.site = hello.site;
+    // Our own clock at both ends of the measurement; a peer's held time larger than the round trip is a bad hello, not a negative RTT.
+    if (hello.echo !== undefined && hello.held !== undefined && now - hello.echo - hello.held >= 0) timing.rttMs = now - hello.echo - hello.held;
     if (this.neighbours.has(peer)) return;
     peer.remoteId = hello.id;
     peer.remoteMode = hello.mode;
@@ -277,6 +324,7 @@ export class NetworkAgent {
       mode: this.deps.mode,
       neighbours,
       addresses: [...new Set([...this.deps.servedAddresses(), ...[...this.edges.values()].flat()])].sort(),
+      ...(this.deps.siteName !== undefined && { site: this.deps.siteName }),
     };
   }
 

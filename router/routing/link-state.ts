@@ -14,6 +14,7 @@ export interface LinkStateAd {
   readonly mode: RouterMode;
   readonly neighbours: Readonly<Record<string, number>>; // neighbour router id -> link cost (>= 1)
   readonly addresses: readonly string[]; // addresses with consumers (tcpConnectors, receivers) at this router
+  readonly site?: string; // the name of the site the router belongs to (from its router metadata), for flow records and metrics
 }
 
 /** Which version of a router's ad: a higher epoch always wins, else a higher seq. */
@@ -62,7 +63,8 @@ export function isLinkStateAd(value: unknown): value is LinkStateAd {
     isRecord(neighbours) &&
     Object.values(neighbours).every((cost) => isFiniteNumber(cost) && cost >= 1) &&
     Array.isArray(addresses) &&
-    addresses.every((address) => typeof address === 'string')
+    addresses.every((address) => typeof address === 'string') &&
+    (value.site === undefined || typeof value.site === 'string')
   );
 }
 

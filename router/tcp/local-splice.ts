@@ -5,16 +5,26 @@ import type { Socket } from 'node:net';
 import type { AddressCounters } from '../metrics.js';
 import { confirmPeerEnd } from './peer-end.js';
 
-export function spliceSockets(client: Socket, backend: Socket, counters: AddressCounters, onClosed: (error?: string) => void): void {
+/** What a spliced flow did: bytes each way, and which socket failed first. */
+export interface SpliceEnd {
+  /** Client -> backend. */
+  bytesIn: number;
+  /** Backend -> client. */
+  bytesOut: number;
+  failed?: 'client' | 'backend';
+}
+
+export function spliceSockets(client: Socket, backend: Socket, counters: AddressCounters, onClosed: (error: string | undefined, ended: SpliceEnd) => void): void {
   counters.flowsOpened++;
   counters.flowsOpen++;
   let ended = false;
-  const finish = (error?: string) => {
+  const totals: SpliceEnd = { bytesIn: 0, bytesOut: 0 };
+  const finish = (error?: string, failed?: 'client' | 'backend') => {
     if (ended) return;
     ended = true;
     counters.flowsOpen--;
     if (error) counters.flowsFailed++;
-    onClosed(error);
+    onClosed(error, failed === undefined ? totals : { ...totals, failed });
   };
   const pump = (from: Socket, to: Socket, count: (bytes: number) => void) => {
     from.on('data', (chunk: Buffer) => {
@@ -32,11 +42,17 @@ export function spliceSockets(client: Socket, backend: Socket, counters: Address
           to.destroy();
         }
       }
-      finish(error.code ?? error.message);
+      finish(error.code ?? error.message, from === client ? 'client' : 'backend');
     });
   };
-  pump(client, backend, (bytes) => (counters.bytesIn += bytes));
-  pump(backend, client, (bytes) => (counters.bytesOut += bytes));
+  pump(client, backend, (bytes) => {
+    counters.bytesIn += bytes;
+    totals.bytesIn += bytes;
+  });
+  pump(backend, client, (bytes) => {
+    counters.bytesOut += bytes;
+    totals.bytesOut += bytes;
+  });
   let closedCount = 0;
   const onClose = () => {
     closedCount++;

@@ -25,6 +25,8 @@ import { DESTINATION_PROPERTY, FORWARD_SUFFIX, REVERSE_SUFFIX } from './flow-pro
 import { FlowRelay } from './flow-relay.js';
 import { spliceSockets } from './local-splice.js';
 import { TcpFlow } from './tcp-flow.js';
+import type { FlowRecord, FlowRecorder } from '../flows/flow-records.js';
+import { flowResult } from '../flows/flow-outcome.js';
 import type { TlsMaterial } from '../tls/ssl-profile.js';
 import { BackendDialler, createTcpListenerServer, resetSocket } from './tls-edges.js';
 
@@ -32,6 +34,8 @@ export interface TcpAdaptorDeps {
   readonly routerId: string;
   readonly log: Logger;
   readonly metrics: RouterMetrics;
+  /** The flow records and totals (router/flows/): written at open, first byte back and end. */
+  readonly flowRecords: FlowRecorder;
   /** Routers (this one included, at cost 0) that serve the address and can be reached, with their path cost. */
   readonly targets: (address: string) => readonly Target[];
   /** The connection to the next hop towards a router. */
@@ -78,6 +82,16 @@ const BACKEND_CONNECT_TIMEOUT_MS = 10_000;
 /** How long a target that could not reach its backend is passed over while others can serve. */
 const OUT_OF_ROTATION_MS = 10_000;
 const MAX_TARGET_ATTEMPTS = 3;
+
+/**
+ * The router a flow came in at, from its id: `<router id>.<start time>.<n>`
+ * (the listener side's flowIdPrefix and counter, both base 36 without dots),
+ * so the router id is everything before the last two dots.
+ */
+export function listenerRouterOf(flowId: string): string {
+  const parts = flowId.split('.');
+  return parts.length >= 3 ? parts.slice(0, -2).join('.') : flowId;
+}
 
 function rotationKey(router: string, address: string): string {
   return `${router}\u0000${address}`;
@@ -142,7 +156,16 @@ export class TcpAdaptor {
   }
 
   private onClient(entity: TcpListenerEntity, client: Socket): void {
-    this.routeClient(entity, client, new Set());
+    const record = this.deps.flowRecords.open({
+      identity: '',
+      role: 'listener-side',
+      vanAddress: entity.address,
+      ...(client.remoteAddress !== undefined && { sourceHost: client.remoteAddress }),
+      ...(client.remotePort !== undefined && { sourcePort: client.remotePort }),
+      listener: entity.name,
+      listenerRouter: this.deps.routerId,
+    });
+    this.routeClient(entity, client, new Set(), record);
   }
 
   /**
@@ -151,13 +174,13 @@ export class TcpAdaptor {
    * target is taken out of rotation for a while and the client goes to another
    * one instead of failing, up to MAX_TARGET_ATTEMPTS targets.
    */
-  private routeClient(entity: TcpListenerEntity, client: Socket, tried: Set<string>): void {
+  private routeClient(entity: TcpListenerEntity, client: Socket, tried: Set<string>, record: FlowRecord): void {
     const { address } = entity;
     const counters = this.deps.metrics.address(address);
     let destination = this.pickTarget(address, tried);
     if (destination === this.deps.routerId) {
       const local = this.pickConnector(address);
-      if (local) return this.spliceLocal(client, local);
+      if (local) return this.spliceLocal(client, local, record);
       // Advertised here on behalf of an attached edge router.
       destination = this.deps.edgeServing(address)?.remoteId;
     }
@@ -167,6 +190,8 @@ export class TcpAdaptor {
       this.deps.log.debug({ address, listener: entity.name, tried: [...tried] }, 'no reachable tcpConnector: client reset');
       client.on('error', () => undefined);
       resetSocket(client);
+      const why = tried.size === 0 ? `no reachable tcpConnector for address "${address}"` : `no other target for address "${address}" (tried ${[...tried].join(', ')})`;
+      this.deps.flowRecords.end(record, 'no-route', why, { octets: 0, octetsReverse: 0 });
       return;
     }
     const id = `${this.flowIdPrefix}.${(this.nextFlow++).toString(36)}`;
@@ -178,10 +203,14 @@ export class TcpAdaptor {
       if (!canRetry) return false;
       tried.add(destination);
       if (tried.size >= MAX_TARGET_ATTEMPTS || this.pickTarget(address, tried) === undefined) return false;
-      setImmediate(() => this.routeClient(entity, client, tried));
+      setImmediate(() => this.routeClient(entity, client, tried, record));
       return true;
     };
-    this.startFlow(peer, { id, address, socket: client, sender, receiver, connecting: false, onUnreachable }, () => this.countFlowTo(destination, -1));
+    record.identity = id;
+    record.connectorRouter = destination;
+    this.deps.flowRecords.routed(record);
+    const onFirstByteOut = () => this.deps.flowRecords.firstByteBack(record);
+    this.startFlow(peer, { id, address, socket: client, sender, receiver, connecting: false, onUnreachable, onFirstByteOut }, record, () => this.countFlowTo(destination, -1));
   }
 
   /**
@@ -223,17 +252,33 @@ export class TcpAdaptor {
     return { sender, receiver };
   }
 
-  private spliceLocal(client: Socket, target: ConnectorRuntime): void {
+  private spliceLocal(client: Socket, target: ConnectorRuntime, record: FlowRecord): void {
     const { address } = target.entity;
     // A TLS backend socket holds what the client sends until its handshake is done and verified.
     const { socket: backend } = target.dialler.dial();
     target.openFlows++;
     this.localSockets.add(client).add(backend);
-    spliceSockets(client, backend, this.deps.metrics.address(address), (error) => {
+    record.identity = `${this.flowIdPrefix}.${(this.nextFlow++).toString(36)}`;
+    record.connectorRouter = this.deps.routerId;
+    this.deps.flowRecords.routed(record);
+    let connected = false;
+    backend.once('connect', () => (connected = true));
+    spliceSockets(client, backend, this.deps.metrics.address(address), (error, ended) => {
       target.openFlows--;
       this.localSockets.delete(client);
       this.localSockets.delete(backend);
       if (error) this.deps.log.debug({ address, reason: error }, 'local flow failed');
+      const result =
+        error === undefined
+          ? 'closed'
+          : ended.failed === 'client'
+            ? 'reset-by-client'
+            : connected
+              ? 'reset-by-server'
+              : error.includes('ECONNREFUSED')
+                ? 'refused'
+                : 'unreachable';
+      this.deps.flowRecords.end(record, result, error, { octets: ended.bytesIn, octetsReverse: ended.bytesOut });
     });
   }
 
@@ -332,7 +377,18 @@ export class TcpAdaptor {
     target.openFlows++;
     let connected = false;
     backend.once(readyEvent, () => (connected = true));
-    this.startFlow(peer, { id, address, socket: backend, sender: reverse, receiver: forward, connecting: true, readyEvent }, () => {
+    const record = this.deps.flowRecords.open({
+      identity: id,
+      role: 'connector-side',
+      vanAddress: address,
+      listenerRouter: listenerRouterOf(id),
+      connectorRouter: this.deps.routerId,
+      connector: target.entity.name,
+      destinationHost: target.entity.host,
+      destinationPort: target.entity.port,
+    });
+    this.deps.flowRecords.routed(record);
+    this.startFlow(peer, { id, address, socket: backend, sender: reverse, receiver: forward, connecting: true, readyEvent }, record, () => {
       target.openFlows--;
       if (!connected) target.unreachableUntil = Date.now() + OUT_OF_ROTATION_MS;
     });
@@ -370,7 +426,9 @@ export class TcpAdaptor {
       connecting: boolean;
       readyEvent?: 'connect' | 'secureConnect';
       onUnreachable?: (reason: string, canRetry: boolean) => boolean;
+      onFirstByteOut?: () => void;
     },
+    record: FlowRecord,
     onEnd?: () => void,
   ): void {
     const flow = new TcpFlow({
@@ -383,6 +441,14 @@ export class TcpAdaptor {
         this.flows.delete(closed);
         onEnd?.();
         if (error) this.deps.log.debug({ flow: closed.id, address: closed.address, reason: error }, 'flow failed');
+        // An error without endInfo: the client was let go to try another target, and its record goes with it.
+        if (error !== undefined && closed.endInfo === undefined) return;
+        const listenerSide = closed.side === 'listener-side';
+        const result = flowResult({ role: closed.side, reason: error, ...closed.endInfo });
+        this.deps.flowRecords.end(record, result, error, {
+          octets: listenerSide ? closed.bytesIn : closed.bytesOut,
+          octetsReverse: listenerSide ? closed.bytesOut : closed.bytesIn,
+        });
       },
     });
     peer.flows.add(flow);

@@ -53,6 +53,18 @@ export interface TcpFlowOptions {
    * it untouched.
    */
   readonly onUnreachable?: (reason: string, canRetry: boolean) => boolean;
+  /** Told once, at the first byte that arrives from the network for the socket (listener side: the first byte back to the client). */
+  readonly onFirstByteOut?: () => void;
+}
+
+/** How a flow ended, for its flow record (router/flows/flow-outcome.ts). */
+export interface FlowEndInfo {
+  /** 'local': our socket failed; 'network': the far side or the connection did. */
+  readonly origin: 'local' | 'network';
+  /** The condition of the far side's detach, if it sent one. */
+  readonly remoteCondition?: string;
+  /** The backend socket never connected. */
+  readonly neverConnected: boolean;
 }
 
 /** Detach conditions that mean "the far side had no working backend for this flow". */
@@ -91,6 +103,9 @@ export class TcpFlow {
   };
   bytesIn = 0;
   bytesOut = 0;
+  /** Set when the flow ends on an error. */
+  endInfo: FlowEndInfo | undefined;
+  private remoteCondition: string | undefined;
   // Kept so that letGo() can take exactly these off the socket again.
   private readonly socketHandlers: readonly [string, (...args: unknown[]) => void][] = [
     ['data', (chunk) => this.onSocketData(chunk as Buffer)],
@@ -231,6 +246,7 @@ export class TcpFlow {
     const message = classifyFlowMessage(context.message);
     switch (message.kind) {
       case 'data': {
+        if (this.bytesOut === 0) this.options.onFirstByteOut?.();
         this.bytesOut += message.bytes.length;
         this.options.counters.bytesOut += message.bytes.length;
         this.corkForThisTurn();
@@ -312,6 +328,7 @@ export class TcpFlow {
     const link = context.sender ?? context.receiver;
     const error = link?.error as { description?: string; condition?: string } | undefined;
     const reason = error ? (error.description ?? error.condition ?? 'link error') : 'link detached before the flow ended';
+    this.remoteCondition = error?.condition;
     if (error?.condition && UNREACHABLE_CONDITIONS.has(error.condition) && this.bytesOut === 0) {
       const canRetry = this.messagesQueued === 0;
       if (this.options.onUnreachable?.(reason, canRetry) && canRetry) return this.letGo(reason);
@@ -336,6 +353,7 @@ export class TcpFlow {
    */
   abort(reason: string, origin: 'local' | 'network', conditionName = 'amqp:connection:forced'): void {
     if (this.state === 'closed') return;
+    this.endInfo = { origin, neverConnected: this.state === 'connecting', ...(this.remoteCondition !== undefined && { remoteCondition: this.remoteCondition }) };
     this.moveTo('closed', reason);
     this.options.counters.flowsOpen--;
     this.options.counters.flowsFailed++;

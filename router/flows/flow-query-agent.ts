@@ -1,0 +1,53 @@
+// A router's side of the flow query (flow-query.ts): it consumes its own
+// `_kskup/flows/<router id>` address and answers each query with its records
+// and totals, sent towards the asker's router by name.
+import type { Message } from 'rhea';
+import type { Logger } from '../log/logger.js';
+import type { FlowRecorder } from './flow-records.js';
+import { answerFlowQuery, FLOW_QUERY_SUBJECT, FLOW_REPLY_SUBJECT, flowsAddress, parseFlowQuery, REPLY_ROUTER_PROPERTY } from './flow-query.js';
+
+export interface FlowQueryAgentDeps {
+  readonly selfId: string;
+  readonly siteName?: string;
+  readonly recorder: FlowRecorder;
+  /** The site of a router id, from link state. */
+  readonly siteOf: (routerId: string) => string | undefined;
+  readonly messaging: {
+    addInternalConsumer(address: string, handler: (message: Message) => void): void;
+    sendToRouter(address: string, router: string, message: Message): void;
+  };
+  readonly log: Logger;
+}
+
+export class FlowQueryAgent {
+  constructor(private readonly deps: FlowQueryAgentDeps) {}
+
+  start(): void {
+    this.deps.messaging.addInternalConsumer(flowsAddress(this.deps.selfId), (message) => this.onQuery(message));
+  }
+
+  private onQuery(message: Message): void {
+    const replyTo = typeof message.reply_to === 'string' ? message.reply_to : undefined;
+    const replyRouter = (message.application_properties as Record<string, unknown> | undefined)?.[REPLY_ROUTER_PROPERTY];
+    const query = message.subject === FLOW_QUERY_SUBJECT ? parseFlowQuery(message.body) : `subject is not ${FLOW_QUERY_SUBJECT}`;
+    if (replyTo === undefined || typeof replyRouter !== 'string' || typeof query === 'string') {
+      // Per message, so debug: a bad query costs the asker its answer, nothing else.
+      this.deps.log.debug({ replyTo, replyRouter, reason: typeof query === 'string' ? query : 'no reply_to or reply router' }, 'flow query dropped');
+      return;
+    }
+    const { recorder } = this.deps;
+    const reply = answerFlowQuery(
+      query,
+      { router: this.deps.selfId, ...(this.deps.siteName !== undefined && { site: this.deps.siteName }), capacity: recorder.capacity },
+      recorder.records(),
+      recorder.allTotals(),
+      this.deps.siteOf,
+    );
+    this.deps.messaging.sendToRouter(replyTo, replyRouter, {
+      subject: FLOW_REPLY_SUBJECT,
+      correlation_id: message.correlation_id ?? message.message_id,
+      content_type: 'application/json',
+      body: JSON.stringify(reply),
+    });
+  }
+}

@@ -1,0 +1,138 @@
+// Network-wide flow records and totals, gathered through the routers: the
+// asker attaches to one router (its site's, with the site's local client
+// credentials), learns every router in the network from that router's link
+// state (management QUERY of router and router.node), and sends each a flow
+// query (router/flows/flow-query.ts, docs/flows.md). Replies come back to a
+// receiver on a fresh address at the asker's router. A router that does not
+// answer within the time allowed is reported as such; the rest still count.
+import { randomUUID } from 'node:crypto';
+import rhea from 'rhea';
+import type { Connection, EventContext, Receiver, Sender } from 'rhea';
+import { clientConnectionOptions, type AmqpClientTarget } from '../../router/amqp/client-options.js';
+import { ManagementClient } from '../../router/management/management-client.js';
+import {
+  FLOW_QUERY_SUBJECT,
+  FLOW_REPLY_SUBJECT,
+  flowsAddress,
+  parseFlowReply,
+  REPLY_ROUTER_PROPERTY,
+  type FlowQuery,
+  type FlowReply,
+  type WireFlowRecord,
+  type WireFlowTotals,
+} from '../../router/flows/flow-query.js';
+
+export const DEFAULT_GATHER_TIMEOUT_MS = 5_000;
+
+export interface RouterAnswer {
+  readonly router: string;
+  readonly site?: string;
+  /** 'answered'; 'no answer' within the time allowed; 'unreachable': link state has no route to it. */
+  readonly state: 'answered' | 'no answer' | 'unreachable';
+  /** Records that matched at that router, and how many of them it sent (the limit cuts the rest). */
+  readonly matched: number;
+  readonly returned: number;
+  readonly capacity?: number;
+}
+
+export interface GatheredFlows {
+  /** Every router's records that matched, newest first (a flow appears once per router it passed at an end). */
+  readonly records: readonly WireFlowRecord[];
+  readonly totals: readonly (WireFlowTotals & { readonly router: string; readonly site?: string })[];
+  readonly routers: readonly RouterAnswer[];
+  /** Matched records left out by the per-router limit, over all routers. */
+  readonly more: number;
+}
+
+/** Asks every router the network reaches from `target`; rejects only when `target` itself cannot be reached. */
+export async function gatherFlows(target: AmqpClientTarget, query: FlowQuery, timeoutMs = DEFAULT_GATHER_TIMEOUT_MS): Promise<GatheredFlows> {
+  const { self, reachable, unreachable } = await networkRouters(target, timeoutMs);
+  const replies = await askRouters(target, self, reachable, query, timeoutMs);
+  const routers: RouterAnswer[] = [
+    ...reachable.map((router): RouterAnswer => {
+      const reply = replies.get(router);
+      return reply
+        ? { router, ...(reply.site !== undefined && { site: reply.site }), state: 'answered', matched: reply.matched, returned: reply.records.length, capacity: reply.capacity }
+        : { router, state: 'no answer', matched: 0, returned: 0 };
+    }),
+    ...unreachable.map((router): RouterAnswer => ({ router, state: 'unreachable', matched: 0, returned: 0 })),
+  ];
+  const answered = [...replies.values()];
+  return {
+    records: answered.flatMap((reply) => reply.records).sort((a, b) => b.startTime - a.startTime),
+    totals: answered.flatMap((reply) => reply.totals.map((totals) => ({ ...totals, router: reply.router, ...(reply.site !== undefined && { site: reply.site }) }))),
+    routers,
+    more: answered.reduce((sum, reply) => sum + reply.matched - reply.records.length, 0),
+  };
+}
+
+/** This router's id, and the others its link state knows, split by whether a route leads there. */
+async function networkRouters(target: AmqpClientTarget, timeoutMs: number): Promise<{ self: string; reachable: string[]; unreachable: string[] }> {
+  const client = await ManagementClient.connect(target, { timeoutMs });
+  try {
+    const [router] = await client.query('router', ['id']);
+    const self = String(router?.id ?? '');
+    const nodes = await client.query('router.node', ['id', 'nextHop']);
+    const others = nodes.filter((node) => node.id !== self);
+    return {
+      self,
+      reachable: [self, ...others.filter((node) => node.nextHop !== '(unreachable)').map((node) => String(node.id))],
+      unreachable: others.filter((node) => node.nextHop === '(unreachable)').map((node) => String(node.id)),
+    };
+  } finally {
+    await client.close();
+  }
+}
+
+async function askRouters(target: AmqpClientTarget, self: string, routers: readonly string[], query: FlowQuery, timeoutMs: number): Promise<Map<string, FlowReply>> {
+  const container = rhea.create_container({ id: `kskup-flows-${randomUUID()}` });
+  const replies = new Map<string, FlowReply>();
+  const replyAddress = `_kskup/flows/reply/${randomUUID()}`;
+  let connection: Connection | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => resolve(), timeoutMs);
+      const fail = (why: string) => {
+        clearTimeout(timer);
+        reject(new Error(`flow query through ${target.host}:${target.port}: ${why}`));
+      };
+      container.on('error', (error: unknown) => fail(String(error)));
+      connection = container.connect(clientConnectionOptions(target, container, { reconnect: false }));
+      connection.on('disconnected', (context: EventContext) => fail(`connection lost (${String(context.error ?? 'closed')})`));
+      connection.on('connection_error', () => fail('the router closed the connection'));
+      const receiver: Receiver = connection.open_receiver({ source: { address: replyAddress }, credit_window: 100, autoaccept: true });
+      receiver.on('message', (context: EventContext) => {
+        const message = context.message;
+        if (!message || message.subject !== FLOW_REPLY_SUBJECT) return;
+        const reply = parseFlowReply(message.body);
+        // A malformed reply counts as no answer from that router.
+        if (typeof reply === 'string' || !routers.includes(reply.router)) return;
+        replies.set(reply.router, reply);
+        if (replies.size === routers.length) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      receiver.once('receiver_open', () => {
+        // An anonymous sender: each query names its router's address, and the router gives such a sender credit at once.
+        const sender: Sender = connection!.open_sender({ target: {} as { address: string }, snd_settle_mode: 1 });
+        sender.once('sendable', () => {
+          for (const router of routers) {
+            sender.send({
+              to: flowsAddress(router),
+              reply_to: replyAddress,
+              correlation_id: router,
+              subject: FLOW_QUERY_SUBJECT,
+              content_type: 'application/json',
+              application_properties: { [REPLY_ROUTER_PROPERTY]: self },
+              body: JSON.stringify(query),
+            });
+          }
+        });
+      });
+    });
+  } finally {
+    connection?.close();
+  }
+  return replies;
+}
