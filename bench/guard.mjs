@@ -12,12 +12,11 @@
 //
 // Exit codes: 0 pass, 1 collapse or a failed measurement, 2 usage error (or a
 // baseline file that cannot be used).
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpuElsewhere, cpuSnapshot, freePorts, median, registerTempDir, removeTempDir, stopAll } from './lib/common.mjs';
+import { cpuElsewhere, cpuSnapshot, freePorts, gitState, median, registerTempDir, removeTempDir, stopAll } from './lib/common.mjs';
 import { COLLAPSE_FACTOR, FIGURES, busyMachineNote, checkRatios, formatRatio, parseBaseline } from './lib/guard-check.mjs';
 import { iperf, roundTrips } from './lib/measure.mjs';
 import { BENCH_DIR, REPO_DIR, createPki, findTools, logIssues, snapshotDist, startDirect, startEchoServer, startIperfServer, startKskup, tail } from './lib/setup.mjs';
@@ -111,17 +110,6 @@ function readBaseline(file, updating) {
   }
 }
 
-function gitInfo() {
-  const git = (...args) => {
-    try {
-      return execFileSync('git', ['-C', REPO_DIR, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    } catch {
-      return null;
-    }
-  };
-  const dirty = git('status', '--porcelain', '--', 'router', 'site-controller');
-  return { commit: git('rev-parse', 'HEAD'), routerSourcesModified: dirty ? dirty.split('\n') : [] };
-}
 
 const loadavg = () => os.loadavg().map((x) => Number(x.toFixed(2)));
 const log = (text) => process.stdout.write(`${text}\n`);
@@ -191,7 +179,7 @@ async function main() {
   const startedAt = new Date();
   const began = Date.now();
   const loadAtStart = loadavg();
-  const router = { source: 'dist/ of the working tree (copied at start)', ...gitInfo() };
+  const router = { source: 'dist/ of the working tree (copied at start)', ...gitState() };
   log(`kskup performance guard: direct and kskup-64k alternately, ${SETTINGS.rounds} rounds; load average ${loadAtStart.join(' ')}; router ${router.commit?.slice(0, 12) ?? '(no git)'}${router.routerSourcesModified.length ? ' with modified sources' : ''}`);
 
   let kskup;

@@ -6,12 +6,11 @@
 // ratios. See docs/benchmarks.md.
 //
 //   npm run bench -- [--runs N] [--quick] [--only direct|stunnel|kskup|kskup-64k|kskup-16k|skrouterd]... [--skrouterd PATH] [--out FILE]
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { basename, dirname, join, resolve, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { commandVersion, cpuElsewhere, cpuSnapshot, freePorts, median, registerTempDir, removeTempDir, sleep, stopAll } from './lib/common.mjs';
+import { commandVersion, cpuElsewhere, cpuSnapshot, freePorts, gitState, median, registerTempDir, removeTempDir, sleep, stopAll } from './lib/common.mjs';
 import { runOrder, sideBySideRatios } from './lib/side-by-side.mjs';
 import { connectionBurst, connectionsPerSecond, cpuSecondsOf, iperf, roundTrips, rssWithFlows } from './lib/measure.mjs';
 import {
@@ -194,17 +193,6 @@ function machineInfo(tools, skrouterd) {
   };
 }
 
-function gitInfo() {
-  const git = (...args) => {
-    try {
-      return execFileSync('git', ['-C', REPO_DIR, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    } catch {
-      return null;
-    }
-  };
-  const dirty = git('status', '--porcelain', '--', 'router', 'site-controller');
-  return { gitHead: git('rev-parse', 'HEAD'), routerSourcesModifiedInWorkingTree: dirty ? dirty.split('\n') : [] };
-}
 
 const log = (text) => process.stdout.write(`${text}\n`);
 const round = (value, digits) => (typeof value === 'number' && Number.isFinite(value) ? Number(value.toFixed(digits)) : null);
@@ -484,7 +472,7 @@ async function main() {
     router = { source: `git ${options.routerRef}`, commit: built.commit };
   } else {
     distDir = snapshotDist(dir);
-    router = { source: 'dist/ of the working tree (copied at start)', ...gitInfo() };
+    router = { source: 'dist/ of the working tree (copied at start)', ...(({ commit, routerSourcesModified }) => ({ gitHead: commit, routerSourcesModifiedInWorkingTree: routerSourcesModified }))(gitState()) };
   }
   log(`router under test: ${router.source}${router.commit ? ` ${router.commit.slice(0, 12)}` : ''}`);
   if (skrouterd) log(`beside it: skupper-router ${skrouterd.binary} (${skrouterd.version})`);

@@ -3,6 +3,7 @@
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { openSync, closeSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import net from 'node:net';
+import { resolve as resolvePath } from 'node:path';
 
 // ---- child processes -------------------------------------------------------
 
@@ -292,4 +293,23 @@ export function cpuElsewhere(start, end, ticksPerSecond = 100) {
     otherCores: Number(Math.max(0, other / ticksPerSecond / seconds).toFixed(2)),
     stealCores: Number(((end.steal - start.steal) / ticksPerSecond / seconds).toFixed(2)),
   };
+}
+
+/**
+ * The repository's HEAD commit, and the files under router/ and
+ * site-controller/ that differ from it (the router under test is built from
+ * the working tree): recorded with each result. Nulls when git cannot answer.
+ * @returns {{ commit: string | null, routerSourcesModified: string[] }}
+ */
+export function gitState() {
+  const repo = resolvePath(import.meta.dirname, '..', '..');
+  const git = (...args) => {
+    try {
+      return execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return null;
+    }
+  };
+  const dirty = git('status', '--porcelain', '--', 'router', 'site-controller');
+  return { commit: git('rev-parse', 'HEAD'), routerSourcesModified: dirty ? dirty.split('\n') : [] };
 }
