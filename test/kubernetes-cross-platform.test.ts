@@ -6,9 +6,8 @@
 //   cluster A, namespace west                                       this host
 //   [backend x2] <- tcpConnector per pod [router] <--link-- [router of local site "solo"] <- test client
 //   [client pod] -> Service "homeecho" -> [router] --link--> [router of "solo"] -> echo server on 127.0.0.1
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apis, ok, startCluster, type Cluster } from './helpers/kube-clusters.js';
+import { apis, ok, startClusterLinkedFromLocal, type Cluster } from './helpers/kube-clusters.js';
 import { echoDeployment, podsOf, runClient, serviceNamed, startClientPod, waitUntil } from './helpers/kube-workloads.js';
 import { useKskupHome } from './helpers/kskup-cli.js';
 import { connect, exchangeStream, useEchoServer } from './helpers/tcp-tools.js';
@@ -29,13 +28,7 @@ interface ServiceJson {
 const localService = async (address: string) => (await local.json<{ services: ServiceJson[] }>('service', 'status', '-n', 'solo')).services.find((s) => s.address === address);
 
 beforeAll(async () => {
-  a = await startCluster('west', temp.path);
-  await ok(a, 'init', '-n', 'west', '--timeout', '90');
-  const token = join(temp.path, 'west-token.yaml');
-  await ok(a, 'token', 'create', token, '-n', 'west');
-  await local.ok('init', '-n', 'solo');
-  await local.ok('link', 'create', token, '-n', 'solo');
-  await local.ok('link', 'status', '-n', 'solo', '--wait', '15');
+  a = await startClusterLinkedFromLocal(temp.path, local);
   await apis(a).apps.createNamespacedDeployment({ namespace: 'west', body: echoDeployment('backend', 2) });
   await Promise.all([a.runner.waitForDeployment('west', 'backend', { ready: 2, timeoutMs: 30_000 }), startClientPod(a)]);
 }, 180_000);

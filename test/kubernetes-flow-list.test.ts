@@ -4,10 +4,9 @@
 //
 //   cluster A, namespace west                                      this host
 //   [backend x1] <- tcpConnector [router] <--link-- [router of local site "solo"] <- test client
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FlowRow } from '../cli/site/flow-list-command.js';
-import { apis, ok, startCluster, type Cluster } from './helpers/kube-clusters.js';
+import { apis, ok, startClusterLinkedFromLocal, type Cluster } from './helpers/kube-clusters.js';
 import { echoDeployment, waitUntil } from './helpers/kube-workloads.js';
 import { useKskupHome } from './helpers/kskup-cli.js';
 import { connect, exchangeStream } from './helpers/tcp-tools.js';
@@ -18,13 +17,7 @@ const local = useKskupHome('kskup-kube-flows-local');
 let a: Cluster;
 
 beforeAll(async () => {
-  a = await startCluster('west', temp.path);
-  await ok(a, 'init', '-n', 'west', '--timeout', '90');
-  const token = join(temp.path, 'west-token.yaml');
-  await ok(a, 'token', 'create', token, '-n', 'west');
-  await local.ok('init', '-n', 'solo');
-  await local.ok('link', 'create', token, '-n', 'solo');
-  await local.ok('link', 'status', '-n', 'solo', '--wait', '15');
+  a = await startClusterLinkedFromLocal(temp.path, local);
   await apis(a).apps.createNamespacedDeployment({ namespace: 'west', body: echoDeployment('backend', 1) });
   await a.runner.waitForDeployment('west', 'backend', { ready: 1, timeoutMs: 30_000 });
 }, 180_000);

@@ -45,6 +45,21 @@ export async function startLinkedClusters(home: string): Promise<[Cluster, Clust
   return [a, b];
 }
 
+/**
+ * A cluster with site "west" and a local site "solo" (in `local`, a kskup
+ * home) linked to it with a token: the start of the cross-platform tests.
+ */
+export async function startClusterLinkedFromLocal(home: string, local: { ok(...argv: string[]): Promise<unknown> }): Promise<Cluster> {
+  const a = await startCluster('west', home);
+  await ok(a, 'init', '-n', 'west', '--timeout', '90');
+  const token = join(home, 'west-token.yaml');
+  await ok(a, 'token', 'create', token, '-n', 'west');
+  await local.ok('init', '-n', 'solo');
+  await local.ok('link', 'create', token, '-n', 'solo');
+  await local.ok('link', 'status', '-n', 'solo', '--wait', '15');
+  return a;
+}
+
 /** `kskup` in this process against a cluster. */
 export async function kskup(where: Cluster, ...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
