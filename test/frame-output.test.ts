@@ -147,4 +147,24 @@ describe('attachFrameOutput on a rhea connection', () => {
     // tick later), in one pass: one write of all their frames.
     expect(passes).toBe(1);
   });
+
+  it('sends a close with its error: rhea clears the error once it has handed the frame over, so frames are encoded when made', async () => {
+    const server = rhea.create_container({ id: 'server' });
+    const listener = server.listen({ port: 0, host: '127.0.0.1' }) as net.Server;
+    await new Promise((resolve) => listener.once('listening', resolve));
+    cleanups.push(() => listener.close());
+    server.on('connection_open', (context: EventContext) => {
+      const accepted = context.connection;
+      attachFrameOutput(accepted, (accepted as unknown as { socket: net.Socket }).socket);
+      accepted.close({ condition: 'amqp:unauthorized-access', description: 'certificate serial 0a is revoked' });
+    });
+    const client = rhea.create_container({ id: 'client' });
+    const connection: Connection = client.connect({ port: (listener.address() as net.AddressInfo).port, host: '127.0.0.1', reconnect: false });
+    connection.on('connection_error', () => undefined);
+    const error = await new Promise<{ condition?: string; description?: string } | undefined>((resolve) => {
+      connection.on('connection_close', () => resolve(connection.error as { condition?: string; description?: string } | undefined));
+      connection.on('disconnected', () => resolve(connection.error as { condition?: string; description?: string } | undefined));
+    });
+    expect(error).toMatchObject({ condition: 'amqp:unauthorized-access', description: 'certificate serial 0a is revoked' });
+  });
 });

@@ -31,10 +31,16 @@ interface Frames {
   amqp_frame(channel: number, performative: unknown, payload: unknown): QueuedFrame;
 }
 
+/** A frame already encoded when rhea made it, waiting for the turn's write. */
+interface EncodedFrame {
+  readonly encoded: Buffer[];
+}
+
 interface TransportInternals {
   protocol_id: number;
   header_sent?: unknown;
-  pending: QueuedFrame[];
+  /** rhea's queue of frames to write; frames made through queueFrame are already encoded. */
+  pending: (QueuedFrame | EncodedFrame)[];
   write(socket: Duplex): void;
 }
 
@@ -87,8 +93,11 @@ export function attachFrameOutput(connection: Connection, socket: Duplex): () =>
     internals.output();
   };
   // rhea calls this for every frame, and for an empty frame (a heartbeat) with no arguments.
+  // The frame is encoded now, though written at the end of the turn: rhea may change
+  // the performative once this returns (its close() clears the close's error).
   internals._write_frame = function queueFrame(this: ConnectionInternals, channel?: number, performative?: unknown, payload?: unknown) {
-    this.amqp_transport.pending.push(frames.amqp_frame(channel ?? 0, performative, payload));
+    const encoded: EncodedFrame = { encoded: encodeFrame(frames.amqp_frame(channel ?? 0, performative, payload)) };
+    this.amqp_transport.pending.push(encoded);
     if (!flushScheduled) {
       flushScheduled = true;
       queueMicrotask(flush);
@@ -119,5 +128,5 @@ function writeFrames(this: TransportInternals, socket: Duplex): void {
   const pending = this.pending;
   if (pending.length === 0) return;
   this.pending = [];
-  for (const frame of pending) for (const part of encodeFrame(frame)) socket.write(part);
+  for (const frame of pending) for (const part of 'encoded' in frame ? frame.encoded : encodeFrame(frame)) socket.write(part);
 }
