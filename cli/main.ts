@@ -8,7 +8,7 @@ import { run } from './run.js';
 // process) catches SIGTERM before anything else loads, so a stop during
 // start-up is a clean stop too. Other commands keep Node's defaults (Ctrl-C ends them).
 const argv = process.argv.slice(2);
-const signals = argv.includes('controller') && argv.includes('run') ? catchStopSignals() : undefined;
+const signals = (argv.includes('controller') && argv.includes('run')) || commandWord(argv) === 'console' ? catchStopSignals() : undefined;
 
 // `kskup ... | head` closes the pipe early: the reader has what it wanted, so
 // that ends the command quietly (with the code it has so far), not as an
@@ -26,3 +26,13 @@ process.exitCode = await run(argv, {
   interactive: process.stderr.isTTY === true && (process.stderr.columns ?? 0) > 0,
   ...(signals && { stopped: signals.stopped }),
 });
+
+/** The first word of the command line that is not an option or an option's value (the site options before the command take one). */
+function commandWord(words: readonly string[]): string | undefined {
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i] ?? '';
+    if (['-n', '--namespace', '--context', '--kubeconfig', '--platform', '-o', '--output'].includes(word)) i++;
+    else if (!word.startsWith('-')) return word;
+  }
+  return undefined;
+}

@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { VERSION } from '../router/version.js';
 import type { CommandContext } from './command-context.js';
+import { addConsoleCommand } from './console/console-command.js';
 import { addControllerCommands } from './controller-command.js';
 import { addRouterStatCommand } from './router-stat/command.js';
 import { addDebugCommands } from './dump/dump-command.js';
@@ -33,6 +34,7 @@ Examples:
   kskup service status -n east                    where "web" listens at east
   kskup flow list -n east --errors                recent flows of the whole network that failed
   kskup network status -n east
+  kskup console -n east                           the web console of east, on 127.0.0.1
   kskup status -n west
   kskup rotate-certs -n west                      a new server certificate; links stay up
   kskup router stat -n --config router.json       the router network as the router of router.json sees it
@@ -66,6 +68,7 @@ export function buildProgram(context: CommandContext): Command {
   addFlowCommands(program, context);
   addTlsCommands(program, context);
   addNetworkCommands(program, context);
+  addConsoleCommand(program, context);
   addControllerCommands(program, context);
   addDebugCommands(program, context);
   const router = program.command('router').description('inspect a running kskup router');

@@ -1,0 +1,128 @@
+// The console page: one server-sent event stream (/api/events) brings a
+// snapshot of the network whenever it changes; each one redraws the graph and
+// the tables. No polling and no reloads; EventSource reconnects by itself
+// when the stream drops, and the status line says so meanwhile.
+import { byId, cell, fillBody, row } from './dom.js';
+import { NetworkGraph } from './graph.js';
+import type { FeedState, Flow, Snapshot } from './types.js';
+
+const graph = new NetworkGraph(byId('graph'));
+const live = byId<HTMLParagraphElement>('live');
+let latest: Snapshot | undefined;
+
+const filters = {
+  service: byId<HTMLInputElement>('filter-service'),
+  site: byId<HTMLInputElement>('filter-site'),
+  errors: byId<HTMLInputElement>('filter-errors'),
+};
+for (const input of Object.values(filters)) input.addEventListener('input', () => latest && renderFlows(latest));
+byId<HTMLFormElement>('flow-filters').addEventListener('submit', (event) => event.preventDefault());
+
+const events = new EventSource('api/events');
+events.addEventListener('snapshot', (event) => {
+  const state = JSON.parse((event as MessageEvent<string>).data) as FeedState;
+  if (state.snapshot) render(state.snapshot);
+  const at = state.snapshot ? new Date(state.snapshot.gatheredAt).toLocaleTimeString() : 'never';
+  live.textContent = state.problem ? `Problem: ${state.problem} (last update ${at})` : `Live, updated ${at}`;
+  live.className = state.problem ? 'problem' : 'ok';
+});
+events.addEventListener('error', () => {
+  live.textContent = 'Disconnected from the console server: reconnecting…';
+  live.className = 'problem';
+});
+
+function render(snapshot: Snapshot): void {
+  latest = snapshot;
+  byId('site-name').textContent = `— site ${snapshot.site.name}`;
+  graph.update(snapshot.sites, snapshot.links);
+  fillBody(
+    'sites-table',
+    snapshot.sites.map((s) => row([cell(s.self ? `${s.name} (this site)` : s.name), cell(s.platform), cell(s.mode), cell(s.lastHeard ? ago(s.lastHeard) : '—')])),
+    'No sites reported yet',
+  );
+  fillBody(
+    'links-table',
+    snapshot.links.map((l) => row([cell(l.from), cell(l.to), cell(l.up ? 'up' : 'down', l.up ? 'up' : 'down'), cell(l.cost ?? '—'), cell(l.reason || '')], l.up ? '' : 'error')),
+    'No links',
+  );
+  fillBody(
+    'services-table',
+    snapshot.services.map((s) =>
+      row([
+        cell(s.address),
+        cell(s.ports.join(', ')),
+        cell(s.exposedAt.join(', ')),
+        cell(s.targets.map((t) => `${t.host}:${t.port} at ${t.site} (${t.healthy ? 'healthy' : 'not answering'})`).join('; ') || 'none', s.targets.every((t) => t.healthy) ? '' : 'down'),
+        cell(s.listeners.map((l) => `${l.site} ${l.host}:${l.port}${l.listening ? '' : ` not listening: ${l.reason ?? ''}`}`).join('; ') || 'none here'),
+        cell(`${s.traffic.opened} opened, ${s.traffic.failed} failed`),
+        cell(s.traffic.requestBytes, 'bytes-to-targets'),
+        cell(s.traffic.responseBytes, 'bytes-back'),
+      ]),
+    ),
+    'No services in the network',
+  );
+  renderFlows(snapshot);
+  renderSite(snapshot);
+}
+
+function renderFlows(snapshot: Snapshot): void {
+  const service = filters.service.value.trim();
+  const site = filters.site.value.trim();
+  const shown = snapshot.flows.filter(
+    (f) => (service === '' || f.service.includes(service)) && (site === '' || f.listenerSite === site || f.connectorSite === site) && (!filters.errors.checked || isError(f)),
+  );
+  fillBody(
+    'flows-table',
+    shown.map((f) =>
+      row(
+        [
+          cell(new Date(f.startTime).toLocaleTimeString()),
+          cell(f.service),
+          cell(f.client ?? '—'),
+          cell(f.listenerSite ?? '—'),
+          cell(f.connectorSite ?? '—'),
+          cell(f.target ?? '—'),
+          cell(f.octets),
+          cell(f.octetsReverse),
+          cell(f.durationMs === undefined ? 'open' : `${(f.durationMs / 1000).toFixed(3)} s`),
+          // The word "error" too, not colour alone.
+          cell(isError(f) ? `error: ${f.result}${f.reason ? ` (${f.reason})` : ''}` : f.result, 'outcome'),
+        ],
+        isError(f) ? 'error' : '',
+      ),
+    ),
+    'No flows recorded that match',
+  );
+  const problems = byId('flow-problems');
+  problems.replaceChildren(...snapshot.flowProblems.map((text) => Object.assign(document.createElement('li'), { textContent: text })));
+}
+
+function renderSite(snapshot: Snapshot): void {
+  const { site } = snapshot;
+  const entries: [string, string][] = [
+    ['Name', site.name],
+    ['Id', site.id],
+    ['Platform', site.platform],
+    ['Router mode', site.mode],
+    ['Router', site.routerProblem ?? 'answering'],
+    ['kskup version', site.version],
+  ];
+  byId('site-detail').replaceChildren(
+    ...entries.flatMap(([term, value]) => [Object.assign(document.createElement('dt'), { textContent: term }), Object.assign(document.createElement('dd'), { textContent: value })]),
+  );
+  fillBody(
+    'own-links-table',
+    site.links.map((l) => row([cell(l.name), cell(l.remoteSite), cell(l.connected ? 'up' : 'down', l.connected ? 'up' : 'down'), cell(l.cost), cell(l.reason)], l.connected ? '' : 'error')),
+    'This site made no links',
+  );
+  fillBody('incoming-table', site.incoming.map((l) => row([cell(l.site), cell(l.connected ? 'connected' : 'not connected'), cell(l.role || '—')])), 'None');
+}
+
+/** Every outcome but a clean close (flow records' result, docs/flows.md) is an error; an open flow is none yet. */
+function isError(flow: Flow): boolean {
+  return flow.result !== 'closed' && flow.result !== 'open';
+}
+
+function ago(iso: string): string {
+  return `${Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000))} s ago`;
+}

@@ -1,0 +1,48 @@
+// The snapshot the server sends (cli/console/console-data.ts, ConsoleSnapshot):
+// only the fields this page reads. Kept by hand beside the server's types
+// because those live in Node code that the browser build does not compile.
+
+export interface Site { id: string; name: string; platform: string; mode: string; self: boolean; lastHeard?: string }
+export interface Link { id: string; from: string; to: string; up: boolean; cost?: number; reason?: string }
+export interface Service {
+  address: string;
+  ports: number[];
+  exposedAt: string[];
+  targets: { site: string; host: string; port: number; healthy: boolean }[];
+  listeners: { site: string; host: string; port: number; listening: boolean; reason?: string }[];
+  traffic: { opened: number; failed: number; requestBytes: number; responseBytes: number };
+}
+export interface Flow {
+  identity: string;
+  startTime: string;
+  service: string;
+  client?: string;
+  listenerSite?: string;
+  connectorSite?: string;
+  target?: string;
+  octets: number;
+  octetsReverse: number;
+  durationMs?: number;
+  result: string;
+  reason?: string;
+}
+export interface SiteDetail {
+  name: string;
+  id: string;
+  platform: string;
+  mode: string;
+  version: string;
+  routerProblem?: string;
+  links: { name: string; connected: boolean; reason: string; cost: number; remoteSite: string }[];
+  incoming: { site: string; connected: boolean; role: string }[];
+}
+export interface Snapshot {
+  gatheredAt: string;
+  site: SiteDetail;
+  sites: Site[];
+  links: Link[];
+  services: Service[];
+  flows: Flow[];
+  flowProblems: string[];
+}
+export interface FeedState { snapshot?: Snapshot; problem?: string }

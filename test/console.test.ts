@@ -1,0 +1,207 @@
+// `kskup console` on three local sites, west - middle - east (west and east
+// each link to middle), the console served by the real binary for middle.
+// Over plain HTTP: no password or a wrong one gets 401 and no data, the right
+// one the snapshot, and the event stream delivers it. In Debian's chromium,
+// driven by playwright-core: the graph shows 3 sites and 2 links, a service
+// with traffic shows its bytes growing, a flow to a dead target shows as an
+// error, and a deleted link turns its edge down within 5 s.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import { resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useKskupHome } from './helpers/kskup-cli.js';
+import { freePort, waitFor } from './helpers/router-process.js';
+import { connect, openAndWatchEnd, startEchoServer, type TestServer } from './helpers/tcp-tools.js';
+
+const CLI = resolve(import.meta.dirname, '../dist/cli/main.js');
+const home = useKskupHome('console', { KSKUP_SYNC_HEARTBEAT_MS: '500' });
+let echo: TestServer;
+let consoleProcess: ChildProcess;
+let consoleUrl: string;
+let password: string;
+let consoleOutput = '';
+let browser: Browser | undefined;
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+function get(path: string, authorization?: string): Promise<Reply> {
+  return new Promise((done, fail) => {
+    const outgoing = request(new URL(path, consoleUrl), { headers: authorization === undefined ? {} : { authorization } }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => done({ status: response.statusCode ?? 0, headers: response.headers, body }));
+    });
+    outgoing.on('error', fail);
+    outgoing.end();
+  });
+}
+
+const basic = (user: string, secret: string) => `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;
+
+const westPort = async (address: string) =>
+  waitFor(`${address} listening at west`, async () => {
+    const { services } = await home.json<{ services: { address: string; listeners: { port: number }[] }[] }>('service', 'status', '-n', 'west');
+    return services.find((s) => s.address === address)?.listeners[0]?.port;
+  }, 20_000);
+
+/** Sends `bytes` through west's listener of web and waits for every byte back (the echo). */
+async function echoThrough(port: number, bytes: number): Promise<void> {
+  const socket = await connect(port);
+  await new Promise<void>((done, fail) => {
+    let back = 0;
+    socket.on('data', (chunk: Buffer) => {
+      back += chunk.length;
+      if (back >= bytes) {
+        socket.end();
+        done();
+      }
+    });
+    socket.on('error', fail);
+    socket.write(Buffer.alloc(bytes, 5));
+  });
+}
+
+beforeAll(async () => {
+  echo = await startEchoServer();
+  for (const site of ['west', 'middle', 'east']) await home.ok('init', '-n', site);
+  for (const site of ['west', 'east']) {
+    const token = `${home.path}/middle-for-${site}.token`;
+    await home.ok('token', 'create', token, '-n', 'middle');
+    await home.ok('link', 'create', token, '--name', 'to-middle', '-n', site);
+    await home.ok('link', 'status', '-n', site, '--wait', '10');
+  }
+  await home.ok('expose', 'host/127.0.0.1', '--port', String(echo.port), '--address', 'web', '-n', 'east');
+  await home.ok('expose', 'host/127.0.0.1', '--port', String(await freePort()), '--target-port', String(await freePort()), '--address', 'dead', '-n', 'east');
+
+  consoleProcess = spawn(process.execPath, [CLI, 'console', '-n', 'middle', '--port', '0'], { env: { ...process.env, ...home.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  consoleProcess.stdout!.setEncoding('utf8').on('data', (text: string) => (consoleOutput += text));
+  consoleProcess.stderr!.setEncoding('utf8').on('data', (text: string) => (consoleOutput += text));
+  const printed = await waitFor('the console URL and password', () => {
+    const url = /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(consoleOutput)?.[1];
+    const secret = /^Password: (\S+)$/m.exec(consoleOutput)?.[1];
+    return url && secret ? { url, secret } : undefined;
+  }, 20_000);
+  consoleUrl = printed.url;
+  password = printed.secret;
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  if (consoleProcess && consoleProcess.exitCode === null) {
+    const exited = new Promise<number | null>((done) => consoleProcess.once('exit', done));
+    consoleProcess.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  }
+  await echo?.close();
+});
+
+describe('kskup console over HTTP', () => {
+  it('refuses a request without the password, or with a wrong one, and serves the snapshot with it', async () => {
+    for (const path of ['/', '/api/snapshot', '/api/events', '/index.html']) {
+      const none = await get(path);
+      expect(none.status).toBe(401);
+      expect(none.headers['www-authenticate']).toMatch(/^Basic realm="kskup console"/);
+      expect(none.body).not.toContain('middle');
+      expect((await get(path, basic('admin', `${password}x`))).status).toBe(401);
+      expect((await get(path, basic('root', password))).status).toBe(401);
+    }
+    const good = await get('/api/snapshot', basic('admin', password));
+    expect(good.status).toBe(200);
+    expect(good.headers['content-type']).toBe('application/json');
+    const state = JSON.parse(good.body) as { snapshot: { site: { name: string }; sites: { name: string }[] } };
+    expect(state.snapshot.site.name).toBe('middle');
+    const page = await get('/', basic('admin', password));
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('<title>kskup console</title>');
+    expect((await get('/../../package.json', basic('admin', password))).status).toBe(404);
+    // The password is printed once, on stdout, and nowhere else.
+    expect(consoleOutput.split(password).length - 1).toBe(1);
+  });
+
+  it('streams snapshots as server-sent events', async () => {
+    const events = await new Promise<string>((done, fail) => {
+      const outgoing = request(new URL('/api/events', consoleUrl), { headers: { authorization: basic('admin', password) } }, (response) => {
+        expect(response.headers['content-type']).toBe('text/event-stream');
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          text += chunk;
+          if (/^event: snapshot\ndata: .*"middle".*\n\n/m.test(text)) {
+            outgoing.destroy();
+            done(text);
+          }
+        });
+      });
+      outgoing.on('error', fail);
+      outgoing.end();
+    });
+    const data = /^data: (.*)$/m.exec(events)?.[1] ?? '';
+    expect((JSON.parse(data) as { snapshot: { site: { name: string } } }).snapshot.site.name).toBe('middle');
+  });
+
+  it('refuses a non-loopback --address (exit 2) and listens on nothing', async () => {
+    const result = await home.kskup('console', '-n', 'middle', '--address', '0.0.0.0');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--address: "0\.0\.0\.0" is not a loopback address/);
+    expect(result.stdout).not.toMatch(/Password/);
+  });
+});
+
+describe('kskup console in a browser (chromium)', () => {
+  let page: Page;
+
+  beforeAll(async () => {
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+    const context = await browser.newContext({ httpCredentials: { username: 'admin', password }, viewport: { width: 1280, height: 1400 } });
+    page = await context.newPage();
+    await page.goto(consoleUrl);
+  }, 60_000);
+
+  it('draws 3 sites and 2 links up, and lists them in the table view', async () => {
+    const graph = page.locator('#graph');
+    await expect.poll(async () => [await graph.getAttribute('data-sites'), await graph.getAttribute('data-links-up'), await graph.getAttribute('data-links-down')], { timeout: 20_000 }).toEqual(['3', '2', '0']);
+    await expect.poll(async () => (await page.locator('#sites-table tbody tr').allTextContents()).length).toBe(3);
+    expect(await page.locator('#links-table tbody tr').count()).toBe(2);
+    expect(await graph.getAttribute('aria-label')).toMatch(/3 sites, 2 links up, 0 down/);
+  });
+
+  it('shows the bytes of a service with traffic growing', async () => {
+    const port = await westPort('web');
+    const row = page.locator('#services-table tbody tr', { hasText: 'web' });
+    const bytes = async () => Number(await row.locator('td.bytes-to-targets').textContent());
+    await echoThrough(port, 10_000);
+    await expect.poll(bytes, { timeout: 10_000 }).toBeGreaterThanOrEqual(10_000);
+    const before = await bytes();
+    await echoThrough(port, 20_000);
+    await expect.poll(bytes, { timeout: 10_000 }).toBeGreaterThanOrEqual(before + 20_000);
+    // docs/console.png is made with KSKUP_CONSOLE_SCREENSHOT=docs/console.png; a plain run leaves the tree alone.
+    await page.screenshot({ path: process.env.KSKUP_CONSOLE_SCREENSHOT ?? `${home.path}/console.png`, fullPage: true });
+  });
+
+  it('shows a flow to a dead target as an error', async () => {
+    const port = await westPort('dead');
+    expect((await openAndWatchEnd(port).ended).code).toBe('ECONNRESET');
+    const failed = page.locator('#flows-table tbody tr.error', { hasText: 'dead' });
+    await expect.poll(() => failed.count(), { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
+    expect(await failed.first().locator('td.outcome').textContent()).toMatch(/^error: (refused|reset-by-server|unreachable)/);
+    await page.check('#filter-errors');
+    const shown = await page.locator('#flows-table tbody tr').allTextContents();
+    expect(shown.length).toBeGreaterThanOrEqual(1);
+    for (const text of shown) expect(text).toMatch(/dead.*error:/);
+  });
+
+  it('turns a deleted link to down within 5 s', async () => {
+    await home.ok('link', 'delete', 'to-middle', '-n', 'west');
+    const deleted = Date.now();
+    const graph = page.locator('#graph');
+    await expect.poll(async () => [await graph.getAttribute('data-links-up'), await graph.getAttribute('data-links-down')], { timeout: 5_000, interval: 100 }).toEqual(['1', '1']);
+    expect(Date.now() - deleted).toBeLessThan(5_000);
+    await expect.poll(() => page.locator('#links-table tbody tr.error', { hasText: 'west' }).count()).toBe(1);
+  });
+});
