@@ -139,8 +139,9 @@ describe('network agent: when a neighbour counts as lost', () => {
       onNeighbourUp: () => undefined,
     });
     const [ours, theirs] = await socketPair();
-    // No AMQP here: the stand-in connection only has to take batchWrites' wrapper.
-    const connection = { output: () => undefined } as unknown as Connection;
+    // No AMQP here: the stand-in connection only has to take the frame output's
+    // hooks (router/amqp/frame-output.ts), which write nothing unless rhea queues a frame.
+    const connection = { output: () => undefined, amqp_transport: { pending: [] } } as unknown as Connection;
     const peer = new PeerConnection(connection, { kind: 'listener', name: 'inter-router', cost: 1 }, ours, pino({ level: 'silent' }));
     agent.connectionOpened(peer);
     agent.onControl(peer, hello('B', 100));
