@@ -4,10 +4,9 @@
 // `kskup status`), and the network's flows and per-service totals from every
 // router (the flow query, docs/flows.md, as `kskup flow list`). One gather
 // makes one ConsoleSnapshot; the server sends it whole to the page.
-import { serviceMatches } from '../../router/flows/flow-query.js';
 import { VERSION } from '../../router/version.js';
 import { routerAddress } from '../../site-controller/site/model.js';
-import { gatherFlows, type GatheredFlows } from '../../service-controller/flows/flow-gatherer.js';
+import { gatherFlows, serviceTraffic, type GatheredFlows } from '../../service-controller/flows/flow-gatherer.js';
 import type { SiteAnnouncement } from '../../service-controller/sync/announcement.js';
 import { joinEnds, type FlowRow } from '../site/flow-list-command.js';
 import type { ResolvedSite } from '../site/site-options.js';
@@ -135,7 +134,7 @@ export async function gatherConsoleSnapshot(target: ResolvedSite, router: Router
       const listener = snapshot?.listeners[routerAddress(entry.address, port)];
       return listener ? [{ site: document.site.name, host: listener.host, port: listener.port, listening: listener.listening, ...(listener.reason !== undefined && { reason: listener.reason }) }] : [];
     }),
-    traffic: 'gathered' in flows ? trafficOf(entry.address, flows.gathered) : { opened: 0, failed: 0, requestBytes: 0, responseBytes: 0 },
+    traffic: 'gathered' in flows ? serviceTraffic(entry.address, flows.gathered) : { opened: 0, failed: 0, requestBytes: 0, responseBytes: 0 },
   }));
   const flowProblems =
     'gathered' in flows
@@ -177,18 +176,3 @@ async function gatherNetworkFlows(router: RouterHandle): Promise<{ gathered: Gat
   }
 }
 
-/** A service's flows over the whole network: listener-side totals of every router, so each flow counts once (as `service status`). */
-function trafficOf(address: string, gathered: GatheredFlows): ConsoleService['traffic'] {
-  let opened = 0;
-  let failed = 0;
-  let requestBytes = 0;
-  let responseBytes = 0;
-  for (const totals of gathered.totals) {
-    if (totals.role !== 'listener-side' || !serviceMatches(totals.vanAddress, address)) continue;
-    opened += totals.opened;
-    failed += Object.entries(totals.ended).reduce((sum, [result, count]) => sum + (result === 'closed' ? 0 : count), 0);
-    requestBytes += totals.octets;
-    responseBytes += totals.octetsReverse;
-  }
-  return { opened, failed, requestBytes, responseBytes };
-}

@@ -14,8 +14,7 @@ import type { LocalTargetState } from '../../service-controller/target-states.js
 import type { CommandContext } from '../command-context.js';
 import { render } from '../output.js';
 import { addSiteOptions, resolveSite, type SiteOptions } from './site-options.js';
-import { serviceMatches } from '../../router/flows/flow-query.js';
-import { gatherFlows, type GatheredFlows } from '../../service-controller/flows/flow-gatherer.js';
+import { gatherFlows, serviceTraffic, type GatheredFlows } from '../../service-controller/flows/flow-gatherer.js';
 import { openSiteRouter } from '../router-stat/site-router.js';
 
 /** How long status waits for the routers' flow totals: it is a status command, not a query tool. */
@@ -147,19 +146,8 @@ async function networkTotals(options: SiteOptions, context: CommandContext): Pro
   }
 }
 
-/** A service's flows over the whole network: listener-side totals of every router, so each flow counts once. */
+/** A service's flows over the whole network, and how many routers answered. */
 function networkOf(address: string, gathered: GatheredFlows) {
-  let opened = 0;
-  let failed = 0;
-  let requestBytes = 0;
-  let responseBytes = 0;
-  for (const totals of gathered.totals) {
-    if (totals.role !== 'listener-side' || !serviceMatches(totals.vanAddress, address)) continue;
-    opened += totals.opened;
-    failed += Object.entries(totals.ended).reduce((sum, [result, count]) => sum + (result === 'closed' ? 0 : count), 0);
-    requestBytes += totals.octets;
-    responseBytes += totals.octetsReverse;
-  }
   const answered = gathered.routers.filter((r) => r.state === 'answered').length;
-  return { opened, failed, requestBytes, responseBytes, routers: answered, missing: gathered.routers.length - answered };
+  return { ...serviceTraffic(address, gathered), routers: answered, missing: gathered.routers.length - answered };
 }

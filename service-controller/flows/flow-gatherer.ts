@@ -16,6 +16,7 @@ import {
   flowsAddress,
   parseFlowReply,
   REPLY_ROUTER_PROPERTY,
+  serviceMatches,
   type FlowQuery,
   type FlowReply,
   type WireFlowRecord,
@@ -135,4 +136,30 @@ async function askRouters(target: AmqpClientTarget, self: string, routers: reado
     connection?.close();
   }
   return replies;
+}
+
+/** A service's flows over the whole network (counts, and bytes each way). */
+export interface ServiceTraffic {
+  opened: number;
+  /** Flows that ended other than closed cleanly. */
+  failed: number;
+  requestBytes: number;
+  responseBytes: number;
+}
+
+/**
+ * A service's flows over the whole network, from the gathered totals: the
+ * listener-side totals of every router only, so that each flow counts once
+ * (its connector side has totals of its own).
+ */
+export function serviceTraffic(address: string, gathered: GatheredFlows): ServiceTraffic {
+  const traffic: ServiceTraffic = { opened: 0, failed: 0, requestBytes: 0, responseBytes: 0 };
+  for (const totals of gathered.totals) {
+    if (totals.role !== 'listener-side' || !serviceMatches(totals.vanAddress, address)) continue;
+    traffic.opened += totals.opened;
+    traffic.failed += Object.entries(totals.ended).reduce((sum, [result, count]) => sum + (result === 'closed' ? 0 : count), 0);
+    traffic.requestBytes += totals.octets;
+    traffic.responseBytes += totals.octetsReverse;
+  }
+  return traffic;
 }
