@@ -17,6 +17,8 @@ export interface AddressCounters {
   flowsOpened: number;
   flowsOpen: number;
   flowsFailed: number;
+  /** Flows started on a link pair an earlier flow left attached (router/tcp/link-pair-pool.ts), at either end. */
+  flowsOnReusedLinks: number;
   /** Bytes read from TCP clients and backends at this router, into the network. */
   bytesIn: number;
   /** Bytes written to TCP clients and backends at this router, out of the network. */
@@ -62,6 +64,12 @@ export class RouterMetrics {
     addressGauge('kskup_tcp_flows_opened_total', 'TCP flows opened at this router, per address', (c) => c.flowsOpened, 'counter');
     addressGauge('kskup_tcp_flows_open', 'TCP flows open at this router, per address', (c) => c.flowsOpen, 'gauge');
     addressGauge('kskup_tcp_flows_failed_total', 'TCP flows that ended in an error or found no route, per address', (c) => c.flowsFailed, 'counter');
+    addressGauge(
+      'kskup_tcp_flows_reused_links_total',
+      'TCP flows carried on an inter-router link pair that an earlier flow left attached, per address (no attach or detach of their own)',
+      (c) => c.flowsOnReusedLinks,
+      'counter',
+    );
     addressGauge('kskup_tcp_bytes_in_total', 'Bytes read from TCP sockets into the network, per address', (c) => c.bytesIn, 'counter');
     addressGauge('kskup_tcp_bytes_out_total', 'Bytes written from the network to TCP sockets, per address', (c) => c.bytesOut, 'counter');
     const self = this;
@@ -192,7 +200,7 @@ export class RouterMetrics {
   address(address: string): AddressCounters {
     let counters = this.byAddress.get(address);
     if (!counters) {
-      counters = { flowsOpened: 0, flowsOpen: 0, flowsFailed: 0, bytesIn: 0, bytesOut: 0 };
+      counters = { flowsOpened: 0, flowsOpen: 0, flowsFailed: 0, flowsOnReusedLinks: 0, bytesIn: 0, bytesOut: 0 };
       this.byAddress.set(address, counters);
     }
     return counters;

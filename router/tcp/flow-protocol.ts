@@ -17,6 +17,13 @@
 // error. A reset, a failed connect or a lost connection detaches with an error,
 // and the far side resets its socket.
 //
+// A link pair that carried a flow to its clean end may carry the next one
+// (REUSE_PROPERTY): attaching and detaching two links on each side was most of
+// what a short connection cost both routers. Both ends agree in their attach
+// properties; the next flow then starts with a flow-start message on the
+// forward link, and the connector side answers with a connected message on the
+// reverse link once its backend is up. See docs/decisions/tcp-over-amqp.md.
+//
 // Flow control is AMQP link credit, one credit per message, a window of about
 // FLOW_WINDOW_BYTES (flowCreditWindow):
 //   - a sender never queues a message without credit, so one flow that has run
@@ -93,7 +100,21 @@ export const DESTINATION_PROPERTY = 'kskup-destination';
 export const FORWARD_SUFFIX = ':fwd';
 export const REVERSE_SUFFIX = ':rev';
 
+/**
+ * Link property (attach `properties`, both links of a pair): `true` from the
+ * listener side offers to keep the pair attached after a clean end; `true` in
+ * the connector side's answering attaches accepts. Set only between the two
+ * routers that are the flow's ends (never through a relay or an edge router's
+ * uplink choice); a router that does not know it answers without it, and the
+ * pair is detached after one flow, as before.
+ */
+export const REUSE_PROPERTY = 'kskup-reuse';
+
 const END_OF_STREAM_PROPERTY = 'kskup-end-of-stream';
+/** Application property of a flow-start message: the new flow's id (string). */
+const FLOW_START_PROPERTY = 'kskup-flow-start';
+/** Application property of the connected message: the backend is up, send. */
+const FLOW_CONNECTED_PROPERTY = 'kskup-flow-connected';
 
 /** A pre-encoded end-of-stream message: the same bytes for every flow. */
 export const END_OF_STREAM_MESSAGE: Buffer = rhea.message.encode({
@@ -103,11 +124,34 @@ export const END_OF_STREAM_MESSAGE: Buffer = rhea.message.encode({
 /** Delivery tags of pre-settled messages need not be unique; one shared tag saves an allocation per message. */
 export const PRESETTLED_TAG = Buffer.from([0]);
 
-export type FlowMessage = { kind: 'data'; bytes: Buffer } | { kind: 'end' } | { kind: 'invalid'; reason: string };
+/**
+ * The first message of a flow on a reused link pair (forward link, listener
+ * side to connector side): no body, application property
+ * `kskup-flow-start` = the flow's id.
+ */
+export function flowStartMessage(flowId: string): Buffer {
+  return rhea.message.encode({ application_properties: { [FLOW_START_PROPERTY]: flowId } }) as Buffer;
+}
+
+/** The connector side's answer to a flow-start, once its backend is up (reverse link): the same bytes for every flow. */
+export const FLOW_CONNECTED_MESSAGE: Buffer = rhea.message.encode({
+  application_properties: { [FLOW_CONNECTED_PROPERTY]: true },
+}) as Buffer;
+
+export type FlowMessage =
+  | { kind: 'data'; bytes: Buffer }
+  | { kind: 'end' }
+  | { kind: 'start'; flowId: string }
+  | { kind: 'connected' }
+  | { kind: 'invalid'; reason: string };
 
 export function classifyFlowMessage(message: Message): FlowMessage {
   const body = message.body as { typecode?: unknown; content?: unknown } | null | undefined;
   if (body && body.typecode === 0x75 && Buffer.isBuffer(body.content)) return { kind: 'data', bytes: body.content };
-  if (message.application_properties?.[END_OF_STREAM_PROPERTY] === true) return { kind: 'end' };
-  return { kind: 'invalid', reason: 'flow message is neither a data section nor end-of-stream' };
+  const properties = message.application_properties;
+  if (properties?.[END_OF_STREAM_PROPERTY] === true) return { kind: 'end' };
+  const start = properties?.[FLOW_START_PROPERTY];
+  if (typeof start === 'string' && start.length > 0) return { kind: 'start', flowId: start };
+  if (properties?.[FLOW_CONNECTED_PROPERTY] === true) return { kind: 'connected' };
+  return { kind: 'invalid', reason: 'flow message is neither a data section, end-of-stream, flow-start nor connected' };
 }

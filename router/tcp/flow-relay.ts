@@ -49,6 +49,11 @@ class RelayDirection {
       this.fail(message.reason);
       return;
     }
+    // A relay never agrees to reuse its link pairs (flow-protocol.ts, REUSE_PROPERTY): the messages that start a reused pair's next flow cannot come here.
+    if (message.kind === 'start' || message.kind === 'connected') {
+      this.fail(`flow ${message.kind} message on a relayed flow, whose links are never reused`);
+      return;
+    }
     this.queued++;
     // Passed on uncopied (rhea takes a DataSection as a payload: see data-section.ts); rhea cuts it into frames if the next hop's are smaller.
     const encoded = message.kind === 'data' ? DataSection.of(message.bytes) : END_OF_STREAM_MESSAGE;

@@ -21,7 +21,8 @@ import { listenBacklog } from '../net/listen-backlog.js';
 import { markOwnLink } from '../peer/own-links.js';
 import type { Target } from '../routing/index.js';
 import type { PeerConnection } from '../peer/peer-connection.js';
-import { DESTINATION_PROPERTY, FORWARD_SUFFIX, REVERSE_SUFFIX } from './flow-protocol.js';
+import { DESTINATION_PROPERTY, FORWARD_SUFFIX, REUSE_PROPERTY, REVERSE_SUFFIX, classifyFlowMessage, flowStartMessage } from './flow-protocol.js';
+import { LinkPairPool, type LinkPair } from './link-pair-pool.js';
 import { FlowRelay } from './flow-relay.js';
 import { spliceSockets } from './local-splice.js';
 import { TcpFlow } from './tcp-flow.js';
@@ -109,6 +110,10 @@ export class TcpAdaptor {
   /** Targets (router and address) that failed to reach a backend, out of rotation until the time given. */
   private readonly unreachableUntil = new Map<string, number>();
   private readonly localSockets = new Set<Socket>();
+  /** Listener side: link pairs left attached by finished flows, for the next flow to the same router and address. */
+  private readonly pairPool = new LinkPairPool();
+  /** Connector side: reused pairs between flows, waiting for a flow-start message. */
+  private readonly idlePairs = new Set<LinkPair>();
   private readonly flowIdPrefix: string;
   private nextFlow = 0;
   private roundRobin = 0;
@@ -195,7 +200,10 @@ export class TcpAdaptor {
       return;
     }
     const id = `${this.flowIdPrefix}.${(this.nextFlow++).toString(36)}`;
-    const { sender, receiver } = this.openFlowLinks(peer, id, address, this.deps.isEdge ? undefined : destination);
+    // Edge routers leave the destination to their uplink, so their pairs are never reused (the next flow may go elsewhere).
+    const reusable = !this.deps.isEdge;
+    const pooled = reusable ? this.pairPool.take(peer, destination, address) : undefined;
+    const { sender, receiver } = pooled ?? this.openFlowLinks(peer, id, address, reusable ? destination : undefined, reusable);
     this.countFlowTo(destination, +1);
     const onUnreachable = (reason: string, canRetry: boolean): boolean => {
       this.unreachableUntil.set(rotationKey(destination, address), Date.now() + OUT_OF_ROTATION_MS);
@@ -210,7 +218,26 @@ export class TcpAdaptor {
     record.connectorRouter = destination;
     this.deps.flowRecords.routed(record);
     const onFirstByteOut = () => this.deps.flowRecords.firstByteBack(record);
-    this.startFlow(peer, { id, address, socket: client, sender, receiver, connecting: false, onUnreachable, onFirstByteOut }, record, () => this.countFlowTo(destination, -1));
+    this.startFlow(
+      peer,
+      {
+        id,
+        address,
+        socket: client,
+        sender,
+        receiver,
+        connecting: false,
+        onUnreachable,
+        onFirstByteOut,
+        ...(pooled && { reused: { start: flowStartMessage(id) } }),
+        ...(reusable && { releasable: () => agreedToReuse(sender) && agreedToReuse(receiver) }),
+      },
+      record,
+      (flow) => {
+        this.countFlowTo(destination, -1);
+        if (flow.released) this.pairPool.put(peer, destination, address, { sender, receiver });
+      },
+    );
   }
 
   /**
@@ -242,9 +269,12 @@ export class TcpAdaptor {
     this.flowsTo.set(router, (this.flowsTo.get(router) ?? 0) + delta);
   }
 
-  /** Attaches a flow's link pair on a connection, naming the router where it must end. */
-  private openFlowLinks(peer: PeerConnection, id: string, address: string, destination: string | undefined): { sender: Sender; receiver: Receiver } {
-    const properties = destination === undefined ? {} : { [DESTINATION_PROPERTY]: destination };
+  /** Attaches a flow's link pair on a connection, naming the router where it must end, and offering to reuse it (flow-protocol.ts). */
+  private openFlowLinks(peer: PeerConnection, id: string, address: string, destination: string | undefined, reusable = false): { sender: Sender; receiver: Receiver } {
+    const properties = {
+      ...(destination !== undefined && { [DESTINATION_PROPERTY]: destination }),
+      ...(reusable && { [REUSE_PROPERTY]: true }),
+    };
     const sender = markOwnLink(peer.connection.open_sender({ name: id + FORWARD_SUFFIX, target: { address }, snd_settle_mode: 1, properties }));
     const receiver = markOwnLink(
       peer.connection.open_receiver({ name: id + REVERSE_SUFFIX, source: { address }, credit_window: 0, autoaccept: false, properties }),
@@ -305,6 +335,11 @@ export class TcpAdaptor {
     return [...new Set([...this.connectors.values()].map((c) => c.entity.address))].sort();
   }
 
+  private servesLocally(address: string): boolean {
+    for (const connector of this.connectors.values()) if (connector.entity.address === address) return true;
+    return false;
+  }
+
   /** The least busy tcpConnector for the address, round robin among equals. */
   private pickConnector(address: string): ConnectorRuntime | undefined {
     const all = [...this.connectors.values()].filter((c) => c.entity.address === address);
@@ -339,13 +374,53 @@ export class TcpAdaptor {
     }
     if (link.receiver) pair.forward = link.receiver;
     if (link.sender) pair.reverse = link.sender;
+    // Answered in this link's own attach, which rhea writes after this event: a pair
+    // that ends here (it names this router) may carry the next flow; relayed ones never are.
+    const offered = (link.receiver ?? link.sender)!;
+    if (offersReuse(offered, this.deps.routerId) && this.servesLocally(offeredAddress(offered))) acceptReuse(offered);
     if (!pair.forward || !pair.reverse) return;
     clearTimeout(pair.timer);
     this.pending.delete(key);
     this.connectFlow(peer, id, pair.forward, pair.reverse);
   }
 
-  private connectFlow(peer: PeerConnection, id: string, forward: Receiver, reverse: Sender): void {
+  /**
+   * A reused pair between flows, at the connector side: the next flow starts
+   * with a flow-start message on its forward link. Anything else is refused; a
+   * detach (the listener side let the pair go) ends it.
+   */
+  private awaitNextFlow(peer: PeerConnection, pair: LinkPair): void {
+    const { sender: reverse, receiver: forward } = pair;
+    const stop = () => {
+      forward.off('message', onMessage);
+      forward.off('receiver_close', onClose);
+      reverse.off('sender_close', onClose);
+      this.idlePairs.delete(pair);
+    };
+    const onClose = () => {
+      stop();
+      if (!forward.is_closed()) forward.close();
+      if (!reverse.is_closed()) reverse.close();
+    };
+    const onMessage = (context: EventContext) => {
+      context.delivery?.update(true);
+      const message = context.message ? classifyFlowMessage(context.message) : undefined;
+      stop();
+      if (message?.kind !== 'start') {
+        const error = { condition: 'amqp:precondition-failed', description: `expected a flow-start message on an idle reused link pair, got ${message?.kind ?? 'nothing'}` };
+        forward.close(error);
+        reverse.close(error);
+        return;
+      }
+      this.connectFlow(peer, message.flowId, forward, reverse, true);
+    };
+    forward.on('message', onMessage);
+    forward.on('receiver_close', onClose);
+    reverse.on('sender_close', onClose);
+    this.idlePairs.add(pair);
+  }
+
+  private connectFlow(peer: PeerConnection, id: string, forward: Receiver, reverse: Sender, reused = false): void {
     const address = (forward.target as { address?: string } | undefined)?.address ?? '';
     const requested = (forward.properties as Record<string, unknown> | undefined)?.[DESTINATION_PROPERTY];
     // A flow from an edge router names no destination: choose one for it, as for a local client.
@@ -356,7 +431,9 @@ export class TcpAdaptor {
       return;
     }
     const target = destination === undefined ? undefined : this.pickConnector(address);
-    const edge = target ? undefined : this.deps.edgeServing(address);
+    // A pair agreed for reuse is never relayed (to an edge router here): the relay could not carry its next flow.
+    const reusable = agreedToReuse(forward) && agreedToReuse(reverse);
+    const edge = target || reusable ? undefined : this.deps.edgeServing(address);
     if (edge?.remoteId && edge !== peer) {
       this.relayFlow(peer, id, address, edge.remoteId, forward, reverse);
       return;
@@ -388,10 +465,26 @@ export class TcpAdaptor {
       destinationPort: target.entity.port,
     });
     this.deps.flowRecords.routed(record);
-    this.startFlow(peer, { id, address, socket: backend, sender: reverse, receiver: forward, connecting: true, readyEvent }, record, () => {
-      target.openFlows--;
-      if (!connected) target.unreachableUntil = Date.now() + OUT_OF_ROTATION_MS;
-    });
+    this.startFlow(
+      peer,
+      {
+        id,
+        address,
+        socket: backend,
+        sender: reverse,
+        receiver: forward,
+        connecting: true,
+        readyEvent,
+        ...(reused && { reused: {} }),
+        ...(reusable && { releasable: () => true }),
+      },
+      record,
+      (flow) => {
+        target.openFlows--;
+        if (!connected) target.unreachableUntil = Date.now() + OUT_OF_ROTATION_MS;
+        if (flow.released) this.awaitNextFlow(peer, { sender: reverse, receiver: forward });
+      },
+    );
   }
 
   /** A flow for another router: on to the next hop, joined link to link. */
@@ -427,9 +520,11 @@ export class TcpAdaptor {
       readyEvent?: 'connect' | 'secureConnect';
       onUnreachable?: (reason: string, canRetry: boolean) => boolean;
       onFirstByteOut?: () => void;
+      reused?: { start?: Buffer };
+      releasable?: () => boolean;
     },
     record: FlowRecord,
-    onEnd?: () => void,
+    onEnd?: (flow: TcpFlow) => void,
   ): void {
     const flow = new TcpFlow({
       ...parts,
@@ -439,7 +534,7 @@ export class TcpAdaptor {
       onClosed: (closed, error) => {
         peer.flows.delete(closed);
         this.flows.delete(closed);
-        onEnd?.();
+        onEnd?.(closed);
         if (error) this.deps.log.debug({ flow: closed.id, address: closed.address, reason: error }, 'flow failed');
         // An error without endInfo: the client was let go to try another target, and its record goes with it.
         if (error !== undefined && closed.endInfo === undefined) return;
@@ -489,5 +584,36 @@ export class TcpAdaptor {
     for (const socket of this.localSockets) socket.destroy();
     for (const pair of this.pending.values()) clearTimeout(pair.timer);
     this.pending.clear();
+    this.pairPool.stop();
+    for (const pair of [...this.idlePairs]) {
+      pair.sender.close();
+      pair.receiver.close();
+    }
+    this.idlePairs.clear();
   }
+}
+
+/** The listener side offered reuse (REUSE_PROPERTY) for a pair that ends at `routerId`. */
+function offersReuse(link: Sender | Receiver, routerId: string): boolean {
+  const properties = link.properties as Record<string, unknown> | undefined;
+  return properties?.[REUSE_PROPERTY] === true && properties[DESTINATION_PROPERTY] === routerId;
+}
+
+/** The service address of a flow link: the forward link's target, the reverse link's source. */
+function offeredAddress(link: Sender | Receiver): string {
+  const terminus = (link.is_receiver() ? link.target : link.source) as { address?: string } | undefined;
+  return terminus?.address ?? '';
+}
+
+/** Answers the offer in this side's attach, before rhea writes it. */
+function acceptReuse(link: Sender | Receiver): void {
+  const local = (link as unknown as { local: { attach: { properties?: Record<string, unknown> } } }).local.attach;
+  local.properties = { ...local.properties, [REUSE_PROPERTY]: true };
+}
+
+/** Both attaches of this link carry REUSE_PROPERTY: ours offered or accepted, and the peer's. */
+function agreedToReuse(link: Sender | Receiver): boolean {
+  const local = (link as unknown as { local: { attach: { properties?: Record<string, unknown> } } }).local.attach.properties;
+  const remote = link.properties as Record<string, unknown> | undefined;
+  return local?.[REUSE_PROPERTY] === true && remote?.[REUSE_PROPERTY] === true;
 }

@@ -10,7 +10,15 @@ import { linkCredit, spendableCredit, transferred } from '../amqp/sender-credit.
 import type { Logger } from '../log/logger.js';
 import type { AddressCounters } from '../metrics.js';
 import { DataSection } from '../amqp/data-section.js';
-import { END_OF_STREAM_MESSAGE, PRESETTLED_TAG, classifyFlowMessage, flowCreditBatch, flowCreditWindow, messageChunkBytes } from './flow-protocol.js';
+import {
+  END_OF_STREAM_MESSAGE,
+  FLOW_CONNECTED_MESSAGE,
+  PRESETTLED_TAG,
+  classifyFlowMessage,
+  flowCreditBatch,
+  flowCreditWindow,
+  messageChunkBytes,
+} from './flow-protocol.js';
 import { confirmPeerEnd } from './peer-end.js';
 
 export type FlowState = 'connecting' | 'open' | 'half-closed-in' | 'half-closed-out' | 'closing' | 'closed';
@@ -55,6 +63,20 @@ export interface TcpFlowOptions {
   readonly onUnreachable?: (reason: string, canRetry: boolean) => boolean;
   /** Told once, at the first byte that arrives from the network for the socket (listener side: the first byte back to the client). */
   readonly onFirstByteOut?: () => void;
+  /**
+   * Set when the link pair carried an earlier flow (flow-protocol.ts,
+   * REUSE_PROPERTY). Listener side: `start` is the flow-start message, sent
+   * first, and the socket is not read before the far side's connected message.
+   * Connector side (no `start`): the connected message is sent, instead of the
+   * first credit, once the backend is up.
+   */
+  readonly reused?: { readonly start?: Buffer };
+  /**
+   * Asked at a clean end: true when both routers agreed to keep the link pair.
+   * The flow then leaves the links attached (`released` is set before
+   * onClosed) for the caller to give to the next flow.
+   */
+  readonly releasable?: () => boolean;
 }
 
 /** How a flow ended, for its flow record (router/flows/flow-outcome.ts). */
@@ -78,8 +100,16 @@ export class TcpFlow {
   private readonly sender: Sender;
   private readonly receiver: Receiver;
   private readonly options: TcpFlowOptions;
-  /** Messages handed to rhea; rhea's delivery_count says how many it has put on the wire. */
-  private messagesQueued = 0;
+  /** Messages handed to rhea on the sender (since it was attached, earlier flows included); rhea's delivery_count says how many it has put on the wire. */
+  private messagesQueued: number;
+  /** True once a data or end-of-stream message of this flow was handed to rhea: the far side has then seen some of the stream. */
+  private streamStarted = false;
+  /** Flow-start or connected messages waiting for credit; they go before any data. */
+  private readonly control: Buffer[] = [];
+  /** Listener side of a reused pair: the socket is not read before the connected message. */
+  private awaitingConnected: boolean;
+  /** Set at a clean end when the links were left attached for the next flow. */
+  released = false;
   /** Outbound messages written to the socket whose credit has not been handed back yet. */
   private creditOwed = 0;
   /** Credit held back while the socket's write buffer is full. */
@@ -114,6 +144,14 @@ export class TcpFlow {
     ['close', () => this.onSocketClose()],
     ['drain', () => this.onSocketDrain()],
   ];
+  private readonly senderHandlers: readonly [string, (context: EventContext) => void][] = [
+    ['sendable', () => this.onSendable()],
+    ['sender_close', (context) => this.onLinkClosed(context)],
+  ];
+  private readonly receiverHandlers: readonly [string, (context: EventContext) => void][] = [
+    ['message', (context) => this.onMessage(context)],
+    ['receiver_close', (context) => this.onLinkClosed(context)],
+  ];
 
   constructor(options: TcpFlowOptions) {
     this.options = options;
@@ -123,11 +161,16 @@ export class TcpFlow {
     this.sender = options.sender;
     this.receiver = options.receiver;
     this.state = options.connecting ? 'connecting' : 'open';
+    // Whatever earlier flows of a reused pair queued is on the wire (they end only then).
+    this.messagesQueued = transferred(this.sender);
+    this.awaitingConnected = options.reused?.start !== undefined;
+    if (options.reused?.start) this.control.push(options.reused.start);
     this.chunkBytes = messageChunkBytes(frameSizes(this.sender).remote);
     this.creditWindow = flowCreditWindow(frameSizes(this.receiver).local);
     this.creditBatch = flowCreditBatch(this.creditWindow);
     options.counters.flowsOpened++;
     options.counters.flowsOpen++;
+    if (options.reused) options.counters.flowsOnReusedLinks++;
 
     const socket = this.socket;
     socket.setNoDelay(true);
@@ -140,25 +183,40 @@ export class TcpFlow {
       // try another target for its client.
       socket.once(options.readyEvent ?? 'connect', () => {
         this.moveTo('open');
-        this.receiver.add_credit(this.creditWindow);
+        this.topUpCredit();
+        if (options.reused) {
+          this.control.push(FLOW_CONNECTED_MESSAGE);
+          this.sendControl();
+        }
       });
     } else {
-      this.receiver.add_credit(this.creditWindow);
+      this.topUpCredit();
     }
 
-    this.sender.on('sendable', () => this.onSendable());
-    this.sender.on('sender_close', (context: EventContext) => this.onLinkClosed(context));
-    this.receiver.on('message', (context: EventContext) => this.onMessage(context));
-    this.receiver.on('receiver_close', (context: EventContext) => this.onLinkClosed(context));
+    for (const [event, handler] of this.senderHandlers) this.sender.on(event, handler);
+    for (const [event, handler] of this.receiverHandlers) this.receiver.on(event, handler);
+    this.sendControl();
     // Nothing is read before there is credit to send it with (a backend may
     // speak first, before the listener side's credit has arrived).
     socket.pause();
     this.resumeInbound();
   }
 
-  /** What this router may still send: link credit less what is queued but not yet transferred. */
+  /** What this router may still send of the stream: link credit less what is queued but not yet transferred, and less the control messages that go first. */
   private credit(): number {
-    return spendableCredit(this.sender, this.messagesQueued);
+    return spendableCredit(this.sender, this.messagesQueued) - this.control.length;
+  }
+
+  /** Grants the far side the whole window again (a reused pair keeps what it had left). */
+  private topUpCredit(): void {
+    const missing = this.creditWindow - linkCredit(this.receiver);
+    if (missing > 0) this.receiver.add_credit(missing);
+    this.creditOwed = 0;
+  }
+
+  /** Sends waiting control messages as far as credit goes. */
+  private sendControl(): void {
+    while (this.control.length > 0 && spendableCredit(this.sender, this.messagesQueued) > 0) this.sendPresettled(this.control.shift()!, false);
   }
 
   private onSocketData(chunk: Buffer): void {
@@ -188,8 +246,9 @@ export class TcpFlow {
   }
 
   /** Sends an encoded message settled: byte streams need no per-message acknowledgement. */
-  private sendPresettled(encoded: Buffer | DataSection): void {
+  private sendPresettled(encoded: Buffer | DataSection, ofStream = true): void {
     this.messagesQueued++;
+    if (ofStream) this.streamStarted = true;
     // rhea takes any payload with a length and slice() (see data-section.ts); its typings say Buffer.
     const delivery = this.sender.send(encoded as Buffer, PRESETTLED_TAG, 0) as { settled: boolean };
     delivery.settled = true;
@@ -207,12 +266,16 @@ export class TcpFlow {
   }
 
   private resumeInbound(): void {
-    if (this.state === 'closed' || this.inboundEnded) return;
+    if (this.state === 'closed' || this.inboundEnded || this.awaitingConnected) return;
     if (this.held === undefined && this.credit() > 0 && !this.options.carrier.congested()) this.socket.resume();
     else this.pauseInbound();
   }
 
   private onSendable(): void {
+    if (this.control.length > 0) {
+      this.sendControl();
+      if (this.control.length > 0) return;
+    }
     if (this.held !== undefined) {
       this.sendChunk(this.held);
       if (this.held !== undefined) return;
@@ -260,6 +323,13 @@ export class TcpFlow {
         this.socket.end();
         this.finishIfDone();
         return;
+      case 'connected':
+        if (!this.awaitingConnected) return this.abort('connected message out of turn', 'local');
+        this.awaitingConnected = false;
+        this.resumeInbound();
+        return;
+      case 'start':
+        return this.abort('flow-start message while a flow is open on the link pair', 'local');
       case 'invalid':
         this.abort(message.reason, 'local');
         return;
@@ -298,10 +368,21 @@ export class TcpFlow {
       return;
     }
     this.moveTo('closed');
-    this.sender.close();
-    this.receiver.close();
+    if (this.options.releasable?.() && this.sender.is_open() && this.receiver.is_open()) this.release();
+    else {
+      this.sender.close();
+      this.receiver.close();
+    }
     this.options.counters.flowsOpen--;
     this.options.onClosed(this, undefined);
+  }
+
+  /** Leaves the link pair attached for the next flow: this flow's handlers off, the far side's credit topped up for the next flow's first message. */
+  private release(): void {
+    this.released = true;
+    for (const [event, handler] of this.senderHandlers) this.sender.off(event, handler);
+    for (const [event, handler] of this.receiverHandlers) this.receiver.off(event, handler);
+    this.topUpCredit();
   }
 
   private onSocketError(error: NodeJS.ErrnoException): void {
@@ -330,7 +411,7 @@ export class TcpFlow {
     const reason = error ? (error.description ?? error.condition ?? 'link error') : 'link detached before the flow ended';
     this.remoteCondition = error?.condition;
     if (error?.condition && UNREACHABLE_CONDITIONS.has(error.condition) && this.bytesOut === 0) {
-      const canRetry = this.messagesQueued === 0;
+      const canRetry = !this.streamStarted;
       if (this.options.onUnreachable?.(reason, canRetry) && canRetry) return this.letGo(reason);
     }
     this.abort(reason, 'network');
