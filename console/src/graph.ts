@@ -1,6 +1,6 @@
 // The network as a graph: sites as nodes, links as edges (up or down, cost,
-// bytes/s), drawn and laid out by Cytoscape.js (its built-in force-directed
-// "cose" layout). Elements are kept by id across updates, so an update
+// bytes/s), drawn and laid out by Cytoscape.js (a circle for a few sites, its
+// built-in force-directed "cose" layout for more). Elements are kept by id across updates, so an update
 // changes what changed and the layout runs again only when a site or link
 // appears or goes.
 //
@@ -11,6 +11,9 @@
 import cytoscape, { type Core } from 'cytoscape';
 import { formatRate } from './format.js';
 import type { Link, Site } from './types.js';
+
+/** Up to this many sites are laid out on a circle, more by cose. */
+const SMALL_NETWORK = 6;
 
 export class NetworkGraph {
   readonly #cy: Core;
@@ -29,6 +32,8 @@ export class NetworkGraph {
     this.#cy = cytoscape({
       container,
       userZoomingEnabled: false,
+      // Fitting two or three sites into the box would blow them up.
+      maxZoom: 1.2,
       boxSelectionEnabled: false,
       style: [
         {
@@ -145,7 +150,9 @@ export class NetworkGraph {
     const shape = [...ids].sort().join(' ');
     if (shape !== this.#shape) {
       this.#shape = shape;
-      cy.layout({ name: 'cose', animate: false, padding: 40, randomize: false }).run();
+      // A few sites sit best on a circle; cose (random-seeded) could put them in a cramped line with labels on top of each other.
+      if (cy.nodes().length <= SMALL_NETWORK) cy.layout({ name: 'circle', animate: false, padding: 30, radius: 90 }).run();
+      else cy.layout({ name: 'cose', animate: false, padding: 40, randomize: false }).run();
     }
     // What the graph draws, for assistive technology and for tests: counted from the graph itself.
     const up = cy.edges('[?up]').length;
