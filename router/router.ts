@@ -24,6 +24,7 @@ import { CONSUMER_PREFIX, MESSAGES_ADDRESS, MessagingAgent } from './messaging/m
 import { NetworkAgent } from './network/network-agent.js';
 import { FlowRecorder } from './flows/flow-records.js';
 import { FlowQueryAgent } from './flows/flow-query-agent.js';
+import { LinkOctets } from './peer/link-octets.js';
 import { siteNameOf } from './flows/site-name.js';
 import { VERSION } from './version.js';
 import { CONTROL_ADDRESS, PeerConnection, type PeerOrigin } from './peer/peer-connection.js';
@@ -64,6 +65,8 @@ export class Router {
   private readonly startedAt = Date.now();
   /** Connections whose peer has said hello. */
   private readonly established = new Set<PeerConnection>();
+  /** Bytes over each link, per peer router, for the flow query's link counters. */
+  private readonly linkOctets = new LinkOctets();
   private readonly establishedCallbacks = new WeakMap<PeerConnection, () => void>();
   private readonly tcpListenerWatchers = new Set<TcpListenerWatcher>();
   /** Why an entity (`tcpListener "x"`) is not running, while it is not. */
@@ -138,6 +141,7 @@ export class Router {
       ...(siteName !== undefined && { siteName }),
       recorder: this.flowRecords,
       siteOf: (routerId) => this.network.siteOf(routerId),
+      linkOctets: () => this.linkOctets.rows(),
       messaging: this.messaging,
       log: logging.module('ROUTER'),
     });
@@ -509,6 +513,7 @@ export class Router {
   private adopt(connection: Connection, socket: Duplex, origin: PeerOrigin, role: string, onEstablished?: () => void): void {
     const isPeer = role === 'inter-router' || role === 'edge';
     const peer = isPeer ? new PeerConnection(connection, origin, socket, this.serverLog) : undefined;
+    if (peer) this.linkOctets.track(peer);
     if (peer && onEstablished) this.establishedCallbacks.set(peer, onEstablished);
     let open = false;
     connection.on('connection_open', () => {
@@ -534,6 +539,7 @@ export class Router {
     this.connections.add(record);
     socket.once('close', () => {
       this.connections.delete(record);
+      if (peer) this.linkOctets.retire(peer);
       if (!peer) this.messaging.connectionClosed(connection);
     });
     connection.on('connection_open', () => {

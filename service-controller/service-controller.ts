@@ -13,6 +13,7 @@ import type { ListenerStatus, SiteServices, SiteServicesDeps } from '../site-con
 import type { ServiceConnector, SiteState } from '../site-controller/site/desired-router-config.js';
 import { bundleUseProblem, type TlsBundleFiles } from '../site-controller/site/tls-bundles.js';
 import { routerAddress, type ServiceRecord, type ServiceTarget, type SiteDocument } from '../site-controller/site/model.js';
+import { VERSION } from '../router/version.js';
 import { allocateListenerPorts } from './listener-ports.js';
 import type { NetworkSnapshot, SnapshotListener } from './network-snapshot.js';
 import { announce, type SiteAnnouncement } from './sync/announcement.js';
@@ -278,8 +279,9 @@ export class ServiceController implements SiteServices {
   }
 
   async published(): Promise<void> {
-    const { own, services } = this.currentPlan();
-    // The allocation changed only listener ports, which announcements do not carry: `own` is still current.
+    const { services } = this.currentPlan();
+    // Made anew rather than the plan's: the allocation and the router config may have changed the listeners it carries.
+    const own = this.announcement(false);
     this.announce(false, own);
     await this.writeSnapshot(own, services);
   }
@@ -390,7 +392,18 @@ export class ServiceController implements SiteServices {
           .flatMap((t) => workloadConnectors(service, t, this.workloadEndpoints(t)).map((connector) => `${t.host}:${connector.port}`)),
       ),
     );
-    return announce({ ...this.document, services }, this.seq, connected, (host, port) => this.health.get(`${host}:${port}`)?.ok === true || ready.has(`${host}:${port}`), final);
+    return announce(
+      { ...this.document, services },
+      this.seq,
+      {
+        connectedLinks: connected,
+        healthy: (host, port) => this.health.get(`${host}:${port}`)?.ok === true || ready.has(`${host}:${port}`),
+        ...(this.deps.linkProblem && { linkProblem: this.deps.linkProblem }),
+        listeners: this.listenerStates(),
+        version: VERSION,
+      },
+      final,
+    );
   }
 
   /** Sends our state if it changed since the last time, or always (heartbeats, newcomers). */
@@ -402,30 +415,32 @@ export class ServiceController implements SiteServices {
     this.sync.publish(announcement);
   }
 
-  private async writeSnapshot(own: SiteAnnouncement, services: readonly NetworkService[]): Promise<void> {
+  /** This site's service listeners: those in its router config with the router's bind status, and those it cannot have (why). */
+  private listenerStates(): (SnapshotListener & { readonly address: string })[] {
     const { listenerHost } = this.document.site;
+    return [
+      ...[...this.configuredListeners].flatMap((address) => {
+        const port = this.document.listenerPorts[address];
+        if (port === undefined) return [];
+        const status = this.listenerStatus(address);
+        return [
+          status?.listening
+            ? { address, host: listenerHost, port, listening: true }
+            : { address, host: listenerHost, port, listening: false, reason: status?.reason ?? 'not in the router configuration yet' },
+        ];
+      }),
+      ...[...this.blockedListeners].map(([address, reason]) => ({ address, host: listenerHost, port: this.document.listenerPorts[address] ?? 0, listening: false, reason })),
+    ];
+  }
+
+  private async writeSnapshot(own: SiteAnnouncement, services: readonly NetworkService[]): Promise<void> {
     const snapshot: NetworkSnapshot = {
       updatedAt: new Date().toISOString(),
       self: own,
       sites: this.view.remote().map((heard) => ({ announcement: heard.announcement, heardAt: new Date(heard.heardAt).toISOString() })),
       services,
       targets: localTargetStates(this.exposedServices(), this.health, this.deps.workloadEndpoints),
-      listeners: Object.fromEntries([
-        ...[...this.configuredListeners].flatMap((address) => {
-          const port = this.document.listenerPorts[address];
-          if (port === undefined) return [];
-          const status = this.listenerStatus(address);
-          const listener: SnapshotListener = status?.listening
-            ? { host: listenerHost, port, listening: true }
-            : { host: listenerHost, port, listening: false, reason: status?.reason ?? 'not in the router configuration yet' };
-          return [[address, listener]];
-        }),
-        ...[...this.blockedListeners].map(([address, reason]) => {
-          const port = this.document.listenerPorts[address];
-          const listener: SnapshotListener = { host: listenerHost, port: port ?? 0, listening: false, reason };
-          return [address, listener] as const;
-        }),
-      ]),
+      listeners: Object.fromEntries(this.listenerStates().map(({ address, ...listener }) => [address, listener])),
     };
     await this.deps.writeSnapshot(snapshot);
   }

@@ -3,8 +3,12 @@
 // Over plain HTTP: no password or a wrong one gets 401 and no data, the right
 // one the snapshot, and the event stream delivers it. In Debian's chromium,
 // driven by playwright-core: the graph shows 3 sites and 2 links, a service
-// with traffic shows its bytes growing, a flow to a dead target shows as an
-// error, and a deleted link turns its edge down within 5 s.
+// with traffic shows its bytes growing, each link's rate rises above 1 MB/s
+// while a stream runs and falls back after, every site's listener of a
+// service is listed, the keyboard reaches every site's detail (through the
+// site list and through the graph), a flow to a dead target shows as an
+// error, a deleted link turns its edge down within 5 s, and a link another
+// site holds shows why it is down.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { resolve } from 'node:path';
@@ -65,6 +69,64 @@ async function echoThrough(port: number, bytes: number): Promise<void> {
     socket.on('error', fail);
     socket.write(Buffer.alloc(bytes, 5));
   });
+}
+
+/**
+ * Streams through `port` (an echo behind it) as fast as it goes, reading the
+ * echo back, until stopped; resolves with the bytes sent, after checking that
+ * every byte came back as sent.
+ */
+function streamThrough(port: number): { stop: () => Promise<number> } {
+  const chunk = Buffer.alloc(64 * 1024);
+  for (let i = 0; i < chunk.length; i++) chunk[i] = i % 251;
+  let stopping = false;
+  const done = connect(port).then(
+    (socket) =>
+      new Promise<number>((resolveSent, fail) => {
+        let sent = 0;
+        let back = 0;
+        let mismatch = false;
+        socket.on('data', (data: Buffer) => {
+          for (let i = 0; i < data.length && !mismatch; i++) if (data[i] !== (back + i) % chunk.length % 251) mismatch = true;
+          back += data.length;
+          if (stopping && back === sent) socket.end();
+        });
+        socket.on('error', fail);
+        socket.on('close', () => (mismatch ? fail(new Error(`echo differs from what was sent, within the first ${back} bytes`)) : back === sent ? resolveSent(sent) : fail(new Error(`sent ${sent}, back ${back}`))));
+        const pump = () => {
+          while (!stopping) {
+            sent += chunk.length;
+            if (!socket.write(chunk)) return void socket.once('drain', pump);
+          }
+          if (back === sent) socket.end();
+        };
+        pump();
+      }),
+  );
+  return {
+    stop: () => {
+      stopping = true;
+      return done;
+    },
+  };
+}
+
+/** The detail shown in the Site section: its title and its facts (dt -> dd). */
+async function shownDetail(page: Page): Promise<{ title: string; facts: Record<string, string> }> {
+  return page.evaluate(() => {
+    const facts: Record<string, string> = {};
+    for (const dt of document.querySelectorAll('#site-detail dt')) facts[dt.textContent ?? ''] = dt.nextElementSibling?.textContent ?? '';
+    return { title: document.getElementById('site-title')?.textContent ?? '', facts };
+  });
+}
+
+/** Presses Tab until `focused` holds in the page (at most 60 times); fails if it never does. */
+async function tabUntil(page: Page, what: string, focused: () => boolean): Promise<number> {
+  for (let presses = 1; presses <= 60; presses++) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate(focused)) return presses;
+  }
+  throw new Error(`Tab never reached ${what}`);
 }
 
 beforeAll(async () => {
@@ -180,8 +242,71 @@ describe('kskup console in a browser (chromium)', () => {
     const before = await bytes();
     await echoThrough(port, 20_000);
     await expect.poll(bytes, { timeout: 10_000 }).toBeGreaterThanOrEqual(before + 20_000);
-    // docs/console.png is made with KSKUP_CONSOLE_SCREENSHOT=docs/console.png; a plain run leaves the tree alone.
-    await page.screenshot({ path: process.env.KSKUP_CONSOLE_SCREENSHOT ?? `${home.path}/console.png`, fullPage: true });
+  });
+
+  it('shows each link\'s traffic rate: low when idle, above 1 MB/s on both links while a stream runs west -> middle -> east', async () => {
+    const port = await westPort('web');
+    const rates = async () =>
+      page.evaluate(() =>
+        [...document.querySelectorAll<HTMLTableRowElement>('#links-table tbody tr')].map((tr) => ({
+          text: tr.textContent ?? '',
+          rate: Number(tr.querySelector<HTMLElement>('td.rate')?.dataset.bytesPerSecond ?? -1),
+        })),
+      );
+    // Idle: hellos, announcements and the console's own flow queries only.
+    await expect.poll(async () => (await rates()).every((r) => r.rate >= 0), { timeout: 10_000 }).toBe(true);
+    const idle = Math.max(...(await rates()).map((r) => r.rate));
+    expect(idle).toBeLessThan(200_000);
+    const stream = streamThrough(port);
+    try {
+      await expect.poll(async () => (await rates()).filter((r) => r.rate > 1_000_000).length, { timeout: 20_000, interval: 250 }).toBe(2);
+      const edgeLabels = await page.evaluate(() => document.getElementById('graph')?.dataset.edgeRates ?? '');
+      expect(edgeLabels).toMatch(/MB\/s.*MB\/s/s);
+      // docs/console.png is made with KSKUP_CONSOLE_SCREENSHOT=docs/console.png; a plain run leaves the tree alone.
+      await page.screenshot({ path: process.env.KSKUP_CONSOLE_SCREENSHOT ?? `${home.path}/console.png`, fullPage: true });
+    } finally {
+      expect(await stream.stop()).toBeGreaterThan(1_000_000);
+    }
+    await expect.poll(async () => Math.max(...(await rates()).map((r) => r.rate)), { timeout: 10_000 }).toBeLessThan(200_000);
+  });
+
+  it('lists each service\'s listener at every site, as the sites announce them', async () => {
+    const port = await westPort('web');
+    const listeners = page.locator('#services-table tbody tr', { hasText: 'web' }).locator('td.listeners');
+    await expect.poll(() => listeners.textContent(), { timeout: 10_000 }).toContain(`west: 127.0.0.1:${port} for ${echo.port}`);
+    const text = (await listeners.textContent()) ?? '';
+    for (const site of ['middle', 'east']) expect(text).toMatch(new RegExp(`${site}: 127\\.0\\.0\\.1:\\d+ for ${echo.port}`));
+  });
+
+  it('keyboard: Tab reaches the site list and Enter opens another site\'s detail, with its version, routers and links', async () => {
+    // From the skip link's target, as a keyboard user arrives.
+    await page.evaluate(() => document.getElementById('main')?.focus());
+    await tabUntil(page, 'the button of site east', () => document.activeElement?.textContent === 'east' && document.activeElement.tagName === 'BUTTON');
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => (await shownDetail(page)).title).toBe('Site east');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('site-title');
+    const { facts } = await shownDetail(page);
+    expect(facts['kskup version']).toMatch(/^\d+\.\d+\.\d+/);
+    expect(facts.Platform).toBe('local');
+    await expect.poll(async () => (await page.locator('#routers-table tbody tr').allTextContents()).join('|'), { timeout: 10_000 }).toMatch(/answered\d+\.\d+\.\d+/);
+    await expect.poll(() => page.locator('#own-links-table tbody tr').allTextContents()).toEqual(['middleup1']);
+  });
+
+  it('keyboard: Tab into the graph, arrow keys move between sites, Enter opens one\'s detail', async () => {
+    await page.evaluate(() => document.getElementById('main')?.focus());
+    await tabUntil(page, 'the graph', () => document.activeElement?.id === 'graph');
+    // Sites in name order: east, middle, west. Focus starts on the first.
+    await expect.poll(() => page.locator('#graph-focus').textContent()).toMatch(/^Site 1 of 3: east/);
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    expect(await page.locator('#graph-focus').textContent()).toMatch(/^Site 3 of 3: west, local, interior, 1 link\. Enter opens its detail\./);
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => (await shownDetail(page)).title).toBe('Site west');
+    await page.evaluate(() => document.getElementById('main')?.focus());
+    await tabUntil(page, 'the graph again', () => document.activeElement?.id === 'graph');
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press(' ');
+    await expect.poll(async () => (await shownDetail(page)).title).toBe('Site middle (this site)');
   });
 
   it('shows a flow to a dead target as an error', async () => {
@@ -203,5 +328,19 @@ describe('kskup console in a browser (chromium)', () => {
     await expect.poll(async () => [await graph.getAttribute('data-links-up'), await graph.getAttribute('data-links-down')], { timeout: 5_000, interval: 100 }).toEqual(['1', '1']);
     expect(Date.now() - deleted).toBeLessThan(5_000);
     await expect.poll(() => page.locator('#links-table tbody tr.error', { hasText: 'west' }).count()).toBe(1);
+  });
+
+  it('shows why another site\'s link is down: east\'s link to west, its certificate revoked by west', async () => {
+    const token = `${home.path}/west-for-east.token`;
+    await home.ok('token', 'create', token, '-n', 'west');
+    await home.ok('link', 'create', token, '--name', 'to-west', '-n', 'east');
+    await home.ok('link', 'status', '-n', 'east', '--wait', '10');
+    await page.locator('#sites-table button', { hasText: /^east$/ }).click();
+    const toWest = page.locator('#own-links-table tbody tr', { hasText: 'west' });
+    await expect.poll(() => toWest.allTextContents(), { timeout: 10_000 }).toEqual(['westup1']);
+    await home.ok('revoke-access', '-n', 'west', '--site', 'east');
+    await expect.poll(() => toWest.locator('td.reason').textContent(), { timeout: 15_000 }).toMatch(/revoked/);
+    expect(await toWest.getAttribute('class')).toBe('error');
+    expect(await toWest.locator('td').nth(1).textContent()).toBe('down');
   });
 });

@@ -152,6 +152,31 @@ describe('A--B--C flow records', () => {
     });
   });
 
+  it('each reply carries the router\'s version and its links\' byte counters, which grow by at least what a flow carried, at every hop and both ends', async () => {
+    const linksNow = async () => {
+      const { routers: answers, links } = await gatherFlows({ host: '127.0.0.1', port: ports.aAmqp }, { limit: 0 });
+      expect(answers.map((r) => r.version)).toEqual(answers.map(() => expect.stringMatching(/^\d+\.\d+\.\d+/)));
+      const of = (router: string, peer: string) => links.find((l) => l.router === router && l.peerRouter === peer);
+      return { aToB: of('fr-A', 'fr-B'), bFromA: of('fr-B', 'fr-A'), bToC: of('fr-B', 'fr-C'), cFromB: of('fr-C', 'fr-B'), all: links };
+    };
+    const before = await linksNow();
+    // A's link to B, B's to A and to C, C's to B: one row per neighbour, with its site; A and C are not neighbours.
+    expect(before.all.filter((l) => l.router === 'fr-A').map((l) => [l.peerRouter, l.peerSite])).toEqual([['fr-B', 'middle']]);
+    expect(before.all.filter((l) => l.router === 'fr-B').map((l) => l.peerRouter)).toEqual(['fr-A', 'fr-C']);
+    const socket = await connect(ports.web);
+    // 300 kB towards C, 600 kB back: every link on the way carries both, whatever the framing adds.
+    expect(await roundTrip(socket, 300_000)).toBe(600_000);
+    const after = await linksNow();
+    const grew = (key: 'aToB' | 'bFromA' | 'bToC' | 'cFromB', field: 'octetsOut' | 'octetsIn') => after[key]![field] - before[key]![field];
+    expect(grew('aToB', 'octetsOut')).toBeGreaterThanOrEqual(300_000);
+    expect(grew('aToB', 'octetsIn')).toBeGreaterThanOrEqual(600_000);
+    expect(grew('bFromA', 'octetsIn')).toBeGreaterThanOrEqual(300_000);
+    expect(grew('bToC', 'octetsOut')).toBeGreaterThanOrEqual(300_000);
+    expect(grew('cFromB', 'octetsOut')).toBeGreaterThanOrEqual(600_000);
+    // Framing, hellos and the queries themselves: well under 10% more than the payload.
+    expect(grew('aToB', 'octetsIn')).toBeLessThan(660_000);
+  });
+
   it('A->B->C reset by the client: reset-by-client at both ends, the bytes sent before it counted', async () => {
     const started = Date.now();
     const before = doublerGot.length;

@@ -58,18 +58,30 @@ describe('announce', () => {
   const document = siteDocument({ links: [link('to-east', 'east-9z', 'east'), link('to-north', 'north-7y', 'north')], services: [dbService] });
 
   it('says who the site is (id, name, platform, mode only) and carries the seq', () => {
-    const announcement = announce(document, 42, new Set(), () => true);
+    const announcement = announce(document, 42, { connectedLinks: new Set(), healthy: () => true });
     expect(announcement.site).toEqual({ id: 'west-1a2b', name: 'west', platform: 'local', mode: 'interior' });
     expect(announcement.seq).toBe(42);
     expect(announcement.final).toBe(false);
   });
 
-  it('lists links with connected taken from the set of link names', () => {
-    const announcement = announce(document, 1, new Set(['to-north']), () => true);
+  it('lists links with connected taken from the set of link names, their cost, and why one is down', () => {
+    const announcement = announce(document, 1, { connectedLinks: new Set(['to-north']), healthy: () => true, linkProblem: (name) => `${name}: connection refused` });
     expect(announcement.links).toEqual([
-      { remoteSiteId: 'east-9z', remoteSiteName: 'east', connected: false },
-      { remoteSiteId: 'north-7y', remoteSiteName: 'north', connected: true },
+      { remoteSiteId: 'east-9z', remoteSiteName: 'east', connected: false, cost: 1, reason: 'to-east: connection refused' },
+      { remoteSiteId: 'north-7y', remoteSiteName: 'north', connected: true, cost: 1 },
     ]);
+  });
+
+  it('carries the version and the listeners when given, a reason cut to 500 characters, and no listeners when final', () => {
+    const listeners = [
+      { address: 'db:5432', host: '127.0.0.1', port: 41000, listening: true },
+      { address: 'db:5433', host: '127.0.0.1', port: 41001, listening: false, reason: 'x'.repeat(600) },
+    ];
+    const announcement = announce(document, 1, { connectedLinks: new Set(), healthy: () => true, version: '1.2.3', listeners });
+    expect(announcement.version).toBe('1.2.3');
+    expect(announcement.listeners?.[0]).toEqual(listeners[0]);
+    expect(announcement.listeners?.[1]?.reason).toHaveLength(500);
+    expect(announce(document, 2, { connectedLinks: new Set(), healthy: () => true, listeners }, true).listeners).toBeUndefined();
   });
 
   it('lists services with their targets; a target is healthy only if every one of its ports is', () => {
@@ -78,7 +90,7 @@ describe('announce', () => {
       asked.push(`${host}:${port}`);
       return !(host === '10.0.0.5' && port === 15433);
     };
-    const announcement = announce(document, 1, new Set(), healthy);
+    const announcement = announce(document, 1, { connectedLinks: new Set(), healthy });
     expect(announcement.services).toEqual([
       {
         address: 'db',
@@ -97,7 +109,7 @@ describe('announce', () => {
   });
 
   it('a final announcement carries no services (but still says who and its links)', () => {
-    const announcement = announce(document, 7, new Set(['to-east']), () => true, true);
+    const announcement = announce(document, 7, { connectedLinks: new Set(['to-east']), healthy: () => true }, true);
     expect(announcement.final).toBe(true);
     expect(announcement.services).toEqual([]);
     expect(announcement.site.id).toBe('west-1a2b');
@@ -106,7 +118,13 @@ describe('announce', () => {
 });
 
 describe('parseAnnouncement', () => {
-  const valid = announce(siteDocument({ links: [link('to-east', 'east-9z', 'east')], services: [dbService] }), 1_700_000_000_000, new Set(['to-east']), (_, port) => port !== 15433);
+  const valid = announce(siteDocument({ links: [link('to-east', 'east-9z', 'east'), link('to-north', 'north-7y', 'north')], services: [dbService] }), 1_700_000_000_000, {
+    connectedLinks: new Set(['to-east']),
+    healthy: (_, port) => port !== 15433,
+    linkProblem: () => 'connection refused',
+    version: '0.9.0',
+    listeners: [{ address: 'db:5432', host: '127.0.0.1', port: 41000, listening: false, reason: 'address already in use (EADDRINUSE)' }],
+  });
 
   /** The valid announcement as plain JSON data, changed by `change`. */
   function variant(change: (value: Record<string, any>) => void): Record<string, unknown> {
@@ -118,8 +136,30 @@ describe('parseAnnouncement', () => {
   it('round-trips what announce makes, from a JSON string and from an object', () => {
     expect(parseAnnouncement(JSON.stringify(valid))).toEqual(valid);
     expect(parseAnnouncement(JSON.parse(JSON.stringify(valid)))).toEqual(valid);
-    const final = announce(siteDocument(), 2, new Set(), () => true, true);
+    const final = announce(siteDocument(), 2, { connectedLinks: new Set(), healthy: () => true }, true);
     expect(parseAnnouncement(JSON.stringify(final))).toEqual(final);
+  });
+
+  it('accepts the announcement of a site older than version, listeners, and a link\'s cost and reason', () => {
+    const older = variant((v) => {
+      delete v.version;
+      delete v.listeners;
+      for (const l of v.links) {
+        delete l.cost;
+        delete l.reason;
+      }
+    });
+    const parsed = parseAnnouncement(older);
+    if (typeof parsed === 'string') throw new Error(parsed);
+    expect(parsed.version).toBeUndefined();
+    expect(parsed.listeners).toBeUndefined();
+    expect(parsed.links[1]).toEqual({ remoteSiteId: 'north-7y', remoteSiteName: 'north', connected: false });
+    expect(parsed.services).toEqual(valid.services);
+  });
+
+  it('keeps only the known fields of links and listeners', () => {
+    const parsed = parseAnnouncement(variant((v) => ((v.links[0].extra = 'x'), (v.listeners[0].extra = 'y'))));
+    expect(parsed).toEqual(valid);
   });
 
   it('rejects a body that is not JSON or not an object', () => {
@@ -151,6 +191,16 @@ describe('parseAnnouncement', () => {
     ['link with empty remoteSiteId', (v) => (v.links[0].remoteSiteId = '')],
     ['link without remoteSiteName', (v) => delete v.links[0].remoteSiteName],
     ['link with connected not a boolean', (v) => (v.links[0].connected = 'yes')],
+    ['link with cost 0', (v) => (v.links[0].cost = 0)],
+    ['link with cost a string', (v) => (v.links[0].cost = '1')],
+    ['link with reason not a string', (v) => (v.links[1].reason = 5)],
+    ['link with a reason too long', (v) => (v.links[1].reason = 'x'.repeat(501))],
+    ['version not a string', (v) => (v.version = 1)],
+    ['listeners not an array', (v) => (v.listeners = {})],
+    ['listener without address', (v) => delete v.listeners[0].address],
+    ['listener port out of range', (v) => (v.listeners[0].port = 70000)],
+    ['listener listening not a boolean', (v) => (v.listeners[0].listening = 1)],
+    ['listener host not a string', (v) => (v.listeners[0].host = ['127.0.0.1'])],
     ['services not an array', (v) => (v.services = null)],
     ['service without address', (v) => delete v.services[0].address],
     ['service protocol udp', (v) => (v.services[0].protocol = 'udp')],
@@ -714,7 +764,7 @@ describe('TLS credentials in service sync', () => {
   const tlsWeb: ServiceRecord = { ...dbService, address: 'web', ports: [443], targets: [{ type: 'host', name: 'web', host: 'web', targetPorts: [8443], tlsTrust: { name: 'web-ca', verifyHostname: true } }], tlsCredentials: 'web-tls' };
 
   it('an announcement carries the credentials name and nothing of the target trust', () => {
-    const announcement = announce(siteDocument({ services: [tlsWeb] }), 1, new Set(), () => true);
+    const announcement = announce(siteDocument({ services: [tlsWeb] }), 1, { connectedLinks: new Set(), healthy: () => true });
     expect(announcement.services).toEqual([{ address: 'web', protocol: 'tcp', ports: [443], targets: [{ host: 'web', ports: [8443], healthy: true }], tlsCredentials: 'web-tls' }]);
     expect(parseAnnouncement(JSON.stringify(announcement))).toEqual(announcement);
   });

@@ -10,7 +10,7 @@ import { RuntimeError, UsageError } from '../errors.js';
 import { openSiteRouter, type SiteRouter } from '../router-stat/site-router.js';
 import { addSiteOptions, resolveSite, type SiteOptions } from '../site/site-options.js';
 import { ConsoleAuth, CONSOLE_USER, generatePassword } from './console-auth.js';
-import { gatherConsoleSnapshot, LinkMemory, type ConsoleSnapshot, type RouterHandle } from './console-data.js';
+import { consoleMemory, gatherConsoleSnapshot, type ConsoleSnapshot, type RouterHandle } from './console-data.js';
 import { createConsoleServer } from './console-server.js';
 import { SnapshotFeed } from './snapshot-feed.js';
 
@@ -45,7 +45,7 @@ export function addConsoleCommand(program: Command, context: CommandContext): vo
         void closing?.then((r) => r.close()).catch(() => undefined);
       },
     };
-    const memory = new LinkMemory();
+    const memory = consoleMemory();
     const feed = new SnapshotFeed<ConsoleSnapshot>(() => gatherConsoleSnapshot(target, router, memory), GATHER_INTERVAL_MS);
     const password = generatePassword();
     const server = createConsoleServer({ auth: new ConsoleAuth(password), feed });

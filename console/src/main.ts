@@ -3,12 +3,15 @@
 // the tables. No polling and no reloads; EventSource reconnects by itself
 // when the stream drops, and the status line says so meanwhile.
 import { byId, cell, fillBody, row } from './dom.js';
+import { formatRate } from './format.js';
 import { NetworkGraph } from './graph.js';
-import type { FeedState, Flow, Snapshot } from './types.js';
+import type { FeedState, Flow, Site, Snapshot } from './types.js';
 
-const graph = new NetworkGraph(byId('graph'));
+const graph = new NetworkGraph(byId('graph'), byId('graph-focus'), openSite);
 const live = byId<HTMLParagraphElement>('live');
 let latest: Snapshot | undefined;
+/** The site whose detail is shown; undefined: the console's own. */
+let selectedSite: string | undefined;
 
 const filters = {
   service: byId<HTMLInputElement>('filter-service'),
@@ -37,12 +40,18 @@ function render(snapshot: Snapshot): void {
   graph.update(snapshot.sites, snapshot.links);
   fillBody(
     'sites-table',
-    snapshot.sites.map((s) => row([cell(s.self ? `${s.name} (this site)` : s.name), cell(s.platform), cell(s.mode), cell(s.lastHeard ? ago(s.lastHeard) : '—')])),
+    snapshot.sites.map((s) =>
+      row([siteButton(s), cell(s.platform), cell(s.mode), cell(s.version ?? 'not announced'), cell(s.lastHeard ? ago(s.lastHeard) : '—')], s.name === shownSite(snapshot)?.name ? 'selected' : ''),
+    ),
     'No sites reported yet',
   );
   fillBody(
     'links-table',
-    snapshot.links.map((l) => row([cell(l.from), cell(l.to), cell(l.up ? 'up' : 'down', l.up ? 'up' : 'down'), cell(l.cost ?? '—'), cell(l.reason || '')], l.up ? '' : 'error')),
+    snapshot.links.map((l) => {
+      const rate = cell(formatRate(l.bytesPerSecond), 'rate');
+      if (l.bytesPerSecond !== undefined) rate.dataset.bytesPerSecond = String(l.bytesPerSecond);
+      return row([cell(l.from), cell(l.to), cell(l.up ? 'up' : 'down', l.up ? 'up' : 'down'), cell(l.cost ?? '—'), rate, cell(l.reason || '')], l.up ? '' : 'error');
+    }),
     'No links',
   );
   fillBody(
@@ -53,7 +62,13 @@ function render(snapshot: Snapshot): void {
         cell(s.ports.join(', ')),
         cell(s.exposedAt.join(', ')),
         cell(s.targets.map((t) => `${t.host}:${t.port} at ${t.site} (${t.healthy ? 'healthy' : 'not answering'})`).join('; ') || 'none', s.targets.every((t) => t.healthy) ? '' : 'down'),
-        cell(s.listeners.map((l) => `${l.site} ${l.host}:${l.port}${l.listening ? '' : ` not listening: ${l.reason ?? ''}`}`).join('; ') || 'none here'),
+        cell(
+          [
+            ...s.listeners.map((l) => `${l.site}: ${l.host}:${l.port} for ${l.servicePort}${l.listening ? '' : ` NOT LISTENING: ${l.reason ?? ''}`}`),
+            ...s.listenersUnknownAt.map((site) => `${site}: not announced (older site)`),
+          ].join('; ') || 'none',
+          'listeners',
+        ),
         cell(`${s.traffic.opened} opened, ${s.traffic.failed} failed`),
         cell(s.traffic.requestBytes, 'bytes-to-targets'),
         cell(s.traffic.responseBytes, 'bytes-back'),
@@ -97,25 +112,65 @@ function renderFlows(snapshot: Snapshot): void {
   problems.replaceChildren(...snapshot.flowProblems.map((text) => Object.assign(document.createElement('li'), { textContent: text })));
 }
 
+/** A site's name as a button that opens its detail: the keyboard path to every site (the graph's alternative). */
+function siteButton(site: Site): HTMLTableCellElement {
+  const td = cell('');
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'site-link';
+  button.textContent = site.self ? `${site.name} (this site)` : site.name;
+  button.setAttribute('aria-controls', 'site');
+  button.addEventListener('click', () => openSite(site.name));
+  td.append(button);
+  return td;
+}
+
+/** Shows a site's detail and moves the focus to it, so keyboard and screen-reader users land there. */
+function openSite(name: string): void {
+  selectedSite = name;
+  if (latest) render(latest);
+  byId('site-title').focus();
+}
+
+function shownSite(snapshot: Snapshot): Site | undefined {
+  return snapshot.sites.find((s) => s.name === selectedSite) ?? snapshot.sites.find((s) => s.self);
+}
+
 function renderSite(snapshot: Snapshot): void {
-  const { site } = snapshot;
+  const site = shownSite(snapshot);
+  if (!site) return;
+  const own = site.self ? snapshot.site : undefined;
+  byId('site-title').textContent = `Site ${site.name}${site.self ? ' (this site)' : ''}`;
   const entries: [string, string][] = [
     ['Name', site.name],
     ['Id', site.id],
     ['Platform', site.platform],
     ['Router mode', site.mode],
-    ['Router', site.routerProblem ?? 'answering'],
-    ['kskup version', site.version],
+    ['Router', own ? (own.routerProblem ?? 'answering') : routerSummary(site)],
+    ['kskup version', site.version ?? 'not announced (a site older than the field)'],
+    ...(site.lastHeard ? [['Last heard', ago(site.lastHeard)] as [string, string]] : []),
   ];
   byId('site-detail').replaceChildren(
     ...entries.flatMap(([term, value]) => [Object.assign(document.createElement('dt'), { textContent: term }), Object.assign(document.createElement('dd'), { textContent: value })]),
   );
+  fillBody('routers-table', site.routers.map((r) => row([cell(r.id), cell(r.state, r.state === 'answered' ? 'up' : 'down'), cell(r.version ?? '—')], r.state === 'answered' ? '' : 'error')), 'No router answered');
   fillBody(
     'own-links-table',
-    site.links.map((l) => row([cell(l.name), cell(l.remoteSite), cell(l.connected ? 'up' : 'down', l.connected ? 'up' : 'down'), cell(l.cost), cell(l.reason)], l.connected ? '' : 'error')),
+    site.links.map((l) => row([cell(l.to), cell(l.up ? 'up' : 'down', l.up ? 'up' : 'down'), cell(l.cost ?? '—'), cell(l.reason ?? '', 'reason')], l.up ? '' : 'error')),
     'This site made no links',
   );
-  fillBody('incoming-table', site.incoming.map((l) => row([cell(l.site), cell(l.connected ? 'connected' : 'not connected'), cell(l.role || '—')])), 'None');
+  // Into the console's own site: its router's connections; into another: the links the sites announce.
+  const incoming = own
+    ? own.incoming.map((l) => row([cell(l.site), cell(l.connected ? 'connected' : 'not connected'), cell(l.role || '—')]))
+    : snapshot.links.filter((l) => l.to === site.name).map((l) => row([cell(l.from), cell(l.up ? 'connected' : 'not connected'), cell('—')]));
+  fillBody('incoming-table', incoming, 'None');
+}
+
+/** Another site's routers in a line: how many answered the flow query, and their versions. */
+function routerSummary(site: Site): string {
+  if (site.routers.length === 0) return 'no answer from its routers (none known, or the flow query failed)';
+  const answered = site.routers.filter((r) => r.state === 'answered').length;
+  return `${answered} of ${site.routers.length} answering`;
 }
 
 /** Every outcome but a clean close (flow records' result, docs/flows.md) is an error; an open flow is none yet. */

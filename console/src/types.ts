@@ -2,14 +2,27 @@
 // only the fields this page reads. Kept by hand beside the server's types
 // because those live in Node code that the browser build does not compile.
 
-export interface Site { id: string; name: string; platform: string; mode: string; self: boolean; lastHeard?: string }
-export interface Link { id: string; from: string; to: string; up: boolean; cost?: number; reason?: string }
+export interface Router { id: string; state: string; version?: string }
+export interface SiteLink { to: string; up: boolean; cost?: number; reason?: string }
+export interface Site {
+  id: string;
+  name: string;
+  platform: string;
+  mode: string;
+  self: boolean;
+  lastHeard?: string;
+  version?: string;
+  routers: Router[];
+  links: SiteLink[];
+}
+export interface Link { id: string; from: string; to: string; up: boolean; cost?: number; reason?: string; bytesPerSecond?: number }
 export interface Service {
   address: string;
   ports: number[];
   exposedAt: string[];
   targets: { site: string; host: string; port: number; healthy: boolean }[];
-  listeners: { site: string; host: string; port: number; listening: boolean; reason?: string }[];
+  listeners: { site: string; host: string; port: number; servicePort: number; listening: boolean; reason?: string }[];
+  listenersUnknownAt: string[];
   traffic: { opened: number; failed: number; requestBytes: number; responseBytes: number };
 }
 export interface Flow {

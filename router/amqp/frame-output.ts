@@ -75,6 +75,11 @@ export function encodeFrame(frame: QueuedFrame): Buffer[] {
   return payload instanceof DataSection ? [head, ...payload.parts()] : [head, payload];
 }
 
+/** Where the frame output adds up the bytes it hands the socket (AMQP bytes, before TLS). */
+export interface OctetCounter {
+  octetsOut: number;
+}
+
 /**
  * Makes `connection` write its AMQP frames through kskup's output path:
  * batched per turn of the event loop and corked on `socket` (the connection's
@@ -83,9 +88,12 @@ export function encodeFrame(frame: QueuedFrame): Buffer[] {
  * next batch. Returns a function that writes what is queued at once (for a
  * close that must reach the socket before it is destroyed).
  */
-export function attachFrameOutput(connection: Connection, socket: Duplex): () => void {
+export function attachFrameOutput(connection: Connection, socket: Duplex, counter?: OctetCounter): () => void {
   const internals = connection as unknown as ConnectionInternals;
-  internals.amqp_transport.write = writeFrames;
+  internals.amqp_transport.write = function countedWrite(this: TransportInternals, out: Duplex) {
+    const written = writeFrames.call(this, out);
+    if (counter) counter.octetsOut += written;
+  };
 
   let flushScheduled = false;
   const flush = () => {
@@ -116,17 +124,28 @@ export function attachFrameOutput(connection: Connection, socket: Duplex): () =>
   return () => internals.output();
 }
 
-/** Transport.write of rhea, with encodeFrame: the protocol header first if not yet sent, then every queued frame. */
-function writeFrames(this: TransportInternals, socket: Duplex): void {
+/**
+ * Transport.write of rhea, with encodeFrame: the protocol header first if not
+ * yet sent, then every queued frame. Returns the bytes written.
+ */
+function writeFrames(this: TransportInternals, socket: Duplex): number {
+  let written = 0;
   if (!this.header_sent) {
     const header = { protocol_id: this.protocol_id, major: 1, minor: 0, revision: 0 };
     const buffer = Buffer.allocUnsafe(8);
     frames.write_header(buffer, header);
     socket.write(buffer);
+    written += buffer.length;
     this.header_sent = header;
   }
   const pending = this.pending;
-  if (pending.length === 0) return;
+  if (pending.length === 0) return written;
   this.pending = [];
-  for (const frame of pending) for (const part of 'encoded' in frame ? frame.encoded : encodeFrame(frame)) socket.write(part);
+  for (const frame of pending) {
+    for (const part of 'encoded' in frame ? frame.encoded : encodeFrame(frame)) {
+      socket.write(part);
+      written += part.length;
+    }
+  }
+  return written;
 }

@@ -3,6 +3,7 @@
 // and totals, sent towards the asker's router by name.
 import type { Message } from 'rhea';
 import type { Logger } from '../log/logger.js';
+import { VERSION } from '../version.js';
 import type { FlowRecorder } from './flow-records.js';
 import { answerFlowQuery, FLOW_QUERY_SUBJECT, FLOW_REPLY_SUBJECT, flowsAddress, parseFlowQuery, REPLY_ROUTER_PROPERTY } from './flow-query.js';
 
@@ -12,6 +13,8 @@ export interface FlowQueryAgentDeps {
   readonly recorder: FlowRecorder;
   /** The site of a router id, from link state. */
   readonly siteOf: (routerId: string) => string | undefined;
+  /** Bytes over each link, per peer router (LinkOctets). */
+  readonly linkOctets?: () => readonly { readonly peerRouter: string; readonly octetsOut: number; readonly octetsIn: number }[];
   readonly messaging: {
     addInternalConsumer(address: string, handler: (message: Message) => void): void;
     sendToRouter(address: string, router: string, message: Message): void;
@@ -38,10 +41,11 @@ export class FlowQueryAgent {
     const { recorder } = this.deps;
     const reply = answerFlowQuery(
       query,
-      { router: this.deps.selfId, ...(this.deps.siteName !== undefined && { site: this.deps.siteName }), capacity: recorder.capacity },
+      { router: this.deps.selfId, ...(this.deps.siteName !== undefined && { site: this.deps.siteName }), version: VERSION, capacity: recorder.capacity },
       recorder.records(),
       recorder.allTotals(),
       this.deps.siteOf,
+      this.deps.linkOctets?.() ?? [],
     );
     this.deps.messaging.sendToRouter(replyTo, replyRouter, {
       subject: FLOW_REPLY_SUBJECT,

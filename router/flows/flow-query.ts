@@ -60,9 +60,25 @@ export interface WireFlowTotals {
   readonly latencyCount: number;
 }
 
+/**
+ * A link's byte counters at the answering router (router/peer/link-octets.ts):
+ * AMQP bytes (frames, before TLS) it sent to and received from one
+ * neighbouring router, over every connection to it since the router started.
+ */
+export interface WireLinkOctets {
+  readonly peerRouter: string;
+  readonly peerSite?: string;
+  readonly octetsOut: number;
+  readonly octetsIn: number;
+}
+
 export interface FlowReply {
   readonly router: string;
   readonly site?: string;
+  /** The answering router's kskup version; absent from routers older than it. */
+  readonly version?: string;
+  /** Its links' byte counters, one per neighbour; absent from routers older than them. */
+  readonly links?: readonly WireLinkOctets[];
   /** How many records the router's ring holds at most. */
   readonly capacity: number;
   /** Records that matched the query; more than `records.length` when the limit cut them. */
@@ -96,10 +112,11 @@ export function parseFlowQuery(body: unknown): FlowQuery | string {
 /** What a router answers, from its records and totals; `siteOf` names the site of a router id when link state knows it. */
 export function answerFlowQuery(
   query: FlowQuery,
-  self: { readonly router: string; readonly site?: string; readonly capacity: number },
+  self: { readonly router: string; readonly site?: string; readonly version?: string; readonly capacity: number },
   records: readonly FlowRecord[],
   totals: readonly FlowTotals[],
   siteOf: (routerId: string) => string | undefined,
+  links: readonly { readonly peerRouter: string; readonly octetsOut: number; readonly octetsIn: number }[] = [],
 ): FlowReply {
   const named = (record: FlowRecord): WireFlowRecord => {
     const listenerSite = siteOf(record.listenerRouter);
@@ -114,6 +131,11 @@ export function answerFlowQuery(
   return {
     router: self.router,
     ...(self.site !== undefined && { site: self.site }),
+    ...(self.version !== undefined && { version: self.version }),
+    links: links.map(({ peerRouter, octetsOut, octetsIn }) => {
+      const peerSite = siteOf(peerRouter);
+      return { peerRouter, ...(peerSite !== undefined && { peerSite }), octetsOut, octetsIn };
+    }),
     capacity: self.capacity,
     matched: matching.length,
     records: matching.slice(0, query.limit),
@@ -141,13 +163,26 @@ export function answerFlowQuery(
 export function parseFlowReply(body: unknown): FlowReply | string {
   const value = parseJson(body);
   if (!isRecord(value)) return 'body is not a JSON object';
-  const { router, site, capacity, matched, records, totals } = value;
+  const { router, site, version, links, capacity, matched, records, totals } = value;
   if (typeof router !== 'string' || router === '') return 'router is missing';
   if (site !== undefined && typeof site !== 'string') return 'site is not a string';
+  if (version !== undefined && typeof version !== 'string') return 'version is not a string';
+  if (links !== undefined && (!Array.isArray(links) || !links.every(isWireLinkOctets))) return 'links are malformed';
   if (!isCount(capacity) || !isCount(matched)) return 'capacity or matched is not a count';
   if (!Array.isArray(records) || !records.every(isWireRecord)) return 'records are malformed';
   if (!Array.isArray(totals) || !totals.every(isWireTotals)) return 'totals are malformed';
-  return { router, ...(site !== undefined && { site }), capacity, matched, records, totals };
+  return { router, ...(site !== undefined && { site }), ...(version !== undefined && { version }), ...(links !== undefined && { links }), capacity, matched, records, totals };
+}
+
+function isWireLinkOctets(value: unknown): value is WireLinkOctets {
+  return (
+    isRecord(value) &&
+    typeof value.peerRouter === 'string' &&
+    value.peerRouter !== '' &&
+    (value.peerSite === undefined || typeof value.peerSite === 'string') &&
+    isCount(value.octetsOut) &&
+    isCount(value.octetsIn)
+  );
 }
 
 function isWireRecord(value: unknown): value is WireFlowRecord {

@@ -55,6 +55,13 @@ export class PeerConnection implements FlowCarrier {
    * while the peer is plainly alive, so arriving bytes count as much as hellos.
    */
   lastHeard = Date.now();
+  /**
+   * AMQP bytes this connection wrote to the peer and read from it (frames,
+   * before TLS): what the link carried, flows and control alike. Summed per
+   * peer router by LinkOctets for the flow query's link counters.
+   */
+  octetsOut = 0;
+  octetsIn = 0;
   /** Flows using this connection: closed with it. */
   readonly flows = new Set<{ abort(reason: string, origin: 'local' | 'network'): void }>();
   /** The socket's close, for whoever must drop the connection at once. */
@@ -72,8 +79,11 @@ export class PeerConnection implements FlowCarrier {
     this.cost = origin.cost;
     this.groupOrdinal = origin.groupOrdinal ?? 0;
     socket.on('drain', () => this.relieve());
-    socket.on('data', () => (this.lastHeard = Date.now()));
-    this.flushFrames = attachFrameOutput(connection, socket);
+    socket.on('data', (chunk: Buffer | string) => {
+      this.lastHeard = Date.now();
+      this.octetsIn += chunk.length;
+    });
+    this.flushFrames = attachFrameOutput(connection, socket, this);
   }
 
   /** Closes the connection with `error` and destroys the socket at once, the close frame written first. */

@@ -21,6 +21,7 @@ import {
   type FlowReply,
   type WireFlowRecord,
   type WireFlowTotals,
+  type WireLinkOctets,
 } from '../../router/flows/flow-query.js';
 
 export const DEFAULT_GATHER_TIMEOUT_MS = 5_000;
@@ -34,6 +35,8 @@ export interface RouterAnswer {
   readonly matched: number;
   readonly returned: number;
   readonly capacity?: number;
+  /** The router's kskup version, when it says (routers older than the field do not). */
+  readonly version?: string;
 }
 
 export interface GatheredFlows {
@@ -41,6 +44,8 @@ export interface GatheredFlows {
   readonly records: readonly WireFlowRecord[];
   readonly totals: readonly (WireFlowTotals & { readonly router: string; readonly site?: string })[];
   readonly routers: readonly RouterAnswer[];
+  /** Each answering router's link byte counters, one row per neighbour (none from routers older than them). */
+  readonly links: readonly (WireLinkOctets & { readonly router: string; readonly site?: string })[];
   /** Matched records left out by the per-router limit, over all routers. */
   readonly more: number;
 }
@@ -53,7 +58,15 @@ export async function gatherFlows(target: AmqpClientTarget, query: FlowQuery, ti
     ...reachable.map((router): RouterAnswer => {
       const reply = replies.get(router);
       return reply
-        ? { router, ...(reply.site !== undefined && { site: reply.site }), state: 'answered', matched: reply.matched, returned: reply.records.length, capacity: reply.capacity }
+        ? {
+            router,
+            ...(reply.site !== undefined && { site: reply.site }),
+            state: 'answered',
+            matched: reply.matched,
+            returned: reply.records.length,
+            capacity: reply.capacity,
+            ...(reply.version !== undefined && { version: reply.version }),
+          }
         : { router, state: 'no answer', matched: 0, returned: 0 };
     }),
     ...unreachable.map((router): RouterAnswer => ({ router, state: 'unreachable', matched: 0, returned: 0 })),
@@ -63,6 +76,7 @@ export async function gatherFlows(target: AmqpClientTarget, query: FlowQuery, ti
     records: answered.flatMap((reply) => reply.records).sort((a, b) => b.startTime - a.startTime),
     totals: answered.flatMap((reply) => reply.totals.map((totals) => ({ ...totals, router: reply.router, ...(reply.site !== undefined && { site: reply.site }) }))),
     routers,
+    links: answered.flatMap((reply) => (reply.links ?? []).map((link) => ({ ...link, router: reply.router, ...(reply.site !== undefined && { site: reply.site }) }))),
     more: answered.reduce((sum, reply) => sum + reply.matched - reply.records.length, 0),
   };
 }

@@ -41,30 +41,69 @@ export interface AnnouncedSite {
   readonly mode: RouterMode;
 }
 
+export interface AnnouncedLink {
+  readonly remoteSiteId: string;
+  readonly remoteSiteName: string;
+  readonly connected: boolean;
+  /** The link's routing cost; absent from sites older than the field. */
+  readonly cost?: number;
+  /** Why it is down (the connector's reason), when it is and the site knows; absent when up. */
+  readonly reason?: string;
+}
+
+/** One of the site's tcpListeners for a service port, as its router has it bound (or not, and why). */
+export interface AnnouncedListener {
+  /** The router address it listens for: `service:port` (routerAddress). */
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+  readonly listening: boolean;
+  readonly reason?: string;
+}
+
 export interface SiteAnnouncement {
   readonly site: AnnouncedSite;
   /** Increases with every announcement of a site, across restarts: older ones are ignored. */
   readonly seq: number;
   /** The site is going away (deleted or stopped): forget it now rather than after the TTL. */
   readonly final: boolean;
-  readonly links: readonly { readonly remoteSiteId: string; readonly remoteSiteName: string; readonly connected: boolean }[];
+  /** The kskup version of the site's controller; absent from sites older than the field. */
+  readonly version?: string;
+  readonly links: readonly AnnouncedLink[];
   readonly services: readonly AnnouncedService[];
+  /** Its service listeners; absent from sites older than the field (their listeners are unknown, not none). */
+  readonly listeners?: readonly AnnouncedListener[];
 }
 
-/** The announcement of a site's own state; `healthy` says which targets answered the last probe. */
-export function announce(
-  document: SiteDocument,
-  seq: number,
-  connectedLinks: ReadonlySet<string>,
-  healthy: (host: string, port: number) => boolean,
-  final = false,
-): SiteAnnouncement {
+/** What a site announces of itself besides its document: its links' state, its targets' health, its listeners. */
+export interface AnnouncedState {
+  readonly connectedLinks: ReadonlySet<string>;
+  /** Whether the target answered the last probe. */
+  readonly healthy: (host: string, port: number) => boolean;
+  /** Why a link (by name) is down, when known. */
+  readonly linkProblem?: (linkName: string) => string | undefined;
+  readonly listeners?: readonly AnnouncedListener[];
+  readonly version?: string;
+}
+
+/** Longest text of a field other sites only display (a version, a reason): longer is cut, and a longer one heard is refused. */
+export const MAX_NOTE_LENGTH = 500;
+
+/** The announcement of a site's own state. */
+export function announce(document: SiteDocument, seq: number, state: AnnouncedState, final = false): SiteAnnouncement {
   const { site } = document;
+  const { healthy } = state;
   return {
     site: { id: site.id, name: site.name, platform: site.platform, mode: site.mode },
     seq,
     final,
-    links: document.links.map((link) => ({ remoteSiteId: link.remoteSiteId, remoteSiteName: link.remoteSiteName, connected: connectedLinks.has(link.name) })),
+    ...(state.version !== undefined && { version: state.version.slice(0, MAX_NOTE_LENGTH) }),
+    links: document.links.map((link): AnnouncedLink => {
+      const connected = state.connectedLinks.has(link.name);
+      const reason = connected ? undefined : state.linkProblem?.(link.name);
+      return { remoteSiteId: link.remoteSiteId, remoteSiteName: link.remoteSiteName, connected, cost: link.cost, ...(reason && { reason: reason.slice(0, MAX_NOTE_LENGTH) }) };
+    }),
+    ...(state.listeners !== undefined && !final && { listeners: state.listeners.map((l) => (l.reason === undefined ? l : { ...l, reason: l.reason.slice(0, MAX_NOTE_LENGTH) })) }),
     services: final
       ? []
       : document.services.map((service) => ({
@@ -89,22 +128,62 @@ export function parseAnnouncement(body: unknown): SiteAnnouncement | string {
     }
   }
   if (!isRecord(value)) return 'body is not an object';
-  const { site, seq, final, links, services } = value;
+  const { site, seq, final, links, services, version, listeners } = value;
   if (!isRecord(site) || !isString(site.id) || !isString(site.name) || !oneOf(site.platform, ['local', 'kubernetes']) || !oneOf(site.mode, ['interior', 'edge'])) {
     return 'site needs id, name, platform and mode';
   }
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq)) return 'seq is not an integer';
-  if (!Array.isArray(links) || !links.every((l) => isRecord(l) && isString(l.remoteSiteId) && typeof l.remoteSiteName === 'string' && typeof l.connected === 'boolean')) {
-    return 'links are malformed';
-  }
+  if (!Array.isArray(links) || !links.every(isLink)) return 'links are malformed';
   if (!Array.isArray(services) || !services.every(isService)) return 'services are malformed';
+  if (version !== undefined && !isNote(version)) return 'version is malformed';
+  if (listeners !== undefined && (!Array.isArray(listeners) || !listeners.every(isListener))) return 'listeners are malformed';
   return {
     site: { id: site.id, name: site.name, platform: site.platform as PlatformName, mode: site.mode as RouterMode },
     seq,
     final: final === true,
-    links: links as SiteAnnouncement['links'],
+    ...(version !== undefined && { version }),
+    links: links.map(({ remoteSiteId, remoteSiteName, connected, cost, reason }) => ({
+      remoteSiteId,
+      remoteSiteName,
+      connected,
+      ...(cost !== undefined && { cost }),
+      ...(reason !== undefined && { reason }),
+    })),
     services: services as AnnouncedService[],
+    ...(listeners !== undefined && { listeners: listeners.map(({ address, host, port, listening, reason }) => ({ address, host, port, listening, ...(reason !== undefined && { reason }) })) }),
   };
+}
+
+// The fields added after v1's first form (cost, reason, version, listeners) are optional: sites older than them still parse.
+function isLink(value: unknown): value is AnnouncedLink {
+  return (
+    isRecord(value) &&
+    isString(value.remoteSiteId) &&
+    typeof value.remoteSiteName === 'string' &&
+    typeof value.connected === 'boolean' &&
+    (value.cost === undefined || (typeof value.cost === 'number' && Number.isSafeInteger(value.cost) && value.cost >= 1)) &&
+    (value.reason === undefined || isNote(value.reason))
+  );
+}
+
+function isListener(value: unknown): value is AnnouncedListener {
+  return (
+    isRecord(value) &&
+    isString(value.address) &&
+    value.address.length <= MAX_NOTE_LENGTH &&
+    isString(value.host) &&
+    value.host.length <= MAX_NOTE_LENGTH &&
+    typeof value.port === 'number' &&
+    Number.isInteger(value.port) &&
+    value.port >= 0 &&
+    value.port <= 65535 &&
+    typeof value.listening === 'boolean' &&
+    (value.reason === undefined || isNote(value.reason))
+  );
+}
+
+function isNote(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= MAX_NOTE_LENGTH;
 }
 
 function isService(value: unknown): value is AnnouncedService {

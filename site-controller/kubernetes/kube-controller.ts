@@ -471,6 +471,7 @@ class KubernetesSiteController implements RunningController {
         routerState: (state) => kubernetesRouterState(state, this.namespace, secretsInRouterCerts(this.routerCerts, state.links.map((link) => link.name))),
         applyRouterConfig: (text) => this.applyRouterConfig(text, owner),
         linkIsUp: (name) => this.linkState.get(name)?.connected === true,
+        linkProblem: (name) => this.linkState.get(name)?.reason || undefined,
         listenerStatus: (address) => this.listenerState.get(address),
         // The router pod has its own network: no other site shares its ports, but its own listeners hold some
         // (a service on port 45671 once got a tcpListener on the edge listener's port, and every config was refused).

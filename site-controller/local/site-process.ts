@@ -93,6 +93,7 @@ export async function runSite(folder: SiteFolder, tuning: SiteTuning): Promise<R
         await Promise.race([router.reconfigure(parseRouterConfig(text, folder.routerConfigFile).config), sleep(BIND_WAIT_MS)]);
       },
       linkIsUp: (name) => router.connectorStatus(`link-${name}`)?.state === 'up',
+      linkProblem: (name) => router.connectorStatus(`link-${name}`)?.reason,
       // A service's tcpListener is named after its router address (desired-router-config.ts).
       listenerStatus: (address) => listenerStatus(router.tcpListenerStatus(address)),
       portsTakenElsewhere: () => portsOfOtherSites(folder),

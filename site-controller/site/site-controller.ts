@@ -63,6 +63,8 @@ export interface SiteServicesDeps {
   readonly routerEndpoint: RouterEndpoint;
   /** Whether the link's connection is up now. */
   readonly linkIsUp: (linkName: string) => boolean;
+  /** Why the link is down (its connector's reason), when it is and the platform knows. */
+  readonly linkProblem?: (linkName: string) => string | undefined;
   /** The router's bind status of the tcpListener for a router address (`service:port`); undefined if it has none. */
   readonly listenerStatus: (address: string) => ListenerStatus | undefined;
   /** Ports other sites on this host have recorded or hold: never chosen for a listener here. */
