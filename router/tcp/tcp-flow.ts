@@ -161,8 +161,8 @@ export class TcpFlow {
     this.sender = options.sender;
     this.receiver = options.receiver;
     this.state = options.connecting ? 'connecting' : 'open';
-    // Whatever earlier flows of a reused pair queued is on the wire (they end only then).
-    this.messagesQueued = transferred(this.sender);
+    // A reused pair's sender goes on counting from what earlier flows queued (some may not be on the wire yet).
+    this.messagesQueued = queuedOnSender.get(this.sender) ?? 0;
     this.awaitingConnected = options.reused?.start !== undefined;
     if (options.reused?.start) this.control.push(options.reused.start);
     this.chunkBytes = messageChunkBytes(frameSizes(this.sender).remote);
@@ -361,14 +361,18 @@ export class TcpFlow {
 
   private finishIfDone(): void {
     if (!this.endOfStreamSent || !this.outboundEnded || this.state === 'closed') return;
+    // A pair kept for the next flow is released at once: the far side may start
+    // that flow as soon as it has our end-of-stream, and whatever we still have
+    // queued goes out ahead of the next flow's messages, in order on the link.
+    const release = this.options.releasable?.() === true && this.sender.is_open() && this.receiver.is_open();
     // rhea writes a detach as soon as it is asked to, even ahead of a transfer that
     // the session window still holds back: detach only once all is on the wire.
-    if (transferred(this.sender) < this.messagesQueued) {
+    if (!release && transferred(this.sender) < this.messagesQueued) {
       setImmediate(() => this.finishIfDone());
       return;
     }
     this.moveTo('closed');
-    if (this.options.releasable?.() && this.sender.is_open() && this.receiver.is_open()) this.release();
+    if (release) this.release();
     else {
       this.sender.close();
       this.receiver.close();
@@ -380,6 +384,7 @@ export class TcpFlow {
   /** Leaves the link pair attached for the next flow: this flow's handlers off, the far side's credit topped up for the next flow's first message. */
   private release(): void {
     this.released = true;
+    queuedOnSender.set(this.sender, this.messagesQueued);
     for (const [event, handler] of this.senderHandlers) this.sender.off(event, handler);
     for (const [event, handler] of this.receiverHandlers) this.receiver.off(event, handler);
     this.topUpCredit();
@@ -486,6 +491,9 @@ export class TcpFlow {
     return this.state;
   }
 }
+
+/** Messages queued on a reused pair's sender by the flows it carried so far (see messagesQueued). */
+const queuedOnSender = new WeakMap<Sender, number>();
 
 /**
  * The max-frame-size of the link's connection, as rhea 3.0.5 holds it: `remote`
