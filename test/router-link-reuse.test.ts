@@ -10,7 +10,8 @@
 // both ends), including the paths where a reused pair must not be trusted: a
 // backend that is gone, a client that resets, a backend that speaks first.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createSecureContext, TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Socket } from 'node:net';
@@ -23,15 +24,19 @@ let dir: string;
 let pki: TestPki;
 let a: RouterProcess;
 let b: RouterProcess;
-const ports = { interRouter: 0, httpA: 0, httpB: 0, echo: 0, banner: 0, flaky: 0 };
+/** A second target for "twotarget", beside B. */
+let c: RouterProcess;
+const ports = { interRouter: 0, httpA: 0, httpB: 0, httpC: 0, echo: 0, banner: 0, flaky: 0, twoTarget: 0 };
+/** B's backend for "twotarget": closed by a test while its pair waits. */
+let twoTargetAtB: TestServer | undefined;
 const servers: TestServer[] = [];
 let flakyBackendPort = 0;
 let flakyBackend: TestServer | undefined;
-let configB: () => Entity[];
+let configB: (change?: { twoTargetPort?: number; twoTargetTls?: boolean }) => Entity[];
 /** Sockets the reset-watching backend has seen end, and how. */
 const backendEnds: Promise<string>[] = [];
 
-routerLogsOnFailure(() => [a, b]);
+routerLogsOnFailure(() => [a, b, c]);
 
 async function reused(port: number, address: string): Promise<number> {
   return (await metric(port, `kskup_tcp_flows_reused_links_total{address="${address}"}`)) ?? 0;
@@ -59,6 +64,8 @@ beforeAll(async () => {
     socket.write('BANNER\n');
     socket.pipe(socket);
   });
+  twoTargetAtB = await startEchoServer();
+  const twoTargetPortAtB = twoTargetAtB.port;
   servers.push(echo, banner);
   flakyBackendPort = await freePort();
   flakyBackend = await startFlakyBackend(flakyBackendPort);
@@ -72,8 +79,9 @@ beforeAll(async () => {
     ['tcpListener', { name: 'echo', host: '127.0.0.1', port: ports.echo, address: 'echo' }],
     ['tcpListener', { name: 'banner', host: '127.0.0.1', port: ports.banner, address: 'banner' }],
     ['tcpListener', { name: 'flaky', host: '127.0.0.1', port: ports.flaky, address: 'flaky' }],
+    ['tcpListener', { name: 'twotarget', host: '127.0.0.1', port: ports.twoTarget, address: 'twotarget' }],
   ]);
-  configB = () => [
+  configB = (change = {}) => [
     ['router', { id: 'B', mode: 'interior' }],
     sslProfile(pki.clientCert, pki.clientKey),
     ['connector', { name: 'to-A', role: 'inter-router', host: 'localhost', port: ports.interRouter, sslProfile: 'inter-router', saslMechanisms: 'EXTERNAL' }],
@@ -81,8 +89,18 @@ beforeAll(async () => {
     ['tcpConnector', { name: 'echo', host: '127.0.0.1', port: echo.port, address: 'echo' }],
     ['tcpConnector', { name: 'banner', host: '127.0.0.1', port: banner.port, address: 'banner' }],
     ['tcpConnector', { name: 'flaky', host: '127.0.0.1', port: flakyBackendPort, address: 'flaky' }],
+    ['sslProfile', { name: 'other-ca', caCertFile: pki.otherCaCert }],
+    ['tcpConnector', { name: 'twotarget', host: '127.0.0.1', port: change.twoTargetPort ?? twoTargetPortAtB, address: 'twotarget', ...(change.twoTargetTls && { sslProfile: 'other-ca' }) }],
   ];
   b = await RouterProcess.start(dir, 'B', configB());
+  c = await RouterProcess.start(dir, 'C', [
+    ['router', { id: 'C', mode: 'interior' }],
+    sslProfile(pki.clientCert, pki.clientKey),
+    ['connector', { name: 'to-A', role: 'inter-router', host: 'localhost', port: ports.interRouter, sslProfile: 'inter-router', saslMechanisms: 'EXTERNAL' }],
+    ['listener', { name: 'http', host: '127.0.0.1', port: ports.httpC, http: true }],
+    ['tcpConnector', { name: 'twotarget', host: '127.0.0.1', port: echo.port, address: 'twotarget' }],
+  ]);
+  await waitFor('A to see two targets for "twotarget"', async () => ((await metric(ports.httpA, 'kskup_tcp_listener_routes{address="twotarget"}').catch(() => 0)) ?? 0) >= 2);
   for (const address of ['echo', 'banner', 'flaky']) {
     await waitFor(`A to see a route for "${address}"`, async () => ((await metric(ports.httpA, `kskup_tcp_listener_routes{address="${address}"}`).catch(() => 0)) ?? 0) >= 1);
   }
@@ -110,9 +128,17 @@ async function startFlakyBackend(port: number): Promise<TestServer> {
   };
 }
 
+/** A backend that takes the TCP connection, waits 300 ms, then offers a certificate the connector's CA did not sign. */
+async function startSlowUntrustedTls(): Promise<TestServer> {
+  const secureContext = createSecureContext({ cert: await readFile(pki.serverCert), key: await readFile(pki.serverKey) });
+  return startServer((socket) => {
+    setTimeout(() => new TLSSocket(socket, { isServer: true, secureContext }).on('error', () => undefined), 300);
+  });
+}
+
 afterAll(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
-  await Promise.all([...servers, ...(flakyBackend ? [flakyBackend] : [])].map((s) => s.close()));
+  await Promise.all([a?.stop(), b?.stop(), c?.stop()]);
+  await Promise.all([...servers, ...(flakyBackend ? [flakyBackend] : []), ...(twoTargetAtB ? [twoTargetAtB] : [])].map((s) => s.close()));
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -208,6 +234,34 @@ describe('A==B: link pairs reused from flow to flow', () => {
     flakyBackend = await startFlakyBackend(flakyBackendPort);
     // The target is out of rotation for a while after the refusal, but it is the only one: clients still go to it.
     expect((await roundTrip(ports.flaky, Buffer.from('back'))).toString()).toBe('back');
+  });
+
+  it('a backend that fails at one of two targets: a client that sent everything at once on a reused pair gets it all back from the other target', async () => {
+    // Warm pairs to both B and C, then B's backend becomes one whose TLS
+    // handshake fails, 300 ms after the TCP connect. On a reused pair the
+    // client's bytes and its end of stream go out at once, long before B
+    // gives up on its backend; A sends them again to C.
+    for (let i = 0; i < 6; i++) expect((await roundTrip(ports.twoTarget, Buffer.from(`warm ${i}`))).toString()).toBe(`warm ${i}`);
+    const reusedBefore = await reused(ports.httpA, 'twotarget');
+    const reusedAtC = await reused(ports.httpC, 'twotarget');
+    const failing = await startSlowUntrustedTls();
+    servers.push(failing);
+    const applied = b.lines.length;
+    await b.rewrite(configB({ twoTargetPort: failing.port, twoTargetTls: true }));
+    await b.waitForLog('B to apply its new twotarget tcpConnector', (l) => b.lines.indexOf(l) >= applied && l.msg === 'configuration applied');
+    const logStart = a.lines.length;
+    for (let i = 0; i < 6; i++) {
+      const bytes = randomBytes(50_000 + i);
+      const back = await roundTrip(ports.twoTarget, bytes);
+      expect(back.equals(bytes)).toBe(true);
+    }
+    const outOfRotation = a.lines.slice(logStart).filter((l) => String(l.msg).includes('target B for address twotarget is out of rotation'));
+    expect(outOfRotation).toHaveLength(1);
+    // Its bytes had gone to B already: the 50,000 and more that the client sent.
+    expect(outOfRotation[0]!.resendBytes).toBeGreaterThanOrEqual(50_000);
+    // The flow B refused had started on a reused pair (so its bytes had gone out early), and C took every flow after.
+    expect((await reused(ports.httpA, 'twotarget')) - reusedBefore).toBeGreaterThanOrEqual(6);
+    expect((await reused(ports.httpC, 'twotarget')) - reusedAtC).toBeGreaterThanOrEqual(4);
   });
 
   it('B restarted: pairs kept at A for the old connection are not used, and flows are served on the new one', async () => {

@@ -21,8 +21,10 @@
 // (REUSE_PROPERTY): attaching and detaching two links on each side was most of
 // what a short connection cost both routers. Both ends agree in their attach
 // properties; the next flow then starts with a flow-start message on the
-// forward link, and the connector side answers with a connected message on the
-// reverse link once its backend is up. See docs/decisions/tcp-over-amqp.md.
+// forward link, with the client's bytes right behind it, and the connector side
+// answers with a connected message on the reverse link once its backend is up
+// (until then the listener side keeps what it sent, for another target). See
+// docs/decisions/tcp-over-amqp.md.
 //
 // Flow control is AMQP link credit, one credit per message, a window of about
 // FLOW_WINDOW_BYTES (flowCreditWindow):

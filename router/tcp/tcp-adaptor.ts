@@ -25,7 +25,7 @@ import { DESTINATION_PROPERTY, FORWARD_SUFFIX, REUSE_PROPERTY, REVERSE_SUFFIX, c
 import { LinkPairPool, type LinkPair } from './link-pair-pool.js';
 import { FlowRelay } from './flow-relay.js';
 import { spliceSockets } from './local-splice.js';
-import { TcpFlow } from './tcp-flow.js';
+import { TcpFlow, type UnsentStream } from './tcp-flow.js';
 import type { FlowRecord, FlowRecorder } from '../flows/flow-records.js';
 import { flowResult } from '../flows/flow-outcome.js';
 import type { TlsMaterial } from '../tls/ssl-profile.js';
@@ -179,13 +179,13 @@ export class TcpAdaptor {
    * target is taken out of rotation for a while and the client goes to another
    * one instead of failing, up to MAX_TARGET_ATTEMPTS targets.
    */
-  private routeClient(entity: TcpListenerEntity, client: Socket, tried: Set<string>, record: FlowRecord): void {
+  private routeClient(entity: TcpListenerEntity, client: Socket, tried: Set<string>, record: FlowRecord, unsent?: UnsentStream): void {
     const { address } = entity;
     const counters = this.deps.metrics.address(address);
     let destination = this.pickTarget(address, tried);
     if (destination === this.deps.routerId) {
       const local = this.pickConnector(address);
-      if (local) return this.spliceLocal(client, local, record);
+      if (local) return this.spliceLocal(client, local, record, unsent);
       // Advertised here on behalf of an attached edge router.
       destination = this.deps.edgeServing(address)?.remoteId;
     }
@@ -205,13 +205,18 @@ export class TcpAdaptor {
     const pooled = reusable ? this.pairPool.take(peer, destination, address) : undefined;
     const { sender, receiver } = pooled ?? this.openFlowLinks(peer, id, address, reusable ? destination : undefined, reusable);
     this.countFlowTo(destination, +1);
-    const onUnreachable = (reason: string, canRetry: boolean): boolean => {
+    const onUnreachable = (reason: string, canRetry: boolean, notDelivered: UnsentStream): boolean => {
       this.unreachableUntil.set(rotationKey(destination, address), Date.now() + OUT_OF_ROTATION_MS);
-      this.deps.log.info({ address, target: destination, reason }, `target ${destination} for address ${address} is out of rotation for ${OUT_OF_ROTATION_MS / 1000} s: ${reason}`);
+      // resendBytes: what the flow had already sent on a reused pair before the far side found its backend gone; it goes to the next target.
+      const resendBytes = notDelivered.chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+      this.deps.log.info(
+        { address, target: destination, reason, ...(canRetry && { resendBytes }) },
+        `target ${destination} for address ${address} is out of rotation for ${OUT_OF_ROTATION_MS / 1000} s: ${reason}`,
+      );
       if (!canRetry) return false;
       tried.add(destination);
       if (tried.size >= MAX_TARGET_ATTEMPTS || this.pickTarget(address, tried) === undefined) return false;
-      setImmediate(() => this.routeClient(entity, client, tried, record));
+      setImmediate(() => this.routeClient(entity, client, tried, record, notDelivered));
       return true;
     };
     record.identity = id;
@@ -229,6 +234,7 @@ export class TcpAdaptor {
         connecting: false,
         onUnreachable,
         onFirstByteOut,
+        ...(unsent && { unsent }),
         ...(pooled && { reused: { start: flowStartMessage(id) } }),
         ...(reusable && { releasable: () => agreedToReuse(sender) && agreedToReuse(receiver) }),
       },
@@ -282,10 +288,13 @@ export class TcpAdaptor {
     return { sender, receiver };
   }
 
-  private spliceLocal(client: Socket, target: ConnectorRuntime, record: FlowRecord): void {
+  private spliceLocal(client: Socket, target: ConnectorRuntime, record: FlowRecord, unsent?: UnsentStream): void {
     const { address } = target.entity;
     // A TLS backend socket holds what the client sends until its handshake is done and verified.
     const { socket: backend } = target.dialler.dial();
+    // What a target elsewhere could not take goes first; the client's end of stream, if it was seen then, will not be seen again.
+    for (const chunk of unsent?.chunks ?? []) backend.write(chunk);
+    if (unsent?.ended) backend.end();
     target.openFlows++;
     this.localSockets.add(client).add(backend);
     record.identity = `${this.flowIdPrefix}.${(this.nextFlow++).toString(36)}`;
@@ -518,7 +527,8 @@ export class TcpAdaptor {
       receiver: Receiver;
       connecting: boolean;
       readyEvent?: 'connect' | 'secureConnect';
-      onUnreachable?: (reason: string, canRetry: boolean) => boolean;
+      onUnreachable?: (reason: string, canRetry: boolean, unsent: UnsentStream) => boolean;
+      unsent?: UnsentStream;
       onFirstByteOut?: () => void;
       reused?: { start?: Buffer };
       releasable?: () => boolean;

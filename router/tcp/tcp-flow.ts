@@ -21,6 +21,13 @@ import {
 } from './flow-protocol.js';
 import { confirmPeerEnd } from './peer-end.js';
 
+/** What a listener-side flow sent of its client's stream before the far side said its backend was up. */
+export interface UnsentStream {
+  readonly chunks: readonly Buffer[];
+  /** The client's end of stream had been seen too. */
+  readonly ended: boolean;
+}
+
 export type FlowState = 'connecting' | 'open' | 'half-closed-in' | 'half-closed-out' | 'closing' | 'closed';
 
 /** The shared inter-router connection, as far as one flow needs to know it. */
@@ -56,19 +63,23 @@ export interface TcpFlowOptions {
   /**
    * At the listener side: the far side could not reach its backend (or had none,
    * or its backend reset the connection before saying anything). `canRetry`
-   * when this flow has sent nothing yet: returning true then means the caller
-   * takes the client socket over to try another target, and the flow lets go of
-   * it untouched.
+   * when no byte of this flow can have reached a backend: returning true then
+   * means the caller takes the client socket over to try another target, with
+   * `unsent` (what this flow had already sent of the client's stream, to be
+   * sent again), and the flow lets go of the socket.
    */
-  readonly onUnreachable?: (reason: string, canRetry: boolean) => boolean;
+  readonly onUnreachable?: (reason: string, canRetry: boolean, unsent: UnsentStream) => boolean;
+  /** Listener side: bytes of the client's stream that an earlier attempt sent to a target that could not take them; sent first. */
+  readonly unsent?: UnsentStream;
   /** Told once, at the first byte that arrives from the network for the socket (listener side: the first byte back to the client). */
   readonly onFirstByteOut?: () => void;
   /**
    * Set when the link pair carried an earlier flow (flow-protocol.ts,
    * REUSE_PROPERTY). Listener side: `start` is the flow-start message, sent
-   * first, and the socket is not read before the far side's connected message.
-   * Connector side (no `start`): the connected message is sent, instead of the
-   * first credit, once the backend is up.
+   * first; the client's bytes follow at once, and a copy of them is kept until
+   * the far side's connected message, in case its backend is gone. Connector
+   * side (no `start`): the connected message is sent once the backend is up
+   * (what arrives before waits in the connecting socket).
    */
   readonly reused?: { readonly start?: Buffer };
   /**
@@ -106,8 +117,12 @@ export class TcpFlow {
   private streamStarted = false;
   /** Flow-start or connected messages waiting for credit; they go before any data. */
   private readonly control: Buffer[] = [];
-  /** Listener side of a reused pair: the socket is not read before the connected message. */
-  private awaitingConnected: boolean;
+  /**
+   * Listener side of a reused pair, until the connected message: the chunks
+   * sent (references, not copies of the bytes), bounded by the credit window,
+   * to send again elsewhere if the far side's backend is gone.
+   */
+  private replay: { chunks: Buffer[] } | undefined;
   /** Set at a clean end when the links were left attached for the next flow. */
   released = false;
   /** Outbound messages written to the socket whose credit has not been handed back yet. */
@@ -115,6 +130,14 @@ export class TcpFlow {
   /** Credit held back while the socket's write buffer is full. */
   private creditHeld = 0;
   private inboundEnded = false;
+  /**
+   * The socket is connected (and its TLS verified). The state says less: on a
+   * reused pair the listener side's end of stream can arrive while the backend
+   * is still connecting.
+   */
+  private socketReady: boolean;
+  /** The socket emitted 'end' (perhaps not yet confirmed as a FIN). */
+  private endSeen = false;
   private endOfStreamSent = false;
   private outboundEnded = false;
   private waitingForRelief = false;
@@ -161,10 +184,13 @@ export class TcpFlow {
     this.sender = options.sender;
     this.receiver = options.receiver;
     this.state = options.connecting ? 'connecting' : 'open';
+    this.socketReady = !options.connecting;
     // A reused pair's sender goes on counting from what earlier flows queued (some may not be on the wire yet).
     this.messagesQueued = queuedOnSender.get(this.sender) ?? 0;
-    this.awaitingConnected = options.reused?.start !== undefined;
-    if (options.reused?.start) this.control.push(options.reused.start);
+    if (options.reused?.start) {
+      this.replay = { chunks: [] };
+      this.control.push(options.reused.start);
+    }
     this.chunkBytes = messageChunkBytes(frameSizes(this.sender).remote);
     this.creditWindow = flowCreditWindow(frameSizes(this.receiver).local);
     this.creditBatch = flowCreditBatch(this.creditWindow);
@@ -182,7 +208,8 @@ export class TcpFlow {
       // fails to connect has then consumed no byte, and the listener side can
       // try another target for its client.
       socket.once(options.readyEvent ?? 'connect', () => {
-        this.moveTo('open');
+        this.socketReady = true;
+        if (this.state === 'connecting') this.moveTo('open');
         this.topUpCredit();
         if (options.reused) {
           this.control.push(FLOW_CONNECTED_MESSAGE);
@@ -196,10 +223,18 @@ export class TcpFlow {
     for (const [event, handler] of this.senderHandlers) this.sender.on(event, handler);
     for (const [event, handler] of this.receiverHandlers) this.receiver.on(event, handler);
     this.sendControl();
+    if (options.unsent) this.takeUnsent(options.unsent);
     // Nothing is read before there is credit to send it with (a backend may
     // speak first, before the listener side's credit has arrived).
     socket.pause();
     this.resumeInbound();
+  }
+
+  /** What an earlier attempt sent goes first; an end of stream it had seen is checked again (peer-end.ts), as 'end' will not come twice. */
+  private takeUnsent(unsent: UnsentStream): void {
+    for (const chunk of unsent.chunks) this.bytesIn += chunk.length;
+    if (unsent.chunks.length > 0) this.sendChunk(unsent.chunks.length === 1 ? unsent.chunks[0]! : Buffer.concat(unsent.chunks));
+    if (unsent.ended) this.onSocketEnd();
   }
 
   /** What this router may still send of the stream: link credit less what is queued but not yet transferred, and less the control messages that go first. */
@@ -239,7 +274,9 @@ export class TcpFlow {
         return;
       }
       const end = Math.min(offset + this.chunkBytes, chunk.length);
-      this.sendPresettled(DataSection.of(offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end)));
+      const part = offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end);
+      this.replay?.chunks.push(part);
+      this.sendPresettled(DataSection.of(part));
       offset = end;
     }
     this.held = undefined;
@@ -266,7 +303,7 @@ export class TcpFlow {
   }
 
   private resumeInbound(): void {
-    if (this.state === 'closed' || this.inboundEnded || this.awaitingConnected) return;
+    if (this.state === 'closed' || this.inboundEnded) return;
     if (this.held === undefined && this.credit() > 0 && !this.options.carrier.congested()) this.socket.resume();
     else this.pauseInbound();
   }
@@ -285,6 +322,7 @@ export class TcpFlow {
   }
 
   private onSocketEnd(): void {
+    this.endSeen = true;
     // Only a FIN is a half-close: a reset libuv reported as 'end' becomes an 'error'.
     confirmPeerEnd(this.socket, () => {
       if (this.state === 'closed') return;
@@ -324,9 +362,8 @@ export class TcpFlow {
         this.finishIfDone();
         return;
       case 'connected':
-        if (!this.awaitingConnected) return this.abort('connected message out of turn', 'local');
-        this.awaitingConnected = false;
-        this.resumeInbound();
+        if (!this.replay) return this.abort('connected message out of turn', 'local');
+        this.replay = undefined;
         return;
       case 'start':
         return this.abort('flow-start message while a flow is open on the link pair', 'local');
@@ -391,7 +428,7 @@ export class TcpFlow {
   }
 
   private onSocketError(error: NodeJS.ErrnoException): void {
-    if (this.state === 'connecting') {
+    if (!this.socketReady) {
       const reason = `connect to backend failed: ${error.code ?? error.message}`;
       this.abort(reason, 'local', 'kskup:backend-unreachable');
       return;
@@ -416,14 +453,17 @@ export class TcpFlow {
     const reason = error ? (error.description ?? error.condition ?? 'link error') : 'link detached before the flow ended';
     this.remoteCondition = error?.condition;
     if (error?.condition && UNREACHABLE_CONDITIONS.has(error.condition) && this.bytesOut === 0) {
-      const canRetry = !this.streamStarted;
-      if (this.options.onUnreachable?.(reason, canRetry) && canRetry) return this.letGo(reason);
+      // Before the connected message no byte can have reached a backend: what was sent goes again with the client.
+      const unsent = { chunks: [...(this.replay?.chunks ?? []), ...(this.held ? [this.held] : [])], ended: this.endSeen };
+      const canRetry = !this.streamStarted || this.replay !== undefined;
+      if (this.options.onUnreachable?.(reason, canRetry, unsent) && canRetry) return this.letGo(reason);
     }
     this.abort(reason, 'network');
   }
 
-  /** Hands the untouched client socket back (it is still paused): another target will take it. */
+  /** Hands the client socket back, paused, with what it has not yet read: another target will take it. */
   private letGo(reason: string): void {
+    this.socket.pause();
     this.moveTo('closed', reason);
     this.options.counters.flowsOpen--;
     for (const [event, handler] of this.socketHandlers) this.socket.off(event, handler);
@@ -439,7 +479,7 @@ export class TcpFlow {
    */
   abort(reason: string, origin: 'local' | 'network', conditionName = 'amqp:connection:forced'): void {
     if (this.state === 'closed') return;
-    this.endInfo = { origin, neverConnected: this.state === 'connecting', ...(this.remoteCondition !== undefined && { remoteCondition: this.remoteCondition }) };
+    this.endInfo = { origin, neverConnected: !this.socketReady, ...(this.remoteCondition !== undefined && { remoteCondition: this.remoteCondition }) };
     this.moveTo('closed', reason);
     this.options.counters.flowsOpen--;
     this.options.counters.flowsFailed++;
