@@ -19,6 +19,7 @@ interface ServiceJson {
   address: string;
   listeners: { port: number; servicePort: number }[];
   exposedAt: string[];
+  policy?: { notImported?: string; reachableFrom?: string[]; flowsDenied?: number };
 }
 interface LinksJson {
   links: { name: string; connected: boolean; reason: string; blocked?: string; endpoint: string }[];
@@ -131,6 +132,8 @@ describe('enforced', () => {
     expect((await ended).code).toBe('ECONNRESET');
     expect(await denied()).toBe(before + 1);
     await echoThrough((await listenerPort('west', 'db'))!, 1 << 20, 11);
+    const atHub = (await services('hub')).find((service) => service.address === 'db');
+    expect(atHub?.policy).toEqual({ reachableFrom: ['west'], flowsDenied: before + 1 });
     // Removed: east reaches db again.
     await home.ok('policy', 'delete', '-n', 'hub');
     await dbWorksAt('east');
@@ -142,6 +145,8 @@ describe('enforced', () => {
     await waitFor('east to drop its db listener', async () => ((await listenerPort('east', 'db')) === undefined ? true : undefined), 10_000);
     const { ended } = openAndWatchEnd(port);
     expect((await ended).code).toBe('ECONNREFUSED');
+    const atEast = (await services('east')).find((service) => service.address === 'db');
+    expect(atEast?.policy?.notImported).toBe('policy: service "db" matches no pattern of importedServices (web-*)');
     await echoThrough((await listenerPort('west', 'db'))!, 256 * 1024, 5);
   });
 
