@@ -124,7 +124,10 @@ describe('enforced', () => {
     await waitFor('hub to refuse east', async () => {
       const { socket, ended } = openAndWatchEnd(eastPort!);
       socket.write('anything');
+      // A flow still let through (the policy not applied yet) stays open: given up after 2 s.
+      const timer = setTimeout(() => socket.destroy(), 2_000);
       const end = await ended;
+      clearTimeout(timer);
       return end.code === 'ECONNRESET' && ((await denied()) ?? 0) > 0 ? true : undefined;
     }, 15_000);
     const before = (await denied())!;

@@ -4,9 +4,8 @@
 // links it forbids drop, listeners it forbids go, flows it forbids are refused.
 import { readFile } from 'node:fs/promises';
 import { type Command } from 'commander';
-import { stringify } from 'yaml';
 import { policyBlocks, type KnownNetwork, type PolicyBlock } from '../../site-controller/policy/policy-check.js';
-import { PolicyError, parseSitePolicy, type SitePolicy } from '../../site-controller/policy/site-policy.js';
+import type { SitePolicy } from '../../site-controller/policy/site-policy.js';
 import type { CommandContext } from '../command-context.js';
 import { fileProblem, RuntimeError, UsageError } from '../errors.js';
 import { render } from '../output.js';
@@ -37,6 +36,8 @@ async function readPolicyFile(file: string): Promise<SitePolicy> {
   } catch (error) {
     throw new RuntimeError(`cannot read policy file ${file}: ${fileProblem(error)}`);
   }
+  // Loaded here, with the YAML parser, so that other commands do not load them.
+  const { PolicyError, parseSitePolicy } = await import('../../site-controller/policy/site-policy.js');
   try {
     return parseSitePolicy(text, `policy file ${file}`);
   } catch (error) {
@@ -70,8 +71,10 @@ export function addPolicyCommands(program: Command, context: CommandContext): vo
     const target = await resolveSite(options, context);
     const document = await target.storage.read();
     const data = { site: document.site.name, policy: document.policy ?? null };
+    // The policy as a person writes it: its YAML.
+    if (document.policy !== undefined && options.output === 'text') return void context.io.stdout.write((await import('yaml')).stringify(document.policy));
     context.io.stdout.write(
-      await render(options.output, data, () => (document.policy === undefined ? `Site "${document.site.name}" has no policy: everything is allowed.\n` : stringify(document.policy))),
+      await render(options.output, data, () => `Site "${document.site.name}" has no policy: everything is allowed.\n`),
     );
   });
 
