@@ -12,6 +12,7 @@ import { addDeleteCommand } from './site/delete-command.js';
 import { addExposeCommands } from './site/expose-commands.js';
 import { addFlowCommands } from './site/flow-list-command.js';
 import { addNetworkCommands } from './site/network-status-command.js';
+import { addPolicyCommands } from './site/policy-commands.js';
 import { addServiceCommands } from './site/service-status-command.js';
 import { addInitCommand } from './site/init-command.js';
 import { addLinkCommands } from './site/link-commands.js';
@@ -34,6 +35,7 @@ Examples:
   kskup service status -n east                    where "web" listens at east
   kskup flow list -n east --errors                recent flows of the whole network that failed
   kskup network status -n east
+  kskup policy set policy.yaml -n east             what east lets others do with it, and does itself
   kskup console -n east                           the web console of east, on 127.0.0.1
   kskup status -n west
   kskup rotate-certs -n west                      a new server certificate; links stay up
@@ -67,6 +69,7 @@ export function buildProgram(context: CommandContext): Command {
   addServiceCommands(program, context);
   addFlowCommands(program, context);
   addTlsCommands(program, context);
+  addPolicyCommands(program, context);
   addNetworkCommands(program, context);
   addConsoleCommand(program, context);
   addControllerCommands(program, context);

@@ -19,6 +19,8 @@ export interface AddressCounters {
   flowsFailed: number;
   /** Flows started on a link pair an earlier flow left attached (router/tcp/link-pair-pool.ts), at either end. */
   flowsOnReusedLinks: number;
+  /** Flows that arrived for a tcpConnector whose allowedSites does not name their site, refused (router/policy/). */
+  flowsDenied: number;
   /** Bytes read from TCP clients and backends at this router, into the network. */
   bytesIn: number;
   /** Bytes written to TCP clients and backends at this router, out of the network. */
@@ -70,6 +72,7 @@ export class RouterMetrics {
       (c) => c.flowsOnReusedLinks,
       'counter',
     );
+    addressGauge('kskup_tcp_flows_denied_total', 'TCP flows refused at this router by a tcpConnector\'s allowedSites (site policy), per address', (c) => c.flowsDenied, 'counter');
     addressGauge('kskup_tcp_bytes_in_total', 'Bytes read from TCP sockets into the network, per address', (c) => c.bytesIn, 'counter');
     addressGauge('kskup_tcp_bytes_out_total', 'Bytes written from the network to TCP sockets, per address', (c) => c.bytesOut, 'counter');
     const self = this;
@@ -200,7 +203,7 @@ export class RouterMetrics {
   address(address: string): AddressCounters {
     let counters = this.byAddress.get(address);
     if (!counters) {
-      counters = { flowsOpened: 0, flowsOpen: 0, flowsFailed: 0, flowsOnReusedLinks: 0, bytesIn: 0, bytesOut: 0 };
+      counters = { flowsOpened: 0, flowsOpen: 0, flowsFailed: 0, flowsOnReusedLinks: 0, flowsDenied: 0, bytesIn: 0, bytesOut: 0 };
       this.byAddress.set(address, counters);
     }
     return counters;

@@ -120,6 +120,7 @@ export class Router {
       onListenerStatus: (entity, status) => {
         for (const watcher of this.tcpListenerWatchers) watcher(entity.name, status);
       },
+      siteOf: (routerId) => this.network.siteOf(routerId),
     });
     this.network = new NetworkAgent({
       selfId: config.router.id,
@@ -154,6 +155,7 @@ export class Router {
         connectorStatus: (name) => this.connectorStatus(name),
         tcpListenerStatus: (name) => this.tcpListenerStatus(name)?.bind,
         entityError: (type, name) => this.entityError(type, name),
+        flowsDenied: (name) => this.flowsDenied(name),
       },
       logging.module('AGENT'),
     );
@@ -360,6 +362,11 @@ export class Router {
   /** Why an entity is not running (its sslProfile could not be loaded), for management. */
   entityError(type: 'listener' | 'connector' | 'tcpListener' | 'tcpConnector', name: string): string | undefined {
     return this.entityErrors.get(`${type} "${name}"`);
+  }
+
+  /** Flows the tcpConnector refused by its allowedSites since the router started. */
+  flowsDenied(tcpConnector: string): number {
+    return this.tcp.policy.deniedAt(tcpConnector);
   }
 
   private startListener(entity: ListenerEntity): Promise<void> | undefined {

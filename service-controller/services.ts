@@ -2,6 +2,7 @@
 // is an address with ports; each target is something at this site that serves
 // them. Everything is checked before the state changes, so a refused expose
 // leaves the site as it was.
+import { exposeRefusal } from '../site-controller/policy/policy-rules.js';
 import { SiteError } from '../site-controller/site/errors.js';
 import type { ServiceRecord, ServiceTarget, SiteDocument, TargetType } from '../site-controller/site/model.js';
 import type { SiteStorage } from '../site-controller/site/storage.js';
@@ -41,6 +42,8 @@ export async function exposeService(
   credentialsElsewhere: KnownCredentials = () => undefined,
 ): Promise<ExposeOutcome> {
   return storage.update<ExposeOutcome>((document) => {
+    const refused = exposeRefusal(document.policy, request.type, request.name);
+    if (refused !== undefined) throw new SiteError(`site "${document.site.name}" may not expose ${request.type}/${request.name}: ${refused}`);
     const existing = document.services.find((service) => service.address === request.address);
     if (existing?.targets.some((t) => t.type === request.type && t.name === request.name && t.source === 'annotation')) {
       throw new SiteError(`${request.type}/${request.name} is exposed as "${request.address}" by its kskup.io annotations: change or remove those instead`);

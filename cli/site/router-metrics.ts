@@ -7,10 +7,13 @@ export interface AddressCounters {
   flowsOpened: number;
   bytesIn: number;
   bytesOut: number;
+  /** Flows refused here by a tcpConnector's allowedSites (the site's policy). */
+  flowsDenied: number;
 }
 
 const SERIES: Record<string, keyof AddressCounters> = {
   kskup_tcp_flows_open: 'flowsOpen',
+  kskup_tcp_flows_denied_total: 'flowsDenied',
   kskup_tcp_flows_opened_total: 'flowsOpened',
   kskup_tcp_bytes_in_total: 'bytesIn',
   kskup_tcp_bytes_out_total: 'bytesOut',
@@ -36,7 +39,7 @@ export async function fetchAddressCounters(port: number, timeoutMs = 2_000): Pro
     const key = SERIES[series];
     if (!key) continue;
     let entry = counters.get(address);
-    if (!entry) counters.set(address, (entry = { flowsOpen: 0, flowsOpened: 0, bytesIn: 0, bytesOut: 0 }));
+    if (!entry) counters.set(address, (entry = { flowsOpen: 0, flowsOpened: 0, bytesIn: 0, bytesOut: 0, flowsDenied: 0 }));
     entry[key] = Number(value);
   }
   return counters;

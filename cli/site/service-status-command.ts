@@ -6,6 +6,7 @@
 // workload) with each port's state: probe, readiness, and whether it takes flows.
 // Network-wide flow totals come from every router, asked through this site's
 // router (a flow query, docs/flows.md); when that fails the rest still shows.
+import { importRefusal, sitesAllowedToReach } from '../../site-controller/policy/policy-rules.js';
 import type { Command } from 'commander';
 import { siteProcessState } from '../../site-controller/local/launcher.js';
 import { routerAddress } from '../../site-controller/site/model.js';
@@ -36,6 +37,16 @@ export function addServiceCommands(program: Command, context: CommandContext): v
     const process = target.platform === 'local' ? await siteProcessState(target.folder) : undefined;
     const counters = process?.running ? await fetchAddressCounters(document.site.ports.http) : new Map<string, AddressCounters>();
     const network = process === undefined || process.running ? await networkTotals(options, context) : { problem: 'the site process is not running' };
+    /** What the site's policy does to a service here (docs/policy.md): not imported, and who may reach it with the flows refused. */
+    const policyOf = (entry: { address: string; exposedAt: readonly { id: string }[] }, flowsDenied: number) => {
+      const { policy } = document;
+      if (policy === undefined) return {};
+      const exposedHere = entry.exposedAt.some((site) => site.id === document.site.id);
+      const notImported = exposedHere ? undefined : importRefusal(policy, entry.address);
+      const reachableFrom = exposedHere ? sitesAllowedToReach(policy, entry.address) : undefined;
+      if (notImported === undefined && reachableFrom === undefined) return {};
+      return { policy: { ...(notImported !== undefined && { notImported }), ...(reachableFrom !== undefined && { reachableFrom, flowsDenied }) } };
+    };
     const services = (snapshot?.services ?? []).map((entry) => {
       const addresses = entry.ports.map((port) => routerAddress(entry.address, port));
       const total = (key: keyof AddressCounters) => addresses.reduce((sum, address) => sum + (counters.get(address)?.[key] ?? 0), 0);
@@ -53,6 +64,7 @@ export function addServiceCommands(program: Command, context: CommandContext): v
         flows: { open: total('flowsOpen'), opened: total('flowsOpened') },
         bytes: { in: total('bytesIn'), out: total('bytesOut') },
         ...('gathered' in network && { network: networkOf(entry.address, network.gathered) }),
+        ...policyOf(entry, total('flowsDenied')),
       };
     });
     // Annotated objects the controller could not expose (a Kubernetes site): why, by target.
@@ -67,6 +79,8 @@ export function addServiceCommands(program: Command, context: CommandContext): v
             `  listener here: ${s.listeners.map((l) => `${l.host}:${l.port}${l.port === l.servicePort ? '' : ` (for port ${l.servicePort})`}`).join(', ') || 'none'}`,
             ...s.notListening.map((n) => `  NOT LISTENING: for port ${n.servicePort}${n.port === undefined ? '' : ` at ${n.host}:${n.port}`}: ${n.reason}`),
             ...(s.kubernetesServiceProblem === undefined ? [] : [`  NO SERVICE:    ${s.kubernetesServiceProblem}`]),
+            ...(s.policy?.notImported === undefined ? [] : [`  NOT IMPORTED:  blocked by ${s.policy.notImported}`]),
+            ...(s.policy?.reachableFrom === undefined ? [] : [`  reached from:  ${s.policy.reachableFrom.join(', ') || 'this site only'} (policy); ${s.policy.flowsDenied} flow(s) from other sites refused here`]),
             `  exposed at:    ${s.exposedAt.join(', ')}`,
             `  targets:       ${s.targets.map((t) => `${t.host}:${t.port} at ${t.site} (${t.healthy ? 'healthy' : 'NOT ANSWERING'})`).join(', ')}`,
             ...s.targetsHere.map((row, index) => `  ${index === 0 ? 'here:' : '     '}          ${targetRow(row)}`),

@@ -12,6 +12,7 @@ import type { ResolvedSite } from './site-options.js';
 import type { NetworkSnapshot } from '../../service-controller/network-snapshot.js';
 import type { SiteDocument } from '../../site-controller/site/model.js';
 import { existsSync } from 'node:fs';
+import { linkInRefusal, linkOutRefusal } from '../../site-controller/policy/policy-rules.js';
 import { ManagementClient, type Entity, type ManagementTarget } from '../../router/management/management-client.js';
 
 export interface LinkStatus {
@@ -24,6 +25,8 @@ export interface LinkStatus {
   readonly remoteSiteId: string;
   readonly host: string;
   readonly port: number;
+  /** Why the site's policy drops this link (its outgoingLinks); absent when it does not. */
+  readonly blocked?: string;
 }
 
 export interface IncomingLink {
@@ -31,6 +34,8 @@ export interface IncomingLink {
   readonly siteId: string;
   readonly connected: boolean;
   readonly role: string;
+  /** Why the site's policy refuses this link (its incomingLinks); absent when it does not. */
+  readonly blocked?: string;
 }
 
 export interface SiteStatus {
@@ -50,7 +55,25 @@ export interface SiteStatus {
 const ROUTER_TIMEOUT_MS = 3_000;
 
 export async function readSiteStatus(target: ResolvedSite): Promise<SiteStatus> {
-  return target.platform === 'local' ? readLocalSiteStatus(target.folder) : readKubernetesSiteStatus(target.site);
+  const status = await (target.platform === 'local' ? readLocalSiteStatus(target.folder) : readKubernetesSiteStatus(target.site));
+  return withPolicyBlocks(status);
+}
+
+/** Links the site's policy drops or refuses: not connected, and the reason is the policy's (docs/policy.md). */
+function withPolicyBlocks(status: SiteStatus): SiteStatus {
+  const { policy } = status.document;
+  if (policy === undefined) return status;
+  const links = status.links.map((link): LinkStatus => {
+    const blocked = linkOutRefusal(policy, link.host);
+    return blocked === undefined ? link : { ...link, connected: false, reason: `blocked by ${blocked}`, blocked };
+  });
+  const granted = new Map(status.document.grants.filter((grant) => grant.siteId !== undefined).map((grant) => [grant.siteId!, grant]));
+  const incoming = status.incoming.map((link): IncomingLink => {
+    const name = granted.get(link.siteId)?.siteName ?? (link.site !== link.siteId ? link.site : undefined);
+    const blocked = linkInRefusal(policy, { id: link.siteId, ...(name !== undefined && { name }) });
+    return blocked === undefined ? link : { ...link, blocked };
+  });
+  return { ...status, links, incoming };
 }
 
 /** A cluster site: its document, and the link state and network its controller recorded. */

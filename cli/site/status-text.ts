@@ -13,8 +13,9 @@ export function linksData(links: readonly LinkStatus[], incoming: readonly Incom
       remoteSite: link.remoteSite,
       remoteSiteId: link.remoteSiteId,
       endpoint: `${link.host}:${link.port}`,
+      ...(link.blocked !== undefined && { blocked: link.blocked }),
     })),
-    incoming: incoming.map((link) => ({ site: link.site, siteId: link.siteId, connected: link.connected })),
+    incoming: incoming.map((link) => ({ site: link.site, siteId: link.siteId, connected: link.connected, ...(link.blocked !== undefined && { blocked: link.blocked }) })),
   };
 }
 
@@ -31,7 +32,7 @@ export function linksText(links: readonly LinkStatus[], incoming: readonly Incom
   const from =
     incoming.length === 0
       ? 'Links from other sites: none\n'
-      : `Links from other sites:\n${indent(formatTable(['SITE', 'STATUS'], incoming.map((link) => [link.site, link.connected ? 'connected' : 'not connected'])))}`;
+      : `Links from other sites:\n${indent(formatTable(['SITE', 'STATUS'], incoming.map((link) => [link.site, link.blocked !== undefined ? `blocked by ${formatCell(link.blocked)}` : link.connected ? 'connected' : 'not connected'])))}`;
   return outgoing + from;
 }
 

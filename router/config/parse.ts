@@ -532,6 +532,8 @@ const tcpConnectorKind = defineKind({
     siteId: string(),
     sslProfile: string({ nonEmpty: true }),
     verifyHostname: boolean().default(true),
+    // kskup's extension (router/policy/): a config without it serves every site, as skupper-router does.
+    allowedSites: string(),
   },
   fallbackName: (raw) => hostPortName('tcpConnector', raw, CONNECT_HOST),
   collect: (values, where, into, _warn, raw) => {

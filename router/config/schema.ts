@@ -275,6 +275,8 @@ export const ROUTER_SCHEMA: readonly EntityTypeSchema[] = Object.freeze([
     processId: warn('string', 'The flow-collector process record of the backend.'),
     sslProfile: yes('string', 'Speak TLS to the backend, verified against the profile\'s caCertFile.'),
     verifyHostname: yes('boolean', 'The backend certificate must name host.', { default: true }),
+    allowedSites: yes('string', 'Serve only flows from routers of these sites: site names or router ids, separated by spaces or commas (empty: only this router\'s own site). Absent: any site. A refused flow is detached with kskup:policy-denied (docs/policy.md).', { kskup: true }),
+    flowsDenied: status('integer', 'Flows refused because allowedSites does not name the site they came from.', { kskup: true }),
     connectionsOpened: status('integer', 'Connections opened.'),
     connectionsClosed: status('integer', 'Connections ended.'),
     bytesIn: status('integer', 'Bytes from the backend.'),

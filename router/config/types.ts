@@ -151,6 +151,12 @@ export interface TcpConnectorEntity {
   readonly sslProfile?: string;
   /** The backend certificate must name `host` (skupper-router's default: true). */
   readonly verifyHostname: boolean;
+  /**
+   * kskup: serve only flows from routers of these sites (site names or router
+   * ids, separated by spaces or commas; empty: this router's own site only).
+   * Absent: any site. See router/policy/ and docs/policy.md.
+   */
+  readonly allowedSites?: string;
 }
 
 export interface AddressEntity {

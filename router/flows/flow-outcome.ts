@@ -2,6 +2,7 @@
 // TCP adaptor hands over what the flow knows (its side, whether our socket or
 // the far side failed, the detach condition the far side sent, the reason).
 import type { FlowResult, FlowRole } from './flow-records.js';
+import { POLICY_DENIED } from '../policy/flow-policy.js';
 
 export interface FlowEnd {
   readonly role: FlowRole;
@@ -24,6 +25,7 @@ export function flowResult(end: FlowEnd): Exclude<FlowResult, 'open'> {
   if (role === 'listener-side') {
     if (origin === 'local') return 'reset-by-client';
     if (remoteCondition === 'amqp:not-found') return 'no-route';
+    if (remoteCondition === POLICY_DENIED) return 'denied';
     if (remoteCondition === 'kskup:backend-unreachable') return connectFailure(reason);
     if (remoteCondition === 'kskup:backend-reset' || FAR_SOCKET_FAILURE.test(reason)) return 'reset-by-server';
     return 'unreachable';

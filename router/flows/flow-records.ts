@@ -10,9 +10,9 @@
 // octetsReverse, latency, result, reason); see docs/flows.md.
 
 /** How a flow ended, as seen at this router; 'open' while it runs. */
-export type FlowResult = 'open' | 'closed' | 'reset-by-client' | 'reset-by-server' | 'refused' | 'no-route' | 'unreachable';
+export type FlowResult = 'open' | 'closed' | 'reset-by-client' | 'reset-by-server' | 'refused' | 'no-route' | 'unreachable' | 'denied';
 
-export const FLOW_RESULTS: readonly FlowResult[] = ['open', 'closed', 'reset-by-client', 'reset-by-server', 'refused', 'no-route', 'unreachable'];
+export const FLOW_RESULTS: readonly FlowResult[] = ['open', 'closed', 'reset-by-client', 'reset-by-server', 'refused', 'no-route', 'unreachable', 'denied'];
 
 export type FlowRole = 'listener-side' | 'connector-side';
 
@@ -159,7 +159,7 @@ export class FlowRecorder {
         peerRouter,
         role: record.role,
         opened: 0,
-        ended: { closed: 0, 'reset-by-client': 0, 'reset-by-server': 0, refused: 0, 'no-route': 0, unreachable: 0 },
+        ended: { closed: 0, 'reset-by-client': 0, 'reset-by-server': 0, refused: 0, 'no-route': 0, unreachable: 0, denied: 0 },
         octets: 0,
         octetsReverse: 0,
         latencyBuckets: new Array<number>(LATENCY_BUCKETS_SECONDS.length + 1).fill(0),

@@ -37,6 +37,8 @@ export interface ManagementView {
   flowRows(type: FlowType): Row[];
   /** Why a configured entity is not running (its sslProfile could not be loaded), or undefined. */
   entityError(type: 'listener' | 'connector' | 'tcpListener' | 'tcpConnector', name: string): string | undefined;
+  /** Flows a tcpConnector refused by its allowedSites (router/policy/). */
+  flowsDenied(tcpConnector: string): number;
 }
 
 /** kskup's own entity types, outside skupper-router's schema: the flow records and totals (router/flows/). */
@@ -196,6 +198,7 @@ export class ManagementAgent {
               ? tcpListenerOperStatus(this.view.tcpListenerStatus(String(row.name)))
               : { operStatus: 'up', operStatusMsg: '' },
         );
+        if (type === 'tcpConnector') row.flowsDenied = this.view.flowsDenied(String(row.name));
       }
       return row;
     });

@@ -30,6 +30,7 @@ import type { FlowRecord, FlowRecorder } from '../flows/flow-records.js';
 import { flowResult } from '../flows/flow-outcome.js';
 import type { TlsMaterial } from '../tls/ssl-profile.js';
 import { BackendDialler, createTcpListenerServer, resetSocket } from './tls-edges.js';
+import { FlowPolicy, POLICY_DENIED, type FlowOrigin } from '../policy/flow-policy.js';
 
 export interface TcpAdaptorDeps {
   readonly routerId: string;
@@ -49,6 +50,8 @@ export interface TcpAdaptorDeps {
   readonly onServedAddressesChanged: () => void;
   /** Told when a tcpListener's bind status changes (bound, or down and why). */
   readonly onListenerStatus: (entity: TcpListenerEntity, status: BindStatus) => void;
+  /** A router's site name, when link state knows it: the origin of a flow for tcpConnectors' allowedSites. */
+  readonly siteOf: (routerId: string) => string | undefined;
 }
 
 export interface TcpListenerStatus {
@@ -94,6 +97,10 @@ export function listenerRouterOf(flowId: string): string {
   return parts.length >= 3 ? parts.slice(0, -2).join('.') : flowId;
 }
 
+function siteField(site: string | undefined): { site?: string } {
+  return site === undefined ? {} : { site };
+}
+
 function rotationKey(router: string, address: string): string {
   return `${router}\u0000${address}`;
 }
@@ -117,9 +124,12 @@ export class TcpAdaptor {
   private readonly flowIdPrefix: string;
   private nextFlow = 0;
   private roundRobin = 0;
+  /** tcpConnectors' allowedSites: who may open flows here, and the refusals counted. */
+  readonly policy: FlowPolicy;
 
   constructor(deps: TcpAdaptorDeps) {
     this.deps = deps;
+    this.policy = new FlowPolicy(deps.routerId, deps.log);
     // Unique across restarts of this router, so a peer never confuses two runs' flows.
     this.flowIdPrefix = `${deps.routerId}.${Date.now().toString(36)}`;
   }
@@ -349,9 +359,9 @@ export class TcpAdaptor {
     return false;
   }
 
-  /** The least busy tcpConnector for the address, round robin among equals. */
-  private pickConnector(address: string): ConnectorRuntime | undefined {
-    const all = [...this.connectors.values()].filter((c) => c.entity.address === address);
+  /** The least busy tcpConnector for the address (of those that serve `origin`, when given), round robin among equals. */
+  private pickConnector(address: string, origin?: FlowOrigin): ConnectorRuntime | undefined {
+    const all = [...this.connectors.values()].filter((c) => c.entity.address === address && (origin === undefined || this.policy.allows(c.entity, origin)));
     const now = Date.now();
     const healthy = all.filter((c) => c.unreachableUntil <= now);
     const candidates = healthy.length > 0 ? healthy : all;
@@ -439,7 +449,23 @@ export class TcpAdaptor {
       this.relayFlow(peer, id, address, destination, forward, reverse);
       return;
     }
-    const target = destination === undefined ? undefined : this.pickConnector(address);
+    // Policy: only tcpConnectors whose allowedSites name the flow's site take it; when there are some here and none does, it is refused before any backend is dialled.
+    const originRouter = listenerRouterOf(id);
+    const origin: FlowOrigin = { router: originRouter, ...siteField(this.deps.siteOf(originRouter)) };
+    const target = destination === undefined ? undefined : this.pickConnector(address, origin);
+    const here = target || destination === undefined ? [] : [...this.connectors.values()].filter((c) => c.entity.address === address);
+    if (here.length > 0) {
+      this.deps.metrics.address(address).flowsDenied++;
+      const error = this.policy.deny(address, origin, here.map((c) => c.entity));
+      // Detached on the next turn, once both links' attach replies are out: rhea at the
+      // listener side re-opens a link it closed (on the first detach) when the attach
+      // reply comes after, and the duplicate attach would drop the whole connection.
+      setImmediate(() => {
+        forward.close(error);
+        reverse.close(error);
+      });
+      return;
+    }
     // A pair agreed for reuse is never relayed (to an edge router here): the relay could not carry its next flow.
     const reusable = agreedToReuse(forward) && agreedToReuse(reverse);
     const edge = target || reusable ? undefined : this.deps.edgeServing(address);
@@ -546,6 +572,7 @@ export class TcpAdaptor {
         this.flows.delete(closed);
         onEnd?.(closed);
         if (error) this.deps.log.debug({ flow: closed.id, address: closed.address, reason: error }, 'flow failed');
+        if (error !== undefined && closed.endInfo?.remoteCondition === POLICY_DENIED) this.policy.refusedByTarget(closed.address, error);
         // An error without endInfo: the client was let go to try another target, and its record goes with it.
         if (error !== undefined && closed.endInfo === undefined) return;
         const listenerSide = closed.side === 'listener-side';

@@ -12,6 +12,7 @@ import { createRouterLogging } from '../../router/log/logger.js';
 import { watchConfigFile } from '../../router/reload.js';
 import { Router } from '../../router/router.js';
 import { routerConfigText } from '../site/desired-router-config.js';
+import { routerStateWithinPolicy } from '../policy/policy-state.js';
 import { redeemClaimAt } from '../site/tokens.js';
 import { startClaimsServer } from '../token/claims-server.js';
 import { SiteController, type ListenerStatus, type SiteServicesFactory } from '../site/site-controller.js';
@@ -58,7 +59,8 @@ export async function runSite(folder: SiteFolder, tuning: SiteTuning): Promise<R
   const log = logging.module('SITE');
   await folder.ensureTrustFile();
   // The first config has the links but no services: the controller adds those once it has allocated listener ports.
-  const configText = routerConfigText(routerState(document));
+  // The policy applies from the first config: a link it forbids never comes up, not even until the first pass.
+  const configText = routerConfigText(routerStateWithinPolicy(routerState(document), document));
   await atomicWrite(folder.routerConfigFile, configText, 0o644);
   const router = new Router(parseRouterConfig(configText, folder.routerConfigFile).config, logging, folder.path);
   await withDeadline(router.start(), START_DEADLINE_MS, () => router.stop(), 'the router could not open its ports (is another process using them? see the log above)');

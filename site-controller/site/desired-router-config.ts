@@ -81,6 +81,11 @@ export interface ServiceConnector {
   readonly port: number;
   /** The backend speaks TLS, verified against this bundle's CA (and `host` unless verifyHostname is false). */
   readonly tlsTrust?: { readonly name: string; readonly verifyHostname: boolean };
+  /**
+   * Only flows from routers of these sites (names or ids) are served: the
+   * tcpConnector's kskup attribute `allowedSites` (docs/policy.md). Absent: any site.
+   */
+  readonly allowedSites?: readonly string[];
 }
 
 export interface ServiceListener {
@@ -161,6 +166,7 @@ function serviceEntities(site: SiteState): EntityList {
       host: c.host,
       port: c.port,
       ...(c.tlsTrust && { sslProfile: tlsProfileName(c.tlsTrust.name), verifyHostname: c.tlsTrust.verifyHostname }),
+      ...(c.allowedSites && { allowedSites: [...c.allowedSites].sort().join(' ') }),
     }));
   const listeners = (site.serviceListeners ?? [])
     .filter((l) => l.tlsCredentials === undefined || usable(l.tlsCredentials, 'credentials'))

@@ -6,6 +6,7 @@ import { generateKeyPem } from '../pki/index.js';
 import { redeemClaim } from '../token/redeem-claim.js';
 import type { ClaimToken, Token } from '../token/token-secret.js';
 import type { ClaimRequest, ClaimResponse } from '../token/claims.js';
+import { linkOutRefusal } from '../policy/policy-rules.js';
 import { SiteError } from './errors.js';
 import { nameProblem, type LinkRecord, type SiteDocument } from './model.js';
 import type { LinkSecrets, SiteStorage } from './storage.js';
@@ -39,6 +40,8 @@ export async function createLink(storage: SiteStorage, token: Token, options: Li
     remote = role === 'inter-router' ? token.interRouter : token.edge;
   }
 
+  const refused = linkOutRefusal(before.policy, remote.host);
+  if (refused !== undefined) throw new SiteError(`site "${before.site.name}" may not link to site "${token.siteName}" at ${remote.host}: ${refused}`);
   const link: LinkRecord = {
     name,
     host: remote.host,
@@ -54,6 +57,8 @@ export async function createLink(storage: SiteStorage, token: Token, options: Li
     // Checked again under the lock, and the secrets written only then: another
     // `link create` may have taken the name meanwhile, and its files must stay.
     checkToken(document, token, name, now);
+    const refusedNow = linkOutRefusal(document.policy, link.host);
+    if (refusedNow !== undefined) throw new SiteError(`site "${document.site.name}" may not link to site "${token.siteName}" at ${link.host}: ${refusedNow}`);
     await storage.writeLinkSecrets(name, secrets);
     return { document: { ...document, links: [...document.links, link] }, result: link };
   });
@@ -66,6 +71,19 @@ function checkToken(document: SiteDocument, token: Token, name: string, now: Dat
   if (existing) throw new SiteError(`site "${site.name}" is already linked to site "${token.siteName}" (link "${existing.name}"); delete that link first to replace it`);
   if (document.links.some((link) => link.name === name)) throw new SiteError(`site "${site.name}" already has a link named "${name}"; choose another with --name`);
   if (token.expiresAt.getTime() <= now.getTime()) throw new SiteError(`token "${token.name}" from site "${token.siteName}" expired at ${token.expiresAt.toISOString()}; ask for a new one`);
+  // Before a claim is redeemed (a use spent): the host its URL names is where the link will go too.
+  const host = token.type === 'claim' ? claimHost(token.url) : token.interRouter.host;
+  const refused = host === undefined ? undefined : linkOutRefusal(document.policy, host);
+  if (refused !== undefined) throw new SiteError(`site "${site.name}" may not link to site "${token.siteName}" at ${host}: ${refused}`);
+}
+
+function claimHost(url: string): string | undefined {
+  try {
+    // An IPv6 literal comes back in brackets; the policy names the bare address.
+    return new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
+  } catch {
+    return undefined;
+  }
 }
 
 /** Named after the remote site, so that status reads naturally; a suffix when that name is taken. */

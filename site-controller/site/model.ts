@@ -4,6 +4,8 @@
 // it (the router config, status). Certificates and keys are not in here: they
 // live beside it as secrets, so this document can be shown and logged.
 
+import type { SitePolicy } from '../policy/site-policy.js';
+
 export type RouterMode = 'interior' | 'edge';
 export type PlatformName = 'local' | 'kubernetes';
 export type TokenType = 'claim' | 'cert';
@@ -173,6 +175,8 @@ export interface SiteDocument {
   readonly listenerPorts: Readonly<Record<string, number>>;
   /** Present while a CA rotation is in its overlap phase. */
   readonly caRotation?: CaRotationRecord;
+  /** The site's policy (`kskup policy set`, docs/policy.md); absent: everything is allowed. */
+  readonly policy?: SitePolicy;
 }
 
 /** The router address of one port of a service: each port is its own address. */

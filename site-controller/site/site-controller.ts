@@ -11,6 +11,7 @@
 // (service-controller/compose.ts).
 import type { Logger } from 'pino';
 import { routerConfigText, type SiteState } from './desired-router-config.js';
+import { routerStateWithinPolicy, servicesWithinPolicy } from '../policy/policy-state.js';
 import type { TlsBundleFiles } from './tls-bundles.js';
 import type { ServiceRecord, ServiceTarget, SiteDocument } from './model.js';
 import type { SiteStorage } from './storage.js';
@@ -141,7 +142,8 @@ export class SiteController {
   ) {
     this.log = deps.log;
     this.configText = initialConfigText;
-    this.services = deps.services({ ...deps, schedule: (trigger, work) => this.schedule(trigger, work) }, document);
+    this.document = servicesWithinPolicy(document);
+    this.services = deps.services({ ...deps, schedule: (trigger, work) => this.schedule(trigger, work) }, this.document);
   }
 
   start(): void {
@@ -151,7 +153,8 @@ export class SiteController {
   /** The site state changed (or may have): re-read it and follow. */
   stateChanged(trigger: string): void {
     this.schedule(trigger, async () => {
-      this.document = await this.deps.storage.read();
+      // The services see only what the policy lets this site expose: targets it forbids are neither served nor announced.
+      this.document = servicesWithinPolicy(await this.deps.storage.read());
       await this.services.documentChanged(this.document);
     });
   }
@@ -209,9 +212,9 @@ export class SiteController {
   }
 
   private async follow(trigger: string): Promise<void> {
-    this.document = await this.services.allocate(this.document);
+    this.document = servicesWithinPolicy(await this.services.allocate(this.document));
     const platform = this.deps.routerState(this.document);
-    const nextText = routerConfigText({ ...platform, ...this.services.routerServices(this.document, platform.tlsBundles ?? {}) });
+    const nextText = routerConfigText(routerStateWithinPolicy({ ...platform, ...this.services.routerServices(this.document, platform.tlsBundles ?? {}) }, this.document));
     if (nextText !== this.configText) {
       this.configText = nextText;
       await this.deps.applyRouterConfig(nextText);

@@ -29,13 +29,13 @@ export async function createToken(storage: SiteStorage, options: TokenOptions, n
   const [ca, trustedCaPem] = await Promise.all([storage.certificateAuthority(), storage.trustedCaPem()]);
   // The certificate of a cert token is made before taking the lock: key generation is the slow part.
   const document = await storage.read();
-  assertCanIssue(document);
+  assertCanIssue(document, options.type);
   const name = options.name ?? `${options.type}-${randomBytes(4).toString('hex')}`;
   const issued = options.type === 'cert' ? await issueCertificate(ca, { commonName: clientCommonName(document.site.name, name), usage: 'client', validityDays: LINK_CERTIFICATE_DAYS }) : undefined;
   const password = randomBytes(24).toString('base64url');
   const expiresAt = new Date(now.getTime() + options.expiryMs);
   return storage.update<Token>((current) => {
-    assertCanIssue(current);
+    assertCanIssue(current, options.type);
     if (current.tokens.some((token) => token.name === name)) throw new SiteError(`site "${current.site.name}" already has a token named "${name}"`);
     const { site } = current;
     const record: TokenRecord = {
@@ -65,8 +65,16 @@ export async function createToken(storage: SiteStorage, options: TokenOptions, n
   });
 }
 
-function assertCanIssue(document: SiteDocument): void {
+function assertCanIssue(document: SiteDocument, type: TokenType): void {
   const { site } = document;
+  const allowed = document.policy?.incomingLinks;
+  if (allowed !== undefined && allowed.length === 0) {
+    throw new SiteError(`site "${site.name}" has a policy whose incomingLinks is empty: no site may link to it, so it issues no tokens (kskup policy show)`);
+  }
+  // A cert token's holder is not named to this site, so a policy that names who may link in cannot let it.
+  if (allowed !== undefined && type === 'cert') {
+    throw new SiteError(`site "${site.name}" has a policy that names the sites that may link in (incomingLinks): a cert token's holder is never named, so use a claim (--token-type claim)`);
+  }
   if (site.mode === 'edge') {
     throw new SiteError(`site "${site.name}" is an edge site: edge sites accept no links, so they cannot issue tokens; create the token at an interior site`);
   }

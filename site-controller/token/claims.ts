@@ -2,6 +2,7 @@
 // client certificate for the site that presents the claim. Pure, so every
 // platform's claims endpoint answers the same way for the same state.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { linkInRefusal } from '../policy/policy-rules.js';
 import type { RouterMode, SiteDocument, TokenRecord } from '../site/model.js';
 import type { Endpoint } from './token-secret.js';
 
@@ -53,6 +54,10 @@ export function judgeClaim(document: SiteDocument, tokenName: string, request: C
   }
   if (request.site.id === document.site.id) {
     return { ok: false, status: 400, reason: `a site cannot link to itself` };
+  }
+  const refused = linkInRefusal(document.policy, request.site);
+  if (refused !== undefined) {
+    return { ok: false, status: 403, reason: `site "${document.site.name}" refuses the link: ${refused}` };
   }
   return { ok: true, token };
 }
