@@ -522,6 +522,9 @@ const tcpListenerKind = defineKind({
   },
 });
 
+/** The largest tcpConnector `weight` (a kskup attribute): sums of many stay exact in a double. */
+export const MAX_CONNECTOR_WEIGHT = 1_000_000;
+
 const tcpConnectorKind = defineKind({
   type: 'tcpConnector',
   attributes: {
@@ -532,6 +535,7 @@ const tcpConnectorKind = defineKind({
     siteId: string(),
     sslProfile: string({ nonEmpty: true }),
     verifyHostname: boolean().default(true),
+    weight: integer({ min: 0, max: MAX_CONNECTOR_WEIGHT }),
   },
   fallbackName: (raw) => hostPortName('tcpConnector', raw, CONNECT_HOST),
   collect: (values, where, into, _warn, raw) => {

@@ -275,6 +275,7 @@ export const ROUTER_SCHEMA: readonly EntityTypeSchema[] = Object.freeze([
     processId: warn('string', 'The flow-collector process record of the backend.'),
     sslProfile: yes('string', 'Speak TLS to the backend, verified against the profile\'s caCertFile.'),
     verifyHostname: yes('boolean', 'The backend certificate must name host.', { default: true }),
+    weight: yes('integer', 'This connector\'s share of new flows for its address, 0 (drain: no new flows) to 1000000; the router advertises the sum of its connectors\' weights and listener sides split flows by them (docs/traffic.md). Absent: not weighted.', { min: 0, max: 1_000_000, kskup: true }),
     connectionsOpened: status('integer', 'Connections opened.'),
     connectionsClosed: status('integer', 'Connections ended.'),
     bytesIn: status('integer', 'Bytes from the backend.'),

@@ -151,6 +151,11 @@ export interface TcpConnectorEntity {
   readonly sslProfile?: string;
   /** The backend certificate must name `host` (skupper-router's default: true). */
   readonly verifyHostname: boolean;
+  /**
+   * kskup: this connector's share of new flows for its address (0 drains it);
+   * absent, it is not weighted. See docs/traffic.md.
+   */
+  readonly weight?: number;
 }
 
 export interface AddressEntity {
