@@ -37,8 +37,8 @@ describe('WeightedChoice', () => {
     expect(new WeightedChoice().pick([{ key: 'a', weight: 0 }])).toBeUndefined();
     expect(new WeightedChoice().pick([])).toBeUndefined();
     expect(counts(new WeightedChoice(), [{ key: 'a', weight: 3 }, { key: 'b' }], 8)).toEqual({ a: 6, b: 2 });
-    expect(anyWeighted([{ key: 'a' }, { key: 'b' }])).toBe(false);
-    expect(anyWeighted([{ key: 'a' }, { key: 'b', weight: 0 }])).toBe(true);
+    expect(anyWeighted([{}, {}])).toBe(false);
+    expect(anyWeighted([{}, { weight: 0 }])).toBe(true);
   });
 
   it('a target that returns after an absence starts from 0 and does not burst', () => {

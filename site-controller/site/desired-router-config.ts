@@ -81,6 +81,8 @@ export interface ServiceConnector {
   readonly port: number;
   /** The backend speaks TLS, verified against this bundle's CA (and `host` unless verifyHostname is false). */
   readonly tlsTrust?: { readonly name: string; readonly verifyHostname: boolean };
+  /** The tcpConnector's `weight` (kskup's: its share of new flows, 0 drains); absent: not weighted. */
+  readonly weight?: number;
 }
 
 export interface ServiceListener {
@@ -161,6 +163,7 @@ function serviceEntities(site: SiteState): EntityList {
       host: c.host,
       port: c.port,
       ...(c.tlsTrust && { sslProfile: tlsProfileName(c.tlsTrust.name), verifyHostname: c.tlsTrust.verifyHostname }),
+      ...(c.weight !== undefined && { weight: c.weight }),
     }));
   const listeners = (site.serviceListeners ?? [])
     .filter((l) => l.tlsCredentials === undefined || usable(l.tlsCredentials, 'credentials'))
