@@ -90,6 +90,25 @@ function httpName(port: number): Promise<string> {
   });
 }
 
+describe('bad weights and health checks are usage errors naming the flag', () => {
+  it.each([
+    [['expose', 'host/127.0.0.1', '--port', '80', '--address', 'x', '--weight', '-1'], /--weight.*not a weight: give a whole number from 0 \(drain\) to 1000000/],
+    [['expose', 'host/127.0.0.1', '--port', '80', '--address', 'x', '--weight', '1000001'], /--weight.*"1000001" is not a weight/],
+    [['expose', 'host/127.0.0.1', '--port', '80', '--address', 'x', '--health', 'http:healthz'], /--health.*"http:healthz" is not a health check: give tcp, or http:\/PATH/],
+    [['expose', 'host/127.0.0.1', '--port', '80', '--address', 'x', '--health', 'tcp', '--health-interval', '5m'], /--health-interval "5m" is not a duration/],
+    [['expose', 'host/127.0.0.1', '--port', '80', '--address', 'x', '--health-interval', '2s'], /--health-interval needs --health/],
+    [['expose', 'host/127.0.0.1', '--port', '80', '--address', 'x', '--health', 'tcp', '--health-interval', '1s', '--health-timeout', '2s'], /--health-timeout \(2000 ms\) is longer than --health-interval/],
+    [['service', 'weights', 'web', 'east:90'], /"east:90" is not site=weight/],
+    [['service', 'weights', 'web', 'east=ninety'], /"east=ninety": "ninety" is not a weight/],
+    [['service', 'weights', 'web', 'east=1', 'east=2'], /site "east" is given twice/],
+    [['service', 'weights', 'web'], /give at least one site=weight/],
+  ])('kskup %j', async (argv, message) => {
+    const result = await home.kskup(...argv, '-n', 'nosuchsite');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+  });
+});
+
 describe('weights and health checks across two sites: east - west', () => {
   let east: TestServer;
   let west: TestServer;
