@@ -132,6 +132,7 @@ export class Router {
       ...(config.router.raIntervalSeconds !== undefined && { refreshMs: config.router.raIntervalSeconds * 1000 }),
       ...(config.router.remoteLsMaxAgeSeconds !== undefined && { adMaxAgeMs: config.router.remoteLsMaxAgeSeconds * 1000 }),
       servedAddresses: () => [...this.tcp.servedAddresses(), ...this.messaging.advertised()],
+      servedWeights: () => this.tcp.servedWeights(),
       dropPeer: (peer, reason) => this.dropPeer(peer, reason),
       onNeighbourUp: (peer) => this.onNeighbourUp(peer),
       onRoutingChanged: () => this.messaging.routingChanged(),

@@ -21,6 +21,8 @@ import { StallClock } from './stall-clock.js';
 import { NetworkView, networkServices, type NetworkService } from './sync/network-view.js';
 import { SyncClient } from './sync/sync-client.js';
 import { probeTargets, type ProbeResult } from './target-health.js';
+import { checkKey, HealthChecks, type CheckedTarget } from './health-checks.js';
+import { splitWeight, targetKey } from './weights.js';
 import { localTargetStates, workloadConnectors, type WorkloadEndpoints } from './target-states.js';
 
 export interface SyncTimings {
@@ -103,6 +105,10 @@ export class ServiceController implements SiteServices {
   private plan: PassPlan | undefined;
   private stallClock: StallClock | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
+  /** Active health checks of the targets of services that have one (ServiceRecord.health). */
+  private readonly checks: HealthChecks;
+  /** Each local target's weight as the last router config has it (targetKey), for announcements. */
+  private targetWeights: ReadonlyMap<string, number> = new Map();
 
   private readonly log: Logger;
   private readonly timings: SyncTimings;
@@ -121,6 +127,8 @@ export class ServiceController implements SiteServices {
       onAnnouncement: (announcement) => this.hear(announcement),
       onReady: () => this.announce(true),
     });
+    // A target that changes state leaves (or rejoins) the router config in a pass of its own, at once.
+    this.checks = new HealthChecks(deps.log, (target) => this.deps.schedule(`health of ${target.key}`, async () => undefined));
   }
 
   start(): void {
@@ -130,11 +138,13 @@ export class ServiceController implements SiteServices {
       setInterval(() => this.deps.schedule('health', () => this.probe()), this.timings.healthMs),
     );
     this.deps.schedule('start', () => this.probe());
+    this.checks.setTargets(this.checkedTargets());
   }
 
   async documentChanged(document: SiteDocument): Promise<void> {
     const before = JSON.stringify(this.localTargets());
     this.document = document;
+    if (!this.stopped && this.stallClock) this.checks.setTargets(this.checkedTargets());
     // New targets are probed at once, so they are announced healthy without waiting a period.
     if (JSON.stringify(this.localTargets()) !== before) await this.probe();
   }
@@ -170,6 +180,7 @@ export class ServiceController implements SiteServices {
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
     clearInterval(this.resyncTimer);
+    this.checks.stop();
   }
 
   async close(leaving: boolean): Promise<void> {
@@ -226,6 +237,7 @@ export class ServiceController implements SiteServices {
 
   async allocate(document: SiteDocument): Promise<SiteDocument> {
     this.document = document;
+    if (!this.stopped && this.stallClock) this.checks.setTargets(this.checkedTargets());
     const own = this.announcement(false);
     const services = networkServices([own, ...this.view.remote().map((heard) => heard.announcement)]);
     const wanted = new Map(services.flatMap((service) => service.ports.map((port) => [routerAddress(service.address, port), port] as const)));
@@ -318,15 +330,35 @@ export class ServiceController implements SiteServices {
     const listeners = Object.entries(document.listenerPorts).filter(([address]) => wanted.has(address) && !tls.blocked.has(address));
     this.configuredListeners = new Set(listeners.map(([address]) => address));
     this.blockedListeners = new Map([...tls.blocked].filter(([address]) => wanted.has(address)));
-    // A host target is one connector per port; a workload target one per pod and port that takes flows.
-    const connectors = this.exposedServices().flatMap((service) =>
-      service.targets.flatMap((target) =>
-        (target.type === 'host'
+    // A host target is one connector per port; a workload target one per pod and port that takes flows;
+    // none for a target its health check finds unhealthy.
+    const siteName = document.site.name;
+    const targetWeights = new Map<string, number>();
+    const connectors = this.exposedServices().flatMap((service) => {
+      const perTarget = service.targets.map((target) => ({
+        target,
+        connectors: (target.type === 'host'
           ? service.ports.map((port, index) => ({ address: routerAddress(service.address, port), host: target.host, port: target.targetPorts[index] ?? port }))
           : workloadConnectors(service, target, this.workloadEndpoints(target))
-        ).map((connector) => ({ ...connector, ...(target.tlsTrust && { tlsTrust: target.tlsTrust }) })),
-      ),
-    );
+        )
+          .filter((connector) => this.inRotation(service, connector.host, connector.port))
+          .map((connector): ServiceConnector => ({ ...connector, ...(target.tlsTrust && { tlsTrust: target.tlsTrust }) })),
+      }));
+      // The site weight in force (kskup service weights) wins over the targets' own: split over every connector here.
+      const siteWeight = services.find((s) => s.address === service.address)?.siteWeights?.sites[siteName];
+      const weighted =
+        siteWeight !== undefined
+          ? splitWeight(siteWeight, perTarget.flatMap((t) => t.connectors))
+          : perTarget.flatMap((t) => (t.target.weight === undefined ? t.connectors : splitWeight(t.target.weight, t.connectors)));
+      const firstAddress = routerAddress(service.address, service.ports[0] ?? 0);
+      for (const { target, connectors: own } of perTarget) {
+        const weights = weighted.filter((c) => c.address === firstAddress && own.some((o) => o.host === c.host && o.port === c.port && o.address === c.address));
+        const weight = weights.some((c) => c.weight !== undefined) ? weights.reduce((sum, c) => sum + (c.weight ?? 0), 0) : target.weight;
+        if (weight !== undefined) targetWeights.set(targetKey(service.address, target), weight);
+      }
+      return weighted;
+    });
+    this.targetWeights = targetWeights;
     this.reportMissingTrust(connectors, tlsBundles);
     // The backlog travels with the service (its announcements): every router address of it gets it.
     const backlogs = new Map(services.flatMap((s) => (s.backlog === undefined ? [] : s.ports.map((port) => [routerAddress(s.address, port), s.backlog as number] as const))));
@@ -376,6 +408,23 @@ export class ServiceController implements SiteServices {
     return [...byKey.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, target]) => target);
   }
 
+  /** The host targets of services with a health check: one check per target port. */
+  private checkedTargets(): CheckedTarget[] {
+    return this.exposedServices().flatMap((service) => {
+      const check = service.health;
+      if (check === undefined) return [];
+      return service.targets.flatMap((target) =>
+        target.type !== 'host' ? [] : target.targetPorts.map((port) => ({ key: checkKey(service.address, target.host, port), address: service.address, host: target.host, port, check })),
+      );
+    });
+  }
+
+  /** False only for a target port its service's health check finds unhealthy; unchecked and not yet probed ones take flows. */
+  private inRotation(service: ServiceRecord, host: string, port: number): boolean {
+    if (service.health === undefined) return true;
+    return this.checks.state(checkKey(service.address, host, port))?.state !== 'unhealthy';
+  }
+
   private async probe(): Promise<void> {
     this.health = await probeTargets(this.localTargets());
   }
@@ -397,7 +446,13 @@ export class ServiceController implements SiteServices {
       this.seq,
       {
         connectedLinks: connected,
-        healthy: (host, port) => this.health.get(`${host}:${port}`)?.ok === true || ready.has(`${host}:${port}`),
+        healthy: (host, port, address) => {
+          const service = address === undefined ? undefined : services.find((s) => s.address === address);
+          const checked = service?.health === undefined ? undefined : this.checks.state(checkKey(service.address, host, port));
+          if (checked !== undefined && checked.state !== 'unknown') return checked.state === 'healthy';
+          return this.health.get(`${host}:${port}`)?.ok === true || ready.has(`${host}:${port}`);
+        },
+        weight: (address, target) => this.targetWeights.get(targetKey(address, target)),
         ...(this.deps.linkProblem && { linkProblem: this.deps.linkProblem }),
         listeners: this.listenerStates(),
         version: VERSION,
@@ -439,7 +494,7 @@ export class ServiceController implements SiteServices {
       self: own,
       sites: this.view.remote().map((heard) => ({ announcement: heard.announcement, heardAt: new Date(heard.heardAt).toISOString() })),
       services,
-      targets: localTargetStates(this.exposedServices(), this.health, this.deps.workloadEndpoints),
+      targets: localTargetStates(this.exposedServices(), this.health, this.deps.workloadEndpoints, (address, host, port) => this.checks.state(checkKey(address, host, port))),
       listeners: Object.fromEntries(this.listenerStates().map(({ address, ...listener }) => [address, listener])),
     };
     await this.deps.writeSnapshot(snapshot);

@@ -4,7 +4,7 @@
 // leaves the site as it was.
 import { exposeRefusal } from '../site-controller/policy/policy-rules.js';
 import { SiteError } from '../site-controller/site/errors.js';
-import type { ServiceRecord, ServiceTarget, SiteDocument, TargetType } from '../site-controller/site/model.js';
+import type { HealthCheck, ServiceRecord, SiteWeightsSetting, ServiceTarget, SiteDocument, TargetType } from '../site-controller/site/model.js';
 import type { SiteStorage } from '../site-controller/site/storage.js';
 
 export interface ExposeRequest {
@@ -20,6 +20,10 @@ export interface ExposeRequest {
   readonly tlsTrust?: ServiceTarget['tlsTrust'];
   /** The listeners' listen() backlog (ServiceRecord.backlog); undefined: as the service has it now. */
   readonly backlog?: number;
+  /** The target's weight (ServiceTarget.weight); undefined: as the target has it now. */
+  readonly weight?: number;
+  /** The service's health check (ServiceRecord.health); undefined: as the service has it now. */
+  readonly health?: HealthCheck;
 }
 
 /** The TLS credentials other sites expose an address with: a name, null for plain, undefined if unknown. */
@@ -65,13 +69,23 @@ export async function exposeService(
         `address "${request.address}" is already exposed at another site ${elsewhere === null ? 'without TLS' : `with --tls-credentials ${elsewhere}`}; expose it ${elsewhere === null ? 'without --tls-credentials' : `with --tls-credentials ${elsewhere}`}, or choose another --address`,
       );
     }
-    const target: ServiceTarget = { type: request.type, name: request.name, host: request.host, targetPorts: request.targetPorts, ...(request.tlsTrust && { tlsTrust: request.tlsTrust }) };
-    const same = existing?.targets.find((t) => t.type === target.type && t.name === target.name);
-    // The backlog is the service's, not the target's: a request may change it (it is a tuning, no other setting depends on it).
+    const same = existing?.targets.find((t) => t.type === request.type && t.name === request.name);
+    const weight = request.weight ?? same?.weight;
+    const target: ServiceTarget = {
+      type: request.type,
+      name: request.name,
+      host: request.host,
+      targetPorts: request.targetPorts,
+      ...(request.tlsTrust && { tlsTrust: request.tlsTrust }),
+      ...(weight !== undefined && { weight }),
+    };
+    // The backlog and the health check are the service's, not the target's: a request may change them (no other setting depends on them).
     const backlog = request.backlog ?? existing?.backlog;
-    if (same && JSON.stringify(same) === JSON.stringify(target) && backlog === existing?.backlog) return { result: { service: existing as ServiceRecord, changed: false } };
+    const health = request.health ?? existing?.health;
+    const sameHealth = JSON.stringify(health) === JSON.stringify(existing?.health);
+    if (same && JSON.stringify(same) === JSON.stringify(target) && backlog === existing?.backlog && sameHealth) return { result: { service: existing as ServiceRecord, changed: false } };
     const service: ServiceRecord = existing
-      ? { ...existing, ports: request.ports, targets: [...existing.targets.filter((t) => t !== same), target], ...(backlog !== undefined && { backlog }) }
+      ? { ...existing, ports: request.ports, targets: [...existing.targets.filter((t) => t !== same), target], ...(backlog !== undefined && { backlog }), ...(health !== undefined && { health }) }
       : {
           address: request.address,
           protocol: 'tcp',
@@ -79,6 +93,7 @@ export async function exposeService(
           targets: [target],
           ...(tlsCredentials !== undefined && { tlsCredentials }),
           ...(backlog !== undefined && { backlog }),
+          ...(health !== undefined && { health }),
           createdAt: now.toISOString(),
         };
     const services = [...document.services.filter((s) => s !== existing), service].sort((a, b) => a.address.localeCompare(b.address));
@@ -140,4 +155,16 @@ function checkSameCredentials(existing: ServiceRecord, request: ExposeRequest, s
 
 function samePorts(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((port, index) => port === b[index]);
+}
+
+/**
+ * Records a site weights setting for `address` at this site (`kskup service
+ * weights`); service sync carries it to every site, and the newest setting
+ * heard anywhere applies. An empty `sites` clears the site weights.
+ */
+export async function setSiteWeights(storage: SiteStorage, address: string, sites: Readonly<Record<string, number>>, now = new Date()): Promise<SiteWeightsSetting> {
+  return storage.update<SiteWeightsSetting>((document) => {
+    const setting: SiteWeightsSetting = { sites: { ...sites }, setAt: now.toISOString() };
+    return { document: { ...document, siteWeights: { ...document.siteWeights, [address]: setting } }, result: setting };
+  });
 }

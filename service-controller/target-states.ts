@@ -4,6 +4,7 @@
 // it flows. Pure: the site controller hands in the probes, the platform the pods.
 import { routerAddress, type ServiceRecord, type ServiceTarget } from '../site-controller/site/model.js';
 import type { ProbeResult } from './target-health.js';
+import type { CheckState } from './health-checks.js';
 import type { TargetPortState, WorkloadEndpoints } from '../site-controller/site/workload-endpoints.js';
 
 export type { TargetPortState, WorkloadEndpoint, WorkloadEndpoints } from '../site-controller/site/workload-endpoints.js';
@@ -32,13 +33,18 @@ export function localTargetStates(
   services: readonly ServiceRecord[],
   probes: ReadonlyMap<string, ProbeResult>,
   workload: ((target: ServiceTarget) => WorkloadEndpoints) | undefined,
+  /** The state of a host target port under its service's health check (`--health`): it decides health and whether it takes flows. */
+  checked: (address: string, host: string, port: number) => CheckState | undefined = () => undefined,
 ): LocalTargetState[] {
   return services.flatMap((service) =>
     service.targets.flatMap((target): LocalTargetState[] => {
       const name = `${target.type}/${target.name}`;
       const withServicePorts = (ports: readonly TargetPortState[]) => ports.map((state, index) => ({ ...state, servicePort: service.ports[index] ?? state.port }));
       if (target.type === 'host') {
-        const ports = target.targetPorts.map((port): TargetPortState => hostPortState(port, probes.get(`${target.host}:${port}`)));
+        const ports = target.targetPorts.map((port): TargetPortState => {
+          const check = service.health === undefined ? undefined : checked(service.address, target.host, port);
+          return check === undefined || check.state === 'unknown' ? hostPortState(port, probes.get(`${target.host}:${port}`)) : checkedPortState(port, check);
+        });
         return [{ address: service.address, target: name, host: target.host, ports: withServicePorts(ports) }];
       }
       const pods = workload?.(target) ?? { endpoints: [], problem: `${target.type} targets are not served on this platform` };
@@ -46,6 +52,13 @@ export function localTargetStates(
       return pods.endpoints.map((endpoint) => ({ address: service.address, target: name, pod: endpoint.pod, ...(endpoint.ip !== undefined && { host: endpoint.ip }), ports: withServicePorts(endpoint.ports) }));
     }),
   );
+}
+
+function checkedPortState(port: number, check: CheckState): TargetPortState {
+  const changes = `${check.changes} health change(s)`;
+  return check.state === 'unhealthy'
+    ? { port, takesFlows: false, health: 'unhealthy', reason: `${check.reason ?? 'failing its health check'}; out of rotation; ${changes}` }
+    : { port, takesFlows: true, health: 'healthy', ...(check.changes > 1 && { reason: changes }) };
 }
 
 function hostPortState(port: number, probe: ProbeResult | undefined): TargetPortState {

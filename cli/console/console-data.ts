@@ -86,7 +86,8 @@ export interface ConsoleService {
   readonly protocol: string;
   readonly ports: readonly number[];
   readonly exposedAt: readonly string[];
-  readonly targets: readonly { readonly site: string; readonly host: string; readonly port: number; readonly healthy: boolean }[];
+  /** `weight`: the target's weight as the routers have it (docs/traffic.md); absent when the service is not weighted. */
+  readonly targets: readonly { readonly site: string; readonly host: string; readonly port: number; readonly healthy: boolean; readonly weight?: number }[];
   /** Every site's listener per service port: the console's site's from its controller, the others' as they announce them. */
   readonly listeners: readonly ConsoleListener[];
   /** Sites that announce no listeners (older than the field): where it listens there is unknown. */
@@ -215,7 +216,7 @@ export async function gatherConsoleSnapshot(target: ResolvedSite, router: Router
     protocol: entry.protocol,
     ports: entry.ports,
     exposedAt: entry.exposedAt.map((site) => site.name),
-    targets: entry.targets.flatMap((t) => t.ports.map((port) => ({ site: t.siteName, host: t.host, port, healthy: t.healthy }))),
+    targets: entry.targets.flatMap((t) => t.ports.map((port) => ({ site: t.siteName, host: t.host, port, healthy: t.healthy, ...(t.weight !== undefined && { weight: t.weight }) }))),
     listeners: listenersBySite.flatMap(({ site, listeners }) =>
       entry.ports.flatMap((servicePort) => {
         const listener = listeners?.find((l) => l.address === routerAddress(entry.address, servicePort));

@@ -2,7 +2,8 @@
 import { isIP } from 'node:net';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { entityType } from '../../router/config/index.js';
-import { nameProblem, TARGET_TYPES, type TargetType } from '../../site-controller/site/model.js';
+import { nameProblem, TARGET_TYPES, type HealthCheck, type TargetType } from '../../site-controller/site/model.js';
+import { DEFAULT_HEALTH_CHECK, parseDuration, parseHealth, parseThreshold, parseWeight } from './traffic-arguments.js';
 import { exposeService, unexposeService } from '../../service-controller/services.js';
 import { SiteError } from '../../site-controller/site/errors.js';
 import { canonicalSelector, parseEqualitySelector } from '../../site-controller/kubernetes/workload-targets.js';
@@ -24,6 +25,12 @@ interface ExposeOptions extends SiteOptions {
   readonly tlsTrust?: string;
   readonly tlsNoVerifyHostname?: true;
   readonly backlog?: number;
+  readonly weight?: number;
+  readonly health?: Pick<HealthCheck, 'type' | 'path'>;
+  readonly healthInterval?: number;
+  readonly healthTimeout?: number;
+  readonly healthyThreshold?: number;
+  readonly unhealthyThreshold?: number;
 }
 
 interface UnexposeOptions extends SiteOptions {
@@ -48,6 +55,10 @@ Examples:
                  the router speaks TLS to db.internal and verifies it against db-ca/ca.crt
   kskup expose host/127.0.0.1 --port 8080 --address web --backlog 4096 -n west
                  every site's listener for "web" queues up to 4096 connections not yet accepted
+  kskup expose host/127.0.0.1 --port 8080 --address web --weight 10 -n west
+                 this target gets 10 parts of the new flows for "web" (0: drain; see kskup service weights)
+  kskup expose host/127.0.0.1 --port 8080 --address web --health http:/healthz --health-interval 2s -n west
+                 a target whose GET /healthz is not 2xx leaves rotation everywhere, and returns when it is
 
 Every linked site then has a listener for each port (kskup service status shows where).`;
 
@@ -75,6 +86,12 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
           parseBacklog,
         ),
       )
+      .addOption(new Option('--weight <n>', 'this target\'s share of new flows, 0 (drain: no new flows) to 1000000 (default: not weighted)').argParser(parseWeight))
+      .addOption(new Option('--health <check>', 'active health check of the service\'s targets: tcp (connect), or http:/PATH (GET, a 2xx status is healthy)').argParser(parseHealth))
+      .addOption(new Option('--health-interval <duration>', `time between checks: 500ms, 2s, 1.5 (seconds) (default ${DEFAULT_HEALTH_CHECK.intervalMs / 1000}s)`).argParser((v) => parseDuration(v, '--health-interval')))
+      .addOption(new Option('--health-timeout <duration>', `how long a check waits for its answer (default ${DEFAULT_HEALTH_CHECK.timeoutMs / 1000}s)`).argParser((v) => parseDuration(v, '--health-timeout')))
+      .addOption(new Option('--healthy-threshold <n>', `successes in a row that bring a target back (default ${DEFAULT_HEALTH_CHECK.healthyThreshold})`).argParser((v) => parseThreshold(v, '--healthy-threshold')))
+      .addOption(new Option('--unhealthy-threshold <n>', `failures in a row that take a target out (default ${DEFAULT_HEALTH_CHECK.unhealthyThreshold})`).argParser((v) => parseThreshold(v, '--unhealthy-threshold')))
       .addHelpText('after', EXPOSE_EXAMPLES),
   ).action(async (spec: string, options: ExposeOptions) => {
     const target = await resolveSite(options, context);
@@ -92,6 +109,7 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
     }
     if (options.tlsCredentialsName !== undefined && options.tlsCredentials === undefined) throw new UsageError('option --tls-credentials-name needs --tls-credentials FOLDER');
     if (options.tlsNoVerifyHostname && options.tlsTrust === undefined) throw new UsageError('option --tls-no-verify-hostname applies to --tls-trust, which is not given');
+    const health = healthCheckOf(options);
     let chosen: { readonly ports: readonly number[]; readonly targetPorts: readonly number[] };
     if (target.platform === 'kubernetes' && type !== 'host') {
       const checks = target.site.exposeChecks;
@@ -151,6 +169,8 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
           ...(credentials && { tlsCredentials: credentials.name }),
           ...(trust && { tlsTrust: { name: trust.name, verifyHostname } }),
           ...(options.backlog !== undefined && { backlog: options.backlog }),
+          ...(options.weight !== undefined && { weight: options.weight }),
+          ...(health && { health }),
         },
         (wanted) => elsewhere(wanted)?.ports,
         new Date(),
@@ -170,6 +190,8 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
       target: { type, name, host: name, ports: pairs.map(([, port]) => port), ...tlsTarget },
       ...(tlsCredentials !== undefined && { tlsCredentials }),
       ...(outcome.service.backlog !== undefined && { backlog: outcome.service.backlog }),
+      ...(options.weight !== undefined && { weight: options.weight }),
+      ...(outcome.service.health !== undefined && { health: outcome.service.health }),
       ...(imported.length > 0 && { importedTlsBundles: imported }),
       changed: outcome.changed,
     };
@@ -180,6 +202,8 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
         : []),
       ...(credentials && !credentials.found ? [`This site has no bundle "${credentials.name}" yet: it will not listen for "${address}" until it has.`] : []),
       ...(options.backlog !== undefined ? [`Its listeners at every site have backlog ${options.backlog}${options.backlog === 0 ? ' (the system\'s maximum, SOMAXCONN)' : ''}.`] : []),
+      ...(options.weight !== undefined ? [`The target has weight ${options.weight}${options.weight === 0 ? ' (drained: no new flows; open ones finish)' : ''}.`] : []),
+      ...(health ? [`Health check: ${health.type === 'http' ? `GET ${health.path}, 2xx is healthy` : 'TCP connect'}, every ${health.intervalMs} ms (timeout ${health.timeoutMs} ms); out after ${health.unhealthyThreshold} failure(s) in a row, back after ${health.healthyThreshold} success(es).`] : []),
       ...(trust && !verifyHostname ? [`The target's certificate is not checked for the name "${name}": any certificate from the bundle's CA is accepted.`] : []),
     ];
     context.io.stdout.write(
@@ -282,4 +306,22 @@ function parsePortList(value: string): number[] {
   });
   if (new Set(ports).size !== ports.length) throw new InvalidArgumentError('a port is given twice.');
   return ports;
+}
+
+/** The health check the options ask for; the timing options need --health. */
+function healthCheckOf(options: ExposeOptions): HealthCheck | undefined {
+  const timing = (['healthInterval', 'healthTimeout', 'healthyThreshold', 'unhealthyThreshold'] as const).filter((key) => options[key] !== undefined);
+  if (options.health === undefined) {
+    if (timing.length > 0) throw new UsageError(`option --${timing[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --health tcp or --health http:/PATH`);
+    return undefined;
+  }
+  const check: HealthCheck = {
+    ...options.health,
+    intervalMs: options.healthInterval ?? DEFAULT_HEALTH_CHECK.intervalMs,
+    timeoutMs: options.healthTimeout ?? DEFAULT_HEALTH_CHECK.timeoutMs,
+    healthyThreshold: options.healthyThreshold ?? DEFAULT_HEALTH_CHECK.healthyThreshold,
+    unhealthyThreshold: options.unhealthyThreshold ?? DEFAULT_HEALTH_CHECK.unhealthyThreshold,
+  };
+  if (check.timeoutMs > check.intervalMs) throw new UsageError(`option --health-timeout (${check.timeoutMs} ms) is longer than --health-interval (${check.intervalMs} ms): a check must end before the next one`);
+  return check;
 }

@@ -15,7 +15,12 @@ import type { LocalTargetState } from '../../service-controller/target-states.js
 import type { CommandContext } from '../command-context.js';
 import { render } from '../output.js';
 import { addSiteOptions, resolveSite, type SiteOptions } from './site-options.js';
-import { gatherFlows, serviceTraffic, type GatheredFlows } from '../../service-controller/flows/flow-gatherer.js';
+import { gatherFlows, serviceSplit, serviceTraffic, type GatheredFlows } from '../../service-controller/flows/flow-gatherer.js';
+import { setSiteWeights } from '../../service-controller/services.js';
+import { nameProblem } from '../../site-controller/site/model.js';
+import type { NetworkService } from '../../service-controller/sync/network-view.js';
+import { UsageError } from '../errors.js';
+import { parseWeight } from './traffic-arguments.js';
 import { openSiteRouter } from '../router-stat/site-router.js';
 
 /** How long status waits for the routers' flow totals: it is a status command, not a query tool. */
@@ -24,6 +29,7 @@ import { fetchAddressCounters, type AddressCounters } from './router-metrics.js'
 
 export function addServiceCommands(program: Command, context: CommandContext): void {
   const service = program.command('service').description('services in the network');
+  addServiceWeightsCommand(service, context);
   addSiteOptions(
     service
       .command('status')
@@ -59,7 +65,10 @@ export function addServiceCommands(program: Command, context: CommandContext): v
         ...listenersHere(entry.ports, (port) => snapshot?.listeners[routerAddress(entry.address, port)], process?.running ?? true),
         ...(snapshot?.serviceProblems?.[entry.address] !== undefined && { kubernetesServiceProblem: snapshot.serviceProblems[entry.address] }),
         exposedAt: entry.exposedAt.map((site) => site.name),
-        targets: entry.targets.flatMap((t) => t.ports.map((port) => ({ site: t.siteName, host: t.host, port, healthy: t.healthy }))),
+        targets: entry.targets.flatMap((t) => t.ports.map((port) => ({ site: t.siteName, host: t.host, port, healthy: t.healthy, ...(t.weight !== undefined && { weight: t.weight }) }))),
+        ...(entry.siteWeights !== undefined && { siteWeights: { sites: entry.siteWeights.sites, setAt: new Date(entry.siteWeights.setAt).toISOString(), setBy: entry.siteWeights.setBy } }),
+        ...availability(entry),
+        ...('gathered' in network && { split: splitOf(serviceSplit(entry.address, network.gathered)) }),
         targetsHere: (snapshot?.targets ?? []).filter((t) => t.address === entry.address).map(({ address: _, ...row }) => row),
         flows: { open: total('flowsOpen'), opened: total('flowsOpened') },
         bytes: { in: total('bytesIn'), out: total('bytesOut') },
@@ -82,7 +91,10 @@ export function addServiceCommands(program: Command, context: CommandContext): v
             ...(s.policy?.notImported === undefined ? [] : [`  NOT IMPORTED:  blocked by ${s.policy.notImported}`]),
             ...(s.policy?.reachableFrom === undefined ? [] : [`  reached from:  ${s.policy.reachableFrom.join(', ') || 'this site only'} (policy); ${s.policy.flowsDenied} flow(s) from other sites refused here`]),
             `  exposed at:    ${s.exposedAt.join(', ')}`,
-            `  targets:       ${s.targets.map((t) => `${t.host}:${t.port} at ${t.site} (${t.healthy ? 'healthy' : 'NOT ANSWERING'})`).join(', ')}`,
+            ...(s.state === 'down' ? [`  DOWN:          ${s.down}`] : []),
+            `  targets:       ${s.targets.map((t) => `${t.host}:${t.port} at ${t.site} (${t.healthy ? 'healthy' : 'NOT ANSWERING'}${t.weight === undefined ? '' : `, weight ${t.weight}`})`).join(', ')}`,
+            ...(s.siteWeights === undefined ? [] : [`  site weights:  ${Object.entries(s.siteWeights.sites).map(([site, weight]) => `${site}=${weight}`).join(' ')} (set at ${s.siteWeights.setBy}, ${s.siteWeights.setAt})`]),
+            ...(s.split === undefined || s.split.length === 0 ? [] : [`  split:         ${s.split.map((p) => `${p.site} ${p.flows} (${p.percent}%)`).join(', ')} of flows opened network-wide`]),
             ...s.targetsHere.map((row, index) => `  ${index === 0 ? 'here:' : '     '}          ${targetRow(row)}`),
             `  flows here:    ${s.flows.open} open, ${s.flows.opened} since start; ${s.bytes.in} bytes in, ${s.bytes.out} out`,
             ...(s.network === undefined
@@ -98,6 +110,79 @@ export function addServiceCommands(program: Command, context: CommandContext): v
         const body = notExposed === '' ? withNetwork : `${withNetwork}\n${notExposed}`;
         return warning ? `Warning: ${warning}\n${body}` : body;
       }),
+    );
+  });
+}
+
+/**
+ * Whether new flows for the service can go anywhere: some target is healthy
+ * and, when weights apply, has a weight above 0 (if every weight is 0 the
+ * routers ignore them, docs/traffic.md).
+ */
+function availability(entry: NetworkService): { state: 'up' } | { state: 'down'; down: string } {
+  const healthy = entry.targets.filter((t) => t.healthy);
+  if (healthy.length === 0) return { state: 'down', down: entry.targets.length === 0 ? 'no target anywhere' : 'no target is healthy' };
+  const weighted = entry.targets.some((t) => t.weight !== undefined) && entry.targets.some((t) => (t.weight ?? 1) > 0);
+  if (weighted && !healthy.some((t) => (t.weight ?? 1) > 0)) return { state: 'down', down: 'every target with a weight above 0 is unhealthy (the healthy ones are drained: weight 0)' };
+  return { state: 'up' };
+}
+
+/** Flows per serving site, with each one's share in whole percent, most first. */
+function splitOf(split: Record<string, number>): { site: string; flows: number; percent: number }[] {
+  const total = Object.values(split).reduce((sum, n) => sum + n, 0);
+  return Object.entries(split)
+    .map(([site, flows]) => ({ site, flows, percent: total === 0 ? 0 : Math.round((flows * 1000) / total) / 10 }))
+    .sort((a, b) => b.flows - a.flows || a.site.localeCompare(b.site));
+}
+
+export function addServiceWeightsCommand(service: Command, context: CommandContext): void {
+  addSiteOptions(
+    service
+      .command('weights')
+      .description('set each site\'s share of new flows for a service, network-wide (blue-green, canary); 0 drains a site')
+      .argument('<address>', 'the service address')
+      .argument('[site=weight...]', 'a weight per site, 0 to 1000000; sites not named keep their targets\' own weights')
+      .option('--clear', 'drop the site weights: every site goes back to its targets\' own weights (kskup expose --weight)')
+      .addHelpText(
+        'after',
+        '\nExamples:\n  kskup service weights web east=90 west=10 -n west     a canary: 10% of new flows to west\n  kskup service weights web east=0 west=100 -n west     blue-green: every new flow to west; open ones at east finish\n  kskup service weights web --clear -n west',
+      ),
+  ).action(async (address: string, pairs: string[], options: SiteOptions & { clear?: true }) => {
+    const problem = nameProblem(address);
+    if (problem) throw new UsageError(`address: ${problem}`);
+    if (options.clear && pairs.length > 0) throw new UsageError('--clear takes no site=weight pairs');
+    if (!options.clear && pairs.length === 0) throw new UsageError('give at least one site=weight (e.g. east=90 west=10), or --clear');
+    const sites: Record<string, number> = {};
+    for (const pair of pairs) {
+      const [site = '', weight, ...rest] = pair.split('=');
+      if (weight === undefined || rest.length > 0) throw new UsageError(`"${pair}" is not site=weight (e.g. east=90)`);
+      const siteProblem = nameProblem(site);
+      if (siteProblem) throw new UsageError(`"${pair}": site ${siteProblem}`);
+      if (Object.hasOwn(sites, site)) throw new UsageError(`site "${site}" is given twice`);
+      try {
+        sites[site] = parseWeight(weight);
+      } catch (error) {
+        throw new UsageError(`"${pair}": ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    const target = await resolveSite(options, context);
+    const snapshot = await target.readSnapshot();
+    const exposedAt = snapshot?.services.find((s) => s.address === address)?.exposedAt.map((site) => site.name);
+    const setting = await setSiteWeights(target.storage, address, sites);
+    const unknown = Object.keys(sites).filter((site) => exposedAt !== undefined && !exposedAt.includes(site));
+    const notes = [
+      ...(exposedAt === undefined ? [`No service "${address}" is known at this site yet: the weights apply once a site exposes it.`] : []),
+      ...unknown.map((site) => `Site "${site}" does not expose "${address}" as far as this site knows: its weight applies if it does.`),
+    ];
+    context.io.stdout.write(
+      await render(options.output, { address, sites: setting.sites, setAt: setting.setAt, ...(notes.length > 0 && { notes }) }, () =>
+        [
+          options.clear
+            ? `Site weights of "${address}" cleared: every site goes back to its targets' own weights.`
+            : `Site weights of "${address}": ${Object.entries(sites).map(([site, weight]) => `${site}=${weight}`).join(' ')}. Every site applies them within a second (kskup service status -n ${target.namespace} shows the split).`,
+          ...notes,
+        ].join('\n') + '\n',
+      ),
     );
   });
 }

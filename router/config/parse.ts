@@ -522,6 +522,9 @@ const tcpListenerKind = defineKind({
   },
 });
 
+/** The largest tcpConnector `weight` (a kskup attribute): sums of many stay exact in a double. */
+export const MAX_CONNECTOR_WEIGHT = 1_000_000;
+
 const tcpConnectorKind = defineKind({
   type: 'tcpConnector',
   attributes: {
@@ -534,6 +537,7 @@ const tcpConnectorKind = defineKind({
     verifyHostname: boolean().default(true),
     // kskup's extension (router/policy/): a config without it serves every site, as skupper-router does.
     allowedSites: string(),
+    weight: integer({ min: 0, max: MAX_CONNECTOR_WEIGHT }),
   },
   fallbackName: (raw) => hostPortName('tcpConnector', raw, CONNECT_HOST),
   collect: (values, where, into, _warn, raw) => {

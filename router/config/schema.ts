@@ -277,6 +277,7 @@ export const ROUTER_SCHEMA: readonly EntityTypeSchema[] = Object.freeze([
     verifyHostname: yes('boolean', 'The backend certificate must name host.', { default: true }),
     allowedSites: yes('string', 'Serve only flows from routers of these sites: site names or router ids, separated by spaces or commas (empty: only this router\'s own site). Absent: any site. A refused flow is detached with kskup:policy-denied (docs/policy.md).', { kskup: true }),
     flowsDenied: status('integer', 'Flows refused because allowedSites does not name the site they came from.', { kskup: true }),
+    weight: yes('integer', 'This connector\'s share of new flows for its address, 0 (drain: no new flows) to 1000000; the router advertises the sum of its connectors\' weights and listener sides split flows by them (docs/traffic.md). Absent: not weighted.', { min: 0, max: 1_000_000, kskup: true }),
     connectionsOpened: status('integer', 'Connections opened.'),
     connectionsClosed: status('integer', 'Connections ended.'),
     bytesIn: status('integer', 'Bytes from the backend.'),

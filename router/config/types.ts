@@ -157,6 +157,11 @@ export interface TcpConnectorEntity {
    * Absent: any site. See router/policy/ and docs/policy.md.
    */
   readonly allowedSites?: string;
+  /**
+   * kskup: this connector's share of new flows for its address (0 drains it);
+   * absent, it is not weighted. See docs/traffic.md.
+   */
+  readonly weight?: number;
 }
 
 export interface AddressEntity {

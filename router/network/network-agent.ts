@@ -32,6 +32,8 @@ export interface NetworkAgentDeps {
   readonly adMaxAgeMs?: number;
   /** Addresses served here (tcpConnectors). */
   readonly servedAddresses: () => readonly string[];
+  /** The weights of addresses served here whose tcpConnectors carry one (the sum per address); advertised with them. */
+  readonly servedWeights?: () => Readonly<Record<string, number>>;
   /** Drops a peer that fell silent; its connection then goes down the usual way. */
   readonly dropPeer: (peer: PeerConnection, reason: string) => void;
   /** A neighbour said hello for the first time on this connection. */
@@ -325,6 +327,7 @@ export class NetworkAgent {
       neighbours,
       addresses: [...new Set([...this.deps.servedAddresses(), ...[...this.edges.values()].flat()])].sort(),
       ...(this.deps.siteName !== undefined && { site: this.deps.siteName }),
+      ...weightsOf(this.deps.servedWeights?.()),
     };
   }
 
@@ -370,6 +373,11 @@ export class NetworkAgent {
       this.recompute();
     }
   }
+}
+
+/** The ad's `weights` field: absent when nothing served here is weighted, so ads of unweighted routers stay as they were. */
+function weightsOf(weights: Readonly<Record<string, number>> | undefined): { weights?: Readonly<Record<string, number>> } {
+  return weights !== undefined && Object.keys(weights).length > 0 ? { weights } : {};
 }
 
 function sameRoutes(a: RouteTable, b: RouteTable): boolean {

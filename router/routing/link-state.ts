@@ -15,6 +15,9 @@ export interface LinkStateAd {
   readonly neighbours: Readonly<Record<string, number>>; // neighbour router id -> link cost (>= 1)
   readonly addresses: readonly string[]; // addresses with consumers (tcpConnectors, receivers) at this router
   readonly site?: string; // the name of the site the router belongs to (from its router metadata), for flow records and metrics
+  // kskup: address -> the sum of the weights of this router's tcpConnectors for it, for addresses whose connectors
+  // carry a weight (docs/traffic.md); an address not listed here is not weighted at this router.
+  readonly weights?: Readonly<Record<string, number>>;
 }
 
 /** Which version of a router's ad: a higher epoch always wins, else a higher seq. */
@@ -64,7 +67,8 @@ export function isLinkStateAd(value: unknown): value is LinkStateAd {
     Object.values(neighbours).every((cost) => isFiniteNumber(cost) && cost >= 1) &&
     Array.isArray(addresses) &&
     addresses.every((address) => typeof address === 'string') &&
-    (value.site === undefined || typeof value.site === 'string')
+    (value.site === undefined || typeof value.site === 'string') &&
+    (value.weights === undefined || (isRecord(value.weights) && Object.values(value.weights).every((weight) => isFiniteNumber(weight) && weight >= 0)))
   );
 }
 

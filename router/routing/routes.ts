@@ -36,6 +36,8 @@ export type RouteTable = ReadonlyMap<string, Route>;
 export interface Target {
   readonly router: string;
   readonly cost: number;
+  /** The router's advertised weight for the address (LinkStateAd.weights); absent: not weighted. */
+  readonly weight?: number;
 }
 
 /** router id -> neighbour id -> cost, holding only links that passed the two-way check. */
@@ -191,7 +193,8 @@ export function targetsFor(
   for (const [router, ad] of newestByOrigin(ads)) {
     if (!ad.addresses.includes(address)) continue;
     const cost = router === selfId ? 0 : routes.get(router)?.cost;
-    if (cost !== undefined) targets.push({ router, cost });
+    const weight = ad.weights !== undefined && Object.hasOwn(ad.weights, address) ? ad.weights[address] : undefined;
+    if (cost !== undefined) targets.push({ router, cost, ...(weight !== undefined && { weight }) });
   }
   return targets.sort((a, b) => a.cost - b.cost || compareIds(a.router, b.router));
 }

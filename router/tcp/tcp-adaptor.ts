@@ -31,6 +31,7 @@ import { flowResult } from '../flows/flow-outcome.js';
 import type { TlsMaterial } from '../tls/ssl-profile.js';
 import { BackendDialler, createTcpListenerServer, resetSocket } from './tls-edges.js';
 import { FlowPolicy, POLICY_DENIED, type FlowOrigin } from '../policy/flow-policy.js';
+import { anyWeighted, weightOf, WeightedChoice } from './weighted-choice.js';
 
 export interface TcpAdaptorDeps {
   readonly routerId: string;
@@ -126,6 +127,9 @@ export class TcpAdaptor {
   private roundRobin = 0;
   /** tcpConnectors' allowedSites: who may open flows here, and the refusals counted. */
   readonly policy: FlowPolicy;
+  /** Per address: the weighted choice among target routers (listener side), and among local tcpConnectors (connector side). */
+  private readonly routerChoices = new Map<string, WeightedChoice>();
+  private readonly connectorChoices = new Map<string, WeightedChoice>();
 
   constructor(deps: TcpAdaptorDeps) {
     this.deps = deps;
@@ -261,11 +265,21 @@ export class TcpAdaptor {
    * here plus path cost; round robin among equals. This router's own
    * tcpConnectors count as one target at cost 0. Targets already tried for this
    * client are skipped, and so are targets out of rotation while others remain.
+   * When a target advertises a weight for the address, the choice is by weight
+   * instead (weighted-choice.ts; weight 0 drains), unless every target has
+   * weight 0: then the weights are ignored, so a switch from 100/0 to 0/100
+   * never resets a client whichever site's new weight arrives first.
    */
   private pickTarget(address: string, tried: ReadonlySet<string> = new Set()): string | undefined {
-    const untried = this.deps.targets(address).filter((target) => !tried.has(target.router));
+    const all = this.deps.targets(address);
+    const untried = all.filter((target) => !tried.has(target.router));
     const now = Date.now();
     const inRotation = untried.filter((target) => (this.unreachableUntil.get(rotationKey(target.router, address)) ?? 0) <= now);
+    if (anyWeighted(all) && all.some((target) => weightOf(target) > 0)) {
+      const choice = choiceFor(this.routerChoices, address);
+      const keyed = (targets: readonly Target[]) => targets.map((target) => ({ ...target, key: target.router }));
+      return (choice.pick(keyed(inRotation)) ?? choice.pick(keyed(untried)))?.router;
+    }
     const targets = inRotation.length > 0 ? inRotation : untried;
     if (targets.length === 0) return undefined;
     const load = (target: Target) =>
@@ -354,16 +368,40 @@ export class TcpAdaptor {
     return [...new Set([...this.connectors.values()].map((c) => c.entity.address))].sort();
   }
 
+  /**
+   * Per address whose tcpConnectors here carry a weight: the sum of their
+   * weights (one without counts as DEFAULT_WEIGHT), which link state
+   * advertises so that listener sides elsewhere split flows by site.
+   */
+  servedWeights(): Record<string, number> {
+    const weighted = new Set([...this.connectors.values()].filter((c) => c.entity.weight !== undefined).map((c) => c.entity.address));
+    const sums: Record<string, number> = {};
+    for (const connector of this.connectors.values()) {
+      const { address } = connector.entity;
+      if (weighted.has(address)) sums[address] = (sums[address] ?? 0) + weightOf(connector.entity);
+    }
+    return sums;
+  }
+
   private servesLocally(address: string): boolean {
     for (const connector of this.connectors.values()) if (connector.entity.address === address) return true;
     return false;
   }
 
-  /** The least busy tcpConnector for the address (of those that serve `origin`, when given), round robin among equals. */
+  /**
+   * The least busy tcpConnector for the address (of those that serve `origin`,
+   * when given), round robin among equals; by weight when the connectors carry
+   * one (as pickTarget, weight 0 drains).
+   */
   private pickConnector(address: string, origin?: FlowOrigin): ConnectorRuntime | undefined {
     const all = [...this.connectors.values()].filter((c) => c.entity.address === address && (origin === undefined || this.policy.allows(c.entity, origin)));
     const now = Date.now();
     const healthy = all.filter((c) => c.unreachableUntil <= now);
+    const weighted = all.map((c) => ({ key: c.entity.name, ...(c.entity.weight !== undefined && { weight: c.entity.weight }), runtime: c }));
+    if (anyWeighted(weighted) && weighted.some((c) => weightOf(c) > 0)) {
+      const choice = choiceFor(this.connectorChoices, address);
+      return (choice.pick(weighted.filter((c) => healthy.includes(c.runtime))) ?? choice.pick(weighted))?.runtime;
+    }
     const candidates = healthy.length > 0 ? healthy : all;
     if (candidates.length === 0) return undefined;
     const fewest = Math.min(...candidates.map((c) => c.openFlows));
@@ -628,6 +666,12 @@ export class TcpAdaptor {
     }
     this.idlePairs.clear();
   }
+}
+
+function choiceFor(choices: Map<string, WeightedChoice>, address: string): WeightedChoice {
+  let choice = choices.get(address);
+  if (!choice) choices.set(address, (choice = new WeightedChoice()));
+  return choice;
 }
 
 /** The listener side offered reuse (REUSE_PROPERTY) for a pair that ends at `routerId`. */

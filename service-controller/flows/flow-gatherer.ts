@@ -177,3 +177,21 @@ export function serviceTraffic(address: string, gathered: GatheredFlows): Servic
   }
   return traffic;
 }
+
+/**
+ * How a service's flows were split among the sites that served them: flows
+ * opened per connector-side site, from every router's listener-side totals
+ * (each flow counts once), since those routers started. Sites by name where
+ * the answering router knew it, else by router id.
+ */
+export function serviceSplit(address: string, gathered: GatheredFlows): Record<string, number> {
+  const sites = new Map<string, string>();
+  for (const router of gathered.routers) if (router.site !== undefined) sites.set(router.router, router.site);
+  const split: Record<string, number> = {};
+  for (const totals of gathered.totals) {
+    if (totals.role !== 'listener-side' || !serviceMatches(totals.vanAddress, address) || totals.peerRouter === '') continue;
+    const site = totals.peerSite ?? sites.get(totals.peerRouter) ?? totals.peerRouter;
+    split[site] = (split[site] ?? 0) + totals.opened;
+  }
+  return split;
+}

@@ -18,6 +18,15 @@ export interface AnnouncedTarget {
   readonly host: string;
   readonly ports: readonly number[];
   readonly healthy: boolean;
+  /** Its weight as the routers have it (the site weight's share, or its own); absent: not weighted, or a site older than the field. */
+  readonly weight?: number;
+}
+
+/** A site weights setting made at the announcing site (SiteWeightsSetting), with its time in ms since the epoch. */
+export interface AnnouncedWeights {
+  readonly address: string;
+  readonly sites: Readonly<Record<string, number>>;
+  readonly setAt: number;
 }
 
 export interface AnnouncedService {
@@ -73,17 +82,21 @@ export interface SiteAnnouncement {
   readonly services: readonly AnnouncedService[];
   /** Its service listeners; absent from sites older than the field (their listeners are unknown, not none). */
   readonly listeners?: readonly AnnouncedListener[];
+  /** Site weights set at this site; absent from sites older than the field. */
+  readonly weights?: readonly AnnouncedWeights[];
 }
 
 /** What a site announces of itself besides its document: its links' state, its targets' health, its listeners. */
 export interface AnnouncedState {
   readonly connectedLinks: ReadonlySet<string>;
   /** Whether the target answered the last probe. */
-  readonly healthy: (host: string, port: number) => boolean;
+  readonly healthy: (host: string, port: number, address?: string) => boolean;
   /** Why a link (by name) is down, when known. */
   readonly linkProblem?: (linkName: string) => string | undefined;
   readonly listeners?: readonly AnnouncedListener[];
   readonly version?: string;
+  /** The weight a target has as the routers have it, or undefined when it is not weighted. */
+  readonly weight?: (address: string, target: { readonly host: string; readonly type: string; readonly name: string }) => number | undefined;
 }
 
 /** Longest text of a field other sites only display (a version, a reason): longer is cut, and a longer one heard is refused. */
@@ -103,6 +116,10 @@ export function announce(document: SiteDocument, seq: number, state: AnnouncedSt
       const reason = connected ? undefined : state.linkProblem?.(link.name);
       return { remoteSiteId: link.remoteSiteId, remoteSiteName: link.remoteSiteName, connected, cost: link.cost, ...(reason && { reason: reason.slice(0, MAX_NOTE_LENGTH) }) };
     }),
+    ...(!final &&
+      document.siteWeights !== undefined && {
+        weights: Object.entries(document.siteWeights).map(([address, setting]) => ({ address, sites: setting.sites, setAt: Date.parse(setting.setAt) })),
+      }),
     ...(state.listeners !== undefined && !final && { listeners: state.listeners.map((l) => (l.reason === undefined ? l : { ...l, reason: l.reason.slice(0, MAX_NOTE_LENGTH) })) }),
     services: final
       ? []
@@ -110,7 +127,10 @@ export function announce(document: SiteDocument, seq: number, state: AnnouncedSt
           address: service.address,
           protocol: service.protocol,
           ports: service.ports,
-          targets: service.targets.map((target) => ({ host: target.host, ports: target.targetPorts, healthy: target.targetPorts.every((port) => healthy(target.host, port)) })),
+          targets: service.targets.map((target) => {
+            const weight = state.weight?.(service.address, target);
+            return { host: target.host, ports: target.targetPorts, healthy: target.targetPorts.every((port) => healthy(target.host, port, service.address)), ...(weight !== undefined && { weight }) };
+          }),
           ...(service.tlsCredentials !== undefined && { tlsCredentials: service.tlsCredentials }),
           ...(service.backlog !== undefined && { backlog: service.backlog }),
         })),
@@ -128,7 +148,7 @@ export function parseAnnouncement(body: unknown): SiteAnnouncement | string {
     }
   }
   if (!isRecord(value)) return 'body is not an object';
-  const { site, seq, final, links, services, version, listeners } = value;
+  const { site, seq, final, links, services, version, listeners, weights } = value;
   if (!isRecord(site) || !isString(site.id) || !isString(site.name) || !oneOf(site.platform, ['local', 'kubernetes']) || !oneOf(site.mode, ['interior', 'edge'])) {
     return 'site needs id, name, platform and mode';
   }
@@ -137,6 +157,7 @@ export function parseAnnouncement(body: unknown): SiteAnnouncement | string {
   if (!Array.isArray(services) || !services.every(isService)) return 'services are malformed';
   if (version !== undefined && !isNote(version)) return 'version is malformed';
   if (listeners !== undefined && (!Array.isArray(listeners) || !listeners.every(isListener))) return 'listeners are malformed';
+  if (weights !== undefined && (!Array.isArray(weights) || !weights.every(isWeights))) return 'weights are malformed';
   return {
     site: { id: site.id, name: site.name, platform: site.platform as PlatformName, mode: site.mode as RouterMode },
     seq,
@@ -151,6 +172,7 @@ export function parseAnnouncement(body: unknown): SiteAnnouncement | string {
     })),
     services: services as AnnouncedService[],
     ...(listeners !== undefined && { listeners: listeners.map(({ address, host, port, listening, reason }) => ({ address, host, port, listening, ...(reason !== undefined && { reason }) })) }),
+    ...(weights !== undefined && { weights: weights.map(({ address, sites, setAt }) => ({ address, sites: { ...sites }, setAt })) }),
   };
 }
 
@@ -182,6 +204,24 @@ function isListener(value: unknown): value is AnnouncedListener {
   );
 }
 
+/** A weight as a tcpConnector takes it: a whole number from 0 to 1000000 (router/config's MAX_CONNECTOR_WEIGHT). */
+export function isWeight(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= 1_000_000;
+}
+
+function isWeights(value: unknown): value is AnnouncedWeights {
+  return (
+    isRecord(value) &&
+    isString(value.address) &&
+    value.address.length <= MAX_NOTE_LENGTH &&
+    typeof value.setAt === 'number' &&
+    Number.isSafeInteger(value.setAt) &&
+    isRecord(value.sites) &&
+    Object.keys(value.sites).length <= 100 &&
+    Object.entries(value.sites).every(([site, weight]) => nameProblem(site) === undefined && isWeight(weight))
+  );
+}
+
 function isNote(value: unknown): value is string {
   return typeof value === 'string' && value.length <= MAX_NOTE_LENGTH;
 }
@@ -193,7 +233,7 @@ function isService(value: unknown): value is AnnouncedService {
     value.protocol === 'tcp' &&
     isPorts(value.ports) &&
     Array.isArray(value.targets) &&
-    value.targets.every((t) => isRecord(t) && isString(t.host) && isPorts(t.ports) && typeof t.healthy === 'boolean') &&
+    value.targets.every((t) => isRecord(t) && isString(t.host) && isPorts(t.ports) && typeof t.healthy === 'boolean' && (t.weight === undefined || isWeight(t.weight))) &&
     (value.tlsCredentials === undefined || (typeof value.tlsCredentials === 'string' && nameProblem(value.tlsCredentials) === undefined)) &&
     (value.backlog === undefined || (typeof value.backlog === 'number' && Number.isSafeInteger(value.backlog) && value.backlog >= 0))
   );

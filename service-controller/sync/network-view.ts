@@ -69,7 +69,7 @@ export class NetworkView {
 }
 
 function content(announcement: SiteAnnouncement): string {
-  return JSON.stringify({ site: announcement.site, links: announcement.links, services: announcement.services });
+  return JSON.stringify({ site: announcement.site, links: announcement.links, services: announcement.services, weights: announcement.weights });
 }
 
 /** A target as its site announced it, with the site it runs at. */
@@ -100,6 +100,23 @@ export interface NetworkService {
    * when none asks (the router's default, SOMAXCONN).
    */
   readonly backlog?: number;
+  /** The site weights in force: the newest `kskup service weights` setting heard from any site (none when it cleared them). */
+  readonly siteWeights?: { readonly sites: Readonly<Record<string, number>>; readonly setAt: number; readonly setBy: string };
+}
+
+/** The newest site weights setting for each address, over every site's announcement: the one the network goes by. */
+export function newestSiteWeights(announcements: readonly SiteAnnouncement[]): Map<string, { sites: Readonly<Record<string, number>>; setAt: number; setBy: string }> {
+  const newest = new Map<string, { sites: Readonly<Record<string, number>>; setAt: number; setBy: string }>();
+  for (const { site, weights } of announcements) {
+    for (const setting of weights ?? []) {
+      const held = newest.get(setting.address);
+      // Equal times: the site name decides, so every site settles on the same one.
+      if (!held || setting.setAt > held.setAt || (setting.setAt === held.setAt && site.name < held.setBy)) {
+        newest.set(setting.address, { sites: setting.sites, setAt: setting.setAt, setBy: site.name });
+      }
+    }
+  }
+  return newest;
 }
 
 export function networkServices(announcements: readonly SiteAnnouncement[]): NetworkService[] {
@@ -113,20 +130,27 @@ export function networkServices(announcements: readonly SiteAnnouncement[]): Net
       for (const port of service.ports) merged.ports.add(port);
       merged.exposedAt.set(site.id, site.name);
       if (service.backlog !== undefined) merged.backlog = Math.max(merged.backlog ?? 0, service.backlog);
-      for (const target of service.targets) merged.targets.push({ siteId: site.id, siteName: site.name, host: target.host, ports: target.ports, healthy: target.healthy });
+      for (const target of service.targets) {
+        merged.targets.push({ siteId: site.id, siteName: site.name, host: target.host, ports: target.ports, healthy: target.healthy, ...(target.weight !== undefined && { weight: target.weight }) });
+      }
     }
   }
+  const weights = newestSiteWeights(announcements);
   return [...byAddress.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([address, merged]) => ({
-      address,
-      protocol: 'tcp' as const,
-      ports: [...merged.ports].sort((a, b) => a - b),
-      exposedAt: [...merged.exposedAt.entries()].map(([id, name]) => ({ id, name })).sort((a, b) => a.name.localeCompare(b.name)),
-      targets: merged.targets,
-      ...tlsOf(merged.tls),
-      ...(merged.backlog !== undefined && { backlog: merged.backlog }),
-    }));
+    .map(([address, merged]) => {
+      const siteWeights = weights.get(address);
+      return {
+        address,
+        protocol: 'tcp' as const,
+        ports: [...merged.ports].sort((a, b) => a - b),
+        exposedAt: [...merged.exposedAt.entries()].map(([id, name]) => ({ id, name })).sort((a, b) => a.name.localeCompare(b.name)),
+        targets: merged.targets,
+        ...tlsOf(merged.tls),
+        ...(merged.backlog !== undefined && { backlog: merged.backlog }),
+        ...(siteWeights !== undefined && Object.keys(siteWeights.sites).length > 0 && { siteWeights }),
+      };
+    });
 }
 
 /** TLS credentials -> the sites that asked for them ('' for plain). */

@@ -86,6 +86,8 @@ export interface ServiceConnector {
    * tcpConnector's kskup attribute `allowedSites` (docs/policy.md). Absent: any site.
    */
   readonly allowedSites?: readonly string[];
+  /** The tcpConnector's `weight` (kskup's: its share of new flows, 0 drains); absent: not weighted. */
+  readonly weight?: number;
 }
 
 export interface ServiceListener {
@@ -167,6 +169,7 @@ function serviceEntities(site: SiteState): EntityList {
       port: c.port,
       ...(c.tlsTrust && { sslProfile: tlsProfileName(c.tlsTrust.name), verifyHostname: c.tlsTrust.verifyHostname }),
       ...(c.allowedSites && { allowedSites: [...c.allowedSites].sort().join(' ') }),
+      ...(c.weight !== undefined && { weight: c.weight }),
     }));
   const listeners = (site.serviceListeners ?? [])
     .filter((l) => l.tlsCredentials === undefined || usable(l.tlsCredentials, 'credentials'))

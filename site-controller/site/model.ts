@@ -137,6 +137,41 @@ export interface ServiceTarget {
    * changes and removes such targets as the annotations change; the CLI does not).
    */
   readonly source?: 'annotation';
+  /**
+   * This target's share of new flows for the service (`kskup expose --weight`),
+   * 0 (drain) to 1000000, split evenly over its connectors (a workload's ready
+   * pods); absent: not weighted. A site weight (`kskup service weights`) wins
+   * over it. See docs/traffic.md.
+   */
+  readonly weight?: number;
+}
+
+/**
+ * An active health check of a service's targets at every exposing site
+ * (`kskup expose --health`): `tcp` connects; `http` sends `GET path` and takes
+ * a 2xx status as healthy. A target leaves rotation after `unhealthyThreshold`
+ * failures in a row and returns after `healthyThreshold` successes in a row.
+ * Intervals and timeouts in ms. See docs/traffic.md.
+ */
+export interface HealthCheck {
+  readonly type: 'tcp' | 'http';
+  /** For `http`: the request path, starting with `/`. */
+  readonly path?: string;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly healthyThreshold: number;
+  readonly unhealthyThreshold: number;
+}
+
+/**
+ * Weights per site for one service, set with `kskup service weights` at any
+ * site and announced to all: the newest setting (by `setAt`) heard anywhere
+ * wins. `sites`: site name -> weight (0 to 1000000); an empty map clears.
+ */
+export interface SiteWeightsSetting {
+  readonly sites: Readonly<Record<string, number>>;
+  /** When it was set (ISO 8601): the newest wins across the network. */
+  readonly setAt: string;
 }
 
 /** A service exposed at this site: the address every linked site can use, and its targets here. */
@@ -157,6 +192,8 @@ export interface ServiceRecord {
    * service, since the listeners are made at the other sites.
    */
   readonly backlog?: number;
+  /** Active health check of its targets; absent: targets are probed by TCP for status only, and never leave rotation for it. */
+  readonly health?: HealthCheck;
   readonly createdAt: string;
 }
 
@@ -177,6 +214,8 @@ export interface SiteDocument {
   readonly caRotation?: CaRotationRecord;
   /** The site's policy (`kskup policy set`, docs/policy.md); absent: everything is allowed. */
   readonly policy?: SitePolicy;
+  /** Site weights set here with `kskup service weights`, by service address (SiteWeightsSetting). */
+  readonly siteWeights?: Readonly<Record<string, SiteWeightsSetting>>;
 }
 
 /** The router address of one port of a service: each port is its own address. */
