@@ -12,7 +12,7 @@ import { parsePort } from '../arguments.js';
 import type { CommandContext } from '../command-context.js';
 import { fileProblem, RuntimeError, UsageError } from '../errors.js';
 import { openSiteRouter, type SiteRouter } from '../router-stat/site-router.js';
-import { addSiteOptions, resolveSite, type ResolvedSite, type SiteOptions } from '../site/site-options.js';
+import { addSiteOptions, resolveSite, type KubernetesTarget, type ResolvedSite, type SiteOptions } from '../site/site-options.js';
 import { certificateInfo } from '../../site-controller/pki/index.js';
 import { ConsoleAuth, CONSOLE_USER, generatePassword } from './console-auth.js';
 import { consoleMemory, gatherConsoleSnapshot, type ConsoleSnapshot, type RouterHandle } from './console-data.js';
@@ -29,6 +29,8 @@ interface ConsoleOptions extends SiteOptions {
 }
 
 const DEFAULT_PORT = 8010;
+/** How often a console in a pod looks for the site its controller makes. */
+const SITE_POLL_MS = 2_000;
 /** Shortest password --password-file may hold: the generated ones have 24 characters. */
 const MIN_PASSWORD_LENGTH = 16;
 /** Between the end of one gather and the start of the next: the page is at most about a second behind. */
@@ -52,6 +54,8 @@ export function addConsoleCommand(program: Command, context: CommandContext): vo
     const host = loopbackAddress(options.address);
     if (options.p12 !== undefined && !options.tls) throw new UsageError('option --p12 goes with --tls');
     const target = await resolveSite(options, context);
+    // In a pod of the site (the chart's console), the controller beside it may not have made the site yet: wait for it rather than restart in a loop.
+    if (target.platform === 'kubernetes' && target.site.access.context === 'in-cluster' && !(await waitForSite(target, context))) return;
     // Fails here, before listening, if the site has no state (no such site).
     await target.storage.read();
     const password = options.passwordFile === undefined ? generatePassword() : await readPasswordFile(options.passwordFile);
@@ -127,6 +131,21 @@ async function openConsoleRouter(target: ResolvedSite, options: ConsoleOptions, 
     return { target: await inClusterRouterTarget(target.site.access), close: async () => undefined };
   }
   return openSiteRouter(target.namespace, options, context);
+}
+
+/** Polls until the site's state exists; false when stopped first. Says once what it waits for. */
+async function waitForSite(target: KubernetesTarget, context: CommandContext): Promise<boolean> {
+  let stopped = false;
+  void context.io.stopped?.then(() => (stopped = true));
+  let said = false;
+  const storage = await target.site.storage();
+  while (!(await storage.exists())) {
+    if (!said) context.io.stdout.write(`Waiting for the site's controller to make the site in namespace "${target.namespace}"\n`);
+    said = true;
+    await new Promise((resolve) => setTimeout(resolve, SITE_POLL_MS));
+    if (stopped) return false;
+  }
+  return true;
 }
 
 /** The password in `file`, without a trailing newline; RuntimeError naming the file when it is unreadable, short or of several lines. */

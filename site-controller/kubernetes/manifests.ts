@@ -363,14 +363,20 @@ export function controllerDeployment(context: Context): V1Deployment {
 }
 
 /**
- * What the console reads, by name, and nothing else (docs/kubernetes.md): the
- * site's settings, state and network (ConfigMaps), and the local client
- * certificate it presents to the router (Secret kskup-local-client). Never
- * the CA or any other key; it writes nothing.
+ * What the console reads, by name where Kubernetes allows it, and nothing else
+ * (docs/kubernetes.md): the site's settings, state and network (ConfigMaps),
+ * the local client certificate it presents to the router (Secret
+ * kskup-local-client), and, as `kskup status` does, whether the controller
+ * and the routers are ready (their Deployment and StatefulSet) and, when not,
+ * why their pods say (list: a list cannot be limited by name). Never the CA
+ * or any other key; it writes nothing.
  */
 export const CONSOLE_RULES: readonly V1PolicyRule[] = [
   { apiGroups: [''], resources: ['configmaps'], resourceNames: [NAMES.site, NAMES.state, NAMES.network], verbs: ['get'] },
   { apiGroups: [''], resources: ['secrets'], resourceNames: [NAMES.localClient], verbs: ['get'] },
+  { apiGroups: ['apps'], resources: ['deployments'], resourceNames: [NAMES.controller], verbs: ['get'] },
+  { apiGroups: ['apps'], resources: ['statefulsets'], resourceNames: [NAMES.router], verbs: ['get'] },
+  { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
 ];
 
 export function consoleServiceAccount(context: Context): V1ServiceAccount {
@@ -382,7 +388,12 @@ export function consoleRole(context: Context): V1Role {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',
     metadata: metadata(context, NAMES.console, { [COMPONENT_LABEL]: 'console' }),
-    rules: CONSOLE_RULES.map((rule) => ({ apiGroups: [...(rule.apiGroups ?? [])], resources: [...(rule.resources ?? [])], resourceNames: [...(rule.resourceNames ?? [])], verbs: [...rule.verbs] })),
+    rules: CONSOLE_RULES.map((rule) => ({
+      apiGroups: [...(rule.apiGroups ?? [])],
+      resources: [...(rule.resources ?? [])],
+      ...(rule.resourceNames && { resourceNames: [...rule.resourceNames] }),
+      verbs: [...rule.verbs],
+    })),
   };
 }
 
