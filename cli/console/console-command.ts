@@ -44,7 +44,7 @@ export function addConsoleCommand(program: Command, context: CommandContext): vo
       .addOption(new Option('--port <port>', 'port to listen on (0: any free port)').argParser(parsePortOrZero).default(DEFAULT_PORT))
       .addOption(new Option('--address <address>', 'address to listen on: loopback only (127.0.0.1, ::1, localhost)').default('127.0.0.1'))
       .addOption(new Option('--tls', "serve HTTPS, with a server certificate from the site's CA (needs its key: ca/tls.key, or Secret kskup-site-ca), and take the site's client certificate (local/client.crt, or Secret kskup-local-client) as the login; without a certificate the password still logs in"))
-      .addOption(new Option('--p12 <file>', 'with --tls: where to write the client certificate for a browser to import (PKCS#12, mode 0600, its password printed once)').default(undefined, 'kskup-console-SITE.p12'))
+      .addOption(new Option('--p12 <file>', 'with --tls: where to write the client certificate for a browser to import (PKCS#12, mode 0600, its password printed once; default: ./kskup-console-SITE.p12)'))
       .addOption(new Option('--password-file <file>', 'read the password from this file (at least 16 characters) instead of making one; it is then not printed'))
       .addHelpText(
         'after',
