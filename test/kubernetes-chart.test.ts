@@ -63,7 +63,15 @@ const cases: [string, Record<string, unknown>, (namespace: string) => Kubernetes
   ['an interior site with no ingress', { ingress: { type: 'none' } }, (namespace) => defaultSettings(namespace, { ingress: 'none' }, VERSION)],
   ['an interior site with 3 router replicas', { router: { replicas: 3 } }, (namespace) => defaultSettings(namespace, { routers: 3 }, VERSION)],
   ['an edge site with 2 router replicas', { site: { mode: 'edge' }, router: { replicas: 2 } }, (namespace) => defaultSettings(namespace, { mode: 'edge', routers: 2 }, VERSION)],
+  [
+    'the console in the cluster, with labels and its own resources',
+    { console: { enabled: true, resources: { requests: { cpu: '20m', memory: '48Mi' }, limits: { memory: '128Mi' } } }, labels: { team: 'blue' } },
+    (namespace) => ({ ...defaultSettings(namespace, {}, VERSION), labels: { team: 'blue' }, console: { resources: { requests: { cpu: '20m', memory: '48Mi' }, limits: { memory: '128Mi' } } } }),
+  ],
 ];
+
+/** The console's password Secret: the chart's alone (kskup init offers no console), with a random password. */
+const CONSOLE_SECRET = 'Secret/kskup-console';
 
 describe('Helm chart', () => {
   it('helm lint passes, and the chart is the package version', async () => {
@@ -75,10 +83,25 @@ describe('Helm chart', () => {
 
   it.each(cases)('helm template renders what kskup init creates: %s', async (_label, values, settingsFor) => {
     const rendered = byKindAndName(await render(values, 'team-a'));
+    rendered.delete(CONSOLE_SECRET);
     const settings = settingsFor('team-a');
     const expected = byKindAndName([siteConfigMap(settings), ...siteObjects(settings)] as Manifest[]);
     expect([...rendered.keys()].sort()).toEqual([...expected.keys()].sort());
     for (const [key, object] of expected) expect(rendered.get(key), key).toEqual(JSON.parse(JSON.stringify(object)));
+  });
+
+  it('generates the console\'s password Secret only with console.enabled, a new random one each time it renders', async () => {
+    expect(byKindAndName(await render({}, 'team-a')).has(CONSOLE_SECRET)).toBe(false);
+    const passwords = await Promise.all(
+      [1, 2].map(async () => {
+        const secret = byKindAndName(await render({ console: { enabled: true } }, 'team-a')).get(CONSOLE_SECRET) as Manifest & { type?: string; data?: Record<string, string> };
+        expect(secret).toMatchObject({ type: 'Opaque', metadata: { labels: { 'app.kubernetes.io/component': 'console', 'app.kubernetes.io/part-of': 'kskup' } } });
+        expect(Object.keys(secret.data ?? {})).toEqual(['password']);
+        return Buffer.from(secret.data!.password!, 'base64').toString('utf8');
+      }),
+    );
+    for (const password of passwords) expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
+    expect(passwords[0]).not.toBe(passwords[1]);
   });
 
   it('refuses values that cannot make a site, naming the value', async () => {

@@ -7,7 +7,13 @@
 //   [backend x1] <- tcpConnector [router] <--link-- [router of local site "solo"] <- test client
 //                                   ^ port-forward
 //                          kskup console -n west (this process)  <- HTTP with the printed password
+//
+// Then `--tls` of the same site: its server certificate verifies against
+// Secret kskup-site-ca, and the certificate of Secret kskup-local-client logs
+// in without a password (401 without either).
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConsoleSnapshot } from '../cli/console/console-data.js';
 import { run } from '../cli/run.js';
@@ -109,4 +115,33 @@ describe('kskup console of a cluster site', () => {
     expect((await get(url, authorization)).body).toContain('<title>kskup console</title>');
     expect(printed.split(password).length - 1).toBe(1);
   }, 150_000);
+
+  it('--tls of a cluster site: the server certificate from Secret kskup-site-ca, the login from Secret kskup-local-client', async () => {
+    let output = '';
+    let stopTls: () => void = () => undefined;
+    const stopped = new Promise<void>((resolve) => (stopTls = resolve));
+    const sink = { write: (text: string) => (output += text) };
+    const p12 = join(temp.path, 'west-console.p12');
+    const done = run(['console', '-n', 'west', '--port', '0', '--tls', '--p12', p12], { stdout: sink, stderr: sink, env: { KUBECONFIG: a.kubeconfig, HOME: a.home, PATH: process.env.PATH ?? '' }, stopped });
+    try {
+      const url = await waitUntil(a, 'the console\'s https URL', () => /at (https:\/\/127\.0\.0\.1:\d+\/)/.exec(output)?.[1], 30_000);
+      const { core } = apis(a);
+      const pem = async (secret: string, key: string) => Buffer.from((await core.readNamespacedSecret({ name: secret, namespace: 'west' })).data?.[key] ?? '', 'base64');
+      const [ca, cert, key] = await Promise.all([pem('kskup-site-ca', 'tls.crt'), pem('kskup-local-client', 'tls.crt'), pem('kskup-local-client', 'tls.key')]);
+      const get = (options: { cert?: Buffer; key?: Buffer }) =>
+        new Promise<number>((done, fail) => {
+          const outgoing = httpsRequest(`${url}api/snapshot`, { ca, agent: false, ...options }, (response) => {
+            response.resume();
+            response.on('end', () => done(response.statusCode ?? 0));
+          });
+          outgoing.on('error', fail);
+          outgoing.end();
+        });
+      expect(await get({})).toBe(401);
+      expect(await get({ cert, key })).toBe(200);
+    } finally {
+      stopTls();
+      expect(await done).toBe(0);
+    }
+  }, 60_000);
 });

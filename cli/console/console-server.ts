@@ -3,8 +3,13 @@
 // (/api/events, the WHATWG HTML "server-sent events" format) with a
 // `snapshot` event each time it changes. Every request needs the password
 // (HTTP Basic); a request without it, or with a wrong one, gets 401 and nothing else.
+// Over HTTPS (`tls`), a client certificate issued by `tls.clientCaPem` logs in
+// instead of the password; a certificate that is presented but not issued by
+// that CA gets 403, password or not: whoever presents it meant to log in with it.
 import { readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CONSOLE_REALM, type ConsoleAuth } from './console-auth.js';
@@ -25,25 +30,42 @@ const TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
 };
 
+/** HTTPS: the server's certificate and key, and the CA whose client certificates log in (all PEM). */
+export interface ConsoleServerTls {
+  readonly cert: string;
+  readonly key: string;
+  readonly clientCaPem: string;
+}
+
 export interface ConsoleServerOptions {
   readonly auth: ConsoleAuth;
   readonly feed: SnapshotFeed<ConsoleSnapshot>;
   readonly assets?: string;
+  /** Serve HTTPS and take client certificates; plain HTTP without. */
+  readonly tls?: ConsoleServerTls;
 }
 
-export function createConsoleServer({ auth, feed, assets = CONSOLE_ASSETS }: ConsoleServerOptions): Server {
-  const server = createServer((request, response) => {
+export function createConsoleServer({ auth, feed, assets = CONSOLE_ASSETS, tls }: ConsoleServerOptions): Server {
+  const listener = (request: IncomingMessage, response: ServerResponse) => {
     void handle(request, response).catch(() => {
       if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else response.destroy();
     });
-  });
+  };
+  // requestCert asks every client for a certificate; rejectUnauthorized false
+  // lets one without any through to the password check (handle() refuses a wrong one).
+  const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key, ca: tls.clientCaPem, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, listener) : createHttpServer(listener);
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     response.setHeader('X-Content-Type-Options', 'nosniff');
     response.setHeader('X-Frame-Options', 'DENY');
     response.setHeader('Referrer-Policy', 'no-referrer');
-    if (!auth.accepts(request.headers.authorization)) {
+    const certificate = tls ? clientCertificate(request.socket as TLSSocket) : 'none';
+    if (certificate !== 'none' && certificate !== 'accepted') {
+      send(response, 403, 'text/plain; charset=utf-8', `client certificate refused (${certificate}): the console takes the site's client certificate only, or no certificate and the password\n`);
+      return;
+    }
+    if (certificate !== 'accepted' && !auth.accepts(request.headers.authorization)) {
       response.setHeader('WWW-Authenticate', `Basic realm="${CONSOLE_REALM}", charset="UTF-8"`);
       send(response, 401, 'text/plain; charset=utf-8', 'authentication required: user admin and the password kskup console printed\n');
       return;
@@ -95,6 +117,17 @@ export function createConsoleServer({ auth, feed, assets = CONSOLE_ASSETS }: Con
   }
 
   return server;
+}
+
+/**
+ * Whether the TLS client presented a certificate, and if so whether it chains
+ * to the client CA: 'accepted', 'none', or why OpenSSL refused it.
+ */
+function clientCertificate(socket: TLSSocket): 'accepted' | 'none' | string {
+  if (socket.authorized) return 'accepted';
+  const peer = socket.getPeerCertificate();
+  if (!peer || Object.keys(peer).length === 0) return 'none';
+  return String(socket.authorizationError ?? 'not issued by the site');
 }
 
 function send(response: ServerResponse, status: number, type: string, body: string | Buffer): void {

@@ -51,6 +51,12 @@ export interface KubernetesSiteSettings {
   readonly annotations: Readonly<Record<string, string>>;
   readonly nodeSelector: Readonly<Record<string, string>>;
   readonly tolerations: readonly V1Toleration[];
+  /**
+   * The web console in the cluster (the chart's console.enabled): a
+   * Deployment serving `kskup console` on its pod's loopback, reached by
+   * `kubectl port-forward`. Absent: no console objects.
+   */
+  readonly console?: { readonly resources: ResourceSettings };
 }
 
 /** Object names. Fixed, so a site is one per namespace and every part can find the others. */
@@ -83,6 +89,8 @@ export const NAMES = {
   routerPeers: 'kskup-router-peers',
   /** The client certificate (site CA) a replica presents when it links to another replica. */
   routerPeer: 'kskup-router-peer',
+  /** The console in the cluster: its Deployment, ServiceAccount, Role and RoleBinding, and the Secret of its password (made by the chart). */
+  console: 'kskup-console',
 } as const;
 
 /** Container ports. The inter-router and edge numbers are skupper's, so firewalls written for Skupper fit. */
@@ -93,6 +101,14 @@ export const PORTS = {
   amqp: 5671,
   http: 9090,
   controllerHealth: 8080,
+  /** The console, on its pod's loopback only (`kskup console`'s default port). */
+  console: 8010,
+} as const;
+
+/** Where the console container reads its password: key `password` of Secret kskup-console, mounted as a volume. */
+export const CONSOLE_PATHS = {
+  folder: '/etc/kskup/console',
+  passwordFile: '/etc/kskup/console/password',
 } as const;
 
 /**
@@ -124,7 +140,7 @@ export function siteLabels(settings: Pick<KubernetesSiteSettings, 'labels'>, man
   return { ...settings.labels, [PART_OF_LABEL]: 'kskup', [MANAGED_BY_LABEL]: managedBy };
 }
 
-function selectorLabels(component: 'router' | 'controller'): Record<string, string> {
+function selectorLabels(component: 'router' | 'controller' | 'console'): Record<string, string> {
   return { [NAME_LABEL]: `kskup-${component}`, [PART_OF_LABEL]: 'kskup' };
 }
 
@@ -347,6 +363,97 @@ export function controllerDeployment(context: Context): V1Deployment {
 }
 
 /**
+ * What the console reads, by name where Kubernetes allows it, and nothing else
+ * (docs/kubernetes.md): the site's settings, state and network (ConfigMaps),
+ * the local client certificate it presents to the router (Secret
+ * kskup-local-client), and, as `kskup status` does, whether the controller
+ * and the routers are ready (their Deployment and StatefulSet) and, when not,
+ * why their pods say (list: a list cannot be limited by name). Never the CA
+ * or any other key; it writes nothing.
+ */
+export const CONSOLE_RULES: readonly V1PolicyRule[] = [
+  { apiGroups: [''], resources: ['configmaps'], resourceNames: [NAMES.site, NAMES.state, NAMES.network], verbs: ['get'] },
+  { apiGroups: [''], resources: ['secrets'], resourceNames: [NAMES.localClient], verbs: ['get'] },
+  { apiGroups: ['apps'], resources: ['deployments'], resourceNames: [NAMES.controller], verbs: ['get'] },
+  { apiGroups: ['apps'], resources: ['statefulsets'], resourceNames: [NAMES.router], verbs: ['get'] },
+  { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+];
+
+export function consoleServiceAccount(context: Context): V1ServiceAccount {
+  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: metadata(context, NAMES.console, { [COMPONENT_LABEL]: 'console' }) };
+}
+
+export function consoleRole(context: Context): V1Role {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: metadata(context, NAMES.console, { [COMPONENT_LABEL]: 'console' }),
+    rules: CONSOLE_RULES.map((rule) => ({
+      apiGroups: [...(rule.apiGroups ?? [])],
+      resources: [...(rule.resources ?? [])],
+      ...(rule.resourceNames && { resourceNames: [...rule.resourceNames] }),
+      verbs: [...rule.verbs],
+    })),
+  };
+}
+
+export function consoleRoleBinding(context: Context): V1RoleBinding {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: metadata(context, NAMES.console, { [COMPONENT_LABEL]: 'console' }),
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: NAMES.console },
+    subjects: [{ kind: 'ServiceAccount', name: NAMES.console, namespace: context.settings.namespace }],
+  };
+}
+
+/**
+ * The console in the cluster: `kskup console` of this site, bound to its
+ * pod's loopback (127.0.0.1:8010), so nothing but a port-forward through the
+ * API (`kubectl port-forward deploy/kskup-console 8010`, which needs create on
+ * pods/portforward) reaches it, and then only with the password from Secret
+ * kskup-console, mounted as a file. It reaches its router at Service
+ * kskup-router-local with the local client certificate. No container port
+ * (nothing outside the pod may use it) and no probes: the kubelet probes the
+ * pod's IP, where the console does not listen; a console that cannot listen
+ * exits, and the kubelet restarts it.
+ */
+export function consoleDeployment(context: Context): V1Deployment {
+  const { settings } = context;
+  const labels = selectorLabels('console');
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: metadata(context, NAMES.console, { [COMPONENT_LABEL]: 'console' }),
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels: { ...siteLabels(settings), ...labels, [COMPONENT_LABEL]: 'console' } },
+        spec: {
+          serviceAccountName: NAMES.console,
+          securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000 },
+          ...podPlacement(settings),
+          containers: [
+            hardenedContainer({
+              name: 'console',
+              image: settings.image,
+              imagePullPolicy: settings.imagePullPolicy,
+              command: ['kskup'],
+              args: ['console', '--platform', 'kubernetes', '--address', '127.0.0.1', '--port', String(PORTS.console), '--password-file', CONSOLE_PATHS.passwordFile],
+              env: [{ name: 'KSKUP_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } }],
+              resources: resources(settings.console?.resources ?? settings.controllerResources),
+              volumeMounts: [{ name: 'console-password', mountPath: CONSOLE_PATHS.folder, readOnly: true }],
+            }),
+          ],
+          volumes: [{ name: 'console-password', secret: { secretName: NAMES.console, items: [{ key: 'password', path: 'password' }], defaultMode: 0o400 } }],
+        },
+      },
+    },
+  };
+}
+
+/**
  * The ingress of an interior site: inter-router, edge and claims ports of the router pods.
  * Claims are answered by the controller; the router passes that port on to it
  * (a tcpListener and tcpConnector of its own), so one address serves all three.
@@ -421,5 +528,6 @@ export function siteObjects(settings: KubernetesSiteSettings, owner?: V1OwnerRef
     ...(settings.mode === 'interior' ? [routerService(context)] : []),
     controllerDeployment(context),
     routerStatefulSet(context),
+    ...(settings.console ? [consoleServiceAccount(context), consoleRole(context), consoleRoleBinding(context), consoleDeployment(context)] : []),
   ];
 }

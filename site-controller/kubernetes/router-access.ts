@@ -37,20 +37,49 @@ export async function openRouterAccess(access: KubernetesAccess): Promise<Router
     .map((candidate) => candidate.metadata?.name ?? '')
     .sort()[0];
   if (!pod) throw new SiteError(`no ready router pod (StatefulSet ${NAMES.router}) in ${where}${pods.length === 0 ? ': is there a site? (kskup status)' : ''}`);
+  const client = await readLocalClient(access);
+  const forward = await forwardPodPort(access.kubeConfig, namespace, pod, PORTS.amqp);
+  return {
+    pod,
+    forward,
+    // The router's local server certificate names its Service (site-identity.ts), not 127.0.0.1.
+    target: { host: forward.host, port: forward.port, tls: { ...client, serverName: `${NAMES.routerLocal}.${namespace}.svc` } },
+  };
+}
+
+/**
+ * The router as a pod of the site reaches it: its local Service
+ * (kskup-router-local, port 5671) inside the cluster, with the local client
+ * certificate. Used by the console the chart runs in the cluster.
+ */
+export async function inClusterRouterTarget(access: KubernetesAccess): Promise<AmqpClientTarget> {
+  const host = `${NAMES.routerLocal}.${access.namespace}.svc`;
+  return { host, port: PORTS.amqp, tls: { ...(await readLocalClient(access)), serverName: host } };
+}
+
+/** PEM bytes of the local listener's CA and of the one client certificate it takes. */
+export interface LocalClientTls {
+  readonly ca: Buffer;
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+/**
+ * The router's local client certificate, its key and the local CA, from Secret
+ * kskup-local-client (needs get on that Secret). SiteError naming the Secret
+ * when it cannot be read or lacks a key (the controller writes it at its first start).
+ */
+export async function readLocalClient(access: KubernetesAccess): Promise<LocalClientTls> {
+  const core = access.kubeConfig.makeApiClient(CoreV1Api);
+  const where = `namespace "${access.namespace}" of ${access.server}`;
   let data: Record<string, string>;
   try {
-    data = (await core.readNamespacedSecret({ name: NAMES.localClient, namespace })).data ?? {};
+    data = (await core.readNamespacedSecret({ name: NAMES.localClient, namespace: access.namespace })).data ?? {};
   } catch (error) {
     throw new SiteError(`cannot read Secret ${NAMES.localClient} (the router's local client certificate) in ${where}: ${describeApiError(error)}`, { cause: error });
   }
   const file = (key: string) => Buffer.from(data[key] ?? '', 'base64');
   const missing = ['tls.crt', 'tls.key', 'ca.crt'].filter((key) => file(key).length === 0);
   if (missing.length > 0) throw new SiteError(`Secret ${NAMES.localClient} in ${where} has no ${missing.join(', ')} (the controller writes it at its first start)`);
-  const forward = await forwardPodPort(access.kubeConfig, namespace, pod, PORTS.amqp);
-  return {
-    pod,
-    forward,
-    // The router's local server certificate names its Service (site-identity.ts), not 127.0.0.1.
-    target: { host: forward.host, port: forward.port, tls: { ca: file('ca.crt'), cert: file('tls.crt'), key: file('tls.key'), serverName: `${NAMES.routerLocal}.${namespace}.svc` } },
-  };
+  return { ca: file('ca.crt'), cert: file('tls.crt'), key: file('tls.key') };
 }

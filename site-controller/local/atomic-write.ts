@@ -4,8 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { writeFile, rename, rm } from 'node:fs/promises';
 
-/** Writes `text` beside `file` (same folder, so the rename is atomic) and renames it over `file`. */
-export async function atomicWrite(file: string, text: string, mode: number): Promise<void> {
+/** Writes `text` (or bytes) beside `file` (same folder, so the rename is atomic) and renames it over `file`. */
+export async function atomicWrite(file: string, text: string | Uint8Array, mode: number): Promise<void> {
   const temporary = `${file}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     await writeFile(temporary, text, { mode });

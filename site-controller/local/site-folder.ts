@@ -65,7 +65,8 @@ export class SiteFolder implements SiteStorage, SiteCertificateStore, TlsBundleS
   get supervisorFile(): string {
     return join(this.path, 'supervisor.json');
   }
-  private get caFiles() {
+  /** The site CA: its certificate, and the key that issues every certificate of the site (mode 0600). */
+  get caFiles() {
     return { cert: join(this.path, 'ca', 'tls.crt'), key: join(this.path, 'ca', 'tls.key') };
   }
   /** The CA a rotation moves to, from `rotate-certs --ca` to its `--finish`. */

@@ -18,3 +18,5 @@ export type {
   IssueCertificateOptions,
   IssuedCertificate,
 } from './types.js';
+export { pkcs12Bundle } from './pkcs12.js';
+export type { Pkcs12Contents } from './pkcs12.js';

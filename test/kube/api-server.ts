@@ -10,7 +10,7 @@
 
 import { createServer, type Server } from 'node:https';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -82,6 +82,8 @@ export class KubeApiServer {
   readonly requestLog: string[] = [];
   /** Where pods/log reads a container's output (the pod runner sets it to its kubelet's logs); unset: empty logs. */
   podLogs: ((namespace: string, pod: string, container: string) => Promise<string>) | undefined;
+  /** How pods/portforward reaches localhost:port inside a pod (the pod runner sets it); unset: the pod's IP from this process. */
+  podDialer: ((namespace: string, pod: string, port: number) => Duplex | undefined) | undefined;
   /** What each user was allowed and refused, by (verb, apiGroup, resource): for RBAC minimality checks. */
   readonly accessLog = new AccessLog();
 
@@ -373,7 +375,9 @@ export class KubeApiServer {
       if (pod === undefined) throw notFound(pods, name);
       const status = (pod.status ?? {}) as { phase?: string; podIP?: string };
       if (status.phase !== 'Running' || !status.podIP) throw badRequest(`pod ${name} is not running (phase ${status.phase ?? 'Pending'}), so its ports cannot be forwarded`);
-      this.portForwarder.upgrade(req, socket, head, { pod: `${namespace}/${name}`, podIp: status.podIP, ports });
+      const dialer = this.podDialer;
+      const inPod = dialer && ((port: number) => dialer(namespace, name, port) ?? connect({ host: status.podIP!, port }));
+      this.portForwarder.upgrade(req, socket, head, { pod: `${namespace}/${name}`, podIp: status.podIP, ports, ...(inPod && { dial: inPod }) });
     } catch (err) {
       const status = err instanceof ApiError ? err.status : { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `internal error in the API server double: ${String(err)}`, code: 500 };
       const text = JSON.stringify(status);

@@ -14,11 +14,12 @@
 // - One WebSocket is one TCP connection per port, so a client opens one per
 //   local connection (as client-node's PortForward does).
 //
-// A kubelet dials localhost:PORT inside the pod's network namespace; the
-// double dials the pod's IP (status.podIP) from the test's process, which
-// reaches every pod of the pod runner. So a pod process listening on its
-// loopback address only is reachable by port-forward on a cluster, not here.
-import { connect, type Socket } from 'node:net';
+// A kubelet dials localhost:PORT inside the pod's network namespace. So does
+// the double when the pod runner gives it a way in (`dial`, pod-dial.ts), so
+// a pod process listening on its loopback only is reached, as on a cluster;
+// without one (the double alone, whose "pods" are test servers), it dials the
+// pod's IP (status.podIP) from the test's process.
+import { connect } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -35,6 +36,8 @@ export interface PortForwardTarget {
   readonly pod: string;
   readonly podIp: string;
   readonly ports: readonly number[];
+  /** A connection to localhost:port inside the pod's network namespace, where the pod runner can make one. */
+  readonly dial?: (port: number) => Duplex;
 }
 
 /** The ports of a portforward request, as the kubelet parses them: one or more `ports` parameters, each a list of 1-65535. */
@@ -97,14 +100,15 @@ export class PortForwarder {
     ws.on('error', () => undefined);
   }
 
-  private dial(ws: WebSocket, target: PortForwardTarget, port: number, index: number): Socket {
+  private dial(ws: WebSocket, target: PortForwardTarget, port: number, index: number): Duplex {
     const dataChannel = 2 * index;
     const errorChannel = dataChannel + 1;
     const portBytes = Buffer.alloc(2);
     portBytes.writeUInt16LE(port);
     ws.send(Buffer.concat([Buffer.of(dataChannel), portBytes]));
     ws.send(Buffer.concat([Buffer.of(errorChannel), portBytes]));
-    const socket = connect({ host: target.podIp, port });
+    const socket: Duplex = target.dial ? target.dial(port) : connect({ host: target.podIp, port });
+    const dialed = target.dial ? `tcp4 127.0.0.1:${port}` : `tcp ${target.podIp}:${port}`;
     socket.on('data', (chunk: Buffer) => {
       ws.send(Buffer.concat([Buffer.of(dataChannel), chunk]), () => {
         if (socket.isPaused() && ws.bufferedAmount < HIGH_WATER_BYTES) socket.resume();
@@ -113,7 +117,7 @@ export class PortForwarder {
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       // The kubelet's wording: the port, the pod, and the dial error.
-      const message = `error forwarding port ${port} to pod ${target.pod}: dial tcp ${target.podIp}:${port}: ${error.code === 'ECONNREFUSED' ? 'connect: connection refused' : error.message}`;
+      const message = `error forwarding port ${port} to pod ${target.pod}: dial ${dialed}: ${error.code === 'ECONNREFUSED' ? 'connect: connection refused' : error.message}`;
       if (ws.readyState === ws.OPEN) ws.send(Buffer.concat([Buffer.of(errorChannel), Buffer.from(message)]));
       ws.close();
     });

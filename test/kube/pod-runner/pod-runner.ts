@@ -22,6 +22,7 @@ import { DeploymentController } from './deployment-controller.js';
 import { EndpointSliceController } from './endpoint-slice-controller.js';
 import { kskupImage, testImages, type ImageRegistry } from './images.js';
 import { Kubelet } from './kubelet.js';
+import { dialInNetns } from './pod-dial.js';
 import { isPodReady } from './pod-facts.js';
 import { ServiceProxy } from './service-proxy.js';
 import { StatefulSetController } from './statefulset-controller.js';
@@ -97,6 +98,11 @@ export class PodRunner {
     this.proxy = new ServiceProxy(this.objects, network, { host: apiUrl.hostname, port: Number(apiUrl.port) }, onError);
     // pods/log (kubectl logs, readNamespacedPodLog) reads what this kubelet's containers wrote.
     api.podLogs = (namespace, pod, container) => this.logs(namespace, pod, container);
+    // pods/portforward dials localhost inside the pod's network namespace, as a kubelet does.
+    api.podDialer = (namespace, pod, port) => {
+      const netns = this.podNetns(namespace, pod);
+      return netns === undefined ? undefined : dialInNetns(netns, port);
+    };
   }
 
   /**
