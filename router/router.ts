@@ -144,6 +144,7 @@ export class Router {
       recorder: this.flowRecords,
       siteOf: (routerId) => this.network.siteOf(routerId),
       linkOctets: () => this.linkOctets.rows(),
+      edgeRouters: () => this.network.edgeRouters(),
       messaging: this.messaging,
       log: logging.module('ROUTER'),
     });

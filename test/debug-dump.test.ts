@@ -171,6 +171,9 @@ describe('kskup debug dump, local sites west <- east', () => {
     expect(certificates.find((c) => c.certificate === 'server certificate')).toMatchObject({ subject: 'west', issuer: 'kskup site CA west' });
     const readme = await readFile(join(west, 'README.txt'), 'utf8');
     expect(readme).toMatch(/What is inside:[\s\S]*management\/connection\.json[\s\S]*What was left out or redacted:[\s\S]*tokens\[0\]\.passwordSha256[\s\S]*What could not be gathered:\n {2}nothing/);
+    // No policy: no policy.yaml, and README.txt says so.
+    expect(files).not.toContain('policy.yaml');
+    expect(readme).toContain('Policy: no policy set (everything is allowed).');
 
     // East: the link it made, its connector up, the service it exposes.
     const eastArchive = join(home.path, 'east.tar.gz');
@@ -183,6 +186,43 @@ describe('kskup debug dump, local sites west <- east', () => {
     expect(connectors).toContainEqual(expect.objectContaining({ name: 'link-west', connectionStatus: 'up' }));
     expect((await readJson<{ results: { address: string }[] }>(east, 'management/tcpConnector.json')).results).toContainEqual(expect.objectContaining({ address: `echo:${echo.port}` }));
     expect((await readJson<{ certificates: { certificate: string; issuer: string }[] }>(east, 'certificates.json')).certificates).toContainEqual(expect.objectContaining({ certificate: 'link "west" client certificate', issuer: 'kskup site CA west' }));
+  });
+
+  it('after kskup policy set: policy.yaml is the policy as policy show has it, site.yaml has it too, README.txt points to it', async () => {
+    // A policy that allows what east has (its link to west, its exposed echo for west), so the later tests see the same sites.
+    const file = join(home.path, 'east-policy.yaml');
+    await writeFile(
+      file,
+      ['apiVersion: kskup.io/v1alpha1', 'kind: SitePolicy', 'outgoingLinks: ["*"]', 'exposedResources: ["host/*"]', 'importedServices: ["*"]', 'serviceAccess:', '  - service: "ech*"', '    sites: [west]', ''].join('\n'),
+    );
+    await home.ok('policy', 'set', file, '-n', 'east');
+    try {
+      const { policy } = await home.json<{ policy: Record<string, unknown> }>('policy', 'show', '-n', 'east');
+      expect(policy).toEqual({
+        apiVersion: 'kskup.io/v1alpha1',
+        kind: 'SitePolicy',
+        outgoingLinks: ['*'],
+        exposedResources: ['host/*'],
+        importedServices: ['*'],
+        serviceAccess: [{ service: 'ech*', sites: ['west'] }],
+      });
+      const archive = join(home.path, 'east-policy.tar.gz');
+      const result = await home.kskup('debug', 'dump', archive, '-n', 'east');
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      const east = await unpack(archive);
+      expect(await filesUnder(east)).toContain('policy.yaml');
+      expect(parseYaml(await readFile(join(east, 'policy.yaml'), 'utf8'))).toEqual(policy);
+      expect((parseYaml(await readFile(join(east, 'site.yaml'), 'utf8')) as { policy: unknown }).policy).toEqual(policy);
+      const readme = await readFile(join(east, 'README.txt'), 'utf8');
+      expect(readme).toMatch(/\n {2}policy\.yaml +the site's policy/);
+      expect(readme).toContain("Policy: policy.yaml is the site's policy");
+      expect(readme).not.toMatch(/<redacted>: .*policy/);
+      // The dumped file is one kskup takes back: a dry run against west changes nothing and is accepted.
+      expect((await home.kskup('policy', 'check', join(east, 'policy.yaml'), '-n', 'west')).code).toBe(0);
+    } finally {
+      await home.ok('policy', 'delete', '-n', 'east');
+    }
   });
 
   it('no private key, token password, claim hash or secret field value is in any byte, also when the log holds one', async () => {

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import type { ResolvedSite } from '../site/site-options.js';
 import { DumpContents } from './dump-contents.js';
 import type { LogLimits } from './local-parts.js';
-import { addCertificates, addNetworkView, addSiteState, baseVersions } from './site-parts.js';
+import { addCertificates, addNetworkView, addPolicy, addSiteState, baseVersions } from './site-parts.js';
 
 export interface DumpOptions {
   readonly logs: LogLimits;
@@ -18,28 +18,30 @@ export interface GatheredDump {
   readonly contents: DumpContents;
   /** The site's name as its state says, else the namespace. */
   readonly siteName: string;
+  /** Whether the site has a policy (policy.yaml); 'unknown' when its state could not be read. */
+  readonly policy: 'set' | 'none' | 'unknown';
 }
 
 export async function gatherDump(target: ResolvedSite, options: DumpOptions): Promise<GatheredDump> {
   const dump = new DumpContents();
   const document = await addSiteState(dump, target);
+  const policy = document === undefined ? 'unknown' : addPolicy(dump, document) ? 'set' : 'none';
   if (document) await addCertificates(dump, target, document);
   await addNetworkView(dump, target);
   let versions: Record<string, unknown>;
   if (target.platform === 'local') {
     const { addLocalParts } = await import('./local-parts.js');
     // No folder, no site: nothing of it to gather (the state's problem says so), and no process or log to look for.
-    if (!existsSync(target.folder.path)) return { contents: dump, siteName: target.namespace };
+    if (!existsSync(target.folder.path)) return { contents: dump, siteName: target.namespace, policy };
     versions = await addLocalParts(dump, target, document, options.logs, options.timeoutMs);
   } else {
     const { addKubernetesParts, addSettings } = await import('./kubernetes-parts.js');
     // Neither settings nor state: no site in this namespace, and nothing of one to gather.
-    if (!(await addSettings(dump, target)) && document === undefined) return { contents: dump, siteName: target.namespace };
+    if (!(await addSettings(dump, target)) && document === undefined) return { contents: dump, siteName: target.namespace, policy };
     versions = await addKubernetesParts(dump, target, options.logs, options.timeoutMs);
   }
-  // The policy (issue 14) has its place here once kskup has one: policy.yaml, from the site's policy store, redacted like site.yaml.
   dump.addJson('versions.json', { ...baseVersions(), ...versions }, 'versions: kskup, Node.js, rhea, the router, the platform (and the Kubernetes server and images of a cluster site)');
-  return { contents: dump, siteName: document?.site.name ?? target.namespace };
+  return { contents: dump, siteName: document?.site.name ?? target.namespace, policy };
 }
 
 /** README.txt: what is in the archive, what was left out and why, what could not be gathered. */
@@ -64,7 +66,13 @@ export function readmeText(gathered: GatheredDump, target: ResolvedSite, now: Da
     'What could not be gathered:',
     ...(contents.problems.length === 0 ? ['  nothing: every part is here'] : contents.problems.map((problem) => `  - ${problem}`)),
     '',
-    'Policy: kskup has no policy in this version; a dump of a version that has one holds it as policy.yaml.',
+    POLICY_LINES[gathered.policy],
     '',
   ].join('\n');
 }
+
+const POLICY_LINES: Readonly<Record<GatheredDump['policy'], string>> = {
+  set: "Policy: policy.yaml is the site's policy (docs/policy.md); `kskup policy check policy.yaml -n SITE` tries it on another site without changing anything.",
+  none: 'Policy: no policy set (everything is allowed).',
+  unknown: 'Policy: not known: the site state could not be read.',
+};

@@ -20,6 +20,21 @@ export type Allowed = true | { readonly [field: string]: Allowed } | readonly [A
 const PORTS: Allowed = true;
 
 /**
+ * The fields of a site policy (site-controller/policy/site-policy.ts): site
+ * names and ids, host, resource and service name patterns, none of them a
+ * secret. A field added to the policy later is `<redacted>` until it is listed.
+ */
+export const POLICY_ALLOWED: Allowed = {
+  apiVersion: true,
+  kind: true,
+  incomingLinks: true,
+  outgoingLinks: true,
+  exposedResources: true,
+  importedServices: true,
+  serviceAccess: [{ service: true, sites: true }],
+};
+
+/**
  * The fields of the site document (site-controller/site/model.ts) that are
  * safe to show. Left out on purpose: TokenRecord.passwordSha256 (the hash of a
  * claim's password; a guessable password would fall to it).
@@ -43,6 +58,7 @@ export const SITE_DOCUMENT_ALLOWED: Allowed = {
   // address:port -> local port.
   listenerPorts: true,
   caRotation: { startedAt: true, fromCaSerial: true, toCaSerial: true },
+  policy: POLICY_ALLOWED,
 };
 
 /** Where a value was replaced, as a path (`tokens[0].passwordSha256`): README.txt lists them. */

@@ -7,7 +7,7 @@ import type { ManagementTarget } from '../../router/management/management-client
 import { VERSION } from '../../router/version.js';
 import type { ResolvedSite } from '../site/site-options.js';
 import { DumpContents, reason } from './dump-contents.js';
-import { keepAllowed, redactSecretFields, SITE_DOCUMENT_ALLOWED } from './redact.js';
+import { keepAllowed, POLICY_ALLOWED, redactSecretFields, SITE_DOCUMENT_ALLOWED } from './redact.js';
 
 /** site.yaml: the site document by the allow-list; the document itself for the other parts, or undefined if it cannot be read. */
 export async function addSiteState(dump: DumpContents, target: ResolvedSite): Promise<SiteDocument | undefined> {
@@ -19,6 +19,20 @@ export async function addSiteState(dump: DumpContents, target: ResolvedSite): Pr
     dump.redactions.push(`site.yaml: copied by an allow-list of fields known to be safe; ${redacted.length === 0 ? 'nothing else was there' : `replaced by <redacted>: ${redacted.join(', ')}`}`);
   });
   return document;
+}
+
+/**
+ * policy.yaml: the site's policy (the `policy` of the site document,
+ * docs/policy.md) by its allow-list, in the shape `kskup policy set` and
+ * `kskup policy check FILE` take, so that it can be tried elsewhere. Returns
+ * whether the site has one.
+ */
+export function addPolicy(dump: DumpContents, document: SiteDocument): boolean {
+  if (document.policy === undefined) return false;
+  const redacted: string[] = [];
+  dump.addYaml('policy.yaml', keepAllowed(document.policy, POLICY_ALLOWED, redacted), "the site's policy (kskup policy show), as kskup policy set takes it");
+  if (redacted.length > 0) dump.redactions.push(`policy.yaml: copied by an allow-list of the policy's fields; replaced by <redacted>: ${redacted.join(', ')}`);
+  return true;
 }
 
 /** certificates.json: who each certificate names, who signed it, its serial and validity; never a key. */

@@ -125,7 +125,8 @@ export function joinEnds(records: readonly WireFlowRecord[]): FlowRow[] {
       const main = (listener ?? connector)!;
       const endTime = main.endTime;
       const listenerSite = main.listenerSite ?? main.listenerRouter;
-      const connectorSite = main.connectorSite ?? main.connectorRouter;
+      // The connector side's own record names its router for sure; an edge router's listener side only knows its uplink.
+      const connectorSite = connector ? (connector.connectorSite ?? connector.connectorRouter) : (main.connectorSite ?? main.connectorRouter);
       const target = connector?.destinationHost === undefined ? undefined : `${connector.destinationHost}:${connector.destinationPort ?? ''}`;
       return {
         identity: main.identity,

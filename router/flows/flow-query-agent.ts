@@ -1,6 +1,9 @@
 // A router's side of the flow query (flow-query.ts): it consumes its own
 // `_kskup/flows/<router id>` address and answers each query with its records
-// and totals, sent towards the asker's router by name.
+// and totals, sent towards the asker's router by name. An interior router
+// also passes each query down to the edge routers attached to it (they take
+// no part in link state, so the asker cannot know them) and names them in its
+// reply; each edge router answers the asker itself.
 import type { Message } from 'rhea';
 import type { Logger } from '../log/logger.js';
 import { VERSION } from '../version.js';
@@ -15,6 +18,8 @@ export interface FlowQueryAgentDeps {
   readonly siteOf: (routerId: string) => string | undefined;
   /** Bytes over each link, per peer router (LinkOctets). */
   readonly linkOctets?: () => readonly { readonly peerRouter: string; readonly octetsOut: number; readonly octetsIn: number }[];
+  /** Interior router: the ids of the edge routers attached here (none at an edge router). */
+  readonly edgeRouters?: () => readonly string[];
   readonly messaging: {
     addInternalConsumer(address: string, handler: (message: Message) => void): void;
     sendToRouter(address: string, router: string, message: Message): void;
@@ -39,7 +44,19 @@ export class FlowQueryAgent {
       return;
     }
     const { recorder } = this.deps;
-    const reply = answerFlowQuery(
+    const edges = this.deps.edgeRouters?.() ?? [];
+    for (const edge of edges) {
+      // Forwarded as it came (reply_to, reply router, correlation): the edge router's reply goes straight to the asker.
+      this.deps.messaging.sendToRouter(flowsAddress(edge), edge, {
+        subject: message.subject,
+        reply_to: replyTo,
+        correlation_id: message.correlation_id ?? message.message_id,
+        content_type: 'application/json',
+        application_properties: { [REPLY_ROUTER_PROPERTY]: replyRouter },
+        body: message.body,
+      });
+    }
+    const answer = answerFlowQuery(
       query,
       { router: this.deps.selfId, ...(this.deps.siteName !== undefined && { site: this.deps.siteName }), version: VERSION, capacity: recorder.capacity },
       recorder.records(),
@@ -47,6 +64,7 @@ export class FlowQueryAgent {
       this.deps.siteOf,
       this.deps.linkOctets?.() ?? [],
     );
+    const reply = edges.length > 0 ? { ...answer, edges } : answer;
     this.deps.messaging.sendToRouter(replyTo, replyRouter, {
       subject: FLOW_REPLY_SUBJECT,
       correlation_id: message.correlation_id ?? message.message_id,

@@ -79,6 +79,12 @@ export interface FlowReply {
   readonly version?: string;
   /** Its links' byte counters, one per neighbour; absent from routers older than them. */
   readonly links?: readonly WireLinkOctets[];
+  /**
+   * Interior router: the edge routers attached to it that it passed the query
+   * on to; each answers the asker with a reply of its own. Absent when there
+   * are none, and from routers older than the field.
+   */
+  readonly edges?: readonly string[];
   /** How many records the router's ring holds at most. */
   readonly capacity: number;
   /** Records that matched the query; more than `records.length` when the limit cut them. */
@@ -163,15 +169,16 @@ export function answerFlowQuery(
 export function parseFlowReply(body: unknown): FlowReply | string {
   const value = parseJson(body);
   if (!isRecord(value)) return 'body is not a JSON object';
-  const { router, site, version, links, capacity, matched, records, totals } = value;
+  const { router, site, version, links, edges, capacity, matched, records, totals } = value;
   if (typeof router !== 'string' || router === '') return 'router is missing';
   if (site !== undefined && typeof site !== 'string') return 'site is not a string';
   if (version !== undefined && typeof version !== 'string') return 'version is not a string';
   if (links !== undefined && (!Array.isArray(links) || !links.every(isWireLinkOctets))) return 'links are malformed';
+  if (edges !== undefined && (!Array.isArray(edges) || !edges.every((edge) => typeof edge === 'string' && edge !== ''))) return 'edges are malformed';
   if (!isCount(capacity) || !isCount(matched)) return 'capacity or matched is not a count';
   if (!Array.isArray(records) || !records.every(isWireRecord)) return 'records are malformed';
   if (!Array.isArray(totals) || !totals.every(isWireTotals)) return 'totals are malformed';
-  return { router, ...(site !== undefined && { site }), ...(version !== undefined && { version }), ...(links !== undefined && { links }), capacity, matched, records, totals };
+  return { router, ...(site !== undefined && { site }), ...(version !== undefined && { version }), ...(links !== undefined && { links }), ...(edges !== undefined && { edges: edges as string[] }), capacity, matched, records, totals };
 }
 
 function isWireLinkOctets(value: unknown): value is WireLinkOctets {

@@ -295,7 +295,10 @@ export class MessagingAgent {
   /** Forwards towards `router` if a connection leads there with credit (and the message has hops left). */
   private sendTowards(router: string, { address, message, delivery, annotations, hops }: AnycastSend): boolean {
     if (hops >= MAX_HOPS) return false;
-    const peer = this.deps.peerTowards(router);
+    // An edge router reaches every other router through its uplink, which knows the way on: the name is kept
+    // (a flow-query reply to an asker elsewhere in the network must not be re-addressed to the uplink, where
+    // the reply address may not be in link state yet).
+    const peer = this.deps.isEdge && router !== this.deps.selfId ? this.deps.uplink() : this.deps.peerTowards(router);
     const link = peer ? this.peerSenders.get(peer) : undefined;
     if (!link || this.credit(link) <= 0) return false;
     this.forward(link, { ...message, to: address, message_annotations: { ...annotations, [TO_ROUTER]: router, [HOPS]: hops + 1 } }, delivery);

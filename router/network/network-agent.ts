@@ -164,6 +164,11 @@ export class NetworkAgent {
     return best;
   }
 
+  /** At an interior router: the ids of the edge routers attached here that have sent their addresses (this is their uplink). */
+  edgeRouters(): string[] {
+    return [...new Set([...this.edges.keys()].flatMap((peer) => (peer.remoteId === undefined ? [] : [peer.remoteId])))].sort();
+  }
+
   /** At an interior router: every attached edge router that serves the address (multicast reaches them all). */
   edgesServing(address: string): PeerConnection[] {
     return [...this.edges].flatMap(([peer, addresses]) => (addresses.includes(address) ? [peer] : []));

@@ -3,8 +3,11 @@
 // credentials), learns every router in the network from that router's link
 // state (management QUERY of router and router.node), and sends each a flow
 // query (router/flows/flow-query.ts, docs/flows.md). Replies come back to a
-// receiver on a fresh address at the asker's router. A router that does not
-// answer within the time allowed is reported as such; the rest still count.
+// receiver on a fresh address at the asker's router. Edge routers are not in
+// link state: an interior router passes the query on to the edge routers
+// attached to it and names them in its reply, and the asker then waits for
+// their replies too. A router that does not answer within the time allowed is
+// reported as such; the rest still count.
 import { randomUUID } from 'node:crypto';
 import rhea from 'rhea';
 import type { Connection, EventContext, Receiver, Sender } from 'rhea';
@@ -37,6 +40,8 @@ export interface RouterAnswer {
   readonly capacity?: number;
   /** The router's kskup version, when it says (routers older than the field do not). */
   readonly version?: string;
+  /** An edge router: the interior router it is attached to, which passed the query on to it. */
+  readonly uplink?: string;
 }
 
 export interface GatheredFlows {
@@ -53,13 +58,15 @@ export interface GatheredFlows {
 /** Asks every router the network reaches from `target`; rejects only when `target` itself cannot be reached. */
 export async function gatherFlows(target: AmqpClientTarget, query: FlowQuery, timeoutMs = DEFAULT_GATHER_TIMEOUT_MS): Promise<GatheredFlows> {
   const { self, reachable, unreachable } = await networkRouters(target, timeoutMs);
-  const replies = await askRouters(target, self, reachable, query, timeoutMs);
+  const { replies, uplinks } = await askRouters(target, self, reachable, query, timeoutMs);
   const routers: RouterAnswer[] = [
-    ...reachable.map((router): RouterAnswer => {
+    ...[...reachable, ...uplinks.keys()].map((router): RouterAnswer => {
       const reply = replies.get(router);
+      const uplink = uplinks.get(router);
       return reply
         ? {
             router,
+            ...(uplink !== undefined && { uplink }),
             ...(reply.site !== undefined && { site: reply.site }),
             state: 'answered',
             matched: reply.matched,
@@ -67,13 +74,21 @@ export async function gatherFlows(target: AmqpClientTarget, query: FlowQuery, ti
             capacity: reply.capacity,
             ...(reply.version !== undefined && { version: reply.version }),
           }
-        : { router, state: 'no answer', matched: 0, returned: 0 };
+        : { router, ...(uplink !== undefined && { uplink }), state: 'no answer', matched: 0, returned: 0 };
     }),
     ...unreachable.map((router): RouterAnswer => ({ router, state: 'unreachable', matched: 0, returned: 0 })),
   ];
   const answered = [...replies.values()];
+  // Every reply names its router's site: that fills in the sites a router could not name itself (an edge
+  // router's, which is in no link state, at routers other than its uplink).
+  const sites = new Map(answered.flatMap((reply) => (reply.site === undefined ? [] : [[reply.router, reply.site] as const])));
+  const named = (record: WireFlowRecord): WireFlowRecord => {
+    const listenerSite = record.listenerSite ?? sites.get(record.listenerRouter);
+    const connectorSite = record.connectorSite ?? (record.connectorRouter === undefined ? undefined : sites.get(record.connectorRouter));
+    return { ...record, ...(listenerSite !== undefined && { listenerSite }), ...(connectorSite !== undefined && { connectorSite }) };
+  };
   return {
-    records: answered.flatMap((reply) => reply.records).sort((a, b) => b.startTime - a.startTime),
+    records: answered.flatMap((reply) => reply.records.map(named)).sort((a, b) => b.startTime - a.startTime),
     totals: answered.flatMap((reply) => reply.totals.map((totals) => ({ ...totals, router: reply.router, ...(reply.site !== undefined && { site: reply.site }) }))),
     routers,
     links: answered.flatMap((reply) => (reply.links ?? []).map((link) => ({ ...link, router: reply.router, ...(reply.site !== undefined && { site: reply.site }) }))),
@@ -99,9 +114,24 @@ async function networkRouters(target: AmqpClientTarget, timeoutMs: number): Prom
   }
 }
 
-async function askRouters(target: AmqpClientTarget, self: string, routers: readonly string[], query: FlowQuery, timeoutMs: number): Promise<Map<string, FlowReply>> {
+/**
+ * Sends each router the query and collects the replies, with those of the
+ * edge routers the interior routers name (`uplinks`: edge router id to the
+ * interior router that named it).
+ */
+async function askRouters(
+  target: AmqpClientTarget,
+  self: string,
+  routers: readonly string[],
+  query: FlowQuery,
+  timeoutMs: number,
+): Promise<{ replies: Map<string, FlowReply>; uplinks: Map<string, string> }> {
   const container = rhea.create_container({ id: `kskup-flows-${randomUUID()}` });
   const replies = new Map<string, FlowReply>();
+  const uplinks = new Map<string, string>();
+  // An edge router's reply may come before its uplink's, which names it: held until then (one per router id, so bounded).
+  const early = new Map<string, FlowReply>();
+  const expected = (router: string) => routers.includes(router) || uplinks.has(router);
   const replyAddress = `_kskup/flows/reply/${randomUUID()}`;
   let connection: Connection | undefined;
   try {
@@ -121,9 +151,22 @@ async function askRouters(target: AmqpClientTarget, self: string, routers: reado
         if (!message || message.subject !== FLOW_REPLY_SUBJECT) return;
         const reply = parseFlowReply(message.body);
         // A malformed reply counts as no answer from that router.
-        if (typeof reply === 'string' || !routers.includes(reply.router)) return;
+        if (typeof reply === 'string') return;
+        if (!expected(reply.router)) {
+          early.set(reply.router, reply);
+          return;
+        }
         replies.set(reply.router, reply);
-        if (replies.size === routers.length) {
+        // Only a router in link state (an interior one) names edge routers; an edge router has none of its own.
+        if (routers.includes(reply.router)) {
+          for (const edge of reply.edges ?? []) {
+            if (expected(edge)) continue;
+            uplinks.set(edge, reply.router);
+            const held = early.get(edge);
+            if (held) replies.set(edge, held);
+          }
+        }
+        if (replies.size === routers.length + uplinks.size) {
           clearTimeout(timer);
           resolve();
         }
@@ -149,7 +192,7 @@ async function askRouters(target: AmqpClientTarget, self: string, routers: reado
   } finally {
     connection?.close();
   }
-  return replies;
+  return { replies, uplinks };
 }
 
 /** A service's flows over the whole network (counts, and bytes each way). */
