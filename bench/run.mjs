@@ -9,6 +9,7 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { basename, dirname, join, resolve, relative } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { commandVersion, cpuElsewhere, cpuSnapshot, freePorts, gitState, median, registerTempDir, removeTempDir, sleep, stopAll } from './lib/common.mjs';
 import { runOrder, sideBySideRatios } from './lib/side-by-side.mjs';
@@ -44,6 +45,10 @@ const USAGE = `usage: npm run bench -- [options]
   --router-ref R  build the router from git commit/branch R (git archive + tsc) instead of
                   using dist/ as it is (which others may be rebuilding or editing meanwhile)
   --keep          keep the temp dir (certs, configs, logs) and print where it is
+  --pin           pin each path's two processes (every thread) to a core of their own: the
+                  first to CPU 0, the second to CPU 1 (taskset), as two sites' routers on two
+                  machines would be; load generators and targets are not pinned. Same for
+                  every path (kskup, skupper-router, stunnel)
   The machine may be shared: before each path's measurement the bench waits (up to
   --wait-quiet SECONDS, default 30; 0 with --quick) until other processes use less than
   --quiet-threshold CORES (default 0.25), and repeats a measurement during which they
@@ -113,6 +118,7 @@ function parseOptions(argv) {
       only: { type: 'string', multiple: true },
       out: { type: 'string', default: join(BENCH_DIR, 'results', 'latest.json') },
       keep: { type: 'boolean', default: false },
+      pin: { type: 'boolean', default: false },
       'wait-quiet': { type: 'string' },
       'router-ref': { type: 'string' },
       skrouterd: { type: 'string' },
@@ -159,6 +165,7 @@ function parseOptions(argv) {
     paths,
     out: resolve(values.out),
     keep: values.keep,
+    pin: values.pin,
     routerRef: values['router-ref'],
     skrouterd,
     settings: {
@@ -229,6 +236,7 @@ async function measurePath(pathName, run, attempt, context) {
       });
     record.details.startMs = Date.now() - started;
     record.details.processes = path.processes.map((p) => p.label);
+    if (options.pin) record.details.pinned = pinProcesses(path.processes);
 
     // Memory first, on fresh processes: idle, then 1000 idle flows.
     if (path.processes.length > 0) {
@@ -345,6 +353,20 @@ async function measurePath(pathName, run, attempt, context) {
     if (iperfServer) await iperfServer.stop();
   }
   return record;
+}
+
+/**
+ * `--pin`: the path's first process (every thread) on CPU 0, the second on
+ * CPU 1, with `taskset -a -p`. Two routers on one 2-core machine otherwise
+ * share cores as the scheduler likes, and the bench found kskup's 1-stream
+ * throughput moving between about 0.8 and 1.4 Gbit/s from run to run with it
+ * (docs/benchmarks.md). Returns what was pinned where.
+ */
+function pinProcesses(processes) {
+  return processes.slice(0, 2).map((p, cpu) => {
+    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(p.child.pid)], { stdio: 'ignore' });
+    return { label: p.label, cpu };
+  });
 }
 
 /** Waits, at most `seconds`, for a second during which other processes use under `threshold` cores. */
@@ -533,6 +555,7 @@ async function main() {
     settings: {
       runs: options.runs,
       quick: options.quick,
+      pinned: options.pin ? 'each path: first process on CPU 0, second on CPU 1 (taskset -a)' : false,
       paths: options.paths,
       ...options.settings,
       waitQuietSeconds: options.waitQuietSeconds,
@@ -566,7 +589,7 @@ async function main() {
   const mdOut = options.out.replace(/\.json$/, '') + '.md';
   writeFileSync(
     mdOut,
-    `Medians of ${options.runs} run(s), ${startedAt.toISOString()}, ${machine.nproc} cores (${machine.cpuModel}), Node ${machine.node}, load average ${machine.loadavgAtStart.join(' ')} at the start\n\n${table}\n${sideBySide ? `\nkskup against ${skrouterd.version} (ratios: medians of the per-run ratios)\n\n${ratios_table}\n` : ''}`,
+    `Medians of ${options.runs} run(s), ${startedAt.toISOString()}, ${machine.nproc} cores (${machine.cpuModel}), Node ${machine.node}, load average ${machine.loadavgAtStart.join(' ')} at the start${options.pin ? ', each path\'s two processes pinned to CPU 0 and CPU 1' : ''}\n\n${table}\n${sideBySide ? `\nkskup against ${skrouterd.version} (ratios: medians of the per-run ratios)\n\n${ratios_table}\n` : ''}`,
   );
 
   log(`\nMedians of ${options.runs} run(s) (${output.durationSeconds} s):\n`);
