@@ -15,7 +15,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
-import { request, type RequestOptions } from 'node:https';
+import type { RequestOptions } from 'node:https';
+import { httpGet, type HttpReply } from './helpers/http-get.js';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, issueCertificate } from '../site-controller/pki/index.js';
@@ -32,23 +33,9 @@ let p12Password: string;
 let p12File: string;
 let siteCa: string;
 
-interface Reply {
-  status: number;
-  body: string;
-}
-
 /** GET over HTTPS, the server verified against the site's CA as 127.0.0.1. */
-function get(path: string, options: RequestOptions = {}): Promise<Reply> {
-  return new Promise((done, fail) => {
-    const outgoing = request(new URL(path, url), { ca: siteCa, agent: false, ...options }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => done({ status: response.statusCode ?? 0, body }));
-    });
-    outgoing.on('error', fail);
-    outgoing.end();
-  });
+function get(path: string, options: RequestOptions = {}): Promise<HttpReply> {
+  return httpGet(new URL(path, url), { ca: siteCa, agent: false, ...options });
 }
 
 const basic = (secret: string) => ({ authorization: `Basic ${Buffer.from(`admin:${secret}`).toString('base64')}` });

@@ -11,6 +11,7 @@
 // site holds shows why it is down.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
+import { httpGet, withAuthorization, type HttpReply } from './helpers/http-get.js';
 import { resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,23 +28,8 @@ let password: string;
 let consoleOutput = '';
 let browser: Browser | undefined;
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-function get(path: string, authorization?: string): Promise<Reply> {
-  return new Promise((done, fail) => {
-    const outgoing = request(new URL(path, consoleUrl), { headers: authorization === undefined ? {} : { authorization } }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => done({ status: response.statusCode ?? 0, headers: response.headers, body }));
-    });
-    outgoing.on('error', fail);
-    outgoing.end();
-  });
+function get(path: string, authorization?: string): Promise<HttpReply> {
+  return httpGet(new URL(path, consoleUrl), withAuthorization(authorization));
 }
 
 const basic = (user: string, secret: string) => `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;

@@ -17,7 +17,7 @@
 // pod's output; the console's ServiceAccount used exactly its Role; and a
 // second render against the cluster keeps the password (helm's lookup).
 import { connect } from 'node:net';
-import { request } from 'node:http';
+import { httpGet, withAuthorization, type HttpReply } from './helpers/http-get.js';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,17 +39,8 @@ async function renderAgainstCluster(...extra: string[]): Promise<string> {
   return stdout;
 }
 
-function get(url: string, authorization?: string): Promise<{ status: number; body: string }> {
-  return new Promise((done, fail) => {
-    const outgoing = request(url, { headers: authorization === undefined ? {} : { authorization } }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => done({ status: response.statusCode ?? 0, body }));
-    });
-    outgoing.on('error', fail);
-    outgoing.end();
-  });
+function get(url: string, authorization?: string): Promise<HttpReply> {
+  return httpGet(url, withAuthorization(authorization));
 }
 
 beforeAll(async () => {

@@ -11,8 +11,7 @@
 // Then `--tls` of the same site: its server certificate verifies against
 // Secret kskup-site-ca, and the certificate of Secret kskup-local-client logs
 // in without a password (401 without either).
-import { request } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { httpGet, withAuthorization, type HttpReply } from './helpers/http-get.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConsoleSnapshot } from '../cli/console/console-data.js';
@@ -30,17 +29,8 @@ let stop: () => void = () => undefined;
 let exited: Promise<number> | undefined;
 let printed = '';
 
-function get(url: string, authorization?: string): Promise<{ status: number; body: string }> {
-  return new Promise((done, fail) => {
-    const outgoing = request(url, { headers: authorization === undefined ? {} : { authorization } }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => done({ status: response.statusCode ?? 0, body }));
-    });
-    outgoing.on('error', fail);
-    outgoing.end();
-  });
+function get(url: string, authorization?: string): Promise<HttpReply> {
+  return httpGet(url, withAuthorization(authorization));
 }
 
 beforeAll(async () => {
@@ -128,15 +118,7 @@ describe('kskup console of a cluster site', () => {
       const { core } = apis(a);
       const pem = async (secret: string, key: string) => Buffer.from((await core.readNamespacedSecret({ name: secret, namespace: 'west' })).data?.[key] ?? '', 'base64');
       const [ca, cert, key] = await Promise.all([pem('kskup-site-ca', 'tls.crt'), pem('kskup-local-client', 'tls.crt'), pem('kskup-local-client', 'tls.key')]);
-      const get = (options: { cert?: Buffer; key?: Buffer }) =>
-        new Promise<number>((done, fail) => {
-          const outgoing = httpsRequest(`${url}api/snapshot`, { ca, agent: false, ...options }, (response) => {
-            response.resume();
-            response.on('end', () => done(response.statusCode ?? 0));
-          });
-          outgoing.on('error', fail);
-          outgoing.end();
-        });
+      const get = async (options: { cert?: Buffer; key?: Buffer }) => (await httpGet(`${url}api/snapshot`, { ca, agent: false, ...options })).status;
       expect(await get({})).toBe(401);
       expect(await get({ cert, key })).toBe(200);
     } finally {
