@@ -686,15 +686,19 @@ function offeredAddress(link: Sender | Receiver): string {
   return terminus?.address ?? '';
 }
 
+/** This side's attach performative as rhea 3.0.5 keeps it (link.local.attach), written when rhea next processes the link. */
+function localAttach(link: Sender | Receiver): { properties?: Record<string, unknown> } {
+  return (link as unknown as { local: { attach: { properties?: Record<string, unknown> } } }).local.attach;
+}
+
 /** Answers the offer in this side's attach, before rhea writes it. */
 function acceptReuse(link: Sender | Receiver): void {
-  const local = (link as unknown as { local: { attach: { properties?: Record<string, unknown> } } }).local.attach;
-  local.properties = { ...local.properties, [REUSE_PROPERTY]: true };
+  const attach = localAttach(link);
+  attach.properties = { ...attach.properties, [REUSE_PROPERTY]: true };
 }
 
 /** Both attaches of this link carry REUSE_PROPERTY: ours offered or accepted, and the peer's. */
 function agreedToReuse(link: Sender | Receiver): boolean {
-  const local = (link as unknown as { local: { attach: { properties?: Record<string, unknown> } } }).local.attach.properties;
   const remote = link.properties as Record<string, unknown> | undefined;
-  return local?.[REUSE_PROPERTY] === true && remote?.[REUSE_PROPERTY] === true;
+  return localAttach(link).properties?.[REUSE_PROPERTY] === true && remote?.[REUSE_PROPERTY] === true;
 }
