@@ -5,10 +5,11 @@
 //
 //   client --> c0 [tcpListener "backend:8080"] ==inter-router==> c1 [tcpConnector] --> echo
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROUTER_NODE_FLAGS } from '../router/node-flags.js';
 import { watchProcess } from './helpers/crash-watch.js';
 import { freePort, metric, ROUTER_BIN, RouterProcess, waitFor } from './helpers/router-process.js';
 import { connect, exchangeStream, receiveAll, startEchoServer, startServer, type TestServer } from './helpers/tcp-tools.js';
@@ -55,6 +56,18 @@ describe('kskup-router start-up', () => {
     const result = await run(['--version']);
     expect(result.code).toBe(0);
     expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('run as a command, its shebang gives node the router flags of router/node-flags.ts', async () => {
+    const firstLine = (await readFile(ROUTER_BIN, 'utf8')).split('\n', 1)[0];
+    expect(firstLine).toBe(`#!/usr/bin/env -S node ${ROUTER_NODE_FLAGS.join(' ')}`);
+    // Executed through the shebang, as the image's kskup-router is: env -S must split the flags for node to start.
+    const child = spawn(ROUTER_BIN, ['--version'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(0);
+    expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it.each([

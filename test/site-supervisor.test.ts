@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROUTER_NODE_FLAGS } from '../router/node-flags.js';
 import { BACKOFF_INITIAL_MS, BACKOFF_MAX_MS } from '../site-controller/local/supervisor-record.js';
 import { useKskupHome } from './helpers/kskup-cli.js';
 import { waitFor } from './helpers/router-process.js';
@@ -101,6 +102,9 @@ describe('two linked local sites, the site process of each killed in turn', () =
     const supervisorPid = before.process.pid;
     // The supervisor, the site process and its warm standby (loaded 5 s after the site is up): the restart this measures uses it.
     await waitFor(`${site}'s standby loaded`, async () => ((await processesOf(home.folder(site).path)).length === 3 ? true : undefined), 15_000);
+    // The site process hosts the router: it runs with the router's node flags (router/node-flags.ts).
+    const siteCommandLine = await readFile(`/proc/${before.process.site!.pid}/cmdline`, 'utf8');
+    expect(siteCommandLine.split('\0')).toEqual(expect.arrayContaining([...ROUTER_NODE_FLAGS]));
     const killedPid = await home.kill(site, 'SIGKILL');
     const killedAt = Date.now();
 

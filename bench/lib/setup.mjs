@@ -241,7 +241,10 @@ export async function startKskup({ distDir, dir, pki, targets, tag, maxFrameSize
   const logA = join(dir, `router-A-${tag}.log`);
   const logB = join(dir, `router-B-${tag}.log`);
   const main = join(distDir, 'router', 'main.js');
-  const argsFor = (label) => (typeof nodeArgs === 'function' ? nodeArgs(label) : nodeArgs);
+  // The flags `kskup-router` runs with (its shebang), from the build measured; builds from before node-flags.js ran with none.
+  const flagsFile = join(distDir, 'router', 'node-flags.js');
+  const routerFlags = existsSync(flagsFile) ? (await import(pathToFileURL(flagsFile).href)).ROUTER_NODE_FLAGS : [];
+  const argsFor = (label) => [...routerFlags, ...(typeof nodeArgs === 'function' ? nodeArgs(label) : nodeArgs)];
   const a = spawnTracked(process.execPath, [...argsFor('A'), main, '-c', confA, ...routerArgs], { logFile: logA, name: 'router A' });
   // B dials A: start it once A listens, or B's first attempt is refused and
   // waits out a backoff (a warning in its log, and seconds of start-up time).

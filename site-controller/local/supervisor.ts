@@ -28,6 +28,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ROUTER_NODE_FLAGS } from '../../router/node-flags.js';
 import { atomicWrite } from './atomic-write.js';
 import { isSupervisorMessage, type SupervisorMessage } from './supervisor-link.js';
 import {
@@ -52,7 +53,7 @@ const LOG_TAIL_BYTES = 64 * 1024;
 export interface SupervisorOptions {
   /** The site folder (its files as in site-folder.ts; not imported, to load nothing more). */
   readonly folder: string;
-  /** The site process's entry (site-process-main.js), run as `node ENTRY FOLDER`. */
+  /** The site process's entry (site-process-main.js), run as `node ROUTER_NODE_FLAGS... ENTRY FOLDER` (it hosts the router). */
   readonly siteEntry: string;
   readonly env: NodeJS.ProcessEnv;
   /** Resolves with the first SIGTERM or SIGINT (router/stop-signals.ts, caught by the entry first). */
@@ -167,7 +168,7 @@ class Supervisor {
 
   private spawnChild(): SiteChild | undefined {
     try {
-      const process = spawn(globalThis.process.execPath, [this.options.siteEntry, this.options.folder], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: this.options.env });
+      const process = spawn(globalThis.process.execPath, [...ROUTER_NODE_FLAGS, this.options.siteEntry, this.options.folder], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: this.options.env });
       return new SiteChild(process, (child) => void this.ready(child));
     } catch (error) {
       // spawn throws for bad arguments only; failures to spawn (EAGAIN, ENOMEM) come as 'error' events.

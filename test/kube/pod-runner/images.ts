@@ -6,6 +6,7 @@
 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ROUTER_NODE_FLAGS } from '../../../router/node-flags.js';
 
 export interface LocalImage {
   /** Program names → the argv that runs them here, e.g. { 'kskup-router': ['node', '/repo/dist/router/main.js'] }. "node" is this Node.js. */
@@ -35,11 +36,15 @@ export class ImageError extends Error {
 
 const IMAGES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'images');
 
-/** The kskup image: its two programs are package.json's `bin` entries, run from a built checkout (`npm run build`). */
+/**
+ * The kskup image: its two programs are package.json's `bin` entries, run from a
+ * built checkout (`npm run build`). kskup-router gets the node flags its
+ * shebang gives it in the image (router/node-flags.ts).
+ */
 export function kskupImage(repo: string): LocalImage {
   return {
     binaries: {
-      'kskup-router': ['node', join(repo, 'dist', 'router', 'main.js')],
+      'kskup-router': ['node', ...ROUTER_NODE_FLAGS, join(repo, 'dist', 'router', 'main.js')],
       kskup: ['node', join(repo, 'dist', 'cli', 'main.js')],
     },
     entrypoint: ['kskup-router'],
