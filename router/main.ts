@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env -S node --max-semi-space-size=4 --initial-old-space-size=64
 // kskup-router: `kskup-router -c FILE`, like `skrouterd -c`. Exit codes: 2 for a
 // usage error, 1 for a config file that cannot be used at start; 0 after
 // SIGTERM/SIGINT, whenever it comes (also while starting). SIGHUP or a change

@@ -9,11 +9,32 @@
 // young generation, not the flows (metrics nodejs_heap_space_size_total_bytes,
 // docs/benchmarks.md "Memory per flow"). At 4 MiB the growth per flow halves;
 // what a flow keeps is in the old generation either way.
+//
+// --initial-old-space-size (MiB) sets where V8 first puts the old generation's
+// limit. A router allocates little on the JS heap but an ArrayBuffer per read
+// (each socket read, each 16 KiB of TLS cleartext). With V8's defaults each
+// router ran a full mark-compact every 8 MB or so of traffic, about 100 per GB,
+// with concurrent marking on the other core. They were started by V8's
+// incremental-marking task far below the old-space limit (--trace-gc and
+// --trace-incremental-marking: "Start (task)" at 9 MB of a 21 MB limit); the
+// likely cause is that V8 counts external memory allocated since the last
+// full GC against the room left under that limit. At 64 MiB there were 1-10
+// per GB, and both routers' CPU for 0.5 GB through the tunnel went from 7.1
+// to 4.8 s. The cost is memory under traffic: the heap may hold up to ~64 MB
+// before the first full GC (RSS after a 0.5 GB transfer, per router,
+// 93-105 MB -> 131-136 MB). Idle RSS and RSS per idle flow do not change
+// (docs/benchmarks.md, "Memory per flow" and "Full GCs per GB").
+//
 // Flags that size the heap are read when V8 starts, so they cannot be set from
 // inside the process (v8.setFlagsFromString has no effect on them).
 
 /** Young-generation semi-space cap, MiB (V8 flag --max-semi-space-size). */
 export const ROUTER_SEMI_SPACE_MIB = 4;
+/** Initial old-generation limit, MiB (V8 flag --initial-old-space-size). */
+export const ROUTER_INITIAL_OLD_SPACE_MIB = 64;
 
 /** Node/V8 command-line options for a process that runs a router, in order. */
-export const ROUTER_NODE_FLAGS: readonly string[] = [`--max-semi-space-size=${ROUTER_SEMI_SPACE_MIB}`];
+export const ROUTER_NODE_FLAGS: readonly string[] = [
+  `--max-semi-space-size=${ROUTER_SEMI_SPACE_MIB}`,
+  `--initial-old-space-size=${ROUTER_INITIAL_OLD_SPACE_MIB}`,
+];
