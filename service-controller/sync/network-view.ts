@@ -135,8 +135,11 @@ export function serviceAccessRefusal(service: Pick<NetworkService, 'exposedAt' |
     const allowed = restricted.get(site.id)!.allowedSites;
     return `site "${site.name}"'s policy (serviceAccess allows ${allowed.length === 0 ? 'no other site' : allowed.join(', ')})`;
   });
-  return `not allowed by ${refusing.join(' nor by ')}`;
+  return `${ACCESS_REFUSAL_PREFIX}${refusing.join(' nor by ')}`;
 }
+
+/** How serviceAccessRefusal's reasons start: a listener announced as not listening for this reason is kept out by policy. */
+export const ACCESS_REFUSAL_PREFIX = 'not allowed by ';
 
 /** The newest site weights setting for each address, over every site's announcement: the one the network goes by. */
 export function newestSiteWeights(announcements: readonly SiteAnnouncement[]): Map<string, { sites: Readonly<Record<string, number>>; setAt: number; setBy: string }> {
