@@ -329,6 +329,7 @@ describe('kskup console in a browser (chromium)', () => {
       expect(await web.locator('td.listeners').textContent()).toContain(`NOT LISTENING: ${why}`);
       const dead = page.locator('#services-table tbody tr', { hasText: /^dead/ });
       await expect.poll(() => dead.locator('td.policy').textContent(), { timeout: 10_000 }).toBe('not imported here: policy: service "dead" matches no pattern of importedServices (web)');
+      await expect.poll(() => dead.locator('td.listeners').textContent(), { timeout: 10_000 }).toMatch(/^middle: 127\.0\.0\.1:\d+ for \d+ NOT LISTENING: not imported: policy: service "dead" matches no pattern of importedServices \(web\);/);
 
       // A listener middle's router gets by hand (not from its controller): east refuses its flows, and the console counts them.
       const port = await freePort();
