@@ -327,8 +327,8 @@ export class ServiceController implements SiteServices {
   ): Pick<SiteState, 'serviceConnectors' | 'serviceListeners'> {
     const { document } = this;
     const tls = tlsOfListeners(services, tlsBundles, document.site.name);
-    // A service no exposing site lets this site reach (their policies' serviceAccess) is not listened for: its clients would only be reset there.
-    // Its port stays recorded, so the listener comes back at the same port when a policy lets this site in.
+    // A service no exposing site lets this site reach (their policies' serviceAccess) is not listened for: its clients would only be reset there;
+    // nor is one this site's own policy does not import. The port stays recorded, so the listener comes back at the same port when allowed.
     const blocked = new Map([...tls.blocked, ...accessBlocked(services, document.site), ...notImported(services, document)]);
     // Ports kept for services not heard of (yet) are not listened on; nor are those whose TLS cannot be served here.
     const listeners = Object.entries(document.listenerPorts).filter(([address]) => wanted.has(address) && !blocked.has(address));
