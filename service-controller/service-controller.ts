@@ -14,11 +14,12 @@ import type { ServiceConnector, SiteState } from '../site-controller/site/desire
 import { bundleUseProblem, type TlsBundleFiles } from '../site-controller/site/tls-bundles.js';
 import { routerAddress, type ServiceRecord, type ServiceTarget, type SiteDocument } from '../site-controller/site/model.js';
 import { VERSION } from '../router/version.js';
+import { importRefusal } from '../site-controller/policy/policy-rules.js';
 import { allocateListenerPorts } from './listener-ports.js';
 import type { NetworkSnapshot, SnapshotListener } from './network-snapshot.js';
 import { announce, type SiteAnnouncement } from './sync/announcement.js';
 import { StallClock } from './stall-clock.js';
-import { NetworkView, networkServices, type NetworkService } from './sync/network-view.js';
+import { NetworkView, networkServices, serviceAccessRefusal, type NetworkService } from './sync/network-view.js';
 import { SyncClient } from './sync/sync-client.js';
 import { probeTargets, type ProbeResult } from './target-health.js';
 import { checkKey, HealthChecks, type CheckedTarget } from './health-checks.js';
@@ -326,10 +327,13 @@ export class ServiceController implements SiteServices {
   ): Pick<SiteState, 'serviceConnectors' | 'serviceListeners'> {
     const { document } = this;
     const tls = tlsOfListeners(services, tlsBundles, document.site.name);
+    // A service no exposing site lets this site reach (their policies' serviceAccess) is not listened for: its clients would only be reset there;
+    // nor is one this site's own policy does not import. The port stays recorded, so the listener comes back at the same port when allowed.
+    const blocked = new Map([...tls.blocked, ...accessBlocked(services, document.site), ...notImported(services, document)]);
     // Ports kept for services not heard of (yet) are not listened on; nor are those whose TLS cannot be served here.
-    const listeners = Object.entries(document.listenerPorts).filter(([address]) => wanted.has(address) && !tls.blocked.has(address));
+    const listeners = Object.entries(document.listenerPorts).filter(([address]) => wanted.has(address) && !blocked.has(address));
     this.configuredListeners = new Set(listeners.map(([address]) => address));
-    this.blockedListeners = new Map([...tls.blocked].filter(([address]) => wanted.has(address)));
+    this.blockedListeners = new Map([...blocked].filter(([address]) => wanted.has(address)));
     // A host target is one connector per port; a workload target one per pod and port that takes flows;
     // none for a target its health check finds unhealthy.
     const siteName = document.site.name;
@@ -499,6 +503,31 @@ export class ServiceController implements SiteServices {
     };
     await this.deps.writeSnapshot(snapshot);
   }
+}
+
+/**
+ * The router addresses of services this site's own policy does not import,
+ * with why (its router config leaves them out too: routerStateWithinPolicy);
+ * here so that the listener is announced and shown with the policy's reason.
+ */
+function notImported(services: readonly NetworkService[], document: SiteDocument): Map<string, string> {
+  return new Map(
+    services.flatMap((service) => {
+      // As routerStateWithinPolicy: a service exposed here too has no listener here unless imported.
+      const refusal = importRefusal(document.policy, service.address);
+      return refusal === undefined ? [] : service.ports.map((port) => [routerAddress(service.address, port), `not imported: ${refusal}`] as const);
+    }),
+  );
+}
+
+/** The router addresses of services this site may not reach (serviceAccessRefusal), with why. */
+function accessBlocked(services: readonly NetworkService[], self: { readonly id: string; readonly name: string }): Map<string, string> {
+  return new Map(
+    services.flatMap((service) => {
+      const refusal = serviceAccessRefusal(service, self);
+      return refusal === undefined ? [] : service.ports.map((port) => [routerAddress(service.address, port), refusal] as const);
+    }),
+  );
 }
 
 /**

@@ -7,7 +7,8 @@
 // while a stream runs and falls back after, every site's listener of a
 // service is listed, the keyboard reaches every site's detail (through the
 // site list and through the graph), a flow to a dead target shows as an
-// error, a deleted link turns its edge down within 5 s, and a link another
+// error, what site policies block shows in the services view and each site's
+// detail, a deleted link turns its edge down within 5 s, and a link another
 // site holds shows why it is down.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
@@ -18,6 +19,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useKskupHome } from './helpers/kskup-cli.js';
 import { freePort, waitFor } from './helpers/router-process.js';
 import { connect, openAndWatchEnd, startEchoServer, type TestServer } from './helpers/tcp-tools.js';
+import { writeFile } from 'node:fs/promises';
+import { ManagementClient } from '../router/management/management-client.js';
+import { localRouterTarget } from '../cli/site/site-status.js';
 
 const CLI = resolve(import.meta.dirname, '../dist/cli/main.js');
 const home = useKskupHome('console', { KSKUP_SYNC_HEARTBEAT_MS: '500' });
@@ -305,6 +309,54 @@ describe('kskup console in a browser (chromium)', () => {
     const shown = await page.locator('#flows-table tbody tr').allTextContents();
     expect(shown.length).toBeGreaterThanOrEqual(1);
     for (const text of shown) expect(text).toMatch(/dead.*error:/);
+  });
+
+  it('shows what policies block: middle may not reach web (east\'s serviceAccess) nor imports dead (its own policy), and the flows east refused from a listener made by hand at middle', async () => {
+    const policy = async (site: string, body: string) => {
+      const file = `${home.path}/${site}-policy.yaml`;
+      await writeFile(file, `apiVersion: kskup.io/v1alpha1\nkind: SitePolicy\n${body}`);
+      await home.ok('policy', 'set', file, '-n', site);
+    };
+    await policy('east', 'serviceAccess:\n  - service: web\n    sites: [west]\n');
+    await policy('middle', 'importedServices: [web]\n');
+    const middle = home.folder('middle');
+    const client = await ManagementClient.connect(await localRouterTarget(middle, await middle.read()), { timeoutMs: 5_000 });
+    try {
+      const why = 'not allowed by site "east"\'s policy (serviceAccess allows west)';
+      const web = page.locator('#services-table tbody tr', { hasText: /^web/ });
+      await expect.poll(() => web.locator('td.policy').textContent(), { timeout: 15_000 }).toBe(`at east: only west may reach it; no listener here: ${why}`);
+      expect(await web.locator('td.listeners').textContent()).toContain(`middle: 127.0.0.1:`);
+      expect(await web.locator('td.listeners').textContent()).toContain(`NOT LISTENING: ${why}`);
+      const dead = page.locator('#services-table tbody tr', { hasText: /^dead/ });
+      await expect.poll(() => dead.locator('td.policy').textContent(), { timeout: 10_000 }).toBe('not imported here: policy: service "dead" matches no pattern of importedServices (web)');
+      await expect.poll(() => dead.locator('td.listeners').textContent(), { timeout: 10_000 }).toMatch(/^middle: 127\.0\.0\.1:\d+ for \d+ NOT LISTENING: not imported: policy: service "dead" matches no pattern of importedServices \(web\);/);
+
+      // A listener middle's router gets by hand (not from its controller): east refuses its flows, and the console counts them.
+      const port = await freePort();
+      await client.create('tcpListener', 'by-hand', { address: `web:${echo.port}`, host: '127.0.0.1', port });
+      await waitFor('the hand-made listener to be refused at east', async () => ((await openAndWatchEnd(port).ended).code === 'ECONNRESET' ? true : undefined), 10_000);
+      await expect.poll(() => web.locator('td.policy').textContent(), { timeout: 10_000 }).toMatch(/; 1 flow\(s\) from middle refused at east$/);
+
+      await page.locator('#sites-table button', { hasText: 'middle (this site)' }).click();
+      const blocked = () => page.locator('#blocked-table tbody tr').allTextContents();
+      await expect.poll(blocked, { timeout: 10_000 }).toEqual([
+        'importservice "dead"policy: service "dead" matches no pattern of importedServices (web)',
+        `accessservice "web"${why}`,
+        `flows refusedweb:${echo.port} from middle at east1 flow(s) refused by site east's policy (serviceAccess)`,
+      ]);
+      await page.locator('#sites-table button', { hasText: /^east$/ }).click();
+      await expect.poll(blocked, { timeout: 10_000 }).toEqual([`flows refusedweb:${echo.port} from middle at east1 flow(s) refused by site east's policy (serviceAccess)`]);
+      await page.screenshot({ path: process.env.KSKUP_CONSOLE_POLICY_SCREENSHOT ?? `${home.path}/console-policy.png`, fullPage: true });
+    } finally {
+      await client.delete('tcpListener', 'by-hand').catch(() => undefined);
+      await client.close();
+      for (const site of ['east', 'middle']) await home.ok('policy', 'delete', '-n', site);
+    }
+    await page.locator('#sites-table button', { hasText: 'middle (this site)' }).click();
+    await expect.poll(() => page.locator('#blocked-table tbody tr').allTextContents(), { timeout: 10_000 }).toEqual([
+      `flows refusedweb:${echo.port} from middle at east1 flow(s) refused by site east's policy (serviceAccess)`,
+    ]);
+    await expect.poll(() => page.locator('#services-table tbody tr', { hasText: /^web/ }).locator('td.listeners').textContent(), { timeout: 10_000 }).not.toContain('NOT LISTENING');
   });
 
   it('turns a deleted link to down within 5 s', async () => {

@@ -2,6 +2,8 @@
 // state ConfigMap, the site's controller applies it to the router ConfigMap,
 // and the router pod refuses what it forbids. The API server double with the
 // pod runner (test/kube/README.md); a local site linked to the cluster site.
+// West's serviceAccess reaches solo in its announcement (solo drops its
+// listener); a listener made by hand at solo's router is refused by west's pod.
 //
 //   cluster A, namespace west                                      this host
 //   [backend x1] <- tcpConnector [router] <--link-- [router of local site "solo"] <- test client
@@ -13,6 +15,9 @@ import { apis, kskup, ok, routerConfigMap, startClusterLinkedFromLocal, type Clu
 import { echoDeployment, waitUntil } from './helpers/kube-workloads.js';
 import { useKskupHome } from './helpers/kskup-cli.js';
 import { connect, exchangeStream, openAndWatchEnd } from './helpers/tcp-tools.js';
+import { freePort } from './helpers/router-process.js';
+import { ManagementClient } from '../router/management/management-client.js';
+import { localRouterTarget } from '../cli/site/site-status.js';
 import { useTestFolder } from './helpers/temp-dir.js';
 
 const temp = useTestFolder('kskup-kube-policy');
@@ -68,7 +73,7 @@ describe('policy of a cluster site', () => {
     expect(JSON.parse(state.data?.['site.json'] ?? '{}').policy).toEqual({ apiVersion: 'kskup.io/v1alpha1', kind: 'SitePolicy', serviceAccess: [{ service: 'backend', sites: [] }] });
   }, 60_000);
 
-  it('serviceAccess with no other site: the router pod refuses solo\'s flows; removed, solo gets every byte again', async () => {
+  it('serviceAccess with no other site: solo drops its listener and says why, the router pod refuses a listener made by hand there; removed, solo gets every byte again', async () => {
     const allowed = await waitUntil(a, 'the router ConfigMap to carry allowedSites', async () => {
       const sites = await allowedSitesInConfig();
       return sites.length > 0 && sites.every((s) => s !== undefined) ? sites : undefined;
@@ -76,15 +81,33 @@ describe('policy of a cluster site', () => {
     // Only the site itself (its id and name).
     for (const sites of allowed) expect(sites!.split(' ')).toContain('west');
     expect(allowed[0]!.split(' ')).toHaveLength(2);
-    await waitUntil(a, 'solo to be reset', async () => {
-      const { socket, ended } = openAndWatchEnd(port);
-      socket.write('hello');
-      // A flow still let through (the policy not applied yet) stays open: given up after 2 s.
-      const timer = setTimeout(() => socket.destroy(), 2_000);
-      const end = await ended;
-      clearTimeout(timer);
-      return end.code === 'ECONNRESET' ? true : undefined;
+    // Announced: solo, not allowed, drops its listener and says why.
+    const why = 'not allowed by site "west"\'s policy (serviceAccess allows no other site)';
+    await waitUntil(a, 'solo to drop its listener for backend', async () => {
+      const services = (await local.json<{ services: { address: string; listeners: unknown[]; policy?: { accessDenied?: string } }[] }>('service', 'status', '-n', 'solo')).services;
+      const backend = services.find((s) => s.address === 'backend');
+      return backend?.listeners.length === 0 && backend.policy?.accessDenied === why ? true : undefined;
     }, 30_000);
+    expect((await openAndWatchEnd(port).ended).code).toBe('ECONNREFUSED');
+    // Enforced by the router pod: a tcpListener made by hand at solo's router is reset there.
+    const solo = local.folder('solo');
+    const client = await ManagementClient.connect(await localRouterTarget(solo, await solo.read()), { timeoutMs: 5_000 });
+    try {
+      const byHand = await freePort();
+      await client.create('tcpListener', 'by-hand', { address: 'backend:7', host: '127.0.0.1', port: byHand });
+      await waitUntil(a, 'solo\'s hand-made listener to be reset', async () => {
+        const { socket, ended } = openAndWatchEnd(byHand);
+        socket.write('hello');
+        // A flow still let through (the policy not applied yet) stays open: given up after 2 s.
+        const timer = setTimeout(() => socket.destroy(), 2_000);
+        const end = await ended;
+        clearTimeout(timer);
+        return end.code === 'ECONNRESET' ? true : undefined;
+      }, 30_000);
+    } finally {
+      await client.delete('tcpListener', 'by-hand').catch(() => undefined);
+      await client.close();
+    }
     const check = JSON.parse(await ok(a, 'policy', 'check', '-n', 'west', '-o', 'json')) as { blocks: { kind: string; subject: string }[] };
     expect(check.blocks).toContainEqual(expect.objectContaining({ kind: 'reach', subject: 'service "backend" from site "solo"' }));
 

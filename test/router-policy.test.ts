@@ -8,37 +8,49 @@
 //   back; B's are reset, the backend never sees a connection, and C counts and
 //   says why. Then C's config changes: a flow already open from A carries on,
 //   a new one from A is refused, B is let in by its router id.
+//
+//   south (E), an edge router on C, and A refuse in bulk: 200 flows each that C
+//   refuses (kskup:policy-denied; E also for "ghost", which no router serves:
+//   amqp:not-found), some at once, while allowed flows for "open" (C's second
+//   tcpConnector, no allowedSites) share the same inter-router connections.
+//   Refusing a fresh link pair answers both attaches before the detaches; the
+//   connections must stay up throughout (no reconnect) and "open" stay byte-exact.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManagementClient } from '../router/management/management-client.js';
 import { freePort, metric, RouterProcess, routerLogsOnFailure, waitFor, type Entity } from './helpers/router-process.js';
-import { connect, exchangeStream, howItEnds, openAndWatchEnd, startServer, type TestServer } from './helpers/tcp-tools.js';
+import { connect, exchangeStream, howItEnds, openAndWatchEnd, startEchoServer, startServer, type TestServer } from './helpers/tcp-tools.js';
 
 let dir: string;
 let backend: TestServer;
 let backendConnections = 0;
+let openBackend: TestServer;
 const routers: Record<string, RouterProcess> = {};
-const ports: Record<string, { link: number; http: number; amqp: number; db: number }> = {};
+const ports: Record<string, { link: number; edge: number; http: number; amqp: number; db: number; open: number; ghost: number }> = {};
 
 routerLogsOnFailure(() => Object.values(routers));
 
-function config(name: 'A' | 'B' | 'C', allowedSites: string | undefined): Entity[] {
-  const site = { A: 'west', B: 'middle', C: 'east' }[name];
+function config(name: 'A' | 'B' | 'C' | 'E', allowedSites: string | undefined): Entity[] {
+  const site = { A: 'west', B: 'middle', C: 'east', E: 'south' }[name];
   const p = ports[name]!;
   const entities: Entity[] = [
-    ['router', { id: `router-${name}`, mode: 'interior', helloIntervalSeconds: 1, helloMaxAgeSeconds: 3, metadata: JSON.stringify({ id: `router-${name}`, name: site }) }],
-    ['listener', { name: 'inter-router', role: 'inter-router', host: '127.0.0.1', port: p.link }],
+    ['router', { id: `router-${name}`, mode: name === 'E' ? 'edge' : 'interior', helloIntervalSeconds: 1, helloMaxAgeSeconds: 3, metadata: JSON.stringify({ id: `router-${name}`, name: site }) }],
     ['listener', { name: 'amqp', host: '127.0.0.1', port: p.amqp }],
     ['listener', { name: 'http', host: '127.0.0.1', port: p.http, http: true, metrics: true }],
   ];
-  if (name !== 'C') {
-    entities.push(['connector', { name: 'to-C', role: 'inter-router', host: '127.0.0.1', port: ports.C!.link }]);
-    entities.push(['tcpListener', { name: 'db', address: 'db', host: '127.0.0.1', port: p.db }]);
-  } else {
+  if (name !== 'E') entities.push(['listener', { name: 'inter-router', role: 'inter-router', host: '127.0.0.1', port: p.link }]);
+  if (name === 'C') {
+    entities.push(['listener', { name: 'edge', role: 'edge', host: '127.0.0.1', port: p.edge }]);
     entities.push(['tcpConnector', { name: 'db', address: 'db', host: '127.0.0.1', port: backend.port, ...(allowedSites !== undefined && { allowedSites }) }]);
+    entities.push(['tcpConnector', { name: 'open', address: 'open', host: '127.0.0.1', port: openBackend.port }]);
+    return entities;
   }
+  entities.push(name === 'E' ? ['connector', { name: 'uplink', role: 'edge', host: '127.0.0.1', port: ports.C!.edge }] : ['connector', { name: 'to-C', role: 'inter-router', host: '127.0.0.1', port: ports.C!.link }]);
+  entities.push(['tcpListener', { name: 'db', address: 'db', host: '127.0.0.1', port: p.db }]);
+  if (name !== 'B') entities.push(['tcpListener', { name: 'open', address: 'open', host: '127.0.0.1', port: p.open }]);
+  if (name === 'E') entities.push(['tcpListener', { name: 'ghost', address: 'ghost', host: '127.0.0.1', port: p.ghost }]);
   return entities;
 }
 
@@ -69,10 +81,14 @@ beforeAll(async () => {
     backendConnections++;
     socket.pipe(socket);
   });
-  for (const name of ['A', 'B', 'C']) ports[name] = { link: await freePort(), http: await freePort(), amqp: await freePort(), db: await freePort() };
+  openBackend = await startEchoServer();
+  for (const name of ['A', 'B', 'C', 'E']) {
+    ports[name] = { link: await freePort(), edge: await freePort(), http: await freePort(), amqp: await freePort(), db: await freePort(), open: await freePort(), ghost: await freePort() };
+  }
   routers.C = await RouterProcess.start(dir, 'C', config('C', 'west'), ['--log-level', 'info']);
   routers.A = await RouterProcess.start(dir, 'A', config('A', undefined), ['--log-level', 'info']);
   routers.B = await RouterProcess.start(dir, 'B', config('B', undefined), ['--log-level', 'info']);
+  routers.E = await RouterProcess.start(dir, 'E', config('E', undefined), ['--log-level', 'info']);
   // Both listening routers know C serves "db": the refusal is C's, not a missing route.
   await waitFor('A and B to route db to C', async () => ((await routes('A')) >= 1 && (await routes('B')) >= 1 ? true : undefined), 20_000);
 });
@@ -80,6 +96,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(Object.values(routers).map((router) => router.stop()));
   await backend?.close();
+  await openBackend?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -147,5 +164,68 @@ describe('tcpConnector allowedSites: west -- east -- middle', () => {
     const all = Buffer.concat(received);
     expect(all.length).toBe(first.length + second.length);
     expect(all.equals(Buffer.concat([first, second]))).toBe(true);
+  });
+});
+
+describe('refusals in bulk keep the inter-router connections up: west -- east <- south (edge)', () => {
+  /** A refused flow: the client is reset without a byte back. */
+  async function refused(port: number): Promise<void> {
+    const { socket, ended } = openAndWatchEnd(port);
+    socket.write('request');
+    let got = 0;
+    socket.on('data', (chunk: Buffer) => (got += chunk.length));
+    const end = await ended;
+    expect(end.code).toBe('ECONNRESET');
+    expect(got).toBe(0);
+  }
+
+  /** Lines that say an inter-router or edge connection went down or came up again, or that something failed. */
+  const connectionEvents = (router: RouterProcess, from: number) =>
+    router.lines.slice(from).filter((line) => / is (down|up)\b|closes a connection|retrying/.test(line.msg) || line.level === 'error' || line.level === 'fatal');
+
+  it('200 flows refused from west and 200 from south (policy), 200 from south for an address no router serves (not found), 20 at a time; "open" byte-exact alongside', async () => {
+    const seen = routers.C!.lines.length;
+    await routers.C!.rewrite(config('C', 'middle'));
+    await waitFor('east to apply its new config', () => routers.C!.lines.slice(seen).find((line) => line.msg === 'configuration applied'));
+    await waitFor('south to route through east', async () => ((await metric(ports.E!.http, 'kskup_tcp_listener_routes{address="db"}').catch(() => 0)) ?? 0) >= 1 ? true : undefined, 20_000);
+    await echo(ports.A!.open, 20, 64 * 1024);
+    await echo(ports.E!.open, 21, 64 * 1024);
+    const marks = Object.fromEntries(Object.entries(routers).map(([name, router]) => [name, router.lines.length]));
+    const deniedBefore = (await metric(ports.C!.http, 'kskup_tcp_flows_denied_total{address="db"}')) ?? 0;
+    const ghostBefore = (await metric(ports.C!.http, 'kskup_tcp_flows_failed_total{address="ghost"}')) ?? 0;
+    const connectionsBefore = backendConnections;
+
+    // Allowed flows run the whole time on the same connections, each checked byte for byte.
+    let stop = false;
+    let allowed = 0;
+    const failures: string[] = [];
+    const alongside = (port: number, seed: number) =>
+      (async () => {
+        while (!stop) {
+          await echo(port, seed + allowed, 32 * 1024);
+          allowed++;
+        }
+      })().catch((error: unknown) => void failures.push(`an allowed flow on port ${port} failed: ${String(error)}`));
+    const background = [alongside(ports.A!.open, 1_000), alongside(ports.E!.open, 2_000)];
+    try {
+      for (const port of [ports.A!.db, ports.E!.db, ports.E!.ghost]) {
+        // 200 each: 100 one after another, then 100 in batches of 20 at once.
+        for (let i = 0; i < 100; i++) await refused(port);
+        for (let batch = 0; batch < 5; batch++) await Promise.all(Array.from({ length: 20 }, () => refused(port)));
+      }
+    } finally {
+      stop = true;
+      await Promise.all(background);
+    }
+    expect(failures).toEqual([]);
+    expect(allowed).toBeGreaterThan(10);
+    expect(backendConnections).toBe(connectionsBefore);
+    expect(await metric(ports.C!.http, 'kskup_tcp_flows_denied_total{address="db"}')).toBe(deniedBefore + 400);
+    expect(await metric(ports.C!.http, 'kskup_tcp_flows_failed_total{address="ghost"}')).toBe(ghostBefore + 200);
+    for (const [name, router] of Object.entries(routers)) expect(connectionEvents(router, marks[name]!), `router ${name}`).toEqual([]);
+    // And they still carry flows afterwards.
+    await echo(ports.A!.open, 30, 256 * 1024);
+    await echo(ports.E!.open, 31, 256 * 1024);
+    await echo(ports.B!.db, 32, 256 * 1024);
   });
 });

@@ -7,8 +7,8 @@ import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allocateListenerPorts } from '../service-controller/listener-ports.js';
 import { exposeService, unexposeService, type ExposeRequest } from '../service-controller/services.js';
-import { announce, parseAnnouncement, SYNC_PREFIX, type AnnouncedService, type SiteAnnouncement } from '../service-controller/sync/announcement.js';
-import { NetworkView, networkServices } from '../service-controller/sync/network-view.js';
+import { announce, MAX_ALLOWED_SITES, parseAnnouncement, SYNC_PREFIX, type AnnouncedService, type SiteAnnouncement } from '../service-controller/sync/announcement.js';
+import { NetworkView, networkServices, serviceAccessRefusal } from '../service-controller/sync/network-view.js';
 import { StallClock } from '../service-controller/stall-clock.js';
 import { desiredRouterConfig, routerConfigText, type SiteState } from '../site-controller/site/desired-router-config.js';
 import { SiteError } from '../site-controller/site/errors.js';
@@ -416,6 +416,65 @@ describe('networkServices', () => {
   it('is empty for no services', () => {
     expect(networkServices([])).toEqual([]);
     expect(networkServices([heard('e-1', 'east', 1)])).toEqual([]);
+  });
+});
+
+describe('service access in service sync (a policy\'s serviceAccess, announced)', () => {
+  const policy = (sites: string[]) => ({ apiVersion: 'kskup.io/v1alpha1' as const, kind: 'SitePolicy' as const, serviceAccess: [{ service: 'db*', sites }] });
+  const restricted = (sites: string[]) => ({ ...webService(), address: 'db', allowedSites: sites });
+
+  it('a service the policy restricts is announced with the sites it allows; others without the field; it round-trips', () => {
+    const announcement = announce(siteDocument({ services: [dbService, { ...dbService, address: 'web' }], policy: policy(['east', 'north-7y']) }), 1, { connectedLinks: new Set(), healthy: () => true });
+    expect(announcement.services.map((s) => [s.address, s.allowedSites])).toEqual([
+      ['db', ['east', 'north-7y']],
+      ['web', undefined],
+    ]);
+    expect('allowedSites' in announcement.services[1]!).toBe(false);
+    expect(parseAnnouncement(JSON.stringify(announcement))).toEqual(announcement);
+    expect(announce(siteDocument({ services: [dbService], policy: policy([]) }), 1, { connectedLinks: new Set(), healthy: () => true }).services[0]?.allowedSites).toEqual([]);
+  });
+
+  it('a policy naming more sites than an announcement may carry is not announced (the router enforces it), never cut', () => {
+    const many = Array.from({ length: MAX_ALLOWED_SITES + 1 }, (_, i) => `site-${i}`);
+    const announcement = announce(siteDocument({ services: [dbService], policy: policy(many) }), 1, { connectedLinks: new Set(), healthy: () => true });
+    expect(announcement.services[0]?.allowedSites).toBeUndefined();
+  });
+
+  it.each([
+    ['not a list', 'east'],
+    ['a list with a number', ['east', 7]],
+    ['a list with an empty name', ['']],
+    ['too long a list', Array.from({ length: MAX_ALLOWED_SITES + 1 }, (_, i) => `s${i}`)],
+    ['too long a name', ['x'.repeat(254)]],
+  ])('an announcement whose allowedSites is %s is dropped whole', (_what, value) => {
+    const bad = heard('hub-1', 'hub', 1, { services: [{ ...webService(), allowedSites: value as string[] }] });
+    expect(parseAnnouncement(JSON.stringify(bad))).toBe('services are malformed');
+  });
+
+  it('networkServices keeps each restricting site\'s list; serviceAccessRefusal says which policies keep a site out', () => {
+    const hub = heard('hub-1', 'hub', 1, { services: [restricted(['west'])] });
+    const [db] = networkServices([hub]);
+    expect(db?.access).toEqual([{ siteId: 'hub-1', siteName: 'hub', allowedSites: ['west'] }]);
+    expect(serviceAccessRefusal(db!, { id: 'west-1', name: 'west' })).toBeUndefined();
+    expect(serviceAccessRefusal(db!, { id: 'east-1', name: 'east' })).toBe('not allowed by site "hub"\'s policy (serviceAccess allows west)');
+    // Named by id; the exposing site itself; another exposing site that restricts nothing: each lets east in.
+    expect(serviceAccessRefusal(networkServices([heard('hub-1', 'hub', 1, { services: [restricted(['east-1'])] })])[0]!, { id: 'east-1', name: 'east' })).toBeUndefined();
+    expect(serviceAccessRefusal(db!, { id: 'hub-1', name: 'hub' })).toBeUndefined();
+    const open = heard('north-1', 'north', 1, { services: [{ ...webService(), address: 'db' }] });
+    expect(serviceAccessRefusal(networkServices([hub, open])[0]!, { id: 'east-1', name: 'east' })).toBeUndefined();
+    // Two sites that both keep east out: both named.
+    const south = heard('south-1', 'south', 1, { services: [restricted([])] });
+    expect(serviceAccessRefusal(networkServices([hub, south])[0]!, { id: 'east-1', name: 'east' })).toBe(
+      'not allowed by site "hub"\'s policy (serviceAccess allows west) nor by site "south"\'s policy (serviceAccess allows no other site)',
+    );
+    expect(networkServices([open])[0]?.access).toBeUndefined();
+  });
+
+  it('a change of the list is a change of the network (the sites that hear it follow at once)', () => {
+    const view = new NetworkView('east-1');
+    expect(view.hear(heard('hub-1', 'hub', 1, { services: [restricted(['west'])] }), 0)).toBe('new');
+    expect(view.hear(heard('hub-1', 'hub', 2, { services: [restricted(['west', 'east'])] }), 0)).toBe('changed');
+    expect(view.hear(heard('hub-1', 'hub', 3, { services: [{ ...webService(), address: 'db' }] }), 0)).toBe('changed');
   });
 });
 

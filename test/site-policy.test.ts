@@ -10,7 +10,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { useKskupHome } from './helpers/kskup-cli.js';
-import { metric, waitFor } from './helpers/router-process.js';
+import { freePort, metric, waitFor } from './helpers/router-process.js';
+import { ManagementClient } from '../router/management/management-client.js';
+import { localRouterTarget } from '../cli/site/site-status.js';
 import { connect, openAndWatchEnd, receiveAll, sendStream, startEchoServer, type TestServer } from './helpers/tcp-tools.js';
 
 const home = useKskupHome('site-policy', { KSKUP_SYNC_HEARTBEAT_MS: '500', KSKUP_SYNC_TTL_MS: '3000', KSKUP_SYNC_HEALTH_MS: '1000' });
@@ -18,8 +20,9 @@ const home = useKskupHome('site-policy', { KSKUP_SYNC_HEARTBEAT_MS: '500', KSKUP
 interface ServiceJson {
   address: string;
   listeners: { port: number; servicePort: number }[];
+  notListening: { servicePort: number; host?: string; port?: number; reason: string }[];
   exposedAt: string[];
-  policy?: { notImported?: string; reachableFrom?: string[]; flowsDenied?: number };
+  policy?: { notImported?: string; accessDenied?: string; reachableFrom?: string[]; flowsDenied?: number };
 }
 interface LinksJson {
   links: { name: string; connected: boolean; reason: string; blocked?: string; endpoint: string }[];
@@ -114,32 +117,60 @@ describe('policy set, show', () => {
 });
 
 describe('enforced', () => {
-  it('serviceAccess: west reaches db byte for byte; east is reset at hub and counted there; removing the policy lets east in again', async () => {
+  it('serviceAccess, announced: east (not allowed) drops its listener for db and says why; west reaches db byte for byte; allowing east gives it its listener back at once', async () => {
+    const eastPort = (await listenerPort('east', 'db'))!;
     await setPolicy('hub', 'serviceAccess:\n  - service: db\n    sites: [west]\n');
-    const hubHttp = (await home.folder('hub').read()).site.ports.http;
-    const denied = () => metric(hubHttp, `kskup_tcp_flows_denied_total{address="db:${echo.port}"}`);
-    // East still has its listener (importing is its own choice); its flows are refused at hub.
-    const eastPort = await listenerPort('east', 'db');
-    expect(eastPort).toBeDefined();
-    await waitFor('hub to refuse east', async () => {
-      const { socket, ended } = openAndWatchEnd(eastPort!);
-      socket.write('anything');
-      // A flow still let through (the policy not applied yet) stays open: given up after 2 s.
-      const timer = setTimeout(() => socket.destroy(), 2_000);
-      const end = await ended;
-      clearTimeout(timer);
-      return end.code === 'ECONNRESET' && ((await denied()) ?? 0) > 0 ? true : undefined;
-    }, 15_000);
-    const before = (await denied())!;
-    const { ended } = openAndWatchEnd(eastPort!);
-    expect((await ended).code).toBe('ECONNRESET');
-    expect(await denied()).toBe(before + 1);
+    const why = 'not allowed by site "hub"\'s policy (serviceAccess allows west)';
+    const dropped = await waitFor('east to drop its db listener', async () => {
+      const db = (await services('east')).find((service) => service.address === 'db');
+      return db?.listeners.length === 0 ? db : undefined;
+    }, 10_000);
+    expect(dropped.policy).toEqual({ accessDenied: why });
+    expect(dropped.notListening).toEqual([{ servicePort: echo.port, host: '127.0.0.1', port: eastPort, reason: why }]);
+    expect((await home.ok('service', 'status', '-n', 'east')).stdout).toContain(`NOT LISTENING: for port ${echo.port} at 127.0.0.1:${eastPort}: ${why}`);
+    expect((await openAndWatchEnd(eastPort).ended).code).toBe('ECONNREFUSED');
     await echoThrough((await listenerPort('west', 'db'))!, 1 << 20, 11);
     const atHub = (await services('hub')).find((service) => service.address === 'db');
-    expect(atHub?.policy).toEqual({ reachableFrom: ['west'], flowsDenied: before + 1 });
-    // Removed: east reaches db again.
-    await home.ok('policy', 'delete', '-n', 'hub');
-    await dbWorksAt('east');
+    expect(atHub?.policy).toEqual({ reachableFrom: ['west'], flowsDenied: 0 });
+
+    // Allowed: the listener comes back at the same port, and carries bytes.
+    const allowedAt = Date.now();
+    await setPolicy('hub', 'serviceAccess:\n  - service: db\n    sites: [west, east]\n');
+    expect(await dbWorksAt('east')).toBe(eastPort);
+    console.log(`east's db listener back and carrying bytes ${Date.now() - allowedAt} ms after kskup policy set at hub`);
+    await echoThrough(eastPort, 1 << 20, 12);
+    expect((await services('east')).find((service) => service.address === 'db')?.policy).toBeUndefined();
+  });
+
+  it('serviceAccess, in the router: a tcpListener east makes by hand for db is reset at hub, counted there; the backend sees nothing', async () => {
+    await setPolicy('hub', 'serviceAccess:\n  - service: db\n    sites: [west]\n');
+    await waitFor('east to drop its db listener', async () => ((await listenerPort('east', 'db')) === undefined ? true : undefined), 10_000);
+    const hubHttp = (await home.folder('hub').read()).site.ports.http;
+    const denied = () => metric(hubHttp, `kskup_tcp_flows_denied_total{address="db:${echo.port}"}`);
+    const before = (await denied()) ?? 0;
+    const port = await freePort();
+    const east = home.folder('east');
+    const client = await ManagementClient.connect(await localRouterTarget(east, await east.read()), { timeoutMs: 5_000 });
+    let backendConnections = 0;
+    const counted = () => backendConnections++;
+    echo.server.on('connection', counted);
+    try {
+      await client.create('tcpListener', 'by-hand', { address: `db:${echo.port}`, host: '127.0.0.1', port });
+      await waitFor('the hand-made listener to be refused at hub', async () => {
+        const { socket, ended } = openAndWatchEnd(port);
+        socket.write('anything');
+        const end = await ended;
+        return end.code === 'ECONNRESET' ? true : undefined;
+      }, 10_000);
+      expect(await denied()).toBe(before + 1);
+      expect(backendConnections).toBe(0);
+      const atHub = (await services('hub')).find((service) => service.address === 'db');
+      expect(atHub?.policy).toEqual({ reachableFrom: ['west'], flowsDenied: before + 1 });
+    } finally {
+      echo.server.off('connection', counted);
+      await client.delete('tcpListener', 'by-hand').catch(() => undefined);
+      await client.close();
+    }
   });
 
   it('importedServices: east drops its listener for db at once, west keeps it', async () => {

@@ -8,7 +8,8 @@
 // gather makes one ConsoleSnapshot; the server sends it whole to the page.
 import { VERSION } from '../../router/version.js';
 import { routerAddress } from '../../site-controller/site/model.js';
-import { gatherFlows, serviceTraffic, type GatheredFlows } from '../../service-controller/flows/flow-gatherer.js';
+import { deniedFlows, gatherFlows, serviceTraffic, type GatheredFlows } from '../../service-controller/flows/flow-gatherer.js';
+import { otherSiteBlocks, ownSiteBlocks, servicePolicy, type ConsoleBlock, type ConsoleServicePolicy } from './console-policy.js';
 import type { SiteAnnouncement } from '../../service-controller/sync/announcement.js';
 import { joinEnds, type FlowRow } from '../site/flow-list-command.js';
 import type { ResolvedSite } from '../site/site-options.js';
@@ -55,6 +56,8 @@ export interface ConsoleSite {
   /** Its routers, by the site name each router's flow reply gives. */
   readonly routers: readonly ConsoleRouter[];
   readonly links: readonly ConsoleSiteLink[];
+  /** What site policies block at it and why (console-policy.ts): all of it for the console's own site, what is announced for another. */
+  readonly blocked: readonly ConsoleBlock[];
 }
 
 /** A link as the site that made it announces it: from the linking site to the site that issued the token. */
@@ -94,6 +97,8 @@ export interface ConsoleService {
   readonly listenersUnknownAt: readonly string[];
   /** Over the whole network, counted at each flow's listener side: flows opened and failed, bytes client -> target and back. */
   readonly traffic: { readonly opened: number; readonly failed: number; readonly requestBytes: number; readonly responseBytes: number };
+  /** Who may reach it where (serviceAccess), why the console's site has no listener for it, and the flows policies refused. */
+  readonly policy: ConsoleServicePolicy;
 }
 
 export interface ConsoleSiteDetail {
@@ -159,6 +164,7 @@ export async function gatherConsoleSnapshot(target: ResolvedSite, router: Router
   const names = new Map([[document.site.id, document.site.name], ...heard.map(({ announcement }) => [announcement.site.id, announcement.site.name] as const)]);
   const nameOf = (link: { remoteSiteId: string; remoteSiteName: string }) => names.get(link.remoteSiteId) ?? link.remoteSiteName;
   const connectedIn = new Set(status.incoming.filter((link) => link.connected).map((link) => link.siteId));
+  const denied = gathered ? deniedFlows(gathered) : [];
   const routersOf = (site: string): ConsoleRouter[] =>
     (gathered?.routers ?? []).filter((r) => r.site === site).map((r) => ({ id: r.router, state: r.state, ...(r.version !== undefined && { version: r.version }) }));
 
@@ -182,6 +188,7 @@ export async function gatherConsoleSnapshot(target: ResolvedSite, router: Router
       version: VERSION,
       routers: routersOf(document.site.name),
       links: ownLinks,
+      blocked: ownSiteBlocks(status, snapshot?.services ?? [], denied),
     },
     ...heard.map(({ announcement, heardAt }) => ({
       id: announcement.site.id,
@@ -193,6 +200,7 @@ export async function gatherConsoleSnapshot(target: ResolvedSite, router: Router
       ...(announcement.version !== undefined && { version: announcement.version }),
       routers: routersOf(announcement.site.name),
       links: announcedLinks(announcement),
+      blocked: otherSiteBlocks(announcement.site.name, announcement.listeners, denied),
     })),
   ];
   const rates = memory.rates.update(gathered?.links ?? [], gatheredAt);
@@ -227,6 +235,7 @@ export async function gatherConsoleSnapshot(target: ResolvedSite, router: Router
     ),
     listenersUnknownAt: listenersBySite.filter(({ listeners }) => listeners === undefined).map(({ site }) => site),
     traffic: gathered ? serviceTraffic(entry.address, gathered) : { opened: 0, failed: 0, requestBytes: 0, responseBytes: 0 },
+    policy: servicePolicy(entry, document, denied),
   }));
   const flowProblems = gathered
     ? gathered.routers.filter((r) => r.state !== 'answered').map((r) => `router ${r.site ?? r.router} did not answer (${r.state}): its flows are missing`)

@@ -18,7 +18,7 @@ import { addSiteOptions, resolveSite, type SiteOptions } from './site-options.js
 import { gatherFlows, serviceSplit, serviceTraffic, type GatheredFlows } from '../../service-controller/flows/flow-gatherer.js';
 import { setSiteWeights } from '../../service-controller/services.js';
 import { nameProblem } from '../../site-controller/site/model.js';
-import type { NetworkService } from '../../service-controller/sync/network-view.js';
+import { serviceAccessRefusal, type NetworkService } from '../../service-controller/sync/network-view.js';
 import { UsageError } from '../errors.js';
 import { parseWeight } from './traffic-arguments.js';
 import { openSiteRouter } from '../router-stat/site-router.js';
@@ -44,14 +44,21 @@ export function addServiceCommands(program: Command, context: CommandContext): v
     const counters = process?.running ? await fetchAddressCounters(document.site.ports.http) : new Map<string, AddressCounters>();
     const network = process === undefined || process.running ? await networkTotals(options, context) : { problem: 'the site process is not running' };
     /** What the site's policy does to a service here (docs/policy.md): not imported, and who may reach it with the flows refused. */
-    const policyOf = (entry: { address: string; exposedAt: readonly { id: string }[] }, flowsDenied: number) => {
+    // accessDenied: the exposing sites' policies let this site reach it nowhere (their announced serviceAccess), so it has no listener here.
+    const policyOf = (entry: NetworkService, flowsDenied: number) => {
       const { policy } = document;
-      if (policy === undefined) return {};
       const exposedHere = entry.exposedAt.some((site) => site.id === document.site.id);
       const notImported = exposedHere ? undefined : importRefusal(policy, entry.address);
       const reachableFrom = exposedHere ? sitesAllowedToReach(policy, entry.address) : undefined;
-      if (notImported === undefined && reachableFrom === undefined) return {};
-      return { policy: { ...(notImported !== undefined && { notImported }), ...(reachableFrom !== undefined && { reachableFrom, flowsDenied }) } };
+      const accessDenied = serviceAccessRefusal(entry, document.site);
+      if (notImported === undefined && reachableFrom === undefined && accessDenied === undefined) return {};
+      return {
+        policy: {
+          ...(notImported !== undefined && { notImported }),
+          ...(accessDenied !== undefined && { accessDenied }),
+          ...(reachableFrom !== undefined && { reachableFrom, flowsDenied }),
+        },
+      };
     };
     const services = (snapshot?.services ?? []).map((entry) => {
       const addresses = entry.ports.map((port) => routerAddress(entry.address, port));

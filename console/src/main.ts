@@ -5,7 +5,7 @@
 import { byId, cell, fillBody, row } from './dom.js';
 import { formatRate } from './format.js';
 import { NetworkGraph } from './graph.js';
-import type { FeedState, Flow, Site, Snapshot } from './types.js';
+import type { FeedState, Flow, Service, Site, Snapshot } from './types.js';
 
 const graph = new NetworkGraph(byId('graph'), byId('graph-focus'), openSite);
 const live = byId<HTMLParagraphElement>('live');
@@ -72,7 +72,8 @@ function render(snapshot: Snapshot): void {
         cell(`${s.traffic.opened} opened, ${s.traffic.failed} failed`),
         cell(s.traffic.requestBytes, 'bytes-to-targets'),
         cell(s.traffic.responseBytes, 'bytes-back'),
-      ]),
+        cell(policyText(s), 'policy'),
+      ], s.policy.deniedHere !== undefined || s.policy.refused.length > 0 ? 'error' : ''),
     ),
     'No services in the network',
   );
@@ -164,6 +165,20 @@ function renderSite(snapshot: Snapshot): void {
     ? own.incoming.map((l) => row([cell(l.site), cell(l.connected ? 'connected' : 'not connected'), cell(l.role || '—')]))
     : snapshot.links.filter((l) => l.to === site.name).map((l) => row([cell(l.from), cell(l.up ? 'connected' : 'not connected'), cell('—')]));
   fillBody('incoming-table', incoming, 'None');
+  fillBody('blocked-table', site.blocked.map((b) => row([cell(b.kind), cell(b.subject), cell(b.reason, 'reason')], 'error')), site.self ? 'Nothing: no policy blocks anything here' : 'Nothing that this site announces');
+}
+
+/** A service's policy in one cell: who may reach it where, why this site has no listener, flows refused. Words, not colour alone. */
+function policyText(service: Service): string {
+  const { policy } = service;
+  return (
+    [
+      ...policy.access.map((a) => `at ${a.site}: only ${a.allowedSites.length === 0 ? `${a.site} itself` : a.allowedSites.join(', ')} may reach it`),
+      ...(policy.notImportedHere === undefined ? [] : [`not imported here: ${policy.notImportedHere}`]),
+      ...(policy.deniedHere === undefined ? [] : [`no listener here: ${policy.deniedHere}`]),
+      ...policy.refused.map((r) => `${r.flows} flow(s) from ${r.from} refused at ${r.at}`),
+    ].join('; ') || '—'
+  );
 }
 
 /** Another site's routers in a line: how many answered the flow query, and their versions. */

@@ -14,7 +14,12 @@ export interface Site {
   version?: string;
   routers: Router[];
   links: SiteLink[];
+  blocked: Block[];
 }
+/** What a policy blocks at a site (cli/console/console-policy.ts, ConsoleBlock). */
+export interface Block { kind: string; subject: string; reason: string }
+export interface DeniedFlows { vanAddress: string; from: string; at: string; flows: number }
+export interface ServicePolicy { access: { site: string; allowedSites: string[] }[]; deniedHere?: string; notImportedHere?: string; refused: DeniedFlows[] }
 export interface Link { id: string; from: string; to: string; up: boolean; cost?: number; reason?: string; bytesPerSecond?: number }
 export interface Service {
   address: string;
@@ -24,6 +29,7 @@ export interface Service {
   listeners: { site: string; host: string; port: number; servicePort: number; listening: boolean; reason?: string }[];
   listenersUnknownAt: string[];
   traffic: { opened: number; failed: number; requestBytes: number; responseBytes: number };
+  policy: ServicePolicy;
 }
 export interface Flow {
   identity: string;

@@ -494,14 +494,7 @@ export class TcpAdaptor {
     const here = target || destination === undefined ? [] : [...this.connectors.values()].filter((c) => c.entity.address === address);
     if (here.length > 0) {
       this.deps.metrics.address(address).flowsDenied++;
-      const error = this.policy.deny(address, origin, here.map((c) => c.entity));
-      // Detached on the next turn, once both links' attach replies are out: rhea at the
-      // listener side re-opens a link it closed (on the first detach) when the attach
-      // reply comes after, and the duplicate attach would drop the whole connection.
-      setImmediate(() => {
-        forward.close(error);
-        reverse.close(error);
-      });
+      refusePair(forward, reverse, this.policy.deny(address, origin, here.map((c) => c.entity)));
       return;
     }
     // A pair agreed for reuse is never relayed (to an edge router here): the relay could not carry its next flow.
@@ -513,9 +506,7 @@ export class TcpAdaptor {
     }
     if (!target) {
       this.deps.metrics.address(address).flowsFailed++;
-      const error = { condition: 'amqp:not-found', description: `no tcpConnector for address "${address}" at router ${this.deps.routerId}` };
-      forward.close(error);
-      reverse.close(error);
+      refusePair(forward, reverse, { condition: 'amqp:not-found', description: `no tcpConnector for address "${address}" at router ${this.deps.routerId}` });
       return;
     }
     const { socket: backend, readyEvent } = target.dialler.dial();
@@ -564,9 +555,7 @@ export class TcpAdaptor {
   private relayFlow(upstream: PeerConnection, id: string, address: string, destination: string, forwardIn: Receiver, reverseOut: Sender): void {
     const downstream = this.deps.peerTowards(destination);
     if (!downstream || downstream === upstream) {
-      const error = { condition: 'amqp:not-found', description: `no route from router ${this.deps.routerId} to router ${destination}` };
-      forwardIn.close(error);
-      reverseOut.close(error);
+      refusePair(forwardIn, reverseOut, { condition: 'amqp:not-found', description: `no route from router ${this.deps.routerId} to router ${destination}` });
       return;
     }
     const { sender: forwardOut, receiver: reverseIn } = this.openFlowLinks(downstream, id, address, destination);
@@ -701,4 +690,21 @@ function acceptReuse(link: Sender | Receiver): void {
 function agreedToReuse(link: Sender | Receiver): boolean {
   const remote = link.properties as Record<string, unknown> | undefined;
   return localAttach(link).properties?.[REUSE_PROPERTY] === true && remote?.[REUSE_PROPERTY] === true;
+}
+
+/**
+ * Refuses a link pair that has just arrived: both links are detached with
+ * `error` on the next turn, once the attach replies of both are written. If a
+ * detach went out before the other link's attach reply, rhea at the listener
+ * side, which closes that other link on the first detach, re-opens it when the
+ * reply comes (link.on_attach opens whatever it is given) and attaches it a
+ * second time; the duplicate attach ("Attach already received") drops the
+ * whole inter-router connection with every flow on it. A pair reused between
+ * flows was answered long ago; waiting a turn costs it nothing.
+ */
+function refusePair(forward: Receiver, reverse: Sender, error: { condition: string; description: string }): void {
+  setImmediate(() => {
+    forward.close(error);
+    reverse.close(error);
+  });
 }

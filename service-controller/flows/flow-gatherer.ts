@@ -238,3 +238,35 @@ export function serviceSplit(address: string, gathered: GatheredFlows): Record<s
   }
   return split;
 }
+
+/** Flows a site's policy refused (result `denied`), counted once per listening router and refusing router. */
+export interface DeniedFlows {
+  /** The router address the flows were for (`service:port`). */
+  readonly vanAddress: string;
+  /** The site whose listener took the clients (its router id when the name is not known). */
+  readonly from: string;
+  /** The site whose tcpConnectors refused them (kskup:policy-denied). */
+  readonly at: string;
+  readonly flows: number;
+}
+
+/**
+ * Every policy refusal in the network since the routers started, from the
+ * listener-side totals (each refused flow ends there as `denied`, with the
+ * refusing router as its peer), largest first. Routers older than the result
+ * count none.
+ */
+export function deniedFlows(gathered: GatheredFlows): DeniedFlows[] {
+  const sites = new Map<string, string>();
+  for (const router of gathered.routers) if (router.site !== undefined) sites.set(router.router, router.site);
+  const byKey = new Map<string, DeniedFlows>();
+  for (const totals of gathered.totals) {
+    const denied = totals.ended.denied ?? 0;
+    if (totals.role !== 'listener-side' || denied === 0) continue;
+    const from = totals.site ?? sites.get(totals.router) ?? totals.router;
+    const at = totals.peerSite ?? sites.get(totals.peerRouter) ?? totals.peerRouter;
+    const key = `${totals.vanAddress}\u0000${from}\u0000${at}`;
+    byKey.set(key, { vanAddress: totals.vanAddress, from, at, flows: (byKey.get(key)?.flows ?? 0) + denied });
+  }
+  return [...byKey.values()].sort((a, b) => b.flows - a.flows || a.vanAddress.localeCompare(b.vanAddress));
+}

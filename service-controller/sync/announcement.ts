@@ -6,6 +6,7 @@
 // input: they are checked field by field and a bad one is dropped whole.
 import { SYNC_PREFIX } from '../../site-controller/site/desired-router-config.js';
 import { nameProblem, type PlatformName, type RouterMode, type SiteDocument } from '../../site-controller/site/model.js';
+import { sitesAllowedToReach } from '../../site-controller/policy/policy-rules.js';
 
 // The prefix is the router config's (every site's router distributes it as multicast).
 export { SYNC_PREFIX };
@@ -41,6 +42,14 @@ export interface AnnouncedService {
   readonly tlsCredentials?: string;
   /** The listen() backlog its listeners should have (ServiceRecord.backlog); absent: the router's default. */
   readonly backlog?: number;
+  /**
+   * The sites (names or ids, as the announcing site's policy names them) that
+   * its serviceAccess lets reach the service there; absent: any site, or a site
+   * older than the field. Its routers refuse flows from other sites
+   * (tcpConnector allowedSites); announced so that those sites do not listen
+   * for a service they cannot be served by (docs/policy.md).
+   */
+  readonly allowedSites?: readonly string[];
 }
 
 export interface AnnouncedSite {
@@ -133,9 +142,23 @@ export function announce(document: SiteDocument, seq: number, state: AnnouncedSt
           }),
           ...(service.tlsCredentials !== undefined && { tlsCredentials: service.tlsCredentials }),
           ...(service.backlog !== undefined && { backlog: service.backlog }),
+          ...allowedSitesOf(document, service.address),
         })),
   };
 }
+
+/** The sites the policy of `document` lets reach `address` exposed there, as announced: absent for any. */
+function allowedSitesOf(document: SiteDocument, address: string): { allowedSites?: readonly string[] } {
+  const sites = sitesAllowedToReach(document.policy, address);
+  // A longer list is not announced (any site may try), never cut: a cut list would keep out sites the policy lets in. The router enforces it whole.
+  return sites === undefined || sites.length > MAX_ALLOWED_SITES ? {} : { allowedSites: sites };
+}
+
+/**
+ * Most sites a service's allowedSites may name in an announcement; a longer
+ * list heard is refused, so one site cannot make the others hold an unbounded one.
+ */
+export const MAX_ALLOWED_SITES = 1_000;
 
 /** The announcement in a message body, or why the body is not one. */
 export function parseAnnouncement(body: unknown): SiteAnnouncement | string {
@@ -176,7 +199,7 @@ export function parseAnnouncement(body: unknown): SiteAnnouncement | string {
   };
 }
 
-// The fields added after v1's first form (cost, reason, version, listeners) are optional: sites older than them still parse.
+// The fields added after v1's first form (cost, reason, version, listeners, weights, a service's allowedSites) are optional: sites older than them still parse.
 function isLink(value: unknown): value is AnnouncedLink {
   return (
     isRecord(value) &&
@@ -235,8 +258,14 @@ function isService(value: unknown): value is AnnouncedService {
     Array.isArray(value.targets) &&
     value.targets.every((t) => isRecord(t) && isString(t.host) && isPorts(t.ports) && typeof t.healthy === 'boolean' && (t.weight === undefined || isWeight(t.weight))) &&
     (value.tlsCredentials === undefined || (typeof value.tlsCredentials === 'string' && nameProblem(value.tlsCredentials) === undefined)) &&
-    (value.backlog === undefined || (typeof value.backlog === 'number' && Number.isSafeInteger(value.backlog) && value.backlog >= 0))
+    (value.backlog === undefined || (typeof value.backlog === 'number' && Number.isSafeInteger(value.backlog) && value.backlog >= 0)) &&
+    (value.allowedSites === undefined || isSiteList(value.allowedSites))
   );
+}
+
+/** Site names or ids as a policy names them (site-controller/policy/site-policy.ts ITEM): at most MAX_ALLOWED_SITES. */
+function isSiteList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.length <= MAX_ALLOWED_SITES && value.every((site) => isString(site) && site.length <= 253);
 }
 
 function isPorts(value: unknown): value is number[] {

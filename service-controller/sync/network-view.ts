@@ -100,9 +100,46 @@ export interface NetworkService {
    * when none asks (the router's default, SOMAXCONN).
    */
   readonly backlog?: number;
+  /**
+   * The exposing sites whose policy lets only some sites reach the service
+   * there (AnnouncedService.allowedSites), each with those sites; absent when
+   * none restricts it. serviceAccessRefusal() reads it.
+   */
+  readonly access?: readonly ServiceAccess[];
   /** The site weights in force: the newest `kskup service weights` setting heard from any site (none when it cleared them). */
   readonly siteWeights?: { readonly sites: Readonly<Record<string, number>>; readonly setAt: number; readonly setBy: string };
 }
+
+/** An exposing site that lets only `allowedSites` (names or ids) reach a service there. */
+export interface ServiceAccess {
+  readonly siteId: string;
+  readonly siteName: string;
+  readonly allowedSites: readonly string[];
+}
+
+/**
+ * Why the site `self` may not reach `service` anywhere it is exposed, or
+ * undefined when some exposing site serves it: one that is `self`, one that
+ * restricts nothing, or one whose allowedSites name `self` by id or name. The
+ * listening side's mirror of the router's check (a tcpConnector's
+ * allowedSites), so that a site does not listen for what it cannot be served.
+ */
+export function serviceAccessRefusal(service: Pick<NetworkService, 'exposedAt' | 'access'>, self: { readonly id: string; readonly name: string }): string | undefined {
+  const restricted = new Map((service.access ?? []).map((access) => [access.siteId, access]));
+  if (restricted.size === 0) return undefined;
+  for (const site of service.exposedAt) {
+    const access = restricted.get(site.id);
+    if (site.id === self.id || access === undefined || access.allowedSites.includes(self.id) || access.allowedSites.includes(self.name)) return undefined;
+  }
+  const refusing = service.exposedAt.map((site) => {
+    const allowed = restricted.get(site.id)!.allowedSites;
+    return `site "${site.name}"'s policy (serviceAccess allows ${allowed.length === 0 ? 'no other site' : allowed.join(', ')})`;
+  });
+  return `${ACCESS_REFUSAL_PREFIX}${refusing.join(' nor by ')}`;
+}
+
+/** How serviceAccessRefusal's reasons start: a listener announced as not listening for this reason is kept out by policy. */
+export const ACCESS_REFUSAL_PREFIX = 'not allowed by ';
 
 /** The newest site weights setting for each address, over every site's announcement: the one the network goes by. */
 export function newestSiteWeights(announcements: readonly SiteAnnouncement[]): Map<string, { sites: Readonly<Record<string, number>>; setAt: number; setBy: string }> {
@@ -120,16 +157,17 @@ export function newestSiteWeights(announcements: readonly SiteAnnouncement[]): M
 }
 
 export function networkServices(announcements: readonly SiteAnnouncement[]): NetworkService[] {
-  const byAddress = new Map<string, { ports: Set<number>; exposedAt: Map<string, string>; targets: NetworkTarget[]; tls: Map<string, string[]>; backlog?: number }>();
+  const byAddress = new Map<string, { ports: Set<number>; exposedAt: Map<string, string>; targets: NetworkTarget[]; tls: Map<string, string[]>; backlog?: number; access: ServiceAccess[] }>();
   for (const { site, services } of announcements) {
     for (const service of services) {
       let merged = byAddress.get(service.address);
-      if (!merged) byAddress.set(service.address, (merged = { ports: new Set(), exposedAt: new Map(), targets: [], tls: new Map() }));
+      if (!merged) byAddress.set(service.address, (merged = { ports: new Set(), exposedAt: new Map(), targets: [], tls: new Map(), access: [] }));
       const tls = service.tlsCredentials ?? '';
       merged.tls.set(tls, [...(merged.tls.get(tls) ?? []), site.name]);
       for (const port of service.ports) merged.ports.add(port);
       merged.exposedAt.set(site.id, site.name);
       if (service.backlog !== undefined) merged.backlog = Math.max(merged.backlog ?? 0, service.backlog);
+      if (service.allowedSites !== undefined) merged.access.push({ siteId: site.id, siteName: site.name, allowedSites: service.allowedSites });
       for (const target of service.targets) {
         merged.targets.push({ siteId: site.id, siteName: site.name, host: target.host, ports: target.ports, healthy: target.healthy, ...(target.weight !== undefined && { weight: target.weight }) });
       }
@@ -148,6 +186,7 @@ export function networkServices(announcements: readonly SiteAnnouncement[]): Net
         targets: merged.targets,
         ...tlsOf(merged.tls),
         ...(merged.backlog !== undefined && { backlog: merged.backlog }),
+        ...(merged.access.length > 0 && { access: [...merged.access].sort((a, b) => a.siteName.localeCompare(b.siteName)) }),
         ...(siteWeights !== undefined && Object.keys(siteWeights.sites).length > 0 && { siteWeights }),
       };
     });
