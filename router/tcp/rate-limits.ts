@@ -61,7 +61,8 @@ export class RateLimits {
    * returned Admission's cancel() takes a waiting flow out of the queue.
    */
   request(address: string, start: (admitted: Admitted) => void, refuse: (error: { condition: string; description: string }) => void): Admission | undefined {
-    this.sync(address);
+    // Only a change of the address's tcpConnectors changes its limits: nothing to compute per flow otherwise.
+    if (this.dirty.has(address)) this.sync(address);
     const limiter = this.limiters.get(address);
     if (!limiter) return undefined;
     const counters = this.counters(address);
@@ -105,7 +106,7 @@ export class RateLimits {
   }
 
   private sync(address: string): void {
-    this.dirty.delete(address);
+    if (!this.dirty.delete(address)) return;
     const limits = limitsOf(this.connectorsOf(address));
     let limiter = this.limiters.get(address);
     if (hasLimits(limits)) {

@@ -557,14 +557,10 @@ export class TcpAdaptor {
     const here = target || destination === undefined ? [] : [...this.connectors.values()].filter((c) => c.entity.address === address);
     if (here.length > 0) {
       this.deps.metrics.address(address).flowsDenied++;
-      const error = this.policy.deny(address, origin, here.map((c) => c.entity));
       // Detached on the next turn, once both links' attach replies are out: rhea at the
       // listener side re-opens a link it closed (on the first detach) when the attach
       // reply comes after, and the duplicate attach would drop the whole connection.
-      setImmediate(() => {
-        forward.close(error);
-        reverse.close(error);
-      });
+      refuseFlow(forward, reverse, this.policy.deny(address, origin, here.map((c) => c.entity)));
       return;
     }
     // A pair agreed for reuse is never relayed (to an edge router here): the relay could not carry its next flow.
@@ -637,11 +633,7 @@ export class TcpAdaptor {
       (error) => {
         decided = true;
         stopWaiting();
-        // On the next turn, as a policy refusal (connectFlow): the attach replies go out first.
-        setImmediate(() => {
-          if (!forward.is_closed()) forward.close(error);
-          if (!reverse.is_closed()) reverse.close(error);
-        });
+        refuseFlow(forward, reverse, error);
       },
     );
     if (!admission) return start(undefined, early);
@@ -820,6 +812,22 @@ export class TcpAdaptor {
     }
     this.idlePairs.clear();
   }
+}
+
+/**
+ * Refuses a flow at the connector side: both links detached with `error` on
+ * the next turn (after the attach replies, see connectFlow). What arrives on
+ * the forward link meanwhile (on a reused pair the client's bytes follow the
+ * flow-start at once) is settled and dropped: unhandled, rhea would keep it in
+ * the session's incoming buffer, and every later delivery of the session
+ * behind it.
+ */
+function refuseFlow(forward: Receiver, reverse: Sender, error: { condition: string; description: string }): void {
+  forward.on('message', (context: EventContext) => context.delivery?.update(true));
+  setImmediate(() => {
+    if (!forward.is_closed()) forward.close(error);
+    if (!reverse.is_closed()) reverse.close(error);
+  });
 }
 
 function choiceFor(choices: Map<string, WeightedChoice>, address: string): WeightedChoice {
