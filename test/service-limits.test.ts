@@ -133,6 +133,7 @@ describe('service limits across two sites: east - west', () => {
     first.end();
     await waitFor('the second served', () => (got === 'b' ? true : undefined), 5_000);
     second.end();
+    await waitFor('east\'s status to show the limits set at west', async () => ((await service('east', 'web'))?.limits?.setBy === 'west' ? true : undefined), 10_000);
     expect((await service('east', 'web'))?.limits).toMatchObject({ maxFlows: 1, setBy: 'west' });
   });
 
@@ -142,9 +143,11 @@ describe('service limits across two sites: east - west', () => {
     for (const site of ['east', 'west']) {
       await waitFor(`${site} to take half`, async () => (JSON.stringify(await connectorLimits(site)) === JSON.stringify([{ maxFlows: 4, flowsPerSecond: 10 }]) ? true : undefined), 10_000);
     }
-    expect((await service('west', 'web'))?.limits?.here?.share).toEqual({ maxFlows: 4, flowsPerSecond: 10 });
+    // Status reads the snapshot the site writes after its pass: west's share shows once west is in it as an exposing site.
+    const share = await waitFor('west\'s share in its status', async () => (await service('west', 'web'))?.limits?.here?.share, 10_000);
+    expect(share).toEqual({ maxFlows: 4, flowsPerSecond: 10 });
     await home.ok('service', 'limit', 'web', '--clear', '-n', 'west');
     for (const site of ['east', 'west']) await waitFor(`${site} without limits`, async () => (JSON.stringify(await connectorLimits(site)) === '[{}]' ? true : undefined), 10_000);
-    expect((await service('east', 'web'))?.limits).toBeUndefined();
+    await waitFor('east\'s status without limits', async () => ((await service('east', 'web'))?.limits === undefined ? true : undefined), 10_000);
   });
 });
