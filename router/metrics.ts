@@ -21,6 +21,10 @@ export interface AddressCounters {
   flowsOnReusedLinks: number;
   /** Flows that arrived for a tcpConnector whose allowedSites does not name their site, refused (router/policy/). */
   flowsDenied: number;
+  /** Flows waiting for a rate limit of the address here now (router/tcp/flow-limiter.ts). */
+  flowsWaiting: number;
+  /** Flows refused by a rate limit here: the queue was full or they waited too long. */
+  flowsRateLimited: number;
   /** Bytes read from TCP clients and backends at this router, into the network. */
   bytesIn: number;
   /** Bytes written to TCP clients and backends at this router, out of the network. */
@@ -73,6 +77,13 @@ export class RouterMetrics {
       'counter',
     );
     addressGauge('kskup_tcp_flows_denied_total', 'TCP flows refused at this router by a tcpConnector\'s allowedSites (site policy), per address', (c) => c.flowsDenied, 'counter');
+    addressGauge('kskup_tcp_flows_waiting', 'TCP flows waiting at this router for a rate limit of their tcpConnectors (maxFlows, flowsPerSecond), per address', (c) => c.flowsWaiting, 'gauge');
+    addressGauge(
+      'kskup_tcp_flows_rate_limited_total',
+      'TCP flows refused at this router by a rate limit of their tcpConnectors (the queue full, or waited flowQueueTimeoutMs), per address',
+      (c) => c.flowsRateLimited,
+      'counter',
+    );
     addressGauge('kskup_tcp_bytes_in_total', 'Bytes read from TCP sockets into the network, per address', (c) => c.bytesIn, 'counter');
     addressGauge('kskup_tcp_bytes_out_total', 'Bytes written from the network to TCP sockets, per address', (c) => c.bytesOut, 'counter');
     const self = this;
@@ -203,7 +214,7 @@ export class RouterMetrics {
   address(address: string): AddressCounters {
     let counters = this.byAddress.get(address);
     if (!counters) {
-      counters = { flowsOpened: 0, flowsOpen: 0, flowsFailed: 0, flowsOnReusedLinks: 0, flowsDenied: 0, bytesIn: 0, bytesOut: 0 };
+      counters = { flowsOpened: 0, flowsOpen: 0, flowsFailed: 0, flowsOnReusedLinks: 0, flowsDenied: 0, flowsWaiting: 0, flowsRateLimited: 0, bytesIn: 0, bytesOut: 0 };
       this.byAddress.set(address, counters);
     }
     return counters;

@@ -158,6 +158,10 @@ export class Router {
         tcpListenerStatus: (name) => this.tcpListenerStatus(name)?.bind,
         entityError: (type, name) => this.entityError(type, name),
         flowsDenied: (name) => this.flowsDenied(name),
+        rateLimited: (address) => {
+          const { flowsWaiting, flowsRateLimited } = this.metrics.address(address);
+          return { flowsWaiting, flowsRateLimited };
+        },
       },
       logging.module('AGENT'),
     );

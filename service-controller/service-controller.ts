@@ -23,6 +23,7 @@ import { NetworkView, networkServices, serviceAccessRefusal, type NetworkService
 import { SyncClient } from './sync/sync-client.js';
 import { probeTargets, type ProbeResult } from './target-health.js';
 import { checkKey, HealthChecks, type CheckedTarget } from './health-checks.js';
+import { siteShare } from './limits.js';
 import { splitWeight, targetKey } from './weights.js';
 import { localTargetStates, workloadConnectors, type WorkloadEndpoints } from './target-states.js';
 
@@ -354,13 +355,16 @@ export class ServiceController implements SiteServices {
         siteWeight !== undefined
           ? splitWeight(siteWeight, perTarget.flatMap((t) => t.connectors))
           : perTarget.flatMap((t) => (t.target.weight === undefined ? t.connectors : splitWeight(t.target.weight, t.connectors)));
+      // The service's limits in force, this site's share of them, on each of its connectors here (limits.ts).
+      const known = services.find((s) => s.address === service.address);
+      const share = siteShare(known?.limits?.limits, new Set([...(known?.exposedAt ?? []).map((site) => site.id), document.site.id]).size);
       const firstAddress = routerAddress(service.address, service.ports[0] ?? 0);
       for (const { target, connectors: own } of perTarget) {
         const weights = weighted.filter((c) => c.address === firstAddress && own.some((o) => o.host === c.host && o.port === c.port && o.address === c.address));
         const weight = weights.some((c) => c.weight !== undefined) ? weights.reduce((sum, c) => sum + (c.weight ?? 0), 0) : target.weight;
         if (weight !== undefined) targetWeights.set(targetKey(service.address, target), weight);
       }
-      return weighted;
+      return share === undefined ? weighted : weighted.map((connector) => ({ ...connector, limits: share }));
     });
     this.targetWeights = targetWeights;
     this.reportMissingTrust(connectors, tlsBundles);

@@ -4,7 +4,7 @@
 // leaves the site as it was.
 import { exposeRefusal } from '../site-controller/policy/policy-rules.js';
 import { SiteError } from '../site-controller/site/errors.js';
-import type { HealthCheck, ServiceRecord, SiteWeightsSetting, ServiceTarget, SiteDocument, TargetType } from '../site-controller/site/model.js';
+import type { HealthCheck, ServiceLimits, ServiceLimitsSetting, ServiceRecord, SiteWeightsSetting, ServiceTarget, SiteDocument, TargetType } from '../site-controller/site/model.js';
 import type { SiteStorage } from '../site-controller/site/storage.js';
 
 export interface ExposeRequest {
@@ -162,6 +162,18 @@ function samePorts(a: readonly number[], b: readonly number[]): boolean {
  * weights`); service sync carries it to every site, and the newest setting
  * heard anywhere applies. An empty `sites` clears the site weights.
  */
+/**
+ * Records a service's limits at this site (`kskup service limit`, `kskup
+ * expose --max-flows ...`); service sync carries them to every site and the
+ * newest setting heard anywhere applies. No field set clears the limits.
+ */
+export async function setServiceLimits(storage: SiteStorage, address: string, limits: ServiceLimits, now = new Date()): Promise<ServiceLimitsSetting> {
+  return storage.update<ServiceLimitsSetting>((document) => {
+    const setting: ServiceLimitsSetting = { limits: { ...limits }, setAt: now.toISOString() };
+    return { document: { ...document, serviceLimits: { ...document.serviceLimits, [address]: setting } }, result: setting };
+  });
+}
+
 export async function setSiteWeights(storage: SiteStorage, address: string, sites: Readonly<Record<string, number>>, now = new Date()): Promise<SiteWeightsSetting> {
   return storage.update<SiteWeightsSetting>((document) => {
     const setting: SiteWeightsSetting = { sites: { ...sites }, setAt: now.toISOString() };

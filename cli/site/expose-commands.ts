@@ -4,7 +4,8 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { entityType } from '../../router/config/index.js';
 import { nameProblem, TARGET_TYPES, type HealthCheck, type TargetType } from '../../site-controller/site/model.js';
 import { DEFAULT_HEALTH_CHECK, parseDuration, parseHealth, parseThreshold, parseWeight } from './traffic-arguments.js';
-import { exposeService, unexposeService } from '../../service-controller/services.js';
+import { exposeService, setServiceLimits, unexposeService } from '../../service-controller/services.js';
+import { addLimitOptions, describeLimits, limitsFromOptions, type LimitOptions } from './limit-options.js';
 import { SiteError } from '../../site-controller/site/errors.js';
 import { canonicalSelector, parseEqualitySelector } from '../../site-controller/kubernetes/workload-targets.js';
 import { parsePort } from '../arguments.js';
@@ -14,7 +15,7 @@ import { render } from '../output.js';
 import { addSiteOptions, resolveSite, type ResolvedSite, type SiteOptions } from './site-options.js';
 import { bundleFromOption } from './tls-folder.js';
 
-interface ExposeOptions extends SiteOptions {
+interface ExposeOptions extends SiteOptions, LimitOptions {
   readonly port?: readonly number[];
   readonly selector?: string;
   readonly targetPort?: readonly number[];
@@ -59,12 +60,14 @@ Examples:
                  this target gets 10 parts of the new flows for "web" (0: drain; see kskup service weights)
   kskup expose host/127.0.0.1 --port 8080 --address web --health http:/healthz --health-interval 2s -n west
                  a target whose GET /healthz is not 2xx leaves rotation everywhere, and returns when it is
+  kskup expose host/127.0.0.1 --port 8080 --address web --max-flows 100 --flows-per-second 50 --bandwidth 10MiB/s -n west
+                 "web" takes at most 100 flows at once, 50 new a second, 10 MiB/s each way, network-wide (see kskup service limit)
 
 Every linked site then has a listener for each port (kskup service status shows where).`;
 
 export function addExposeCommands(program: Command, context: CommandContext): void {
   addSiteOptions(
-    program
+    addLimitOptions(program
       .command('expose')
       .description('make a service at this site usable at every linked site')
       .argument('<type/name>', `what serves it: host/HOSTNAME (local and kubernetes); deployment/NAME, statefulset/NAME, service/NAME, or pods with --selector (kubernetes)`)
@@ -91,9 +94,10 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
       .addOption(new Option('--health-interval <duration>', `time between checks: 500ms, 2s, 1.5 (seconds) (default ${DEFAULT_HEALTH_CHECK.intervalMs / 1000}s)`).argParser((v) => parseDuration(v, '--health-interval')))
       .addOption(new Option('--health-timeout <duration>', `how long a check waits for its answer (default ${DEFAULT_HEALTH_CHECK.timeoutMs / 1000}s)`).argParser((v) => parseDuration(v, '--health-timeout')))
       .addOption(new Option('--healthy-threshold <n>', `successes in a row that bring a target back (default ${DEFAULT_HEALTH_CHECK.healthyThreshold})`).argParser((v) => parseThreshold(v, '--healthy-threshold')))
-      .addOption(new Option('--unhealthy-threshold <n>', `failures in a row that take a target out (default ${DEFAULT_HEALTH_CHECK.unhealthyThreshold})`).argParser((v) => parseThreshold(v, '--unhealthy-threshold')))
+      .addOption(new Option('--unhealthy-threshold <n>', `failures in a row that take a target out (default ${DEFAULT_HEALTH_CHECK.unhealthyThreshold})`).argParser((v) => parseThreshold(v, '--unhealthy-threshold'))))
       .addHelpText('after', EXPOSE_EXAMPLES),
   ).action(async (spec: string, options: ExposeOptions) => {
+    const limits = limitsFromOptions(options);
     const target = await resolveSite(options, context);
     const { type, name } = parseTarget(spec, target, options.selector);
     if (type === 'pods' && options.address === undefined) throw new UsageError(`"pods --selector ${name}": option --address is required (pods have no name to default it to)`);
@@ -181,6 +185,8 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
       for (const bundle of added) await target.tlsBundles.removeTlsBundle(bundle).catch(() => undefined);
       throw error;
     }
+    // The service's limits, network-wide, as kskup service limit sets them (replacing any earlier setting).
+    const limitsSet = limits && (await setServiceLimits(target.storage, address, limits));
     const mapping = pairs.map(([port, targetPort]) => (port === targetPort ? String(port) : `${port}->${targetPort}`)).join(',');
     const tlsTarget = trust && { tlsTrust: { name: trust.name, verifyHostname } };
     const tlsCredentials = outcome.service.tlsCredentials;
@@ -192,6 +198,7 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
       ...(outcome.service.backlog !== undefined && { backlog: outcome.service.backlog }),
       ...(options.weight !== undefined && { weight: options.weight }),
       ...(outcome.service.health !== undefined && { health: outcome.service.health }),
+      ...(limitsSet && { limits: limitsSet.limits }),
       ...(imported.length > 0 && { importedTlsBundles: imported }),
       changed: outcome.changed,
     };
@@ -204,6 +211,7 @@ export function addExposeCommands(program: Command, context: CommandContext): vo
       ...(options.backlog !== undefined ? [`Its listeners at every site have backlog ${options.backlog}${options.backlog === 0 ? ' (the system\'s maximum, SOMAXCONN)' : ''}.`] : []),
       ...(options.weight !== undefined ? [`The target has weight ${options.weight}${options.weight === 0 ? ' (drained: no new flows; open ones finish)' : ''}.`] : []),
       ...(health ? [`Health check: ${health.type === 'http' ? `GET ${health.path}, 2xx is healthy` : 'TCP connect'}, every ${health.intervalMs} ms (timeout ${health.timeoutMs} ms); out after ${health.unhealthyThreshold} failure(s) in a row, back after ${health.healthyThreshold} success(es).`] : []),
+      ...(limits ? [`Limits of "${address}", network-wide: ${describeLimits(limits)} (kskup service limit changes them).`] : []),
       ...(trust && !verifyHostname ? [`The target's certificate is not checked for the name "${name}": any certificate from the bundle's CA is accepted.`] : []),
     ];
     context.io.stdout.write(

@@ -9,11 +9,16 @@ export interface AddressCounters {
   bytesOut: number;
   /** Flows refused here by a tcpConnector's allowedSites (the site's policy). */
   flowsDenied: number;
+  /** Flows waiting here now for the address's rate limits, and refused by them (router/tcp/rate-limits.ts). */
+  flowsWaiting: number;
+  flowsRateLimited: number;
 }
 
 const SERIES: Record<string, keyof AddressCounters> = {
   kskup_tcp_flows_open: 'flowsOpen',
   kskup_tcp_flows_denied_total: 'flowsDenied',
+  kskup_tcp_flows_waiting: 'flowsWaiting',
+  kskup_tcp_flows_rate_limited_total: 'flowsRateLimited',
   kskup_tcp_flows_opened_total: 'flowsOpened',
   kskup_tcp_bytes_in_total: 'bytesIn',
   kskup_tcp_bytes_out_total: 'bytesOut',
@@ -39,7 +44,7 @@ export async function fetchAddressCounters(port: number, timeoutMs = 2_000): Pro
     const key = SERIES[series];
     if (!key) continue;
     let entry = counters.get(address);
-    if (!entry) counters.set(address, (entry = { flowsOpen: 0, flowsOpened: 0, bytesIn: 0, bytesOut: 0, flowsDenied: 0 }));
+    if (!entry) counters.set(address, (entry = { flowsOpen: 0, flowsOpened: 0, bytesIn: 0, bytesOut: 0, flowsDenied: 0, flowsWaiting: 0, flowsRateLimited: 0 }));
     entry[key] = Number(value);
   }
   return counters;

@@ -22,6 +22,9 @@ import { serviceAccessRefusal, type NetworkService } from '../../service-control
 import { UsageError } from '../errors.js';
 import { parseWeight } from './traffic-arguments.js';
 import { openSiteRouter } from '../router-stat/site-router.js';
+import { addServiceLimitCommand } from './service-limit-command.js';
+import { describeLimits } from './limit-options.js';
+import { siteShare } from '../../service-controller/limits.js';
 
 /** How long status waits for the routers' flow totals: it is a status command, not a query tool. */
 const NETWORK_TOTALS_TIMEOUT_MS = 3_000;
@@ -30,6 +33,7 @@ import { fetchAddressCounters, type AddressCounters } from './router-metrics.js'
 export function addServiceCommands(program: Command, context: CommandContext): void {
   const service = program.command('service').description('services in the network');
   addServiceWeightsCommand(service, context);
+  addServiceLimitCommand(service, context);
   addSiteOptions(
     service
       .command('status')
@@ -74,6 +78,16 @@ export function addServiceCommands(program: Command, context: CommandContext): v
         exposedAt: entry.exposedAt.map((site) => site.name),
         targets: entry.targets.flatMap((t) => t.ports.map((port) => ({ site: t.siteName, host: t.host, port, healthy: t.healthy, ...(t.weight !== undefined && { weight: t.weight }) }))),
         ...(entry.siteWeights !== undefined && { siteWeights: { sites: entry.siteWeights.sites, setAt: new Date(entry.siteWeights.setAt).toISOString(), setBy: entry.siteWeights.setBy } }),
+        ...(entry.limits !== undefined && {
+          limits: {
+            ...entry.limits.limits,
+            setAt: new Date(entry.limits.setAt).toISOString(),
+            setBy: entry.limits.setBy,
+            ...(entry.exposedAt.some((site) => site.id === document.site.id) && {
+              here: { share: siteShare(entry.limits.limits, entry.exposedAt.length) ?? {}, waiting: total('flowsWaiting'), refused: total('flowsRateLimited') },
+            }),
+          },
+        }),
         ...availability(entry),
         ...('gathered' in network && { split: splitOf(serviceSplit(entry.address, network.gathered)) }),
         targetsHere: (snapshot?.targets ?? []).filter((t) => t.address === entry.address).map(({ address: _, ...row }) => row),
@@ -101,6 +115,12 @@ export function addServiceCommands(program: Command, context: CommandContext): v
             ...(s.state === 'down' ? [`  DOWN:          ${s.down}`] : []),
             `  targets:       ${s.targets.map((t) => `${t.host}:${t.port} at ${t.site} (${t.healthy ? 'healthy' : 'NOT ANSWERING'}${t.weight === undefined ? '' : `, weight ${t.weight}`})`).join(', ')}`,
             ...(s.siteWeights === undefined ? [] : [`  site weights:  ${Object.entries(s.siteWeights.sites).map(([site, weight]) => `${site}=${weight}`).join(' ')} (set at ${s.siteWeights.setBy}, ${s.siteWeights.setAt})`]),
+            ...(s.limits === undefined
+              ? []
+              : [
+                  `  limits:        ${describeLimits(s.limits)} (set at ${s.limits.setBy}, ${s.limits.setAt})`,
+                  ...(s.limits.here === undefined ? [] : [`  limits here:   ${describeLimits(s.limits.here.share)}; ${s.limits.here.waiting} flow(s) waiting, ${s.limits.here.refused} refused`]),
+                ]),
             ...(s.split === undefined || s.split.length === 0 ? [] : [`  split:         ${s.split.map((p) => `${p.site} ${p.flows} (${p.percent}%)`).join(', ')} of flows opened network-wide`]),
             ...s.targetsHere.map((row, index) => `  ${index === 0 ? 'here:' : '     '}          ${targetRow(row)}`),
             `  flows here:    ${s.flows.open} open, ${s.flows.opened} since start; ${s.bytes.in} bytes in, ${s.bytes.out} out`,

@@ -37,3 +37,23 @@ export function parseThreshold(value: string, flag: string): number {
   if (!Number.isSafeInteger(n) || n < 1 || n > 100) throw new InvalidArgumentError(`${flag} "${value}" is not a count from 1 to 100.`);
   return n;
 }
+
+/** A whole number from `min` (a count of flows, per second or at once); `flag` names the option in the error. */
+export function parseLimitCount(value: string, flag: string, min = 1): number {
+  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > 1_000_000_000) throw new InvalidArgumentError(`${flag} "${value}" is not a whole number from ${min} to 1000000000.`);
+  return n;
+}
+
+const BYTE_UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+
+/** Bytes per second: `10MiB/s`, `500KB/s`, `1GiB`, or a number of bytes; KB, MB, GB are powers of 1000, KiB, MiB, GiB of 1024. At least 1 KiB/s. */
+export function parseBandwidth(value: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b|b)?(?:\/s)?\s*$/i.exec(value);
+  const unit = BYTE_UNITS[(match?.[2] ?? '').toLowerCase()];
+  const bytes = match && unit !== undefined ? Math.round(Number(match[1]) * unit) : Number.NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1024) {
+    throw new InvalidArgumentError(`--bandwidth "${value}" is not a rate of at least 1KiB/s: give e.g. 10MiB/s, 500KB/s or a number of bytes per second.`);
+  }
+  return bytes;
+}

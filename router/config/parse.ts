@@ -538,8 +538,23 @@ const tcpConnectorKind = defineKind({
     // kskup's extension (router/policy/): a config without it serves every site, as skupper-router does.
     allowedSites: string(),
     weight: integer({ min: 0, max: MAX_CONNECTOR_WEIGHT }),
+    // kskup's rate limits of the address at this router (router/tcp/flow-limiter.ts); absent: no limit.
+    maxFlows: integer({ min: 1 }),
+    flowsPerSecond: integer({ min: 1 }),
+    flowBurst: integer({ min: 1 }),
+    bandwidth: integer({ min: 1 }),
+    flowQueue: integer({ min: 0 }),
+    flowQueueTimeoutMs: integer({ min: 1 }),
   },
   fallbackName: (raw) => hostPortName('tcpConnector', raw, CONNECT_HOST),
+  check: (values, report) => {
+    // A burst without a rate, or a queue without any limit, would be a setting that silently does nothing.
+    if (values.flowBurst !== undefined && values.flowsPerSecond === undefined) report('flowBurst', 'is set but flowsPerSecond is not (the burst is of the new flows per second)');
+    const limited = values.maxFlows !== undefined || values.flowsPerSecond !== undefined;
+    for (const attribute of ['flowQueue', 'flowQueueTimeoutMs'] as const) {
+      if (values[attribute] !== undefined && !limited) report(attribute, 'is set but neither maxFlows nor flowsPerSecond is (nothing would wait in the queue)');
+    }
+  },
   collect: (values, where, into, _warn, raw) => {
     const name = values.name ?? hostPortName('tcpConnector', raw, CONNECT_HOST) ?? values.address;
     into.tcpConnectors.push(located(where, definedOnly<TcpConnectorEntity>({ ...values, name })));

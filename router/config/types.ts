@@ -162,6 +162,19 @@ export interface TcpConnectorEntity {
    * absent, it is not weighted. See docs/traffic.md.
    */
   readonly weight?: number;
+  /**
+   * kskup's rate limits of the connector's address at this router, shared by
+   * all its tcpConnectors for the address (the lowest value given wins):
+   * flows open at once, new flows per second and their burst, bytes per second
+   * each way, and the queue a flow over a limit waits in (size, and time in
+   * ms). Absent: no limit. See router/tcp/flow-limiter.ts and docs/traffic.md.
+   */
+  readonly maxFlows?: number;
+  readonly flowsPerSecond?: number;
+  readonly flowBurst?: number;
+  readonly bandwidth?: number;
+  readonly flowQueue?: number;
+  readonly flowQueueTimeoutMs?: number;
 }
 
 export interface AddressEntity {

@@ -3,6 +3,7 @@
 // the far side failed, the detach condition the far side sent, the reason).
 import type { FlowResult, FlowRole } from './flow-records.js';
 import { POLICY_DENIED } from '../policy/flow-policy.js';
+import { RATE_LIMITED } from '../tcp/flow-limiter.js';
 
 export interface FlowEnd {
   readonly role: FlowRole;
@@ -25,7 +26,8 @@ export function flowResult(end: FlowEnd): Exclude<FlowResult, 'open'> {
   if (role === 'listener-side') {
     if (origin === 'local') return 'reset-by-client';
     if (remoteCondition === 'amqp:not-found') return 'no-route';
-    if (remoteCondition === POLICY_DENIED) return 'denied';
+    // A rate limit's refusal is the target's rule too (the reason says which): 'denied' keeps the results older routers know.
+    if (remoteCondition === POLICY_DENIED || remoteCondition === RATE_LIMITED) return 'denied';
     if (remoteCondition === 'kskup:backend-unreachable') return connectFailure(reason);
     if (remoteCondition === 'kskup:backend-reset' || FAR_SOCKET_FAILURE.test(reason)) return 'reset-by-server';
     return 'unreachable';

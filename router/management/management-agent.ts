@@ -39,6 +39,8 @@ export interface ManagementView {
   entityError(type: 'listener' | 'connector' | 'tcpListener' | 'tcpConnector', name: string): string | undefined;
   /** Flows a tcpConnector refused by its allowedSites (router/policy/). */
   flowsDenied(tcpConnector: string): number;
+  /** Flows of an address waiting for its rate limits here now, and refused by them (router/tcp/rate-limits.ts). */
+  rateLimited(address: string): { flowsWaiting: number; flowsRateLimited: number };
 }
 
 /** kskup's own entity types, outside skupper-router's schema: the flow records and totals (router/flows/). */
@@ -198,7 +200,10 @@ export class ManagementAgent {
               ? tcpListenerOperStatus(this.view.tcpListenerStatus(String(row.name)))
               : { operStatus: 'up', operStatusMsg: '' },
         );
-        if (type === 'tcpConnector') row.flowsDenied = this.view.flowsDenied(String(row.name));
+        if (type === 'tcpConnector') {
+          row.flowsDenied = this.view.flowsDenied(String(row.name));
+          Object.assign(row, this.view.rateLimited(String(row.address)));
+        }
       }
       return row;
     });

@@ -12,7 +12,7 @@
 // A tcpListener whose port cannot be bound is retried (its port is the
 // config's to choose) and its status says why it is down.
 import type { Socket } from 'node:net';
-import type { EventContext, Receiver, Sender } from 'rhea';
+import type { EventContext, Message, Receiver, Sender } from 'rhea';
 import type { TcpConnectorEntity, TcpListenerEntity } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { RouterMetrics } from '../metrics.js';
@@ -32,6 +32,7 @@ import type { TlsMaterial } from '../tls/ssl-profile.js';
 import { BackendDialler, createTcpListenerServer, resetSocket } from './tls-edges.js';
 import { FlowPolicy, POLICY_DENIED, type FlowOrigin } from '../policy/flow-policy.js';
 import { anyWeighted, weightOf, WeightedChoice } from './weighted-choice.js';
+import { RateLimits, type Admitted } from './rate-limits.js';
 
 export interface TcpAdaptorDeps {
   readonly routerId: string;
@@ -130,10 +131,13 @@ export class TcpAdaptor {
   /** Per address: the weighted choice among target routers (listener side), and among local tcpConnectors (connector side). */
   private readonly routerChoices = new Map<string, WeightedChoice>();
   private readonly connectorChoices = new Map<string, WeightedChoice>();
+  /** Connector side: the rate limits of each address its tcpConnectors give (flow-limiter.ts). */
+  readonly limits: RateLimits;
 
   constructor(deps: TcpAdaptorDeps) {
     this.deps = deps;
     this.policy = new FlowPolicy(deps.routerId, deps.log);
+    this.limits = new RateLimits(deps.routerId, deps.log, (address) => [...this.connectors.values()].filter((c) => c.entity.address === address).map((c) => c.entity), (address) => deps.metrics.address(address));
     // Unique across restarts of this router, so a peer never confuses two runs' flows.
     this.flowIdPrefix = `${deps.routerId}.${Date.now().toString(36)}`;
   }
@@ -199,7 +203,7 @@ export class TcpAdaptor {
     let destination = this.pickTarget(address, tried);
     if (destination === this.deps.routerId) {
       const local = this.pickConnector(address);
-      if (local) return this.spliceLocal(client, local, record, unsent);
+      if (local) return this.startLocal(entity, client, tried, record, unsent);
       // Advertised here on behalf of an attached edge router.
       destination = this.deps.edgeServing(address)?.remoteId;
     }
@@ -219,7 +223,15 @@ export class TcpAdaptor {
     const pooled = reusable ? this.pairPool.take(peer, destination, address) : undefined;
     const { sender, receiver } = pooled ?? this.openFlowLinks(peer, id, address, reusable ? destination : undefined, reusable);
     this.countFlowTo(destination, +1);
-    const onUnreachable = (reason: string, canRetry: boolean, notDelivered: UnsentStream): boolean => {
+    const onUnreachable = (reason: string, canRetry: boolean, notDelivered: UnsentStream, refused: boolean): boolean => {
+      if (refused) {
+        // The target would not take this flow (its policy, its rate limits): another may. It stays in rotation for the next client.
+        this.deps.log.debug({ address, target: destination, reason }, 'flow refused by its target: trying another');
+        tried.add(destination);
+        if (!canRetry || tried.size >= MAX_TARGET_ATTEMPTS || this.pickTarget(address, tried) === undefined) return false;
+        setImmediate(() => this.routeClient(entity, client, tried, record, notDelivered));
+        return true;
+      }
       this.unreachableUntil.set(rotationKey(destination, address), Date.now() + OUT_OF_ROTATION_MS);
       // resendBytes: what the flow had already sent on a reused pair before the far side found its backend gone; it goes to the next target.
       const resendBytes = notDelivered.chunks.reduce((sum, chunk) => sum + chunk.length, 0);
@@ -312,7 +324,52 @@ export class TcpAdaptor {
     return { sender, receiver };
   }
 
-  private spliceLocal(client: Socket, target: ConnectorRuntime, record: FlowRecord, unsent?: UnsentStream): void {
+  /**
+   * A client for a tcpConnector of this router: under the address's rate
+   * limits like a flow from elsewhere (it waits unread, or is refused and goes
+   * to another target if there is one, else is reset).
+   */
+  private startLocal(entity: TcpListenerEntity, client: Socket, tried: Set<string>, record: FlowRecord, unsent?: UnsentStream): void {
+    const { address } = entity;
+    const ignore = () => undefined;
+    const gone = () => admission?.cancel();
+    let decided = false;
+    const stopWatching = () => {
+      decided = true;
+      client.off('error', ignore);
+      client.off('close', gone);
+    };
+    const admission = this.limits.request(
+      address,
+      (admitted) => {
+        stopWatching();
+        const target = this.pickConnector(address);
+        if (target && !client.destroyed) return this.spliceLocal(client, target, record, unsent, admitted);
+        admitted.release();
+        this.routeClient(entity, client, tried.add(this.deps.routerId), record, unsent);
+      },
+      (error) => {
+        stopWatching();
+        tried.add(this.deps.routerId);
+        if (tried.size < MAX_TARGET_ATTEMPTS && this.pickTarget(address, tried) !== undefined) return this.routeClient(entity, client, tried, record, unsent);
+        this.deps.metrics.address(address).flowsFailed++;
+        client.on('error', ignore);
+        resetSocket(client);
+        this.deps.flowRecords.end(record, 'denied', error.description, { octets: 0, octetsReverse: 0 });
+      },
+    );
+    if (!admission) {
+      const target = this.pickConnector(address);
+      if (target) this.spliceLocal(client, target, record, unsent);
+      return;
+    }
+    if (decided) return;
+    // Waiting: the client is not read meanwhile; if it goes, it leaves the queue.
+    client.on('error', ignore);
+    client.once('close', gone);
+  }
+
+  private spliceLocal(client: Socket, target: ConnectorRuntime, record: FlowRecord, unsent?: UnsentStream, admitted?: Admitted): void {
     const { address } = target.entity;
     // A TLS backend socket holds what the client sends until its handshake is done and verified.
     const { socket: backend } = target.dialler.dial();
@@ -327,6 +384,7 @@ export class TcpAdaptor {
     let connected = false;
     backend.once('connect', () => (connected = true));
     spliceSockets(client, backend, this.deps.metrics.address(address), (error, ended) => {
+      admitted?.release();
       target.openFlows--;
       this.localSockets.delete(client);
       this.localSockets.delete(backend);
@@ -351,12 +409,17 @@ export class TcpAdaptor {
   addConnector(entity: TcpConnectorEntity, material?: TlsMaterial): void {
     const dialler = new BackendDialler(entity, material, this.deps.log);
     this.connectors.set(entity.name, { entity, dialler, openFlows: 0, unreachableUntil: 0 });
+    this.limits.changed(entity.address);
     this.deps.onServedAddressesChanged();
   }
 
   /** Stops taking new flows; flows already open to it carry on until they end. */
   removeConnector(name: string): void {
-    if (this.connectors.delete(name)) this.deps.onServedAddressesChanged();
+    const runtime = this.connectors.get(name);
+    if (!runtime) return;
+    this.connectors.delete(name);
+    this.limits.changed(runtime.entity.address);
+    this.deps.onServedAddressesChanged();
   }
 
   /** Addresses that tcpListeners here take clients for. */
@@ -509,6 +572,89 @@ export class TcpAdaptor {
       refusePair(forward, reverse, { condition: 'amqp:not-found', description: `no tcpConnector for address "${address}" at router ${this.deps.routerId}` });
       return;
     }
+    this.admitFlow(peer, address, forward, reverse, (admitted, early) => {
+      // The connectors may have changed while the flow waited: choose again.
+      const chosen = admitted ? this.pickConnector(address, origin) : target;
+      if (!chosen) {
+        admitted?.release();
+        this.deps.metrics.address(address).flowsFailed++;
+        const error = { condition: 'amqp:not-found', description: `no tcpConnector for address "${address}" at router ${this.deps.routerId}` };
+        forward.close(error);
+        reverse.close(error);
+        return;
+      }
+      this.dialBackend(peer, id, address, chosen, forward, reverse, { reused, reusable, early, ...(admitted && { admitted }) });
+    });
+  }
+
+  /**
+   * Rate limits (rate-limits.ts): the flow starts at once when the address has
+   * none or is under them; otherwise it waits, its backend not dialled and no
+   * credit granted (a reused pair's early messages are kept, at most the credit
+   * the pair had left), and then starts or is refused with kskup:rate-limited.
+   * A detach meanwhile (the client went away) takes it out of the queue.
+   */
+  private admitFlow(peer: PeerConnection, address: string, forward: Receiver, reverse: Sender, start: (admitted: Admitted | undefined, early: Message[]) => void): void {
+    const early: Message[] = [];
+    const onMessage = (context: EventContext) => {
+      context.delivery?.update(true);
+      if (context.message) early.push(context.message);
+    };
+    const onClose = () => {
+      stopWaiting();
+      admission?.cancel();
+      if (!forward.is_closed()) forward.close();
+      if (!reverse.is_closed()) reverse.close();
+    };
+    let waiting = false;
+    let decided = false;
+    // The connection lost while waiting: out of the queue (the links are gone with it).
+    const lost = { abort: () => onClose() };
+    const stopWaiting = () => {
+      if (!waiting) return;
+      waiting = false;
+      peer.flows.delete(lost);
+      forward.off('message', onMessage);
+      forward.off('receiver_close', onClose);
+      reverse.off('sender_close', onClose);
+    };
+    const admission = this.limits.request(
+      address,
+      (admitted) => {
+        decided = true;
+        stopWaiting();
+        start(admitted, early);
+      },
+      (error) => {
+        decided = true;
+        stopWaiting();
+        refusePair(forward, reverse, error);
+      },
+    );
+    if (!admission) return start(undefined, early);
+    // Still undecided: wait for the turn with the links watched.
+    if (!decided) {
+      waiting = true;
+      peer.flows.add(lost);
+      forward.on('message', onMessage);
+      forward.on('receiver_close', onClose);
+      reverse.on('sender_close', onClose);
+    }
+  }
+
+  /** Dials the chosen tcpConnector's backend and starts the flow on the pair. */
+  private dialBackend(
+    peer: PeerConnection,
+    id: string,
+    address: string,
+    target: ConnectorRuntime,
+    forward: Receiver,
+    reverse: Sender,
+    how: { reused: boolean; reusable: boolean; early: readonly Message[]; admitted?: Admitted },
+  ): void {
+    const { reused, reusable, early, admitted } = how;
+    const buckets = this.limits.limiter(address);
+    const shaping = buckets?.toBackend && buckets.fromBackend ? { toSocket: buckets.toBackend, fromSocket: buckets.fromBackend } : undefined;
     const { socket: backend, readyEvent } = target.dialler.dial();
     // A backend host that drops SYNs (or stalls its TLS handshake) would otherwise
     // hold the client for the OS's connect timeout (minutes); the flow fails with ETIMEDOUT instead.
@@ -541,9 +687,12 @@ export class TcpAdaptor {
         readyEvent,
         ...(reused && { reused: {} }),
         ...(reusable && { releasable: () => true }),
+        ...(early.length > 0 && { early }),
+        ...(shaping && { shaping }),
       },
       record,
       (flow) => {
+        admitted?.release();
         target.openFlows--;
         if (!connected) target.unreachableUntil = Date.now() + OUT_OF_ROTATION_MS;
         if (flow.released) this.awaitNextFlow(peer, { sender: reverse, receiver: forward });
@@ -580,7 +729,7 @@ export class TcpAdaptor {
       receiver: Receiver;
       connecting: boolean;
       readyEvent?: 'connect' | 'secureConnect';
-      onUnreachable?: (reason: string, canRetry: boolean, unsent: UnsentStream) => boolean;
+      onUnreachable?: (reason: string, canRetry: boolean, unsent: UnsentStream, refused: boolean) => boolean;
       unsent?: UnsentStream;
       onFirstByteOut?: () => void;
       reused?: { start?: Buffer };
@@ -649,6 +798,7 @@ export class TcpAdaptor {
     for (const pair of this.pending.values()) clearTimeout(pair.timer);
     this.pending.clear();
     this.pairPool.stop();
+    this.limits.stop();
     for (const pair of [...this.idlePairs]) {
       pair.sender.close();
       pair.receiver.close();
@@ -693,18 +843,23 @@ function agreedToReuse(link: Sender | Receiver): boolean {
 }
 
 /**
- * Refuses a link pair that has just arrived: both links are detached with
- * `error` on the next turn, once the attach replies of both are written. If a
- * detach went out before the other link's attach reply, rhea at the listener
- * side, which closes that other link on the first detach, re-opens it when the
- * reply comes (link.on_attach opens whatever it is given) and attaches it a
- * second time; the duplicate attach ("Attach already received") drops the
+ * Refuses a flow's link pair at the connector side: both links are detached
+ * with `error` on the next turn, once the attach replies of both are written.
+ * If a detach went out before the other link's attach reply, rhea at the
+ * listener side, which closes that other link on the first detach, re-opens it
+ * when the reply comes (link.on_attach opens whatever it is given) and attaches
+ * it a second time; the duplicate attach ("Attach already received") drops the
  * whole inter-router connection with every flow on it. A pair reused between
- * flows was answered long ago; waiting a turn costs it nothing.
+ * flows was answered long ago; waiting a turn costs it nothing. What arrives on
+ * the forward link meanwhile (on a reused pair the client's bytes follow the
+ * flow-start at once) is settled and dropped: unhandled, rhea would keep it in
+ * the session's incoming buffer, and every later delivery of the session
+ * behind it.
  */
 function refusePair(forward: Receiver, reverse: Sender, error: { condition: string; description: string }): void {
+  forward.on('message', (context: EventContext) => context.delivery?.update(true));
   setImmediate(() => {
-    forward.close(error);
-    reverse.close(error);
+    if (!forward.is_closed()) forward.close(error);
+    if (!reverse.is_closed()) reverse.close(error);
   });
 }

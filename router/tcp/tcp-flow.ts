@@ -5,7 +5,7 @@
 // Direction is relative to this router: "inbound" is socket -> network,
 // "outbound" is network -> socket.
 import type { Socket } from 'node:net';
-import type { EventContext, Receiver, Sender } from 'rhea';
+import type { EventContext, Message, Receiver, Sender } from 'rhea';
 import { linkCredit, spendableCredit, transferred } from '../amqp/sender-credit.js';
 import type { Logger } from '../log/logger.js';
 import type { AddressCounters } from '../metrics.js';
@@ -20,6 +20,8 @@ import {
   messageChunkBytes,
 } from './flow-protocol.js';
 import { confirmPeerEnd } from './peer-end.js';
+import { RATE_LIMITED, type ByteBucket } from './flow-limiter.js';
+import { POLICY_DENIED } from '../policy/flow-policy.js';
 
 /** What a listener-side flow sent of its client's stream before the far side said its backend was up. */
 export interface UnsentStream {
@@ -66,9 +68,10 @@ export interface TcpFlowOptions {
    * when no byte of this flow can have reached a backend: returning true then
    * means the caller takes the client socket over to try another target, with
    * `unsent` (what this flow had already sent of the client's stream, to be
-   * sent again), and the flow lets go of the socket.
+   * sent again), and the flow lets go of the socket. `refused`: the far side
+   * refused the flow (REFUSED_CONDITIONS) rather than failed to reach a backend.
    */
-  readonly onUnreachable?: (reason: string, canRetry: boolean, unsent: UnsentStream) => boolean;
+  readonly onUnreachable?: (reason: string, canRetry: boolean, unsent: UnsentStream, refused: boolean) => boolean;
   /** Listener side: bytes of the client's stream that an earlier attempt sent to a target that could not take them; sent first. */
   readonly unsent?: UnsentStream;
   /** Told once, at the first byte that arrives from the network for the socket (listener side: the first byte back to the client). */
@@ -88,6 +91,18 @@ export interface TcpFlowOptions {
    * onClosed) for the caller to give to the next flow.
    */
   readonly releasable?: () => boolean;
+  /**
+   * Connector side: messages that arrived on the forward link while the flow
+   * waited for a rate limit (a reused pair's flow-start is followed by the
+   * client's bytes at once); handled first, in order.
+   */
+  readonly early?: readonly Message[];
+  /**
+   * Connector side, with a bandwidth limit: the address's byte buckets
+   * (flow-limiter.ts). `toSocket` paces writes to the backend, and so the
+   * credit handed back for them; `fromSocket` pauses reads from it.
+   */
+  readonly shaping?: { readonly toSocket: ByteBucket; readonly fromSocket: ByteBucket };
 }
 
 /** How a flow ended, for its flow record (router/flows/flow-outcome.ts). */
@@ -102,6 +117,9 @@ export interface FlowEndInfo {
 
 /** Detach conditions that mean "the far side had no working backend for this flow". */
 export const UNREACHABLE_CONDITIONS: ReadonlySet<string> = new Set(['amqp:not-found', 'kskup:backend-unreachable', 'kskup:backend-reset']);
+
+/** Detach conditions that mean "the far side would not take this flow" (its policy, its rate limits): another target may. */
+export const REFUSED_CONDITIONS: ReadonlySet<string> = new Set([POLICY_DENIED, RATE_LIMITED]);
 
 export class TcpFlow {
   readonly id: string;
@@ -159,6 +177,11 @@ export class TcpFlow {
   /** Set when the flow ends on an error. */
   endInfo: FlowEndInfo | undefined;
   private remoteCondition: string | undefined;
+  /** Bandwidth shaping: outbound bytes waiting for the byte bucket (at most the credit window), and the timers of both directions. */
+  private readonly paced: Buffer[] = [];
+  private pacedEnd = false;
+  private outboundTimer: NodeJS.Timeout | undefined;
+  private inboundTimer: NodeJS.Timeout | undefined;
   // Kept so that letGo() can take exactly these off the socket again.
   private readonly socketHandlers: readonly [string, (...args: unknown[]) => void][] = [
     ['data', (chunk) => this.onSocketData(chunk as Buffer)],
@@ -223,6 +246,7 @@ export class TcpFlow {
     for (const [event, handler] of this.senderHandlers) this.sender.on(event, handler);
     for (const [event, handler] of this.receiverHandlers) this.receiver.on(event, handler);
     this.sendControl();
+    for (const message of options.early ?? []) if (this.currentState !== 'closed') this.handleMessage(message);
     if (options.unsent) this.takeUnsent(options.unsent);
     // Nothing is read before there is credit to send it with (a backend may
     // speak first, before the listener side's credit has arrived).
@@ -258,6 +282,16 @@ export class TcpFlow {
     this.bytesIn += chunk.length;
     this.options.counters.bytesIn += chunk.length;
     this.sendChunk(chunk);
+    const wait = this.options.shaping?.fromSocket.take(chunk.length) ?? 0;
+    if (wait > 0 && this.inboundTimer === undefined) {
+      // Over the address's bandwidth: read nothing more until the bucket is back to zero.
+      this.socket.pause();
+      this.inboundTimer = setTimeout(() => {
+        this.inboundTimer = undefined;
+        this.resumeInbound();
+      }, wait);
+      return;
+    }
     if (this.held !== undefined || this.credit() <= 0 || this.options.carrier.congested()) this.pauseInbound();
   }
 
@@ -303,7 +337,7 @@ export class TcpFlow {
   }
 
   private resumeInbound(): void {
-    if (this.state === 'closed' || this.inboundEnded) return;
+    if (this.state === 'closed' || this.inboundEnded || this.inboundTimer !== undefined) return;
     if (this.held === undefined && this.credit() > 0 && !this.options.carrier.congested()) this.socket.resume();
     else this.pauseInbound();
   }
@@ -344,22 +378,21 @@ export class TcpFlow {
     // Pre-settled by the sender: settle locally too, or rhea keeps it in the session's buffer.
     context.delivery?.update(true);
     if (this.state === 'closed' || !context.message) return;
-    const message = classifyFlowMessage(context.message);
+    this.handleMessage(context.message);
+  }
+
+  private handleMessage(received: Message): void {
+    const message = classifyFlowMessage(received);
     switch (message.kind) {
       case 'data': {
-        if (this.bytesOut === 0) this.options.onFirstByteOut?.();
-        this.bytesOut += message.bytes.length;
-        this.options.counters.bytesOut += message.bytes.length;
-        this.corkForThisTurn();
-        if (this.socket.write(message.bytes)) this.returnCredit(1);
-        else this.creditHeld++;
+        if (this.paced.length > 0 || this.outboundTimer !== undefined) this.paced.push(message.bytes);
+        else this.writeOut(message.bytes);
         return;
       }
       case 'end':
-        this.outboundEnded = true;
-        this.moveTo(this.inboundEnded ? 'closing' : 'half-closed-out');
-        this.socket.end();
-        this.finishIfDone();
+        // Behind the bytes that wait for the bandwidth limit, never ahead of them.
+        if (this.paced.length > 0) this.pacedEnd = true;
+        else this.endOutbound();
         return;
       case 'connected':
         if (!this.replay) return this.abort('connected message out of turn', 'local');
@@ -371,6 +404,36 @@ export class TcpFlow {
         this.abort(message.reason, 'local');
         return;
     }
+  }
+
+  /** Writes a message's bytes to the socket; its credit goes back once the socket takes them, and with a bandwidth limit once the byte bucket allows more. */
+  private writeOut(bytes: Buffer): void {
+    if (this.bytesOut === 0) this.options.onFirstByteOut?.();
+    this.bytesOut += bytes.length;
+    this.options.counters.bytesOut += bytes.length;
+    this.corkForThisTurn();
+    if (this.socket.write(bytes)) this.returnCredit(1);
+    else this.creditHeld++;
+    const wait = this.options.shaping?.toSocket.take(bytes.length) ?? 0;
+    if (wait > 0) this.outboundTimer = setTimeout(() => this.writePaced(), wait);
+  }
+
+  /** The bucket allows more: what waits goes out, as far as it allows. */
+  private writePaced(): void {
+    this.outboundTimer = undefined;
+    if (this.state === 'closed') return;
+    while (this.paced.length > 0 && this.outboundTimer === undefined) this.writeOut(this.paced.shift()!);
+    if (this.paced.length === 0 && this.pacedEnd) {
+      this.pacedEnd = false;
+      this.endOutbound();
+    }
+  }
+
+  private endOutbound(): void {
+    this.outboundEnded = true;
+    this.moveTo(this.inboundEnded ? 'closing' : 'half-closed-out');
+    this.socket.end();
+    this.finishIfDone();
   }
 
   /** The messages of one turn (often several from one read of the inter-router socket) go to the socket in one writev. */
@@ -452,11 +515,12 @@ export class TcpFlow {
     const error = link?.error as { description?: string; condition?: string } | undefined;
     const reason = error ? (error.description ?? error.condition ?? 'link error') : 'link detached before the flow ended';
     this.remoteCondition = error?.condition;
-    if (error?.condition && UNREACHABLE_CONDITIONS.has(error.condition) && this.bytesOut === 0) {
+    const refused = error?.condition !== undefined && REFUSED_CONDITIONS.has(error.condition);
+    if (error?.condition && (UNREACHABLE_CONDITIONS.has(error.condition) || refused) && this.bytesOut === 0) {
       // Before the connected message no byte can have reached a backend: what was sent goes again with the client.
       const unsent = { chunks: [...(this.replay?.chunks ?? []), ...(this.held ? [this.held] : [])], ended: this.endSeen };
       const canRetry = !this.streamStarted || this.replay !== undefined;
-      if (this.options.onUnreachable?.(reason, canRetry, unsent) && canRetry) return this.letGo(reason);
+      if (this.options.onUnreachable?.(reason, canRetry, unsent, refused) && canRetry) return this.letGo(reason);
     }
     this.abort(reason, 'network');
   }
@@ -519,6 +583,11 @@ export class TcpFlow {
     if (this.state === next) return;
     const previous = this.state;
     this.state = next;
+    if (next === 'closed') {
+      clearTimeout(this.outboundTimer);
+      clearTimeout(this.inboundTimer);
+      this.paced.length = 0;
+    }
     this.options.log.debug({ flow: this.id, address: this.address, from: previous, to: next, reason }, 'flow state');
   }
 

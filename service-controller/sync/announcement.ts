@@ -5,7 +5,7 @@
 // sending is forgotten after a TTL. Messages from other sites are untrusted
 // input: they are checked field by field and a bad one is dropped whole.
 import { SYNC_PREFIX } from '../../site-controller/site/desired-router-config.js';
-import { nameProblem, type PlatformName, type RouterMode, type SiteDocument } from '../../site-controller/site/model.js';
+import { nameProblem, type PlatformName, type RouterMode, type ServiceLimits, type SiteDocument } from '../../site-controller/site/model.js';
 import { sitesAllowedToReach } from '../../site-controller/policy/policy-rules.js';
 
 // The prefix is the router config's (every site's router distributes it as multicast).
@@ -27,6 +27,13 @@ export interface AnnouncedTarget {
 export interface AnnouncedWeights {
   readonly address: string;
   readonly sites: Readonly<Record<string, number>>;
+  readonly setAt: number;
+}
+
+/** A service limits setting made at the announcing site (ServiceLimitsSetting), with its time in ms since the epoch. */
+export interface AnnouncedLimits {
+  readonly address: string;
+  readonly limits: ServiceLimits;
   readonly setAt: number;
 }
 
@@ -93,6 +100,8 @@ export interface SiteAnnouncement {
   readonly listeners?: readonly AnnouncedListener[];
   /** Site weights set at this site; absent from sites older than the field. */
   readonly weights?: readonly AnnouncedWeights[];
+  /** Service limits set at this site; absent from sites older than the field. */
+  readonly limits?: readonly AnnouncedLimits[];
 }
 
 /** What a site announces of itself besides its document: its links' state, its targets' health, its listeners. */
@@ -128,6 +137,10 @@ export function announce(document: SiteDocument, seq: number, state: AnnouncedSt
     ...(!final &&
       document.siteWeights !== undefined && {
         weights: Object.entries(document.siteWeights).map(([address, setting]) => ({ address, sites: setting.sites, setAt: Date.parse(setting.setAt) })),
+      }),
+    ...(!final &&
+      document.serviceLimits !== undefined && {
+        limits: Object.entries(document.serviceLimits).map(([address, setting]) => ({ address, limits: setting.limits, setAt: Date.parse(setting.setAt) })),
       }),
     ...(state.listeners !== undefined && !final && { listeners: state.listeners.map((l) => (l.reason === undefined ? l : { ...l, reason: l.reason.slice(0, MAX_NOTE_LENGTH) })) }),
     services: final
@@ -171,7 +184,7 @@ export function parseAnnouncement(body: unknown): SiteAnnouncement | string {
     }
   }
   if (!isRecord(value)) return 'body is not an object';
-  const { site, seq, final, links, services, version, listeners, weights } = value;
+  const { site, seq, final, links, services, version, listeners, weights, limits } = value;
   if (!isRecord(site) || !isString(site.id) || !isString(site.name) || !oneOf(site.platform, ['local', 'kubernetes']) || !oneOf(site.mode, ['interior', 'edge'])) {
     return 'site needs id, name, platform and mode';
   }
@@ -181,6 +194,7 @@ export function parseAnnouncement(body: unknown): SiteAnnouncement | string {
   if (version !== undefined && !isNote(version)) return 'version is malformed';
   if (listeners !== undefined && (!Array.isArray(listeners) || !listeners.every(isListener))) return 'listeners are malformed';
   if (weights !== undefined && (!Array.isArray(weights) || !weights.every(isWeights))) return 'weights are malformed';
+  if (limits !== undefined && (!Array.isArray(limits) || !limits.every(isLimits))) return 'limits are malformed';
   return {
     site: { id: site.id, name: site.name, platform: site.platform as PlatformName, mode: site.mode as RouterMode },
     seq,
@@ -196,6 +210,7 @@ export function parseAnnouncement(body: unknown): SiteAnnouncement | string {
     services: services as AnnouncedService[],
     ...(listeners !== undefined && { listeners: listeners.map(({ address, host, port, listening, reason }) => ({ address, host, port, listening, ...(reason !== undefined && { reason }) })) }),
     ...(weights !== undefined && { weights: weights.map(({ address, sites, setAt }) => ({ address, sites: { ...sites }, setAt })) }),
+    ...(limits !== undefined && { limits: limits.map(({ address, limits: set, setAt }) => ({ address, limits: limitFields(set), setAt })) }),
   };
 }
 
@@ -242,6 +257,30 @@ function isWeights(value: unknown): value is AnnouncedWeights {
     isRecord(value.sites) &&
     Object.keys(value.sites).length <= 100 &&
     Object.entries(value.sites).every(([site, weight]) => nameProblem(site) === undefined && isWeight(weight))
+  );
+}
+
+/** The limit fields and their lowest values (router/config's tcpConnector attributes); anything else in a heard setting is left out. */
+const LIMIT_FIELDS: Readonly<Record<keyof ServiceLimits, number>> = { maxFlows: 1, flowsPerSecond: 1, flowBurst: 1, bandwidth: 1, flowQueue: 0, flowQueueTimeoutMs: 1 };
+
+function limitFields(limits: ServiceLimits): ServiceLimits {
+  const kept: Record<string, number> = {};
+  for (const field of Object.keys(LIMIT_FIELDS) as (keyof ServiceLimits)[]) if (limits[field] !== undefined) kept[field] = limits[field];
+  return kept;
+}
+
+function isLimits(value: unknown): value is AnnouncedLimits {
+  return (
+    isRecord(value) &&
+    isString(value.address) &&
+    value.address.length <= MAX_NOTE_LENGTH &&
+    typeof value.setAt === 'number' &&
+    Number.isSafeInteger(value.setAt) &&
+    isRecord(value.limits) &&
+    Object.entries(LIMIT_FIELDS).every(([field, lowest]) => {
+      const limit = (value.limits as Record<string, unknown>)[field];
+      return limit === undefined || (typeof limit === 'number' && Number.isSafeInteger(limit) && limit >= lowest);
+    })
   );
 }
 

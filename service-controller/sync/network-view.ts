@@ -2,6 +2,7 @@
 // the rules (newest wins, final means gone, silence past the TTL means gone,
 // services merge by address) are tested without a network.
 import type { AnnouncedSite, AnnouncedTarget, SiteAnnouncement } from './announcement.js';
+import type { ServiceLimits } from '../../site-controller/site/model.js';
 
 export interface HeardSite {
   readonly announcement: SiteAnnouncement;
@@ -108,6 +109,22 @@ export interface NetworkService {
   readonly access?: readonly ServiceAccess[];
   /** The site weights in force: the newest `kskup service weights` setting heard from any site (none when it cleared them). */
   readonly siteWeights?: { readonly sites: Readonly<Record<string, number>>; readonly setAt: number; readonly setBy: string };
+  /** The service's limits in force: the newest setting heard from any site (none when it cleared them). */
+  readonly limits?: { readonly limits: ServiceLimits; readonly setAt: number; readonly setBy: string };
+}
+
+/** The newest service limits setting for each address, over every site's announcement (as newestSiteWeights). */
+export function newestServiceLimits(announcements: readonly SiteAnnouncement[]): Map<string, { limits: ServiceLimits; setAt: number; setBy: string }> {
+  const newest = new Map<string, { limits: ServiceLimits; setAt: number; setBy: string }>();
+  for (const { site, limits } of announcements) {
+    for (const setting of limits ?? []) {
+      const held = newest.get(setting.address);
+      if (!held || setting.setAt > held.setAt || (setting.setAt === held.setAt && site.name < held.setBy)) {
+        newest.set(setting.address, { limits: setting.limits, setAt: setting.setAt, setBy: site.name });
+      }
+    }
+  }
+  return newest;
 }
 
 /** An exposing site that lets only `allowedSites` (names or ids) reach a service there. */
@@ -174,10 +191,12 @@ export function networkServices(announcements: readonly SiteAnnouncement[]): Net
     }
   }
   const weights = newestSiteWeights(announcements);
+  const limits = newestServiceLimits(announcements);
   return [...byAddress.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([address, merged]) => {
       const siteWeights = weights.get(address);
+      const serviceLimits = limits.get(address);
       return {
         address,
         protocol: 'tcp' as const,
@@ -188,6 +207,7 @@ export function networkServices(announcements: readonly SiteAnnouncement[]): Net
         ...(merged.backlog !== undefined && { backlog: merged.backlog }),
         ...(merged.access.length > 0 && { access: [...merged.access].sort((a, b) => a.siteName.localeCompare(b.siteName)) }),
         ...(siteWeights !== undefined && Object.keys(siteWeights.sites).length > 0 && { siteWeights }),
+        ...(serviceLimits !== undefined && Object.keys(serviceLimits.limits).length > 0 && { limits: serviceLimits }),
       };
     });
 }

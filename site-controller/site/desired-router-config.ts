@@ -5,6 +5,7 @@
 // the platform stores the site's certificates as.
 import { bundleUseProblem, tlsProfileName, type BundleUse, type TlsBundleFiles } from './tls-bundles.js';
 import { parseRouterConfig, serialiseRouterConfig, type EntityList, type RouterConfig } from '../../router/config/index.js';
+import type { ServiceLimits } from './model.js';
 
 export interface SiteLink {
   /** The link's name: its connector and sslProfile are named after it. */
@@ -88,6 +89,8 @@ export interface ServiceConnector {
   readonly allowedSites?: readonly string[];
   /** The tcpConnector's `weight` (kskup's: its share of new flows, 0 drains); absent: not weighted. */
   readonly weight?: number;
+  /** This site's share of the service's rate limits: the tcpConnector's maxFlows, flowsPerSecond, ... (kskup's; router/tcp/flow-limiter.ts). */
+  readonly limits?: ServiceLimits;
 }
 
 export interface ServiceListener {
@@ -170,6 +173,7 @@ function serviceEntities(site: SiteState): EntityList {
       ...(c.tlsTrust && { sslProfile: tlsProfileName(c.tlsTrust.name), verifyHostname: c.tlsTrust.verifyHostname }),
       ...(c.allowedSites && { allowedSites: [...c.allowedSites].sort().join(' ') }),
       ...(c.weight !== undefined && { weight: c.weight }),
+      ...c.limits,
     }));
   const listeners = (site.serviceListeners ?? [])
     .filter((l) => l.tlsCredentials === undefined || usable(l.tlsCredentials, 'credentials'))

@@ -174,6 +174,32 @@ export interface SiteWeightsSetting {
   readonly setAt: string;
 }
 
+/**
+ * Rate limits of one service over the whole network (`kskup service limit`,
+ * `kskup expose --max-flows ...`), enforced at the routers that dial its
+ * targets: each exposing site's routers get an equal share (see
+ * service-controller/limits.ts, docs/traffic.md). Absent fields do not limit.
+ */
+export interface ServiceLimits {
+  /** Flows open at once. */
+  readonly maxFlows?: number;
+  /** New flows per second, and how many at once after a quiet spell. */
+  readonly flowsPerSecond?: number;
+  readonly flowBurst?: number;
+  /** Bytes per second, each direction. */
+  readonly bandwidth?: number;
+  /** Flows that may wait at each target site, and for how long (ms); the router's defaults when absent. */
+  readonly flowQueue?: number;
+  readonly flowQueueTimeoutMs?: number;
+}
+
+/** A service's limits as set at some site, announced to all: the newest setting heard anywhere applies (as SiteWeightsSetting); no field set clears. */
+export interface ServiceLimitsSetting {
+  readonly limits: ServiceLimits;
+  /** When it was set (ISO 8601). */
+  readonly setAt: string;
+}
+
 /** A service exposed at this site: the address every linked site can use, and its targets here. */
 export interface ServiceRecord {
   readonly address: string;
@@ -216,6 +242,8 @@ export interface SiteDocument {
   readonly policy?: SitePolicy;
   /** Site weights set here with `kskup service weights`, by service address (SiteWeightsSetting). */
   readonly siteWeights?: Readonly<Record<string, SiteWeightsSetting>>;
+  /** Service limits set here with `kskup service limit` or `kskup expose --max-flows ...`, by service address. */
+  readonly serviceLimits?: Readonly<Record<string, ServiceLimitsSetting>>;
 }
 
 /** The router address of one port of a service: each port is its own address. */
