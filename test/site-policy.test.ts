@@ -174,7 +174,8 @@ describe('enforced', () => {
   });
 
   it('importedServices: east drops its listener for db at once, west keeps it', async () => {
-    const port = (await listenerPort('east', 'db'))!;
+    // The test before left east without a db listener (hub's serviceAccess); with hub's policy deleted, it comes back.
+    const port = await waitFor('east to have its db listener', () => listenerPort('east', 'db'), 10_000);
     await setPolicy('east', 'importedServices: ["web-*"]\n');
     await waitFor('east to drop its db listener', async () => ((await listenerPort('east', 'db')) === undefined ? true : undefined), 10_000);
     const { ended } = openAndWatchEnd(port);
