@@ -156,6 +156,8 @@ class KubernetesSiteController implements RunningController {
   /** The content of kskup-router-certs as last written (or found unchanged). */
   private routerCerts: Readonly<Record<string, string>> = {};
   private lastSnapshot = '';
+  /** Why the ingress address was pending at the last pass (logged when it changes, not at every pass). */
+  private ingressPending: string | undefined;
   private lastLinks = '';
   private linkTimer: NodeJS.Timeout | undefined;
   /** The site's router config as the site controller last made it (or found it), what each replica's is made from. */
@@ -318,7 +320,9 @@ class KubernetesSiteController implements RunningController {
       { type: settings.ingress, ...(settings.ingressHost && { ingressHost: settings.ingressHost }), ...(this.options.nodeAddress && { nodeAddress: this.options.nodeAddress }) },
       this.services.get(NAMES.router),
     );
-    if (!ingress.ok) this.log.info({ reason: ingress.pending }, 'ingress address pending');
+    const pending = ingress.ok ? undefined : ingress.pending;
+    if (pending !== undefined && pending !== this.ingressPending) this.log.info({ reason: pending }, 'ingress address pending');
+    this.ingressPending = pending;
     const document = await ensureSiteState(storage, settings, ingress, this.log);
     if (document.site.mode === 'interior') await this.ensurePeerCredentials(storage, document.site.name);
     const routerSecrets = this.routerSecrets(document);
@@ -583,7 +587,10 @@ class KubernetesSiteController implements RunningController {
       ...(Object.keys(annotationProblems).length > 0 && { annotationProblems }),
     };
     // The time alone changes every heartbeat; written only when something else did, the API sees no write per heartbeat.
-    const content = JSON.stringify({ ...snapshot, updatedAt: '' });
+    // So does our own announcement's seq (the time it was made): counted as a change, each write of
+    // this ConfigMap would be seen by our watch, start a pass, make a new announcement and write again,
+    // a loop of passes (about 10 a second, each with its reads and a write) for as long as we run.
+    const content = JSON.stringify({ ...snapshot, updatedAt: '', self: { ...snapshot.self, seq: 0 } });
     const links = JSON.stringify([...this.linkState, this.replicaReports]);
     if (content === this.lastSnapshot && links === this.lastLinks) return;
     this.lastSnapshot = content;

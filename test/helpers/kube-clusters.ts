@@ -19,8 +19,9 @@ export interface Cluster {
 }
 
 export async function startCluster(namespace: string, home: string): Promise<Cluster> {
-  // Probe delays as the manifests set them (the runner's default cap of 500 ms would have the liveness probe kill a pod still loading its modules on a busy machine).
-  const runner = await PodRunner.start({ probePeriodCapMs: 10_000 });
+  // Liveness probes as the manifests set them (the runner's default cap of 500 ms would have the liveness probe kill a pod still loading its modules on a busy machine).
+  // Readiness probes every 250 ms: a pod is found ready within 250 ms of being so, not at the manifests' next 2 s probe; a short readiness period kills nothing.
+  const runner = await PodRunner.start({ probePeriodCapMs: 10_000, readinessPeriodCapMs: 250 });
   runner.api.ensureNamespace(namespace);
   const kubeconfig = await runner.api.writeKubeconfig(`kubeconfig-${namespace}`, namespace);
   return { runner, kubeconfig, namespace, home };

@@ -27,6 +27,7 @@ export interface ContainerHost {
   readonly podIP: string;
   readonly backoff: BackoffOptions;
   readonly probePeriodCapMs: number;
+  readonly readinessPeriodCapMs: number;
   /** Something in the status changed. */
   changed(): void;
   /** A container start failed for a reason other than an exit (kept for the log). */
@@ -154,7 +155,7 @@ export class ContainerWorker {
       return typeof named?.containerPort === 'number' ? named.containerPort : typeof port === 'string' && /^\d+$/.test(port) ? Number(port) : undefined;
     };
     if (isObj(this.spec.readinessProbe)) {
-      this.readiness = new ProbeLoop(this.spec.readinessProbe, this.host.podIP, resolvePort, this.host.probePeriodCapMs, false, () => this.host.changed());
+      this.readiness = new ProbeLoop(this.spec.readinessProbe, this.host.podIP, resolvePort, this.host.readinessPeriodCapMs, false, () => this.host.changed());
     }
     if (isObj(this.spec.livenessProbe)) {
       this.liveness = new ProbeLoop(this.spec.livenessProbe, this.host.podIP, resolvePort, this.host.probePeriodCapMs, true, (ok) => {

@@ -40,6 +40,14 @@ export interface PodRunnerOptions {
   readonly backoff?: Partial<BackoffOptions>;
   /** Probe periods and initial delays are capped at this (default 500 ms). */
   readonly probePeriodCapMs?: number;
+  /**
+   * Readiness probes' periods and initial delays are capped at this instead
+   * (default: probePeriodCapMs). A short readiness period only finds a pod
+   * ready sooner (a kubelet probes every periodSeconds, 2 s in kskup's
+   * manifests, so each start waited ~1-2 s for the next probe); it kills
+   * nothing, unlike a short liveness period.
+   */
+  readonly readinessPeriodCapMs?: number;
   /** terminationGracePeriodSeconds is capped at this before SIGKILL (default 2000 ms). */
   readonly gracePeriodCapMs?: number;
 }
@@ -87,6 +95,7 @@ export class PodRunner {
       dir,
       backoff: { initialMs: 100, maxMs: 1600, resetAfterMs: 10_000, ...(options.backoff ?? {}) },
       probePeriodCapMs: options.probePeriodCapMs ?? 500,
+      readinessPeriodCapMs: options.readinessPeriodCapMs ?? options.probePeriodCapMs ?? 500,
       gracePeriodCapMs: options.gracePeriodCapMs ?? 2000,
       onError,
     });

@@ -32,6 +32,7 @@ export interface NodeContext {
   readonly dir: string;
   readonly backoff: BackoffOptions;
   readonly probePeriodCapMs: number;
+  readonly readinessPeriodCapMs: number;
   readonly gracePeriodCapMs: number;
   readonly onError: (what: string, err: unknown) => void;
 }
@@ -103,6 +104,7 @@ export class PodWorker {
         podIP: this.net.ip,
         backoff: this.node.backoff,
         probePeriodCapMs: this.node.probePeriodCapMs,
+        readinessPeriodCapMs: this.node.readinessPeriodCapMs,
         changed: () => this.scheduleStatus(),
         failed: () => undefined,
       });
