@@ -24,6 +24,7 @@ import { SyncClient } from './sync/sync-client.js';
 import { probeTargets, type ProbeResult } from './target-health.js';
 import { checkKey, HealthChecks, type CheckedTarget } from './health-checks.js';
 import { siteShare } from './limits.js';
+import { healthChangesCounter } from './health-metrics.js';
 import { splitWeight, targetKey } from './weights.js';
 import { localTargetStates, workloadConnectors, type WorkloadEndpoints } from './target-states.js';
 
@@ -130,7 +131,7 @@ export class ServiceController implements SiteServices {
       onReady: () => this.announce(true),
     });
     // A target that changes state leaves (or rejoins) the router config in a pass of its own, at once.
-    this.checks = new HealthChecks(deps.log, (target) => this.deps.schedule(`health of ${target.key}`, async () => undefined));
+    this.checks = new HealthChecks(deps.log, (target) => this.deps.schedule(`health of ${target.key}`, async () => undefined), healthChangesCounter(deps.metrics));
   }
 
   start(): void {

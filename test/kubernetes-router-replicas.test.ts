@@ -186,6 +186,23 @@ describe('router replicas on kubernetes', () => {
     }
   }, 60_000);
 
+  it("a rate limit: each west replica's config carries the site's share divided by the 2 replicas", async () => {
+    await ok(a, 'service', 'limit', 'web', '--max-flows', '11', '--flows-per-second', '6', '-n', 'west');
+    /** maxFlows and flowsPerSecond of the tcpConnectors for web:7 in one key of ConfigMap kskup-router. */
+    const limitsIn = (data: Record<string, string>, key: string) =>
+      (JSON.parse(data[key] ?? '[]') as [string, Record<string, unknown>][]).filter(([type, c]) => type === 'tcpConnector' && c.address === 'web:7').map(([, c]) => [c.maxFlows, c.flowsPerSecond]);
+    // west is the only exposing site: its share is the whole limit, and each replica enforces half of it, rounded down.
+    const data = await waitUntil(a, 'the limit in the replicas\' configs', async () => {
+      const current = (await routerConfigMap(a)).data ?? {};
+      return limitsIn(current, 'kskup-router-1.json')[0]?.[0] !== undefined ? current : undefined;
+    });
+    expect(limitsIn(data, 'skrouterd.json')).toEqual([[11, 6]]);
+    expect(limitsIn(data, 'kskup-router-0.json')).toEqual([[5, 3]]);
+    expect(limitsIn(data, 'kskup-router-1.json')).toEqual([[5, 3]]);
+    await ok(a, 'service', 'limit', 'web', '--clear', '-n', 'west');
+    await waitUntil(a, 'the limit cleared', async () => (limitsIn((await routerConfigMap(a)).data ?? {}, 'kskup-router-1.json')[0]?.[0] === undefined ? true : undefined));
+  }, 60_000);
+
   it("the replica east's link landed on is deleted: the service answers again while it comes back (the time is printed)", async () => {
     const status = JSON.parse(await ok(a, 'status', '-n', 'west', '-o', 'json')) as StatusJson;
     const eastId = (JSON.parse(await ok(b, 'status', '-n', 'east', '-o', 'json')) as StatusJson).site.id;
