@@ -8,7 +8,7 @@ import client from 'prom-client';
 
 export const HEALTH_CHANGES_METRIC = 'kskup_service_health_changes_total';
 
-/** Counts one change of a target: `address` the router address (`api:8080`), `target` HOST:PORT, `to` its new state. */
+/** Counts one change of a target: `address` the service's address (`kskup expose --address`), `target` HOST:PORT, `to` its new state. */
 export type CountHealthChange = (address: string, target: string, to: 'healthy' | 'unhealthy') => void;
 
 /**
