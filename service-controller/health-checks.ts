@@ -11,6 +11,7 @@ import { request } from 'node:http';
 import type { Logger } from 'pino';
 import type { HealthCheck } from '../site-controller/site/model.js';
 import { probeTarget, type ProbeResult } from './target-health.js';
+import type { CountHealthChange } from './health-metrics.js';
 
 /** One target port under a check. `key`: stable, `ADDRESS|HOST:PORT`. */
 export interface CheckedTarget {
@@ -54,6 +55,8 @@ export class HealthChecks {
     private readonly log: Logger,
     /** A target's state changed: the controller updates the router config. */
     private readonly onChange: (target: CheckedTarget, state: CheckState) => void,
+    /** Counts each change for Prometheus (health-metrics.ts). */
+    private readonly count: CountHealthChange = () => undefined,
   ) {}
 
   /** The targets to check now: new ones are probed at once, gone ones stop, a changed check starts afresh. */
@@ -121,6 +124,7 @@ export class HealthChecks {
     this.totalChanges++;
     const { address, host, port } = run.target;
     const what = `target ${host}:${port} of service "${address}"`;
+    this.count(address, `${host}:${port}`, next);
     if (next === 'unhealthy') this.log.warn({ address, target: `${host}:${port}`, reason }, `${what} is unhealthy (${describe(check)}: ${reason}): out of rotation`);
     else this.log.info({ address, target: `${host}:${port}` }, `${what} is healthy (${describe(check)}): in rotation`);
     this.onChange(run.target, run.state);

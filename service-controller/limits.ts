@@ -9,22 +9,14 @@
 // (blue-green), and a limit that moved with them would briefly allow the old
 // and the new site's shares at once.
 import type { ServiceLimits } from '../site-controller/site/model.js';
+import { limitsPart } from '../site-controller/site/limit-shares.js';
 
-/** Limits split among sites; the queue's size and time are each site's own and not split. */
-const SHARED: readonly (keyof ServiceLimits)[] = ['maxFlows', 'flowsPerSecond', 'flowBurst', 'bandwidth'];
-
-/** One exposing site's share of `limits` when `sites` sites expose the service (at least 1). */
+/**
+ * One exposing site's share of `limits` when `sites` sites expose the service
+ * (at least 1): limitsPart (site-controller/site/limit-shares.ts). On
+ * Kubernetes the site's router replicas split this share again among them
+ * (site-controller/kubernetes/router-replicas.ts).
+ */
 export function siteShare(limits: ServiceLimits | undefined, sites: number): ServiceLimits | undefined {
-  if (limits === undefined || Object.keys(limits).length === 0) return undefined;
-  const count = Math.max(1, sites);
-  const share: Record<string, number> = {};
-  for (const [field, value] of Object.entries(limits) as [keyof ServiceLimits, number][]) {
-    share[field] = SHARED.includes(field) ? Math.max(1, Math.floor(value / count)) : value;
-  }
-  // The queue is for flows over maxFlows or flowsPerSecond: without either, the router would refuse it.
-  if (share.maxFlows === undefined && share.flowsPerSecond === undefined) {
-    delete share.flowQueue;
-    delete share.flowQueueTimeoutMs;
-  }
-  return share;
+  return limitsPart(limits, sites);
 }

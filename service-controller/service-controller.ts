@@ -24,6 +24,7 @@ import { SyncClient } from './sync/sync-client.js';
 import { probeTargets, type ProbeResult } from './target-health.js';
 import { checkKey, HealthChecks, type CheckedTarget } from './health-checks.js';
 import { siteShare } from './limits.js';
+import { healthChangesCounter } from './health-metrics.js';
 import { splitWeight, targetKey } from './weights.js';
 import { localTargetStates, workloadConnectors, type WorkloadEndpoints } from './target-states.js';
 
@@ -130,7 +131,7 @@ export class ServiceController implements SiteServices {
       onReady: () => this.announce(true),
     });
     // A target that changes state leaves (or rejoins) the router config in a pass of its own, at once.
-    this.checks = new HealthChecks(deps.log, (target) => this.deps.schedule(`health of ${target.key}`, async () => undefined));
+    this.checks = new HealthChecks(deps.log, (target) => this.deps.schedule(`health of ${target.key}`, async () => undefined), healthChangesCounter(deps.metrics));
   }
 
   start(): void {
@@ -404,7 +405,7 @@ export class ServiceController implements SiteServices {
     return this.deps.workloadEndpoints?.(target) ?? { endpoints: [] };
   }
 
-  /** Every host:port a local host target listens on, once each, sorted (so two lists compare as text). Workloads are not probed: their readiness is the platform's. */
+  /** Every host:port a local host target listens on, once each, sorted (so two lists compare as text). Workloads are not probed here: their readiness is the platform's (and --health, checkedTargets). */
   private localTargets(): { host: string; port: number }[] {
     const byKey = new Map<string, { host: string; port: number }>();
     for (const service of this.document.services) {
@@ -416,14 +417,21 @@ export class ServiceController implements SiteServices {
     return [...byKey.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, target]) => target);
   }
 
-  /** The host targets of services with a health check: one check per target port. */
+  /**
+   * The targets of services with a health check: one check per target port of
+   * a host target; per pod IP and target port of a workload target, for the
+   * pods that take flows there (readiness and the platform's probes count
+   * first: a pod they leave out has no connector to take away). Asked on every
+   * pass, so pods that come and go start and stop being checked.
+   */
   private checkedTargets(): CheckedTarget[] {
     return this.exposedServices().flatMap((service) => {
       const check = service.health;
       if (check === undefined) return [];
-      return service.targets.flatMap((target) =>
-        target.type !== 'host' ? [] : target.targetPorts.map((port) => ({ key: checkKey(service.address, target.host, port), address: service.address, host: target.host, port, check })),
-      );
+      return service.targets.flatMap((target) => {
+        const ports = target.type === 'host' ? target.targetPorts.map((port) => ({ host: target.host, port })) : workloadConnectors(service, target, this.workloadEndpoints(target));
+        return ports.map(({ host, port }) => ({ key: checkKey(service.address, host, port), address: service.address, host, port, check }));
+      });
     });
   }
 
@@ -440,13 +448,17 @@ export class ServiceController implements SiteServices {
   private announcement(final: boolean): SiteAnnouncement {
     this.seq = Math.max(this.seq + 1, Date.now());
     const connected = new Set(this.document.links.filter((link) => this.deps.linkIsUp(link.name)).map((link) => link.name));
-    // A workload target is healthy on a port while a pod takes flows there (readiness and the platform's probe).
+    // A workload target is healthy on a port while a pod takes flows there (readiness and the platform's probe, then --health).
     const services = this.exposedServices();
     const ready = new Set(
       services.flatMap((service) =>
         service.targets
           .filter((t) => t.type !== 'host')
-          .flatMap((t) => workloadConnectors(service, t, this.workloadEndpoints(t)).map((connector) => `${t.host}:${connector.port}`)),
+          .flatMap((t) =>
+            workloadConnectors(service, t, this.workloadEndpoints(t))
+              .filter((connector) => this.inRotation(service, connector.host, connector.port))
+              .map((connector) => `${t.host}:${connector.port}`),
+          ),
       ),
     );
     return announce(

@@ -33,7 +33,7 @@ export function localTargetStates(
   services: readonly ServiceRecord[],
   probes: ReadonlyMap<string, ProbeResult>,
   workload: ((target: ServiceTarget) => WorkloadEndpoints) | undefined,
-  /** The state of a host target port under its service's health check (`--health`): it decides health and whether it takes flows. */
+  /** The state of a target port (a host's, or a pod IP's) under its service's health check (`--health`): it decides health and whether it takes flows. */
   checked: (address: string, host: string, port: number) => CheckState | undefined = () => undefined,
 ): LocalTargetState[] {
   return services.flatMap((service) =>
@@ -49,7 +49,13 @@ export function localTargetStates(
       }
       const pods = workload?.(target) ?? { endpoints: [], problem: `${target.type} targets are not served on this platform` };
       if (pods.endpoints.length === 0) return [{ address: service.address, target: name, ports: [], problem: pods.problem ?? 'no pods' }];
-      return pods.endpoints.map((endpoint) => ({ address: service.address, target: name, pod: endpoint.pod, ...(endpoint.ip !== undefined && { host: endpoint.ip }), ports: withServicePorts(endpoint.ports) }));
+      // A pod port that takes flows by readiness is then under the service's health check, when it has one.
+      const podPorts = (ip: string | undefined, ports: readonly TargetPortState[]) =>
+        ports.map((state) => {
+          const check = service.health === undefined || ip === undefined || !state.takesFlows ? undefined : checked(service.address, ip, state.port);
+          return check === undefined || check.state === 'unknown' ? state : checkedPortState(state.port, check);
+        });
+      return pods.endpoints.map((endpoint) => ({ address: service.address, target: name, pod: endpoint.pod, ...(endpoint.ip !== undefined && { host: endpoint.ip }), ports: withServicePorts(podPorts(endpoint.ip, endpoint.ports)) }));
     }),
   );
 }

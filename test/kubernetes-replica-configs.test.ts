@@ -14,6 +14,8 @@ import { ROUTER_POD_PORTS } from '../site-controller/kubernetes/manifests.js';
 import { allocateListenerPorts } from '../service-controller/listener-ports.js';
 import { parseRouterConfig } from '../router/config/index.js';
 import { westSiteDocument } from './helpers/site-fixtures.js';
+import { limitsPart } from '../site-controller/site/limit-shares.js';
+import type { ServiceLimits } from '../site-controller/site/model.js';
 
 const pem = (what: string) => `-----BEGIN ${what}-----\n-----END ${what}-----\n`;
 const full = { 'ca.crt': pem('CA'), 'tls.crt': pem('CERT'), 'tls.key': pem('KEY') };
@@ -29,13 +31,16 @@ const link = {
   createdAt: '2026-11-29T00:00:00.000Z',
 };
 
-function siteConfig(mode: 'interior' | 'edge'): { text: string; id: string } {
+function siteConfig(mode: 'interior' | 'edge', limits?: ServiceLimits): { text: string; id: string } {
   const base = westSiteDocument({ platform: 'kubernetes' });
   const document = { ...base, site: { ...base.site, mode }, links: [{ ...link, role: mode === 'edge' ? ('edge' as const) : ('inter-router' as const) }] };
   const state = {
     ...kubernetesRouterState(document, 'team-a', { siteServer: full, localServer: full, links: new Map([['east', full]]) }),
     serviceListeners: [{ address: 'backend:80', host: '0.0.0.0', port: 1024 }],
-    serviceConnectors: [{ address: 'db:5432', host: '10.0.0.9', port: 5432 }],
+    serviceConnectors: [
+      { address: 'db:5432', host: '10.0.0.9', port: 5432, ...(limits && { limits }) },
+      { address: 'web:80', host: '10.0.0.7', port: 8080 },
+    ],
   };
   return { text: routerConfigText(state), id: document.site.id };
 }
@@ -99,6 +104,40 @@ describe('router replica configs', () => {
     const replica1 = parse(data[replicaConfigKey(1)]!);
     expect([...replica1.connectors.values()].map((c) => [c.name, c.role])).toEqual([['link-east', 'edge']]);
     expect(replica1.router).toMatchObject({ id: `${id}-1`, mode: 'edge' });
+  });
+
+  it('rate limits: each replica enforces the site\'s share divided by the replicas, rounded down, at least 1; the queue is each replica\'s own', () => {
+    const share = { maxFlows: 7, flowsPerSecond: 10, flowBurst: 1, bandwidth: 1_000_001, flowQueue: 20, flowQueueTimeoutMs: 2000 };
+    const { text } = siteConfig('interior', share);
+    const data = replicaConfigs(text, { replicas: 2, namespace: 'team-a', peerCredentials: true });
+    // The site config keeps the site's share (what service status shows); each replica's config has half of it.
+    expect(parse(data[SITE_CONFIG_KEY]!).tcpConnectors.get('db:5432@10.0.0.9:5432')).toMatchObject(share);
+    for (const index of [0, 1]) {
+      const replica = parse(data[replicaConfigKey(index)]!);
+      expect(replica.tcpConnectors.get('db:5432@10.0.0.9:5432')).toMatchObject({ maxFlows: 3, flowsPerSecond: 5, flowBurst: 1, bandwidth: 500_000, flowQueue: 20, flowQueueTimeoutMs: 2000 });
+      // A connector without limits gets none.
+      expect(replica.tcpConnectors.get('web:80@10.0.0.7:8080')?.maxFlows).toBeUndefined();
+    }
+    // Replica 0 keeps the site's router id and dials no replica, as without limits.
+    const { text: plain, id } = siteConfig('interior');
+    const zero = parse(data[replicaConfigKey(0)]!);
+    expect(zero.router.id).toBe(id);
+    expect([...zero.connectors.keys()]).toEqual([...parse(plain).connectors.keys()]);
+    // Three replicas, a share of 2: each gets 1 (3 over the site, the rounding that says "at least 1").
+    const three = replicaConfigs(siteConfig('interior', { maxFlows: 2 }).text, { replicas: 3, namespace: 'team-a', peerCredentials: true });
+    expect([0, 1, 2].map((index) => parse(three[replicaConfigKey(index)]!).tcpConnectors.get('db:5432@10.0.0.9:5432')?.maxFlows)).toEqual([1, 1, 1]);
+    // One replica: the site's share as it is, byte for byte.
+    const one = replicaConfigs(text, { replicas: 1, namespace: 'team-a', peerCredentials: true });
+    expect(one[replicaConfigKey(0)]).toBe(text);
+  });
+
+  it('the split: floor(value / parts), at least 1; queue fields unsplit; nothing set, nothing to split', () => {
+    expect(limitsPart({ maxFlows: 100, flowsPerSecond: 9, bandwidth: 10, flowQueue: 5 }, 4)).toEqual({ maxFlows: 25, flowsPerSecond: 2, bandwidth: 2, flowQueue: 5 });
+    expect(limitsPart({ maxFlows: 1, flowBurst: 3, flowsPerSecond: 3 }, 2)).toEqual({ maxFlows: 1, flowBurst: 1, flowsPerSecond: 1 });
+    expect(limitsPart({ maxFlows: 10 }, 0)).toEqual({ maxFlows: 10 });
+    expect(limitsPart({ bandwidth: 100, flowQueue: 5, flowQueueTimeoutMs: 100 }, 2)).toEqual({ bandwidth: 50 });
+    expect(limitsPart({}, 2)).toBeUndefined();
+    expect(limitsPart(undefined, 2)).toBeUndefined();
   });
 
   it('the site server certificate names every replica (wildcards, so scaling needs no new certificate)', () => {

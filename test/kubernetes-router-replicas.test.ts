@@ -186,6 +186,58 @@ describe('router replicas on kubernetes', () => {
     }
   }, 60_000);
 
+  it("a rate limit: each west replica's config carries the site's share divided by the 2 replicas", async () => {
+    await ok(a, 'service', 'limit', 'web', '--max-flows', '11', '--flows-per-second', '6', '-n', 'west');
+    /** maxFlows and flowsPerSecond of the tcpConnectors for web:7 in one key of ConfigMap kskup-router. */
+    const limitsIn = (data: Record<string, string>, key: string) =>
+      (JSON.parse(data[key] ?? '[]') as [string, Record<string, unknown>][]).filter(([type, c]) => type === 'tcpConnector' && c.address === 'web:7').map(([, c]) => [c.maxFlows, c.flowsPerSecond]);
+    // west is the only exposing site: its share is the whole limit, and each replica enforces half of it, rounded down.
+    const data = await waitUntil(a, 'the limit in the replicas\' configs', async () => {
+      const current = (await routerConfigMap(a)).data ?? {};
+      return limitsIn(current, 'kskup-router-1.json')[0]?.[0] !== undefined ? current : undefined;
+    });
+    expect(limitsIn(data, 'skrouterd.json')).toEqual([[11, 6]]);
+    expect(limitsIn(data, 'kskup-router-0.json')).toEqual([[5, 3]]);
+    expect(limitsIn(data, 'kskup-router-1.json')).toEqual([[5, 3]]);
+    await ok(a, 'service', 'limit', 'web', '--clear', '-n', 'west');
+    await waitUntil(a, 'the limit cleared', async () => (limitsIn((await routerConfigMap(a)).data ?? {}, 'kskup-router-1.json')[0]?.[0] === undefined ? true : undefined));
+  }, 60_000);
+
+  it("--health on a workload target checks each ready pod: one failing it loses its connector; each change is counted at the controller's /metrics", async () => {
+    const podIp = (prefix: string) => a.runner.list('pods', 'west').find((p) => p.metadata.name.startsWith(prefix) && p.metadata.deletionTimestamp === undefined)?.status as { podIP?: string } | undefined;
+    const webIp = podIp('web-')?.podIP;
+    const controllerIp = podIp(`${NAMES.controller}-`)?.podIP;
+    expect(webIp).toBeDefined();
+    expect(controllerIp).toBeDefined();
+    /** kskup_service_health_changes_total of the web pod's port 8081 for address hc, to `to`, as the controller serves it. */
+    const changes = async (to: string) => {
+      const text = await (await fetch(`http://${controllerIp}:${PORTS.controllerHealth}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`kskup_service_health_changes_total{address="hc",target="${webIp}:8081",to="${to}"}`));
+      return line === undefined ? 0 : Number(line.split(' ').at(-1));
+    };
+    const connectors = async () =>
+      (JSON.parse((await routerConfigMap(a)).data?.['skrouterd.json'] ?? '[]') as [string, Record<string, unknown>][]).filter(([type, c]) => type === 'tcpConnector' && c.address === 'hc:81').map(([, c]) => `${c.host}:${c.port}`);
+    const health = ['--health-interval', '1s', '--health-timeout', '500ms', '--unhealthy-threshold', '1', '--healthy-threshold', '1'];
+    // The echo pod is ready (GET /ready on 8081) throughout; kskup's own check decides.
+    await ok(a, 'expose', 'deployment/web', '--port', '81', '--target-port', '8081', '--address', 'hc', '--health', 'http:/healthz', ...health, '-n', 'west');
+    await waitUntil(a, 'the pod healthy by its check', async () => ((await changes('healthy')) === 1 ? true : undefined));
+    await waitUntil(a, 'its connector', async () => ((await connectors()).length > 0 ? true : undefined));
+    expect(await connectors()).toEqual([`${webIp}:8081`]);
+    // Another check starts afresh: GET /not-ready answers 503, so the pod leaves rotation while Kubernetes still has it ready.
+    await ok(a, 'expose', 'deployment/web', '--port', '81', '--target-port', '8081', '--address', 'hc', '--health', 'http:/not-ready', ...health, '-n', 'west');
+    await waitUntil(a, 'the pod unhealthy by its check', async () => ((await changes('unhealthy')) === 1 ? true : undefined));
+    await waitUntil(a, 'its connector gone', async () => ((await connectors()).length === 0 ? true : undefined));
+    const status = await waitUntil(a, 'service status showing the pod out', async () => {
+      const value = JSON.parse(await ok(a, 'service', 'status', '-n', 'west', '-o', 'json')) as { services: { address: string; targetsHere: { pod?: string; ports: { health: string; takesFlows: boolean; reason?: string }[] }[] }[] };
+      const port = value.services.find((s) => s.address === 'hc')?.targetsHere[0]?.ports[0];
+      return port?.health === 'unhealthy' ? port : undefined;
+    });
+    expect(status).toMatchObject({ takesFlows: false });
+    expect(status.reason).toMatch(/HTTP status 503/);
+    expect(await changes('healthy')).toBe(1);
+    await ok(a, 'unexpose', 'deployment/web', '--address', 'hc', '-n', 'west');
+  }, 60_000);
+
   it("the replica east's link landed on is deleted: the service answers again while it comes back (the time is printed)", async () => {
     const status = JSON.parse(await ok(a, 'status', '-n', 'west', '-o', 'json')) as StatusJson;
     const eastId = (JSON.parse(await ok(b, 'status', '-n', 'east', '-o', 'json')) as StatusJson).site.id;

@@ -245,6 +245,12 @@ describe('weights and health checks across two sites: east - west', () => {
       const log = await import('node:fs/promises').then((fs) => fs.readFile(home.folder('west').logFile, 'utf8'));
       const outLines = log.split('\n').filter((line) => line.includes(`127.0.0.1:${apiWest.port} of service`) && line.includes('is unhealthy'));
       expect(outLines.length).toBe(2);
+      // Counted for Prometheus at west's /metrics (its router's, in the site process): healthy (the first result), out, back, out.
+      const { site } = await home.folder('west').read();
+      const metrics = await (await fetch(`http://127.0.0.1:${site.ports.http}/metrics`)).text();
+      const changes = (to: string) => metrics.split('\n').find((line) => line.startsWith(`kskup_service_health_changes_total{address="api",target="127.0.0.1:${apiWest.port}",to="${to}"}`));
+      expect(changes('unhealthy')).toMatch(/ 2$/);
+      expect(changes('healthy')).toMatch(/ 2$/);
     } finally {
       await new Promise((resolve) => apiEast.server.close(resolve));
       await new Promise((resolve) => apiWest.server.close(resolve));

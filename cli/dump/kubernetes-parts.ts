@@ -35,7 +35,7 @@ export async function addKubernetesParts(dump: DumpContents, target: KubernetesT
   await dump.part('router config', async () => {
     const map = await core.readNamespacedConfigMap({ name: NAMES.routerConfig, namespace }).catch((error: unknown) => Promise.reject(apiProblem(`read ConfigMap ${NAMES.routerConfig}`, error)));
     const data = map.data ?? {};
-    // Replica 0's config is the site's (skrouterd.json); other replicas' differ by their links to each other.
+    // Every key: the site's config (skrouterd.json) and each replica's, which differ by their links to each other and rate limits divided among them.
     for (const [key, text] of Object.entries(data)) {
       let config: unknown;
       try {

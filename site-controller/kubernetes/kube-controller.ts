@@ -18,6 +18,7 @@
 import { createHash } from 'node:crypto';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import { Registry } from 'prom-client';
 import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ConfigMap, type V1DaemonSet, type V1Deployment, type V1OwnerReference, type V1Pod, type V1Secret, type V1Service, type V1StatefulSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { SiteError } from '../site/errors.js';
@@ -64,7 +65,7 @@ export interface KubernetesControllerOptions {
   readonly log: Logger;
   /** The site's services (service-controller/compose.ts). */
   readonly services: SiteServicesFactory;
-  /** /healthz and /readyz (default PORTS.controllerHealth); 0 picks a free port. */
+  /** /healthz, /readyz and /metrics (the services' metrics: docs/metrics.md) (default PORTS.controllerHealth); 0 picks a free port. */
   readonly healthPort?: number;
   /** The claims endpoint (default PORTS.claims); 0 picks a free port. */
   readonly claimsPort?: number;
@@ -116,6 +117,8 @@ export async function runKubernetesController(options: KubernetesControllerOptio
 
 class KubernetesSiteController implements RunningController {
   private readonly core: CoreV1Api;
+  /** The site services' Prometheus metrics (health changes), at /metrics on the health port. */
+  private readonly metrics = new Registry();
   private readonly log: Logger;
   private readonly namespace: string;
   private readonly configMaps: WatchedKind<V1ConfigMap>;
@@ -269,6 +272,12 @@ class KubernetesSiteController implements RunningController {
   private answerHealth(url: string, response: import('node:http').ServerResponse): void {
     const path = url.split('?')[0];
     if (path === '/healthz') return void response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    if (path === '/metrics') {
+      return void this.metrics.metrics().then(
+        (text) => response.writeHead(200, { 'content-type': this.metrics.contentType }).end(text),
+        () => response.writeHead(500).end(),
+      );
+    }
     if (path === '/readyz') {
       const code = this.isReady ? 200 : 503;
       return void response.writeHead(code, { 'content-type': 'text/plain' }).end(this.isReady ? 'ready\n' : 'not ready: watches not synced or no site yet\n');
@@ -483,6 +492,8 @@ class KubernetesSiteController implements RunningController {
         writeSnapshot: (snapshot) => this.writeSnapshot(snapshot, owner),
         workloadEndpoints: (target) => this.workloadEndpoints(target),
         derivedServices: (state) => perPodServices(state, (name) => this.statefulSets.get(name)),
+        // The router is another pod: the services' metrics are served here, at /metrics on the health port.
+        metrics: this.metrics,
       },
       document,
       current,

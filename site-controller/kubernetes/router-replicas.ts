@@ -11,7 +11,11 @@
 //     (K dials 0..K-1, so each pair has one connection), at its stable name
 //     behind the headless Service, over the site CA's mutual TLS with the
 //     replicas' own client certificate (Secret kskup-router-peer).
-// Replica 0 dials no replica, so its config is skrouterd.json itself.
+// Replica 0 dials no replica, so its config is skrouterd.json itself, but
+// for one more difference every replica has: a tcpConnector's rate limits
+// (maxFlows, flowsPerSecond, flowBurst, bandwidth) are the site's share, and
+// each replica enforces its own, so each gets the share divided by the number
+// of replicas (site/limit-shares.ts), or the site would allow N times its share.
 // Edge replicas never link to each other (edges do not link to edges): each
 // has its own uplinks to the interior sites.
 //
@@ -21,6 +25,8 @@ import { X509Certificate } from 'node:crypto';
 import { issueCertificate } from '../pki/index.js';
 import { parseRouterConfig, serialiseRouterConfig, type EntityList } from '../../router/config/index.js';
 import type { CertificateAuthority } from '../pki/index.js';
+import { limitsPart, SPLIT_LIMITS } from '../site/limit-shares.js';
+import type { ServiceLimits } from '../site/model.js';
 import type { KeyedCertificate } from '../site/storage.js';
 import { NAMES, PORTS } from './manifests.js';
 import { CERT_FILES, certPath, type SecretText } from './router-materials.js';
@@ -81,13 +87,15 @@ export function replicaConfigs(siteConfig: string, options: ReplicaOptions): Rec
 }
 
 function replicaConfig(siteConfig: string, index: number, options: ReplicaOptions): string {
-  if (index === 0) return siteConfig;
-  const entities = JSON.parse(siteConfig) as EntityList;
+  const site = JSON.parse(siteConfig) as EntityList;
+  const split = splitConnectorLimits(site, options.replicas);
+  if (index === 0 && split === undefined) return siteConfig;
+  const entities = split ?? site;
   const router = entities.find(([type]) => type === 'router')?.[1];
   if (!router || typeof router.id !== 'string') throw new Error('the site router config has no router entity with an id');
   const next: EntityList = entities.map(([type, attributes]) => (type === 'router' ? [type, { ...attributes, id: replicaRouterId(router.id as string, index) }] : [type, attributes]));
   const interRouter = entities.find(([type, attributes]) => type === 'listener' && attributes.role === 'inter-router')?.[1];
-  if (interRouter && options.peerCredentials) {
+  if (index > 0 && interRouter && options.peerCredentials) {
     const siteProfile = entities.find(([type, attributes]) => type === 'sslProfile' && attributes.name === interRouter.sslProfile)?.[1];
     next.push(['sslProfile', { name: PEER_PROFILE, caCertFile: siteProfile?.caCertFile, certFile: certPath(CERT_FILES.routerPeerCert), privateKeyFile: certPath(CERT_FILES.routerPeerKey) }]);
     const idle = interRouter.idleTimeoutSeconds === undefined ? {} : { idleTimeoutSeconds: interRouter.idleTimeoutSeconds };
@@ -100,6 +108,30 @@ function replicaConfig(siteConfig: string, index: number, options: ReplicaOption
   }
   const config = parseRouterConfig(JSON.stringify(next), `router config of replica ${replicaPodName(index)}`).config;
   return `${JSON.stringify(serialiseRouterConfig(config), null, 2)}\n`;
+}
+
+/**
+ * The site config's entities with each tcpConnector's split limits divided
+ * among `replicas` (limitsPart); undefined when there is nothing to divide
+ * (one replica, or no tcpConnector with a split limit).
+ */
+function splitConnectorLimits(entities: EntityList, replicas: number): EntityList | undefined {
+  if (replicas <= 1) return undefined;
+  const limited = ([type, attributes]: EntityList[number]) => type === 'tcpConnector' && SPLIT_LIMITS.some((field) => attributes[field] !== undefined);
+  if (!entities.some(limited)) return undefined;
+  return entities.map((entity) => {
+    if (!limited(entity)) return entity;
+    const [type, attributes] = entity;
+    const limits: Record<string, number> = {};
+    for (const [field, value] of Object.entries(attributes)) if (isLimitField(field) && typeof value === 'number') limits[field] = value;
+    return [type, { ...attributes, ...limitsPart(limits, replicas) }];
+  });
+}
+
+const LIMIT_FIELDS: readonly string[] = [...SPLIT_LIMITS, 'flowQueue', 'flowQueueTimeoutMs'] satisfies (keyof ServiceLimits)[];
+
+function isLimitField(field: string): field is keyof ServiceLimits {
+  return LIMIT_FIELDS.includes(field);
 }
 
 /**

@@ -100,6 +100,8 @@ export async function runSite(folder: SiteFolder, tuning: SiteTuning): Promise<R
       listenerStatus: (address) => listenerStatus(router.tcpListenerStatus(address)),
       portsTakenElsewhere: () => portsOfOtherSites(folder),
       writeSnapshot: (snapshot) => atomicWrite(folder.networkFile, `${JSON.stringify(snapshot, null, 2)}\n`, 0o644),
+      // The router runs in this process: the services' metrics are served at its /metrics, beside its per-service ones.
+      metrics: router.metrics.registry,
     },
     document,
     configText,

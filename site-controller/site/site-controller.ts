@@ -10,6 +10,7 @@
 // imports nothing of the services; each platform's entry composes the two
 // (service-controller/compose.ts).
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { routerConfigText, type SiteState } from './desired-router-config.js';
 import { routerStateWithinPolicy, servicesWithinPolicy } from '../policy/policy-state.js';
 import type { TlsBundleFiles } from './tls-bundles.js';
@@ -83,6 +84,12 @@ export interface SiteServicesDeps {
    * per-pod addresses), served and announced as if exposed here; asked on every pass.
    */
   readonly derivedServices?: (document: SiteDocument) => readonly ServiceRecord[];
+  /**
+   * Where the site's services register their Prometheus metrics (the health
+   * changes counter): the router's registry on a local site (served at its
+   * /metrics), the controller's on Kubernetes. None: not counted.
+   */
+  readonly metrics?: Registry;
 }
 
 /**
