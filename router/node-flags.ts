@@ -18,9 +18,12 @@
 // incremental-marking task far below the old-space limit (--trace-gc and
 // --trace-incremental-marking: "Start (task)" at 9 MB of a 21 MB limit); the
 // likely cause is that V8 counts external memory allocated since the last
-// full GC against the room left under that limit. At 64 MiB there were 1-10
-// per GB, and both routers' CPU for 0.5 GB through the tunnel went from 7.1
-// to 4.8 s. The cost is memory under traffic: the heap may hold up to ~64 MB
+// full GC against the room left under that limit. V8 grows the limit only
+// after heavier allocation, so a fresh router stayed in that costly mode
+// (kskup's bimodal throughput from run to run). At 64 MiB there were 1-20 per
+// GB, and on a quiet machine fresh routers' CPU per GB went from 9-11 to
+// 5.3 s, one stream from 1.1-1.4 to 2.0 Gbit/s. The cost is memory under
+// traffic: the heap may hold up to ~64 MB
 // before the first full GC (RSS after a 0.5 GB transfer, per router,
 // 93-105 MB -> 131-136 MB). Idle RSS and RSS per idle flow do not change
 // (docs/benchmarks.md, "Memory per flow" and "Full GCs per GB").
