@@ -19,7 +19,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManagementClient } from '../router/management/management-client.js';
 import { freePort, metric, RouterProcess, routerLogsOnFailure, waitFor, type Entity } from './helpers/router-process.js';
-import { connect, exchangeStream, openAndWatchEnd, sendStream, sha256Of, startServer, type TestServer } from './helpers/tcp-tools.js';
+import { connect, echoOrRefused, exchangeStream, openAndWatchEnd, sendStream, sha256Of, startServer, type TestServer } from './helpers/tcp-tools.js';
 
 const MiB = 1024 * 1024;
 let dir: string;
@@ -76,24 +76,6 @@ function config(name: 'A' | 'B' | 'C', passMaxFlows = 2): Entity[] {
 
 async function routes(name: string, address: string): Promise<number> {
   return (await metric(ports[name]!.http, `kskup_tcp_listener_routes{address="${address}"}`).catch(() => 0)) ?? 0;
-}
-
-/** A client that sends 2,000 bytes and its FIN and expects them echoed: 'served' (byte-exact) or 'refused' (reset, nothing received). */
-async function echoClient(port: number, seed: number): Promise<'served' | 'refused'> {
-  const socket = await connect(port).catch(() => undefined);
-  if (!socket) return 'refused';
-  let got = 0;
-  socket.on('data', (chunk: Buffer) => (got += chunk.length));
-  try {
-    const { sent, got: received } = await exchangeStream(socket, seed, 2_000);
-    expect(received.sha256).toBe(sent);
-    return 'served';
-  } catch (error) {
-    expect((error as NodeJS.ErrnoException).code).toMatch(/ECONNRESET|EPIPE/);
-    expect(got).toBe(0);
-    socket.destroy();
-    return 'refused';
-  }
 }
 
 /** The most connections the web backend accepted in any span of `spanMs` after the first of `since`. */
@@ -171,7 +153,7 @@ afterAll(async () => {
 describe('rate limits at the target router: west -- east -- middle', () => {
   it('10 flows/s: 100 clients at once from west get 10 served at once, the rest 10 a second or refused after 3 s', async () => {
     webAccepts.length = 0;
-    const outcomes = await Promise.all(Array.from({ length: 100 }, (_, i) => echoClient(ports.A!.web, i)));
+    const outcomes = await Promise.all(Array.from({ length: 100 }, (_, i) => echoOrRefused(ports.A!.web, i, 2_000)));
     const served = outcomes.filter((o) => o === 'served').length;
     const refused = outcomes.length - served;
     console.log(`served ${served}, refused ${refused}; accepts (ms after the first): ${webAccepts.map((t) => Math.round(t - webAccepts[0]!)).join(' ')}`);
@@ -193,7 +175,7 @@ describe('rate limits at the target router: west -- east -- middle', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_100)); // the bucket full again
     webAccepts.length = 0;
     const before = await counter('C', 'kskup_tcp_flows_rate_limited_total{address="web"}');
-    const outcomes = await Promise.all(Array.from({ length: 100 }, (_, i) => echoClient(i % 2 === 0 ? ports.A!.web : ports.B!.web, 1000 + i)));
+    const outcomes = await Promise.all(Array.from({ length: 100 }, (_, i) => echoOrRefused(i % 2 === 0 ? ports.A!.web : ports.B!.web, 1000 + i, 2_000)));
     const served = outcomes.filter((o) => o === 'served').length;
     console.log(`served ${served}; accepts (ms after the first): ${webAccepts.map((t) => Math.round(t - webAccepts[0]!)).join(' ')}`);
     withinTheBucket(webAccepts);

@@ -12,7 +12,7 @@ import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useKskupHome } from './helpers/kskup-cli.js';
 import { waitFor } from './helpers/router-process.js';
-import { connect, exchangeStream, startEchoServer, type TestServer } from './helpers/tcp-tools.js';
+import { connect, echoOrRefused, startEchoServer, type TestServer } from './helpers/tcp-tools.js';
 
 const home = useKskupHome('service-limits', { KSKUP_SYNC_HEARTBEAT_MS: '500', KSKUP_SYNC_TTL_MS: '3000' });
 
@@ -37,23 +37,6 @@ async function connectorLimits(site: string): Promise<Record<string, unknown>[]>
   return entities
     .filter(([type, e]) => type === 'tcpConnector' && String(e.address).startsWith('web:'))
     .map(([, e]) => Object.fromEntries(Object.entries(e).filter(([key]) => ['maxFlows', 'flowsPerSecond', 'flowBurst', 'bandwidth', 'flowQueue', 'flowQueueTimeoutMs'].includes(key))));
-}
-
-/** Sends 1,000 bytes and its FIN, expects them back: 'served' byte for byte, or 'refused' (reset, nothing back). */
-async function echoOnce(port: number, seed: number): Promise<'served' | 'refused'> {
-  const socket = await connect(port);
-  let got = 0;
-  socket.on('data', (chunk: Buffer) => (got += chunk.length));
-  try {
-    const { sent, got: received } = await exchangeStream(socket, seed, 1_000);
-    expect(received.sha256).toBe(sent);
-    return 'served';
-  } catch (error) {
-    expect((error as NodeJS.ErrnoException).code).toMatch(/ECONNRESET|EPIPE/);
-    expect(got).toBe(0);
-    socket.destroy();
-    return 'refused';
-  }
 }
 
 describe('bad limits are usage errors naming the flag', () => {
@@ -100,10 +83,10 @@ describe('service limits across two sites: east - west', () => {
     listener = await waitFor('web listener at west', async () => (await service('west', 'web'))?.listeners[0]?.port, 10_000);
     expect(await connectorLimits('east')).toEqual([{ flowsPerSecond: 5, flowQueue: 0 }]);
     // The route from west to east first (a client before it is reset for want of one); then the bucket is full again.
-    await waitFor('west to reach east', async () => ((await echoOnce(listener, 0)) === 'served' ? true : undefined), 10_000);
+    await waitFor('west to reach east', async () => ((await echoOrRefused(listener, 0, 1_000)) === 'served' ? true : undefined), 10_000);
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     const started = Date.now();
-    const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => echoOnce(listener, i + 1)));
+    const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => echoOrRefused(listener, i + 1, 1_000)));
     const elapsed = Date.now() - started;
     const served = outcomes.filter((o) => o === 'served').length;
     console.log(`20 clients at once, 5 flows/s and no queue: ${served} served, ${20 - served} refused in ${elapsed} ms`);

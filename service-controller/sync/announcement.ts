@@ -247,13 +247,14 @@ export function isWeight(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= 1_000_000;
 }
 
+/** The fields every announced per-service setting has (weights, limits): the service's address, and when it was set (ms since the epoch). */
+function isServiceSetting(value: unknown): value is Record<string, unknown> & { address: string; setAt: number } {
+  return isRecord(value) && isString(value.address) && value.address.length <= MAX_NOTE_LENGTH && typeof value.setAt === 'number' && Number.isSafeInteger(value.setAt);
+}
+
 function isWeights(value: unknown): value is AnnouncedWeights {
   return (
-    isRecord(value) &&
-    isString(value.address) &&
-    value.address.length <= MAX_NOTE_LENGTH &&
-    typeof value.setAt === 'number' &&
-    Number.isSafeInteger(value.setAt) &&
+    isServiceSetting(value) &&
     isRecord(value.sites) &&
     Object.keys(value.sites).length <= 100 &&
     Object.entries(value.sites).every(([site, weight]) => nameProblem(site) === undefined && isWeight(weight))
@@ -271,11 +272,7 @@ function limitFields(limits: ServiceLimits): ServiceLimits {
 
 function isLimits(value: unknown): value is AnnouncedLimits {
   return (
-    isRecord(value) &&
-    isString(value.address) &&
-    value.address.length <= MAX_NOTE_LENGTH &&
-    typeof value.setAt === 'number' &&
-    Number.isSafeInteger(value.setAt) &&
+    isServiceSetting(value) &&
     isRecord(value.limits) &&
     Object.entries(LIMIT_FIELDS).every(([field, lowest]) => {
       const limit = (value.limits as Record<string, unknown>)[field];

@@ -89,6 +89,30 @@ export function connect(port: number, host = '127.0.0.1'): Promise<net.Socket> {
   });
 }
 
+/**
+ * One client of a service that may refuse it (a rate limit, a policy): sends
+ * `bytes` pseudo-random bytes of `seed` and its FIN, and answers 'served' when
+ * they come back byte for byte, or 'refused' when the connection is refused,
+ * or reset or closed for writing before any byte came back. Anything else
+ * (other bytes, part of them, another error) throws.
+ */
+export async function echoOrRefused(port: number, seed: number, bytes: number): Promise<'served' | 'refused'> {
+  const socket = await connect(port).catch(() => undefined);
+  if (!socket) return 'refused';
+  let got = 0;
+  socket.on('data', (chunk: Buffer) => (got += chunk.length));
+  try {
+    const { sent, got: received } = await exchangeStream(socket, seed, bytes);
+    if (received.sha256 !== sent) throw new Error(`echo on port ${port}: ${received.bytes} bytes came back, not the ${bytes} sent`);
+    return 'served';
+  } catch (error) {
+    socket.destroy();
+    const code = (error as NodeJS.ErrnoException).code;
+    if ((code === 'ECONNRESET' || code === 'EPIPE') && got === 0) return 'refused';
+    throw error;
+  }
+}
+
 export interface TestServer {
   readonly port: number;
   readonly server: net.Server;
