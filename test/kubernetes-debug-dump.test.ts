@@ -10,8 +10,10 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { NETWORK_KEYS } from '../site-controller/kubernetes/kube-site.js';
 import { NAMES } from '../site-controller/kubernetes/manifests.js';
 import { apis, kskup, ok, startCluster, type Cluster } from './helpers/kube-clusters.js';
+import { waitFor } from './helpers/router-process.js';
 import { useTestFolder } from './helpers/temp-dir.js';
 
 const temp = useTestFolder('kskup-kube-dump');
@@ -23,6 +25,13 @@ beforeAll(async () => {
   await ok(a, 'init', '-n', 'west', '--timeout', '90');
   tokenFile = join(temp.path, 'west-token.yaml');
   await ok(a, 'token', 'create', tokenFile, '-n', 'west');
+  // The dump's replicas are the controller's record (ConfigMap kskup-network, routers.json), kept as its
+  // polls of the router see it: wait until that record has seen the router answer, a moment after init.
+  await waitFor('the controller to record the router answering', async () => {
+    const network = await apis(a).core.readNamespacedConfigMap({ name: NAMES.network, namespace: 'west' }).catch(() => undefined);
+    const replicas = JSON.parse(network?.data?.[NETWORK_KEYS.routers] ?? '[]') as { answered?: boolean }[];
+    return replicas.length > 0 && replicas.every((replica) => replica.answered) ? true : undefined;
+  }, 10_000);
 }, 180_000);
 
 afterAll(async () => {
