@@ -141,7 +141,29 @@ export interface TcpListenerEntity {
   readonly authenticatePeer: boolean;
 }
 
-export interface TcpConnectorEntity {
+/**
+ * kskup's rate limits of an address (tcpConnector attributes; at a router,
+ * the lowest value over the address's tcpConnectors wins). Absent: no limit.
+ * Enforced by router/tcp/flow-limiter.ts; a service's limits in the site
+ * document have the same shape (site-controller/site/model.ts ServiceLimits).
+ * See docs/traffic.md.
+ */
+export interface FlowLimits {
+  /** Flows open at once. */
+  readonly maxFlows?: number;
+  /** New flows per second (the token bucket's refill rate; may be below 1). */
+  readonly flowsPerSecond?: number;
+  /** New flows at once after a quiet spell (the bucket's size); default: one second's worth, at least 1. */
+  readonly flowBurst?: number;
+  /** Bytes per second in each direction, over all flows of the address. */
+  readonly bandwidth?: number;
+  /** Flows that may wait; default DEFAULT_FLOW_QUEUE (flow-limiter.ts). 0: refuse at once. */
+  readonly flowQueue?: number;
+  /** How long a flow may wait, ms; default DEFAULT_FLOW_QUEUE_TIMEOUT_MS (flow-limiter.ts). */
+  readonly flowQueueTimeoutMs?: number;
+}
+
+export interface TcpConnectorEntity extends FlowLimits {
   readonly name: string;
   readonly host: string;
   readonly port: number;
@@ -162,19 +184,6 @@ export interface TcpConnectorEntity {
    * absent, it is not weighted. See docs/traffic.md.
    */
   readonly weight?: number;
-  /**
-   * kskup's rate limits of the connector's address at this router, shared by
-   * all its tcpConnectors for the address (the lowest value given wins):
-   * flows open at once, new flows per second and their burst, bytes per second
-   * each way, and the queue a flow over a limit waits in (size, and time in
-   * ms). Absent: no limit. See router/tcp/flow-limiter.ts and docs/traffic.md.
-   */
-  readonly maxFlows?: number;
-  readonly flowsPerSecond?: number;
-  readonly flowBurst?: number;
-  readonly bandwidth?: number;
-  readonly flowQueue?: number;
-  readonly flowQueueTimeoutMs?: number;
 }
 
 export interface AddressEntity {

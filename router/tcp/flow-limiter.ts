@@ -14,6 +14,7 @@
 //   at once. A flow never overtakes one that waits (no starvation).
 // - Bandwidth: one byte bucket per direction shared by every flow of the
 //   address (ByteBucket), so the sum over flows is bounded, not each flow.
+import type { FlowLimits } from '../config/types.js';
 
 /** Time and timers, injected so tests run on a fake clock. */
 export interface LimiterClock {
@@ -33,21 +34,8 @@ export const SYSTEM_CLOCK: LimiterClock = {
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
-/** One address's limits as the tcpConnector attributes give them; an absent one does not limit. */
-export interface FlowLimits {
-  /** Flows open at once. */
-  readonly maxFlows?: number;
-  /** New flows per second (the token bucket's refill rate; may be below 1). */
-  readonly flowsPerSecond?: number;
-  /** New flows at once after a quiet spell (the bucket's size); default: one second's worth, at least 1. */
-  readonly flowBurst?: number;
-  /** Bytes per second in each direction, over all flows of the address. */
-  readonly bandwidth?: number;
-  /** Flows that may wait; default DEFAULT_FLOW_QUEUE. 0: refuse at once. */
-  readonly flowQueue?: number;
-  /** How long a flow may wait, ms; default DEFAULT_FLOW_QUEUE_TIMEOUT_MS. */
-  readonly flowQueueTimeoutMs?: number;
-}
+/** One address's limits, as the tcpConnector attributes give them (router/config/types.ts); an absent one does not limit. */
+export type { FlowLimits };
 
 /**
  * Waiting flows per address by default: a burst of clients (a pool that

@@ -4,6 +4,7 @@
 // it (the router config, status). Certificates and keys are not in here: they
 // live beside it as secrets, so this document can be shown and logged.
 
+import type { FlowLimits } from '../../router/config/types.js';
 import type { SitePolicy } from '../policy/site-policy.js';
 
 export type RouterMode = 'interior' | 'edge';
@@ -180,18 +181,7 @@ export interface SiteWeightsSetting {
  * targets: each exposing site's routers get an equal share (see
  * service-controller/limits.ts, docs/traffic.md). Absent fields do not limit.
  */
-export interface ServiceLimits {
-  /** Flows open at once. */
-  readonly maxFlows?: number;
-  /** New flows per second, and how many at once after a quiet spell. */
-  readonly flowsPerSecond?: number;
-  readonly flowBurst?: number;
-  /** Bytes per second, each direction. */
-  readonly bandwidth?: number;
-  /** Flows that may wait at each target site, and for how long (ms); the router's defaults when absent. */
-  readonly flowQueue?: number;
-  readonly flowQueueTimeoutMs?: number;
-}
+export type ServiceLimits = FlowLimits;
 
 /** A service's limits as set at some site, announced to all: the newest setting heard anywhere applies (as SiteWeightsSetting); no field set clears. */
 export interface ServiceLimitsSetting {
