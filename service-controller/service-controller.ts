@@ -92,7 +92,8 @@ export class ServiceController implements SiteServices {
   private lastAnnounced = '';
   private readonly timers: NodeJS.Timeout[] = [];
   private stopped = false;
-  private readonly startedAt = Date.now();
+  /** When service sync first attached (ms since the epoch). */
+  private firstHeardAt: number | undefined;
   /** Recorded addresses not wanted now, and since when (ms since the epoch), for LISTENER_PORT_RETENTION_MS. */
   private readonly goneSince = new Map<string, number>();
   /** Addresses this site has a tcpListener for in the config it last gave its router. */
@@ -123,12 +124,15 @@ export class ServiceController implements SiteServices {
     this.log = deps.log;
     this.timings = deps.timings;
     this.view = new NetworkView(document.site.id);
+    // Deaf until service sync attaches.
+    this.view.deaf(Date.now());
     this.sync = new SyncClient({
       ...deps.routerEndpoint,
       containerId: `${document.site.id}-controller`,
       log: deps.log,
       onAnnouncement: (announcement) => this.hear(announcement),
-      onReady: () => this.announce(true),
+      onReady: () => this.rejoined(),
+      onLost: () => this.view.deaf(Date.now()),
     });
     // A target that changes state leaves (or rejoins) the router config in a pass of its own, at once.
     this.checks = new HealthChecks(deps.log, (target) => this.deps.schedule(`health of ${target.key}`, async () => undefined), healthChangesCounter(deps.metrics));
@@ -204,6 +208,18 @@ export class ServiceController implements SiteServices {
     this.deps.schedule(gone.length > 0 ? 'site expired' : 'heartbeat', async () => undefined);
   }
 
+  /**
+   * Service sync is attached (again): the time it could not hear is pardoned,
+   * so each site has the TTL counted while we listened (a router replica
+   * deleted behind its Service, a router restart), and we announce ourselves.
+   */
+  private rejoined(): void {
+    const now = Date.now();
+    this.view.listening(now);
+    this.firstHeardAt ??= now;
+    this.announce(true);
+  }
+
   /** After this process stood still for `ms`: keep what the others announced, and announce often until the links are back. */
   private resync(ms: number): void {
     this.view.pardon(ms);
@@ -230,12 +246,13 @@ export class ServiceController implements SiteServices {
   }
 
   /**
-   * One TTL since this controller started: every live site has announced
-   * itself since, so what is not heard of is gone. Until then nothing kept
-   * for the network (listener ports, a platform's per-address objects) is pruned.
+   * One TTL since service sync first attached, and attached now: every live
+   * site has announced itself since, so what is not heard of is gone. Until
+   * then nothing kept for the network (listener ports, a platform's
+   * per-address objects) is pruned.
    */
   heardTheNetwork(): boolean {
-    return Date.now() - this.startedAt > this.timings.ttlMs;
+    return this.view.hearing() && this.firstHeardAt !== undefined && Date.now() - this.firstHeardAt > this.timings.ttlMs;
   }
 
   async allocate(document: SiteDocument): Promise<SiteDocument> {

@@ -353,6 +353,29 @@ describe('NetworkView.expire and remote', () => {
     expect(view.expire(71_001, 10_000).map((s) => s.name)).toEqual(['east']);
   });
 
+  it('deaf (service sync lost its router connection): nothing expires; listening again pardons the deaf time, and hearing() says which', () => {
+    const view = new NetworkView('west-1a2b');
+    view.hear(heard('east-9z', 'east', 1), 1_000);
+    view.hear(heard('north-7y', 'north', 1), 1_000);
+    expect(view.hearing()).toBe(true);
+    // Deaf from 3 s to 20 s (a router replica deleted behind its Service, slow to come back); a second deaf() keeps the first time.
+    view.deaf(3_000);
+    view.deaf(5_000);
+    expect(view.hearing()).toBe(false);
+    expect(view.expire(15_000, 10_000)).toEqual([]);
+    expect(view.expire(20_000, 10_000)).toEqual([]);
+    view.listening(20_000);
+    expect(view.hearing()).toBe(true);
+    // North speaks at once; east stays silent and has the 8 s it had left when we went deaf (2 s heard), from 20 s.
+    view.hear(heard('north-7y', 'north', 2), 20_500);
+    expect(view.expire(28_000, 10_000)).toEqual([]);
+    expect(view.expire(28_001, 10_000).map((s) => s.name)).toEqual(['east']);
+    expect(view.remote().map((h) => h.announcement.site.name)).toEqual(['north']);
+    // listening() while hearing changes nothing.
+    view.listening(40_000);
+    expect(view.expire(30_501, 10_000).map((s) => s.name)).toEqual(['north']);
+  });
+
   it('remote() is sorted by site name, whatever the order sites were heard in', () => {
     const view = new NetworkView('west-1a2b');
     view.hear(heard('c', 'west-2', 1), 1);

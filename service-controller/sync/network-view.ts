@@ -22,7 +22,34 @@ export class NetworkView {
    */
   private readonly departed = new Map<string, { readonly seq: number; readonly at: number }>();
 
+  /**
+   * Since when (ms since the epoch) this site cannot hear the others: its
+   * service sync has no router connection (not yet, or lost). Undefined: it hears.
+   */
+  private deafSince: number | undefined;
+
   constructor(private readonly selfId: string) {}
+
+  /** This site stopped hearing the network at `now` (its router connection is down); a later call while deaf changes nothing. */
+  deaf(now: number): void {
+    this.deafSince ??= now;
+  }
+
+  /**
+   * This site hears the network again: the time it was deaf does not count
+   * against the others (as pardon), so each has the TTL counted while this
+   * site listened: a router replica deleted behind its Service, a router restart.
+   */
+  listening(now: number): void {
+    if (this.deafSince === undefined) return;
+    this.pardon(Math.max(0, now - this.deafSince));
+    this.deafSince = undefined;
+  }
+
+  /** Whether this site hears the network now. */
+  hearing(): boolean {
+    return this.deafSince === undefined;
+  }
 
   hear(announcement: SiteAnnouncement, now: number): Heard {
     const id = announcement.site.id;
@@ -41,9 +68,10 @@ export class NetworkView {
     return content(known.announcement) === content(announcement) ? 'same' : 'changed';
   }
 
-  /** Forgets sites not heard from for `ttlMs`; returns them. */
+  /** Forgets sites not heard from for `ttlMs`; returns them. None while deaf: silence we could not have heard says nothing. */
   expire(now: number, ttlMs: number): AnnouncedSite[] {
     const gone: AnnouncedSite[] = [];
+    if (this.deafSince !== undefined) return gone;
     for (const [id, heard] of this.sites) {
       if (now - heard.heardAt > ttlMs) {
         this.sites.delete(id);

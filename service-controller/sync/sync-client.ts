@@ -21,6 +21,21 @@ import { ANNOUNCEMENT_SUBJECT, parseAnnouncement, SYNC_ADDRESS, type SiteAnnounc
 const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 2_000;
 
+/**
+ * An attempt whose AMQP open has not come back within this time is given up
+ * and made again: a connection accepted by a router that is going away (a
+ * replica deleted behind its Service) may never answer.
+ */
+export const OPEN_TIMEOUT_MS = 5_000;
+
+/**
+ * The AMQP idle timeout this client asks of the router (ms; the open frame's
+ * idle-time-out, AMQP 1.0 part 2.4.5): the router sends a frame at least every
+ * half of it, and rhea closes the connection after twice this without one, so
+ * a router that vanished without a FIN is noticed within 8 s.
+ */
+export const IDLE_TIMEOUT_MS = 4_000;
+
 export interface SyncClientOptions {
   /** The router's local AMQP listener: 127.0.0.1 (the default) for a local site, its Service for a cluster site. */
   readonly host?: string;
@@ -32,6 +47,8 @@ export interface SyncClientOptions {
   readonly onAnnouncement: (announcement: SiteAnnouncement) => void;
   /** The receiver is attached (again, after a reconnect): a good moment to announce ourselves. */
   readonly onReady: () => void;
+  /** The connection was lost: nothing is heard until onReady again. */
+  readonly onLost?: () => void;
 }
 
 export class SyncClient {
@@ -43,6 +60,8 @@ export class SyncClient {
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** The receiver is attached on the current connection: announcements of other sites reach us. */
+  private listening = false;
 
   constructor(private readonly options: SyncClientOptions) {
     this.container = rhea.create_container({ id: options.containerId });
@@ -57,13 +76,19 @@ export class SyncClient {
     const connection = this.container.connect(
       clientConnectionOptions({ host: this.options.host ?? '127.0.0.1', port: this.options.port, ...(this.options.tls && { tls: this.options.tls }) }, this.container, {
         reconnect: false,
+        idle_time_out: IDLE_TIMEOUT_MS,
       }),
     );
     this.connection = connection;
     let ended = false;
+    const openTimer = setTimeout(() => lost(`no AMQP open from the router within ${OPEN_TIMEOUT_MS / 1000} s`), OPEN_TIMEOUT_MS);
     const lost = (reason: string) => {
       if (ended) return;
       ended = true;
+      clearTimeout(openTimer);
+      const wasListening = this.listening;
+      this.listening = false;
+      if (wasListening) this.options.onLost?.();
       if (this.connection === connection) {
         this.connection = undefined;
         this.sender = undefined;
@@ -76,6 +101,7 @@ export class SyncClient {
       this.retryTimer = setTimeout(() => this.connect(), delay);
     };
     connection.on('connection_open', () => {
+      clearTimeout(openTimer);
       this.failures = 0;
       this.attach(connection);
     });
@@ -94,7 +120,11 @@ export class SyncClient {
     this.loggedProblems.clear();
     this.sender = connection.open_sender({ target: { address: SYNC_ADDRESS }, snd_settle_mode: 1 });
     const receiver = connection.open_receiver({ source: { address: SYNC_ADDRESS }, autoaccept: true, credit_window: 100 });
-    receiver.once('receiver_open', () => this.options.onReady());
+    receiver.once('receiver_open', () => {
+      if (this.connection !== connection) return;
+      this.listening = true;
+      this.options.onReady();
+    });
   }
 
   private receive(context: EventContext): void {
@@ -128,6 +158,11 @@ export class SyncClient {
     }
     // Give the socket a moment to write what was sent.
     await sleep(50);
+  }
+
+  /** Whether announcements of other sites reach this client now (its receiver is attached). */
+  isListening(): boolean {
+    return this.listening;
   }
 
   close(): void {
