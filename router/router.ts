@@ -112,7 +112,7 @@ export class Router {
       log: logging.module('TCP_ADAPTOR'),
       metrics: this.metrics,
       flowRecords: this.flowRecords,
-      targets: (address) => this.network.targets(address),
+      targets: (address) => this.network.flowTargets(address),
       peerTowards: (routerId) => this.network.peerTowards(routerId),
       edgeServing: (address) => this.network.edgeServing(address),
       isEdge: config.router.mode === 'edge',

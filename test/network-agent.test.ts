@@ -6,7 +6,7 @@ import net from 'node:net';
 import pino from 'pino';
 import type { Connection } from 'rhea';
 import { describe, expect, it } from 'vitest';
-import type { ControlMessage } from '../router/network/control-messages.js';
+import { parseControlMessage, type ControlMessage } from '../router/network/control-messages.js';
 import { NetworkAgent } from '../router/network/network-agent.js';
 import { PeerConnection } from '../router/peer/peer-connection.js';
 import type { LinkStateAd } from '../router/routing/index.js';
@@ -205,3 +205,87 @@ async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<v
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
+
+describe('network agent: edge routers and their weights (LinkStateAd.edges)', () => {
+  /** An edge router's connection to A: it says hello (with its site) and sends its state. */
+  function meetEdge(agent: NetworkAgent, id: string, site: string, state: ControlMessage): FakePeer {
+    const edge = fakePeer();
+    agent.connectionOpened(edge.peer);
+    agent.onControl(edge.peer, { type: 'hello', id, mode: 'edge', epoch: 1, cost: 0, site });
+    agent.onControl(edge.peer, state);
+    return edge;
+  }
+
+  function agentServing(addresses: string[], weights?: Record<string, number>): NetworkAgent {
+    return new NetworkAgent({
+      selfId: 'A',
+      mode: 'interior',
+      log: pino({ level: 'silent' }),
+      helloIntervalMs: 1000,
+      helloMaxAgeMs: 3000,
+      servedAddresses: () => addresses,
+      ...(weights && { servedWeights: () => weights }),
+      dropPeer: () => undefined,
+      onNeighbourUp: () => undefined,
+    });
+  }
+
+  it("A's ad lists each edge router with its addresses, weights and site, what A serves itself, and the totals for routers that predate edges", () => {
+    const agent = agentServing(['web'], { web: 10 });
+    const b = meetB(agent, 100);
+    meetEdge(agent, 'E1', 'edge-1', { type: 'edge-state', addresses: ['web', 'db'], weights: { web: 60 } });
+    meetEdge(agent, 'E2', 'edge-2', { type: 'edge-state', addresses: ['web'] });
+    const own = b.sent.filter((m): m is Extract<ControlMessage, { type: 'lsa' }> => m.type === 'lsa' && m.ad.origin === 'A').at(-1)!.ad;
+    expect(own.addresses).toEqual(['db', 'web']);
+    // web: A 10 + E1 60 + E2 unweighted (1); db is weighted nowhere.
+    expect(own.weights).toEqual({ web: 71 });
+    expect(own.local).toEqual({ addresses: ['web'], weights: { web: 10 } });
+    expect(own.edges).toEqual({ E1: { addresses: ['db', 'web'], weights: { web: 60 }, site: 'edge-1' }, E2: { addresses: ['web'], site: 'edge-2' } });
+    expect(agent.flowTargets('web').map((t) => `${t.router}/${t.cost}/${t.weight ?? '-'}`)).toEqual(['A/0/10', 'E1/1/60', 'E2/1/-']);
+    expect(agent.targets('web').map((t) => t.router)).toEqual(['A']);
+  });
+
+  it('without edge routers the ad is as before: no edges, no local', () => {
+    const agent = agentServing(['web'], { web: 10 });
+    const b = meetB(agent, 100);
+    const own = b.sent.filter((m): m is Extract<ControlMessage, { type: 'lsa' }> => m.type === 'lsa' && m.ad.origin === 'A').at(-1)!.ad;
+    expect(own).not.toHaveProperty('edges');
+    expect(own).not.toHaveProperty('local');
+    expect(own.weights).toEqual({ web: 10 });
+  });
+
+  it('a flow that ends at A without a tcpConnector there goes to its edge routers by weight, or in turn when none has one', () => {
+    const agent = agentServing([]);
+    const e1 = meetEdge(agent, 'E1', 'edge-1', { type: 'edge-state', addresses: ['web', 'db'], weights: { web: 3 } });
+    const e2 = meetEdge(agent, 'E2', 'edge-2', { type: 'edge-state', addresses: ['web', 'db'], weights: { web: 1 } });
+    const picks = Array.from({ length: 8 }, () => agent.edgeServing('web'));
+    expect(picks.filter((p) => p === e1.peer)).toHaveLength(6);
+    expect(picks.filter((p) => p === e2.peer)).toHaveLength(2);
+    const inTurn = Array.from({ length: 4 }, () => agent.edgeServing('db'));
+    expect(inTurn.filter((p) => p === e1.peer)).toHaveLength(2);
+    expect(inTurn.filter((p) => p === e2.peer)).toHaveLength(2);
+  });
+
+  it('an edge router behind another interior router is reached through the route to that router, and its site comes from that ad', () => {
+    const agent = agentA();
+    const b = lineThroughB(agent);
+    agent.onControl(b.peer, { type: 'lsa', ad: { ...ad('C', 50, 3, { B: 1 }, ['svc']), local: { addresses: [] }, edges: { EC: { addresses: ['svc'], site: 'edge-c' } } } });
+    expect(agent.peerTowards('EC')).toBe(b.peer);
+    expect(agent.siteOf('EC')).toBe('edge-c');
+    expect(agent.flowTargets('svc').map((t) => `${t.router}/${t.cost}`)).toEqual(['EC/3']);
+    expect(agent.peerTowards('nobody')).toBeUndefined();
+  });
+});
+
+describe('parseControlMessage: edge-state', () => {
+  it.each([
+    [{ type: 'edge-state', addresses: ['web'] }, { type: 'edge-state', addresses: ['web'] }],
+    [{ type: 'edge-state', addresses: ['web'], weights: { web: 5 } }, { type: 'edge-state', addresses: ['web'], weights: { web: 5 } }],
+    [{ type: 'edge-state', addresses: ['web'], weights: { web: -1 } }, undefined],
+    [{ type: 'edge-state', addresses: ['web'], weights: ['web'] }, undefined],
+    [{ type: 'edge-state', addresses: ['web'], weights: { web: 'ten' } }, undefined],
+    [{ type: 'edge-state', addresses: [1] }, undefined],
+  ])('%j -> %j', (body, expected) => {
+    expect(parseControlMessage(body)).toEqual(expected);
+  });
+});

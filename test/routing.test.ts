@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   computePaths,
   computeRoutes,
+  EDGE_HOP_COST,
   isLinkStateAd,
   LinkStateDatabase,
   targetsFor,
@@ -403,6 +404,47 @@ describe('targetsFor', () => {
     const all = [...ads, withdrawn];
     expect(targetsFor('backend', 'A', all, computeRoutes('A', all)).map((t) => t.router)).toEqual(['A', 'D']);
   });
+
+  describe('with edge routers as targets (LinkStateAd.edges)', () => {
+    //   A -1- B -1- C, edge routers EB1 and EB2 behind B, EC behind C.
+    // 'web': B itself (weight 10), EB1 (60), EB2 (no weight), EC (5). 'db': EB1 only.
+    const hub: LinkStateAd = {
+      ...ad('B', { A: 1, C: 1 }),
+      addresses: ['db', 'web'],
+      weights: { web: 71 },
+      local: { addresses: ['web'], weights: { web: 10 } },
+      edges: { EB1: { addresses: ['db', 'web'], weights: { web: 60 }, site: 'edge-1' }, EB2: { addresses: ['web'] } },
+    };
+    const far: LinkStateAd = { ...ad('C', { B: 1 }), addresses: ['web'], weights: { web: 5 }, local: { addresses: [] }, edges: { EC: { addresses: ['web'], weights: { web: 5 } } } };
+    const all = [ad('A', { B: 1 }), hub, far];
+
+    it('each edge router is a target at its uplink\'s cost + EDGE_HOP_COST with its own weight; the uplink only for what it serves itself', () => {
+      expect(EDGE_HOP_COST).toBe(1);
+      expect(targetsFor('web', 'A', all, computeRoutes('A', all), { edges: true })).toEqual([
+        { router: 'B', cost: 1, weight: 10 },
+        { router: 'EB1', cost: 2, weight: 60 },
+        { router: 'EB2', cost: 2 },
+        { router: 'EC', cost: 3, weight: 5 },
+      ]);
+      expect(targetsFor('db', 'A', all, computeRoutes('A', all), { edges: true })).toEqual([{ router: 'EB1', cost: 2 }]);
+      // At the uplink itself: its own tcpConnectors at cost 0, its edge routers at 1.
+      expect(targetsFor('web', 'B', all, computeRoutes('B', all), { edges: true }).map((t) => `${t.router}/${t.cost}`)).toEqual(['B/0', 'EB1/1', 'EB2/1', 'EC/2']);
+    });
+
+    it('without the option (messaging), or from a router that predates edges, each interior router stands for its edge routers with the totals', () => {
+      expect(targetsFor('web', 'A', all, computeRoutes('A', all))).toEqual([
+        { router: 'B', cost: 1, weight: 71 },
+        { router: 'C', cost: 2, weight: 5 },
+      ]);
+      expect(targetsFor('db', 'A', all, computeRoutes('A', all))).toEqual([{ router: 'B', cost: 1 }]);
+    });
+
+    it('an edge router listed by two uplinks (moving from one to the other) is one target, at the lower cost', () => {
+      const moved: LinkStateAd = { ...far, seq: 2, edges: { EC: { addresses: ['web'], weights: { web: 5 } }, EB2: { addresses: ['web'] } } };
+      const both = [ad('A', { B: 1 }), hub, moved];
+      expect(targetsFor('web', 'A', both, computeRoutes('A', both), { edges: true }).filter((t) => t.router === 'EB2')).toEqual([{ router: 'EB2', cost: 2 }]);
+    });
+  });
 });
 
 describe('LinkStateDatabase', () => {
@@ -505,6 +547,11 @@ describe('isLinkStateAd', () => {
     ['a cost below 1', ad('A', { B: 0.5 }), false],
     ['neighbours as an array', { ...ad('A', {}), neighbours: ['B'] }, false],
     ['a non-string address', { ...ad('A', {}), addresses: [1] }, false],
+    ['edge routers and what it serves itself', { ...ad('A', {}), addresses: ['x'], local: { addresses: [] }, edges: { E: { addresses: ['x'], weights: { x: 3 }, site: 'e' } } }, true],
+    ['an edge router without addresses', { ...ad('A', {}), local: { addresses: [] }, edges: { E: { weights: { x: 3 } } } }, false],
+    ['an edge router with a negative weight', { ...ad('A', {}), local: { addresses: [] }, edges: { E: { addresses: ['x'], weights: { x: -1 } } } }, false],
+    ['an edge router whose site is not a string', { ...ad('A', {}), local: { addresses: [] }, edges: { E: { addresses: ['x'], site: 7 } } }, false],
+    ['local weights that are not numbers', { ...ad('A', {}), local: { addresses: ['x'], weights: { x: 'ten' } } }, false],
   ])('%s -> %s', (_name, value, expected) => {
     expect(isLinkStateAd(value)).toBe(expected);
   });

@@ -3,11 +3,10 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useKskupHome } from './helpers/kskup-cli.js';
 import { waitFor } from './helpers/router-process.js';
-import { connect, receiveAll, sendStream, startEchoServer, startServer, type TestServer } from './helpers/tcp-tools.js';
+import { connect, receiveAll, sendStream, startEchoServer, startNamedEcho, startServer, whoAnswers, type TestServer } from './helpers/tcp-tools.js';
 
 // Fast sync so that ageing out is quick to test; the defaults are 2 s / 10 s.
 const TTL_MS = 3_000;
@@ -45,26 +44,6 @@ async function echoThrough(port: number, bytes: number, seed: number): Promise<v
 }
 
 /** An echo server that first says who it is, so a client can tell which target it reached. */
-function startNamedEcho(name: string): Promise<TestServer> {
-  return startServer((socket) => {
-    socket.write(`${name}\n`);
-    socket.pipe(socket);
-  });
-}
-
-async function whoAnswers(port: number): Promise<string> {
-  const socket: Socket = await connect(port);
-  const line = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    socket.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      if (text.includes('\n')) resolve(text.split('\n')[0] ?? '');
-    });
-    socket.once('error', reject);
-  });
-  socket.destroy();
-  return line;
-}
 
 let squatter: TestServer | undefined;
 

@@ -5,11 +5,11 @@
 //   client -> west listener -> west router -+-> west backend "W"
 //                                           +-> east router -> east backend "E"
 import { createServer, get, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useKskupHome } from './helpers/kskup-cli.js';
 import { waitFor } from './helpers/router-process.js';
-import { connect, startServer, type TestServer } from './helpers/tcp-tools.js';
+import { openNamed, startNamedEcho, whoAnswers, type TestServer } from './helpers/tcp-tools.js';
 
 const home = useKskupHome('traffic', { KSKUP_SYNC_HEARTBEAT_MS: '500', KSKUP_SYNC_TTL_MS: '3000', KSKUP_SYNC_HEALTH_MS: '1000' });
 
@@ -24,43 +24,6 @@ interface ServiceJson {
 }
 
 const service = async (site: string, address: string) => (await home.json<{ services: ServiceJson[] }>('service', 'status', '-n', site)).services.find((s) => s.address === address);
-
-/** An echo server that first says who it is, so a client can tell which target it reached. */
-function startNamedEcho(name: string): Promise<TestServer> {
-  return startServer((socket) => {
-    socket.on('error', () => undefined);
-    socket.write(`${name}\n`);
-    socket.pipe(socket);
-  });
-}
-
-/** Connects, reads the backend's name line; the socket stays open for more. A client error rejects. */
-async function openNamed(port: number): Promise<{ name: string; socket: Socket; rest: Buffer[] }> {
-  const socket = await connect(port);
-  const rest: Buffer[] = [];
-  const name = await new Promise<string>((resolve, reject) => {
-    let text = Buffer.alloc(0);
-    const onData = (chunk: Buffer) => {
-      text = Buffer.concat([text, chunk]);
-      const end = text.indexOf(10);
-      if (end < 0) return;
-      socket.off('data', onData);
-      rest.push(text.subarray(end + 1));
-      socket.on('data', (more: Buffer) => rest.push(more));
-      resolve(text.subarray(0, end).toString());
-    };
-    socket.on('data', onData);
-    socket.once('error', reject);
-    socket.once('close', () => reject(new Error('closed before the backend said its name')));
-  });
-  return { name, socket, rest };
-}
-
-async function whoAnswers(port: number): Promise<string> {
-  const { name, socket } = await openNamed(port);
-  socket.end();
-  return name;
-}
 
 async function linkSites(issuer: string, linker: string): Promise<void> {
   const file = `${home.path}/${issuer}-${linker}.token`;
@@ -254,6 +217,55 @@ describe('weights and health checks across two sites: east - west', () => {
     } finally {
       await new Promise((resolve) => apiEast.server.close(resolve));
       await new Promise((resolve) => apiWest.server.close(resolve));
+    }
+  });
+
+  it('behind an edge router: an edge site linked to east takes its weighted share at west (20/80 within ±5%), counted as its own site, and drains at weight 0', async () => {
+    //   client -> west listener -> west router -> east router -+-> east backend "E"
+    //                                                           +-> south edge router -> south backend "S"
+    const SHOP_PORT = 7302;
+    const south = await startNamedEcho('S');
+    try {
+      await home.ok('init', '-n', 'south', '--router-mode', 'edge');
+      await linkSites('east', 'south');
+      await home.ok('expose', 'host/127.0.0.1', '--port', String(SHOP_PORT), '--target-port', String(east.port), '--address', 'shop', '--weight', '20', '-n', 'east');
+      await home.ok('expose', 'host/127.0.0.1', '--port', String(SHOP_PORT), '--target-port', String(south.port), '--address', 'shop', '--weight', '80', '-n', 'south');
+      const port = await waitFor('shop listener at west', async () => (await service('west', 'shop'))?.listeners[0]?.port, 10_000);
+      await waitFor('the edge site weighted in west router', async () => {
+        const seen = await Promise.all(Array.from({ length: 10 }, () => whoAnswers(port).catch(() => 'reset')));
+        return seen.filter((n) => n === 'S').length === 8 && seen.filter((n) => n === 'E').length === 2 ? true : undefined;
+      }, 15_000);
+      const counts: Record<string, number> = {};
+      const failures: string[] = [];
+      for (let batch = 0; batch < 50; batch++) {
+        const names = await Promise.all(Array.from({ length: 10 }, () => whoAnswers(port).catch((error: Error) => (failures.push(error.message), 'failed'))));
+        for (const name of names) counts[name] = (counts[name] ?? 0) + 1;
+      }
+      console.log(`500 flows at 20 (east) / 80 (south, an edge site): ${JSON.stringify(counts)}`);
+      expect(failures).toEqual([]);
+      expect(Math.abs((counts.S ?? 0) - 400)).toBeLessThanOrEqual(25);
+      expect(Math.abs((counts.E ?? 0) - 100)).toBeLessThanOrEqual(25);
+      const status = await service('west', 'shop');
+      const split = Object.fromEntries((status?.split ?? []).map((s) => [s.site, s.percent]));
+      expect(split.south).toBeGreaterThan(75);
+      expect(split.east).toBeLessThan(25);
+      expect(status?.targets.map((t) => `${t.site}=${t.weight}`).sort()).toEqual(['east=20', 'south=80']);
+
+      await home.ok('service', 'weights', 'shop', 'east=100', 'south=0', '-n', 'west');
+      const switchedAt = Date.now();
+      let lastSouth = 0;
+      let errors = 0;
+      while (Date.now() - switchedAt < 2_000) {
+        const name = await whoAnswers(port).catch(() => 'error');
+        if (name === 'error') errors++;
+        if (name === 'S') lastSouth = Date.now() - switchedAt;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      console.log(`edge site drained: last new flow to south ${lastSouth} ms after kskup service weights returned`);
+      expect(errors).toBe(0);
+      expect(lastSouth).toBeLessThan(1_000);
+    } finally {
+      await south.close();
     }
   });
 });

@@ -23,8 +23,11 @@ export type ControlMessage =
   | { readonly type: 'lsa'; readonly ad: LinkStateAd }
   /** Sent once a neighbour is up: the versions of every ad held, so that the neighbour sends what is missing or newer. */
   | { readonly type: 'summary'; readonly summary: LinkStateSummary }
-  /** From an edge router to its active uplink: the addresses it serves, which the interior router advertises as its own. */
-  | { readonly type: 'edge-state'; readonly addresses: readonly string[] };
+  /**
+   * From an edge router to its active uplink: the addresses it serves, which the interior router advertises as its
+   * own and per edge (LinkStateAd.edges), with the weights of those whose tcpConnectors carry one (absent from older routers).
+   */
+  | { readonly type: 'edge-state'; readonly addresses: readonly string[]; readonly weights?: Readonly<Record<string, number>> };
 
 export function parseControlMessage(body: unknown): ControlMessage | undefined {
   if (!body || typeof body !== 'object') return undefined;
@@ -52,9 +55,12 @@ export function parseControlMessage(body: unknown): ControlMessage | undefined {
     case 'summary':
       return isSummary(message.summary) ? { type: 'summary', summary: message.summary } : undefined;
     case 'edge-state': {
-      const { addresses } = message;
+      const { addresses, weights } = message;
       if (!Array.isArray(addresses) || !addresses.every((a): a is string => typeof a === 'string')) return undefined;
-      return { type: 'edge-state', addresses };
+      if (weights === undefined) return { type: 'edge-state', addresses };
+      if (!weights || typeof weights !== 'object' || Array.isArray(weights)) return undefined;
+      if (!Object.values(weights).every((w) => typeof w === 'number' && Number.isFinite(w) && w >= 0)) return undefined;
+      return { type: 'edge-state', addresses, weights: weights as Record<string, number> };
     }
     default:
       return undefined;

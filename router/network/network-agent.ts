@@ -9,7 +9,8 @@
 // every flow the edge router cannot serve itself goes to that uplink.
 import type { Logger } from '../log/logger.js';
 import type { PeerConnection } from '../peer/peer-connection.js';
-import { computeRoutes, LinkStateDatabase, targetsFor, type LinkStateAd, type RouteTable, type Target } from '../routing/index.js';
+import { computeRoutes, LinkStateDatabase, targetsFor, type LinkStateAd, type RouteTable, type Served, type Target } from '../routing/index.js';
+import { anyWeighted, DEFAULT_WEIGHT, weightOf, WeightedChoice } from '../tcp/weighted-choice.js';
 import type { ControlMessage } from './control-messages.js';
 
 /**
@@ -62,8 +63,13 @@ export class NetworkAgent {
   private readonly database: LinkStateDatabase;
   /** Neighbours that have said hello, per connection. */
   private readonly neighbours = new Set<PeerConnection>();
-  /** At an interior router: attached edge routers and the addresses each serves. */
-  private readonly edges = new Map<PeerConnection, readonly string[]>();
+  /** At an interior router: attached edge routers and the addresses each serves, with their weights. */
+  private readonly edges = new Map<PeerConnection, Served>();
+  /** Edge router id -> the interior router whose ad lists it (its uplink), from the link-state database. */
+  private edgeUplinks = new Map<string, string>();
+  /** Per address: the choice among this router's edge routers when a flow for it ends here (edgeServing). */
+  private readonly edgeChoices = new Map<string, WeightedChoice>();
+  private edgeRoundRobin = 0;
   private readonly epoch = Date.now();
   private seq = 0;
   private routeTable: RouteTable = new Map();
@@ -147,7 +153,7 @@ export class NetworkAgent {
 
   private announceToUplink(): void {
     const uplink = this.uplink();
-    if (uplink) uplink.send({ type: 'edge-state', addresses: [...this.deps.servedAddresses()] });
+    if (uplink) uplink.send({ type: 'edge-state', addresses: [...this.deps.servedAddresses()], ...weightsOf(this.deps.servedWeights?.()) });
     if (uplink !== this.announcedTo) {
       this.deps.log.info({ uplink: uplink?.remoteId }, uplink ? `edge uplink is ${uplink.remoteId}` : 'no edge uplink');
       this.announcedTo = uplink;
@@ -155,13 +161,37 @@ export class NetworkAgent {
     }
   }
 
-  /** At an interior router: an attached edge router that serves the address. */
+  /**
+   * At an interior router: an attached edge router that serves the address,
+   * for a flow that ends here without a tcpConnector here (sent by a router
+   * that predates LinkStateAd.edges, or an edge router's flow). Of several,
+   * by their weights when any has one (weighted-choice.ts), else in turn.
+   */
   edgeServing(address: string): PeerConnection | undefined {
-    let best: PeerConnection | undefined;
-    for (const [peer, addresses] of this.edges) {
-      if (addresses.includes(address) && (!best || peer.groupOrdinal > best.groupOrdinal)) best = peer;
+    const serving = this.edgeConnections(address);
+    if (serving.length <= 1) return serving[0]?.peer;
+    if (anyWeighted(serving) && serving.some((edge) => weightOf(edge) > 0)) {
+      let choice = this.edgeChoices.get(address);
+      if (!choice) this.edgeChoices.set(address, (choice = new WeightedChoice()));
+      return choice.pick(serving)?.peer;
     }
-    return best;
+    return serving[this.edgeRoundRobin++ % serving.length]!.peer;
+  }
+
+  /** Per edge router attached here that serves the address: its newest connection (highest group ordinal) and its weight; by router id. */
+  private edgeConnections(address: string): { key: string; peer: PeerConnection; weight?: number }[] {
+    const newest = new Map<string, PeerConnection>();
+    for (const [peer, served] of this.edges) {
+      if (peer.remoteId === undefined || !served.addresses.includes(address)) continue;
+      const known = newest.get(peer.remoteId);
+      if (!known || peer.groupOrdinal > known.groupOrdinal) newest.set(peer.remoteId, peer);
+    }
+    return [...newest]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, peer]) => {
+        const weights = this.edges.get(peer)?.weights;
+        return { key, peer, ...(weights !== undefined && Object.hasOwn(weights, address) && { weight: weights[address]! }) };
+      });
   }
 
   /** At an interior router: the ids of the edge routers attached here that have sent their addresses (this is their uplink). */
@@ -171,7 +201,7 @@ export class NetworkAgent {
 
   /** At an interior router: every attached edge router that serves the address (multicast reaches them all). */
   edgesServing(address: string): PeerConnection[] {
-    return [...this.edges].flatMap(([peer, addresses]) => (addresses.includes(address) ? [peer] : []));
+    return [...this.edges].flatMap(([peer, served]) => (served.addresses.includes(address) ? [peer] : []));
   }
 
   onControl(peer: PeerConnection, message: ControlMessage): void {
@@ -186,7 +216,7 @@ export class NetworkAgent {
         return;
       case 'edge-state':
         if (this.isEdge || peer.remoteMode !== 'edge') return;
-        this.edges.set(peer, message.addresses);
+        this.edges.set(peer, { addresses: message.addresses, ...(message.weights !== undefined && { weights: message.weights }) });
         this.originate('edge addresses changed');
         return;
     }
@@ -206,7 +236,11 @@ export class NetworkAgent {
     for (const peer of this.edges.keys()) if (peer.remoteId === routerId && (!edge || peer.groupOrdinal > edge.groupOrdinal)) edge = peer;
     if (edge) return edge;
     const route = this.routeTable.get(routerId);
-    if (!route) return undefined;
+    if (!route) {
+      // An edge router attached to another interior router: towards that one, which passes the flow on.
+      const uplink = this.edgeUplinks.get(routerId);
+      return uplink !== undefined && uplink !== routerId && this.routeTable.has(uplink) ? this.peerTowards(uplink) : undefined;
+    }
     // The cheapest; of equal cost, the newest rotation (the higher group ordinal).
     let best: PeerConnection | undefined;
     for (const peer of this.interiorNeighbours()) {
@@ -228,6 +262,18 @@ export class NetworkAgent {
       return uplink?.remoteId ? [{ router: uplink.remoteId, cost: uplink.cost }] : [];
     }
     return targetsFor(address, this.deps.selfId, this.database.all(), this.routeTable);
+  }
+
+  /**
+   * The targets of a TCP flow for the address: as targets(), but edge routers
+   * behind interior routers are targets of their own, with their own weights
+   * (targetsFor with edges), so the listener side splits flows among the sites
+   * of edge routers too. A flow to one names it as its destination; interior
+   * routers on the way pass it on (peerTowards).
+   */
+  flowTargets(address: string): Target[] {
+    if (this.isEdge) return this.targets(address);
+    return targetsFor(address, this.deps.selfId, this.database.all(), this.routeTable, { edges: true });
   }
 
   knownRouters(): LinkStateAd[] {
@@ -267,6 +313,9 @@ export class NetworkAgent {
     if (routerId === this.deps.selfId) return this.deps.siteName;
     const fromAd = this.database.get(routerId)?.site;
     if (fromAd !== undefined) return fromAd;
+    const uplink = this.edgeUplinks.get(routerId);
+    const fromUplink = uplink === undefined ? undefined : this.database.get(uplink)?.edges?.[routerId]?.site;
+    if (fromUplink !== undefined) return fromUplink;
     for (const peer of this.neighbours) if (peer.remoteId === routerId) return this.timings.get(peer)?.site;
     return undefined;
   }
@@ -324,16 +373,36 @@ export class NetworkAgent {
       const known = neighbours[peer.remoteId];
       neighbours[peer.remoteId] = known === undefined ? peer.cost : Math.min(known, peer.cost);
     }
-    return {
+    const local: Served = { addresses: [...this.deps.servedAddresses()].sort(), ...weightsOf(this.deps.servedWeights?.()) };
+    const edges = this.edgesServed();
+    const base = {
       origin: this.deps.selfId,
       epoch: this.epoch,
       seq: this.seq,
       mode: this.deps.mode,
       neighbours,
-      addresses: [...new Set([...this.deps.servedAddresses(), ...[...this.edges.values()].flat()])].sort(),
       ...(this.deps.siteName !== undefined && { site: this.deps.siteName }),
-      ...weightsOf(this.deps.servedWeights?.()),
     };
+    if (Object.keys(edges).length === 0) return { ...base, ...local };
+    const all = [local, ...Object.values(edges)];
+    return { ...base, addresses: [...new Set(all.flatMap((served) => served.addresses))].sort(), ...weightsOf(totalWeights(all)), edges, local };
+  }
+
+  /** The edge routers attached here that sent their state, by router id (of one router's connections, the newest), with their site names. */
+  private edgesServed(): Record<string, Served & { site?: string }> {
+    const newest = new Map<string, PeerConnection>();
+    for (const peer of this.edges.keys()) {
+      if (peer.remoteId === undefined) continue;
+      const known = newest.get(peer.remoteId);
+      if (!known || peer.groupOrdinal > known.groupOrdinal) newest.set(peer.remoteId, peer);
+    }
+    const edges: Record<string, Served & { site?: string }> = {};
+    for (const [id, peer] of [...newest].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const served = this.edges.get(peer)!;
+      const site = this.timings.get(peer)?.site;
+      edges[id] = { addresses: [...served.addresses].sort(), ...weightsOf(served.weights), ...(site !== undefined && { site }) };
+    }
+    return edges;
   }
 
   private flood(message: ControlMessage): void {
@@ -347,7 +416,18 @@ export class NetworkAgent {
 
   private recompute(): void {
     const before = this.routeTable;
-    this.routeTable = computeRoutes(this.deps.selfId, this.database.all());
+    const ads = this.database.all();
+    this.routeTable = computeRoutes(this.deps.selfId, ads);
+    this.edgeUplinks = new Map();
+    for (const ad of ads) {
+      if (ad.origin === this.deps.selfId || ad.edges === undefined) continue;
+      // An edge router listed by two ads (its uplink moved, the old ad not yet replaced): the nearer one.
+      for (const edge of Object.keys(ad.edges)) {
+        const known = this.edgeUplinks.get(edge);
+        const cost = this.routeTable.get(ad.origin)?.cost ?? Infinity;
+        if (known === undefined || cost < (this.routeTable.get(known)?.cost ?? Infinity)) this.edgeUplinks.set(edge, ad.origin);
+      }
+    }
     if (!sameRoutes(before, this.routeTable)) {
       const summary = Object.fromEntries([...this.routeTable].map(([router, route]) => [router, `${route.nextHop}/${route.cost}`]));
       this.deps.log.info({ routes: summary }, 'routes changed');
@@ -383,6 +463,25 @@ export class NetworkAgent {
 /** The ad's `weights` field: absent when nothing served here is weighted, so ads of unweighted routers stay as they were. */
 function weightsOf(weights: Readonly<Record<string, number>> | undefined): { weights?: Readonly<Record<string, number>> } {
   return weights !== undefined && Object.keys(weights).length > 0 ? { weights } : {};
+}
+
+/**
+ * Per address, the sum of the weights of the routers that serve it, for
+ * addresses weighted at any of them; one that serves it without a weight
+ * counts as 1 (weighted-choice.ts DEFAULT_WEIGHT), as at a listener side.
+ */
+function totalWeights(all: readonly Served[]): Record<string, number> {
+  const weighted = new Set(all.flatMap((served) => Object.keys(served.weights ?? {})));
+  const totals: Record<string, number> = {};
+  for (const address of weighted) {
+    let sum = 0;
+    for (const served of all) {
+      if (!served.addresses.includes(address)) continue;
+      sum += served.weights !== undefined && Object.hasOwn(served.weights, address) ? served.weights[address]! : DEFAULT_WEIGHT;
+    }
+    totals[address] = sum;
+  }
+  return totals;
 }
 
 function sameRoutes(a: RouteTable, b: RouteTable): boolean {

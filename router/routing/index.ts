@@ -12,5 +12,6 @@ export {
   type LinkStateAd,
   type LinkStateSummary,
   type RouterMode,
+  type Served,
 } from './link-state.js';
-export { computePaths, computeRoutes, targetsFor, type Route, type RouteTable, type Target } from './routes.js';
+export { computePaths, computeRoutes, EDGE_HOP_COST, targetsFor, type Route, type RouteTable, type Target } from './routes.js';

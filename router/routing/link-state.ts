@@ -18,6 +18,18 @@ export interface LinkStateAd {
   // kskup: address -> the sum of the weights of this router's tcpConnectors for it, for addresses whose connectors
   // carry a weight (docs/traffic.md); an address not listed here is not weighted at this router.
   readonly weights?: Readonly<Record<string, number>>;
+  // kskup: the edge routers whose uplink this router is (router id -> what each serves), so that routers elsewhere
+  // can choose among them by weight and count flows per edge site. Present only with `local`; `addresses` and
+  // `weights` stay the totals through this router (its own and its edges'), as routers that predate these fields read them.
+  readonly edges?: Readonly<Record<string, Served & { readonly site?: string }>>;
+  // kskup: what this router serves itself, when `edges` is present.
+  readonly local?: Served;
+}
+
+/** Addresses served at one router, and their weights (as LinkStateAd.addresses and weights). */
+export interface Served {
+  readonly addresses: readonly string[];
+  readonly weights?: Readonly<Record<string, number>>;
 }
 
 /** Which version of a router's ad: a higher epoch always wins, else a higher seq. */
@@ -68,8 +80,19 @@ export function isLinkStateAd(value: unknown): value is LinkStateAd {
     Array.isArray(addresses) &&
     addresses.every((address) => typeof address === 'string') &&
     (value.site === undefined || typeof value.site === 'string') &&
-    (value.weights === undefined || (isRecord(value.weights) && Object.values(value.weights).every((weight) => isFiniteNumber(weight) && weight >= 0)))
+    isWeights(value.weights) &&
+    (value.local === undefined || isServed(value.local)) &&
+    (value.edges === undefined ||
+      (isRecord(value.edges) && Object.values(value.edges).every((edge) => isServed(edge) && (edge.site === undefined || typeof edge.site === 'string'))))
   );
+}
+
+function isWeights(value: unknown): boolean {
+  return value === undefined || (isRecord(value) && Object.values(value).every((weight) => isFiniteNumber(weight) && weight >= 0));
+}
+
+function isServed(value: unknown): value is Served & Record<string, unknown> {
+  return isRecord(value) && Array.isArray(value.addresses) && value.addresses.every((address) => typeof address === 'string') && isWeights(value.weights);
 }
 
 function versionOf(ad: LinkStateAd): AdVersion {

@@ -21,7 +21,7 @@
 // - Unreachable routers are absent; so is this router itself. Without its own
 //   ad this router has no links, so the table is then empty.
 // - Given several ads of one origin, the newest (by epoch, then seq) is used.
-import { compareVersions, type LinkStateAd } from './link-state.js';
+import { compareVersions, type LinkStateAd, type Served } from './link-state.js';
 import { MinHeap } from './min-heap.js';
 
 export interface Route {
@@ -182,19 +182,43 @@ export function computePaths(selfId: string, ads: Iterable<LinkStateAd>): Readon
  * id): self at cost 0 when it serves the address itself, others at their route
  * cost. Routers without a route are left out; of several ads of one
  * origin, only the newest counts.
+ *
+ * With `edges`, an interior router's edge routers that serve the address (its
+ * ad's `edges`) are targets of their own, at the interior's cost plus
+ * EDGE_HOP_COST and with their own weights, and the interior is one only when
+ * it serves the address itself (`local`). Without, the interior stands for its
+ * edges, as for messaging, whose interior routers pass messages on to them.
  */
 export function targetsFor(
   address: string,
   selfId: string,
   ads: Iterable<LinkStateAd>,
   routes: RouteTable,
+  options: { readonly edges?: boolean } = {},
 ): Target[] {
-  const targets: Target[] = [];
+  const targets = new Map<string, Target>();
+  const add = (target: Target) => {
+    const known = targets.get(target.router);
+    if (!known || target.cost < known.cost) targets.set(target.router, target);
+  };
   for (const [router, ad] of newestByOrigin(ads)) {
-    if (!ad.addresses.includes(address)) continue;
     const cost = router === selfId ? 0 : routes.get(router)?.cost;
-    const weight = ad.weights !== undefined && Object.hasOwn(ad.weights, address) ? ad.weights[address] : undefined;
-    if (cost !== undefined) targets.push({ router, cost, ...(weight !== undefined && { weight }) });
+    if (cost === undefined) continue;
+    if (!options.edges || ad.edges === undefined) {
+      if (ad.addresses.includes(address)) add({ router, cost, ...weightIn(ad, address) });
+      continue;
+    }
+    if (ad.local?.addresses.includes(address)) add({ router, cost, ...weightIn(ad.local, address) });
+    for (const [edge, served] of Object.entries(ad.edges)) {
+      if (served.addresses.includes(address)) add({ router: edge, cost: cost + EDGE_HOP_COST, ...weightIn(served, address) });
+    }
   }
-  return targets.sort((a, b) => a.cost - b.cost || compareIds(a.router, b.router));
+  return [...targets.values()].sort((a, b) => a.cost - b.cost || compareIds(a.router, b.router));
+}
+
+/** The cost of the hop from an interior router to an edge router attached to it, when edge routers are targets (targetsFor). */
+export const EDGE_HOP_COST = 1;
+
+function weightIn(served: Served, address: string): { weight?: number } {
+  return served.weights !== undefined && Object.hasOwn(served.weights, address) ? { weight: served.weights[address]! } : {};
 }

@@ -198,3 +198,40 @@ export function useEchoServer(): { readonly port: number } {
     },
   };
 }
+
+/** An echo server that first says who it is (`name` and a newline), so a client can tell which target it reached. */
+export function startNamedEcho(name: string): Promise<TestServer> {
+  return startServer((socket) => {
+    socket.write(`${name}\n`);
+    socket.pipe(socket);
+  });
+}
+
+/** Connects, reads the backend's name line; the socket stays open, and what comes after the line is collected in `rest`. A client error rejects. */
+export async function openNamed(port: number): Promise<{ name: string; socket: net.Socket; rest: Buffer[] }> {
+  const socket = await connect(port);
+  const rest: Buffer[] = [];
+  const name = await new Promise<string>((resolve, reject) => {
+    let text = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      text = Buffer.concat([text, chunk]);
+      const end = text.indexOf(10);
+      if (end < 0) return;
+      socket.off('data', onData);
+      rest.push(text.subarray(end + 1));
+      socket.on('data', (more: Buffer) => rest.push(more));
+      resolve(text.subarray(0, end).toString());
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+    socket.once('close', () => reject(new Error('closed before the backend said its name')));
+  });
+  return { name, socket, rest };
+}
+
+/** The name of the backend a new connection to `port` reaches (startNamedEcho); the connection is then ended. */
+export async function whoAnswers(port: number): Promise<string> {
+  const { name, socket } = await openNamed(port);
+  socket.end();
+  return name;
+}
