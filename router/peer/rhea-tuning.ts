@@ -59,9 +59,26 @@ export function tuneRhea(): void {
   shareLinkOptionsPrototype(require('rhea/lib/session.js') as { prototype: Record<string, unknown> }, require('rhea/lib/util.js') as { generate_uuid(): string });
   dropTransfersOnDetachedLinks(require('rhea/lib/session.js') as { prototype: Record<string, unknown> });
   readBeforeIdleClose(require('rhea/lib/connection.js') as { prototype: Record<string, unknown> });
+  silenceDisabledDebugLogs(require('rhea/lib/log.js') as RheaLog);
   installInputLimits();
   installSaslPipelining();
   installDecodeLimits();
+}
+
+/** rhea/lib/log.js: one `debug` logger per category (rhea:frames, rhea:io, ...). */
+type RheaLog = Record<string, ((...args: unknown[]) => void) & { enabled?: boolean }>;
+
+/**
+ * rhea logs every frame and read through the `debug` package (rhea:frames,
+ * rhea:io, ...). A disabled logger still costs a call, a getter and an array
+ * for its arguments each time: about 3% of what a router allocates per
+ * message (a sampling heap profile of 64-byte round trips), so more frequent
+ * young-generation GCs. The categories that are off when the router starts
+ * (DEBUG not naming them) are replaced by a no-op; DEBUG=rhea:* still logs.
+ */
+function silenceDisabledDebugLogs(log: RheaLog): void {
+  const off = () => undefined;
+  for (const [category, logger] of Object.entries(log)) if (typeof logger === 'function' && logger.enabled !== true) log[category] = off;
 }
 
 interface IdleInternals {
