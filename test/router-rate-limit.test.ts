@@ -42,8 +42,10 @@ let webPort: number;
 const webAccepts: number[] = [];
 const routers: Record<string, RouterProcess> = {};
 const ports: Record<string, { link: number; http: number; amqp: number; web: number; slow: number; bulk: number; pass: number }> = {};
-/** What the bulk backend received, with when each chunk came. */
-const bulkUpload: { times: [number, number][]; hash: ReturnType<typeof createHash>; bytes: number; done?: Promise<void> } = { times: [], hash: createHash('sha256'), bytes: 0 };
+/** What the bulk backend received on its latest connection, with when each chunk came. */
+let bulkUpload: { times: [number, number][]; hash: ReturnType<typeof createHash>; bytes: number; done?: Promise<void> } = { times: [], hash: createHash('sha256'), bytes: 0 };
+/** What the bulk backend sends on each connection (seed 7). */
+let bulkBytes = 11 * MiB;
 
 routerLogsOnFailure(() => Object.values(routers));
 
@@ -63,8 +65,9 @@ function config(name: 'A' | 'B' | 'C', passMaxFlows = 2): Entity[] {
     entities.push(['tcpConnector', { name: 'pass', address: 'pass', host: '127.0.0.1', port: backends.passB!.port, weight: 1 }]);
   }
   if (name === 'C') {
-    // A client at east itself: spliced to the backend in the router, under the same limits.
+    // Clients at east itself: spliced to the backend in the router, under the same limits.
     entities.push(['tcpListener', { name: 'slow', address: 'slow', host: '127.0.0.1', port: p.slow }]);
+    entities.push(['tcpListener', { name: 'bulk', address: 'bulk', host: '127.0.0.1', port: p.bulk }]);
     // Numbers as strings, as skupper-router files write them.
     entities.push(['tcpConnector', { name: 'web', address: 'web', host: '127.0.0.1', port: webPort, flowsPerSecond: '10', flowQueueTimeoutMs: 3000 }]);
     entities.push(['tcpConnector', { name: 'slow', address: 'slow', host: '127.0.0.1', port: backends.echo!.port, maxFlows: 2, flowQueue: 1, flowQueueTimeoutMs: 2000 }]);
@@ -119,13 +122,15 @@ beforeAll(async () => {
   backends.echo = await startServer((socket) => socket.pipe(socket));
   backends.passB = await startServer((socket) => socket.pipe(socket));
   backends.bulk = await startServer((socket) => {
-    // Sends 11 MiB and takes the client's 11 MiB, noting when each chunk came.
-    void sendStream(socket, 7, 11 * MiB).catch(() => undefined);
-    bulkUpload.done = new Promise((resolve) => {
+    // Sends bulkBytes and takes what the client sends, noting when each chunk came.
+    void sendStream(socket, 7, bulkBytes).catch(() => undefined);
+    const upload: typeof bulkUpload = { times: [], hash: createHash('sha256'), bytes: 0 };
+    bulkUpload = upload;
+    upload.done = new Promise((resolve) => {
       socket.on('data', (chunk: Buffer) => {
-        bulkUpload.bytes += chunk.length;
-        bulkUpload.times.push([performance.now(), chunk.length]);
-        bulkUpload.hash.update(chunk);
+        upload.bytes += chunk.length;
+        upload.times.push([performance.now(), chunk.length]);
+        upload.hash.update(chunk);
       });
       socket.once('end', () => resolve());
     });
@@ -276,37 +281,51 @@ describe('rate limits at the target router: west -- east -- middle', () => {
     held.destroy();
   });
 
-  it('bandwidth 1 MiB/s: 10 s each way over one flow within 10%, every byte', async () => {
-    const socket = await connect(ports.A!.bulk);
+  /** One flow through the bulk tcpListener at `port`: `bytes` each way, every byte checked; the MiB that came each way in the first `seconds`. */
+  async function bulkFlow(port: number, bytes: number, seconds: number): Promise<{ down: number; up: number }> {
+    bulkBytes = bytes;
+    const socket = await connect(port);
     const download: [number, number][] = [];
     const hash = createHash('sha256');
-    let bytes = 0;
+    let received = 0;
     const ended = new Promise<void>((resolve, reject) => {
       socket.on('data', (chunk: Buffer) => {
         download.push([performance.now(), chunk.length]);
         hash.update(chunk);
-        bytes += chunk.length;
+        received += chunk.length;
       });
       socket.once('end', () => resolve());
       socket.once('error', reject);
     });
-    const sent = await sendStream(socket, 8, 11 * MiB);
+    const sent = await sendStream(socket, 8, bytes);
     await ended;
     await bulkUpload.done;
-    expect(bytes).toBe(11 * MiB);
-    expect(hash.digest('hex')).toBe(sha256Of(7, 11 * MiB));
-    expect(bulkUpload.bytes).toBe(11 * MiB);
+    expect(received).toBe(bytes);
+    expect(hash.digest('hex')).toBe(sha256Of(7, bytes));
+    expect(bulkUpload.bytes).toBe(bytes);
     expect(bulkUpload.hash.digest('hex')).toBe(sent);
-    const inTenSeconds = (times: [number, number][]) => {
+    const inWindow = (times: [number, number][]) => {
       const first = times[0]![0];
-      return times.filter(([t]) => t < first + 10_000).reduce((sum, [, n]) => sum + n, 0) / MiB;
+      return times.filter(([t]) => t < first + seconds * 1000).reduce((sum, [, n]) => sum + n, 0) / MiB;
     };
-    const down = inTenSeconds(download);
-    const up = inTenSeconds(bulkUpload.times);
+    return { down: inWindow(download), up: inWindow(bulkUpload.times) };
+  }
+
+  it('bandwidth 1 MiB/s: 10 s each way over one flow within 10%, every byte', async () => {
+    const { down, up } = await bulkFlow(ports.A!.bulk, 11 * MiB, 10);
     console.log(`bandwidth 1 MiB/s over 10 s: ${down.toFixed(3)} MiB down, ${up.toFixed(3)} MiB up`);
     expect(down).toBeGreaterThan(9);
     expect(down).toBeLessThan(11);
     expect(up).toBeGreaterThan(9);
     expect(up).toBeLessThan(11);
+  });
+
+  it('bandwidth 1 MiB/s for a client at the router of the target (spliced, no link in between): 5 s each way within 10%, every byte', async () => {
+    const { down, up } = await bulkFlow(ports.C!.bulk, 6 * MiB, 5);
+    console.log(`bandwidth 1 MiB/s over 5 s, client and target at one router: ${down.toFixed(3)} MiB down, ${up.toFixed(3)} MiB up`);
+    expect(down).toBeGreaterThan(4.5);
+    expect(down).toBeLessThan(5.5);
+    expect(up).toBeGreaterThan(4.5);
+    expect(up).toBeLessThan(5.5);
   });
 });

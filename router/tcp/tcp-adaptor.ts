@@ -383,6 +383,7 @@ export class TcpAdaptor {
     this.deps.flowRecords.routed(record);
     let connected = false;
     backend.once('connect', () => (connected = true));
+    const shaping = { toBackend: () => this.limits.limiter(address)?.toBackend, fromBackend: () => this.limits.limiter(address)?.fromBackend };
     spliceSockets(client, backend, this.deps.metrics.address(address), (error, ended) => {
       admitted?.release();
       target.openFlows--;
@@ -400,7 +401,7 @@ export class TcpAdaptor {
                 ? 'refused'
                 : 'unreachable';
       this.deps.flowRecords.end(record, result, error, { octets: ended.bytesIn, octetsReverse: ended.bytesOut });
-    });
+    }, shaping);
   }
 
   // ---- tcpConnector ----
