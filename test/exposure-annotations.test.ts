@@ -38,6 +38,32 @@ describe('kskup.io/port', () => {
   });
 });
 
+describe('kskup.io/weight', () => {
+  const deployment = (weight: string) => ({ metadata: { name: 'web', annotations: { 'kskup.io/proxy': 'tcp', 'kskup.io/port': '80:8080', 'kskup.io/weight': weight } } });
+
+  it.each([
+    ['10', 10],
+    ['0', 0],
+    ['1000000', 1_000_000],
+    [' 7 ', 7],
+    ['007', 7],
+  ])('"%s" is the target\'s weight %d', (value, weight) => {
+    expect(readExposureAnnotations('Deployment', deployment(value))).toEqual({ kind: 'Deployment', name: 'web', address: 'web', ports: [{ port: 80, targetPort: 8080 }], weight });
+  });
+
+  it.each(['ten', '', '-1', '1.5', '1e3', '1000001', '0x10', '10%', '9007199254740993'])('"%s" is not exposed: the reason names the annotation and the value', (value) => {
+    expect(readExposureAnnotations('Deployment', deployment(value))).toEqual({
+      kind: 'Deployment',
+      name: 'web',
+      problem: `kskup.io/weight "${value}": not a weight: give a whole number from 0 (drain) to 1000000`,
+    });
+  });
+
+  it('absent: not weighted', () => {
+    expect(readExposureAnnotations('Deployment', { metadata: { name: 'web', annotations: { 'kskup.io/proxy': 'tcp', 'kskup.io/port': '80' } } })).not.toHaveProperty('weight');
+  });
+});
+
 const template = { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'i', ports: [{ containerPort: 8443 }, { containerPort: 8080 }, { containerPort: 53, protocol: 'UDP' }] }] } };
 
 describe('exposure annotations', () => {
@@ -104,6 +130,27 @@ describe('annotated services in the site state', () => {
     const changed = withAnnotatedServices(added.document, changedPorts, none).document;
     expect(changed.services[1]).toMatchObject({ ports: [80, 81], createdAt: '2026-01-01T00:00:00.000Z', targets: [{ targetPorts: [8080, 8081] }] });
     expect(withAnnotatedServices(changed, [], none).document.services).toEqual([cli]);
+  });
+
+  it('kskup.io/weight is the annotated target\'s weight: set, changed in place, removed', () => {
+    const weighted = (annotations: Record<string, string>) =>
+      annotatedExposures({ deployments: [annotated('web-v2', { 'kskup.io/proxy': 'tcp', 'kskup.io/address': 'web', 'kskup.io/port': '80:8080', ...annotations })], statefulSets: [], daemonSets: [], services: [] }).exposures;
+    const start = withAnnotatedServices(siteDocument([]), weighted({ 'kskup.io/weight': '10' }), none).document;
+    expect(start.services[0]?.targets).toEqual([{ type: 'deployment', name: 'web-v2', host: 'web-v2', targetPorts: [8080], source: 'annotation', weight: 10 }]);
+    expect(withAnnotatedServices(start, weighted({ 'kskup.io/weight': '10' }), none).document).toBe(start);
+    const drained = withAnnotatedServices(start, weighted({ 'kskup.io/weight': '0' }), none).document;
+    expect(drained.services[0]).toMatchObject({ createdAt: start.services[0]?.createdAt, targets: [{ name: 'web-v2', weight: 0 }] });
+    expect(withAnnotatedServices(drained, weighted({}), none).document.services[0]?.targets[0]).not.toHaveProperty('weight');
+  });
+
+  it('a bad kskup.io/weight on an exposed object holds its target with the weight it had', () => {
+    const sources = (weight: string) => ({ deployments: [annotated('web', { 'kskup.io/proxy': 'tcp', 'kskup.io/port': '80:8080', 'kskup.io/weight': weight })], statefulSets: [], daemonSets: [], services: [] });
+    const exposed = withAnnotatedServices(siteDocument([]), annotatedExposures(sources('30')).exposures, none).document;
+    const bad = annotatedExposures(sources('thirty'));
+    expect(bad.problems).toEqual([{ kind: 'Deployment', name: 'web', problem: 'kskup.io/weight "thirty": not a weight: give a whole number from 0 (drain) to 1000000' }]);
+    const held = withAnnotatedServices(exposed, bad.exposures, none, new Date(), new Set(['deployment/web']));
+    expect(held.document).toBe(exposed);
+    expect(held.document.services[0]?.targets[0]?.weight).toBe(30);
   });
 
   it('an object whose annotations turned bad keeps its annotated target as it was (held); removed, it goes', () => {

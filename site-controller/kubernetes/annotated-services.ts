@@ -100,7 +100,14 @@ export function withAnnotatedServices(
       problems.push({ kind, name, problem: `address "${address}" is exposed ${where} with port(s) ${have.join(',')}, not ${ports.join(',')}: annotate the same ${EXPOSURE_ANNOTATIONS.port} ports, or another ${EXPOSURE_ANNOTATIONS.address}` });
       continue;
     }
-    const target: ServiceTarget = { type, name, host: name, targetPorts: exposure.ports.map((pair) => pair.targetPort), source: 'annotation' };
+    const target: ServiceTarget = {
+      type,
+      name,
+      host: name,
+      targetPorts: exposure.ports.map((pair) => pair.targetPort),
+      source: 'annotation',
+      ...(exposure.weight !== undefined && { weight: exposure.weight }),
+    };
     byAddress.set(
       address,
       existing
@@ -173,7 +180,8 @@ export class AnnotatedServices {
     for (const exposure of exposures) {
       const key = targetKey(exposure.kind, exposure.name);
       if (refusedKeys.has(key)) continue;
-      const what = `as "${exposure.address}" on port(s) ${exposure.ports.map((p) => (p.port === p.targetPort ? String(p.port) : `${p.port}:${p.targetPort}`)).join(',')}`;
+      const ports = exposure.ports.map((p) => (p.port === p.targetPort ? String(p.port) : `${p.port}:${p.targetPort}`)).join(',');
+      const what = `as "${exposure.address}" on port(s) ${ports}${exposure.weight === undefined ? '' : ` with weight ${exposure.weight}`}`;
       applied.set(key, what);
       if (this.applied.get(key) === what) continue;
       this.deps.log.info({ target: key, address: exposure.address }, `${exposure.kind} ${exposure.name} exposed by its annotations ${what}`);

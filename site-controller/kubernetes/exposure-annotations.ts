@@ -5,6 +5,7 @@
 // is tested on its own (test/exposure-annotations.test.ts).
 import type { V1PodTemplateSpec, V1Service } from '@kubernetes/client-node';
 import { nameProblem } from '../site/model.js';
+import { parseWeightValue } from '../site/traffic-values.js';
 
 export const EXPOSURE_ANNOTATIONS = {
   /** The switch: `tcp` exposes the object; absent leaves it alone; anything else is a problem. */
@@ -13,6 +14,8 @@ export const EXPOSURE_ANNOTATIONS = {
   address: 'kskup.io/address',
   /** `8080`, or `80:8080,443:8443` (port:targetPort); default from the object (see annotatedPorts). */
   port: 'kskup.io/port',
+  /** The target's share of new flows, as `kskup expose --weight`: 0 (drain) to 1000000; absent: not weighted. */
+  weight: 'kskup.io/weight',
 } as const;
 
 /** The kinds whose annotations expose, with the target type each becomes. */
@@ -31,6 +34,8 @@ export interface AnnotatedExposure {
   readonly name: string;
   readonly address: string;
   readonly ports: readonly PortPair[];
+  /** kskup.io/weight: the target's weight (ServiceTarget.weight); absent: not weighted. */
+  readonly weight?: number;
 }
 
 /** Not exposed, and why (names the annotation and the value). */
@@ -99,7 +104,10 @@ export function readExposureAnnotations(kind: AnnotatedKind, object: AnnotatedOb
   const given = annotations[EXPOSURE_ANNOTATIONS.port];
   const ports = given === undefined ? defaultPorts(kind, object) : parsePortAnnotation(given);
   if (typeof ports === 'string') return problem(ports);
-  return { kind, name, address, ports };
+  const givenWeight = annotations[EXPOSURE_ANNOTATIONS.weight];
+  const weight = givenWeight === undefined ? undefined : parseWeightValue(givenWeight);
+  if (typeof weight === 'string') return problem(`${EXPOSURE_ANNOTATIONS.weight} "${givenWeight}": ${weight}`);
+  return { kind, name, address, ports, ...(weight !== undefined && { weight }) };
 }
 
 /**
