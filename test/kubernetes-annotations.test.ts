@@ -4,7 +4,7 @@
 //
 //   cluster A, namespace west                                cluster B, namespace east
 //   Deployment backend x2 ─┐ (kskup.io/proxy=tcp)
-//   Deployment shop-v1 x1 ─┤ (kskup.io/address=shop, kskup.io/weight=1)
+//   Deployment shop-v1 x1 ─┤ (kskup.io/address=shop, kskup.io/weight=1, kskup.io/health)
 //   Deployment shop-v2 x1 ─┤ (kskup.io/address=shop, kskup.io/weight=3)
 //   DaemonSet agent ───────┼─ tcpConnector per pod/port [router] <--link-- [router] <- Services backend, shop, agent, web <- [client pod]
 //   Service web ───────────┘
@@ -210,8 +210,20 @@ describe('services exposed by annotations', () => {
     await routerWeights('no weight for shop-v2', 1, undefined);
     await waitUntil(a, 'no weight for shop-v2 in service status', async () => ((await statusWeights())['shop-v2'] === undefined ? true : undefined));
     expect(a.runner.errors).toEqual([]);
-    await kubectl(a, 'delete', 'deployment', 'shop-v1', 'shop-v2', '--wait=false');
   }, 60_000);
+
+  it('kskup.io/health on shop-v1 is the service\'s check of both pods: http:/not-ready takes both connectors out, http:/healthz brings them back', async () => {
+    const connectors = [...podsOf(a, 'shop-v1'), ...podsOf(a, 'shop-v2')].map((pod) => `shop:80@${pod.ip}:8081`).sort();
+    expect(connectors).toHaveLength(2);
+    const shopConnectors = async () => (await routerConnectors(a)).filter((c) => c.startsWith('shop:'));
+    await kubectl(a, 'annotate', '--overwrite', 'deployment', 'shop-v1', 'kskup.io/health=http:/not-ready');
+    await waitUntil(a, 'no shop connector in the router', async () => ((await shopConnectors()).length === 0 ? true : undefined));
+    expect(await eventsOn('Deployment', 'shop-v1')).toContainEqual({ reason: 'Exposed', message: 'exposed by its annotations as "shop" on port(s) 80:8081 with weight 1, health check http:/not-ready' });
+    await kubectl(a, 'annotate', '--overwrite', 'deployment', 'shop-v1', 'kskup.io/health=http:/healthz');
+    await waitUntil(a, 'both shop connectors back in the router', async () => ((await shopConnectors()).join() === connectors.join() ? true : undefined));
+    expect(a.runner.errors).toEqual([]);
+    await kubectl(a, 'delete', 'deployment', 'shop-v1', 'shop-v2', '--wait=false');
+  }, 30_000);
 
   it('a DaemonSet and a Service annotated: each reached from B; the annotated Service itself is left as it is in A', async () => {
     const agent: V1DaemonSet = {

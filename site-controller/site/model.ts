@@ -209,7 +209,7 @@ export interface ServiceRecord {
    * service, since the listeners are made at the other sites.
    */
   readonly backlog?: number;
-  /** Active health check of its targets; absent: targets are probed by TCP for status only, and never leave rotation for it. */
+  /** Active health check of its targets (`kskup expose --health`, or the kskup.io/health annotation of its annotated targets); absent: targets are probed by TCP for status only, and never leave rotation for it. */
   readonly health?: HealthCheck;
   readonly createdAt: string;
 }
