@@ -38,6 +38,54 @@ describe('kskup.io/port', () => {
   });
 });
 
+describe('kskup.io/weight', () => {
+  const deployment = (weight: string) => ({ metadata: { name: 'web', annotations: { 'kskup.io/proxy': 'tcp', 'kskup.io/port': '80:8080', 'kskup.io/weight': weight } } });
+
+  it.each([
+    ['10', 10],
+    ['0', 0],
+    ['1000000', 1_000_000],
+    [' 7 ', 7],
+    ['007', 7],
+  ])('"%s" is the target\'s weight %d', (value, weight) => {
+    expect(readExposureAnnotations('Deployment', deployment(value))).toEqual({ kind: 'Deployment', name: 'web', address: 'web', ports: [{ port: 80, targetPort: 8080 }], weight });
+  });
+
+  it.each(['ten', '', '-1', '1.5', '1e3', '1000001', '0x10', '10%', '9007199254740993'])('"%s" is not exposed: the reason names the annotation and the value', (value) => {
+    expect(readExposureAnnotations('Deployment', deployment(value))).toEqual({
+      kind: 'Deployment',
+      name: 'web',
+      problem: `kskup.io/weight "${value}": not a weight: give a whole number from 0 (drain) to 1000000`,
+    });
+  });
+
+  it('absent: not weighted', () => {
+    expect(readExposureAnnotations('Deployment', { metadata: { name: 'web', annotations: { 'kskup.io/proxy': 'tcp', 'kskup.io/port': '80' } } })).not.toHaveProperty('weight');
+  });
+});
+
+describe('kskup.io/health', () => {
+  const deployment = (health: string) => ({ metadata: { name: 'web', annotations: { 'kskup.io/proxy': 'tcp', 'kskup.io/port': '80:8080', 'kskup.io/health': health } } });
+  const timing = { intervalMs: 5_000, timeoutMs: 1_000, healthyThreshold: 2, unhealthyThreshold: 1 };
+
+  it.each([
+    ['tcp', { type: 'tcp', ...timing }],
+    ['http:/healthz', { type: 'http', path: '/healthz', ...timing }],
+    ['http:/', { type: 'http', path: '/', ...timing }],
+    ['http:/a/b?c=d', { type: 'http', path: '/a/b?c=d', ...timing }],
+  ])('"%s" is the service\'s check, timed as --health\'s defaults', (value, health) => {
+    expect(readExposureAnnotations('Deployment', deployment(value))).toMatchObject({ address: 'web', health });
+  });
+
+  it.each(['', 'TCP', 'http', 'http:healthz', 'http:/a b', 'https:/healthz', 'grpc'])('"%s" is not exposed: the reason names the annotation and the value', (value) => {
+    expect(readExposureAnnotations('Deployment', deployment(value))).toEqual({
+      kind: 'Deployment',
+      name: 'web',
+      problem: `kskup.io/health "${value}": not a health check: give tcp, or http:/PATH (a path starting with /, no spaces), e.g. http:/healthz`,
+    });
+  });
+});
+
 const template = { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'i', ports: [{ containerPort: 8443 }, { containerPort: 8080 }, { containerPort: 53, protocol: 'UDP' }] }] } };
 
 describe('exposure annotations', () => {
@@ -104,6 +152,72 @@ describe('annotated services in the site state', () => {
     const changed = withAnnotatedServices(added.document, changedPorts, none).document;
     expect(changed.services[1]).toMatchObject({ ports: [80, 81], createdAt: '2026-01-01T00:00:00.000Z', targets: [{ targetPorts: [8080, 8081] }] });
     expect(withAnnotatedServices(changed, [], none).document.services).toEqual([cli]);
+  });
+
+  it('kskup.io/weight is the annotated target\'s weight: set, changed in place, removed', () => {
+    const weighted = (annotations: Record<string, string>) =>
+      annotatedExposures({ deployments: [annotated('web-v2', { 'kskup.io/proxy': 'tcp', 'kskup.io/address': 'web', 'kskup.io/port': '80:8080', ...annotations })], statefulSets: [], daemonSets: [], services: [] }).exposures;
+    const start = withAnnotatedServices(siteDocument([]), weighted({ 'kskup.io/weight': '10' }), none).document;
+    expect(start.services[0]?.targets).toEqual([{ type: 'deployment', name: 'web-v2', host: 'web-v2', targetPorts: [8080], source: 'annotation', weight: 10 }]);
+    expect(withAnnotatedServices(start, weighted({ 'kskup.io/weight': '10' }), none).document).toBe(start);
+    const drained = withAnnotatedServices(start, weighted({ 'kskup.io/weight': '0' }), none).document;
+    expect(drained.services[0]).toMatchObject({ createdAt: start.services[0]?.createdAt, targets: [{ name: 'web-v2', weight: 0 }] });
+    expect(withAnnotatedServices(drained, weighted({}), none).document.services[0]?.targets[0]).not.toHaveProperty('weight');
+  });
+
+  it('kskup.io/health is the service\'s check while only annotated targets serve it: set, agreed, in conflict, removed', () => {
+    const deployment = (name: string, annotations: Record<string, string>) => annotated(name, { 'kskup.io/proxy': 'tcp', 'kskup.io/address': 'web', 'kskup.io/port': '80:8080', ...annotations });
+    const exposures = (...deployments: V1Deployment[]) => annotatedExposures({ deployments, statefulSets: [], daemonSets: [], services: [] }).exposures;
+    const http = { type: 'http', path: '/healthz', intervalMs: 5_000, timeoutMs: 1_000, healthyThreshold: 2, unhealthyThreshold: 1 };
+    const checked = withAnnotatedServices(siteDocument([]), exposures(deployment('web-v1', { 'kskup.io/health': 'http:/healthz' }), deployment('web-v2', {})), none);
+    expect(checked.problems).toEqual([]);
+    expect(checked.document.services[0]).toMatchObject({ health: http, targets: [{ name: 'web-v1' }, { name: 'web-v2' }] });
+    expect(withAnnotatedServices(checked.document, exposures(deployment('web-v1', { 'kskup.io/health': 'http:/healthz' }), deployment('web-v2', {})), none).document).toBe(checked.document);
+    const agreed = withAnnotatedServices(checked.document, exposures(deployment('web-v1', { 'kskup.io/health': 'http:/healthz' }), deployment('web-v2', { 'kskup.io/health': 'http:/healthz' })), none);
+    expect(agreed.problems).toEqual([]);
+    const conflict = withAnnotatedServices(checked.document, exposures(deployment('web-v1', { 'kskup.io/health': 'http:/healthz' }), deployment('web-v2', { 'kskup.io/health': 'tcp' })), none);
+    expect(conflict.problems).toEqual([
+      { kind: 'Deployment', name: 'web-v2', problem: 'kskup.io/health "tcp": address "web" has kskup.io/health "http:/healthz" from deployment/web-v1: a service has one health check; annotate the same on each object of the address' },
+    ]);
+    expect(conflict.document.services[0]?.targets.map((t) => t.name)).toEqual(['web-v1']);
+    const removed = withAnnotatedServices(checked.document, exposures(deployment('web-v1', {}), deployment('web-v2', {})), none).document;
+    expect(removed.services[0]).not.toHaveProperty('health');
+    // A held object may be the one that gave it: the check stays with it.
+    const held = withAnnotatedServices(checked.document, exposures(deployment('web-v2', {})), none, new Date(), new Set(['deployment/web-v1']));
+    expect(held.document).toBe(checked.document);
+  });
+
+  it('kskup.io/health on an address kskup expose serves too must be kskup expose\'s check', () => {
+    const httpCheck = { type: 'http', path: '/healthz', intervalMs: 2_000, timeoutMs: 500, healthyThreshold: 2, unhealthyThreshold: 1 } as const;
+    const withCli: ServiceRecord = { ...cli, health: httpCheck };
+    const exposures = (health: string) =>
+      annotatedExposures({ deployments: [annotated('api', { 'kskup.io/proxy': 'tcp', 'kskup.io/address': 'shop', 'kskup.io/port': '80:9000', 'kskup.io/health': health })], statefulSets: [], daemonSets: [], services: [] }).exposures;
+    const start = siteDocument([withCli]);
+    const refused = withAnnotatedServices(start, exposures('http:/healthz'), none);
+    expect(refused.problems).toEqual([
+      {
+        kind: 'Deployment',
+        name: 'api',
+        problem:
+          'kskup.io/health "http:/healthz": address "shop" is exposed by kskup expose too, which gave it the health check http:/healthz every 2000 ms (timeout 500 ms, out after 1 failure(s), back after 2 success(es)): a service\'s check is kskup expose\'s while it has targets of kskup expose (kskup expose ... --health), or use another kskup.io/address',
+      },
+    ]);
+    expect(refused.document).toBe(start);
+    expect(withAnnotatedServices(siteDocument([cli]), exposures('tcp'), none).problems[0]?.problem).toMatch(/^kskup.io\/health "tcp": address "shop" is exposed by kskup expose too, which gave it no health check: /);
+    // The same check: a second target, and the CLI's check stays as it is.
+    const sameCheck = withAnnotatedServices(siteDocument([{ ...cli, health: { ...httpCheck, intervalMs: 5_000, timeoutMs: 1_000 } }]), exposures('http:/healthz'), none);
+    expect(sameCheck.problems).toEqual([]);
+    expect(sameCheck.document.services[0]?.targets.map((t) => `${t.type}/${t.name}`)).toEqual(['host/shop.internal', 'deployment/api']);
+  });
+
+  it('a bad kskup.io/weight on an exposed object holds its target with the weight it had', () => {
+    const sources = (weight: string) => ({ deployments: [annotated('web', { 'kskup.io/proxy': 'tcp', 'kskup.io/port': '80:8080', 'kskup.io/weight': weight })], statefulSets: [], daemonSets: [], services: [] });
+    const exposed = withAnnotatedServices(siteDocument([]), annotatedExposures(sources('30')).exposures, none).document;
+    const bad = annotatedExposures(sources('thirty'));
+    expect(bad.problems).toEqual([{ kind: 'Deployment', name: 'web', problem: 'kskup.io/weight "thirty": not a weight: give a whole number from 0 (drain) to 1000000' }]);
+    const held = withAnnotatedServices(exposed, bad.exposures, none, new Date(), new Set(['deployment/web']));
+    expect(held.document).toBe(exposed);
+    expect(held.document.services[0]?.targets[0]?.weight).toBe(30);
   });
 
   it('an object whose annotations turned bad keeps its annotated target as it was (held); removed, it goes', () => {

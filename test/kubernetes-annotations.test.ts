@@ -4,11 +4,13 @@
 //
 //   cluster A, namespace west                                cluster B, namespace east
 //   Deployment backend x2 ─┐ (kskup.io/proxy=tcp)
-//   DaemonSet agent ───────┼─ tcpConnector per pod/port [router] <--link-- [router] <- Services backend, agent, web <- [client pod]
+//   Deployment shop-v1 x1 ─┤ (kskup.io/address=shop, kskup.io/weight=1, kskup.io/health)
+//   Deployment shop-v2 x1 ─┤ (kskup.io/address=shop, kskup.io/weight=3)
+//   DaemonSet agent ───────┼─ tcpConnector per pod/port [router] <--link-- [router] <- Services backend, shop, agent, web <- [client pod]
 //   Service web ───────────┘
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1DaemonSet, V1Pod, V1Service } from '@kubernetes/client-node';
-import { apis, kskup, ok, routerConnectors, startLinkedClusters, type Cluster } from './helpers/kube-clusters.js';
+import { apis, kskup, ok, routerConnectors, routerConnectorWeights, startLinkedClusters, type Cluster } from './helpers/kube-clusters.js';
 import { runKubeTool } from './helpers/kube-tools.js';
 import { configuredConnectors, echoDeployment, echoTemplate, podsOf, runClient, serviceNamed, startClientPod, waitUntil } from './helpers/kube-workloads.js';
 import { useTestFolder } from './helpers/temp-dir.js';
@@ -64,7 +66,14 @@ async function eventsOn(kind: string, name: string): Promise<{ reason: string; m
 beforeAll(async () => {
   [a, b] = await startLinkedClusters(temp.path);
   await apis(a).apps.createNamespacedDeployment({ namespace: 'west', body: echoDeployment('backend', 2) });
-  await Promise.all([a.runner.waitForDeployment('west', 'backend', { ready: 2, timeoutMs: 30_000 }), startClientPod(b)]);
+  // The weights' two targets, started meanwhile rather than in their test.
+  for (const name of ['shop-v1', 'shop-v2']) await apis(a).apps.createNamespacedDeployment({ namespace: 'west', body: echoDeployment(name, 1) });
+  await Promise.all([
+    a.runner.waitForDeployment('west', 'backend', { ready: 2, timeoutMs: 30_000 }),
+    a.runner.waitForDeployment('west', 'shop-v1', { ready: 1, timeoutMs: 30_000 }),
+    a.runner.waitForDeployment('west', 'shop-v2', { ready: 1, timeoutMs: 30_000 }),
+    startClientPod(b),
+  ]);
 }, 150_000);
 
 afterAll(async () => {
@@ -135,6 +144,86 @@ describe('services exposed by annotations', () => {
     await kubectl(a, 'annotate', '--overwrite', 'deployment', 'backend', 'kskup.io/port=7:8080,80:8081,8080:8080');
     await westStatusWhen('deployment/backend without a problem', (s) => s.annotationProblems?.some((p) => p.target === 'deployment/backend') !== true);
   }, 60_000);
+
+  it('kskup.io/weight: shop-v1 at 1 and shop-v2 at 3 split 200 flows 50/150 at the routers\' weights; a bad value holds; --overwrite to 0 drains shop-v2; removed, it has none', async () => {
+    const shop = (version: string, weight: string) =>
+      kubectl(a, 'annotate', '--overwrite', 'deployment', `shop-${version}`, 'kskup.io/proxy=tcp', 'kskup.io/address=shop', 'kskup.io/port=80:8081', `kskup.io/weight=${weight}`);
+    await shop('v1', '1');
+    await shop('v2', '3');
+    const [v1] = podsOf(a, 'shop-v1');
+    const [v2] = podsOf(a, 'shop-v2');
+    if (!v1 || !v2) throw new Error(`shop pods: ${a.runner.podSummary('west')}`);
+    const connector = { v1: `shop:80@${v1.ip}:8081`, v2: `shop:80@${v2.ip}:8081` };
+    /** The running router's weights of the two connectors, once they are as wanted. */
+    let lastWeights: Record<string, number | undefined> = {};
+    const routerWeights = (what: string, v1Weight: number | undefined, v2Weight: number | undefined) =>
+      waitUntil(a, `the router with ${what}`, async () => {
+        lastWeights = await routerConnectorWeights(a);
+        return connector.v1 in lastWeights && connector.v2 in lastWeights && lastWeights[connector.v1] === v1Weight && lastWeights[connector.v2] === v2Weight ? true : undefined;
+      }).catch((error: unknown) => {
+        throw new Error(`the router has ${JSON.stringify(lastWeights)}: ${String(error)}`);
+      });
+    await routerWeights('weights 1 and 3', 1, 3);
+    /** The targets of "shop" in west's service status, by host, with their weights. */
+    const statusWeights = async () => {
+      const status = JSON.parse(await ok(a, 'service', 'status', '-n', 'west', '-o', 'json')) as { services: { address: string; targets: { host: string; weight?: number }[] }[] };
+      return Object.fromEntries((status.services.find((s) => s.address === 'shop')?.targets ?? []).map((t) => [t.host, t.weight]));
+    };
+    await waitUntil(a, 'the weights in service status', async () => {
+      const weights = await statusWeights();
+      return weights['shop-v1'] === 1 && weights['shop-v2'] === 3 ? true : undefined;
+    });
+    expect(await eventsOn('Deployment', 'shop-v2')).toContainEqual({ reason: 'Exposed', message: 'exposed by its annotations as "shop" on port(s) 80:8081 with weight 3' });
+
+    await serviceWithPorts('shop', [80]);
+    await b.runner.settled();
+    await waitUntil(b, 'http through shop', async () => ((await client('http', 'http://shop:80/name')).status === 200 ? true : undefined));
+    const split = await client('http-count', 'http://shop:80/name', '200', '8');
+    console.log(`kskup.io/weight 1 and 3, 200 flows: ${JSON.stringify(split)}`);
+    expect(split.errors).toEqual({});
+    const bodies = split.bodies as Record<string, number>;
+    expect(Object.keys(bodies).sort()).toEqual([v1.name, v2.name].sort());
+    expect(bodies[v1.name]).toBeGreaterThanOrEqual(40);
+    expect(bodies[v1.name]).toBeLessThanOrEqual(60);
+    expect((bodies[v1.name] ?? 0) + (bodies[v2.name] ?? 0)).toBe(200);
+
+    // A typo: reported, and the weights stay as last applied.
+    await shop('v1', 'ten');
+    const held = await westStatusWhen('the problem of deployment/shop-v1', (s) => s.annotationProblems?.some((p) => p.target === 'deployment/shop-v1') === true);
+    expect(held.annotationProblems?.find((p) => p.target === 'deployment/shop-v1')?.reason).toBe(
+      'kskup.io/weight "ten": not a weight: give a whole number from 0 (drain) to 1000000; the exposure stays as last applied until the annotations are fixed',
+    );
+    expect(await routerConnectorWeights(a)).toMatchObject({ [connector.v1]: 1, [connector.v2]: 3 });
+    await shop('v1', '1');
+
+    // Drained: the router has weight 0 for shop-v2, and no new flow goes there.
+    const annotated = Date.now();
+    await shop('v2', '0');
+    await routerWeights('shop-v2 drained', 1, 0);
+    console.log(`kskup.io/weight=0 -> the router has it ${Date.now() - annotated} ms after kubectl annotate was called`);
+    const drained = await client('http-count', 'http://shop:80/name', '20', '4');
+    expect(drained).toEqual({ bodies: { [v1.name]: 20 }, errors: {} });
+    expect((await statusWeights())['shop-v2']).toBe(0);
+
+    // Removed: shop-v2 is not weighted (it counts as 1 beside shop-v1's weight).
+    await kubectl(a, 'annotate', 'deployment', 'shop-v2', 'kskup.io/weight-');
+    await routerWeights('no weight for shop-v2', 1, undefined);
+    await waitUntil(a, 'no weight for shop-v2 in service status', async () => ((await statusWeights())['shop-v2'] === undefined ? true : undefined));
+    expect(a.runner.errors).toEqual([]);
+  }, 60_000);
+
+  it('kskup.io/health on shop-v1 is the service\'s check of both pods: http:/not-ready takes both connectors out, http:/healthz brings them back', async () => {
+    const connectors = [...podsOf(a, 'shop-v1'), ...podsOf(a, 'shop-v2')].map((pod) => `shop:80@${pod.ip}:8081`).sort();
+    expect(connectors).toHaveLength(2);
+    const shopConnectors = async () => (await routerConnectors(a)).filter((c) => c.startsWith('shop:'));
+    await kubectl(a, 'annotate', '--overwrite', 'deployment', 'shop-v1', 'kskup.io/health=http:/not-ready');
+    await waitUntil(a, 'no shop connector in the router', async () => ((await shopConnectors()).length === 0 ? true : undefined));
+    expect(await eventsOn('Deployment', 'shop-v1')).toContainEqual({ reason: 'Exposed', message: 'exposed by its annotations as "shop" on port(s) 80:8081 with weight 1, health check http:/not-ready' });
+    await kubectl(a, 'annotate', '--overwrite', 'deployment', 'shop-v1', 'kskup.io/health=http:/healthz');
+    await waitUntil(a, 'both shop connectors back in the router', async () => ((await shopConnectors()).join() === connectors.join() ? true : undefined));
+    expect(a.runner.errors).toEqual([]);
+    await kubectl(a, 'delete', 'deployment', 'shop-v1', 'shop-v2', '--wait=false');
+  }, 30_000);
 
   it('a DaemonSet and a Service annotated: each reached from B; the annotated Service itself is left as it is in A', async () => {
     const agent: V1DaemonSet = {

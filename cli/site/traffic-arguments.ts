@@ -3,25 +3,22 @@
 // which the CLI reports as a usage error (exit 2) with the flag.
 import { InvalidArgumentError } from 'commander';
 import type { HealthCheck } from '../../site-controller/site/model.js';
+import { parseHealthValue, parseWeightValue } from '../../site-controller/site/traffic-values.js';
 
-/** The tcpConnector `weight` range (router/config/schema.ts). */
-export const MAX_WEIGHT = 1_000_000;
-
-/** Interval 5 s and timeout 1 s as the TCP probe had them; 1 failure takes a target out (within one interval), 2 successes bring it back (no flapping on one lucky answer). */
-export const DEFAULT_HEALTH_CHECK = { intervalMs: 5_000, timeoutMs: 1_000, healthyThreshold: 2, unhealthyThreshold: 1 } as const;
+// Shared with the Kubernetes controller's kskup.io/weight and kskup.io/health annotations.
+export { DEFAULT_HEALTH_CHECK } from '../../site-controller/site/traffic-values.js';
 
 export function parseWeight(value: string): number {
-  const weight = /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(weight) || weight > MAX_WEIGHT) throw new InvalidArgumentError(`"${value}" is not a weight: give a whole number from 0 (drain) to ${MAX_WEIGHT}.`);
+  const weight = parseWeightValue(value);
+  if (typeof weight === 'string') throw new InvalidArgumentError(`"${value}" is ${weight}.`);
   return weight;
 }
 
 /** `tcp` or `http:/PATH`. */
 export function parseHealth(value: string): Pick<HealthCheck, 'type' | 'path'> {
-  if (value === 'tcp') return { type: 'tcp' };
-  const path = value.startsWith('http:') ? value.slice('http:'.length) : undefined;
-  if (path !== undefined && path.startsWith('/') && !/[\s\u0000-\u001f]/.test(path)) return { type: 'http', path };
-  throw new InvalidArgumentError(`"${value}" is not a health check: give tcp, or http:/PATH (a path starting with /, no spaces), e.g. http:/healthz.`);
+  const check = parseHealthValue(value);
+  if (typeof check === 'string') throw new InvalidArgumentError(`"${value}" is ${check}.`);
+  return check;
 }
 
 /** `500ms`, `2s`, or a number of seconds; 10 ms to 1 hour. In ms. */

@@ -13,12 +13,13 @@
 // by `kskup service status` (the snapshot's annotationProblems).
 import type { CoreV1Api, KubernetesObject, V1DaemonSet, V1Deployment, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { ServiceRecord, ServiceTarget, SiteDocument } from '../site/model.js';
+import type { HealthCheck, ServiceRecord, ServiceTarget, SiteDocument } from '../site/model.js';
 import type { SiteStorage } from '../site/storage.js';
 import { recordEvent } from './events.js';
 import {
   ANNOTATED_KINDS,
   EXPOSURE_ANNOTATIONS,
+  healthAnnotationValue,
   isProblem,
   readExposureAnnotations,
   type AnnotatedExposure,
@@ -68,6 +69,14 @@ export function annotatedExposures(sources: AnnotatedSources): { exposures: Anno
  * follows its annotation's ports. The annotated targets of objects in `hold`
  * (whose annotations have a bad value now) stay as they are: a typo in an
  * annotation does not take a running service away; `held` says which did.
+ *
+ * The health check is the service's, not a target's (ServiceRecord.health).
+ * A service with only annotated targets here has the check their
+ * kskup.io/health gives (objects without one do not ask for any; two that
+ * differ: the second is a problem), or none; while one of its targets is
+ * held and no object gives one, it keeps the check it had. A service with
+ * targets of `kskup expose` has the CLI's check: an annotated object of it
+ * with another kskup.io/health is a problem.
  */
 export function withAnnotatedServices(
   document: SiteDocument,
@@ -80,6 +89,8 @@ export function withAnnotatedServices(
   const held = new Set<string>();
   const before = new Map(document.services.map((service) => [service.address, service]));
   const byAddress = new Map<string, ServiceRecord>();
+  /** The health check kskup.io/health gives each address, and the first object that gave it. */
+  const healthOf = new Map<string, { health: HealthCheck; from: string }>();
   for (const service of document.services) {
     const targets = service.targets.filter((target) => target.source !== 'annotation' || hold.has(`${target.type}/${target.name}`));
     for (const target of targets) if (target.source === 'annotation') held.add(`${target.type}/${target.name}`);
@@ -100,7 +111,22 @@ export function withAnnotatedServices(
       problems.push({ kind, name, problem: `address "${address}" is exposed ${where} with port(s) ${have.join(',')}, not ${ports.join(',')}: annotate the same ${EXPOSURE_ANNOTATIONS.port} ports, or another ${EXPOSURE_ANNOTATIONS.address}` });
       continue;
     }
-    const target: ServiceTarget = { type, name, host: name, targetPorts: exposure.ports.map((pair) => pair.targetPort), source: 'annotation' };
+    if (exposure.health !== undefined) {
+      const healthProblem = healthRefusal(address, exposure.health, existing, healthOf.get(address));
+      if (healthProblem !== undefined) {
+        problems.push({ kind, name, problem: `${EXPOSURE_ANNOTATIONS.health} "${healthAnnotationValue(exposure.health)}": ${healthProblem}` });
+        continue;
+      }
+      if (!healthOf.has(address)) healthOf.set(address, { health: exposure.health, from: `${type}/${name}` });
+    }
+    const target: ServiceTarget = {
+      type,
+      name,
+      host: name,
+      targetPorts: exposure.ports.map((pair) => pair.targetPort),
+      source: 'annotation',
+      ...(exposure.weight !== undefined && { weight: exposure.weight }),
+    };
     byAddress.set(
       address,
       existing
@@ -108,9 +134,37 @@ export function withAnnotatedServices(
         : { address, protocol: 'tcp', ports, targets: [target], createdAt: before.get(address)?.createdAt ?? now.toISOString() },
     );
   }
-  const services = [...byAddress.values()].sort((a, b) => a.address.localeCompare(b.address));
+  const services = [...byAddress.values()].map((service) => withAnnotatedHealth(service, healthOf.get(service.address)?.health, held)).sort((a, b) => a.address.localeCompare(b.address));
   const unchanged = JSON.stringify(services) === JSON.stringify(document.services);
   return { document: unchanged ? document : { ...document, services }, problems, held };
+}
+
+/**
+ * Why an annotated object's kskup.io/health `health` cannot be the check of
+ * `address` (withAnnotatedServices): `existing` is the address's record so
+ * far, `given` the check an earlier object of it gave. Undefined: it can.
+ */
+function healthRefusal(address: string, health: HealthCheck, existing: ServiceRecord | undefined, given: { health: HealthCheck; from: string } | undefined): string | undefined {
+  if (existing?.targets.some((t) => t.source !== 'annotation')) {
+    if (sameHealth(existing.health, health)) return undefined;
+    const cli = existing.health ? `the health check ${describeHealth(existing.health)}` : 'no health check';
+    return `address "${address}" is exposed by kskup expose too, which gave it ${cli}: a service's check is kskup expose's while it has targets of kskup expose (kskup expose ... --health), or use another ${EXPOSURE_ANNOTATIONS.address}`;
+  }
+  if (given === undefined || sameHealth(given.health, health)) return undefined;
+  return `address "${address}" has ${EXPOSURE_ANNOTATIONS.health} "${healthAnnotationValue(given.health)}" from ${given.from}: a service has one health check; annotate the same on each object of the address`;
+}
+
+/**
+ * `service` with the health check its annotations give (`given`), if only
+ * annotated targets serve it here: see withAnnotatedServices. Rebuilt with
+ * `health` last, so the same check gives the same document.
+ */
+function withAnnotatedHealth(service: ServiceRecord, given: HealthCheck | undefined, held: ReadonlySet<string>): ServiceRecord {
+  if (service.targets.some((t) => t.source !== 'annotation')) return service;
+  // No object gives one, but a held target's object may still: keep what it was applied with.
+  const health = given ?? (service.targets.some((t) => held.has(`${t.type}/${t.name}`)) ? service.health : undefined);
+  const { health: _old, ...rest } = service;
+  return health === undefined ? rest : { ...rest, health };
 }
 
 /** Why an annotated object is not exposed, by target key (`deployment/backend`). */
@@ -173,7 +227,9 @@ export class AnnotatedServices {
     for (const exposure of exposures) {
       const key = targetKey(exposure.kind, exposure.name);
       if (refusedKeys.has(key)) continue;
-      const what = `as "${exposure.address}" on port(s) ${exposure.ports.map((p) => (p.port === p.targetPort ? String(p.port) : `${p.port}:${p.targetPort}`)).join(',')}`;
+      const ports = exposure.ports.map((p) => (p.port === p.targetPort ? String(p.port) : `${p.port}:${p.targetPort}`)).join(',');
+      const extras = [...(exposure.weight === undefined ? [] : [`weight ${exposure.weight}`]), ...(exposure.health === undefined ? [] : [`health check ${healthAnnotationValue(exposure.health)}`])];
+      const what = `as "${exposure.address}" on port(s) ${ports}${extras.length === 0 ? '' : ` with ${extras.join(', ')}`}`;
       applied.set(key, what);
       if (this.applied.get(key) === what) continue;
       this.deps.log.info({ target: key, address: exposure.address }, `${exposure.kind} ${exposure.name} exposed by its annotations ${what}`);
@@ -206,6 +262,15 @@ function objectsByKey(sources: AnnotatedSources): Map<string, KubernetesObject> 
     ['Service', sources.services],
   ];
   return new Map(entries.flatMap(([kind, objects]) => objects.map((object) => [targetKey(kind, object.metadata?.name ?? ''), object] as const)));
+}
+
+function sameHealth(a: HealthCheck | undefined, b: HealthCheck | undefined): boolean {
+  return JSON.stringify(a && [a.type, a.path, a.intervalMs, a.timeoutMs, a.healthyThreshold, a.unhealthyThreshold]) === JSON.stringify(b && [b.type, b.path, b.intervalMs, b.timeoutMs, b.healthyThreshold, b.unhealthyThreshold]);
+}
+
+/** `http:/healthz every 2000 ms (timeout 500 ms, out after 1 failure(s), back after 2 success(es))`: the whole check, since kskup expose's may be timed otherwise. */
+function describeHealth(health: HealthCheck): string {
+  return `${healthAnnotationValue(health)} every ${health.intervalMs} ms (timeout ${health.timeoutMs} ms, out after ${health.unhealthyThreshold} failure(s), back after ${health.healthyThreshold} success(es))`;
 }
 
 function samePorts(a: readonly number[], b: readonly number[]): boolean {

@@ -4,7 +4,8 @@
 // to what it asks to expose, or why it cannot be exposed. Pure, so each rule
 // is tested on its own (test/exposure-annotations.test.ts).
 import type { V1PodTemplateSpec, V1Service } from '@kubernetes/client-node';
-import { nameProblem } from '../site/model.js';
+import { nameProblem, type HealthCheck } from '../site/model.js';
+import { DEFAULT_HEALTH_CHECK, parseHealthValue, parseWeightValue } from '../site/traffic-values.js';
 
 export const EXPOSURE_ANNOTATIONS = {
   /** The switch: `tcp` exposes the object; absent leaves it alone; anything else is a problem. */
@@ -13,6 +14,10 @@ export const EXPOSURE_ANNOTATIONS = {
   address: 'kskup.io/address',
   /** `8080`, or `80:8080,443:8443` (port:targetPort); default from the object (see annotatedPorts). */
   port: 'kskup.io/port',
+  /** The target's share of new flows, as `kskup expose --weight`: 0 (drain) to 1000000; absent: not weighted. */
+  weight: 'kskup.io/weight',
+  /** The service's health check, as `kskup expose --health`: `tcp` or `http:/PATH`, with --health's default timing; absent: none from this object. */
+  health: 'kskup.io/health',
 } as const;
 
 /** The kinds whose annotations expose, with the target type each becomes. */
@@ -31,6 +36,10 @@ export interface AnnotatedExposure {
   readonly name: string;
   readonly address: string;
   readonly ports: readonly PortPair[];
+  /** kskup.io/weight: the target's weight (ServiceTarget.weight); absent: not weighted. */
+  readonly weight?: number;
+  /** kskup.io/health: the service's health check (ServiceRecord.health), timed as --health's defaults; absent: this object asks for none. */
+  readonly health?: HealthCheck;
 }
 
 /** Not exposed, and why (names the annotation and the value). */
@@ -99,7 +108,19 @@ export function readExposureAnnotations(kind: AnnotatedKind, object: AnnotatedOb
   const given = annotations[EXPOSURE_ANNOTATIONS.port];
   const ports = given === undefined ? defaultPorts(kind, object) : parsePortAnnotation(given);
   if (typeof ports === 'string') return problem(ports);
-  return { kind, name, address, ports };
+  const givenWeight = annotations[EXPOSURE_ANNOTATIONS.weight];
+  const weight = givenWeight === undefined ? undefined : parseWeightValue(givenWeight);
+  if (typeof weight === 'string') return problem(`${EXPOSURE_ANNOTATIONS.weight} "${givenWeight}": ${weight}`);
+  const givenHealth = annotations[EXPOSURE_ANNOTATIONS.health];
+  const check = givenHealth === undefined ? undefined : parseHealthValue(givenHealth);
+  if (typeof check === 'string') return problem(`${EXPOSURE_ANNOTATIONS.health} "${givenHealth}": ${check}`);
+  const health: HealthCheck | undefined = check && { ...check, ...DEFAULT_HEALTH_CHECK };
+  return { kind, name, address, ports, ...(weight !== undefined && { weight }), ...(health && { health }) };
+}
+
+/** A health check as kskup.io/health and --health write it: `tcp` or `http:/PATH`. */
+export function healthAnnotationValue(health: HealthCheck): string {
+  return health.type === 'http' ? `http:${health.path ?? '/'}` : 'tcp';
 }
 
 /**

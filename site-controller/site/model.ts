@@ -139,7 +139,8 @@ export interface ServiceTarget {
    */
   readonly source?: 'annotation';
   /**
-   * This target's share of new flows for the service (`kskup expose --weight`),
+   * This target's share of new flows for the service (`kskup expose --weight`,
+   * or the kskup.io/weight annotation of an annotated target),
    * 0 (drain) to 1000000, split evenly over its connectors (a workload's ready
    * pods); absent: not weighted. A site weight (`kskup service weights`) wins
    * over it. See docs/traffic.md.
@@ -208,7 +209,7 @@ export interface ServiceRecord {
    * service, since the listeners are made at the other sites.
    */
   readonly backlog?: number;
-  /** Active health check of its targets; absent: targets are probed by TCP for status only, and never leave rotation for it. */
+  /** Active health check of its targets (`kskup expose --health`, or the kskup.io/health annotation of its annotated targets); absent: targets are probed by TCP for status only, and never leave rotation for it. */
   readonly health?: HealthCheck;
   readonly createdAt: string;
 }

@@ -116,6 +116,11 @@ export async function podLogs(where: Cluster): Promise<string> {
  * ConfigMap says it should.
  */
 export async function routerConnectors(where: Cluster): Promise<string[]> {
+  return Object.keys(await routerConnectorWeights(where)).sort();
+}
+
+/** The router's tcpConnectors as routerConnectors() names them, each with its `weight` (undefined: not weighted). */
+export async function routerConnectorWeights(where: Cluster): Promise<Record<string, number | undefined>> {
   const secret = await apis(where).core.readNamespacedSecret({ name: NAMES.localClient, namespace: where.namespace });
   const file = (key: string) => Buffer.from(secret.data?.[key] ?? '', 'base64');
   const pod = where.runner.list('pods', where.namespace).find((p) => p.metadata.labels?.['app.kubernetes.io/name'] === 'kskup-router' && p.metadata.deletionTimestamp === undefined);
@@ -123,8 +128,10 @@ export async function routerConnectors(where: Cluster): Promise<string[]> {
   if (!host) throw new Error(`no router pod with an IP in ${where.namespace}: ${where.runner.podSummary(where.namespace)}`);
   const client = await ManagementClient.connect({ host, port: PORTS.amqp, tls: { ca: file('ca.crt'), cert: file('tls.crt'), key: file('tls.key'), serverName: `${NAMES.routerLocal}.${where.namespace}.svc` } }, { timeoutMs: 2_000 });
   try {
-    const rows = await client.query('tcpConnector', ['name', 'address', 'host', 'port']);
-    return rows.filter((row) => row.name !== 'claims').map((row) => `${String(row.address)}@${String(row.host)}:${String(row.port)}`).sort();
+    const rows = await client.query('tcpConnector', ['name', 'address', 'host', 'port', 'weight']);
+    return Object.fromEntries(
+      rows.filter((row) => row.name !== 'claims').map((row) => [`${String(row.address)}@${String(row.host)}:${String(row.port)}`, typeof row.weight === 'number' ? row.weight : undefined]),
+    );
   } finally {
     await client.close().catch(() => undefined);
   }

@@ -4,6 +4,8 @@
 //   echo HOST PORT BYTES       send BYTES random bytes, half-close, read the
 //                              echo to the end: {"bytes","sent","received"} (sha256)
 //   http URL                   one GET on a fresh connection: {"status","body"}
+//   http-count URL N [AT_ONCE] N GETs, AT_ONCE (default 1) at a time, each on a
+//                              fresh connection (a flow each): {"bodies":{BODY:count},"errors":{CODE:count}}
 //   connect HOST PORT MS       connect and wait up to MS for the peer to speak,
 //                              close or reset: {"outcome","ms"}
 //   listen PORT                accept one connection, answer "hello from <POD_NAME>", exit
@@ -45,6 +47,31 @@ if (mode === 'sleep' || mode === undefined) {
     print({ error: e.code ?? e.message });
     process.exitCode = 1;
   });
+} else if (mode === 'http-count') {
+  // One process for many flows: a process per flow (exec) would cost far more than the flows.
+  const [url, n, atOnce = '1'] = rest;
+  const bodies = {};
+  const errors = {};
+  const once = () =>
+    new Promise((resolve) => {
+      get(url, { agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve(res.statusCode === 200 ? { body } : { error: `HTTP ${res.statusCode}` }));
+      }).on('error', (e) => resolve({ error: e.code ?? e.message }));
+    });
+  let started = 0;
+  const worker = async () => {
+    while (started < Number(n)) {
+      started++;
+      const answer = await once();
+      if (answer.error !== undefined) errors[answer.error] = (errors[answer.error] ?? 0) + 1;
+      else bodies[answer.body] = (bodies[answer.body] ?? 0) + 1;
+    }
+  };
+  await Promise.all(Array.from({ length: Number(atOnce) }, worker));
+  print({ bodies, errors });
 } else if (mode === 'connect') {
   const [host, port, ms] = rest;
   const start = Date.now();
