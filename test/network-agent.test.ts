@@ -29,14 +29,16 @@ function fakePeer(): FakePeer {
   return { peer: stand as unknown as PeerConnection, sent };
 }
 
-function agentA(): NetworkAgent {
+/** Interior router A, serving `addresses` with `weights` (its tcpConnectors'). */
+function agentA(addresses: string[] = [], weights?: Record<string, number>): NetworkAgent {
   return new NetworkAgent({
     selfId: 'A',
     mode: 'interior',
     log: pino({ level: 'silent' }),
     helloIntervalMs: 1000,
     helloMaxAgeMs: 3000,
-    servedAddresses: () => [],
+    servedAddresses: () => addresses,
+    ...(weights && { servedWeights: () => weights }),
     dropPeer: () => undefined,
     onNeighbourUp: () => undefined,
   });
@@ -216,22 +218,8 @@ describe('network agent: edge routers and their weights (LinkStateAd.edges)', ()
     return edge;
   }
 
-  function agentServing(addresses: string[], weights?: Record<string, number>): NetworkAgent {
-    return new NetworkAgent({
-      selfId: 'A',
-      mode: 'interior',
-      log: pino({ level: 'silent' }),
-      helloIntervalMs: 1000,
-      helloMaxAgeMs: 3000,
-      servedAddresses: () => addresses,
-      ...(weights && { servedWeights: () => weights }),
-      dropPeer: () => undefined,
-      onNeighbourUp: () => undefined,
-    });
-  }
-
   it("A's ad lists each edge router with its addresses, weights and site, what A serves itself, and the totals for routers that predate edges", () => {
-    const agent = agentServing(['web'], { web: 10 });
+    const agent = agentA(['web'], { web: 10 });
     const b = meetB(agent, 100);
     meetEdge(agent, 'E1', 'edge-1', { type: 'edge-state', addresses: ['web', 'db'], weights: { web: 60 } });
     meetEdge(agent, 'E2', 'edge-2', { type: 'edge-state', addresses: ['web'] });
@@ -246,7 +234,7 @@ describe('network agent: edge routers and their weights (LinkStateAd.edges)', ()
   });
 
   it('without edge routers the ad is as before: no edges, no local', () => {
-    const agent = agentServing(['web'], { web: 10 });
+    const agent = agentA(['web'], { web: 10 });
     const b = meetB(agent, 100);
     const own = b.sent.filter((m): m is Extract<ControlMessage, { type: 'lsa' }> => m.type === 'lsa' && m.ad.origin === 'A').at(-1)!.ad;
     expect(own).not.toHaveProperty('edges');
@@ -255,7 +243,7 @@ describe('network agent: edge routers and their weights (LinkStateAd.edges)', ()
   });
 
   it('a flow that ends at A without a tcpConnector there goes to its edge routers by weight, or in turn when none has one', () => {
-    const agent = agentServing([]);
+    const agent = agentA([]);
     const e1 = meetEdge(agent, 'E1', 'edge-1', { type: 'edge-state', addresses: ['web', 'db'], weights: { web: 3 } });
     const e2 = meetEdge(agent, 'E2', 'edge-2', { type: 'edge-state', addresses: ['web', 'db'], weights: { web: 1 } });
     const picks = Array.from({ length: 8 }, () => agent.edgeServing('web'));
