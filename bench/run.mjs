@@ -62,6 +62,8 @@ const USAGE = `usage: npm run bench -- [options]
 const PATHS = ['direct', 'stunnel', 'kskup', 'skrouterd', 'kskup-16k'];
 
 export const METRICS = [
+  // The first iperf3 test of a path's fresh processes (after the RSS step): what a router does before its JIT and heap have settled.
+  { key: 'tput1Cold', label: 'Throughput, 1 stream, first test of fresh processes (Gbit/s)', digits: 2 },
   { key: 'tput1', label: 'Throughput, 1 stream (Gbit/s)', digits: 2 },
   { key: 'tput1R', label: 'Throughput, 1 stream, reversed -R (Gbit/s)', digits: 2 },
   { key: 'tput8', label: 'Throughput, 8 streams (Gbit/s)', digits: 2 },
@@ -260,6 +262,7 @@ async function measurePath(pathName, run, attempt, context) {
     }
 
     for (const [key, streams, reverse] of [
+      ['tput1Cold', 1, false],
       ['tput1', 1, false],
       ['tput1R', 1, true],
       ['tput8', 8, false],
@@ -564,6 +567,7 @@ async function main() {
     },
     otherLoad: Object.fromEntries(options.paths.map((p) => [p, records[p].map((r) => r.details.cpuElsewhere?.otherCores ?? null)])),
     units: {
+      tput1Cold: 'Gbit/s, the first iperf3 test of the fresh processes, right after the RSS step; tput1 is the same test again, next',
       tput1: 'Gbit/s',
       tput1R: 'Gbit/s',
       tput8: 'Gbit/s',
