@@ -56,6 +56,13 @@ export const LISTENER_PORT_RETENTION_MS = 60 * 60_000;
  * (a newcomer is answered), instead of both waiting for a heartbeat.
  */
 const RESYNC_EVERY_MS = 250;
+
+/**
+ * Heartbeat periods service sync must have listened for before what it has
+ * not heard of counts as gone (heardTheNetwork): every live site announces
+ * itself once a period, so two periods hear each at least once.
+ */
+const HEARD_AFTER_HEARTBEATS = 2;
 const RESYNC_FOR_MS = 5_000;
 
 /** KSKUP_SYNC_HEARTBEAT_MS, KSKUP_SYNC_TTL_MS and KSKUP_SYNC_HEALTH_MS override the defaults (tests, tuning). */
@@ -92,6 +99,7 @@ export class ServiceController implements SiteServices {
   private lastAnnounced = '';
   private readonly timers: NodeJS.Timeout[] = [];
   private stopped = false;
+  private readonly startedAt = Date.now();
   /** When service sync first attached (ms since the epoch). */
   private firstHeardAt: number | undefined;
   /** Recorded addresses not wanted now, and since when (ms since the epoch), for LISTENER_PORT_RETENTION_MS. */
@@ -146,6 +154,11 @@ export class ServiceController implements SiteServices {
     );
     this.deps.schedule('start', () => this.probe());
     this.checks.setTargets(this.checkedTargets());
+    // A pass as soon as the network counts as heard, so what was kept from before the start is pruned then, not at the next heartbeat.
+    const heardAt = setTimeout(() => {
+      if (!this.stopped && this.heardTheNetwork()) this.deps.schedule('heard the network', async () => undefined);
+    }, Math.max(0, this.startedAt + this.timings.ttlMs + 1 - Date.now()));
+    this.timers.push(heardAt);
   }
 
   async documentChanged(document: SiteDocument): Promise<void> {
@@ -246,13 +259,21 @@ export class ServiceController implements SiteServices {
   }
 
   /**
-   * One TTL since service sync first attached, and attached now: every live
-   * site has announced itself since, so what is not heard of is gone. Until
-   * then nothing kept for the network (listener ports, a platform's
-   * per-address objects) is pruned.
+   * Every live site has announced itself since this controller started, so
+   * what is not heard of is gone: one TTL since the start, with service sync
+   * attached now and for at least HEARD_AFTER_HEARTBEATS heartbeat periods
+   * (a router that took long to answer at the start has not been heard for a
+   * TTL). Until then nothing kept for the network (listener ports, a
+   * platform's per-address objects) is pruned.
    */
   heardTheNetwork(): boolean {
-    return this.view.hearing() && this.firstHeardAt !== undefined && Date.now() - this.firstHeardAt > this.timings.ttlMs;
+    const now = Date.now();
+    return (
+      this.view.hearing() &&
+      now - this.startedAt > this.timings.ttlMs &&
+      this.firstHeardAt !== undefined &&
+      now - this.firstHeardAt > HEARD_AFTER_HEARTBEATS * this.timings.heartbeatMs
+    );
   }
 
   async allocate(document: SiteDocument): Promise<SiteDocument> {
