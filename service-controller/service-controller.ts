@@ -56,6 +56,7 @@ export const LISTENER_PORT_RETENTION_MS = 60 * 60_000;
  * (a newcomer is answered), instead of both waiting for a heartbeat.
  */
 const RESYNC_EVERY_MS = 250;
+const RESYNC_FOR_MS = 5_000;
 
 /**
  * Heartbeat periods service sync must have listened for before what it has
@@ -63,7 +64,6 @@ const RESYNC_EVERY_MS = 250;
  * itself once a period, so two periods hear each at least once.
  */
 const HEARD_AFTER_HEARTBEATS = 2;
-const RESYNC_FOR_MS = 5_000;
 
 /** KSKUP_SYNC_HEARTBEAT_MS, KSKUP_SYNC_TTL_MS and KSKUP_SYNC_HEALTH_MS override the defaults (tests, tuning). */
 export function syncTimingsFromEnv(env: Readonly<Record<string, string | undefined>>): SyncTimings {
