@@ -178,20 +178,28 @@ export class NetworkAgent {
     return serving[this.edgeRoundRobin++ % serving.length]!.peer;
   }
 
-  /** Per edge router attached here that serves the address: its newest connection (highest group ordinal) and its weight; by router id. */
+  /** Per edge router attached here that serves the address: its newest connection and its weight; by router id. */
   private edgeConnections(address: string): { key: string; peer: PeerConnection; weight?: number }[] {
+    return this.newestEdgeConnections()
+      .filter(({ served }) => served.addresses.includes(address))
+      .map(({ id, peer, served: { weights } }) => ({ key: id, peer, ...(weights !== undefined && Object.hasOwn(weights, address) && { weight: weights[address]! }) }));
+  }
+
+  /**
+   * Each edge router attached here that sent its state, by router id: its
+   * newest connection (the highest group ordinal: one made after a
+   * certificate rotation) and what that connection said it serves.
+   */
+  private newestEdgeConnections(): { id: string; peer: PeerConnection; served: Served }[] {
     const newest = new Map<string, PeerConnection>();
-    for (const [peer, served] of this.edges) {
-      if (peer.remoteId === undefined || !served.addresses.includes(address)) continue;
+    for (const peer of this.edges.keys()) {
+      if (peer.remoteId === undefined) continue;
       const known = newest.get(peer.remoteId);
       if (!known || peer.groupOrdinal > known.groupOrdinal) newest.set(peer.remoteId, peer);
     }
     return [...newest]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([key, peer]) => {
-        const weights = this.edges.get(peer)?.weights;
-        return { key, peer, ...(weights !== undefined && Object.hasOwn(weights, address) && { weight: weights[address]! }) };
-      });
+      .map(([id, peer]) => ({ id, peer, served: this.edges.get(peer)! }));
   }
 
   /** At an interior router: the ids of the edge routers attached here that have sent their addresses (this is their uplink). */
@@ -390,15 +398,8 @@ export class NetworkAgent {
 
   /** The edge routers attached here that sent their state, by router id (of one router's connections, the newest), with their site names. */
   private edgesServed(): Record<string, Served & { site?: string }> {
-    const newest = new Map<string, PeerConnection>();
-    for (const peer of this.edges.keys()) {
-      if (peer.remoteId === undefined) continue;
-      const known = newest.get(peer.remoteId);
-      if (!known || peer.groupOrdinal > known.groupOrdinal) newest.set(peer.remoteId, peer);
-    }
     const edges: Record<string, Served & { site?: string }> = {};
-    for (const [id, peer] of [...newest].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      const served = this.edges.get(peer)!;
+    for (const { id, peer, served } of this.newestEdgeConnections()) {
       const site = this.timings.get(peer)?.site;
       edges[id] = { addresses: [...served.addresses].sort(), ...weightsOf(served.weights), ...(site !== undefined && { site }) };
     }
