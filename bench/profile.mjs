@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // CPU profile of the kskup path: both routers run under
 // `node --cpu-prof --cpu-prof-dir=bench/tmp/profiles`, carry a 1-stream iperf3
-// run and then a 64-byte round-trip run, and are stopped with SIGTERM (the
+// run, an 8-stream one (--streams; 1 leaves it out) and then a 64-byte
+// round-trip run, and are stopped with SIGTERM (the
 // router exits 0, so V8 writes the profile). Prints the top functions by self
 // time for each router and each phase, and writes a summary JSON.
 //
-//   node bench/profile.mjs [--seconds 5] [--round-trips 20000] [--top 25] [--max-frame-size 65536]
+//   node bench/profile.mjs [--seconds 5] [--streams 8] [--round-trips 20000] [--top 25] [--max-frame-size 65536]
 //                          [--router-ref GIT-REF] [--out bench/results/profile-latest.json]
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -19,6 +20,7 @@ import { BENCH_DIR, REPO_DIR, buildFromGit, createPki, findTools, logIssues, sna
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
+    streams: { type: 'string', default: '8' },
     'round-trips': { type: 'string', default: '20000' },
     top: { type: 'string', default: '25' },
     'max-frame-size': { type: 'string', default: '65536' },
@@ -28,10 +30,11 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log('usage: node bench/profile.mjs [--seconds 5] [--round-trips 20000] [--top 25] [--max-frame-size 65536] [--router-ref GIT-REF] [--out FILE]');
+  console.log('usage: node bench/profile.mjs [--seconds 5] [--streams 8] [--round-trips 20000] [--top 25] [--max-frame-size 65536] [--router-ref GIT-REF] [--out FILE]');
   process.exit(0);
 }
 const seconds = Number(values.seconds);
+const streams = Number(values.streams);
 const count = Number(values['round-trips']);
 const top = Number(values.top);
 const maxFrameSize = Number(values['max-frame-size']);
@@ -85,6 +88,13 @@ async function main() {
   phases.push({ name: `iperf3 1 stream, ${seconds} s`, fromUs: phaseStart, toUs: nowUs(), result: `${t1.gbps.toFixed(2)} Gbit/s` });
   log(`iperf3 1 stream: ${t1.gbps.toFixed(2)} Gbit/s`);
   await sleep(500);
+  if (streams > 1) {
+    phaseStart = nowUs();
+    const tn = await iperf(tools, path.iperfPort, { seconds, streams, reverse: false });
+    phases.push({ name: `iperf3 ${streams} streams, ${seconds} s`, fromUs: phaseStart, toUs: nowUs(), result: `${tn.gbps.toFixed(2)} Gbit/s` });
+    log(`iperf3 ${streams} streams: ${tn.gbps.toFixed(2)} Gbit/s`);
+    await sleep(500);
+  }
   phaseStart = nowUs();
   const rtt = await roundTrips(path.echoPort, { count, warmup: 1000 });
   phases.push({ name: `64-byte round trips x ${count}`, fromUs: phaseStart, toUs: nowUs(), result: `p50 ${rtt.p50.toFixed(3)} ms, p99 ${rtt.p99.toFixed(3)} ms` });
