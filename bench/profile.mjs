@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // CPU profile of the kskup path: both routers run under
 // `node --cpu-prof --cpu-prof-dir=bench/tmp/profiles`, carry a 1-stream iperf3
-// run, an 8-stream one (--streams; 1 leaves it out) and then a 64-byte
-// round-trip run, and are stopped with SIGTERM (the
+// run, an 8-stream one (--streams; 1 leaves it out), a 64-byte round-trip run,
+// and new connections (sequential, then 8 concurrent), and are stopped with SIGTERM (the
 // router exits 0, so V8 writes the profile). Prints the top functions by self
 // time for each router and each phase, and writes a summary JSON.
 //
@@ -14,7 +14,7 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePorts, registerTempDir, removeTempDir, sleep, stopAll } from './lib/common.mjs';
 import { formatTop, loadProfile, selfTimes, timeSpan } from './lib/cpuprofile.mjs';
-import { iperf, roundTrips } from './lib/measure.mjs';
+import { connectionsPerSecond, iperf, roundTrips } from './lib/measure.mjs';
 import { BENCH_DIR, REPO_DIR, buildFromGit, createPki, findTools, logIssues, snapshotDist, startEchoServer, startIperfServer, startKskup } from './lib/setup.mjs';
 
 const { values } = parseArgs({
@@ -99,6 +99,14 @@ async function main() {
   const rtt = await roundTrips(path.echoPort, { count, warmup: 1000 });
   phases.push({ name: `64-byte round trips x ${count}`, fromUs: phaseStart, toUs: nowUs(), result: `p50 ${rtt.p50.toFixed(3)} ms, p99 ${rtt.p99.toFixed(3)} ms` });
   log(`round trips: p50 ${rtt.p50.toFixed(3)} ms, p99 ${rtt.p99.toFixed(3)} ms`);
+  await sleep(500);
+  for (const concurrency of [1, 8]) {
+    phaseStart = nowUs();
+    const cps = await connectionsPerSecond(path.echoPort, { seconds, concurrency });
+    const what = concurrency === 1 ? 'sequential' : `${concurrency} concurrent`;
+    phases.push({ name: `new connections, ${what}, ${seconds} s`, fromUs: phaseStart, toUs: nowUs(), result: `${cps.perSecond.toFixed(0)}/s, ${cps.completed} in all`, count: cps.completed });
+    log(`new connections (${what}): ${cps.perSecond.toFixed(0)}/s`);
+  }
 
   const exits = await path.stop();
   await iperfServer.stop();
@@ -114,7 +122,7 @@ async function main() {
     machine: { nproc: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? null, node: process.version },
     router,
     maxFrameSize,
-    phases: phases.map(({ name, result, fromUs, toUs }) => ({ name, result, ms: (toUs - fromUs) / 1000 })),
+    phases: phases.map(({ name, result, fromUs, toUs, count }) => ({ name, result, ms: (toUs - fromUs) / 1000, ...(count && { count }) })),
     routers: {},
   };
   for (const p of path.processes) {
@@ -133,9 +141,11 @@ async function main() {
       const result = selfTimes(profile, { fromUs: ph.fromUs, toUs: ph.toUs });
       log(`\nrouter ${p.label} (${p.label === 'A' ? 'tcpListener side, TLS server' : 'tcpConnector side, TLS client'}) - ${ph.name}: top ${top} by self time`);
       log(formatTop(result, top));
+      if (ph.count) log(`    busy ${((result.busyMs * 1000) / ph.count).toFixed(0)} µs per connection`);
       summary.routers[p.label].phases[ph.name] = {
         totalMs: result.totalMs,
         busyMs: result.busyMs,
+        ...(ph.count && { busyUsPerConnection: (result.busyMs * 1000) / ph.count }),
         categories: result.categories,
         top: result.functions.slice(0, top).map(({ selfUs, ...f }) => f),
       };
