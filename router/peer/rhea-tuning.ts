@@ -4,6 +4,7 @@
 // Each change keeps the bytes on the wire identical. How frames are written on
 // inter-router connections is not a patch: see amqp/frame-output.ts.
 import { createRequire } from 'node:module';
+import { type IncomingCounters, takeDataTransfer } from './data-transfers.js';
 import { installDecodeLimits } from './decode-limits.js';
 import { installInputLimits } from './unreadable-input.js';
 import { installSaslPipelining } from './sasl-pipelining.js';
@@ -177,16 +178,17 @@ function forgetRemoteHandlesOfRemovedLinks(Session: { prototype: Record<string, 
 function dropTransfersOnDetachedLinks(Session: { prototype: Record<string, unknown> }): void {
   Session.prototype.on_transfer = function onTransfer(
     this: {
-      remote: { handles: Record<number, { is_remote_open(): boolean } | undefined> };
-      incoming: { next_transfer_id: number; on_transfer(frame: unknown, link: unknown): void };
+      remote: { handles: Record<number, (Parameters<typeof takeDataTransfer>[2] & { is_remote_open(): boolean }) | undefined> };
+      incoming: IncomingCounters & { on_transfer(frame: unknown, link: unknown): void };
     },
-    frame: { performative: { handle: number } },
+    frame: Parameters<typeof takeDataTransfer>[1] & { performative: { handle: number } },
   ) {
     const link = this.remote.handles[frame.performative.handle];
     if (!link || !link.is_remote_open()) {
       this.incoming.next_transfer_id++;
       return;
     }
+    if (takeDataTransfer(this.incoming, frame, link)) return;
     this.incoming.on_transfer(frame, link);
   };
 }

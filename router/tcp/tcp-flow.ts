@@ -10,6 +10,7 @@ import { linkCredit, spendableCredit, transferred } from '../amqp/sender-credit.
 import type { Logger } from '../log/logger.js';
 import type { AddressCounters } from '../metrics.js';
 import { DataSection } from '../amqp/data-section.js';
+import { setDataHandler } from '../peer/data-transfers.js';
 import {
   END_OF_STREAM_MESSAGE,
   FLOW_CONNECTED_MESSAGE,
@@ -198,6 +199,7 @@ export class TcpFlow {
     ['message', (context) => this.onMessage(context)],
     ['receiver_close', (context) => this.onLinkClosed(context)],
   ];
+  private readonly dataHandler = (bytes: Buffer) => this.onData(bytes);
 
   constructor(options: TcpFlowOptions) {
     this.options = options;
@@ -245,6 +247,7 @@ export class TcpFlow {
 
     for (const [event, handler] of this.senderHandlers) this.sender.on(event, handler);
     for (const [event, handler] of this.receiverHandlers) this.receiver.on(event, handler);
+    setDataHandler(this.receiver, this.dataHandler);
     this.sendControl();
     for (const message of options.early ?? []) if (this.currentState !== 'closed') this.handleMessage(message);
     if (options.unsent) this.takeUnsent(options.unsent);
@@ -384,11 +387,8 @@ export class TcpFlow {
   private handleMessage(received: Message): void {
     const message = classifyFlowMessage(received);
     switch (message.kind) {
-      case 'data': {
-        if (this.paced.length > 0 || this.outboundTimer !== undefined) this.paced.push(message.bytes);
-        else this.writeOut(message.bytes);
-        return;
-      }
+      case 'data':
+        return this.onData(message.bytes);
       case 'end':
         // Behind the bytes that wait for the bandwidth limit, never ahead of them.
         if (this.paced.length > 0) this.pacedEnd = true;
@@ -404,6 +404,13 @@ export class TcpFlow {
         this.abort(message.reason, 'local');
         return;
     }
+  }
+
+  /** A data message's bytes, from handleMessage or straight from the session (peer/data-transfers.ts). */
+  private onData(bytes: Buffer): void {
+    if (this.state === 'closed') return;
+    if (this.paced.length > 0 || this.outboundTimer !== undefined) this.paced.push(bytes);
+    else this.writeOut(bytes);
   }
 
   /** Writes a message's bytes to the socket; its credit goes back once the socket takes them, and with a bandwidth limit once the byte bucket allows more. */
@@ -487,6 +494,7 @@ export class TcpFlow {
     queuedOnSender.set(this.sender, this.messagesQueued);
     for (const [event, handler] of this.senderHandlers) this.sender.off(event, handler);
     for (const [event, handler] of this.receiverHandlers) this.receiver.off(event, handler);
+    setDataHandler(this.receiver, undefined);
     this.topUpCredit();
   }
 
