@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import { type IncomingCounters, takeDataTransfer } from './data-transfers.js';
 import { installDecodeLimits } from './decode-limits.js';
+import { installTransferReader } from './transfer-reader.js';
 import { installInputLimits } from './unreadable-input.js';
 import { installSaslPipelining } from './sasl-pipelining.js';
 
@@ -60,6 +61,7 @@ export function tuneRhea(): void {
   shareLinkOptionsPrototype(require('rhea/lib/session.js') as { prototype: Record<string, unknown> }, require('rhea/lib/util.js') as { generate_uuid(): string });
   dropTransfersOnDetachedLinks(require('rhea/lib/session.js') as { prototype: Record<string, unknown> });
   forgetRemoteHandlesOfRemovedLinks(require('rhea/lib/session.js') as { prototype: Record<string, unknown> });
+  installTransferReader(require('rhea/lib/frames.js') as Parameters<typeof installTransferReader>[0]);
   readBeforeIdleClose(require('rhea/lib/connection.js') as { prototype: Record<string, unknown> });
   silenceDisabledDebugLogs(require('rhea/lib/log.js') as RheaLog);
   installInputLimits();
