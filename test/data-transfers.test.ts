@@ -2,12 +2,11 @@
 // straight to the flow, counted as rhea counts them; everything else goes to
 // rhea's 'message' event, in arrival order. Unit checks of the rules, then a
 // real AMQP connection between two rhea containers.
-import type { AddressInfo } from 'node:net';
-import rhea, { type Connection, type Receiver, type Sender } from 'rhea';
+import type { Receiver, Sender } from 'rhea';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataSection } from '../router/amqp/data-section.js';
 import { dataSectionOffset, setDataHandler, takeDataTransfer } from '../router/peer/data-transfers.js';
-import { tuneRhea } from '../router/peer/rhea-tuning.js';
+import { type RheaPair, startRheaPair } from './helpers/rhea-pair.js';
 
 const section = (bytes: Buffer) => DataSection.of(bytes).toBuffer();
 
@@ -81,26 +80,21 @@ describe('takeDataTransfer', () => {
 });
 
 describe('on a real connection', () => {
-  let server: ReturnType<ReturnType<typeof rhea.create_container>['listen']>;
-  let client: Connection;
+  let pair: RheaPair;
   let receiver: Receiver;
   let sender: Sender;
 
   beforeAll(async () => {
-    tuneRhea();
-    const serverSide = rhea.create_container({ id: 'server' });
-    server = serverSide.listen({ port: 0, host: '127.0.0.1' });
-    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-    client = rhea.create_container({ id: 'client' }).connect({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', reconnect: false });
-    const opened = new Promise<Receiver>((resolve) => serverSide.once('receiver_open', (context) => resolve(context.receiver!)));
-    await new Promise<void>((resolve) => client.once('connection_open', () => resolve()));
-    sender = client.open_sender({ target: { address: 'flow' }, snd_settle_mode: 1 });
+    let opened!: Promise<Receiver>;
+    pair = await startRheaPair((serverSide) => {
+      opened = new Promise<Receiver>((resolve) => serverSide.once('receiver_open', (context) => resolve(context.receiver!)));
+    });
+    sender = pair.client.open_sender({ target: { address: 'flow' }, snd_settle_mode: 1 });
     receiver = await opened;
   });
 
   afterAll(async () => {
-    client?.close();
-    await new Promise<void>((resolve) => server?.close(() => resolve()));
+    await pair?.close();
   });
 
   it('hands data messages to the handler and the rest to the message event, in the order sent, with credit as granted', async () => {

@@ -2,36 +2,31 @@
 // that the options of the links a router attaches share one prototype (and so
 // their hidden classes), and leaves the options of links the peer attaches
 // to rhea. Checked here on a real AMQP connection between two rhea containers.
-import type { AddressInfo } from 'node:net';
-import rhea, { type Connection, type Receiver, type Sender } from 'rhea';
+import type { Connection, Receiver, Sender } from 'rhea';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SHARED_LINK_OPTIONS, tuneRhea } from '../router/peer/rhea-tuning.js';
+import { SHARED_LINK_OPTIONS } from '../router/peer/rhea-tuning.js';
+import { type RheaPair, startRheaPair } from './helpers/rhea-pair.js';
 
 interface WithOptions {
   options: Record<string, unknown>;
 }
 
-let server: ReturnType<ReturnType<typeof rhea.create_container>['listen']>;
+let pair: RheaPair;
 let client: Connection;
 const incoming: Array<Sender | Receiver> = [];
 const received: string[] = [];
 
 beforeAll(async () => {
-  tuneRhea();
-  const serverSide = rhea.create_container({ id: 'server' });
-  serverSide.on('sender_open', (context) => incoming.push(context.sender!));
-  serverSide.on('receiver_open', (context) => incoming.push(context.receiver!));
-  serverSide.on('message', (context) => received.push(String(context.message?.body)));
-  server = serverSide.listen({ port: 0, host: '127.0.0.1' });
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  const clientSide = rhea.create_container({ id: 'client' });
-  client = clientSide.connect({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', reconnect: false });
-  await new Promise<void>((resolve) => client.once('connection_open', () => resolve()));
+  pair = await startRheaPair((serverSide) => {
+    serverSide.on('sender_open', (context) => incoming.push(context.sender!));
+    serverSide.on('receiver_open', (context) => incoming.push(context.receiver!));
+    serverSide.on('message', (context) => received.push(String(context.message?.body)));
+  });
+  client = pair.client;
 });
 
 afterAll(async () => {
-  client?.close();
-  await new Promise<void>((resolve) => server?.close(() => resolve()));
+  await pair?.close();
 });
 
 describe('the options of attached links', () => {

@@ -3,10 +3,9 @@
 // link pair per TCP flow kept thousands of dead links (router/peer/rhea-tuning.ts,
 // forgetRemoteHandlesOfRemovedLinks). Checked here on a real AMQP connection
 // between two rhea containers.
-import type { AddressInfo } from 'node:net';
-import rhea, { type Connection, type Receiver, type Sender } from 'rhea';
+import type { Connection, Receiver, Sender } from 'rhea';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tuneRhea } from '../router/peer/rhea-tuning.js';
+import { type RheaPair, startRheaPair } from './helpers/rhea-pair.js';
 
 interface SessionTables {
   links: Record<string, unknown>;
@@ -16,7 +15,7 @@ interface SessionTables {
 const tablesOf = (link: Sender | Receiver) => link.session as unknown as SessionTables;
 const entries = (table: Record<number, unknown>) => Object.values(table).filter((value) => value !== undefined).length;
 
-let server: ReturnType<ReturnType<typeof rhea.create_container>['listen']>;
+let pair: RheaPair;
 let client: Connection;
 const accepted: Receiver[] = [];
 const received: string[] = [];
@@ -30,23 +29,19 @@ async function until(what: string, done: () => boolean, ms = 5000): Promise<void
 }
 
 beforeAll(async () => {
-  tuneRhea();
-  const serverSide = rhea.create_container({ id: 'server' });
-  serverSide.on('receiver_open', (context) => accepted.push(context.receiver!));
-  // As the router's flows do: close our end when the peer detaches.
-  serverSide.on('receiver_close', (context) => {
-    if (!context.receiver!.is_closed()) context.receiver!.close();
+  pair = await startRheaPair((serverSide) => {
+    serverSide.on('receiver_open', (context) => accepted.push(context.receiver!));
+    // As the router's flows do: close our end when the peer detaches.
+    serverSide.on('receiver_close', (context) => {
+      if (!context.receiver!.is_closed()) context.receiver!.close();
+    });
+    serverSide.on('message', (context) => received.push(String(context.message?.body)));
   });
-  serverSide.on('message', (context) => received.push(String(context.message?.body)));
-  server = serverSide.listen({ port: 0, host: '127.0.0.1' });
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  client = rhea.create_container({ id: 'client' }).connect({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', reconnect: false });
-  await new Promise<void>((resolve) => client.once('connection_open', () => resolve()));
+  client = pair.client;
 });
 
 afterAll(async () => {
-  client?.close();
-  await new Promise<void>((resolve) => server?.close(() => resolve()));
+  await pair?.close();
 });
 
 describe("the peer's handles of removed links", () => {
