@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataSection } from '../router/amqp/data-section.js';
 import { dataSectionOffset, setDataHandler, takeDataTransfer } from '../router/peer/data-transfers.js';
 import { type RheaPair, startRheaPair } from './helpers/rhea-pair.js';
+import { waitFor } from './helpers/router-process.js';
 
 const section = (bytes: Buffer) => DataSection.of(bytes).toBuffer();
 
@@ -105,7 +106,7 @@ describe('on a real connection', () => {
     const credit = creditOf(receiver);
     const total = 1505; // under rhea's session buffer of 2048 unsent deliveries
     receiver.add_credit(total);
-    await waitUntil(() => creditOf(sender) >= total);
+    await waitFor('the sender to have the credit granted', () => creditOf(sender) >= total, 5000);
     const expected: string[] = [];
     for (let i = 0; i < total; i++) {
       if (i % 500 === 499) {
@@ -116,16 +117,8 @@ describe('on a real connection', () => {
         expected.push(`data:chunk ${i}`);
       }
     }
-    await waitUntil(() => order.length === total);
+    await waitFor(`all ${total} messages`, () => order.length === total, 5000);
     expect(order).toEqual(expected);
     expect(creditOf(receiver)).toBe(credit);
   });
 });
-
-async function waitUntil(done: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

@@ -6,6 +6,7 @@
 import type { Connection, Receiver, Sender } from 'rhea';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RheaPair, startRheaPair } from './helpers/rhea-pair.js';
+import { waitFor } from './helpers/router-process.js';
 
 interface SessionTables {
   links: Record<string, unknown>;
@@ -20,13 +21,6 @@ let client: Connection;
 const accepted: Receiver[] = [];
 const received: string[] = [];
 
-async function until(what: string, done: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 beforeAll(async () => {
   pair = await startRheaPair((serverSide) => {
@@ -47,30 +41,30 @@ afterAll(async () => {
 describe("the peer's handles of removed links", () => {
   it('are forgotten once the links are detached and removed, and a reused handle still reaches its new link', async () => {
     const senders = Array.from({ length: 200 }, (_, i) => client.open_sender(`queue-${i}`));
-    await until('200 links attached at the server', () => accepted.length === 200);
+    await waitFor('200 links attached at the server', () => accepted.length === 200, 5000);
     // Closed only once attached at both ends: rhea reopens a link whose attach reply comes after its close.
-    await until('200 links attached at the client', () => senders.every((sender) => sender.is_open()));
+    await waitFor('200 links attached at the client', () => senders.every((sender) => sender.is_open()), 5000);
     const serverSession = tablesOf(accepted[0]!);
     expect(entries(serverSession.remote.handles)).toBe(200);
 
     for (const sender of senders) sender.close();
-    await until('the server removed the 200 links', () => Object.keys(serverSession.links).length === 0);
-    await until("the client removed the 200 links", () => Object.keys(tablesOf(senders[0]!).links).length === 0);
+    await waitFor('the server removed the 200 links', () => Object.keys(serverSession.links).length === 0, 5000);
+    await waitFor("the client removed the 200 links", () => Object.keys(tablesOf(senders[0]!).links).length === 0, 5000);
     // rhea as released keeps all 200 here.
     expect(entries(serverSession.remote.handles)).toBe(0);
     expect(entries(serverSession.local.handles)).toBe(0);
 
     // The client's next link gets a handle number used before; its transfers reach it.
     const next = client.open_sender('queue-next');
-    await until('the next link is sendable', () => next.sendable());
+    await waitFor('the next link is sendable', () => next.sendable(), 5000);
     next.send({ body: 'after' });
-    await until('the message on the next link arrived', () => received.includes('after'));
+    await waitFor('the message on the next link arrived', () => received.includes('after'), 5000);
     expect(entries(serverSession.remote.handles)).toBe(1);
   });
 
   it("leave alone a handle number the peer has already given to another link", async () => {
     const first = client.open_sender('queue-first');
-    await until('attached at both ends', () => first.is_open() && accepted.some((link) => (link as unknown as { name: string }).name === (first as unknown as { name: string }).name));
+    await waitFor('attached at both ends', () => first.is_open() && accepted.some((link) => (link as unknown as { name: string }).name === (first as unknown as { name: string }).name), 5000);
     const mine = accepted.find((link) => (link as unknown as { name: string }).name === (first as unknown as { name: string }).name)!;
     const session = tablesOf(mine);
     const handle = Number(Object.entries(session.remote.handles).find(([, link]) => link === mine)![0]);
@@ -83,6 +77,6 @@ describe("the peer's handles of removed links", () => {
     expect(session.links[(mine as unknown as { name: string }).name]).toBeUndefined();
     session.remote.handles[handle] = mine;
     first.close();
-    await until('the server removed the link', () => session.remote.handles[handle] === undefined);
+    await waitFor('the server removed the link', () => session.remote.handles[handle] === undefined, 5000);
   });
 });
